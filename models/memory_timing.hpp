@@ -1,0 +1,37 @@
+// Off-chip memory timing: the pure part of models/memory.hpp (no SystemC).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "models/time.hpp"
+
+namespace masesim {
+
+struct MemoryTiming {
+  int channels = 4;
+  double gbytes_per_s_per_channel = 19.2;  ///< GB/s (1e9 bytes/s) per channel
+  time_ps latency_ps = 100000;             ///< access latency added once per request
+};
+
+/// Picoseconds to move `bytes` at `gbytes_per_s` (rounded up: never faster than the rate).
+time_ps transfer_ps(std::uint64_t bytes, double gbytes_per_s);
+
+/// Channel occupancy: the pure part of the memory model.
+class MemoryChannels {
+ public:
+  explicit MemoryChannels(const MemoryTiming& t) : timing_(t), free_at_(static_cast<std::size_t>(t.channels), 0) {}
+  /// Completion time of a request of `bytes` issued at `start`.
+  time_ps serve(time_ps start, std::uint64_t bytes);
+  std::uint64_t bytes() const { return bytes_; }
+  std::uint64_t requests() const { return requests_; }
+  time_ps busy_ps() const { return busy_ps_; }
+
+ private:
+  MemoryTiming timing_;
+  std::vector<time_ps> free_at_;
+  std::uint64_t bytes_ = 0;
+  std::uint64_t requests_ = 0;
+  time_ps busy_ps_ = 0;  ///< summed over channels
+};
+
+}  // namespace masesim

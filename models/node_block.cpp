@@ -1,0 +1,249 @@
+#include "models/node_block.hpp"
+
+#include <algorithm>
+
+#include "models/memory.hpp"
+
+namespace masesim {
+
+namespace {
+/// Beats of part r when `total` beats are spread over `parts` as evenly as possible.
+std::int64_t share(std::int64_t total, std::int64_t parts, std::int64_t r) {
+  return total * (r + 1) / parts - total * r / parts;
+}
+}  // namespace
+
+NodeBlock::NodeBlock(const sc_core::sc_module_name& name, const OpTiming& timing, time_ps period_ps,
+                     std::vector<Stream*> inputs, Stream* output, std::int64_t inferences,
+                     std::uint64_t weight_base)
+    : Block(name),
+      mem_socket("mem_socket"),
+      t_(timing),
+      period_(period_ps),
+      in_(std::move(inputs)),
+      out_(output),
+      inferences_(inferences),
+      weight_base_(weight_base),
+      t_read_(in_.size(), 0) {
+  SC_THREAD(run);
+}
+
+time_ps NodeBlock::read(std::size_t port, time_ps t) {
+  const time_ps want = std::max(t, t_read_[port]);
+  const time_ps got = in_[port]->pop(want, this);
+  st_.stall_in_ps += got - want;
+  ++st_.beats_in;
+  t_read_[port] = got + period_;
+  st_.first_active_ps = std::min(st_.first_active_ps, got);
+  return got;
+}
+
+time_ps NodeBlock::write(time_ps offered) {
+  const time_ps got = out_->push(offered, this);
+  st_.stall_out_ps += got - offered;
+  ++st_.beats_out;
+  st_.last_active_ps = std::max(st_.last_active_ps, got);
+  return got;
+}
+
+time_ps NodeBlock::fetch(time_ps t, std::uint64_t bytes, std::uint64_t addr) {
+  // Synchronise with the kernel so requests reach the shared memory in time order.
+  const time_ps now = static_cast<time_ps>(sc_core::sc_time_stamp().value());
+  if (t > now) {
+    set_waiting("sync to issue weight fetch");
+    sc_core::wait(sc_core::sc_time::from_value(t - now));
+    set_waiting("");
+  }
+  tlm::tlm_generic_payload trans;
+  RequestTime ext;
+  ext.t = t;
+  trans.set_extension(&ext);
+  trans.set_command(tlm::TLM_READ_COMMAND);
+  trans.set_address(weight_base_ + addr);
+  trans.set_data_ptr(nullptr);
+  trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(bytes, 0xffffffffu)));
+  trans.set_streaming_width(trans.get_data_length());
+  trans.set_byte_enable_ptr(nullptr);
+  trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  mem_socket->b_transport(trans, delay);
+  trans.clear_extension(&ext);
+  st_.weight_bytes += bytes;
+  return static_cast<time_ps>(sc_core::sc_time_stamp().value() + delay.value());
+}
+
+void NodeBlock::run() {
+  if (t_.engine == OpTiming::Engine::Streaming) run_streaming();
+  else run_rows();
+  set_finished();
+}
+
+void NodeBlock::run_streaming() {
+  const std::size_t np = in_.size();
+  std::vector<std::int64_t> streamed(np);
+  time_ps issue = 0;
+  const time_ps ii = static_cast<time_ps>(t_.out_interval_cycles) * period_;
+  const time_ps lat = static_cast<time_ps>(t_.latency_cycles) * period_;
+  for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+    time_ps ready = 0;
+    for (std::size_t p = 0; p < np; ++p) {
+      for (std::int64_t k = 0; k < t_.preload_beats[p]; ++k) ready = std::max(ready, read(p, 0));
+      streamed[p] = t_.in_beats[p] - t_.preload_beats[p];
+    }
+    std::vector<std::int64_t> got(np, 0);
+    for (std::int64_t j = 0; j < t_.out_beats; ++j) {
+      for (std::size_t p = 0; p < np; ++p) {
+        const std::int64_t need = (streamed[p] * (j + 1) + t_.out_beats - 1) / t_.out_beats;
+        while (got[p] < need) {
+          ready = std::max(ready, read(p, 0));
+          ++got[p];
+        }
+      }
+      issue = std::max(issue, ready);
+      const time_ps offered = issue + lat;
+      const time_ps accepted = write(offered);
+      issue = accepted - lat + ii;
+    }
+    ++done_;
+  }
+}
+
+void NodeBlock::run_rows() {
+  const std::size_t np = in_.size();
+  const time_ps lat = static_cast<time_ps>(t_.latency_cycles) * period_;
+  const time_ps interval = static_cast<time_ps>(t_.out_interval_cycles) * period_;
+  time_ps free_at = 0;       // datapath free
+  time_ps prev_start = 0;    // start of the previous row (input double buffer)
+  std::uint64_t fetch_addr = 0;
+  const std::int64_t block = t_.weight_tiles > 0 ? t_.block_rows : 1;
+  for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+    time_ps preload_done = 0;
+    for (std::size_t p = 0; p < np; ++p)
+      for (std::int64_t k = 0; k < t_.preload_beats[p]; ++k) preload_done = std::max(preload_done, read(p, 0));
+    for (std::int64_t r0 = 0; r0 < t_.rows; r0 += block) {
+      const std::int64_t nrows = std::min(block, t_.rows - r0);
+      // Read the block's input rows.
+      time_ps first = kNever, last = preload_done;
+      for (std::int64_t r = r0; r < r0 + nrows; ++r)
+        for (std::size_t p = 0; p < np; ++p) {
+          const std::int64_t n = share(t_.in_beats[p] - t_.preload_beats[p], t_.rows, r);
+          for (std::int64_t k = 0; k < n; ++k) {
+            const time_ps got = read(p, prev_start);
+            first = std::min(first, got);
+            last = std::max(last, got);
+          }
+        }
+      if (first == kNever) first = last;
+      const time_ps start = std::max(free_at, first);
+      prev_start = start;
+      std::int64_t nout = 0;
+      for (std::int64_t r = r0; r < r0 + nrows; ++r) nout += share(t_.out_beats, t_.rows, r);
+      if (t_.weight_tiles == 0) {
+        // Streaming datapath (MASE dataflow): outputs follow the row's passes.
+        time_ps issue = std::max(start + static_cast<time_ps>(t_.first_out_cycles) * period_, last + period_);
+        time_ps shift = 0;
+        for (std::int64_t j = 0; j < nout; ++j) {
+          if (j > 0) issue += interval;
+          const time_ps accepted = write(issue + lat);
+          if (accepted > issue + lat) {
+            shift += accepted - (issue + lat);
+            issue = accepted - lat;
+          }
+        }
+        free_at = std::max(start + static_cast<time_ps>(t_.row_cycles * nrows) * period_ + shift,
+                           issue + interval - static_cast<time_ps>(t_.first_out_cycles) * period_);
+      } else {
+        // Off-chip weights: tile i of the block computes when its fetch completed.
+        const time_ps tile_ps = static_cast<time_ps>(t_.weight_tile_cycles_per_row * nrows) * period_;
+        const time_ps ready0 = std::max(start, last + period_);
+        time_ps compute = ready0;
+        time_ps issue_fetch = start;
+        std::vector<time_ps> tile_done(static_cast<std::size_t>(t_.weight_tiles));
+        for (std::int64_t i = 0; i < t_.weight_tiles; ++i) {
+          const time_ps arrived = fetch(issue_fetch, static_cast<std::uint64_t>(t_.weight_tile_bytes), fetch_addr);
+          fetch_addr += static_cast<std::uint64_t>(t_.weight_tile_bytes);
+          const time_ps begin = std::max(compute, arrived);
+          st_.stall_mem_ps += begin - compute;
+          issue_fetch = begin;  // double buffer: next fetch may start when this tile computes
+          compute = begin + tile_ps;
+          tile_done[static_cast<std::size_t>(i)] = compute;
+        }
+        // Outputs leave row-major; beat j of a row belongs to tile j*tiles/per_row.
+        const std::int64_t per_row = std::max<std::int64_t>(1, nout / nrows);
+        time_ps issue = 0;
+        for (std::int64_t j = 0; j < nout; ++j) {
+          const std::int64_t tile = std::min<std::int64_t>(t_.weight_tiles - 1, (j % per_row) * t_.weight_tiles / per_row);
+          issue = std::max(j ? issue + period_ : 0, tile_done[static_cast<std::size_t>(tile)]);
+          const time_ps accepted = write(issue + lat);
+          if (accepted > issue + lat) issue = accepted - lat;
+        }
+        free_at = std::max(compute, issue + period_ - tile_ps);
+      }
+    }
+    ++done_;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+ForkBlock::ForkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* input,
+                     std::vector<Stream*> outputs, std::uint64_t beats_total)
+    : Block(name), period_(period_ps), in_(input), out_(std::move(outputs)), beats_total_(beats_total) {
+  SC_THREAD(run);
+}
+
+void ForkBlock::run() {
+  time_ps t = 0;
+  for (std::uint64_t b = 0; b < beats_total_; ++b) {
+    const time_ps want = t;
+    t = in_->pop(t, this);
+    st_.stall_in_ps += t - want;
+    ++st_.beats_in;
+    time_ps accepted = t;
+    for (Stream* o : out_) {
+      const time_ps a = o->push(t, this);
+      st_.stall_out_ps += a - t;
+      accepted = std::max(accepted, a);
+    }
+    st_.beats_out += out_.size();
+    t = accepted + period_;
+  }
+  set_finished();
+}
+
+SourceBlock::SourceBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* output,
+                         std::int64_t beats_per_inference, std::int64_t inferences)
+    : Block(name), period_(period_ps), out_(output), beats_(beats_per_inference), inferences_(inferences) {
+  SC_THREAD(run);
+}
+
+void SourceBlock::run() {
+  time_ps t = 0;
+  for (std::int64_t i = 0; i < inferences_; ++i)
+    for (std::int64_t b = 0; b < beats_; ++b) {
+      t = out_->push(t, this);
+      if (b == 0) first_in_.push_back(t);
+      t += period_;
+    }
+  set_finished();
+}
+
+SinkBlock::SinkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* input,
+                     std::int64_t beats_per_inference, std::int64_t inferences)
+    : Block(name), period_(period_ps), in_(input), beats_(beats_per_inference), inferences_(inferences) {
+  SC_THREAD(run);
+}
+
+void SinkBlock::run() {
+  time_ps t = 0;
+  for (std::int64_t i = 0; i < inferences_; ++i) {
+    for (std::int64_t b = 0; b < beats_; ++b) {
+      t = in_->pop(t, this);
+      if (b == 0) first_out_.push_back(t);
+      t += period_;
+    }
+    last_out_.push_back(t - period_);
+  }
+  set_finished();
+}
+
+}  // namespace masesim

@@ -1,0 +1,131 @@
+// The SystemC block of a dataflow node: executes an OpTiming beat by beat.
+//
+// Streaming engine: output beat j needs, on each streamed input port p, the first
+// ceil((j+1)·in_p/out) beats; it issues at most one output per out_interval cycles and
+// offers it `latency` cycles after issue; back-pressure delays issue (the pipeline stalls).
+// Rows engine: per row, the row's input beats are read (one per cycle per port; a row
+// may start loading while the previous row computes), the datapath starts when free,
+// the first output issues first_out cycles after start and not before the last row
+// input, then one every out_interval cycles; the datapath is busy row_cycles per row.
+// Off-chip weights (Rows): rows are processed in blocks of block_rows; per block every
+// weight tile is fetched through the TLM-2.0 initiator socket (double-buffered: the
+// fetch of tile i+1 overlaps the compute of tile i) and tile i's compute for the block
+// starts only when its fetch completed.
+// Preloaded ports are read whole before the first row of every inference.
+#pragma once
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/op_cost.hpp"
+#include "models/stream.hpp"
+
+namespace masesim {
+
+struct BlockStats {
+  std::uint64_t beats_in = 0, beats_out = 0;
+  time_ps stall_in_ps = 0;   ///< waiting for input beats
+  time_ps stall_out_ps = 0;  ///< waiting for downstream space
+  time_ps stall_mem_ps = 0;  ///< waiting for off-chip weights
+  std::uint64_t weight_bytes = 0;
+  time_ps first_active_ps = kNever, last_active_ps = 0;
+};
+
+class NodeBlock : public Block {
+ public:
+  SC_HAS_PROCESS(NodeBlock);
+  tlm_utils::simple_initiator_socket<NodeBlock> mem_socket;
+
+  /// @param name        SystemC name (the graph node name, sanitised)
+  /// @param timing      the node's cost model
+  /// @param period_ps   its device's clock period
+  /// @param inputs      one stream per data_in port
+  /// @param output      data_out_0 stream
+  /// @param inferences  how many inferences to process
+  /// @param weight_base address of its weights in off-chip memory
+  NodeBlock(const sc_core::sc_module_name& name, const OpTiming& timing, time_ps period_ps,
+            std::vector<Stream*> inputs, Stream* output, std::int64_t inferences,
+            std::uint64_t weight_base = 0);
+
+  const OpTiming& timing() const { return t_; }
+  const BlockStats& stats() const { return st_; }
+  time_ps period_ps() const { return period_; }
+  std::int64_t inferences_done() const { return done_; }
+
+ private:
+  void run();
+  void run_streaming();
+  void run_rows();
+  time_ps read(std::size_t port, time_ps t);
+  time_ps write(time_ps offered);
+  time_ps fetch(time_ps t, std::uint64_t bytes, std::uint64_t addr);
+
+  OpTiming t_;
+  time_ps period_;
+  std::vector<Stream*> in_;
+  Stream* out_;
+  std::int64_t inferences_;
+  std::uint64_t weight_base_;
+  BlockStats st_;
+  std::int64_t done_ = 0;
+  std::vector<time_ps> t_read_;  ///< per port: earliest next read
+};
+
+/// Duplicates a stream to several consumers (MASE fork); one beat per cycle.
+class ForkBlock : public Block {
+ public:
+  SC_HAS_PROCESS(ForkBlock);
+  ForkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* input,
+            std::vector<Stream*> outputs, std::uint64_t beats_total);
+  const BlockStats& stats() const { return st_; }
+
+ private:
+  void run();
+  time_ps period_;
+  Stream* in_;
+  std::vector<Stream*> out_;
+  std::uint64_t beats_total_;
+  BlockStats st_;
+};
+
+/// Host source: injects `inferences` inputs back to back, one beat per cycle.
+class SourceBlock : public Block {
+ public:
+  SC_HAS_PROCESS(SourceBlock);
+  SourceBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* output,
+              std::int64_t beats_per_inference, std::int64_t inferences);
+  const std::vector<time_ps>& first_in() const { return first_in_; }
+
+ private:
+  void run();
+  time_ps period_;
+  Stream* out_;
+  std::int64_t beats_;
+  std::int64_t inferences_;
+  std::vector<time_ps> first_in_;
+};
+
+/// Host sink: consumes an output tensor and timestamps the last beat of each inference.
+class SinkBlock : public Block {
+ public:
+  SC_HAS_PROCESS(SinkBlock);
+  SinkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* input,
+            std::int64_t beats_per_inference, std::int64_t inferences);
+  const std::vector<time_ps>& first_out() const { return first_out_; }
+  const std::vector<time_ps>& last_out() const { return last_out_; }
+  std::int64_t inferences_done() const { return static_cast<std::int64_t>(last_out_.size()); }
+
+ private:
+  void run();
+  time_ps period_;
+  Stream* in_;
+  std::int64_t beats_;
+  std::int64_t inferences_;
+  std::vector<time_ps> first_out_, last_out_;
+};
+
+}  // namespace masesim

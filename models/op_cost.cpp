@@ -1,0 +1,311 @@
+#include "models/op_cost.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "workloads/error.hpp"
+
+namespace masesim {
+
+std::int64_t ceil_log2(std::int64_t x) {
+  std::int64_t r = 0;
+  while ((std::int64_t{1} << r) < x) ++r;
+  return r;
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+std::int64_t largest_divisor_at_most(std::int64_t dim, std::int64_t cap) {
+  for (std::int64_t d = std::min(dim, cap); d > 1; --d)
+    if (dim % d == 0) return d;
+  return 1;
+}
+
+PortTiling tile_port(const Shape& shape, const std::vector<std::int64_t>& par) {
+  PortTiling t;
+  t.tile = par;
+  t.elems_per_beat = 1;
+  for (auto p : par) t.elems_per_beat = checked_mul(t.elems_per_beat, p, "tile");
+  t.beats = shape_numel(shape) / t.elems_per_beat;
+  return t;
+}
+
+std::int64_t OpTiming::ideal_cycles() const {
+  if (engine == Engine::Rows) return rows * row_cycles;
+  std::int64_t c = out_beats;
+  for (auto b : in_beats) c = std::max(c, b);
+  return c;
+}
+
+std::int64_t mase_fixed_linear_latency(std::int64_t in, std::int64_t in_par, std::int64_t out,
+                                       std::int64_t out_par) {
+  return (in / in_par) * (out / out_par) + ceil_log2(in_par) + 3;
+}
+
+namespace {
+
+[[noreturn]] void fail(const Node& n, const std::string& msg) {
+  throw InputError("node '" + n.name + "' (" + n.op + "): " + msg);
+}
+
+std::int64_t elementwise_latency(const std::string& op) {
+  // Pipeline depths of MASE's streaming element-wise blocks (cycles). relu/add/mult
+  // are 1-2 cycles in the HLS data (shared/calibration: 64 beats in 66-67 cycles).
+  if (op == "relu" || op == "add" || op == "sub") return 1;
+  if (op == "mul") return 2;
+  if (op == "div") return 8;
+  if (op == "batch_norm") return 3;
+  return 4;  // gelu, silu, tanh, sigmoid: piecewise/LUT approximations
+}
+
+void gemm(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
+  const Shape& a = g.tensor_of(n.args[0]).shape;
+  const std::int64_t K = a.back();
+  const std::int64_t N = n.results[0].shape.back();
+  const std::int64_t k_par = hw.in[0].tile.back();
+  const std::int64_t n_par = hw.out.tile.back();
+  const std::int64_t row_par_in = hw.in[0].elems_per_beat / k_par;
+  const std::int64_t row_par_out = hw.out.elems_per_beat / n_par;
+  if (row_par_in != row_par_out)
+    fail(n, "row parallelism of data_in_0 (" + std::to_string(row_par_in) + ") and data_out_0 (" +
+                std::to_string(row_par_out) + ") must be equal");
+  const std::int64_t k_beats = K / k_par;
+  const std::int64_t n_beats = N / n_par;
+  t.engine = OpTiming::Engine::Rows;
+  t.rows = shape_numel(a) / (K * row_par_in);
+  t.row_cycles = checked_mul(k_beats, n_beats, n.name);
+  t.first_out_cycles = k_beats;
+  t.out_interval_cycles = k_beats;
+  t.latency_cycles = ceil_log2(k_par) + 3;
+  t.macs_per_cycle = row_par_in * k_par * n_par;
+  if (n.args.size() == 2) t.preload_beats[1] = t.in_beats[1];  // B operand buffered whole
+  if (hw.weights_off_chip && n.op == "linear") {
+    const Param* w = n.param("weight");
+    t.weight_tiles = n_beats;
+    t.weight_tile_bytes = static_cast<std::int64_t>(
+        std::ceil(static_cast<double>(K * n_par) * w->tensor.precision.bits_per_element() / 8.0));
+    t.weight_tile_cycles_per_row = k_beats;
+    t.block_rows = std::max<std::int64_t>(1, std::min(t.rows, hw.weight_block_rows));
+  }
+}
+
+void conv_like(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t, bool conv) {
+  const Shape& x = g.tensor_of(n.args[0]).shape;
+  const Shape& y = n.results[0].shape;
+  t.engine = OpTiming::Engine::Rows;
+  t.rows = y[0] * y[2];
+  const std::int64_t in_per_row = ceil_div(t.in_beats[0], t.rows);
+  const std::int64_t out_per_row = ceil_div(t.out_beats, t.rows);
+  std::int64_t kh = 1, pad = 0;
+  if (conv) {
+    kh = n.param("weight")->tensor.shape[2];
+    auto p = n.attr_ints("padding", {0});
+    pad = p[0];
+  } else {
+    kh = n.attr_ints("kernel_size", {1})[0];
+    pad = n.attr_ints("padding", {0})[0];
+  }
+  // Line buffer: the first output row needs kh-1-pad input rows beyond its own.
+  const std::int64_t in_row_beats = t.in_beats[0] / (x[0] * x[2]);
+  t.preload_beats[0] = std::min(t.in_beats[0], std::max<std::int64_t>(0, kh - 1 - pad) * in_row_beats);
+  if (conv) {
+    const std::int64_t lanes = hw.in[0].elems_per_beat * hw.out.elems_per_beat;
+    t.macs_per_cycle = lanes;
+    t.row_cycles = std::max({ceil_div(t.macs, t.rows * lanes), in_per_row, out_per_row});
+    t.latency_cycles = ceil_log2(hw.in[0].elems_per_beat) + 3;
+  } else {
+    t.row_cycles = std::max(in_per_row, out_per_row);
+    t.latency_cycles = 2;
+  }
+  t.out_interval_cycles = std::max<std::int64_t>(1, t.row_cycles / std::max<std::int64_t>(1, out_per_row));
+  t.first_out_cycles = t.out_interval_cycles;
+  if (conv && hw.weights_off_chip) {
+    const Param* w = n.param("weight");
+    t.weight_tiles = 1;
+    t.weight_tile_bytes = w->tensor.bytes();
+    t.weight_tile_cycles_per_row = t.row_cycles;
+    t.block_rows = t.rows;
+  }
+}
+
+void row_reduce(const Node& n, const Graph& g, const NodeHw& hw, OpTiming& t) {
+  const Shape& x = g.tensor_of(n.args[0]).shape;
+  std::int64_t D = x.back();
+  if (n.op == "softmax") {
+    auto d = n.attr_int("dim", -1);
+    if (d < 0) d += static_cast<std::int64_t>(x.size());
+    D = 1;
+    for (std::size_t i = static_cast<std::size_t>(d); i < x.size(); ++i) D *= x[i];
+  } else if (n.has_attr("normalized_shape")) {
+    const auto ns = n.attr_ints("normalized_shape", {});
+    D = 1;
+    for (std::size_t i = 0; i < ns.size() && i < x.size(); ++i) D *= x[x.size() - 1 - i];
+  }
+  const std::int64_t p = hw.in[0].elems_per_beat;
+  if (D % p != 0)
+    fail(n, "parallelism " + std::to_string(p) + " does not divide the reduced size " + std::to_string(D));
+  t.engine = OpTiming::Engine::Rows;
+  t.rows = shape_numel(x) / D;
+  t.row_cycles = std::max(D / p, ceil_div(t.out_beats, t.rows));
+  t.first_out_cycles = 0;
+  t.out_interval_cycles = std::max<std::int64_t>(1, t.row_cycles / ceil_div(t.out_beats, t.rows));
+  t.latency_cycles = ceil_log2(p) + 8;  // reduction tree + normalise (exp/div or rsqrt)
+}
+
+}  // namespace
+
+OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
+  const OpRule* rule = find_op_rule(n.op);
+  if (!rule) fail(n, "no cost model");
+  OpTiming t;
+  for (const auto& p : hw.in) t.in_beats.push_back(p.beats);
+  t.preload_beats.assign(hw.in.size(), 0);
+  t.out_beats = hw.out.beats;
+  t.macs = node_macs(g, n);
+  switch (rule->cls) {
+    case OpClass::Gemm:
+      gemm(g, n, hw, t);
+      break;
+    case OpClass::Conv:
+      conv_like(g, n, hw, t, true);
+      break;
+    case OpClass::Pool:
+      conv_like(g, n, hw, t, false);
+      break;
+    case OpClass::RowReduce:
+      row_reduce(n, g, hw, t);
+      break;
+    case OpClass::Elementwise:
+    case OpClass::Wire:
+      t.engine = OpTiming::Engine::Streaming;
+      t.latency_cycles = rule->cls == OpClass::Wire ? 0 : elementwise_latency(n.op);
+      for (std::size_t p = 0; p < hw.in.size(); ++p) {
+        const std::int64_t in_numel = g.tensor_of(n.args[p]).numel();
+        if (in_numel < n.results[0].numel()) t.preload_beats[p] = t.in_beats[p];  // broadcast operand
+      }
+      break;
+    case OpClass::Embedding:
+      if (hw.weights_off_chip) {
+        const Param* w = n.param("weight");
+        t.engine = OpTiming::Engine::Rows;
+        t.rows = t.in_beats[0];
+        const std::int64_t out_per_row = ceil_div(t.out_beats, t.rows);
+        t.row_cycles = out_per_row;
+        t.first_out_cycles = 0;
+        t.out_interval_cycles = 1;
+        t.latency_cycles = 2;
+        t.weight_tiles = 1;
+        t.weight_tile_bytes = static_cast<std::int64_t>(std::ceil(
+            static_cast<double>(hw.in[0].elems_per_beat * w->tensor.shape[1]) * w->tensor.precision.bits_per_element() / 8.0));
+        t.weight_tile_cycles_per_row = out_per_row;
+        t.block_rows = 1;
+      } else {
+        t.engine = OpTiming::Engine::Streaming;
+        t.latency_cycles = 2;
+      }
+      break;
+    case OpClass::Reorder:
+      t.engine = OpTiming::Engine::Rows;
+      t.rows = 1;
+      t.row_cycles = std::max(t.in_beats[0], t.out_beats);
+      t.first_out_cycles = 0;
+      t.out_interval_cycles = 1;
+      t.latency_cycles = 1;
+      break;
+  }
+  if (t.weight_tiles > 0)
+    t.weight_bytes_per_inference = ceil_div(t.rows, t.block_rows) * t.weight_tiles * t.weight_tile_bytes;
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------
+Resources& Resources::operator+=(const Resources& o) {
+  lut += o.lut;
+  ff += o.ff;
+  dsp += o.dsp;
+  bram36 += o.bram36;
+  uram += o.uram;
+  return *this;
+}
+
+double bram36_for_bits(double bits) { return bits <= 0 ? 0 : std::ceil(bits / 36864.0); }
+
+namespace {
+/// On-chip storage of `bits`: URAM (288 Kb) above 64 KiB, else BRAM36 (36 Kb).
+void place_buffer(Resources& r, double bits) {
+  if (bits > 8.0 * 64 * 1024) r.uram += uram_for_bits(bits);
+  else r.bram36 += bram36_for_bits(bits);
+}
+}  // namespace
+double uram_for_bits(double bits) { return bits <= 0 ? 0 : std::ceil(bits / 294912.0); }
+
+double dsp_per_mac(int a_bits, int b_bits) {
+  const int lo = std::min(a_bits, b_bits), hi = std::max(a_bits, b_bits);
+  if (hi <= 4) return 0;         // 4-bit products map to LUTs
+  if (hi <= 8) return 0.5;       // two int8 MACs per DSP48E2 with a shared operand
+  if (lo <= 18 && hi <= 27) return 1;
+  return std::ceil(lo / 18.0) * std::ceil(hi / 27.0);
+}
+
+Resources estimate_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
+  Resources r;
+  const OpRule* rule = find_op_rule(n.op);
+  const Precision& pin = g.tensor_of(n.args[0]).precision;
+  const Precision& pout = n.results[0].precision;
+  const double lanes_out = static_cast<double>(hw.out.elems_per_beat);
+  r.ff += 2.0 * pout.bits_per_element() * lanes_out;  // output register + skid buffer
+  r.lut += 20;                                         // handshake control
+  if (rule->cls == OpClass::Gemm || rule->cls == OpClass::Conv) {
+    const Precision& pw = n.args.size() == 2 ? g.tensor_of(n.args[1]).precision
+                                             : n.param("weight")->tensor.precision;
+    const int a = pin.mac_operand_bits(), b = pw.mac_operand_bits();
+    const double macs = static_cast<double>(t.macs_per_cycle);
+    const double acc_bits = a + b + static_cast<double>(ceil_log2(std::max<std::int64_t>(2, t.macs_per_cycle)));
+    r.dsp += macs * dsp_per_mac(a, b);
+    r.lut += macs * (acc_bits + (dsp_per_mac(a, b) == 0 ? a * b : 0));  // adder tree (+ LUT multipliers)
+    r.ff += macs * acc_bits;
+    if (pin.is_block_format()) r.lut += lanes_out * 2 * acc_bits;  // exponent alignment per output
+    // Weights held on chip, or a tile buffer when streamed.
+    if (const Param* w = n.param("weight")) {
+      const double bits = hw.weights_off_chip
+                              ? 2.0 * t.weight_tile_bytes * 8.0 + 8.0 * t.block_rows * (hw.in[0].elems_per_beat + lanes_out) *
+                                                                      std::max<std::int64_t>(1, g.tensor_of(n.args[0]).shape.back() / hw.in[0].elems_per_beat)
+                              : static_cast<double>(w->tensor.numel()) * w->tensor.precision.bits_per_element();
+      place_buffer(r, bits);
+    }
+    if (n.args.size() == 2) {  // buffered B operand (double-buffered)
+      const auto& tb = g.tensor_of(n.args[1]);
+      place_buffer(r, 2.0 * tb.numel() * tb.precision.bits_per_element());
+    }
+  } else if (rule->cls == OpClass::Reorder) {
+    const auto& tx = g.tensor_of(n.args[0]);
+    place_buffer(r, 2.0 * tx.numel() * tx.precision.bits_per_element());
+  } else if (rule->cls == OpClass::RowReduce) {
+    const double row_bits = static_cast<double>(t.row_cycles) * hw.in[0].elems_per_beat * pin.bits_per_element();
+    r.bram36 += bram36_for_bits(2.0 * row_bits);
+    r.lut += lanes_out * 60.0 * pin.bits_per_element() / 8.0 + 400;
+    r.dsp += lanes_out;
+    r.ff += lanes_out * 40;
+  } else if (rule->cls == OpClass::Embedding) {
+    const Param* w = n.param("weight");
+    if (!hw.weights_off_chip) {
+      place_buffer(r, static_cast<double>(w->tensor.numel()) * w->tensor.precision.bits_per_element());
+    }
+  } else if (rule->cls == OpClass::Pool) {
+    const auto& tx = g.tensor_of(n.args[0]);
+    r.bram36 += bram36_for_bits(static_cast<double>(t.preload_beats[0] + 1) * hw.in[0].elems_per_beat * tx.precision.bits_per_element());
+    r.lut += lanes_out * pin.bits_per_element() * 2;
+  } else if (rule->cls == OpClass::Elementwise) {
+    const double k = n.op == "relu" ? 1 : (n.op == "mul" || n.op == "div" || n.op == "batch_norm") ? 3 : (n.op == "add" || n.op == "sub") ? 1.5 : 8;
+    r.lut += lanes_out * k * pout.bits_per_element();
+    if (n.op == "mul" || n.op == "batch_norm") r.dsp += lanes_out * dsp_per_mac(pin.mac_operand_bits(), pin.mac_operand_bits());
+    for (std::size_t p = 0; p < hw.in.size(); ++p)
+      if (t.preload_beats[p] > 0) {
+        const auto& tb = g.tensor_of(n.args[p]);
+        place_buffer(r, static_cast<double>(tb.numel()) * tb.precision.bits_per_element());
+      }
+  }
+  return r;
+}
+
+}  // namespace masesim

@@ -1,0 +1,89 @@
+// Cost models of the MASE op kinds: beats, cycles, MACs, weight traffic, resources.
+// Pure functions of the graph node and its resolved hardware parameters; the SystemC
+// blocks (models/node_block.cpp) and the mapper (sim/mapping.cpp) both call them.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "workloads/graph.hpp"
+#include "workloads/op_rules.hpp"
+
+namespace masesim {
+
+/// A port's tile: `tile` aligned to the tensor's last dims; one beat = one tile.
+struct PortTiling {
+  std::vector<std::int64_t> tile;
+  std::int64_t elems_per_beat = 1;
+  std::int64_t beats = 0;  ///< per inference
+};
+
+/// Tiles a tensor; `par` must divide the trailing dims (checked by the loader/mapper).
+PortTiling tile_port(const Shape& shape, const std::vector<std::int64_t>& par);
+
+/// Largest divisor of `dim` that is <= `cap` (>= 1).
+std::int64_t largest_divisor_at_most(std::int64_t dim, std::int64_t cap);
+
+/// Hardware parameters of one node after mapping.
+struct NodeHw {
+  std::vector<PortTiling> in;  ///< per data_in port
+  PortTiling out;              ///< data_out_0
+  bool weights_off_chip = false;
+  std::int64_t weight_block_rows = 64;  ///< rows sharing one off-chip weight pass
+};
+
+/// Timing of a node per inference (see models/node_block.hpp for how it is executed).
+struct OpTiming {
+  enum class Engine { Streaming, Rows };
+  Engine engine = Engine::Streaming;
+  std::vector<std::int64_t> in_beats;       ///< per input port
+  std::vector<std::int64_t> preload_beats;  ///< per input port, read before the first row
+  std::int64_t out_beats = 0;
+  std::int64_t rows = 1;                ///< Rows engine: rows per inference
+  std::int64_t row_cycles = 0;          ///< Rows: datapath cycles per row
+  std::int64_t first_out_cycles = 0;    ///< Rows: cycles from row start to first output issue
+  std::int64_t out_interval_cycles = 1; ///< cycles between output issues
+  std::int64_t latency_cycles = 0;      ///< pipeline depth added to every output
+  std::int64_t macs = 0;                ///< per inference
+  std::int64_t macs_per_cycle = 0;      ///< peak
+  // Off-chip weights (Rows engine): weights stream once per block of rows, one fetch
+  // per output tile.
+  std::int64_t weight_tiles = 0;            ///< fetches per pass (0: no off-chip weights)
+  std::int64_t weight_tile_bytes = 0;
+  std::int64_t weight_tile_cycles_per_row = 0;  ///< compute cycles of one tile for one row
+  std::int64_t block_rows = 1;
+  std::int64_t weight_bytes_per_inference = 0;
+
+  /// Busy cycles of the datapath per inference if never stalled.
+  std::int64_t ideal_cycles() const;
+};
+
+/// The cost model of a node. Throws InputError for shapes the op cannot map.
+OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw);
+
+/// MASE fixed_linear latency L = (IN/IN_PAR)·(OUT/OUT_PAR) + log2(IN_PAR) + 3, for one
+/// input row (used in tests and docs; op_timing's linear reproduces it exactly).
+std::int64_t mase_fixed_linear_latency(std::int64_t in, std::int64_t in_par, std::int64_t out,
+                                       std::int64_t out_par);
+
+std::int64_t ceil_log2(std::int64_t x);
+std::int64_t ceil_div(std::int64_t a, std::int64_t b);
+
+struct Resources {
+  double lut = 0, ff = 0, dsp = 0, bram36 = 0, uram = 0;
+  Resources& operator+=(const Resources& o);
+};
+
+/// DSP48E2 slices for one multiplier of a×b bits; int8×int8 packs two MACs per DSP
+/// when one operand is shared (UG579 / WP487), so it returns 0.5.
+double dsp_per_mac(int a_bits, int b_bits);
+
+/// Simple per-op resource estimate (LUT/FF/DSP from MAC lanes and widths, BRAM/URAM
+/// from buffered bits). Weights on chip go to URAM above `uram_threshold_bytes`.
+Resources estimate_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t);
+
+/// BRAM36 blocks to hold `bits` (36 Kb each), URAM blocks (288 Kb each).
+double bram36_for_bits(double bits);
+double uram_for_bits(double bits);
+
+}  // namespace masesim

@@ -1,0 +1,88 @@
+// Handshake stream between two blocks, modelled at beat granularity with
+// timestamps (loosely timed, temporally decoupled).
+//
+// Contract: one producer thread calls push(), one consumer thread calls pop(). A beat
+// pushed at producer time t is visible to the consumer at t (a registered valid/ready
+// FIFO stage of `depth` entries). push() of beat i blocks (in wall order) until beat
+// i-depth has been popped and returns the time the slot became free at or after the
+// producer's time: max(t, pop time of beat i-depth). pop() blocks until beat j exists
+// and returns max(t, push time of beat j). The resulting times are exactly those of a
+// depth-entry valid/ready FIFO, independent of the order in which the SystemC kernel
+// runs the two threads. Beats carry no values in timing mode.
+#pragma once
+#include <systemc>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/time.hpp"
+
+namespace masesim {
+
+class Block;
+
+class Stream {
+ public:
+  /// @param name   stream name (producer->consumer), used in stats and deadlock reports
+  /// @param depth  FIFO entries (>= 1)
+  Stream(std::string name, std::size_t depth);
+
+  /// Producer side. `t` is the time the producer offers the beat; returns the time the
+  /// beat is accepted (>= t). Blocks the calling SystemC thread while the FIFO is full.
+  time_ps push(time_ps t, Block* who);
+  /// Consumer side. Returns the time the beat is taken (>= t and >= its push time).
+  time_ps pop(time_ps t, Block* who);
+
+  const std::string& name() const { return name_; }
+  std::size_t depth() const { return ring_.size(); }
+  std::uint64_t beats() const { return pushed_; }
+  std::uint64_t occupancy() const { return pushed_ - popped_; }
+  /// Total ps the producer waited on a full FIFO / the consumer on an empty one.
+  std::uint64_t full_ps() const { return full_ps_; }
+  std::uint64_t empty_ps() const { return empty_ps_; }
+  Block* producer() const { return producer_; }
+  Block* consumer() const { return consumer_; }
+  void set_ends(Block* producer, Block* consumer) {
+    producer_ = producer;
+    consumer_ = consumer;
+  }
+
+ private:
+  struct Slot {
+    time_ps push_t = 0;  ///< when the beat entered
+    time_ps pop_t = 0;   ///< when it left (slot free from then)
+  };
+  std::string name_;
+  std::vector<Slot> ring_;
+  std::uint64_t pushed_ = 0;
+  std::uint64_t popped_ = 0;
+  std::uint64_t full_ps_ = 0;
+  std::uint64_t empty_ps_ = 0;
+  sc_core::sc_event pushed_ev_;
+  sc_core::sc_event popped_ev_;
+  Block* producer_ = nullptr;
+  Block* consumer_ = nullptr;
+  bool consumer_waits_ = false;
+  bool producer_waits_ = false;
+};
+
+/// Base of every hardware block: a SystemC module with one thread, local time, and a
+/// record of what it is waiting on (for deadlock reports).
+class Block : public sc_core::sc_module {
+ public:
+  explicit Block(const sc_core::sc_module_name& n) : sc_core::sc_module(n) {}
+  /// What the block is blocked on right now ("" when running or done).
+  const std::string& waiting_on() const { return waiting_on_; }
+  void set_waiting(const std::string& w) { waiting_on_ = w; }
+  bool finished() const { return finished_; }
+
+ protected:
+  void set_finished() { finished_ = true; }
+
+ private:
+  std::string waiting_on_;
+  bool finished_ = false;
+};
+
+}  // namespace masesim

@@ -1,0 +1,561 @@
+#!/usr/bin/python3
+"""Export a PyTorch nn.Module to a masesim mase-graph (docs/graph-format.md).
+
+    /usr/bin/python3 scripts/export_graph.py --model opt-125m --quant-preset int8 \
+        --dims batch=1,seq=128 --out workloads/graphs/opt125m_int8.json
+
+How it works (docs/workloads.md has the long version):
+
+1. torch.fx symbolic trace with a tracer that records, for every fx node, the
+   path of the module whose forward created it (for names and error messages).
+2. The traced graph is run on the ``meta`` device with sample inputs whose
+   symbolic dims are unusual primes (pass A: batch=5, seq=37). Every tensor's
+   concrete shape is mapped back to dim names: an entry equal to the sample
+   value of ``batch`` becomes "batch", and so on. Non-tensor values (x.size(),
+   getattr shape, getitem on sizes, arithmetic on them) are folded into the
+   consumers' attributes.
+3. The same is done again with other primes (pass B: batch=7, seq=43), and the
+   two symbolic graphs must be identical. This catches a model constant that
+   happens to equal a sample value and a dim that only appears inside a
+   product (e.g. batch*heads), which a shape list cannot express.
+4. A MASE-style quantization config sets every tensor's precision.
+"""
+import argparse
+import operator
+import os
+import sys
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mase_graph_common import (GraphError, QuantConfig, apply_quant,  # noqa: E402
+                               parse_dims, write_graph)
+
+SAMPLE_A = {"batch": 5, "seq": 37}
+SAMPLE_B = {"batch": 7, "seq": 43}
+
+IMPLICIT_OPS = {"view", "reshape", "flatten", "permute", "transpose", "dropout", "contiguous"}
+
+# MASE op for leaf modules: type -> op (params and attrs are read in _module_node)
+MODULE_OPS = {
+    nn.Linear: "linear", nn.Conv2d: "conv2d", nn.ReLU: "relu", nn.GELU: "gelu",
+    nn.SiLU: "silu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.Softmax: "softmax",
+    nn.LayerNorm: "layer_norm", nn.BatchNorm1d: "batch_norm", nn.BatchNorm2d: "batch_norm",
+    nn.Embedding: "embedding", nn.MaxPool2d: "max_pool2d", nn.AvgPool2d: "avg_pool2d",
+    nn.Flatten: "flatten", nn.Dropout: "dropout",
+}
+ELEMENTWISE_FUNCS = {
+    F.relu: "relu", torch.relu: "relu", F.gelu: "gelu", F.silu: "silu", torch.tanh: "tanh",
+    torch.sigmoid: "sigmoid", F.dropout: "dropout",
+}
+BINARY_FUNCS = {
+    operator.add: "add", torch.add: "add", operator.sub: "sub", torch.sub: "sub",
+    operator.mul: "mul", torch.mul: "mul", operator.truediv: "div", torch.div: "div",
+}
+BINARY_METHODS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "__add__": "add",
+                  "__mul__": "mul", "__sub__": "sub", "__truediv__": "div"}
+ELEMENTWISE_METHODS = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid",
+                       "contiguous": "contiguous"}
+
+
+def _fname(target):
+    return getattr(target, "__name__", str(target))
+
+
+class ScopeTracer(fx.Tracer):
+    """Records the module path that created each node (fx in torch 1.13 has no
+    nn_module_stack for symbolic_trace)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack = [""]
+        self.scope = {}
+
+    def call_module(self, m, forward, args, kwargs):
+        self.stack.append(self.path_of_module(m))
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        finally:
+            self.stack.pop()
+
+    def create_proxy(self, kind, target, args, kwargs, name=None, type_expr=None, *a, **k):
+        proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr, *a, **k)
+        self.scope[proxy.node] = self.stack[-1]
+        return proxy
+
+
+def trace(model):
+    tracer = ScopeTracer()
+    try:
+        graph = tracer.trace(model)
+    except Exception as e:  # fx cannot trace data-dependent control flow etc.
+        raise GraphError(f"torch.fx could not trace {type(model).__name__}: {e}") from None
+    return fx.GraphModule(tracer.root, graph), tracer.scope
+
+
+class _Recorder(fx.Interpreter):
+    def __init__(self, gm):
+        super().__init__(gm)
+        self.values = {}
+
+    def run_node(self, n):
+        v = super().run_node(n)
+        self.values[n] = v
+        return v
+
+
+class _Builder:
+    def __init__(self, gm, scope, values, sample, model_name):
+        self.gm = gm
+        self.scope = scope
+        self.values = values
+        self.sample = sample
+        self.model_name = model_name
+        self.modules = dict(gm.named_modules())
+        self.ref = {}           # fx node -> mase reference (tensor producers)
+        self.names = set()
+        self.counters = {}
+        self.nodes = []
+        self.inputs = []
+        self.integer = set()
+        self.param_owner = {}   # id(Parameter) -> "node.param" of first use
+
+    # --- helpers -----------------------------------------------------------
+    def where(self, n):
+        s = self.scope.get(n, "")
+        return f"module '{s}'" if s else "the top-level module"
+
+    def unsupported(self, n, what):
+        raise GraphError(f"unsupported PyTorch op '{what}' ({n.op} {n.name}) in {self.where(n)} "
+                         f"of {self.model_name}")
+
+    def sym_dim(self, v):
+        for name, s in self.sample.items():
+            if v == s:
+                return name
+        return int(v)
+
+    def sym_shape(self, shape):
+        return [self.sym_dim(int(d)) for d in shape]
+
+    def unique(self, base):
+        name = base
+        k = 1
+        while name in self.names:
+            name = f"{base}_{k}"
+            k += 1
+        self.names.add(name)
+        return name
+
+    def auto_name(self, n, op):
+        s = self.scope.get(n, "")
+        key = (s, op)
+        c = self.counters.get(key, 0)
+        self.counters[key] = c + 1
+        base = op if c == 0 else f"{op}_{c}"
+        return self.unique(f"{s}.{base}" if s else base)
+
+    def concrete(self, a):
+        """Fold non-tensor fx values (sizes, ints) into Python constants."""
+        if isinstance(a, fx.Node):
+            v = self.values[a]
+            if isinstance(v, torch.Tensor):
+                return a
+            return v
+        if isinstance(a, (list, tuple)):
+            return type(a)(self.concrete(x) for x in a)
+        return a
+
+    def tensor_arg(self, n, a):
+        if not isinstance(a, fx.Node) or not isinstance(self.values[a], torch.Tensor):
+            raise GraphError(f"expected a tensor operand in {n.name} ({self.where(n)})")
+        if a not in self.ref:
+            if a.op == "get_attr":
+                raise GraphError(f"unsupported: parameter/buffer '{a.target}' used as a data "
+                                 f"operand in {n.name} ({self.where(n)}); constant tensors are "
+                                 f"not graph inputs in mase-graph")
+            raise GraphError(f"internal: {a.name} has no mase node")
+        return self.ref[a]
+
+    def ndim(self, n):
+        return self.values[n].dim()
+
+    def norm_dim(self, d, rank):
+        return d + rank if d < 0 else d
+
+    def param(self, node_name, pname, t):
+        entry = {"shape": [int(d) for d in t.shape]}
+        key = id(t)
+        if key in self.param_owner:
+            entry["shared_with"] = self.param_owner[key]
+        else:
+            self.param_owner[key] = f"{node_name}.{pname}"
+        return entry
+
+    def emit(self, n, op, data, params=None, attrs=None, name=None):
+        v = self.values[n]
+        if not isinstance(v, torch.Tensor):
+            self.unsupported(n, f"{op} with non-tensor result")
+        name = name or self.auto_name(n, op)
+        node = {"name": name, "op": op,
+                "args": {f"data_in_{i}": r for i, r in enumerate(data)},
+                "results": {"data_out_0": {"shape": self.sym_shape(v.shape)}}}
+        if params:
+            node["params"] = {k: self.param(name, k, t) for k, t in params.items()}
+        if attrs:
+            node["attrs"] = attrs
+        if op in IMPLICIT_OPS:
+            node["implicit"] = True
+        if not v.is_floating_point():
+            self.integer.add(name)
+        self.nodes.append(node)
+        self.ref[n] = name
+        return node
+
+    # --- per fx node -------------------------------------------------------
+    def build(self):
+        outputs = []
+        for n in self.gm.graph.nodes:
+            if n.op == "placeholder":
+                v = self.values[n]
+                if not isinstance(v, torch.Tensor):
+                    raise GraphError(f"input '{n.target}' is not a tensor")
+                name = self.unique(n.target)
+                self.inputs.append({"name": name, "shape": self.sym_shape(v.shape)})
+                if not v.is_floating_point():
+                    self.integer.add(name)
+                self.ref[n] = name
+            elif n.op == "get_attr":
+                continue
+            elif n.op == "output":
+                flat = []
+                fx.node.map_arg(n.args[0], flat.append)
+                for o in flat:
+                    outputs.append(self.tensor_arg(n, o))
+            elif not isinstance(self.values[n], torch.Tensor):
+                # shape arithmetic (size(), getattr shape, getitem on a size, int math)
+                if isinstance(self.values[n], (tuple, list)) and any(
+                        isinstance(x, torch.Tensor) for x in self.values[n]):
+                    if n.op == "call_module":
+                        m = self.modules[n.target]
+                        raise GraphError(f"unsupported PyTorch op '{type(m).__module__}."
+                                         f"{type(m).__name__}' (module '{n.target}', several "
+                                         f"outputs) in {self.model_name}")
+                    self.unsupported(n, _fname(n.target))
+                continue
+            elif n.op == "call_module":
+                self.module_node(n)
+            elif n.op == "call_function":
+                self.function_node(n)
+            elif n.op == "call_method":
+                self.method_node(n)
+            else:
+                self.unsupported(n, n.op)
+        return outputs
+
+    def module_node(self, n):
+        m = self.modules[n.target]
+        op = MODULE_OPS.get(type(m))
+        if isinstance(m, nn.Identity):
+            self.ref[n] = self.tensor_arg(n, n.args[0])
+            return
+        if op is None:
+            raise GraphError(f"unsupported PyTorch op '{type(m).__module__}.{type(m).__name__}' "
+                             f"(module '{n.target}') in {self.model_name}")
+        if n.kwargs or len(n.args) != 1:
+            self.unsupported(n, f"{type(m).__name__} with extra arguments")
+        x = self.tensor_arg(n, n.args[0])
+        params, attrs = {}, {}
+        if op in ("linear", "conv2d", "layer_norm", "batch_norm", "embedding"):
+            if getattr(m, "weight", None) is not None:
+                params["weight"] = m.weight
+            if getattr(m, "bias", None) is not None:
+                params["bias"] = m.bias
+        if op == "conv2d":
+            if isinstance(m.padding, str) or m.padding_mode != "zeros":
+                self.unsupported(n, f"Conv2d padding={m.padding!r} mode={m.padding_mode}")
+            attrs = {"stride": list(m.stride), "padding": list(m.padding),
+                     "dilation": list(m.dilation), "groups": m.groups}
+        elif op == "layer_norm":
+            attrs = {"normalized_shape": list(m.normalized_shape), "eps": m.eps}
+        elif op == "batch_norm":
+            if m.running_mean is None:
+                self.unsupported(n, "BatchNorm without running stats")
+            params["running_mean"] = m.running_mean
+            params["running_var"] = m.running_var
+            attrs = {"eps": m.eps}
+        elif op == "softmax":
+            attrs = {"dim": self.norm_dim(m.dim, self.ndim(n))}
+        elif op in ("max_pool2d", "avg_pool2d"):
+            pair = lambda v: list(v) if isinstance(v, (tuple, list)) else [v, v]  # noqa: E731
+            if op == "max_pool2d" and (m.dilation not in (1, (1, 1)) or m.ceil_mode):
+                self.unsupported(n, "MaxPool2d with dilation/ceil_mode")
+            attrs = {"kernel_size": pair(m.kernel_size),
+                     "stride": pair(m.stride if m.stride is not None else m.kernel_size),
+                     "padding": pair(m.padding)}
+        elif op == "flatten":
+            r = self.ndim(n.args[0])
+            attrs = {"start_dim": self.norm_dim(m.start_dim, r),
+                     "end_dim": self.norm_dim(m.end_dim, r)}
+        elif op == "embedding" and (m.max_norm is not None):
+            self.unsupported(n, "Embedding with max_norm")
+        self.emit(n, op, [x], params, attrs, name=self.unique(n.target))
+
+    def _param_of(self, n, a):
+        if isinstance(a, fx.Node) and a.op == "get_attr":
+            return self.values[a], a.target
+        self.unsupported(n, f"{_fname(n.target)} with a non-parameter weight")
+
+    def _binary(self, n, op, a, b):
+        a, b = self.concrete(a), self.concrete(b)
+        ta, tb = isinstance(a, fx.Node), isinstance(b, fx.Node)
+        if ta and tb:
+            return self.emit(n, op, [self.tensor_arg(n, a), self.tensor_arg(n, b)])
+        if ta and isinstance(b, (int, float)) and not isinstance(b, bool):
+            return self.emit(n, op, [self.tensor_arg(n, a)], attrs={"scalar": b})
+        if tb and isinstance(a, (int, float)) and op in ("add", "mul"):
+            return self.emit(n, op, [self.tensor_arg(n, b)], attrs={"scalar": a})
+        self.unsupported(n, f"{op} with operands {type(a).__name__}, {type(b).__name__}")
+
+    def _shape_op(self, n, op, x, rest):
+        """view/reshape/transpose/permute/flatten/softmax given the non-tensor args."""
+        rank = self.ndim(x)
+        if op in ("view", "reshape"):
+            return self.emit(n, op, [self.tensor_arg(n, x)],
+                             attrs={"shape": self.sym_shape(self.values[n].shape)})
+        if op == "transpose":
+            d0, d1 = sorted(self.norm_dim(d, rank) for d in rest)   # a swap is symmetric
+            return self.emit(n, op, [self.tensor_arg(n, x)], attrs={"dim0": d0, "dim1": d1})
+        if op == "permute":
+            dims = rest[0] if len(rest) == 1 and isinstance(rest[0], (list, tuple)) else rest
+            return self.emit(n, op, [self.tensor_arg(n, x)],
+                             attrs={"dims": [self.norm_dim(d, rank) for d in dims]})
+        if op == "flatten":
+            s = rest[0] if len(rest) > 0 else 0
+            e = rest[1] if len(rest) > 1 else -1
+            return self.emit(n, op, [self.tensor_arg(n, x)],
+                             attrs={"start_dim": self.norm_dim(s, rank),
+                                    "end_dim": self.norm_dim(e, rank)})
+        if op == "softmax":
+            return self.emit(n, op, [self.tensor_arg(n, x)],
+                             attrs={"dim": self.norm_dim(rest[0], rank)})
+        raise AssertionError(op)
+
+    def function_node(self, n):
+        t = n.target
+        args = list(self.concrete(n.args))
+        kw = {k: self.concrete(v) for k, v in n.kwargs.items()}
+        if t in BINARY_FUNCS:
+            if kw.get("alpha", 1) != 1 or "rounding_mode" in kw:
+                self.unsupported(n, f"{_fname(t)} with alpha/rounding_mode")
+            return self._binary(n, BINARY_FUNCS[t], args[0], args[1])
+        if t in (torch.matmul, operator.matmul):
+            return self.emit(n, "matmul", [self.tensor_arg(n, args[0]), self.tensor_arg(n, args[1])])
+        if t is torch.bmm:
+            return self.emit(n, "bmm", [self.tensor_arg(n, args[0]), self.tensor_arg(n, args[1])])
+        if t in ELEMENTWISE_FUNCS:
+            if t is F.gelu and kw.get("approximate", "none") != "none":
+                pass  # tanh-approximate GELU is still a 'gelu' block
+            return self.emit(n, ELEMENTWISE_FUNCS[t], [self.tensor_arg(n, args[0])])
+        if t in (F.softmax, torch.softmax):
+            dim = kw.get("dim", args[1] if len(args) > 1 else None)
+            if dim is None:
+                self.unsupported(n, "softmax without dim")
+            return self._shape_op(n, "softmax", n.args[0], [dim])
+        if t is torch.flatten:
+            return self._shape_op(n, "flatten", n.args[0],
+                                  [kw.get("start_dim", args[1] if len(args) > 1 else 0),
+                                   kw.get("end_dim", args[2] if len(args) > 2 else -1)])
+        if t is torch.transpose:
+            return self._shape_op(n, "transpose", n.args[0], args[1:3])
+        if t is torch.permute:
+            return self._shape_op(n, "permute", n.args[0], args[1:])
+        if t is torch.reshape:
+            return self._shape_op(n, "reshape", n.args[0], args[1:])
+        if t is F.embedding:
+            w, wname = self._param_of(n, n.args[1])
+            if any(a is not None for a in args[2:4]) or kw.get("max_norm") is not None:
+                self.unsupported(n, "embedding with max_norm")
+            return self.emit(n, "embedding", [self.tensor_arg(n, args[0])], {"weight": w},
+                             name=self.unique(wname.rsplit(".", 1)[0]))
+        if t is F.linear:
+            w, wname = self._param_of(n, n.args[1])
+            params = {"weight": w}
+            b = n.args[2] if len(n.args) > 2 else n.kwargs.get("bias")
+            if b is not None:
+                params["bias"] = self._param_of(n, b)[0]
+            return self.emit(n, "linear", [self.tensor_arg(n, args[0])], params,
+                             name=self.unique(wname.rsplit(".", 1)[0]))
+        self.unsupported(n, _fname(t))
+
+    def method_node(self, n):
+        name = n.target
+        x = n.args[0]
+        rest = list(self.concrete(n.args[1:]))
+        kw = {k: self.concrete(v) for k, v in n.kwargs.items()}
+        if name in ("view", "reshape", "transpose", "permute", "flatten"):
+            if name == "flatten" and kw:
+                rest = [kw.get("start_dim", 0), kw.get("end_dim", -1)]
+            return self._shape_op(n, name, x, rest)
+        if name == "softmax":
+            return self._shape_op(n, "softmax", x, [kw.get("dim", rest[0] if rest else None)])
+        if name in BINARY_METHODS:
+            return self._binary(n, BINARY_METHODS[name], x, n.args[1])
+        if name in ("matmul", "bmm"):
+            return self.emit(n, name, [self.tensor_arg(n, x), self.tensor_arg(n, n.args[1])])
+        if name in ELEMENTWISE_METHODS:
+            return self.emit(n, ELEMENTWISE_METHODS[name], [self.tensor_arg(n, x)])
+        self.unsupported(n, f"Tensor.{name}")
+
+
+def _symbolic_graph(model, model_name, sample, make_inputs):
+    gm, scope = trace(model)
+    inputs = make_inputs(sample)
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    args = []
+    for p in placeholders:
+        if p.target not in inputs:
+            raise GraphError(f"no sample input for forward argument '{p.target}'")
+        args.append(inputs[p.target])
+    rec = _Recorder(gm)
+    with torch.no_grad():
+        try:
+            rec.run(*args)
+        except GraphError:
+            raise
+        except Exception as e:
+            raise GraphError(f"running {model_name} on sample inputs failed: {e}") from None
+    b = _Builder(gm, scope, rec.values, sample, model_name)
+    outputs = b.build()
+    return {"inputs": b.inputs, "nodes": b.nodes, "outputs": outputs}, b.integer
+
+
+def _first_difference(a, b, path="graph"):
+    if type(a) is not type(b):
+        return path
+    if isinstance(a, dict):
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                return f"{path}.{k}"
+            d = _first_difference(a[k], b[k], f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return path
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = _first_difference(x, y, f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    return None if a == b else f"{path} ({a!r} vs {b!r})"
+
+
+def export_module(model, model_name, dim_names, make_inputs, quant, dims=None, attrs=None):
+    """Export an nn.Module to a mase-graph dict.
+
+    dim_names: symbolic dims the inputs use (e.g. ('batch', 'seq'));
+    make_inputs(sample_dims) -> {forward arg name: tensor};
+    quant: a QuantConfig; dims: default values written to the graph."""
+    dims = dict(dims or {})
+    for k in dims:
+        if k not in dim_names:
+            raise GraphError(f"--dims: '{k}' is not a dim of {model_name} "
+                             f"(dims: {', '.join(dim_names) or 'none'})")
+    full = {d: dims.get(d, 1) for d in dim_names}
+    sa = {d: SAMPLE_A[d] for d in dim_names}
+    sb = {d: SAMPLE_B[d] for d in dim_names}
+    ga, integer = _symbolic_graph(model, model_name, sa, make_inputs)
+    gb, _ = _symbolic_graph(model, model_name, sb, make_inputs)
+    diff = _first_difference(ga, gb)
+    if diff:
+        raise GraphError(f"{model_name}: shapes/attributes are not expressible with dims "
+                         f"{', '.join(dim_names)} (a model constant equals a sample size, or a dim "
+                         f"appears only inside a product such as batch*heads): {diff}")
+    graph = {"format": "mase-graph", "version": 1, "name": model_name, "dims": full,
+             "inputs": ga["inputs"], "nodes": ga["nodes"], "outputs": ga["outputs"],
+             "attrs": dict(attrs or {})}
+    apply_quant(graph, quant, integer)
+    return graph
+
+
+def export_zoo(name, quant, dims=None):
+    import masesim_models as zoo
+    model = zoo.build_model(name, device="meta")
+    dim_names = zoo.ZOO[name][1]
+    make = lambda s: zoo.example_inputs(model, s, device="meta")  # noqa: E731
+    return export_module(model, name, dim_names, make, quant, dims,
+                         attrs={"source": "masesim scripts/export_graph.py (torch.fx)",
+                                "model": name})
+
+
+# The graphs committed under workloads/graphs/ (file -> zoo model, preset).
+COMMITTED = {
+    "opt125m_int8.json": ("opt-125m", "int8"),
+    "opt125m_msfp12.json": ("opt-125m", "msfp12"),
+    "opt350m_int8.json": ("opt-350m", "int8"),
+    "opt1.3b_int8.json": ("opt-1.3b", "int8"),
+    "bert_base_int8.json": ("bert-base", "int8"),
+    "mnist_cnn_int8.json": ("mnist-cnn", "int8"),
+}
+DEFAULT_DIMS = {"batch": 1, "seq": 128}
+
+
+def regenerate(out_dir, files=None):
+    """Write the committed graphs (default dims batch 1, seq 128) into out_dir."""
+    import masesim_models as zoo
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for fname, (model, preset) in sorted(COMMITTED.items()):
+        if files is not None and fname not in files:
+            continue
+        dims = {k: v for k, v in DEFAULT_DIMS.items() if k in zoo.ZOO[model][1]}
+        g = export_zoo(model, QuantConfig.load(preset=preset), dims)
+        path = os.path.join(out_dir, fname)
+        write_graph(g, path)
+        written.append(path)
+    return written
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", help="zoo model: opt-125m, opt-350m, opt-1.3b, "
+                    "bert-base, mnist-cnn")
+    ap.add_argument("--regen", metavar="DIR", help="write all committed graphs "
+                    "(workloads/graphs/*.json made by this script) into DIR and exit")
+    q = ap.add_mutually_exclusive_group()
+    q.add_argument("--quant", help="quantization config YAML")
+    q.add_argument("--quant-preset", help="int8, msfp12, msfp16, mxint8 or mxfp8")
+    ap.add_argument("--dims", default="batch=1,seq=128",
+                    help="default dim values written to the graph (dims the model lacks are "
+                    "ignored only if left at the default)")
+    ap.add_argument("--out", help="output .json")
+    a = ap.parse_args(argv)
+    if a.regen:
+        for p in regenerate(a.regen):
+            print(p)
+        return 0
+    if not a.model or not a.out or not (a.quant or a.quant_preset):
+        ap.error("--model, --out and one of --quant/--quant-preset are required")
+    try:
+        import masesim_models as zoo
+        dims = parse_dims(a.dims)
+        if a.model in zoo.ZOO and a.dims == ap.get_default("dims"):
+            dims = {k: v for k, v in dims.items() if k in zoo.ZOO[a.model][1]}
+        qc = QuantConfig.load(a.quant, a.quant_preset)
+        if a.model not in zoo.ZOO:
+            raise GraphError(f"unknown model '{a.model}' (zoo: {', '.join(sorted(zoo.ZOO))})")
+        g = export_zoo(a.model, qc, dims)
+        write_graph(g, a.out)
+    except GraphError as e:
+        print(f"export_graph: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""masesim model zoo: PyTorch definitions written from the published architectures.
+
+No pretrained weights are used (none are downloaded). Models are built on the
+``meta`` device by default, so even OPT-1.3B costs no memory and no init time;
+the exporter only needs shapes. Pass ``device="cpu"`` for real (seeded random)
+tensors, e.g. for torch.onnx.export.
+
+Zoo (``build_model(name)``):
+
+* ``opt-125m``, ``opt-350m``, ``opt-1.3b``: facebook/opt-* decoder-only LMs
+  (HF ``OPTForCausalLM``): learned positional embedding with 2 offset rows
+  (2050 rows), pre-LN (OPT-350M: post-LN, no final LayerNorm, project_in /
+  project_out 512<->1024 without bias), ReLU FFN, biases on every projection,
+  LM head tied to the token embedding (no bias).
+* ``bert-base``: bert-base-uncased encoder (HF ``BertModel``), GELU, post-LN,
+  word + position + token-type embeddings. ``pooler=False`` by default (the
+  pooler reads token 0 only, a slice the mase-graph op set does not express):
+  108,891,648 parameters; with ``pooler=True`` 109,482,240.
+* ``mnist-cnn``: conv 1->16 3x3 p1, ReLU, conv 16->32 3x3 p1, ReLU, max-pool
+  2x2, flatten (6272), linear 6272->1024, ReLU, linear 1024->10.
+
+The attention mask is omitted (causal for OPT, padding for BERT): it adds no
+MACs and the simulator does not model values. Position ids are a graph input.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+# --------------------------------------------------------------------------- OPT
+OPT_CONFIGS = {
+    # name: hidden, layers, heads, ffn, word_embed_proj_dim, pre_ln
+    "opt-125m": dict(hidden=768, layers=12, heads=12, ffn=3072, proj=768, pre_ln=True),
+    "opt-350m": dict(hidden=1024, layers=24, heads=16, ffn=4096, proj=512, pre_ln=False),
+    "opt-1.3b": dict(hidden=2048, layers=24, heads=32, ffn=8192, proj=2048, pre_ln=True),
+}
+OPT_VOCAB = 50272
+OPT_MAX_POS = 2048
+OPT_POS_OFFSET = 2
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention as q/k/v projections, head reshape, transpose,
+    matmul scores, scalar scale, softmax, matmul with V, reshape back, out proj.
+    Sizes come from x.size() so that batch and seq stay symbolic in the export."""
+
+    def __init__(self, hidden, heads, out_name="out_proj", scale_query=True, device=None):
+        super().__init__()
+        self.heads = heads
+        self.head_dim = hidden // heads
+        self.scale = self.head_dim ** -0.5
+        self.scale_query = scale_query
+        self.q_proj = nn.Linear(hidden, hidden, device=device)
+        self.k_proj = nn.Linear(hidden, hidden, device=device)
+        self.v_proj = nn.Linear(hidden, hidden, device=device)
+        self.out_name = out_name
+        setattr(self, out_name, nn.Linear(hidden, hidden, device=device))
+        self.dropout = nn.Dropout(0.1)
+
+    def _heads(self, t, bsz, seq):
+        return t.view(bsz, seq, self.heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, x):
+        bsz, seq, hidden = x.size(0), x.size(1), x.size(2)
+        q = self.q_proj(x)
+        if self.scale_query:            # OPT scales the query projection
+            q = q * self.scale
+        q = self._heads(q, bsz, seq)
+        k = self._heads(self.k_proj(x), bsz, seq)
+        v = self._heads(self.v_proj(x), bsz, seq)
+        scores = torch.matmul(q, k.transpose(-1, -2))
+        if not self.scale_query:        # BERT scales the scores
+            scores = scores * self.scale
+        probs = F.softmax(scores, dim=-1)
+        probs = self.dropout(probs)
+        ctx = torch.matmul(probs, v)
+        ctx = ctx.transpose(1, 2).contiguous().reshape(bsz, seq, hidden)
+        return getattr(self, self.out_name)(ctx)
+
+
+class OPTDecoderLayer(nn.Module):
+    def __init__(self, hidden, heads, ffn, pre_ln, device=None):
+        super().__init__()
+        self.pre_ln = pre_ln
+        self.self_attn = SelfAttention(hidden, heads, device=device)
+        self.self_attn_layer_norm = nn.LayerNorm(hidden, device=device)
+        self.fc1 = nn.Linear(hidden, ffn, device=device)
+        self.fc2 = nn.Linear(ffn, hidden, device=device)
+        self.final_layer_norm = nn.LayerNorm(hidden, device=device)
+        self.dropout = nn.Dropout(0.1)
+
+    def forward(self, x):
+        residual = x
+        if self.pre_ln:
+            x = self.self_attn_layer_norm(x)
+        x = self.dropout(self.self_attn(x))
+        x = residual + x
+        if not self.pre_ln:
+            x = self.self_attn_layer_norm(x)
+        residual = x
+        if self.pre_ln:
+            x = self.final_layer_norm(x)
+        x = self.fc2(F.relu(self.fc1(x)))
+        x = self.dropout(x)
+        x = residual + x
+        if not self.pre_ln:
+            x = self.final_layer_norm(x)
+        return x
+
+
+class OPTLearnedPositionalEmbedding(nn.Embedding):
+    """OPT's positional table has 2 extra rows; positions are offset by 2."""
+
+    def __init__(self, max_pos, dim, device=None):
+        super().__init__(max_pos + OPT_POS_OFFSET, dim, device=device)
+
+    def forward(self, position_ids):
+        return super().forward(position_ids + OPT_POS_OFFSET)
+
+
+class OPTDecoder(nn.Module):
+    def __init__(self, hidden, layers, heads, ffn, proj, pre_ln, vocab, max_pos, device=None):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(vocab, proj, device=device)
+        self.embed_positions = OPTLearnedPositionalEmbedding(max_pos, hidden, device=device)
+        self.project_in = nn.Linear(proj, hidden, bias=False, device=device) if proj != hidden else None
+        self.project_out = nn.Linear(hidden, proj, bias=False, device=device) if proj != hidden else None
+        # HF: final_layer_norm only when do_layer_norm_before (OPT-350M has none)
+        self.final_layer_norm = nn.LayerNorm(hidden, device=device) if pre_ln else None
+        self.layers = nn.ModuleList(
+            [OPTDecoderLayer(hidden, heads, ffn, pre_ln, device=device) for _ in range(layers)])
+
+    def forward(self, input_ids, position_ids):
+        x = self.embed_tokens(input_ids)
+        if self.project_in is not None:
+            x = self.project_in(x)
+        x = x + self.embed_positions(position_ids)
+        for layer in self.layers:
+            x = layer(x)
+        if self.final_layer_norm is not None:
+            x = self.final_layer_norm(x)
+        if self.project_out is not None:
+            x = self.project_out(x)
+        return x
+
+
+class OPTForCausalLM(nn.Module):
+    def __init__(self, hidden, layers, heads, ffn, proj, pre_ln, vocab=OPT_VOCAB,
+                 max_pos=OPT_MAX_POS, device=None):
+        super().__init__()
+        self.model = nn.Module()
+        self.model.decoder = OPTDecoder(hidden, layers, heads, ffn, proj, pre_ln, vocab,
+                                        max_pos, device=device)
+        self.lm_head = nn.Linear(proj, vocab, bias=False, device=device)
+        self.lm_head.weight = self.model.decoder.embed_tokens.weight     # tied
+
+    def forward(self, input_ids, position_ids):
+        return self.lm_head(self.model.decoder(input_ids, position_ids))
+
+    @staticmethod
+    def example_inputs(batch, seq, device=None):
+        ids = torch.zeros(batch, seq, dtype=torch.long, device=device)
+        pos = torch.zeros(batch, seq, dtype=torch.long, device=device)
+        return {"input_ids": ids, "position_ids": pos}
+
+
+def opt(name, device="meta", **override):
+    cfg = dict(OPT_CONFIGS[name])
+    cfg.update(override)
+    return OPTForCausalLM(device=device, **cfg)
+
+
+# -------------------------------------------------------------------------- BERT
+class BertLayer(nn.Module):
+    def __init__(self, hidden, heads, ffn, device=None):
+        super().__init__()
+        self.attention = SelfAttention(hidden, heads, out_name="dense", scale_query=False,
+                                       device=device)
+        self.attention_layer_norm = nn.LayerNorm(hidden, eps=1e-12, device=device)
+        self.intermediate = nn.Linear(hidden, ffn, device=device)
+        self.output = nn.Linear(ffn, hidden, device=device)
+        self.output_layer_norm = nn.LayerNorm(hidden, eps=1e-12, device=device)
+        self.dropout = nn.Dropout(0.1)
+
+    def forward(self, x):
+        a = self.dropout(self.attention(x))
+        x = self.attention_layer_norm(a + x)
+        h = self.dropout(self.output(F.gelu(self.intermediate(x))))
+        return self.output_layer_norm(h + x)
+
+
+class BertModel(nn.Module):
+    def __init__(self, hidden=768, layers=12, heads=12, ffn=3072, vocab=30522, max_pos=512,
+                 type_vocab=2, pooler=False, device=None):
+        super().__init__()
+        self.embeddings = nn.Module()
+        self.embeddings.word_embeddings = nn.Embedding(vocab, hidden, device=device)
+        self.embeddings.position_embeddings = nn.Embedding(max_pos, hidden, device=device)
+        self.embeddings.token_type_embeddings = nn.Embedding(type_vocab, hidden, device=device)
+        self.embeddings.LayerNorm = nn.LayerNorm(hidden, eps=1e-12, device=device)
+        self.embeddings.dropout = nn.Dropout(0.1)
+        self.encoder = nn.Module()
+        self.encoder.layer = nn.ModuleList(
+            [BertLayer(hidden, heads, ffn, device=device) for _ in range(layers)])
+        self.pooler = nn.Linear(hidden, hidden, device=device) if pooler else None
+
+    def forward(self, input_ids, token_type_ids, position_ids):
+        e = self.embeddings
+        x = e.word_embeddings(input_ids) + e.token_type_embeddings(token_type_ids)
+        x = x + e.position_embeddings(position_ids)
+        x = e.dropout(e.LayerNorm(x))
+        for layer in self.encoder.layer:
+            x = layer(x)
+        if self.pooler is not None:
+            return x, torch.tanh(self.pooler(x[:, 0]))
+        return x
+
+    @staticmethod
+    def example_inputs(batch, seq, device=None):
+        z = torch.zeros(batch, seq, dtype=torch.long, device=device)
+        return {"input_ids": z, "token_type_ids": z.clone(), "position_ids": z.clone()}
+
+
+def bert_base(device="meta", pooler=False):
+    return BertModel(pooler=pooler, device=device)
+
+
+# --------------------------------------------------------------------- MNIST CNN
+class MnistCNN(nn.Module):
+    def __init__(self, device=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1, device=device)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1, device=device)
+        self.relu2 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(32 * 14 * 14, 1024, device=device)
+        self.relu3 = nn.ReLU()
+        self.fc2 = nn.Linear(1024, 10, device=device)
+
+    def forward(self, x):
+        x = self.pool(self.relu2(self.conv2(self.relu1(self.conv1(x)))))
+        return self.fc2(self.relu3(self.fc1(self.flatten(x))))
+
+    @staticmethod
+    def example_inputs(batch, seq=None, device=None):
+        return {"x": torch.zeros(batch, 1, 28, 28, device=device)}
+
+
+def mnist_cnn(device="meta"):
+    return MnistCNN(device=device)
+
+
+# -------------------------------------------------------------------------- zoo
+# name -> (constructor(device), symbolic dims used by the inputs)
+ZOO = {
+    "opt-125m": (lambda device="meta": opt("opt-125m", device), ("batch", "seq")),
+    "opt-350m": (lambda device="meta": opt("opt-350m", device), ("batch", "seq")),
+    "opt-1.3b": (lambda device="meta": opt("opt-1.3b", device), ("batch", "seq")),
+    "bert-base": (lambda device="meta": bert_base(device), ("batch", "seq")),
+    "mnist-cnn": (lambda device="meta": mnist_cnn(device), ("batch",)),
+}
+
+# Published parameter counts (tied embeddings counted once).
+PUBLISHED_PARAMS = {
+    "opt-125m": 125_239_296,
+    "opt-350m": 331_196_416,
+    "opt-1.3b": 1_315_758_080,
+    "bert-base": 108_891_648,      # BertModel without pooler (with pooler: 109,482,240)
+    "mnist-cnn": 6_438_602,
+}
+
+
+def build_model(name, device="meta"):
+    if name not in ZOO:
+        raise KeyError(f"unknown model '{name}'; zoo: {', '.join(sorted(ZOO))}")
+    m = ZOO[name][0](device)
+    m.eval()
+    return m
+
+
+def example_inputs(model, dims, device="meta"):
+    """Sample inputs of the model at concrete dims {'batch': b, 'seq': s}."""
+    return type(model).example_inputs(dims.get("batch", 1), dims.get("seq", 1), device=device)
+
+
+def count_params(module):
+    """Parameters counted once each (tied weights are one Parameter object)."""
+    return sum(p.numel() for p in module.parameters())

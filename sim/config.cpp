@@ -1,0 +1,212 @@
+#include "sim/config.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "workloads/error.hpp"
+#include "workloads/yaml_util.hpp"
+
+namespace masesim {
+
+const std::vector<KeyDecl>& config_keys() {
+  static const std::vector<KeyDecl> keys = {
+      {"workload.graph", KeyType::String, "", "path", "mase-graph file (JSON/YAML), relative to the config file", {}},
+      {"workload.dims.*", KeyType::Int, "", "", "override of a graph dim, e.g. workload.dims.seq: 512", {}, 1, 1e12},
+      {"workload.inferences", KeyType::Int, "4", "", "inferences injected back to back", {}, 1, 1e7},
+      {"system.devices", KeyType::Any, "[{name: fpga0, type: u250}]", "",
+       "list of {name, type} or {count, type[, prefix]}; type names configs/devices/<type>.yaml or a path", {}},
+      {"system.clock_mhz", KeyType::Double, "0", "MHz", "kernel clock for every device (0: the device type's)", {}, 0, 2000},
+      {"mapping.partition", KeyType::Enum, "manual", "", "manual: hw.device from the graph, else the first device", {"manual"}},
+      {"mapping.default_parallelism", KeyType::Int, "8", "elements",
+       "largest last-dim tile for ports without hw.parallelism", {}, 1, 4096},
+      {"mapping.weights", KeyType::Enum, "graph", "",
+       "weight placement: graph (hw.weights), on_chip, off_chip, auto (on chip while BRAM/URAM last)",
+       {"graph", "on_chip", "off_chip", "auto"}},
+      {"mapping.weight_block_rows", KeyType::Int, "64", "rows",
+       "rows that share one pass of off-chip weights (input/output buffers sized by it)", {}, 1, 1e6},
+      {"mapping.oversubscribe", KeyType::Bool, "false", "", "report resources over capacity instead of failing", {}},
+      {"simulation.mode", KeyType::Enum, "timing", "", "timing: beats carry no values", {"timing"}},
+      {"simulation.stream_depth", KeyType::Int, "2", "beats", "FIFO depth of every stream between blocks", {}, 1, 1 << 24},
+      {"simulation.fork_depth", KeyType::Int, "0", "beats",
+       "FIFO depth on fork outputs (0: the whole tensor, so reconvergent paths never deadlock)", {}, 0, 1e9},
+      {"simulation.max_sim_time_ms", KeyType::Double, "10000", "ms", "simulated-time limit (exit 2 when reached)", {}, 1e-6, 1e9},
+  };
+  return keys;
+}
+
+namespace {
+std::string dirname_of(const std::string& p) {
+  const auto s = p.rfind('/');
+  return s == std::string::npos ? "." : (s == 0 ? "/" : p.substr(0, s));
+}
+std::vector<std::string> known_keys() {
+  std::vector<std::string> v;
+  for (const auto& d : config_keys()) v.push_back(d.key);
+  return v;
+}
+}  // namespace
+
+Config::Config() {
+  for (const auto& d : config_keys())
+    if (!d.default_yaml.empty() && d.key.back() != '*') values_[d.key] = YAML::Load(d.default_yaml);
+}
+
+const KeyDecl* Config::find_decl(const std::string& key) const {
+  for (const auto& d : config_keys()) {
+    if (d.key == key) return &d;
+    if (d.key.size() > 2 && d.key.compare(d.key.size() - 2, 2, ".*") == 0 &&
+        key.compare(0, d.key.size() - 1, d.key, 0, d.key.size() - 1) == 0 && key.size() > d.key.size() - 1 &&
+        key.find('.', d.key.size() - 1) == std::string::npos)
+      return &d;
+  }
+  return nullptr;
+}
+
+void Config::assign(const std::string& key, const YAML::Node& value, const std::string& where) {
+  const KeyDecl* d = find_decl(key);
+  if (!d) throw InputError(where + ": unknown key '" + key + "'" + did_you_mean(key, known_keys()));
+  const std::string ctx = where + ": " + key;
+  switch (d->type) {
+    case KeyType::Int: {
+      const auto v = yaml::as_int(file_, value, key);
+      if (v < d->min || v > d->max)
+        throw InputError(ctx + " = " + std::to_string(v) + " is out of range (" + std::to_string(static_cast<long long>(d->min)) +
+                         ".." + std::to_string(static_cast<long long>(d->max)) + ")");
+      break;
+    }
+    case KeyType::Double: {
+      if (!value.IsScalar()) throw InputError(ctx + ": expected a number");
+      char* end = nullptr;
+      const double v = std::strtod(value.Scalar().c_str(), &end);
+      if (value.Scalar().empty() || *end != '\0' || !std::isfinite(v))
+        throw InputError(ctx + ": expected a finite number, got '" + value.Scalar() + "'");
+      if (v < d->min || v > d->max) throw InputError(ctx + " = " + value.Scalar() + " is out of range");
+      break;
+    }
+    case KeyType::Bool:
+      yaml::as_bool(file_, value, key);
+      break;
+    case KeyType::String:
+      if (!value.IsScalar()) throw InputError(ctx + ": expected a string");
+      break;
+    case KeyType::Enum: {
+      if (!value.IsScalar()) throw InputError(ctx + ": expected one of the choices");
+      bool ok = false;
+      for (const auto& c : d->choices) ok = ok || c == value.Scalar();
+      if (!ok) {
+        std::string list;
+        for (const auto& c : d->choices) list += (list.empty() ? "" : ", ") + c;
+        throw InputError(ctx + ": '" + value.Scalar() + "' is not one of " + list + did_you_mean(value.Scalar(), d->choices));
+      }
+      break;
+    }
+    case KeyType::Any:
+      break;
+  }
+  values_[key] = YAML::Clone(value);
+}
+
+void Config::flatten(const YAML::Node& n, const std::string& prefix, const std::string& file) {
+  for (const auto& kv : n) {
+    const std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+    const KeyDecl* d = find_decl(key);
+    if (!d && kv.second.IsMap()) {
+      bool is_prefix = false;
+      for (const auto& k : config_keys()) is_prefix = is_prefix || k.key.rfind(key + ".", 0) == 0;
+      if (is_prefix) {
+        flatten(kv.second, key, file);
+        continue;
+      }
+    }
+    assign(key, kv.second, yaml::where(file, kv.first));
+  }
+}
+
+Config Config::from_file(const std::string& path) {
+  Config c;
+  c.file_ = path;
+  c.base_dir_ = dirname_of(path);
+  const YAML::Node root = yaml::load_file(path);
+  if (root.IsNull()) return c;
+  if (!root.IsMap()) throw InputError(path + ": expected a mapping at the top level");
+  c.flatten(root, "", path);
+  return c;
+}
+
+Config Config::from_text(const std::string& text, const std::string& label, const std::string& base_dir) {
+  Config c;
+  c.file_ = label;
+  c.base_dir_ = base_dir;
+  const YAML::Node root = yaml::load_text(text, label);
+  if (root.IsNull()) return c;
+  if (!root.IsMap()) throw InputError(label + ": expected a mapping at the top level");
+  c.flatten(root, "", label);
+  return c;
+}
+
+void Config::set(const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError("--set '" + assignment + "': expected KEY=VALUE");
+  const std::string key = assignment.substr(0, eq);
+  const YAML::Node v = yaml::load_text(assignment.substr(eq + 1), "--set " + key);
+  assign(key, v.IsNull() ? YAML::Node(std::string()) : v, "--set");
+}
+
+bool Config::has(const std::string& key) const { return values_.count(key) != 0; }
+
+YAML::Node Config::get_node(const std::string& key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) throw InputError(file_ + ": missing required key '" + key + "'");
+  return it->second;
+}
+
+std::int64_t Config::get_int(const std::string& key) const { return yaml::as_int(file_, get_node(key), key); }
+double Config::get_double(const std::string& key) const { return yaml::as_double(file_, get_node(key), key); }
+bool Config::get_bool(const std::string& key) const { return yaml::as_bool(file_, get_node(key), key); }
+std::string Config::get_string(const std::string& key) const { return get_node(key).Scalar(); }
+
+std::map<std::string, std::int64_t> Config::int_family(const std::string& prefix) const {
+  std::map<std::string, std::int64_t> m;
+  for (const auto& [k, v] : values_)
+    if (k.rfind(prefix, 0) == 0) m[k.substr(prefix.size())] = yaml::as_int(file_, v, k);
+  return m;
+}
+
+std::string Config::resolve_path(const std::string& p) const {
+  if (p.empty() || p[0] == '/') return p;
+  return base_dir_ + "/" + p;
+}
+
+namespace {
+struct DumpTree {
+  std::map<std::string, DumpTree> children;
+  YAML::Node value;
+  bool leaf = false;
+};
+void emit(YAML::Emitter& out, const DumpTree& t) {
+  out << YAML::BeginMap;
+  for (const auto& [k, c] : t.children) {
+    out << YAML::Key << k << YAML::Value;
+    if (c.leaf) out << c.value;
+    else emit(out, c);
+  }
+  out << YAML::EndMap;
+}
+}  // namespace
+
+std::string Config::dump() const {
+  DumpTree root;
+  for (const auto& [k, v] : values_) {
+    DumpTree* t = &root;
+    std::stringstream ss(k);
+    for (std::string part; std::getline(ss, part, '.');) t = &t->children[part];
+    t->leaf = true;
+    t->value = v;
+  }
+  YAML::Emitter out;
+  emit(out, root);
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace masesim

@@ -1,0 +1,129 @@
+#include "sim/mapping.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "workloads/error.hpp"
+#include "workloads/op_rules.hpp"
+
+namespace masesim {
+
+std::vector<std::int64_t> default_tile(const Shape& s, std::int64_t cap) {
+  if (s.empty()) return {1};
+  return {largest_divisor_at_most(s.back(), cap)};
+}
+
+namespace {
+std::string fmt(double v) {
+  std::ostringstream o;
+  o << static_cast<long long>(std::ceil(v));
+  return o.str();
+}
+}  // namespace
+
+Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg) {
+  Mapping m;
+  const std::int64_t cap = cfg.get_int("mapping.default_parallelism");
+  const std::string weights = cfg.get_string("mapping.weights");
+  const std::int64_t block_rows = cfg.get_int("mapping.weight_block_rows");
+  m.used.assign(devices.size(), Resources{});
+  for (const auto& in : g.inputs) m.inputs.push_back(tile_port(in.tensor.shape, default_tile(in.tensor.shape, cap)));
+
+  auto producer_tiling = [&](const PortRef& r) -> const PortTiling& {
+    for (std::size_t i = 0; i < g.inputs.size(); ++i)
+      if (g.inputs[i].name == r.node) return m.inputs[i];
+    for (std::size_t i = 0; i < m.nodes.size(); ++i)
+      if (g.nodes[i].name == r.node) return m.nodes[i].hw.out;
+    throw std::logic_error("producer not mapped: " + r.node);
+  };
+
+  for (const auto& n : g.nodes) {
+    NodeMap nm;
+    const std::string at = g.file + ":" + std::to_string(n.line) + ": node '" + n.name + "'";
+    if (!n.hw.device.empty()) {
+      nm.device = -1;
+      for (std::size_t d = 0; d < devices.size(); ++d)
+        if (devices[d].name == n.hw.device) nm.device = static_cast<int>(d);
+      if (nm.device < 0) {
+        std::vector<std::string> names;
+        for (const auto& d : devices) names.push_back(d.name);
+        throw InputError(at + ": hw.device '" + n.hw.device + "' is not in system.devices" + did_you_mean(n.hw.device, names));
+      }
+    }
+    const OpRule* rule = find_op_rule(n.op);
+    for (std::size_t p = 0; p < n.args.size(); ++p) {
+      const Shape& s = g.tensor_of(n.args[p]).shape;
+      auto it = n.hw.parallelism.find("data_in_" + std::to_string(p));
+      nm.hw.in.push_back(it != n.hw.parallelism.end() ? tile_port(s, it->second) : producer_tiling(n.args[p]));
+    }
+    const Shape& os = n.results[0].shape;
+    auto it = n.hw.parallelism.find("data_out_0");
+    if (it != n.hw.parallelism.end()) {
+      nm.hw.out = tile_port(os, it->second);
+    } else if ((rule->cls == OpClass::Elementwise || rule->cls == OpClass::RowReduce || rule->cls == OpClass::Wire) &&
+               g.tensor_of(n.args[0]).shape == os) {
+      nm.hw.out = tile_port(os, nm.hw.in[0].tile);
+    } else {
+      nm.hw.out = tile_port(os, default_tile(os, cap));
+    }
+    bool off = n.hw.weights == WeightPlace::OffChip;
+    if (weights == "on_chip" || weights == "auto") off = false;
+    if (weights == "off_chip") off = true;
+    nm.hw.weights_off_chip = off && n.param("weight") != nullptr;
+    nm.hw.weight_block_rows = block_rows;
+    try {
+      nm.timing = op_timing(g, n, nm.hw);
+    } catch (const InputError& e) {
+      throw InputError(g.file + ":" + std::to_string(n.line) + ": " + e.what());
+    }
+    nm.resources = estimate_resources(g, n, nm.hw, nm.timing);
+    m.nodes.push_back(nm);
+  }
+
+  for (const auto& nm : m.nodes) m.used[static_cast<std::size_t>(nm.device)] += nm.resources;
+  // mapping.weights: auto starts with every weight on chip and moves the largest ones
+  // off chip until each device's BRAM and URAM fit.
+  if (weights == "auto") {
+    for (std::size_t d = 0; d < devices.size(); ++d) {
+      const auto& c = devices[d].type.capacity;
+      auto& used = m.used[d];
+      while (used.bram36 > c.bram36 || used.uram > c.uram) {
+        std::size_t best = g.nodes.size();
+        for (std::size_t j = 0; j < g.nodes.size(); ++j) {
+          const auto& o = m.nodes[j];
+          if (o.device != static_cast<int>(d) || o.hw.weights_off_chip || !g.nodes[j].param("weight")) continue;
+          if (best == g.nodes.size() ||
+              g.nodes[j].param("weight")->tensor.bytes() > g.nodes[best].param("weight")->tensor.bytes())
+            best = j;
+        }
+        if (best == g.nodes.size()) break;
+        auto& b = m.nodes[best];
+        used.lut -= b.resources.lut, used.ff -= b.resources.ff, used.dsp -= b.resources.dsp;
+        used.bram36 -= b.resources.bram36, used.uram -= b.resources.uram;
+        b.hw.weights_off_chip = true;
+        b.timing = op_timing(g, g.nodes[best], b.hw);
+        b.resources = estimate_resources(g, g.nodes[best], b.hw, b.timing);
+        used += b.resources;
+      }
+    }
+  }
+
+  for (std::size_t d = 0; d < devices.size(); ++d) {
+    const auto& c = devices[d].type.capacity;
+    const auto& u = m.used[d];
+    const std::pair<const char*, std::pair<double, double>> rs[] = {
+        {"lut", {u.lut, c.lut}}, {"ff", {u.ff, c.ff}}, {"dsp", {u.dsp, c.dsp}}, {"bram36", {u.bram36, c.bram36}}, {"uram", {u.uram, c.uram}}};
+    for (const auto& [name, uc] : rs)
+      if (uc.first > uc.second)
+        m.overflows.push_back("device '" + devices[d].name + "' (" + devices[d].type.name + "): " + name + " needs " + fmt(uc.first) +
+                              " but has " + fmt(uc.second));
+  }
+  if (!m.overflows.empty() && !cfg.get_bool("mapping.oversubscribe")) {
+    std::string msg = "the mapping does not fit: " + m.overflows[0];
+    for (std::size_t i = 1; i < m.overflows.size(); ++i) msg += "; " + m.overflows[i];
+    throw SimulationError(msg + " (set mapping.weights: auto or off_chip, lower the parallelism, or mapping.oversubscribe: true)");
+  }
+  return m;
+}
+
+}  // namespace masesim

@@ -1,0 +1,38 @@
+// Places nodes on devices and resolves every node's hardware parameters (tiling of each
+// port, weight placement), its cost model and its resources. Kernel-free.
+// Contract: on success every node has a device, tilings that divide its tensors, an
+// OpTiming and Resources; each device's ledger fits its capacity (or, with
+// mapping.oversubscribe, the overflow is recorded). Failure: InputError (bad hw
+// metadata) or SimulationError naming the device and resource that does not fit.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "models/op_cost.hpp"
+#include "sim/config.hpp"
+#include "sim/device_types.hpp"
+#include "workloads/graph.hpp"
+
+namespace masesim {
+
+struct NodeMap {
+  int device = 0;
+  NodeHw hw;
+  OpTiming timing;
+  Resources resources;
+};
+
+struct Mapping {
+  std::vector<NodeMap> nodes;               ///< indexed like graph.nodes
+  std::vector<PortTiling> inputs;           ///< graph inputs' tilings
+  std::vector<Resources> used;              ///< per device
+  std::vector<std::string> overflows;       ///< "device 'x': bram36 used 3000 > 2688"
+};
+
+Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg);
+
+/// The tiling a port gets when the graph gives none: [1, d] on the last dim with d the
+/// largest divisor <= cap.
+std::vector<std::int64_t> default_tile(const Shape& s, std::int64_t cap);
+
+}  // namespace masesim

@@ -1,0 +1,313 @@
+#include "sim/system.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "workloads/error.hpp"
+#include "workloads/op_rules.hpp"
+
+namespace masesim {
+
+DeviceModule::DeviceModule(const sc_core::sc_module_name& name, const DeviceType& type)
+    : sc_core::sc_module(name), memory("memory", type.memory), type_(type) {}
+
+namespace {
+std::string sanitize(const std::string& s) {
+  std::string r;
+  for (char c : s) r += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
+  return r.empty() ? "_" : r;
+}
+}  // namespace
+
+struct System::Impl {
+  const Graph& g;
+  const std::vector<DeviceInstance>& devices;
+  const Mapping& m;
+  const Config& cfg;
+  std::int64_t inferences;
+  std::vector<std::unique_ptr<DeviceModule>> dev;
+  std::vector<std::unique_ptr<Stream>> streams;
+  std::vector<std::unique_ptr<NodeBlock>> nodes;       ///< indexed like graph nodes
+  std::vector<std::unique_ptr<NodeBlock>> adapters;
+  std::vector<std::unique_ptr<ForkBlock>> forks;
+  std::vector<std::unique_ptr<SourceBlock>> sources;
+  std::vector<std::unique_ptr<SinkBlock>> sinks;       ///< graph outputs first, then drains
+  std::size_t n_output_sinks = 0;
+  std::vector<Block*> all_blocks;
+
+  Impl(const Graph& g_, const std::vector<DeviceInstance>& d_, const Mapping& m_, const Config& c_)
+      : g(g_), devices(d_), m(m_), cfg(c_), inferences(c_.get_int("workload.inferences")) {}
+
+  time_ps period_of(int d) const { return period_ps_for_mhz(devices[static_cast<std::size_t>(d)].type.clock_mhz); }
+
+  Stream* new_stream(const std::string& name, std::size_t depth) {
+    streams.push_back(std::make_unique<Stream>(name, depth));
+    return streams.back().get();
+  }
+
+  void build() {
+    for (const auto& d : devices) dev.push_back(std::make_unique<DeviceModule>(sanitize(d.name).c_str(), d.type));
+    const std::size_t depth = static_cast<std::size_t>(cfg.get_int("simulation.stream_depth"));
+    const std::int64_t fork_depth = cfg.get_int("simulation.fork_depth");
+
+    // Input streams of each node port, filled as producers are wired.
+    std::vector<std::vector<Stream*>> node_in(g.nodes.size());
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) node_in[i].assign(g.nodes[i].args.size(), nullptr);
+    std::vector<Stream*> node_out(g.nodes.size(), nullptr);
+    std::vector<std::function<void()>> make_later;
+
+    auto wire_producer = [&](const PortRef& ref, const PortTiling& tiling, int device, Stream** out_slot,
+                             const std::function<void(Stream*)>& make_producer) {
+      auto consumers = g.consumers_of(ref);
+      const time_ps period = period_of(device);
+      const std::string pname = ref.node;
+      // Each consumer gets a stream carrying the producer's tiling; adapters convert.
+      std::vector<Stream*> legs;
+      for (const auto& [ni, arg] : consumers) {
+        const std::string cname = ni < 0 ? "host" : g.nodes[static_cast<std::size_t>(ni)].name;
+        const std::size_t d = consumers.size() > 1
+                                  ? static_cast<std::size_t>(fork_depth > 0 ? fork_depth : std::max<std::int64_t>(tiling.beats, 1))
+                                  : depth;
+        Stream* leg = new_stream(pname + "->" + cname + (ni < 0 ? "" : ".data_in_" + std::to_string(arg)), d);
+        legs.push_back(leg);
+        if (ni < 0) {
+          sinks.push_back(std::make_unique<SinkBlock>(("sink_" + sanitize(pname)).c_str(), period, leg, tiling.beats, inferences));
+          leg->set_ends(nullptr, sinks.back().get());
+          continue;
+        }
+        const PortTiling& want = m.nodes[static_cast<std::size_t>(ni)].hw.in[static_cast<std::size_t>(arg)];
+        if (want.elems_per_beat != tiling.elems_per_beat) {
+          OpTiming t;
+          t.engine = OpTiming::Engine::Streaming;
+          t.in_beats = {tiling.beats};
+          t.preload_beats = {0};
+          t.out_beats = want.beats;
+          Stream* adapted = new_stream(pname + "->" + cname + ".adapt", depth);
+          adapters.push_back(std::make_unique<NodeBlock>(("adapt_" + sanitize(pname) + "_" + sanitize(cname)).c_str(), t, period,
+                                                         std::vector<Stream*>{leg}, adapted, inferences));
+          leg->set_ends(nullptr, adapters.back().get());
+          adapted->set_ends(adapters.back().get(), nullptr);
+          adapters.back()->mem_socket.bind(dev[static_cast<std::size_t>(device)]->memory.socket);
+          leg = adapted;
+        }
+        node_in[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)] = leg;
+      }
+      if (consumers.empty()) {  // an output nobody reads: drain it so the producer never blocks
+        Stream* leg = new_stream(pname + "->drain", depth);
+        sinks.push_back(std::make_unique<SinkBlock>(("drain_" + sanitize(pname)).c_str(), period, leg, tiling.beats, inferences));
+        leg->set_ends(nullptr, sinks.back().get());
+        legs.push_back(leg);
+      }
+      Stream* head = legs[0];
+      if (legs.size() > 1) {
+        head = new_stream(pname + "->fork", depth);
+        forks.push_back(std::make_unique<ForkBlock>(("fork_" + sanitize(pname)).c_str(), period, head, legs,
+                                                    static_cast<std::uint64_t>(tiling.beats * inferences)));
+        head->set_ends(nullptr, forks.back().get());
+        for (Stream* l : legs) l->set_ends(forks.back().get(), l->consumer());
+      }
+      *out_slot = head;
+      make_producer(head);
+    };
+
+    for (std::size_t i = 0; i < g.inputs.size(); ++i) {
+      Stream* s = nullptr;
+      wire_producer(PortRef{g.inputs[i].name, 0}, m.inputs[i], 0, &s, [&](Stream* head) {
+        sources.push_back(std::make_unique<SourceBlock>(("source_" + sanitize(g.inputs[i].name)).c_str(), period_of(0), head,
+                                                        m.inputs[i].beats, inferences));
+        head->set_ends(sources.back().get(), head->consumer());
+      });
+    }
+    for (std::size_t i = 0; i < g.nodes.size(); ++i)
+      wire_producer(PortRef{g.nodes[i].name, 0}, m.nodes[i].hw.out, m.nodes[i].device, &node_out[i], [](Stream*) {});
+    nodes.resize(g.nodes.size());
+    std::uint64_t addr = 0;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      const auto& nm = m.nodes[i];
+      auto& dm = *dev[static_cast<std::size_t>(nm.device)];
+      // Create the block inside its device module so the hierarchy is device.node.
+      sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
+      nodes[i] = std::make_unique<NodeBlock>(sanitize(g.nodes[i].name).c_str(), nm.timing, period_of(nm.device), node_in[i],
+                                             node_out[i], inferences, addr);
+      sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+      nodes[i]->mem_socket.bind(dm.memory.socket);
+      addr += static_cast<std::uint64_t>(nm.timing.weight_bytes_per_inference);
+      for (Stream* s : node_in[i]) s->set_ends(s->producer(), nodes[i].get());
+      node_out[i]->set_ends(nodes[i].get(), node_out[i]->consumer());
+    }
+    n_output_sinks = 0;
+    for (const auto& s : sinks)
+      if (std::string(s->basename()).rfind("sink_", 0) == 0) ++n_output_sinks;
+    for (auto& b : nodes) all_blocks.push_back(b.get());
+    for (auto& b : adapters) all_blocks.push_back(b.get());
+    for (auto& b : forks) all_blocks.push_back(b.get());
+    for (auto& b : sources) all_blocks.push_back(b.get());
+    for (auto& b : sinks) all_blocks.push_back(b.get());
+  }
+};
+
+System::System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m, const Config& cfg)
+    : impl_(std::make_unique<Impl>(g, devices, m, cfg)) {
+  impl_->build();
+}
+
+System::~System() = default;
+
+void System::run() {
+  const double limit_ms = impl_->cfg.get_double("simulation.max_sim_time_ms");
+  sc_core::sc_start(sc_core::sc_time(limit_ms, sc_core::SC_MS));
+  bool done = true;
+  for (const auto& s : impl_->sinks) done = done && s->inferences_done() == impl_->inferences;
+  if (done) return;
+  std::int64_t min_done = impl_->inferences;
+  for (const auto& s : impl_->sinks) min_done = std::min(min_done, s->inferences_done());
+  if (sc_core::sc_pending_activity())
+    throw SimulationError("simulated-time limit of " + format_double(limit_ms) + " ms (simulation.max_sim_time_ms) reached with " +
+                          std::to_string(impl_->inferences - min_done) + " of " + std::to_string(impl_->inferences) +
+                          " inferences still in flight; no throughput is reported");
+  std::ostringstream os;
+  os << "deadlock: no block can make progress with " << (impl_->inferences - min_done) << " of " << impl_->inferences
+     << " inferences outstanding. Waiting blocks:";
+  for (const Block* b : impl_->all_blocks)
+    if (!b->finished() && !b->waiting_on().empty()) os << "\n  " << b->name() << " waits: " << b->waiting_on();
+  os << "\n(a reconvergent path with too little buffering, or simulation.fork_depth too small)";
+  throw SimulationError(os.str());
+}
+
+RunSummary System::report(StatsTree& root) const {
+  const Impl& I = *impl_;
+  RunSummary r;
+  r.inferences = I.inferences;
+  const time_ps period0 = I.period_of(0);
+  r.clock_mhz = I.devices[0].type.clock_mhz;
+  std::vector<time_ps> start(static_cast<std::size_t>(I.inferences), kNever), done(static_cast<std::size_t>(I.inferences), 0);
+  for (const auto& s : I.sources)
+    for (std::size_t k = 0; k < s->first_in().size(); ++k) start[k] = std::min(start[k], s->first_in()[k]);
+  for (std::size_t si = 0; si < I.sinks.size(); ++si)
+    for (std::size_t k = 0; k < I.sinks[si]->last_out().size(); ++k) done[k] = std::max(done[k], I.sinks[si]->last_out()[k]);
+  r.latency_ps = done[0] - start[0];  // first input beat to last output beat (as MASE counts)
+  r.total_ps = done.back() + period0;
+  const std::int64_t N = I.inferences;
+  r.throughput_per_s = N >= 2 ? static_cast<double>(N - 1) * 1e12 / static_cast<double>(done.back() - done.front())
+                              : 1e12 / static_cast<double>(r.latency_ps);
+
+  root.set("latency_cycles", static_cast<std::int64_t>(r.latency_ps / period0));
+  root.set("latency_us", static_cast<double>(r.latency_ps) / 1e6);
+  root.set("throughput_inferences_per_s", r.throughput_per_s);
+  root.set("total_cycles", static_cast<std::int64_t>(r.total_ps / period0));
+  root.set("total_us", static_cast<double>(r.total_ps) / 1e6);
+  root.set("inferences", N);
+  root.set("clock_mhz", r.clock_mhz);
+  auto& per = root.child("inference_done_cycles");
+  for (std::size_t k = 0; k < done.size(); ++k) per.set(std::to_string(k), static_cast<std::int64_t>((done[k] + period0) / period0));
+
+  // Nodes.
+  auto& nodes = root.child("nodes");
+  double worst = -1;
+  for (std::size_t i = 0; i < I.g.nodes.size(); ++i) {
+    const Node& n = I.g.nodes[i];
+    const NodeMap& nm = I.m.nodes[i];
+    const NodeBlock& b = *I.nodes[i];
+    const time_ps p = b.period_ps();
+    const BlockStats& st = b.stats();
+    auto& t = nodes.child(n.name);
+    t.set("op", n.op);
+    t.set("device", I.devices[static_cast<std::size_t>(nm.device)].name);
+    t.set("impl", "tlm");
+    const std::int64_t busy = nm.timing.ideal_cycles() * N;
+    t.set("busy_cycles", busy);
+    t.set("stall_in_cycles", static_cast<std::int64_t>(st.stall_in_ps / p));
+    t.set("stall_out_cycles", static_cast<std::int64_t>(st.stall_out_ps / p));
+    t.set("stall_mem_cycles", static_cast<std::int64_t>(st.stall_mem_ps / p));
+    t.set("beats_in", st.beats_in);
+    t.set("beats_out", st.beats_out);
+    t.set("macs", nm.timing.macs * N);
+    t.set("macs_per_cycle", nm.timing.macs_per_cycle);
+    t.set("latency_cycles", nm.timing.latency_cycles);
+    t.set("weights", nm.hw.weights_off_chip ? "off_chip" : "on_chip");
+    t.set("weight_bytes_read", st.weight_bytes);
+    const bool mem_bound = st.stall_mem_ps > static_cast<time_ps>(busy) * p / 2;
+    t.set("bound", mem_bound ? "memory" : "compute");
+    std::string tile;
+    for (auto x : nm.hw.out.tile) tile += (tile.empty() ? "" : "x") + std::to_string(x);
+    t.set("out_tile", tile);
+    auto& res = t.child("resources");
+    res.set("lut", nm.resources.lut);
+    res.set("ff", nm.resources.ff);
+    res.set("dsp", nm.resources.dsp);
+    res.set("bram36", nm.resources.bram36);
+    res.set("uram", nm.resources.uram);
+    const double occupancy = static_cast<double>(static_cast<time_ps>(busy) * p + st.stall_mem_ps);
+    if (occupancy > worst) {
+      worst = occupancy;
+      r.bottleneck = n.name;
+    }
+  }
+  auto& bn = root.child("bottleneck");
+  bn.set("node", r.bottleneck);
+  if (!r.bottleneck.empty()) {
+    const auto* t = nodes.find_child(r.bottleneck);
+    bn.set("bound", t->get("bound"));
+    bn.set("busy_cycles", static_cast<std::int64_t>(std::stoll(t->get("busy_cycles"))));
+  }
+
+  // Devices.
+  auto& devs = root.child("devices");
+  for (std::size_t d = 0; d < I.devices.size(); ++d) {
+    auto& t = devs.child(I.devices[d].name);
+    const auto& ty = I.devices[d].type;
+    t.set("type", ty.name);
+    t.set("clock_mhz", ty.clock_mhz);
+    auto& res = t.child("resources");
+    const auto& u = I.m.used[d];
+    const std::pair<const char*, std::pair<double, double>> rs[] = {{"lut", {u.lut, ty.capacity.lut}},
+                                                                    {"ff", {u.ff, ty.capacity.ff}},
+                                                                    {"dsp", {u.dsp, ty.capacity.dsp}},
+                                                                    {"bram36", {u.bram36, ty.capacity.bram36}},
+                                                                    {"uram", {u.uram, ty.capacity.uram}}};
+    for (const auto& [name, uc] : rs) {
+      auto& x = res.child(name);
+      x.set("used", std::ceil(uc.first));
+      x.set("available", uc.second);
+      x.set("utilisation", uc.second > 0 ? uc.first / uc.second : 0.0);
+    }
+    const auto& mem = I.dev[d]->memory.channels();
+    auto& mt = t.child("memory");
+    mt.set("kind", ty.memory_kind);
+    mt.set("bytes_read", mem.bytes());
+    mt.set("requests", mem.requests());
+    mt.set("busy_ns", static_cast<double>(mem.busy_ps()) / 1e3 / ty.memory.channels);
+    mt.set("bandwidth_utilisation",
+           r.total_ps ? static_cast<double>(mem.busy_ps()) / (static_cast<double>(r.total_ps) * ty.memory.channels) : 0.0);
+  }
+  auto& ss = root.child("streams");
+  for (const auto& s : I.streams) {
+    auto& t = ss.child(s->name());
+    t.set("depth", static_cast<std::int64_t>(s->depth()));
+    t.set("beats", s->beats());
+    t.set("full_cycles", static_cast<std::int64_t>(s->full_ps() / period0));
+    t.set("empty_cycles", static_cast<std::int64_t>(s->empty_ps() / period0));
+  }
+  return r;
+}
+
+std::string format_summary(const StatsTree& s) {
+  std::ostringstream o;
+  o << "masesim: " << s.get("workload.name") << " on " << s.get("system.devices") << " device(s), " << s.get("inferences")
+    << " inference(s)\n";
+  if (!s.get("workload.macs").empty())
+    o << "  workload     " << s.get("workload.nodes") << " nodes, " << s.get("workload.parameters") << " parameters, "
+      << s.get("workload.macs") << " MACs/inference, " << s.get("workload.weight_bytes") << " weight bytes\n";
+  o << "  latency      " << s.get("latency_cycles") << " cycles = " << s.get("latency_us") << " us @ " << s.get("clock_mhz")
+    << " MHz\n";
+  o << "  throughput   " << s.get("throughput_inferences_per_s") << " inferences/s\n";
+  o << "  total        " << s.get("total_cycles") << " cycles\n";
+  o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound") << "-bound, "
+    << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
+  return o.str();
+}
+
+}  // namespace masesim

@@ -1,0 +1,56 @@
+// Elaborates a mapped graph into SystemC blocks and runs it.
+// Contract: one System per process (SystemC elaborates once). run() returns when every
+// sink has received every inference; otherwise it throws SimulationError describing the
+// deadlock (which blocks wait on which streams) or the simulated-time limit.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/memory.hpp"
+#include "models/node_block.hpp"
+#include "sim/config.hpp"
+#include "sim/device_types.hpp"
+#include "sim/mapping.hpp"
+#include "sim/stats.hpp"
+#include "workloads/graph.hpp"
+
+namespace masesim {
+
+class DeviceModule : public sc_core::sc_module {
+ public:
+  OffChipMemory memory;
+  DeviceModule(const sc_core::sc_module_name& name, const DeviceType& type);
+  const DeviceType& type() const { return type_; }
+
+ private:
+  DeviceType type_;
+};
+
+struct RunSummary {
+  std::int64_t inferences = 0;
+  time_ps latency_ps = 0;
+  time_ps total_ps = 0;
+  double throughput_per_s = 0;
+  double clock_mhz = 0;
+  std::string bottleneck;
+};
+
+class System {
+ public:
+  System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m, const Config& cfg);
+  ~System();
+  /// Runs to completion. SimulationError on deadlock or time limit.
+  void run();
+  /// Fills the stats tree (call after run()).
+  RunSummary report(StatsTree& root) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Human-readable summary of a finished run.
+std::string format_summary(const StatsTree& s);
+
+}  // namespace masesim

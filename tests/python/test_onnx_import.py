@@ -1,0 +1,249 @@
+"""ONNX import (scripts/onnx_to_graph.py): equivalence with the torch.fx exporter on
+models exported with torch.onnx.export, and QDQ / QLinear / integer ops built with
+onnx.helper."""
+import collections
+import io
+import unittest
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+from onnx import TensorProto, helper, numpy_helper
+
+import helpers  # noqa: F401
+import export_graph
+import graph_stats
+import masesim_models as zoo
+import onnx_to_graph
+from mase_graph_common import GraphError, QuantConfig
+
+SAMPLE = dict(export_graph.SAMPLE_A)     # the ONNX models are exported at these sizes
+
+
+class Mlp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(64, 256)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Linear(256, 10)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+    @staticmethod
+    def example_inputs(batch, seq=None, device=None):
+        return {"x": torch.zeros(batch, 64, device=device)}
+
+
+def small_opt():
+    return zoo.OPTForCausalLM(hidden=64, layers=2, heads=4, ffn=256, proj=64, pre_ln=True,
+                              vocab=1000, max_pos=128, device="cpu")
+
+
+def randomize(model):
+    # torch.onnx.export de-duplicates initializers with equal values (LayerNorm's
+    # ones/zeros at init); random values keep every parameter distinct.
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    return model.eval()
+
+
+def to_onnx(model, dim_names):
+    inputs = type(model).example_inputs(SAMPLE["batch"], SAMPLE.get("seq", 1), device="cpu")
+    buf = io.BytesIO()
+    torch.onnx.export(model, tuple(inputs.values()), buf, input_names=list(inputs),
+                      opset_version=17, do_constant_folding=True)
+    return onnx.load_from_string(buf.getvalue())
+
+
+def both(model, dim_names, dims):
+    q = QuantConfig.load(preset="int8")
+    fx_graph = export_graph.export_module(
+        model, "m", dim_names,
+        lambda s: type(model).example_inputs(s["batch"], s.get("seq", 1), device="cpu"), q, dims)
+    sample = {d: SAMPLE[d] for d in dim_names}
+    onnx_graph = onnx_to_graph.convert_model(to_onnx(model, dim_names), sample, dims,
+                                             QuantConfig.load(preset="int8"))
+    return fx_graph, onnx_graph
+
+
+def compute_profile(g):
+    """Op kind counts and (op, output shape) multiset of the compute (non-implicit) nodes."""
+    comp = [n for n in g["nodes"] if not n.get("implicit", False)]
+    kinds = collections.Counter(n["op"] for n in comp)
+    shapes = collections.Counter((n["op"], tuple(n["results"]["data_out_0"]["shape"])) for n in comp)
+    return kinds, shapes
+
+
+class Equivalence(unittest.TestCase):
+    def check(self, model, dim_names, dims):
+        fx_graph, onnx_graph = both(randomize(model), dim_names, dims)
+        k1, s1 = compute_profile(fx_graph)
+        k2, s2 = compute_profile(onnx_graph)
+        self.assertEqual(k1, k2)
+        self.assertEqual(s1, s2)
+        st1, st2 = graph_stats.stats(fx_graph), graph_stats.stats(onnx_graph)
+        self.assertEqual(st1["macs"], st2["macs"])
+        self.assertEqual(st1["params"], st2["params"])
+        self.assertEqual(st1["params"], zoo.count_params(model))
+        self.assertEqual(st1["weight_bytes"], st2["weight_bytes"])
+        self.assertEqual([i["shape"] for i in fx_graph["inputs"]],
+                         [i["shape"] for i in onnx_graph["inputs"]])
+        self.assertEqual(fx_graph["dims"], onnx_graph["dims"])
+        return fx_graph, onnx_graph
+
+    def test_mlp(self):
+        fx_graph, og = self.check(Mlp(), ("batch",), {"batch": 2})
+        self.assertEqual([n["op"] for n in og["nodes"]], ["linear", "relu", "linear"])
+        self.assertEqual(og["nodes"][0]["params"]["weight"]["shape"], [256, 64])
+
+    def test_mnist_cnn(self):
+        fx_graph, og = self.check(zoo.mnist_cnn(device="cpu"), ("batch",), {"batch": 1})
+        conv = [n for n in og["nodes"] if n["op"] == "conv2d"]
+        self.assertEqual(conv[0]["attrs"], {"stride": [1, 1], "padding": [1, 1],
+                                            "dilation": [1, 1], "groups": 1})
+        pool = [n for n in og["nodes"] if n["op"] == "max_pool2d"][0]
+        self.assertEqual(pool["attrs"], {"kernel_size": [2, 2], "stride": [2, 2], "padding": [0, 0]})
+
+    def test_opt_style_decoder(self):
+        fx_graph, og = self.check(small_opt(), ("batch", "seq"), {"batch": 1, "seq": 128})
+        shared = [n["name"] for n in og["nodes"]
+                  if "shared_with" in n.get("params", {}).get("weight", {})]
+        self.assertEqual(len(shared), 1)       # the tied LM head (a transposed copy in ONNX)
+        self.assertEqual(graph_stats.stats(og)["macs"],
+                         # 2 layers: 4 s h^2 + 2 s^2 h + 2 s h 4h ; LM head s h V
+                         2 * (4 * 128 * 64 * 64 + 2 * 128 * 128 * 64 + 2 * 128 * 64 * 256)
+                         + 128 * 64 * 1000)
+
+
+def qdq_linear_model():
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 8])
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(np.array(1 / 16, np.float32), "x_scale"),
+        numpy_helper.from_array(np.array(0, np.int8), "x_zp"),
+        numpy_helper.from_array(rng.integers(-128, 127, (16, 8)).astype(np.int8), "w_q"),
+        numpy_helper.from_array(np.full((8,), 1 / 64, np.float32), "w_scale"),
+        numpy_helper.from_array(np.zeros((8,), np.int8), "w_zp"),
+        numpy_helper.from_array(rng.standard_normal(8).astype(np.float32), "bias"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zp"], ["xq"], name="q_x"),
+        helper.make_node("DequantizeLinear", ["xq", "x_scale", "x_zp"], ["xd"], name="dq_x"),
+        helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zp"], ["wd"], name="dq_w",
+                         axis=1),
+        helper.make_node("MatMul", ["xd", "wd"], ["mm"], name="/fc/MatMul"),
+        helper.make_node("Add", ["mm", "bias"], ["fc"], name="/fc/Add"),
+        helper.make_node("Relu", ["fc"], ["y"], name="/act/Relu"),
+    ]
+    g = helper.make_graph(nodes, "qdq_linear", [x], [y], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+class Quantized(unittest.TestCase):
+    def test_qdq_matmul(self):
+        m = qdq_linear_model()
+        onnx.checker.check_model(m)
+        g = onnx_to_graph.convert_model(m, {"batch": 5}, {"batch": 1})
+        self.assertEqual([n["op"] for n in g["nodes"]], ["linear", "relu"])
+        fc = g["nodes"][0]
+        self.assertEqual(fc["name"], "fc")
+        self.assertEqual(fc["params"]["weight"]["shape"], [8, 16])
+        self.assertEqual(fc["params"]["weight"]["precision"],
+                         {"type": "fixed", "width": 8, "frac_width": 6})
+        self.assertEqual(fc["params"]["bias"]["precision"], {"type": "float", "width": 32})
+        self.assertEqual(g["inputs"][0]["precision"], {"type": "fixed", "width": 8, "frac_width": 4})
+        self.assertEqual(g["inputs"][0]["shape"], ["batch", 16])
+        self.assertEqual(fc["results"]["data_out_0"]["shape"], ["batch", 8])
+
+    def _qlinear(self, integer):
+        a = helper.make_tensor_value_info("a", TensorProto.INT8 if integer else TensorProto.UINT8,
+                                          [5, 37, 32])
+        out_t = TensorProto.INT32 if integer else TensorProto.UINT8
+        y = helper.make_tensor_value_info("y", out_t, [5, 37, 16])
+        rng = np.random.default_rng(1)
+        w = numpy_helper.from_array(rng.integers(-127, 127, (32, 16)).astype(np.int8), "w")
+        if integer:
+            inits = [w, numpy_helper.from_array(np.array(0, np.int8), "a_zp"),
+                     numpy_helper.from_array(np.array(0, np.int8), "w_zp")]
+            node = helper.make_node("MatMulInteger", ["a", "w", "a_zp", "w_zp"], ["y"], name="/p/MatMulInteger")
+        else:
+            inits = [w,
+                     numpy_helper.from_array(np.array(0.25, np.float32), "a_s"),
+                     numpy_helper.from_array(np.array(128, np.uint8), "a_zp"),
+                     numpy_helper.from_array(np.array(1 / 128, np.float32), "w_s"),
+                     numpy_helper.from_array(np.array(0, np.int8), "w_zp"),
+                     numpy_helper.from_array(np.array(1 / 8, np.float32), "y_s"),
+                     numpy_helper.from_array(np.array(128, np.uint8), "y_zp")]
+            node = helper.make_node("QLinearMatMul", ["a", "a_s", "a_zp", "w", "w_s", "w_zp",
+                                                      "y_s", "y_zp"], ["y"], name="/p/QLinearMatMul")
+        m = helper.make_model(helper.make_graph([node], "q", [a], [y], inits),
+                              opset_imports=[helper.make_opsetid("", 13)])
+        onnx.checker.check_model(m)
+        return onnx_to_graph.convert_model(m, SAMPLE, {"batch": 1, "seq": 128})
+
+    def test_qlinear_matmul(self):
+        g = self._qlinear(False)
+        (n,) = g["nodes"]
+        self.assertEqual(n["op"], "linear")
+        self.assertEqual(n["params"]["weight"]["shape"], [16, 32])
+        self.assertEqual(n["params"]["weight"]["precision"], {"type": "fixed", "width": 8, "frac_width": 7})
+        self.assertEqual(n["results"]["data_out_0"],
+                         {"shape": ["batch", "seq", 16],
+                          "precision": {"type": "fixed", "width": 8, "frac_width": 3}})
+        # a_scale 0.25 = 2^-2
+        self.assertEqual(g["inputs"][0]["precision"], {"type": "fixed", "width": 8, "frac_width": 2})
+
+    def test_matmul_integer(self):
+        g = self._qlinear(True)
+        (n,) = g["nodes"]
+        self.assertEqual(n["op"], "linear")
+        self.assertEqual(n["params"]["weight"]["precision"], {"type": "fixed", "width": 8, "frac_width": 0})
+        self.assertEqual(n["results"]["data_out_0"]["precision"],
+                         {"type": "fixed", "width": 32, "frac_width": 0})
+
+    def test_qlinear_conv(self):
+        x = helper.make_tensor_value_info("x", TensorProto.UINT8, [5, 1, 28, 28])
+        y = helper.make_tensor_value_info("y", TensorProto.UINT8, [5, 16, 28, 28])
+        rng = np.random.default_rng(2)
+        inits = [numpy_helper.from_array(np.array(1 / 255, np.float32), "xs"),
+                 numpy_helper.from_array(np.array(0, np.uint8), "xzp"),
+                 numpy_helper.from_array(rng.integers(-127, 127, (16, 1, 3, 3)).astype(np.int8), "w"),
+                 numpy_helper.from_array(np.full((16,), 1 / 32, np.float32), "ws"),
+                 numpy_helper.from_array(np.zeros((16,), np.int8), "wzp"),
+                 numpy_helper.from_array(np.array(1 / 16, np.float32), "ys"),
+                 numpy_helper.from_array(np.array(0, np.uint8), "yzp"),
+                 numpy_helper.from_array(np.zeros((16,), np.int32), "b")]
+        node = helper.make_node("QLinearConv", ["x", "xs", "xzp", "w", "ws", "wzp", "ys", "yzp", "b"],
+                                ["y"], name="/conv1/QLinearConv", pads=[1, 1, 1, 1],
+                                kernel_shape=[3, 3])
+        m = helper.make_model(helper.make_graph([node], "qc", [x], [y], inits),
+                              opset_imports=[helper.make_opsetid("", 13)])
+        onnx.checker.check_model(m)
+        g = onnx_to_graph.convert_model(m, {"batch": 5}, {"batch": 1})
+        (n,) = g["nodes"]
+        self.assertEqual((n["name"], n["op"]), ("conv1", "conv2d"))
+        self.assertEqual(n["results"]["data_out_0"]["shape"], ["batch", 16, 28, 28])
+        self.assertEqual(n["params"]["weight"]["precision"]["frac_width"], 5)
+        self.assertEqual(n["params"]["bias"]["precision"], {"type": "fixed", "width": 32, "frac_width": 0})
+        self.assertEqual(n["results"]["data_out_0"]["precision"]["frac_width"], 4)
+        self.assertEqual(graph_stats.stats(g)["macs"], 28 * 28 * 16 * 9)
+
+    def test_unsupported_onnx_op(self):
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 16])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 16])
+        m = helper.make_model(helper.make_graph(
+            [helper.make_node("Erf", ["x"], ["y"], name="/blk/Erf")], "e", [x], [y]),
+            opset_imports=[helper.make_opsetid("", 13)])
+        with self.assertRaises(GraphError) as cm:
+            onnx_to_graph.convert_model(m, {"batch": 5}, {})
+        self.assertIn("Erf", str(cm.exception))
+        self.assertIn("/blk/Erf", str(cm.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,71 @@
+// Runs the `simulate` binary in a child process (one SystemC design per process) on
+// files written to a fresh temporary directory, and reads back stats.csv.
+#pragma once
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace masesim::test {
+
+struct SimRun {
+  int exit_code = -1;
+  std::string stderr_text;
+  std::string dir;
+  std::map<std::string, std::string> stats;  ///< dotted key -> value text
+  double num(const std::string& k) const {
+    auto it = stats.find(k);
+    return it == stats.end() ? -1.0 : std::stod(it->second);
+  }
+  std::string str(const std::string& k) const {
+    auto it = stats.find(k);
+    if (it == stats.end()) return "<missing " + k + ">";
+    std::string v = it->second;
+    if (v.size() >= 2 && v.front() == '"') v = v.substr(1, v.size() - 2);
+    return v;
+  }
+};
+
+inline std::string make_temp_dir() {
+  char tmpl[] = "/tmp/masesim_test_XXXXXX";
+  const char* d = mkdtemp(tmpl);
+  return d ? d : "/tmp";
+}
+
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+/// Writes `files` (name -> text) into a new directory and runs
+/// `simulate --config <dir>/<config> --out <dir>/out --quiet <extra>`.
+inline SimRun run_simulate(const std::map<std::string, std::string>& files, const std::string& config,
+                           const std::string& extra = "") {
+  SimRun r;
+  r.dir = make_temp_dir();
+  for (const auto& [name, text] : files) write_file(r.dir + "/" + name, text);
+  const std::string cmd = std::string(SIMULATE_BIN) + " --config " + r.dir + "/" + config + " --out " + r.dir +
+                          "/out --quiet " + extra + " 2> " + r.dir + "/stderr.txt";
+  const int status = std::system(cmd.c_str());
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.stderr_text = read_file(r.dir + "/stderr.txt");
+  std::ifstream csv(r.dir + "/out/stats.csv");
+  for (std::string line; std::getline(csv, line);) {
+    const auto comma = line.rfind(',');
+    if (comma != std::string::npos) r.stats[line.substr(0, comma)] = line.substr(comma + 1);
+  }
+  return r;
+}
+
+}  // namespace masesim::test

@@ -1,0 +1,97 @@
+#include <gtest/gtest.h>
+
+#include "models/op_cost.hpp"
+#include "workloads/error.hpp"
+#include "workloads/graph.hpp"
+
+using namespace masesim;
+
+namespace {
+Graph linear_graph(int in, int out, int rows) {
+  const std::string t = "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [" + std::to_string(rows) + ", " +
+                        std::to_string(in) +
+                        "], precision: {type: fixed, width: 8}}]\nnodes:\n  - name: fc\n    op: linear\n    args: {data_in_0: x}\n"
+                        "    params: {weight: {shape: [" +
+                        std::to_string(out) + ", " + std::to_string(in) +
+                        "], precision: {type: fixed, width: 8}}}\n    results: {data_out_0: {shape: [" + std::to_string(rows) +
+                        ", " + std::to_string(out) + "], precision: {type: fixed, width: 8}}}\noutputs: [fc]\n";
+  return load_graph_text(t, "lin.yaml");
+}
+NodeHw hw_for(const Graph& g, std::int64_t in_par, std::int64_t out_par) {
+  NodeHw hw;
+  hw.in.push_back(tile_port(g.inputs[0].tensor.shape, {in_par}));
+  hw.out = tile_port(g.nodes[0].results[0].shape, {out_par});
+  return hw;
+}
+}  // namespace
+
+TEST(OpCost, LinearFollowsMaseFixedLinear) {
+  const Graph g = linear_graph(64, 32, 1);
+  const OpTiming t = op_timing(g, g.nodes[0], hw_for(g, 8, 4));
+  EXPECT_EQ(t.rows, 1);
+  EXPECT_EQ(t.row_cycles, (64 / 8) * (32 / 4));
+  EXPECT_EQ(t.first_out_cycles, 8);
+  EXPECT_EQ(t.out_interval_cycles, 8);
+  EXPECT_EQ(t.latency_cycles, 3 + 3);  // log2(8) + 3
+  EXPECT_EQ(t.macs, 64 * 32);
+  EXPECT_EQ(t.macs_per_cycle, 32);
+  // MASE: L = (IN/IN_PAR)(OUT/OUT_PAR) + log2(IN_PAR) + 3 = 64 + 3 + 3
+  EXPECT_EQ(mase_fixed_linear_latency(64, 8, 32, 4), 70);
+}
+
+TEST(OpCost, DoublingParallelismHalvesBusyCycles) {
+  const Graph g = linear_graph(256, 256, 16);
+  const auto base = op_timing(g, g.nodes[0], hw_for(g, 8, 8)).ideal_cycles();
+  EXPECT_EQ(base, 16 * 32 * 32);
+  EXPECT_EQ(op_timing(g, g.nodes[0], hw_for(g, 16, 8)).ideal_cycles(), base / 2);
+  EXPECT_EQ(op_timing(g, g.nodes[0], hw_for(g, 8, 16)).ideal_cycles(), base / 2);
+  EXPECT_EQ(op_timing(g, g.nodes[0], hw_for(g, 16, 16)).ideal_cycles(), base / 4);
+}
+
+TEST(OpCost, OffChipWeightTraffic) {
+  const Graph g = linear_graph(256, 128, 100);
+  NodeHw hw = hw_for(g, 16, 8);
+  hw.weights_off_chip = true;
+  hw.weight_block_rows = 64;
+  const OpTiming t = op_timing(g, g.nodes[0], hw);
+  EXPECT_EQ(t.weight_tiles, 128 / 8);
+  EXPECT_EQ(t.weight_tile_bytes, 256 * 8);             // K x OUT_PAR int8
+  EXPECT_EQ(t.block_rows, 64);
+  EXPECT_EQ(t.weight_bytes_per_inference, 2 * 256 * 128);  // two passes (100 rows / 64)
+}
+
+TEST(OpCost, ResourcesDspPacking) {
+  EXPECT_DOUBLE_EQ(dsp_per_mac(8, 8), 0.5);
+  EXPECT_DOUBLE_EQ(dsp_per_mac(4, 4), 0.0);
+  EXPECT_DOUBLE_EQ(dsp_per_mac(16, 16), 1.0);
+  EXPECT_DOUBLE_EQ(dsp_per_mac(32, 32), 4.0);  // ceil(32/18) x ceil(32/27)
+  EXPECT_DOUBLE_EQ(bram36_for_bits(36864), 1.0);
+  EXPECT_DOUBLE_EQ(bram36_for_bits(36865), 2.0);
+  const Graph g = linear_graph(64, 32, 1);
+  NodeHw hw = hw_for(g, 8, 4);
+  const OpTiming t = op_timing(g, g.nodes[0], hw);
+  const Resources r = estimate_resources(g, g.nodes[0], hw, t);
+  EXPECT_DOUBLE_EQ(r.dsp, 16.0);   // 32 int8 MAC lanes, two per DSP
+  EXPECT_DOUBLE_EQ(r.bram36, 1.0);  // 2048 weights x 8 bit = 16 Kb
+}
+
+TEST(OpCost, RowReduceNeedsDividingParallelism) {
+  const std::string t = R"(
+format: mase-graph
+version: 1
+inputs: [{name: x, shape: [4, 60], precision: {type: fixed, width: 8}}]
+nodes:
+  - {name: s, op: softmax, attrs: {dim: -1}, args: {data_in_0: x}, results: {data_out_0: {shape: [4, 60], precision: {type: fixed, width: 8}}}}
+outputs: [s]
+)";
+  const Graph g = load_graph_text(t, "s.yaml");
+  NodeHw hw;
+  hw.in.push_back(tile_port({4, 60}, {4}));
+  hw.out = tile_port({4, 60}, {4});
+  const OpTiming ok = op_timing(g, g.nodes[0], hw);
+  EXPECT_EQ(ok.rows, 4);
+  EXPECT_EQ(ok.row_cycles, 15);
+  EXPECT_EQ(largest_divisor_at_most(60, 8), 6);
+  EXPECT_EQ(largest_divisor_at_most(6272, 8), 8);
+  EXPECT_EQ(largest_divisor_at_most(13, 8), 1);
+}

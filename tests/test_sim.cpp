@@ -1,0 +1,121 @@
+// End-to-end simulations through the simulate binary, checked against hand-computed
+// cycle counts and the bounds the cost models promise.
+#include <gtest/gtest.h>
+
+#include "sim_harness.hpp"
+
+using masesim::test::read_file;
+using masesim::test::run_simulate;
+
+namespace {
+const std::string kSrc = MASESIM_SOURCE_DIR;
+
+std::string linear_graph(int rows, int in, int out, int in_par, int out_par, const std::string& weights = "on_chip") {
+  const auto s = [](int v) { return std::to_string(v); };
+  return "format: mase-graph\nversion: 1\nname: lin\ninputs: [{name: x, shape: [" + s(rows) + ", " + s(in) +
+         "], precision: {type: fixed, width: 8, frac_width: 4}}]\n"
+         "nodes:\n  - name: fc\n    op: linear\n    args: {data_in_0: x}\n"
+         "    params: {weight: {shape: [" + s(out) + ", " + s(in) + "], precision: {type: fixed, width: 8, frac_width: 4}}}\n"
+         "    results: {data_out_0: {shape: [" + s(rows) + ", " + s(out) + "], precision: {type: fixed, width: 8, frac_width: 4}}}\n"
+         "    hw: {parallelism: {data_in_0: [" + s(in_par) + "], data_out_0: [" + s(out_par) + "]}, weights: " + weights + "}\n"
+         "outputs: [fc]\n";
+}
+
+std::string config(int inferences, const std::string& extra = "") {
+  return "workload:\n  graph: g.yaml\n  inferences: " + std::to_string(inferences) + "\n" + extra;
+}
+}  // namespace
+
+// One input row through one linear: the last output leaves exactly MASE's
+// L = (IN/IN_PAR)(OUT/OUT_PAR) + log2(IN_PAR) + 3 cycles after the first input.
+TEST(Sim, SingleLinearLatencyEqualsMaseFormula) {
+  const auto r = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}}, "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.num("latency_cycles"), 64 + 3 + 3);
+  EXPECT_EQ(r.num("nodes.fc.beats_in"), 8);
+  EXPECT_EQ(r.num("nodes.fc.beats_out"), 8);
+  EXPECT_EQ(r.num("nodes.fc.macs"), 64 * 32);
+}
+
+// Compute-bound linear: doubling the input parallelism halves the busy cycles, and the
+// run never beats MACs / MACs-per-cycle.
+TEST(Sim, DoublingParallelismHalvesBusyCycles) {
+  const int rows = 16, n = 2;
+  const auto a = run_simulate({{"g.yaml", linear_graph(rows, 256, 256, 8, 8)}, {"c.yaml", config(n)}}, "c.yaml");
+  const auto b = run_simulate({{"g.yaml", linear_graph(rows, 256, 256, 16, 8)}, {"c.yaml", config(n)}}, "c.yaml");
+  const auto c = run_simulate({{"g.yaml", linear_graph(rows, 256, 256, 16, 16)}, {"c.yaml", config(n)}}, "c.yaml");
+  ASSERT_EQ(a.exit_code, 0) << a.stderr_text;
+  ASSERT_EQ(b.exit_code, 0) << b.stderr_text;
+  ASSERT_EQ(c.exit_code, 0) << c.stderr_text;
+  EXPECT_EQ(a.num("nodes.fc.busy_cycles"), n * rows * 32 * 32);
+  EXPECT_EQ(b.num("nodes.fc.busy_cycles"), a.num("nodes.fc.busy_cycles") / 2);
+  EXPECT_EQ(c.num("nodes.fc.busy_cycles"), a.num("nodes.fc.busy_cycles") / 4);
+  for (const auto* r : {&a, &b, &c}) {
+    const double macs = r->num("nodes.fc.macs"), per_cycle = r->num("nodes.fc.macs_per_cycle");
+    EXPECT_GE(r->num("total_cycles"), macs / per_cycle);
+    EXPECT_LE(r->num("total_cycles"), macs / per_cycle + 2 * 256 / 8 + 64);  // plus fill and drain
+  }
+}
+
+// Off-chip weights behind a 1 GB/s memory: the node cannot be faster than the bytes
+// it must read, and it reports itself memory-bound.
+TEST(Sim, OffChipWeightsAtLowBandwidthAreMemoryBound) {
+  const std::string device =
+      "name: slow\nlut: 1000000\nff: 2000000\ndsp: 10000\nbram36: 2000\nuram: 1000\nslrs: 1\nclock_mhz: 250\n"
+      "qsfp28_ports: 2\nmemory: {kind: ddr4, channels: 1, gbytes_per_s: 1, latency_ns: 100, capacity_gbytes: 4}\n";
+  const int n = 2;
+  const auto r = run_simulate({{"g.yaml", linear_graph(1, 256, 256, 16, 16, "off_chip")},
+                               {"c.yaml", config(n, "system:\n  devices: [{name: fpga0, type: slow.yaml}]\n")},
+                               {"slow.yaml", device}},
+                              "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const double weight_bytes = 256 * 256;
+  const double bytes_per_cycle = 1e9 / 250e6;  // 1 GB/s at 250 MHz
+  EXPECT_EQ(r.num("devices.fpga0.memory.bytes_read"), n * weight_bytes);
+  EXPECT_GE(r.num("total_cycles"), n * weight_bytes / bytes_per_cycle);
+  EXPECT_GE(r.num("latency_cycles"), weight_bytes / bytes_per_cycle);
+  EXPECT_EQ(r.str("nodes.fc.bound"), "memory");
+  EXPECT_EQ(r.str("bottleneck.bound"), "memory");
+  EXPECT_GT(r.num("nodes.fc.stall_mem_cycles"), r.num("nodes.fc.busy_cycles"));
+}
+
+// N inferences back to back through the pipelined MNIST CNN: steady-state throughput is
+// set by the slowest block (fc1: 6272 cycles per inference) and beats 1/latency.
+TEST(Sim, PipelinedMnistThroughput) {
+  const auto r = run_simulate({{"c.yaml", "workload:\n  graph: " + kSrc + "/workloads/graphs/mnist_cnn.yaml\n  inferences: 8\n"}},
+                              "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const double latency_s = r.num("latency_us") * 1e-6;
+  EXPECT_GT(r.num("throughput_inferences_per_s") * latency_s, 1.0);
+  EXPECT_EQ(r.str("bottleneck.node"), "fc1");
+  EXPECT_EQ(r.num("nodes.fc1.busy_cycles"), 8 * (6272 / 32) * (1024 / 32));
+  EXPECT_NEAR(r.num("throughput_inferences_per_s"), 250e6 / 6272.0, 250e6 / 6272.0 * 1e-3);
+  EXPECT_EQ(r.num("workload.macs"), 10158336);
+}
+
+TEST(Sim, SameInputsSameNumbersAndWholeOutputs) {
+  const std::map<std::string, std::string> files = {
+      {"c.yaml", "workload:\n  graph: " + kSrc + "/workloads/graphs/mnist_cnn.yaml\n  inferences: 3\n"}};
+  const auto a = run_simulate(files, "c.yaml");
+  const auto b = run_simulate(files, "c.yaml");
+  ASSERT_EQ(a.exit_code, 0) << a.stderr_text;
+  const std::string ja = read_file(a.dir + "/out/stats.json");
+  EXPECT_FALSE(ja.empty());
+  EXPECT_EQ(ja, read_file(b.dir + "/out/stats.json"));
+  // The effective configuration written next to the result reproduces it.
+  const auto c = run_simulate({{"c.yaml", read_file(a.dir + "/out/config.yaml")}}, "c.yaml");
+  ASSERT_EQ(c.exit_code, 0) << c.stderr_text;
+  EXPECT_EQ(read_file(c.dir + "/out/stats.json"), ja);
+}
+
+TEST(Sim, DimsOverrideFromCommandLine) {
+  const std::string g = "format: mase-graph\nversion: 1\ndims: {seq: 4}\ninputs: [{name: x, shape: [seq, 64], precision: {type: fixed, width: 8}}]\n"
+                        "nodes:\n  - {name: r, op: relu, args: {data_in_0: x}, results: {data_out_0: {shape: [seq, 64], precision: {type: fixed, width: 8}}}}\n"
+                        "outputs: [r]\n";
+  const auto r = run_simulate({{"g.yaml", g}, {"c.yaml", config(1)}}, "c.yaml", "--set workload.dims.seq=32");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.num("nodes.r.beats_in"), 32 * 64 / 8);
+  EXPECT_EQ(r.num("workload.dims.seq"), 32);
+  // relu: one beat per cycle, 1 cycle pipeline: last of 256 beats leaves at cycle 255 + 1.
+  EXPECT_EQ(r.num("latency_cycles"), 256);
+}
