@@ -7,7 +7,7 @@ namespace masesim {
 Stream::Stream(std::string name, std::size_t depth)
     : name_(std::move(name)), ring_(std::max<std::size_t>(1, depth)) {}
 
-time_ps Stream::push(time_ps t, Block* who) {
+time_ps Stream::wait_for_slot(time_ps t, Block* who) {
   const std::size_t d = ring_.size();
   while (pushed_ - popped_ >= d) {
     if (who) who->set_waiting("push to full stream '" + name_ + "'");
@@ -15,17 +15,32 @@ time_ps Stream::push(time_ps t, Block* who) {
     sc_core::wait(popped_ev_);
     if (who) who->set_waiting("");
   }
-  Slot& s = ring_[pushed_ % d];
-  // The slot held beat (pushed_ - d), popped at s.pop_t (0 for a never-used slot).
-  const time_ps accepted = std::max(t, pushed_ >= d ? s.pop_t : 0);
+  // The slot held beat (pushed_ - d), popped at pop_t (free from pop_t + credit delay).
+  const time_ps accepted = std::max(t, pushed_ >= d ? ring_[pushed_ % d].pop_t + credit_delay_ps_ : 0);
   full_ps_ += accepted - t;
-  s.push_t = accepted;
+  return accepted;
+}
+
+void Stream::commit(time_ps visible) {
+  ring_[pushed_ % ring_.size()].push_t = visible;
   ++pushed_;
   if (consumer_waits_) {
     consumer_waits_ = false;
     pushed_ev_.notify(sc_core::SC_ZERO_TIME);
   }
+}
+
+time_ps Stream::push(time_ps t, Block* who) {
+  const time_ps accepted = wait_for_slot(t, who);
+  commit(accepted);
   return accepted;
+}
+
+std::uint64_t Stream::visible_occupancy(time_ps t) const {
+  std::uint64_t n = 0;
+  for (std::uint64_t i = popped_; i < pushed_; ++i)
+    if (ring_[i % ring_.size()].push_t <= t) ++n;
+  return n;
 }
 
 time_ps Stream::pop(time_ps t, Block* who) {

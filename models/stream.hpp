@@ -31,8 +31,18 @@ class Stream {
   /// Producer side. `t` is the time the producer offers the beat; returns the time the
   /// beat is accepted (>= t). Blocks the calling SystemC thread while the FIFO is full.
   time_ps push(time_ps t, Block* who);
+  /// Producer side, for transfers whose beat becomes visible later than it is accepted
+  /// (a frame reserves a receive-buffer slot, then crosses links): `visible_at(accepted)`
+  /// gives the time the consumer may take it. Credits return `credit_delay_ps` after the
+  /// consumer frees a slot.
+  template <typename F>
+  time_ps push_deferred(time_ps t, Block* who, F visible_at);
   /// Consumer side. Returns the time the beat is taken (>= t and >= its push time).
   time_ps pop(time_ps t, Block* who);
+  /// Entries pushed but not yet popped whose visible time is <= t (time-accurate
+  /// occupancy seen by the consumer at t, for buffer statistics).
+  std::uint64_t visible_occupancy(time_ps t) const;
+  void set_credit_delay(time_ps d) { credit_delay_ps_ = d; }
 
   const std::string& name() const { return name_; }
   std::size_t depth() const { return ring_.size(); }
@@ -65,7 +75,17 @@ class Stream {
   Block* consumer_ = nullptr;
   bool consumer_waits_ = false;
   bool producer_waits_ = false;
+  time_ps credit_delay_ps_ = 0;
+  time_ps wait_for_slot(time_ps t, Block* who);
+  void commit(time_ps visible);
 };
+
+template <typename F>
+time_ps Stream::push_deferred(time_ps t, Block* who, F visible_at) {
+  const time_ps accepted = wait_for_slot(t, who);
+  commit(visible_at(accepted));
+  return accepted;
+}
 
 /// Base of every hardware block: a SystemC module with one thread, local time, and a
 /// record of what it is waiting on (for deadlock reports).

@@ -1,6 +1,7 @@
 #include "sim/mapping.hpp"
 
 #include <cmath>
+#include <fnmatch.h>
 #include <sstream>
 
 #include "workloads/error.hpp"
@@ -27,6 +28,9 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
   const std::string weights = cfg.get_string("mapping.weights");
   const std::int64_t block_rows = cfg.get_int("mapping.weight_block_rows");
   m.used.assign(devices.size(), Resources{});
+  const YAML::Node place = cfg.get_node("mapping.place");
+  if (!place.IsMap() && !(place.IsSequence() && place.size() == 0))
+    throw InputError(cfg.file() + ": mapping.place: expected a mapping {node-name glob: device}");
   for (const auto& in : g.inputs) m.inputs.push_back(tile_port(in.tensor.shape, default_tile(in.tensor.shape, cap)));
 
   auto producer_tiling = [&](const PortRef& r) -> const PortTiling& {
@@ -49,6 +53,17 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
         for (const auto& d : devices) names.push_back(d.name);
         throw InputError(at + ": hw.device '" + n.hw.device + "' is not in system.devices" + did_you_mean(n.hw.device, names));
       }
+    }
+    for (const auto& kv : place) {
+      const std::string glob = kv.first.as<std::string>();
+      if (fnmatch(glob.c_str(), n.name.c_str(), 0) != 0) continue;
+      const std::string dev = kv.second.as<std::string>();
+      nm.device = -1;
+      for (std::size_t d = 0; d < devices.size(); ++d)
+        if (devices[d].name == dev) nm.device = static_cast<int>(d);
+      if (nm.device < 0)
+        throw InputError(cfg.file() + ": mapping.place." + glob + ": device '" + dev + "' is not in system.devices");
+      break;
     }
     const OpRule* rule = find_op_rule(n.op);
     for (std::size_t p = 0; p < n.args.size(); ++p) {

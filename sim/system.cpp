@@ -6,13 +6,17 @@
 #include <map>
 #include <sstream>
 
+#include "interconnect/bridge.hpp"
+#include "interconnect/topology.hpp"
 #include "workloads/error.hpp"
 #include "workloads/op_rules.hpp"
 
 namespace masesim {
 
 DeviceModule::DeviceModule(const sc_core::sc_module_name& name, const DeviceType& type)
-    : sc_core::sc_module(name), memory("memory", type.memory), type_(type) {}
+    : sc_core::sc_module(name), memory("memory", type.memory), host("host"), type_(type) {
+  host.bind(memory.socket);
+}
 
 namespace {
 std::string sanitize(const std::string& s) {
@@ -37,6 +41,13 @@ struct System::Impl {
   std::vector<std::unique_ptr<SinkBlock>> sinks;       ///< graph outputs first, then drains
   std::size_t n_output_sinks = 0;
   std::vector<Block*> all_blocks;
+  // Network (multi-device systems).
+  interconnect::Topology topo;
+  interconnect::FramingConfig framing;
+  interconnect::LinkTiming link_timing;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::unique_ptr<Qsfp28Link>> links;
+  std::vector<std::unique_ptr<TxBridge>> txs;
+  std::vector<std::unique_ptr<RxBridge>> rxs;
 
   Impl(const Graph& g_, const std::vector<DeviceInstance>& d_, const Mapping& m_, const Config& c_)
       : g(g_), devices(d_), m(m_), cfg(c_), inferences(c_.get_int("workload.inferences")) {}
@@ -48,8 +59,98 @@ struct System::Impl {
     return streams.back().get();
   }
 
+  void build_network() {
+    if (devices.size() < 2) return;
+    interconnect::TopologyParams tp;
+    for (const auto& d : devices) {
+      tp.names.push_back(d.name);
+      tp.ports_per_device.push_back(static_cast<std::uint32_t>(d.type.qsfp28_ports));
+    }
+    tp.rows = static_cast<std::uint32_t>(cfg.get_int("system.torus_rows"));
+    tp.cols = static_cast<std::uint32_t>(cfg.get_int("system.torus_cols"));
+    tp.allow_switch = cfg.get_bool("system.allow_switch");
+    const YAML::Node cables = cfg.get_node("system.links");
+    auto index_of = [&](const std::string& n) -> std::uint32_t {
+      for (std::size_t d = 0; d < devices.size(); ++d)
+        if (devices[d].name == n) return static_cast<std::uint32_t>(d);
+      throw InputError(cfg.file() + ": system.links: unknown device '" + n + "'");
+    };
+    if (cables.IsSequence())
+      for (std::size_t i = 0; i < cables.size(); ++i) {
+        if (!cables[i].IsSequence() || cables[i].size() != 2)
+          throw InputError(cfg.file() + ": system.links[" + std::to_string(i) + "]: expected [device_a, device_b]");
+        tp.links.emplace_back(index_of(cables[i][0].as<std::string>()), index_of(cables[i][1].as<std::string>()));
+      }
+    try {
+      topo = interconnect::make_topology(interconnect::parse_topology_kind(cfg.get_string("system.topology")),
+                                         static_cast<std::uint32_t>(devices.size()), tp);
+      framing.kind = interconnect::parse_framing_kind(cfg.get_string("link.framing"));
+      framing.mtu_bytes = static_cast<std::uint64_t>(cfg.get_int("link.mtu_bytes"));
+      interconnect::validate(framing);
+    } catch (const std::runtime_error& e) {
+      throw InputError(cfg.file() + ": " + e.what());
+    }
+    link_timing = framing.kind == interconnect::FramingKind::ethernet ? interconnect::ethernet_link_timing()
+                                                                         : interconnect::aurora_link_timing();
+    if (cfg.get_double("link.tx_latency_ns") >= 0) link_timing.mac_pcs_tx_ns = cfg.get_double("link.tx_latency_ns");
+    if (cfg.get_double("link.rx_latency_ns") >= 0) link_timing.mac_pcs_rx_ns = cfg.get_double("link.rx_latency_ns");
+    link_timing.cable_m = cfg.get_double("link.cable_m");
+  }
+
+  /// The link of a channel, made when a route first uses it (an unbound TLM socket is
+  /// an elaboration error, so unused channels get no module).
+  Qsfp28Link* link(const interconnect::Hop& h) {
+    auto& l = links[{h.from, h.to}];
+    if (!l) {
+      const std::string a = topo.name(h.from), b = topo.name(h.to);
+      l = std::make_unique<Qsfp28Link>(("link_" + sanitize(a) + "_to_" + sanitize(b)).c_str(), framing, link_timing, a, b);
+    }
+    return l.get();
+  }
+
+  /// Carries a producer-side stream to device `cdev` (TX bridge, links, RX bridge);
+  /// returns the stream on the consumer's side (the same stream when on one device).
+  Stream* cross(Stream* leg, int pdev, int cdev, const PortTiling& tiling, const Precision& prec, const std::string& what) {
+    if (pdev == cdev) return leg;
+    std::vector<interconnect::Hop> hops;
+    try {
+      hops = interconnect::route(topo, static_cast<std::uint32_t>(pdev), static_cast<std::uint32_t>(cdev));
+    } catch (const std::runtime_error& e) {
+      throw InputError(cfg.file() + ": " + what + ": " + e.what());
+    }
+    std::vector<Qsfp28Link*> route;
+    for (const auto& h : hops) route.push_back(link(h));
+    FlowShape shape;
+    shape.beats = tiling.beats;
+    shape.beat_bits = static_cast<std::int64_t>(std::ceil(static_cast<double>(tiling.elems_per_beat) * prec.bits_per_element()));
+    shape.inferences = inferences;
+    shape.framing = framing;
+    const auto payloads = shape.frame_payloads();
+    const std::uint64_t max_payload = payloads.empty() ? 1 : *std::max_element(payloads.begin(), payloads.end());
+    const auto buffer = static_cast<std::uint64_t>(cfg.get_int("link.rx_buffer_bytes"));
+    Stream* frames = new_stream(what + ".frames", static_cast<std::size_t>(std::max<std::uint64_t>(1, buffer / max_payload)));
+    frames->set_credit_delay(route.back()->fixed_latency_ps());
+    Stream* out = new_stream(what + ".rx", static_cast<std::size_t>(cfg.get_int("simulation.stream_depth")));
+    const std::string base = sanitize(what);
+    auto& pd = *dev[static_cast<std::size_t>(pdev)];
+    auto& cd = *dev[static_cast<std::size_t>(cdev)];
+    sc_core::sc_get_curr_simcontext()->hierarchy_push(&pd);
+    txs.push_back(std::make_unique<TxBridge>(("tx_" + base).c_str(), period_of(pdev), leg, frames, shape, route,
+                                             cfg.get_string("link.forwarding") == "cut_through"));
+    sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+    for (Qsfp28Link* l : route) txs.back()->net.bind(l->socket);
+    sc_core::sc_get_curr_simcontext()->hierarchy_push(&cd);
+    rxs.push_back(std::make_unique<RxBridge>(("rx_" + base).c_str(), period_of(cdev), frames, out, shape, route.back()));
+    sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+    leg->set_ends(leg->producer(), txs.back().get());
+    frames->set_ends(txs.back().get(), rxs.back().get());
+    out->set_ends(rxs.back().get(), nullptr);
+    return out;
+  }
+
   void build() {
     for (const auto& d : devices) dev.push_back(std::make_unique<DeviceModule>(sanitize(d.name).c_str(), d.type));
+    build_network();
     const std::size_t depth = static_cast<std::size_t>(cfg.get_int("simulation.stream_depth"));
     const std::int64_t fork_depth = cfg.get_int("simulation.fork_depth");
 
@@ -79,6 +180,8 @@ struct System::Impl {
           continue;
         }
         const PortTiling& want = m.nodes[static_cast<std::size_t>(ni)].hw.in[static_cast<std::size_t>(arg)];
+        const int cdev = m.nodes[static_cast<std::size_t>(ni)].device;
+        leg = cross(leg, device, cdev, tiling, g.tensor_of(ref).precision, pname + "->" + cname + ".data_in_" + std::to_string(arg));
         if (want.elems_per_beat != tiling.elems_per_beat) {
           OpTiming t;
           t.engine = OpTiming::Engine::Streaming;
@@ -86,11 +189,11 @@ struct System::Impl {
           t.preload_beats = {0};
           t.out_beats = want.beats;
           Stream* adapted = new_stream(pname + "->" + cname + ".adapt", depth);
-          adapters.push_back(std::make_unique<NodeBlock>(("adapt_" + sanitize(pname) + "_" + sanitize(cname)).c_str(), t, period,
-                                                         std::vector<Stream*>{leg}, adapted, inferences));
-          leg->set_ends(nullptr, adapters.back().get());
+          adapters.push_back(std::make_unique<NodeBlock>(("adapt_" + sanitize(pname) + "_" + sanitize(cname)).c_str(), t,
+                                                         period_of(cdev), std::vector<Stream*>{leg}, adapted, inferences));
+          leg->set_ends(leg->producer(), adapters.back().get());
           adapted->set_ends(adapters.back().get(), nullptr);
-          adapters.back()->mem_socket.bind(dev[static_cast<std::size_t>(device)]->memory.socket);
+          adapters.back()->mem_socket.bind(dev[static_cast<std::size_t>(cdev)]->memory.socket);
           leg = adapted;
         }
         node_in[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)] = leg;
@@ -115,8 +218,11 @@ struct System::Impl {
 
     for (std::size_t i = 0; i < g.inputs.size(); ++i) {
       Stream* s = nullptr;
-      wire_producer(PortRef{g.inputs[i].name, 0}, m.inputs[i], 0, &s, [&](Stream* head) {
-        sources.push_back(std::make_unique<SourceBlock>(("source_" + sanitize(g.inputs[i].name)).c_str(), period_of(0), head,
+      // The host feeds each input over PCIe into the device of its first consumer.
+      const auto consumers = g.consumers_of(PortRef{g.inputs[i].name, 0});
+      const int home = consumers.empty() || consumers[0].first < 0 ? 0 : m.nodes[static_cast<std::size_t>(consumers[0].first)].device;
+      wire_producer(PortRef{g.inputs[i].name, 0}, m.inputs[i], home, &s, [&](Stream* head) {
+        sources.push_back(std::make_unique<SourceBlock>(("source_" + sanitize(g.inputs[i].name)).c_str(), period_of(home), head,
                                                         m.inputs[i].beats, inferences));
         head->set_ends(sources.back().get(), head->consumer());
       });
@@ -146,6 +252,8 @@ struct System::Impl {
     for (auto& b : forks) all_blocks.push_back(b.get());
     for (auto& b : sources) all_blocks.push_back(b.get());
     for (auto& b : sinks) all_blocks.push_back(b.get());
+    for (auto& b : txs) all_blocks.push_back(b.get());
+    for (auto& b : rxs) all_blocks.push_back(b.get());
   }
 };
 
@@ -283,6 +391,33 @@ RunSummary System::report(StatsTree& root) const {
     mt.set("bandwidth_utilisation",
            r.total_ps ? static_cast<double>(mem.busy_ps()) / (static_cast<double>(r.total_ps) * ty.memory.channels) : 0.0);
   }
+  auto& ls = root.child("links");
+  double worst_util = -1;
+  std::string worst_link;
+  for (const auto& [key, l] : I.links) {
+    const LinkStats& st = l->stats();
+    if (st.frames == 0) continue;
+    const std::string name = l->from() + "->" + l->to();
+    auto& t = ls.child(name);
+    t.set("bytes", st.payload_bytes);
+    t.set("wire_bytes", st.wire_bytes);
+    t.set("frames", st.frames);
+    t.set("busy_ns", static_cast<double>(st.busy_ps) / 1e3);
+    const double util = r.total_ps ? static_cast<double>(st.busy_ps) / static_cast<double>(r.total_ps) : 0.0;
+    t.set("utilisation", util);
+    t.set("max_buffer_bytes", st.max_buffer_bytes);
+    t.set("contention_ns", static_cast<double>(st.contention_ps) / 1e3);
+    t.set("credit_stall_ns", static_cast<double>(st.credit_stall_ps) / 1e3);
+    t.set("goodput_gbps", st.busy_ps ? static_cast<double>(st.payload_bytes) * 8e3 / static_cast<double>(st.busy_ps) : 0.0);
+    if (util > worst_util) {
+      worst_util = util;
+      worst_link = name;
+    }
+  }
+  if (!worst_link.empty()) {
+    bn.set("busiest_link", worst_link);
+    bn.set("busiest_link_utilisation", worst_util);
+  }
   auto& ss = root.child("streams");
   for (const auto& s : I.streams) {
     auto& t = ss.child(s->name());
@@ -307,6 +442,9 @@ std::string format_summary(const StatsTree& s) {
   o << "  total        " << s.get("total_cycles") << " cycles\n";
   o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound") << "-bound, "
     << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
+  if (!s.get("bottleneck.busiest_link").empty())
+    o << "  busiest link " << s.get("bottleneck.busiest_link") << " (utilisation " << s.get("bottleneck.busiest_link_utilisation")
+      << ")\n";
   return o.str();
 }
 

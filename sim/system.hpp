@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <tlm_utils/simple_initiator_socket.h>
+
 #include "models/memory.hpp"
 #include "models/node_block.hpp"
 #include "sim/config.hpp"
@@ -20,6 +22,9 @@ namespace masesim {
 class DeviceModule : public sc_core::sc_module {
  public:
   OffChipMemory memory;
+  /// The host's DMA path into the device memory (PCIe); always bound, so a device that
+  /// holds no node still elaborates.
+  tlm_utils::simple_initiator_socket<DeviceModule> host;
   DeviceModule(const sc_core::sc_module_name& name, const DeviceType& type);
   const DeviceType& type() const { return type_; }
 

@@ -1,0 +1,134 @@
+#include "interconnect/bridge.hpp"
+
+#include <algorithm>
+
+namespace masesim {
+
+std::uint64_t FlowShape::tensor_bytes() const {
+  return (static_cast<std::uint64_t>(beats) * static_cast<std::uint64_t>(beat_bits) + 7) / 8;
+}
+
+std::vector<std::uint64_t> FlowShape::frame_payloads() const {
+  const std::uint64_t total = tensor_bytes();
+  std::vector<std::uint64_t> v;
+  if (framing.kind == interconnect::FramingKind::aurora_streaming) {
+    // No frames on the wire; the bridge still hands over MTU-sized chunks.
+    for (std::uint64_t off = 0; off < total; off += framing.mtu_bytes) v.push_back(std::min(framing.mtu_bytes, total - off));
+    return v;
+  }
+  const auto split = interconnect::frames_for(total, framing);
+  v.assign(split.full_frames, split.full_frame_payload_bytes);
+  if (split.tail_payload_bytes) v.push_back(split.tail_payload_bytes);
+  return v;
+}
+
+namespace {
+/// Index of the byte holding the last bit of beat j.
+std::uint64_t last_byte(std::int64_t j, std::int64_t beat_bits) {
+  return (static_cast<std::uint64_t>(j + 1) * static_cast<std::uint64_t>(beat_bits) + 7) / 8 - 1;
+}
+}  // namespace
+
+TxBridge::TxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* in, Stream* frames,
+                   const FlowShape& shape, std::vector<Qsfp28Link*> hops, bool cut_through)
+    : Block(name),
+      net("net"),
+      period_(period_ps),
+      in_(in),
+      frames_(frames),
+      shape_(shape),
+      hops_(std::move(hops)),
+      cut_through_(cut_through) {
+  SC_THREAD(run);
+}
+
+time_ps TxBridge::send(time_ps ready, std::uint64_t payload) {
+  time_ps t = ready;
+  time_ps arrive = ready;
+  for (std::size_t k = 0; k < hops_.size(); ++k) {
+    // Links are shared: reach each one in simulated-time order.
+    const time_ps now = static_cast<time_ps>(sc_core::sc_time_stamp().value());
+    if (t > now) {
+      set_waiting("sync to send on link " + hops_[k]->from() + "->" + hops_[k]->to());
+      sc_core::wait(sc_core::sc_time::from_value(t - now));
+      set_waiting("");
+    }
+    tlm::tlm_generic_payload trans;
+    FrameTiming ft;
+    ft.ready = t;
+    trans.set_extension(&ft);
+    trans.set_command(tlm::TLM_WRITE_COMMAND);
+    trans.set_address(0);
+    trans.set_data_ptr(nullptr);
+    trans.set_data_length(static_cast<unsigned>(payload));
+    trans.set_streaming_width(static_cast<unsigned>(payload));
+    trans.set_byte_enable_ptr(nullptr);
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    net[static_cast<int>(k)]->b_transport(trans, delay);
+    trans.clear_extension(&ft);
+    arrive = ft.arrive;
+    if (cut_through_) {
+      const std::uint64_t header = std::min<std::uint64_t>(64, interconnect::frame_wire_bytes(payload, hops_[k]->framing()));
+      t = std::max(ft.start + hops_[k]->fixed_latency_ps() + interconnect::serialization_ps(header, hops_[k]->framing().line_rate),
+                   t);
+    } else {
+      t = ft.arrive;
+    }
+  }
+  return arrive;
+}
+
+void TxBridge::run() {
+  const auto payloads = shape_.frame_payloads();
+  time_ps t_read = 0;
+  for (std::int64_t inf = 0; inf < shape_.inferences; ++inf) {
+    std::int64_t j = 0;
+    std::uint64_t end = 0;
+    time_ps ready = 0;
+    for (const std::uint64_t p : payloads) {
+      end += p;
+      while (j < shape_.beats && last_byte(j, shape_.beat_bits) < end) {
+        ready = in_->pop(t_read, this);
+        t_read = ready + period_;
+        ++j;
+      }
+      const time_ps frame_ready = std::max(ready + period_, t_read);
+      const time_ps accepted =
+          frames_->push_deferred(frame_ready, this, [&](time_ps acc) { return send(acc, p); });
+      hops_.front()->stats().credit_stall_ps += accepted - frame_ready;
+      ++frames_sent_;
+    }
+  }
+  set_finished();
+}
+
+RxBridge::RxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* frames, Stream* out,
+                   const FlowShape& shape, Qsfp28Link* last_hop)
+    : Block(name), period_(period_ps), frames_(frames), out_(out), shape_(shape), last_hop_(last_hop) {
+  SC_THREAD(run);
+}
+
+void RxBridge::run() {
+  const auto payloads = shape_.frame_payloads();
+  const std::uint64_t max_payload = payloads.empty() ? 0 : *std::max_element(payloads.begin(), payloads.end());
+  time_ps t = 0;
+  for (std::int64_t inf = 0; inf < shape_.inferences; ++inf) {
+    std::int64_t j = 0;
+    std::uint64_t end = 0;
+    for (const std::uint64_t p : payloads) {
+      end += p;
+      const time_ps got = frames_->pop(t, this);
+      const std::uint64_t occupancy = (frames_->visible_occupancy(got) + 1) * max_payload;
+      auto& st = last_hop_->stats();
+      st.max_buffer_bytes = std::max(st.max_buffer_bytes, occupancy);
+      t = std::max(t, got);
+      while (j < shape_.beats && last_byte(j, shape_.beat_bits) < end) {
+        t = out_->push(t, this) + period_;
+        ++j;
+      }
+    }
+  }
+  set_finished();
+}
+
+}  // namespace masesim

@@ -1,0 +1,81 @@
+// Cross-device bridges: a TX bridge packs a stream's beats into frames and sends them
+// over a route of QSFP28 links (TLM-2.0 b_transport per hop); an RX bridge unpacks them
+// into the consumer's stream. Both are blocks with the same stream interface as the op
+// blocks.
+//
+// Contract: per inference the tensor (beats × beat_bits) is cut into frames of at most
+// the MTU (the last one shorter: the tensor's end flushes); frame f carries bytes
+// [f·MTU, ...); a beat is complete in the frame holding its last byte. A frame is sent
+// only when the receiver has a free buffer slot (credit-based flow control: the
+// receive buffer holds `rx_buffer_frames` frames; a credit returns one link latency after
+// the RX bridge frees a slot), so no frame is dropped or reordered. Intermediate devices
+// forward store-and-forward (next hop starts when the frame fully arrived) or
+// cut-through (next hop starts once the header arrived).
+#pragma once
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/multi_passthrough_initiator_socket.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "interconnect/framing.hpp"
+#include "interconnect/qsfp28_link.hpp"
+#include "models/stream.hpp"
+
+namespace masesim {
+
+struct FlowShape {
+  std::int64_t beats = 0;      ///< per inference
+  std::int64_t beat_bits = 8;  ///< bits per beat (elements × bits per element, rounded up)
+  std::int64_t inferences = 1;
+  interconnect::FramingConfig framing;
+  /// Payload bytes of each frame of one inference.
+  std::vector<std::uint64_t> frame_payloads() const;
+  std::uint64_t tensor_bytes() const;
+};
+
+class TxBridge : public Block {
+ public:
+  SC_HAS_PROCESS(TxBridge);
+  tlm_utils::multi_passthrough_initiator_socket<TxBridge> net;  ///< one binding per hop, in route order
+
+  /// @param period_ps      producer device clock (one beat read per cycle)
+  /// @param in             the producer's stream
+  /// @param frames         frame channel to the RX bridge (depth = receive buffer frames)
+  /// @param hops           the links of the route, in order (for stats)
+  /// @param cut_through    forwarding mode at intermediate devices
+  TxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* in, Stream* frames, const FlowShape& shape,
+           std::vector<Qsfp28Link*> hops, bool cut_through);
+  std::uint64_t frames_sent() const { return frames_sent_; }
+
+ private:
+  void run();
+  time_ps send(time_ps ready, std::uint64_t payload);
+  time_ps period_;
+  Stream* in_;
+  Stream* frames_;
+  FlowShape shape_;
+  std::vector<Qsfp28Link*> hops_;
+  bool cut_through_;
+  std::uint64_t frames_sent_ = 0;
+};
+
+class RxBridge : public Block {
+ public:
+  SC_HAS_PROCESS(RxBridge);
+  /// @param period_ps  consumer device clock (one beat pushed per cycle)
+  /// @param last_hop   link whose receive buffer this is (its max_buffer_bytes is updated)
+  RxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* frames, Stream* out, const FlowShape& shape,
+           Qsfp28Link* last_hop);
+
+ private:
+  void run();
+  time_ps period_;
+  Stream* frames_;
+  Stream* out_;
+  FlowShape shape_;
+  Qsfp28Link* last_hop_;
+};
+
+}  // namespace masesim
