@@ -35,7 +35,11 @@ const std::vector<KeyDecl>& config_keys() {
       {"link.forwarding", KeyType::Enum, "store_and_forward", "", "forwarding at intermediate devices",
        {"store_and_forward", "cut_through"}},
       {"mapping.partition", KeyType::Enum, "manual", "",
-       "manual: hw.device from the graph or mapping.place, else the first device", {"manual"}},
+       "manual: hw.device from the graph or mapping.place, else the first device; balanced: contiguous stages "
+       "minimising the slowest stage or link (docs/partitioning.md); greedy: MASE's fill-to-75%-LUT baseline",
+       {"manual", "balanced", "greedy"}},
+      {"mapping.utilisation_cap", KeyType::Double, "0.8", "fraction",
+       "balanced/greedy: largest share of each resource a device may use", {}, 0.01, 1.0},
       {"mapping.place", KeyType::Any, "{}", "", "manual placement overrides: {node-name glob: device name}", {}},
       {"mapping.default_parallelism", KeyType::Int, "8", "elements",
        "largest last-dim tile for ports without hw.parallelism", {}, 1, 4096},

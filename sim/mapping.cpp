@@ -4,6 +4,10 @@
 #include <fnmatch.h>
 #include <sstream>
 
+#include "interconnect/framing.hpp"
+#include "models/time.hpp"
+#include "interconnect/topology.hpp"
+#include "sim/partition.hpp"
 #include "workloads/error.hpp"
 #include "workloads/op_rules.hpp"
 
@@ -20,6 +24,84 @@ std::string fmt(double v) {
   o << static_cast<long long>(std::ceil(v));
   return o.str();
 }
+}  // namespace
+
+namespace {
+
+/// Fills node devices (and off-chip weights) with the balanced or greedy partitioner.
+void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, Mapping& m) {
+  const time_ps period = period_ps_for_mhz(devices[0].type.clock_mhz);
+  std::vector<PartNode> pn(g.nodes.size());
+  std::vector<PartEdge> pe;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    NodeMap on = m.nodes[i];
+    on.hw.weights_off_chip = false;
+    on.timing = op_timing(g, n, on.hw);
+    pn[i].res_on = estimate_resources(g, n, on.hw, on.timing);
+    pn[i].time_on_ps = static_cast<double>(on.timing.ideal_cycles()) * static_cast<double>(period);
+    pn[i].name = n.name;
+    pn[i].has_weights = n.param("weight") != nullptr && find_op_rule(n.op)->cls != OpClass::RowReduce &&
+                        find_op_rule(n.op)->cls != OpClass::Elementwise;
+    if (pn[i].has_weights) {
+      NodeMap off = m.nodes[i];
+      off.hw.weights_off_chip = true;
+      off.timing = op_timing(g, n, off.hw);
+      pn[i].res_off = estimate_resources(g, n, off.hw, off.timing);
+      pn[i].weight_bytes = static_cast<double>(off.timing.weight_bytes_per_inference);
+    } else {
+      pn[i].res_off = pn[i].res_on;
+    }
+    for (const auto& a : n.args) {
+      const Node* p = g.find_node(a.node);
+      if (!p) continue;
+      const int from = static_cast<int>(p - g.nodes.data());
+      pe.push_back({from, static_cast<int>(i), static_cast<double>(g.tensor_of(a).bytes())});
+    }
+  }
+  std::vector<PartDevice> pd;
+  for (const auto& d : devices)
+    pd.push_back({d.type.capacity, d.type.memory.channels * d.type.memory.gbytes_per_s_per_channel * 1e-3});
+  PartLinks links;
+  interconnect::FramingConfig f;
+  f.kind = interconnect::parse_framing_kind(cfg.get_string("link.framing"));
+  f.mtu_bytes = static_cast<std::uint64_t>(cfg.get_int("link.mtu_bytes"));
+  links.bytes_per_ps = interconnect::goodput_gbps(f.mtu_bytes, f) / 8.0 * 1e-3;
+  if (devices.size() > 1) {
+    interconnect::TopologyParams tp;
+    for (const auto& d : devices) tp.ports_per_device.push_back(static_cast<std::uint32_t>(d.type.qsfp28_ports));
+    tp.rows = static_cast<std::uint32_t>(cfg.get_int("system.torus_rows"));
+    tp.cols = static_cast<std::uint32_t>(cfg.get_int("system.torus_cols"));
+    tp.allow_switch = cfg.get_bool("system.allow_switch");
+    try {
+      const auto topo = interconnect::make_topology(interconnect::parse_topology_kind(cfg.get_string("system.topology")),
+                                                    static_cast<std::uint32_t>(devices.size()), tp);
+      links.hops.assign(devices.size(), std::vector<int>(devices.size(), 0));
+      for (std::uint32_t a = 0; a < devices.size(); ++a)
+        for (std::uint32_t b = 0; b < devices.size(); ++b)
+          links.hops[a][b] = a == b ? 0 : static_cast<int>(interconnect::hop_count(topo, a, b));
+    } catch (const std::runtime_error& e) {
+      throw InputError(cfg.file() + ": " + e.what());
+    }
+  }
+  const double cap = cfg.get_double("mapping.utilisation_cap");
+  const PartResult r = cfg.get_string("mapping.partition") == "balanced" ? partition_balanced(pn, pe, pd, links, cap)
+                                                                          : partition_greedy(pn, pe, pd, links, cap);
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    NodeMap& nm = m.nodes[i];
+    nm.device = r.device[i];
+    const bool off = r.weights_off[i] && pn[i].has_weights;
+    if (off != nm.hw.weights_off_chip) {
+      nm.hw.weights_off_chip = off;
+      nm.timing = op_timing(g, g.nodes[i], nm.hw);
+      nm.resources = estimate_resources(g, g.nodes[i], nm.hw, nm.timing);
+    }
+  }
+  m.estimated_bottleneck_ps = r.bottleneck_ps;
+  m.estimated_bottleneck = r.bottleneck;
+  m.notes = r.notes;
+}
+
 }  // namespace
 
 Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg) {
@@ -95,6 +177,9 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
     m.nodes.push_back(nm);
   }
 
+  const std::string partition = cfg.get_string("mapping.partition");
+  m.partition = partition;
+  if (partition != "manual") automatic_partition(g, devices, cfg, m);
   for (const auto& nm : m.nodes) m.used[static_cast<std::size_t>(nm.device)] += nm.resources;
   // mapping.weights: auto starts with every weight on chip and moves the largest ones
   // off chip until each device's BRAM and URAM fit.

@@ -27,6 +27,10 @@ struct Mapping {
   std::vector<PortTiling> inputs;           ///< graph inputs' tilings
   std::vector<Resources> used;              ///< per device
   std::vector<std::string> overflows;       ///< "device 'x': bram36 used 3000 > 2688"
+  std::string partition = "manual";
+  double estimated_bottleneck_ps = 0;       ///< partitioner's analytic time per inference (0: manual)
+  std::string estimated_bottleneck;         ///< "node X" / "link a->b"
+  std::vector<std::string> notes;
 };
 
 Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg);

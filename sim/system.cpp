@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "interconnect/bridge.hpp"
@@ -362,6 +363,17 @@ RunSummary System::report(StatsTree& root) const {
     bn.set("busy_cycles", static_cast<std::int64_t>(std::stoll(t->get("busy_cycles"))));
   }
 
+  auto& mp = root.child("mapping");
+  mp.set("partition", I.m.partition);
+  if (I.m.estimated_bottleneck_ps > 0) {
+    mp.set("estimated_bottleneck", I.m.estimated_bottleneck);
+    mp.set("estimated_bottleneck_cycles", I.m.estimated_bottleneck_ps / static_cast<double>(period0));
+    mp.set("estimated_throughput_inferences_per_s", 1e12 / I.m.estimated_bottleneck_ps);
+  }
+  std::set<int> used_devices;
+  for (const auto& nm : I.m.nodes) used_devices.insert(nm.device);
+  mp.set("devices_used", static_cast<std::int64_t>(used_devices.size()));
+
   // Devices.
   auto& devs = root.child("devices");
   for (std::size_t d = 0; d < I.devices.size(); ++d) {
@@ -418,6 +430,17 @@ RunSummary System::report(StatsTree& root) const {
     bn.set("busiest_link", worst_link);
     bn.set("busiest_link_utilisation", worst_util);
   }
+  // The system's bottleneck: the block or link that is busy for the longest time.
+  double worst_link_ps = 0;
+  for (const auto& [key, l] : I.links) worst_link_ps = std::max(worst_link_ps, static_cast<double>(l->stats().busy_ps));
+  if (worst_link_ps > worst) {
+    bn.set("kind", "link");
+    bn.set("name", worst_link);
+    r.bottleneck = worst_link;
+  } else {
+    bn.set("kind", "node");
+    bn.set("name", r.bottleneck);
+  }
   auto& ss = root.child("streams");
   for (const auto& s : I.streams) {
     auto& t = ss.child(s->name());
@@ -440,8 +463,12 @@ std::string format_summary(const StatsTree& s) {
     << " MHz\n";
   o << "  throughput   " << s.get("throughput_inferences_per_s") << " inferences/s\n";
   o << "  total        " << s.get("total_cycles") << " cycles\n";
-  o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound") << "-bound, "
-    << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
+  if (s.get("bottleneck.kind") == "link")
+    o << "  bottleneck   link " << s.get("bottleneck.name") << " (link-bound, utilisation "
+      << s.get("bottleneck.busiest_link_utilisation") << "); slowest block " << s.get("bottleneck.node") << "\n";
+  else
+    o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound") << "-bound, "
+      << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
   if (!s.get("bottleneck.busiest_link").empty())
     o << "  busiest link " << s.get("bottleneck.busiest_link") << " (utilisation " << s.get("bottleneck.busiest_link_utilisation")
       << ")\n";

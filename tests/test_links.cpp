@@ -123,3 +123,18 @@ TEST(Links, ThreeHopsCostThreeHopsOfLatency) {
   EXPECT_EQ(three.num("links.fpga1->fpga2.frames"), 1);
   EXPECT_EQ(three.num("links.fpga2->fpga3.frames"), 1);
 }
+
+// The shipped link-bound configuration: the summary and stats name the link.
+TEST(Links, LinkBoundConfigNamesTheLink) {
+  const auto r = run_simulate({{"c.yaml", "workload: {graph: " + std::string(MASESIM_SOURCE_DIR) +
+                                              "/workloads/graphs/elementwise_chain.yaml, inferences: 3}\n"
+                                              "system: {devices: [{count: 2, type: u250}]}\n"
+                                              "mapping: {default_parallelism: 64, place: {\"relu_b*\": fpga1}}\n"}},
+                              "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("bottleneck.kind"), "link");
+  EXPECT_EQ(r.str("bottleneck.name"), "fpga0->fpga1");
+  // Steady state: one 1 MiB tensor per inference at the Ethernet goodput of 1500 B frames.
+  const double wire = static_cast<double>(ic::transfer_wire_bytes(1 << 20, ic::FramingConfig{}));
+  EXPECT_NEAR(r.num("throughput_inferences_per_s"), 1e12 / (wire * 80.0), 1e12 / (wire * 80.0) * 0.01);
+}

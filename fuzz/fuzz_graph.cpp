@@ -1,0 +1,17 @@
+// libFuzzer target: bytes -> masesim::load_graph_text (+ summarize, + small dim overrides).
+// Only masesim::InputError may escape the loader; anything else aborts the run.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fuzz/fuzz_harness.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    masesim::fuzz::run_graph_input(text);
+  } catch (const masesim::InputError&) {
+    // Expected for bad input.
+  }
+  return 0;
+}

@@ -1,0 +1,92 @@
+// Calibrated resource model of MASE's streaming operator blocks (docs/resource-model.md).
+// Pure functions: LUT/FF/DSP/BRAM36/URAM of one block from its parallelism (tile) and
+// widths, in the parameterisation of MASE's HLS synthesis data
+// (shared/calibration/mase-hls-u250: x_row = lanes along the last dim, x_col = rows per
+// beat, *_depth = tiles per dim). Fixed-point logic is fitted to that data (refit with
+// bench/resource_fit.py); DSP packing, block formats, minifloat/float, and BRAM/URAM
+// storage are first-principles formulas (UG579, WP487, UG573), documented as such.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "models/op_cost.hpp"
+#include "workloads/graph.hpp"
+#include "workloads/precision.hpp"
+
+namespace masesim {
+
+/// How multipliers map to DSP48E2 slices.
+enum class DspMapping {
+  Packed,     ///< the masesim default: two ≤8-bit MACs per DSP48E2 when one operand is
+              ///< shared (WP487), ≤4-bit products in LUTs, 27×18 tiling above (UG579)
+  HlsDefault  ///< what Vitis HLS does with MASE's templates (no packing; fitted)
+};
+
+struct ResourceOptions {
+  DspMapping dsp = DspMapping::Packed;
+};
+
+/// A streamed tile in the HLS data's terms: `row` × `col` elements per beat
+/// (x_row: along the last dim, x_col: rows), `row_depth` × `col_depth` beats per tensor.
+struct TileShape {
+  std::int64_t row = 1, col = 1;
+  std::int64_t row_depth = 1, col_depth = 1;
+  std::int64_t lanes() const { return row * col; }
+  std::int64_t elems() const { return row * col * row_depth * col_depth; }
+};
+
+/// A linear (MASE fixed_linear / int_linear2d): per cycle k_par × n_par × row_par MACs.
+struct LinearShape {
+  std::int64_t k_par = 1;    ///< reduction lanes per beat (x_row == w_col)
+  std::int64_t n_par = 1;    ///< output features per beat (w_row)
+  std::int64_t row_par = 1;  ///< rows per beat (x_col)
+  std::int64_t k_depth = 1;  ///< K / k_par (x_row_depth == w_col_depth)
+  Precision x = fixed_precision(8, 0);
+  Precision w = fixed_precision(8, 0);
+  std::int64_t macs_per_cycle() const { return k_par * n_par * row_par; }
+  std::int64_t outputs_per_beat() const { return n_par * row_par; }
+};
+
+// ---- per-block formulas (logic only; storage is added by the *_storage / buffer calls) --
+
+/// MAC array + adder tree + accumulators of a linear/matmul/conv datapath.
+Resources linear_resources(const LinearShape& s, const ResourceOptions& o = {});
+/// DSP48E2 slices of a linear's MAC array (the DSP part of linear_resources).
+double linear_dsp(const LinearShape& s, DspMapping m = DspMapping::Packed);
+
+/// Element-wise block with `lanes` lanes: op is a masesim op name (relu, add, sub, mul,
+/// div, gelu, silu, tanh, sigmoid, batch_norm); `y` is the second operand (or = x).
+Resources elementwise_resources(const std::string& op, std::int64_t lanes, const Precision& x,
+                                const Precision& y);
+/// layer_norm over tile.row lanes of each of tile.col rows (logic; the row buffer is separate).
+Resources layernorm_resources(const TileShape& t, const Precision& x);
+Resources softmax_resources(const TileShape& t, const Precision& x);
+/// MASE's transpose / buffer block: logic fitted on 8×8-tile tensors, plus storage of the
+/// whole tensor (double-buffered) placed by buffer_resources.
+Resources transpose_resources(const TileShape& t, const Precision& x);
+/// A fork to `fork_num` consumers (handshake only; the data path is wires), plus its skew
+/// buffers of `buffer_bits` in total (0: none), placed by buffer_resources.
+Resources fork_resources(std::int64_t fork_num, double buffer_bits = 0);
+
+/// On-chip storage of `bits`: URAM (288 Kb blocks) above 64 KiB, else BRAM36 (36 Kb),
+/// as in op_cost.cpp's placement (UG573: RAMB36E2 = 36 Kb, URAM288 = 288 Kb).
+Resources buffer_resources(double bits);
+
+/// Extra logic of number formats over the fixed-point datapath of the same multiplier
+/// width, per MAC lane: shared/per-element exponent add, alignment shifters, normalise.
+/// `reduce_lanes` is the number of products summed per cycle into one output
+/// (k_par for a linear); `outputs` accumulators. First principles, not fitted.
+Resources format_overhead(const Precision& x, const Precision& w, std::int64_t reduce_lanes,
+                          std::int64_t outputs);
+
+/// A single scalar for comparing designs: the resources as LUT equivalents by U250 share
+/// (1 DSP = 1728000/12288 LUT, 1 FF = 0.5 LUT, BRAM36 = 1728000/2688, URAM = 1728000/1280).
+double lut_equivalent(const Resources& r);
+
+/// The calibrated model for one graph node: same contract and signature as
+/// estimate_resources() (models/op_cost.hpp), which may forward to it.
+Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t);
+Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
+                         const ResourceOptions& o);
+
+}  // namespace masesim
