@@ -5,8 +5,12 @@
 // sanitizer report) is a bug. Invariant violations throw FuzzInvariantError, which is
 // deliberately not an InputError so that the fuzzer and the test both report it.
 #pragma once
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
+#include <cstdlib>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -20,6 +24,37 @@ namespace masesim::fuzz {
 struct FuzzInvariantError : std::logic_error {
   explicit FuzzInvariantError(const std::string& w) : std::logic_error("fuzz invariant violated: " + w) {}
 };
+
+/// Input shapes of bugs already reported (fuzz/regressions/KNOWN_FAILING): a mapping key
+/// that is not a scalar, or a key repeated in one mapping. With MASESIM_FUZZ_SKIP_KNOWN=1
+/// in the environment the fuzz targets skip such inputs so that a long run can find
+/// something new instead of the same two bugs again (docs/fuzzing.md).
+inline bool has_known_bug_shape(const YAML::Node& n, int depth = 0) {
+  if (depth > 64) return false;
+  if (n.IsSequence()) {
+    for (const auto& e : n)
+      if (has_known_bug_shape(e, depth + 1)) return true;
+  } else if (n.IsMap()) {
+    std::set<std::string> keys;
+    for (const auto& kv : n) {
+      if (!kv.first.IsScalar() || !keys.insert(kv.first.Scalar()).second) return true;
+      if (has_known_bug_shape(kv.second, depth + 1)) return true;
+    }
+  }
+  return false;
+}
+inline bool skip_known_bug_input(const std::string& text) {
+  static const bool enabled = [] {
+    const char* e = std::getenv("MASESIM_FUZZ_SKIP_KNOWN");
+    return e && std::string(e) == "1";
+  }();
+  if (!enabled) return false;
+  try {
+    return has_known_bug_shape(YAML::Load(text));
+  } catch (...) {
+    return false;  // the loaders report malformed text themselves
+  }
+}
 
 /// Graph text: load as is; if that succeeds, summarize, then reload with every declared
 /// dim overridden to a small value (1..4, derived from the input so the fuzzer can steer

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/resource_model.hpp"
+#include "systolic_cost.hpp"
 #include "workloads/error.hpp"
 
 namespace masesim {
@@ -31,6 +33,7 @@ PortTiling tile_port(const Shape& shape, const std::vector<std::int64_t>& par) {
 }
 
 std::int64_t OpTiming::ideal_cycles() const {
+  if (engine == Engine::Systolic) return gemm_batch * cycles_per_gemm;
   if (engine == Engine::Rows) return rows * row_cycles;
   std::int64_t c = out_beats;
   for (auto b : in_beats) c = std::max(c, b);
@@ -86,6 +89,44 @@ void gemm(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
         std::ceil(static_cast<double>(K * n_par) * w->tensor.precision.bits_per_element() / 8.0));
     t.weight_tile_cycles_per_row = k_beats;
     t.block_rows = std::max<std::int64_t>(1, std::min(t.rows, hw.weight_block_rows));
+  }
+}
+
+/// A linear/matmul/bmm on the systolic core: the block buffers A (and B for matmul),
+/// runs gemm_batch GEMMs back to back, then streams C out.
+void systolic_gemm(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
+  const Shape& a = g.tensor_of(n.args[0]).shape;
+  const std::int64_t K = a.back();
+  const std::int64_t N = n.results[0].shape.back();
+  std::int64_t M = shape_numel(a) / K;
+  std::int64_t batch = 1;
+  if (n.args.size() == 2 && a.size() >= 3) {  // batched: one GEMM per leading index
+    M = a[a.size() - 2];
+    batch = shape_numel(a) / (M * K);
+  }
+  if (M > 65535 || K > 65535 || N > 65535)
+    fail(n, "GEMM " + std::to_string(M) + "x" + std::to_string(K) + "x" + std::to_string(N) +
+                " exceeds the systolic core's 16-bit dimension registers");
+  systolic::ArrayConfig arr;
+  arr.rows = static_cast<std::uint32_t>(hw.systolic_rows);
+  arr.cols = static_cast<std::uint32_t>(hw.systolic_cols);
+  arr.dataflow = hw.weight_stationary ? systolic::Dataflow::WeightStationary : systolic::Dataflow::OutputStationary;
+  const auto c = systolic::gemm_cycles({static_cast<std::uint64_t>(M), static_cast<std::uint64_t>(K), static_cast<std::uint64_t>(N)}, arr);
+  t.engine = OpTiming::Engine::Systolic;
+  t.gemm_batch = batch;
+  t.gemm_m = M;
+  t.gemm_k = K;
+  t.gemm_n = N;
+  t.cycles_per_gemm = static_cast<std::int64_t>(c.total_cycles);
+  t.systolic_utilisation = c.utilisation;
+  t.macs_per_cycle = hw.systolic_rows * hw.systolic_cols;
+  t.latency_cycles = 0;
+  if (n.args.size() == 2) t.preload_beats[1] = t.in_beats[1];
+  if (hw.weights_off_chip && n.op == "linear") {
+    const Param* w = n.param("weight");
+    t.weight_tiles = 1;  // weights stream in once per inference, ahead of the GEMM
+    t.weight_tile_bytes = w->tensor.bytes();
+    t.block_rows = 1;
   }
 }
 
@@ -162,9 +203,11 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
   t.preload_beats.assign(hw.in.size(), 0);
   t.out_beats = hw.out.beats;
   t.macs = node_macs(g, n);
+  if (hw.systolic && rule->cls != OpClass::Gemm) fail(n, "hw.impl: systolic needs a linear, matmul or bmm node");
   switch (rule->cls) {
     case OpClass::Gemm:
-      gemm(g, n, hw, t);
+      if (hw.systolic) systolic_gemm(g, n, hw, t);
+      else gemm(g, n, hw, t);
       break;
     case OpClass::Conv:
       conv_like(g, n, hw, t, true);
@@ -214,7 +257,9 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
       break;
   }
   if (t.weight_tiles > 0)
-    t.weight_bytes_per_inference = ceil_div(t.rows, t.block_rows) * t.weight_tiles * t.weight_tile_bytes;
+    t.weight_bytes_per_inference = t.engine == OpTiming::Engine::Systolic
+                                       ? t.weight_tile_bytes
+                                       : ceil_div(t.rows, t.block_rows) * t.weight_tiles * t.weight_tile_bytes;
   return t;
 }
 
@@ -248,63 +293,17 @@ double dsp_per_mac(int a_bits, int b_bits) {
 }
 
 Resources estimate_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
-  Resources r;
-  const OpRule* rule = find_op_rule(n.op);
-  const Precision& pin = g.tensor_of(n.args[0]).precision;
-  const Precision& pout = n.results[0].precision;
-  const double lanes_out = static_cast<double>(hw.out.elems_per_beat);
-  r.ff += 2.0 * pout.bits_per_element() * lanes_out;  // output register + skid buffer
-  r.lut += 20;                                         // handshake control
-  if (rule->cls == OpClass::Gemm || rule->cls == OpClass::Conv) {
-    const Precision& pw = n.args.size() == 2 ? g.tensor_of(n.args[1]).precision
-                                             : n.param("weight")->tensor.precision;
-    const int a = pin.mac_operand_bits(), b = pw.mac_operand_bits();
-    const double macs = static_cast<double>(t.macs_per_cycle);
-    const double acc_bits = a + b + static_cast<double>(ceil_log2(std::max<std::int64_t>(2, t.macs_per_cycle)));
-    r.dsp += macs * dsp_per_mac(a, b);
-    r.lut += macs * (acc_bits + (dsp_per_mac(a, b) == 0 ? a * b : 0));  // adder tree (+ LUT multipliers)
-    r.ff += macs * acc_bits;
-    if (pin.is_block_format()) r.lut += lanes_out * 2 * acc_bits;  // exponent alignment per output
-    // Weights held on chip, or a tile buffer when streamed.
-    if (const Param* w = n.param("weight")) {
-      const double bits = hw.weights_off_chip
-                              ? 2.0 * t.weight_tile_bytes * 8.0 + 8.0 * t.block_rows * (hw.in[0].elems_per_beat + lanes_out) *
-                                                                      std::max<std::int64_t>(1, g.tensor_of(n.args[0]).shape.back() / hw.in[0].elems_per_beat)
-                              : static_cast<double>(w->tensor.numel()) * w->tensor.precision.bits_per_element();
-      place_buffer(r, bits);
-    }
-    if (n.args.size() == 2) {  // buffered B operand (double-buffered)
-      const auto& tb = g.tensor_of(n.args[1]);
-      place_buffer(r, 2.0 * tb.numel() * tb.precision.bits_per_element());
-    }
-  } else if (rule->cls == OpClass::Reorder) {
-    const auto& tx = g.tensor_of(n.args[0]);
-    place_buffer(r, 2.0 * tx.numel() * tx.precision.bits_per_element());
-  } else if (rule->cls == OpClass::RowReduce) {
-    const double row_bits = static_cast<double>(t.row_cycles) * hw.in[0].elems_per_beat * pin.bits_per_element();
-    r.bram36 += bram36_for_bits(2.0 * row_bits);
-    r.lut += lanes_out * 60.0 * pin.bits_per_element() / 8.0 + 400;
-    r.dsp += lanes_out;
-    r.ff += lanes_out * 40;
-  } else if (rule->cls == OpClass::Embedding) {
-    const Param* w = n.param("weight");
-    if (!hw.weights_off_chip) {
-      place_buffer(r, static_cast<double>(w->tensor.numel()) * w->tensor.precision.bits_per_element());
-    }
-  } else if (rule->cls == OpClass::Pool) {
-    const auto& tx = g.tensor_of(n.args[0]);
-    r.bram36 += bram36_for_bits(static_cast<double>(t.preload_beats[0] + 1) * hw.in[0].elems_per_beat * tx.precision.bits_per_element());
-    r.lut += lanes_out * pin.bits_per_element() * 2;
-  } else if (rule->cls == OpClass::Elementwise) {
-    const double k = n.op == "relu" ? 1 : (n.op == "mul" || n.op == "div" || n.op == "batch_norm") ? 3 : (n.op == "add" || n.op == "sub") ? 1.5 : 8;
-    r.lut += lanes_out * k * pout.bits_per_element();
-    if (n.op == "mul" || n.op == "batch_norm") r.dsp += lanes_out * dsp_per_mac(pin.mac_operand_bits(), pin.mac_operand_bits());
-    for (std::size_t p = 0; p < hw.in.size(); ++p)
-      if (t.preload_beats[p] > 0) {
-        const auto& tb = g.tensor_of(n.args[p]);
-        place_buffer(r, static_cast<double>(tb.numel()) * tb.precision.bits_per_element());
-      }
-  }
+  if (!hw.systolic) return node_resources(g, n, hw, t);
+  // The systolic core: rows x cols MAC lanes (A lanes x C lanes), plus the A buffer.
+  NodeHw core = hw;
+  core.in[0] = tile_port(g.tensor_of(n.args[0]).shape, {1});
+  core.in[0].tile = {hw.systolic_rows};
+  core.in[0].elems_per_beat = hw.systolic_rows;
+  core.out.tile = {hw.systolic_cols};
+  core.out.elems_per_beat = hw.systolic_cols;
+  Resources r = node_resources(g, n, core, t);
+  const auto& ta = g.tensor_of(n.args[0]);
+  place_buffer(r, 2.0 * static_cast<double>(ta.numel()) * ta.precision.bits_per_element());
   return r;
 }
 

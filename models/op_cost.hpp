@@ -30,11 +30,16 @@ struct NodeHw {
   PortTiling out;              ///< data_out_0
   bool weights_off_chip = false;
   std::int64_t weight_block_rows = 64;  ///< rows sharing one off-chip weight pass
+  // hw.impl: systolic — the node runs on the systolic GEMM core (models/systolic).
+  bool systolic = false;
+  std::int64_t systolic_rows = 16;
+  std::int64_t systolic_cols = 16;
+  bool weight_stationary = false;
 };
 
 /// Timing of a node per inference (see models/node_block.hpp for how it is executed).
 struct OpTiming {
-  enum class Engine { Streaming, Rows };
+  enum class Engine { Streaming, Rows, Systolic };
   Engine engine = Engine::Streaming;
   std::vector<std::int64_t> in_beats;       ///< per input port
   std::vector<std::int64_t> preload_beats;  ///< per input port, read before the first row
@@ -53,6 +58,11 @@ struct OpTiming {
   std::int64_t weight_tile_cycles_per_row = 0;  ///< compute cycles of one tile for one row
   std::int64_t block_rows = 1;
   std::int64_t weight_bytes_per_inference = 0;
+  // Systolic: `gemm_batch` GEMMs of gemm_m x gemm_k x gemm_n per inference, each
+  // `cycles_per_gemm` cycles on the array (models/systolic gemm_cycles, equal to the RTL).
+  std::int64_t gemm_batch = 0, gemm_m = 0, gemm_k = 0, gemm_n = 0;
+  std::int64_t cycles_per_gemm = 0;
+  double systolic_utilisation = 0;
 
   /// Busy cycles of the datapath per inference if never stalled.
   std::int64_t ideal_cycles() const;

@@ -49,6 +49,10 @@ const std::vector<KeyDecl>& config_keys() {
       {"mapping.weight_block_rows", KeyType::Int, "64", "rows",
        "rows that share one pass of off-chip weights (input/output buffers sized by it)", {}, 1, 1e6},
       {"mapping.oversubscribe", KeyType::Bool, "false", "", "report resources over capacity instead of failing", {}},
+      {"systolic.rows", KeyType::Int, "16", "PEs", "rows of the systolic GEMM core (nodes with hw.impl: systolic)", {}, 1, 256},
+      {"systolic.cols", KeyType::Int, "16", "PEs", "columns of the systolic GEMM core", {}, 1, 256},
+      {"systolic.dataflow", KeyType::Enum, "output_stationary", "", "systolic core dataflow",
+       {"output_stationary", "weight_stationary"}},
       {"simulation.mode", KeyType::Enum, "timing", "", "timing: beats carry no values", {"timing"}},
       {"simulation.stream_depth", KeyType::Int, "2", "beats", "FIFO depth of every stream between blocks", {}, 1, 1 << 24},
       {"simulation.fork_depth", KeyType::Int, "0", "beats",
@@ -132,7 +136,8 @@ void Config::assign(const std::string& key, const YAML::Node& value, const std::
 
 void Config::flatten(const YAML::Node& n, const std::string& prefix, const std::string& file) {
   for (const auto& kv : n) {
-    const std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+    const std::string part = yaml::key_string(file, kv.first, prefix.empty() ? "config" : prefix);
+    const std::string key = prefix.empty() ? part : prefix + "." + part;
     const KeyDecl* d = find_decl(key);
     if (!d && kv.second.IsMap()) {
       bool is_prefix = false;

@@ -10,6 +10,7 @@
 #include "sim/partition.hpp"
 #include "workloads/error.hpp"
 #include "workloads/op_rules.hpp"
+#include "workloads/yaml_util.hpp"
 
 namespace masesim {
 
@@ -137,9 +138,9 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
       }
     }
     for (const auto& kv : place) {
-      const std::string glob = kv.first.as<std::string>();
+      const std::string glob = yaml::key_string(cfg.file(), kv.first, "mapping.place");
       if (fnmatch(glob.c_str(), n.name.c_str(), 0) != 0) continue;
-      const std::string dev = kv.second.as<std::string>();
+      const std::string dev = yaml::scalar_string(cfg.file(), kv.second, "mapping.place." + glob);
       nm.device = -1;
       for (std::size_t d = 0; d < devices.size(); ++d)
         if (devices[d].name == dev) nm.device = static_cast<int>(d);
@@ -168,6 +169,10 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
     if (weights == "off_chip") off = true;
     nm.hw.weights_off_chip = off && n.param("weight") != nullptr;
     nm.hw.weight_block_rows = block_rows;
+    nm.hw.systolic = n.hw.impl == "systolic";
+    nm.hw.systolic_rows = cfg.get_int("systolic.rows");
+    nm.hw.systolic_cols = cfg.get_int("systolic.cols");
+    nm.hw.weight_stationary = cfg.get_string("systolic.dataflow") == "weight_stationary";
     try {
       nm.timing = op_timing(g, n, nm.hw);
     } catch (const InputError& e) {

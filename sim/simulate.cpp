@@ -52,11 +52,15 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       "Exit codes: 0 ok, 1 bad input, 2 simulation failure (deadlock, resources, time limit), 3 internal error.\n\n"
       "Options");
   std::vector<std::string> sets;
+  SimOptions sim_opts;
   desc.add_options()("help,h", "show this help")("config,c", po::value<std::string>(), "system configuration (YAML)")(
       "set,s", po::value<std::vector<std::string>>(&sets)->composing(), "override a config key: KEY=VALUE (repeatable)")(
       "out,o", po::value<std::string>(), "write DIR/stats.json, DIR/stats.csv and DIR/config.yaml (whole or not at all)")(
       "dump-config", "print the effective configuration and exit")("summary", "print the workload summary without simulating")(
-      "list-keys", "list every configuration key with its default and description")("quiet,q", "print nothing on success");
+      "list-keys", "list every configuration key with its default and description")("quiet,q", "print nothing on success")(
+      "cosim", po::value<std::vector<std::string>>(&sim_opts.cosim)->composing(),
+      "run the systolic nodes matching this glob on the Verilated RTL core (repeatable)")(
+      "vcd", po::value<std::string>(&sim_opts.vcd_path), "write a VCD waveform of the first co-simulated GEMM (4x4 cores)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -108,7 +112,7 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       return 0;
     }
     const Mapping mapping = map_graph(g, devices, cfg);
-    System system(g, devices, mapping, cfg);
+    System system(g, devices, mapping, cfg, sim_opts);
     system.run();
     system.report(stats);
     if (vm.count("out")) {

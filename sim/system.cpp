@@ -7,9 +7,13 @@
 #include <set>
 #include <sstream>
 
+#include <fnmatch.h>
+
 #include "interconnect/bridge.hpp"
+#include "sim/rtl_engine.hpp"
 #include "interconnect/topology.hpp"
 #include "workloads/error.hpp"
+#include "workloads/yaml_util.hpp"
 #include "workloads/op_rules.hpp"
 
 namespace masesim {
@@ -32,10 +36,13 @@ struct System::Impl {
   const std::vector<DeviceInstance>& devices;
   const Mapping& m;
   const Config& cfg;
+  SimOptions opts;
   std::int64_t inferences;
   std::vector<std::unique_ptr<DeviceModule>> dev;
   std::vector<std::unique_ptr<Stream>> streams;
-  std::vector<std::unique_ptr<NodeBlock>> nodes;       ///< indexed like graph nodes
+  std::vector<std::unique_ptr<NodeBlock>> nodes;       ///< indexed like graph nodes (null: systolic)
+  std::vector<std::unique_ptr<SystolicBlock>> sys;     ///< indexed like graph nodes (null: dataflow)
+  std::vector<std::unique_ptr<GemmEngine>> engines;
   std::vector<std::unique_ptr<NodeBlock>> adapters;
   std::vector<std::unique_ptr<ForkBlock>> forks;
   std::vector<std::unique_ptr<SourceBlock>> sources;
@@ -50,8 +57,17 @@ struct System::Impl {
   std::vector<std::unique_ptr<TxBridge>> txs;
   std::vector<std::unique_ptr<RxBridge>> rxs;
 
-  Impl(const Graph& g_, const std::vector<DeviceInstance>& d_, const Mapping& m_, const Config& c_)
-      : g(g_), devices(d_), m(m_), cfg(c_), inferences(c_.get_int("workload.inferences")) {}
+  Impl(const Graph& g_, const std::vector<DeviceInstance>& d_, const Mapping& m_, const Config& c_, const SimOptions& o)
+      : g(g_), devices(d_), m(m_), cfg(c_), opts(o), inferences(c_.get_int("workload.inferences")) {}
+
+  Block* block_of(std::size_t i) const { return nodes[i] ? static_cast<Block*>(nodes[i].get()) : sys[i].get(); }
+  const BlockStats& stats_of(std::size_t i) const { return nodes[i] ? nodes[i]->stats() : sys[i]->stats(); }
+
+  bool cosim_match(const std::string& name) const {
+    for (const auto& p : opts.cosim)
+      if (fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
+    return false;
+  }
 
   time_ps period_of(int d) const { return period_ps_for_mhz(devices[static_cast<std::size_t>(d)].type.clock_mhz); }
 
@@ -80,7 +96,8 @@ struct System::Impl {
       for (std::size_t i = 0; i < cables.size(); ++i) {
         if (!cables[i].IsSequence() || cables[i].size() != 2)
           throw InputError(cfg.file() + ": system.links[" + std::to_string(i) + "]: expected [device_a, device_b]");
-        tp.links.emplace_back(index_of(cables[i][0].as<std::string>()), index_of(cables[i][1].as<std::string>()));
+        tp.links.emplace_back(index_of(yaml::scalar_string(cfg.file(), cables[i][0], "system.links")),
+                              index_of(yaml::scalar_string(cfg.file(), cables[i][1], "system.links")));
       }
     try {
       topo = interconnect::make_topology(interconnect::parse_topology_kind(cfg.get_string("system.topology")),
@@ -231,24 +248,57 @@ struct System::Impl {
     for (std::size_t i = 0; i < g.nodes.size(); ++i)
       wire_producer(PortRef{g.nodes[i].name, 0}, m.nodes[i].hw.out, m.nodes[i].device, &node_out[i], [](Stream*) {});
     nodes.resize(g.nodes.size());
+    sys.resize(g.nodes.size());
+    for (const auto& p : opts.cosim) {
+      bool any = false;
+      for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+        if (fnmatch(p.c_str(), g.nodes[i].name.c_str(), 0) != 0) continue;
+        any = true;
+        if (m.nodes[i].timing.engine != OpTiming::Engine::Systolic)
+          throw InputError("--cosim " + p + ": node '" + g.nodes[i].name + "' (" + g.nodes[i].op +
+                           ") does not run on the systolic core (set hw.impl: systolic)");
+      }
+      if (!any) throw InputError("--cosim " + p + ": matches no node of the graph");
+    }
     std::uint64_t addr = 0;
+    bool vcd_taken = false;
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       const auto& nm = m.nodes[i];
       auto& dm = *dev[static_cast<std::size_t>(nm.device)];
+      const std::string bname = sanitize(g.nodes[i].name);
       // Create the block inside its device module so the hierarchy is device.node.
       sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
-      nodes[i] = std::make_unique<NodeBlock>(sanitize(g.nodes[i].name).c_str(), nm.timing, period_of(nm.device), node_in[i],
-                                             node_out[i], inferences, addr);
+      if (nm.timing.engine == OpTiming::Engine::Systolic) {
+        if (cosim_match(g.nodes[i].name)) {
+          RtlEngineOptions ro;
+          ro.rows = nm.hw.systolic_rows;
+          ro.cols = nm.hw.systolic_cols;
+          ro.weight_stationary = nm.hw.weight_stationary;
+          ro.node = g.nodes[i].name;
+          if (!vcd_taken) ro.vcd_path = opts.vcd_path;
+          vcd_taken = true;
+          engines.push_back(make_rtl_engine(ro));
+        } else {
+          engines.push_back(std::make_unique<ModelGemmEngine>(nm.timing.cycles_per_gemm));
+        }
+        sys[i] = std::make_unique<SystolicBlock>(bname.c_str(), nm.timing, period_of(nm.device), node_in[i], node_out[i],
+                                                 inferences, engines.back().get());
+        sys[i]->mem_socket.bind(dm.memory.socket);
+      } else {
+        nodes[i] = std::make_unique<NodeBlock>(bname.c_str(), nm.timing, period_of(nm.device), node_in[i], node_out[i],
+                                               inferences, addr);
+        nodes[i]->mem_socket.bind(dm.memory.socket);
+      }
       sc_core::sc_get_curr_simcontext()->hierarchy_pop();
-      nodes[i]->mem_socket.bind(dm.memory.socket);
       addr += static_cast<std::uint64_t>(nm.timing.weight_bytes_per_inference);
-      for (Stream* s : node_in[i]) s->set_ends(s->producer(), nodes[i].get());
-      node_out[i]->set_ends(nodes[i].get(), node_out[i]->consumer());
+      for (Stream* s : node_in[i]) s->set_ends(s->producer(), block_of(i));
+      node_out[i]->set_ends(block_of(i), node_out[i]->consumer());
     }
+    if (!opts.vcd_path.empty() && !vcd_taken) throw InputError("--vcd needs a co-simulated node (--cosim PATTERN)");
     n_output_sinks = 0;
     for (const auto& s : sinks)
       if (std::string(s->basename()).rfind("sink_", 0) == 0) ++n_output_sinks;
-    for (auto& b : nodes) all_blocks.push_back(b.get());
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) all_blocks.push_back(block_of(i));
     for (auto& b : adapters) all_blocks.push_back(b.get());
     for (auto& b : forks) all_blocks.push_back(b.get());
     for (auto& b : sources) all_blocks.push_back(b.get());
@@ -258,8 +308,9 @@ struct System::Impl {
   }
 };
 
-System::System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m, const Config& cfg)
-    : impl_(std::make_unique<Impl>(g, devices, m, cfg)) {
+System::System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m, const Config& cfg,
+               const SimOptions& opts)
+    : impl_(std::make_unique<Impl>(g, devices, m, cfg, opts)) {
   impl_->build();
 }
 
@@ -319,13 +370,25 @@ RunSummary System::report(StatsTree& root) const {
   for (std::size_t i = 0; i < I.g.nodes.size(); ++i) {
     const Node& n = I.g.nodes[i];
     const NodeMap& nm = I.m.nodes[i];
-    const NodeBlock& b = *I.nodes[i];
-    const time_ps p = b.period_ps();
-    const BlockStats& st = b.stats();
+    const time_ps p = I.period_of(nm.device);
+    const BlockStats& st = I.stats_of(i);
     auto& t = nodes.child(n.name);
     t.set("op", n.op);
     t.set("device", I.devices[static_cast<std::size_t>(nm.device)].name);
-    t.set("impl", "tlm");
+    t.set("impl", I.sys[i] ? I.sys[i]->engine().impl() : "tlm");
+    if (I.sys[i]) {
+      auto& sy = t.child("systolic");
+      sy.set("array", std::to_string(nm.hw.systolic_rows) + "x" + std::to_string(nm.hw.systolic_cols));
+      sy.set("dataflow", nm.hw.weight_stationary ? "weight_stationary" : "output_stationary");
+      sy.set("gemm", std::to_string(nm.timing.gemm_m) + "x" + std::to_string(nm.timing.gemm_k) + "x" + std::to_string(nm.timing.gemm_n));
+      sy.set("gemms", nm.timing.gemm_batch * N);
+      sy.set("model_cycles", nm.timing.cycles_per_gemm * nm.timing.gemm_batch * N);
+      sy.set("utilisation", nm.timing.systolic_utilisation);
+      if (I.sys[i]->engine().impl() == "rtl") {
+        t.set("rtl_cycles", I.sys[i]->engine_cycles());
+        t.set("rtl_mismatches", rtl_mismatches(I.sys[i]->engine()));
+      }
+    }
     const std::int64_t busy = nm.timing.ideal_cycles() * N;
     t.set("busy_cycles", busy);
     t.set("stall_in_cycles", static_cast<std::int64_t>(st.stall_in_ps / p));

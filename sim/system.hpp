@@ -11,6 +11,7 @@
 
 #include "models/memory.hpp"
 #include "models/node_block.hpp"
+#include "models/systolic_block.hpp"
 #include "sim/config.hpp"
 #include "sim/device_types.hpp"
 #include "sim/mapping.hpp"
@@ -41,9 +42,16 @@ struct RunSummary {
   std::string bottleneck;
 };
 
+/// Per-run options that are not part of the configuration.
+struct SimOptions {
+  std::vector<std::string> cosim;  ///< globs of systolic nodes to run on the Verilated RTL
+  std::string vcd_path;            ///< waveform of the first co-simulated GEMM
+};
+
 class System {
  public:
-  System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m, const Config& cfg);
+  System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m, const Config& cfg,
+         const SimOptions& opts = {});
   ~System();
   /// Runs to completion. SimulationError on deadlock or time limit.
   void run();

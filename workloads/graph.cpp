@@ -273,7 +273,7 @@ struct Loader {
     if (const YAML::Node p = n["parallelism"]) {
       if (!p.IsMap()) fail(p, ctx + ".parallelism: expected a mapping port -> list");
       for (const auto& kv : p) {
-        const std::string port = kv.first.as<std::string>();
+        const std::string port = yaml::key_string(file, kv.first, ctx + ".parallelism");
         std::vector<std::int64_t> v;
         const YAML::Node& lst = kv.second;
         const std::string pctx = ctx + ".parallelism." + port;
@@ -308,8 +308,12 @@ struct Loader {
   void indexed_ports(const YAML::Node& m, const std::string& ctx, const std::string& prefix, F f) const {
     if (!m.IsMap()) fail(m, ctx + ": expected a mapping " + prefix + "K -> ...");
     const std::size_t count = m.size();
+    std::vector<std::string> seen;
     for (const auto& kv : m) {
-      const std::string k = kv.first.as<std::string>();
+      const std::string k = yaml::key_string(file, kv.first, ctx);
+      for (const auto& x : seen)
+        if (x == k) fail(kv.first, ctx + ": key '" + k + "' appears twice");
+      seen.push_back(k);
       bool ok = k.rfind(prefix, 0) == 0 && k.size() > prefix.size() && k.size() < prefix.size() + 4 &&
                 k.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
       if (!ok || static_cast<std::size_t>(std::stoi(k.substr(prefix.size()))) >= count)
@@ -337,7 +341,7 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
   if (const YAML::Node d = root["dims"]) {
     if (!d.IsMap()) L.fail(d, "dims: expected a mapping name -> positive integer");
     for (const auto& kv : d) {
-      const std::string k = kv.first.as<std::string>();
+      const std::string k = yaml::key_string(file, kv.first, "dims");
       const auto v = as_int(file, kv.second, "dims." + k);
       if (v <= 0) L.fail(kv.second, "dims." + k + " = " + std::to_string(v) + " must be positive");
       g.dims[k] = v;
@@ -395,7 +399,7 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
     if (const YAML::Node ps = y["params"]) {
       if (!ps.IsMap()) L.fail(ps, ctx + ".params: expected a mapping");
       for (const auto& kv : ps) {
-        const std::string pn = kv.first.as<std::string>();
+        const std::string pn = yaml::key_string(file, kv.first, ctx + ".params");
         if (std::find(rule->params_allowed.begin(), rule->params_allowed.end(), pn) == rule->params_allowed.end())
           L.fail(kv.first, ctx + ": op '" + n.op + "' has no parameter '" + pn + "'" +
                                did_you_mean(pn, rule->params_allowed));
@@ -411,7 +415,7 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
     if (const YAML::Node as = y["attrs"]) {
       if (!as.IsMap()) L.fail(as, ctx + ".attrs: expected a mapping");
       for (const auto& kv : as) {
-        const std::string an = kv.first.as<std::string>();
+        const std::string an = yaml::key_string(file, kv.first, ctx + ".attrs");
         if (std::find(rule->attrs_allowed.begin(), rule->attrs_allowed.end(), an) == rule->attrs_allowed.end())
           L.fail(kv.first, ctx + ": op '" + n.op + "' has no attribute '" + an + "'" +
                                did_you_mean(an, rule->attrs_allowed));

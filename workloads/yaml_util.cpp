@@ -37,11 +37,25 @@ YAML::Node load_file(const std::string& path) {
   return load_text(ss.str(), path);
 }
 
+std::string key_string(const std::string& file, const YAML::Node& key, const std::string& ctx) {
+  if (!key.IsScalar()) throw InputError(where(file, key) + ": " + ctx + ": a key must be a plain name, not a list or mapping");
+  return key.Scalar();
+}
+
+std::string scalar_string(const std::string& file, const YAML::Node& n, const std::string& ctx) {
+  if (!n || !n.IsScalar()) throw InputError((n ? where(file, n) : file) + ": " + ctx + ": expected a single value");
+  return n.Scalar();
+}
+
 void check_keys(const std::string& file, const YAML::Node& map, const std::string& ctx,
                 const std::vector<std::string>& known) {
   if (!map.IsMap()) throw InputError(where(file, map) + ": " + ctx + ": expected a mapping");
+  std::vector<std::string> seen;
   for (const auto& kv : map) {
-    const std::string k = kv.first.as<std::string>();
+    const std::string k = key_string(file, kv.first, ctx);
+    for (const auto& x : seen)
+      if (x == k) throw InputError(where(file, kv.first) + ": " + ctx + ": key '" + k + "' appears twice");
+    seen.push_back(k);
     bool ok = false;
     for (const auto& c : known) ok = ok || c == k;
     if (!ok)

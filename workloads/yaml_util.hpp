@@ -16,7 +16,13 @@ std::string where(const std::string& file, const YAML::Node& n);
 YAML::Node load_file(const std::string& path);
 YAML::Node load_text(const std::string& text, const std::string& label);
 
-/// Throws InputError when `map` has a key not in `known` (naming the nearest known).
+/// A mapping key as text; InputError when the key is not a scalar (e.g. `[a]: 1`).
+std::string key_string(const std::string& file, const YAML::Node& key, const std::string& ctx);
+/// A scalar as text; InputError naming `ctx` otherwise (null, list or map).
+std::string scalar_string(const std::string& file, const YAML::Node& n, const std::string& ctx);
+
+/// Throws InputError when `map` has a key not in `known` (naming the nearest known), a
+/// non-scalar key, or the same key twice.
 void check_keys(const std::string& file, const YAML::Node& map, const std::string& ctx,
                 const std::vector<std::string>& known);
 

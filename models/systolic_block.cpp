@@ -1,0 +1,88 @@
+#include "models/systolic_block.hpp"
+
+#include <algorithm>
+
+#include "models/memory.hpp"
+
+namespace masesim {
+
+SystolicBlock::SystolicBlock(const sc_core::sc_module_name& name, const OpTiming& timing, time_ps period_ps,
+                             std::vector<Stream*> inputs, Stream* output, std::int64_t inferences, GemmEngine* engine)
+    : Block(name),
+      mem_socket("mem_socket"),
+      t_(timing),
+      period_(period_ps),
+      in_(std::move(inputs)),
+      out_(output),
+      inferences_(inferences),
+      engine_(engine) {
+  SC_THREAD(run);
+}
+
+void SystolicBlock::run() {
+  std::vector<time_ps> t_read(in_.size(), 0);
+  auto read = [&](std::size_t p, time_ps not_before) {
+    const time_ps want = std::max(t_read[p], not_before);
+    const time_ps got = in_[p]->pop(want, this);
+    st_.stall_in_ps += got - want;
+    ++st_.beats_in;
+    t_read[p] = got + period_;
+    return got;
+  };
+  time_ps free_at = 0, prev_start = 0;
+  std::uint64_t gemm_index = 0;
+  for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+    time_ps ready = 0;
+    // Operands: B whole (matmul/bmm), then A; loading may overlap the previous GEMM.
+    for (std::size_t p = in_.size(); p-- > 0;) {
+      const std::int64_t n = p == 0 ? t_.in_beats[0] : t_.preload_beats[p];
+      for (std::int64_t k = 0; k < n; ++k) ready = std::max(ready, read(p, prev_start));
+    }
+    time_ps start = std::max(free_at, ready + period_);
+    if (t_.weight_tiles > 0) {
+      // Weights from off-chip memory, in simulated-time order with other requesters.
+      const time_ps now = static_cast<time_ps>(sc_core::sc_time_stamp().value());
+      if (start > now) {
+        set_waiting("sync to fetch weights");
+        sc_core::wait(sc_core::sc_time::from_value(start - now));
+        set_waiting("");
+      }
+      tlm::tlm_generic_payload trans;
+      RequestTime ext;
+      ext.t = start;
+      trans.set_extension(&ext);
+      trans.set_command(tlm::TLM_READ_COMMAND);
+      trans.set_data_ptr(nullptr);
+      trans.set_data_length(static_cast<unsigned>(t_.weight_tile_bytes));
+      trans.set_streaming_width(static_cast<unsigned>(t_.weight_tile_bytes));
+      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+      mem_socket->b_transport(trans, delay);
+      trans.clear_extension(&ext);
+      const time_ps arrived = static_cast<time_ps>(sc_core::sc_time_stamp().value() + delay.value());
+      st_.weight_bytes += static_cast<std::uint64_t>(t_.weight_tile_bytes);
+      if (arrived > start) {
+        st_.stall_mem_ps += arrived - start;
+        start = arrived;
+      }
+    }
+    prev_start = start;
+    std::uint64_t cycles = 0;
+    for (std::int64_t b = 0; b < t_.gemm_batch; ++b)
+      cycles += engine_->run(t_.gemm_m, t_.gemm_k, t_.gemm_n, gemm_index++);
+    engine_cycles_ += cycles;
+    const time_ps end = start + static_cast<time_ps>(cycles) * period_;
+    st_.first_active_ps = std::min(st_.first_active_ps, start);
+    free_at = end;
+    time_ps t = end;
+    for (std::int64_t j = 0; j < t_.out_beats; ++j) {
+      const time_ps got = out_->push(t, this);
+      st_.stall_out_ps += got - t;
+      ++st_.beats_out;
+      t = got + period_;
+    }
+    st_.last_active_ps = std::max(st_.last_active_ps, t);
+  }
+  set_finished();
+}
+
+}  // namespace masesim

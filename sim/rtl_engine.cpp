@@ -1,0 +1,69 @@
+#include "sim/rtl_engine.hpp"
+
+#include <functional>
+
+#include "workloads/error.hpp"
+
+#ifdef MASESIM_HAVE_RTL
+#include "gemm_reference.hpp"
+#include "rtl/systolic_gemm_rtl.hpp"
+#endif
+
+namespace masesim {
+
+#ifdef MASESIM_HAVE_RTL
+namespace {
+class RtlGemmEngine : public GemmEngine {
+ public:
+  explicit RtlGemmEngine(const RtlEngineOptions& o) : o_(o), rtl_(array_of(o)) {}
+  std::uint64_t run(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t index) override {
+    const systolic::GemmShape shape{static_cast<std::uint64_t>(m), static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(n)};
+    const std::uint64_t seed = std::hash<std::string>{}(o_.node) ^ (index * 0x9e3779b97f4a7c15ull);
+    const auto a = systolic::random_int8(shape.m * shape.k, seed);
+    const auto b = systolic::random_int8(shape.k * shape.n, seed + 1);
+    std::optional<std::string> vcd;
+    if (!o_.vcd_path.empty() && index == 0) vcd = o_.vcd_path;
+    const auto r = rtl_.run(shape, a, b, vcd);
+    const auto ref = systolic::gemm_reference(shape, a, b);
+    for (std::size_t i = 0; i < ref.size(); ++i) mismatches_ += r.c[i] != ref[i] ? 1 : 0;
+    return r.cycles;
+  }
+  std::string impl() const override { return "rtl"; }
+  std::uint64_t mismatches() const { return mismatches_; }
+
+ private:
+  static systolic::ArrayConfig array_of(const RtlEngineOptions& o) {
+    systolic::ArrayConfig a;
+    a.rows = static_cast<std::uint32_t>(o.rows);
+    a.cols = static_cast<std::uint32_t>(o.cols);
+    a.dataflow = o.weight_stationary ? systolic::Dataflow::WeightStationary : systolic::Dataflow::OutputStationary;
+    if (!rtl::SystolicGemmRtl::is_available(a)) {
+      std::string have;
+      for (const auto& x : rtl::SystolicGemmRtl::available())
+        have += (have.empty() ? "" : ", ") + std::to_string(x.rows) + "x" + std::to_string(x.cols) + " " + systolic::to_string(x.dataflow);
+      throw InputError("--cosim " + o.node + ": no Verilated systolic core of " + std::to_string(o.rows) + "x" +
+                       std::to_string(o.cols) + " " + systolic::to_string(a.dataflow) + " in this build (built: " + have + ")");
+    }
+    return a;
+  }
+  RtlEngineOptions o_;
+  rtl::SystolicGemmRtl rtl_;
+  std::uint64_t mismatches_ = 0;
+};
+}  // namespace
+
+bool rtl_available() { return true; }
+std::unique_ptr<GemmEngine> make_rtl_engine(const RtlEngineOptions& o) { return std::make_unique<RtlGemmEngine>(o); }
+std::uint64_t rtl_mismatches(const GemmEngine& e) {
+  const auto* r = dynamic_cast<const RtlGemmEngine*>(&e);
+  return r ? r->mismatches() : 0;
+}
+#else
+bool rtl_available() { return false; }
+std::unique_ptr<GemmEngine> make_rtl_engine(const RtlEngineOptions& o) {
+  throw InputError("--cosim " + o.node + ": this build has no Verilated RTL (configure with Verilator and MASESIM_RTL=ON)");
+}
+std::uint64_t rtl_mismatches(const GemmEngine&) { return 0; }
+#endif
+
+}  // namespace masesim
