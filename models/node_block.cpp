@@ -114,6 +114,7 @@ void NodeBlock::run_rows() {
   const time_ps interval = static_cast<time_ps>(t_.out_interval_cycles) * period_;
   time_ps free_at = 0;       // datapath free
   time_ps prev_start = 0;    // start of the previous row (input double buffer)
+  time_ps fetch_slot = 0;    // earliest issue of the next weight fetch (two tile buffers)
   std::uint64_t fetch_addr = 0;
   const std::int64_t block = t_.weight_tiles > 0 ? t_.block_rows : 1;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
@@ -157,7 +158,9 @@ void NodeBlock::run_rows() {
         const time_ps tile_ps = static_cast<time_ps>(t_.weight_tile_cycles_per_row * nrows) * period_;
         const time_ps ready0 = std::max(start, last + period_);
         time_ps compute = ready0;
-        time_ps issue_fetch = start;
+        // Weights do not depend on the data, so the fetch of the next tile is issued as soon
+        // as a tile buffer frees (prefetch across blocks); an embedding row needs its token.
+        time_ps issue_fetch = t_.weight_address_from_input ? std::max(fetch_slot, last) : fetch_slot;
         std::vector<time_ps> tile_done(static_cast<std::size_t>(t_.weight_tiles));
         for (std::int64_t i = 0; i < t_.weight_tiles; ++i) {
           const time_ps arrived = fetch(issue_fetch, static_cast<std::uint64_t>(t_.weight_tile_bytes), fetch_addr);
@@ -165,6 +168,7 @@ void NodeBlock::run_rows() {
           const time_ps begin = std::max(compute, arrived);
           st_.stall_mem_ps += begin - compute;
           issue_fetch = begin;  // double buffer: next fetch may start when this tile computes
+          fetch_slot = begin;
           compute = begin + tile_ps;
           tile_done[static_cast<std::size_t>(i)] = compute;
         }

@@ -242,6 +242,7 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
             static_cast<double>(hw.in[0].elems_per_beat * w->tensor.shape[1]) * w->tensor.precision.bits_per_element() / 8.0));
         t.weight_tile_cycles_per_row = out_per_row;
         t.block_rows = 1;
+        t.weight_address_from_input = true;
       } else {
         t.engine = OpTiming::Engine::Streaming;
         t.latency_cycles = 2;

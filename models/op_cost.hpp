@@ -58,6 +58,7 @@ struct OpTiming {
   std::int64_t weight_tile_cycles_per_row = 0;  ///< compute cycles of one tile for one row
   std::int64_t block_rows = 1;
   std::int64_t weight_bytes_per_inference = 0;
+  bool weight_address_from_input = false;  ///< embedding: the row to fetch is the input token
   // Systolic: `gemm_batch` GEMMs of gemm_m x gemm_k x gemm_n per inference, each
   // `cycles_per_gemm` cycles on the array (models/systolic gemm_cycles, equal to the RTL).
   std::int64_t gemm_batch = 0, gemm_m = 0, gemm_k = 0, gemm_n = 0;

@@ -483,10 +483,35 @@ def export_module(model, model_name, dim_names, make_inputs, quant, dims=None, a
     return graph
 
 
+# Small models for the functional tests (not in the published zoo): name ->
+# (constructor(device), dims). opt-tiny is tests/python/test_onnx_import.py's
+# two-layer OPT-style decoder (hidden 64, 4 heads, FFN 256, vocabulary 1000).
+EXTRA_MODELS = {
+    "opt-tiny": (lambda device="meta": __import__("masesim_models").OPTForCausalLM(
+        hidden=64, layers=2, heads=4, ffn=256, proj=64, pre_ln=True, vocab=1000, max_pos=128,
+        device=device), ("batch", "seq")),
+}
+
+
+def model_names():
+    import masesim_models as zoo
+    return sorted(set(zoo.ZOO) | set(EXTRA_MODELS))
+
+
+def build_named_model(name, device="meta"):
+    """(module in eval mode, symbolic dim names) of a zoo or EXTRA_MODELS model."""
+    import masesim_models as zoo
+    if name in EXTRA_MODELS:
+        ctor, dim_names = EXTRA_MODELS[name]
+        return ctor(device).eval(), dim_names
+    if name not in zoo.ZOO:
+        raise GraphError(f"unknown model '{name}' (models: {', '.join(model_names())})")
+    return zoo.build_model(name, device=device), zoo.ZOO[name][1]
+
+
 def export_zoo(name, quant, dims=None):
     import masesim_models as zoo
-    model = zoo.build_model(name, device="meta")
-    dim_names = zoo.ZOO[name][1]
+    model, dim_names = build_named_model(name, device="meta")
     make = lambda s: zoo.example_inputs(model, s, device="meta")  # noqa: E731
     return export_module(model, name, dim_names, make, quant, dims,
                          attrs={"source": "masesim scripts/export_graph.py (torch.fx)",
@@ -497,6 +522,7 @@ def export_zoo(name, quant, dims=None):
 COMMITTED = {
     "opt125m_int8.json": ("opt-125m", "int8"),
     "opt125m_msfp12.json": ("opt-125m", "msfp12"),
+    "opt125m_mxint8.json": ("opt-125m", "mxint8"),
     "opt350m_int8.json": ("opt-350m", "int8"),
     "opt1.3b_int8.json": ("opt-1.3b", "int8"),
     "bert_base_int8.json": ("bert-base", "int8"),

@@ -38,6 +38,8 @@ const std::vector<KeyDecl>& config_keys() {
        "manual: hw.device from the graph or mapping.place, else the first device; balanced: contiguous stages "
        "minimising the slowest stage or link (docs/partitioning.md); greedy: MASE's fill-to-75%-LUT baseline",
        {"manual", "balanced", "greedy"}},
+      {"mapping.auto", KeyType::Bool, "false", "",
+       "choose every node's parallelism (and a balanced partition) to maximise throughput within the resources", {}},
       {"mapping.utilisation_cap", KeyType::Double, "0.8", "fraction",
        "balanced/greedy: largest share of each resource a device may use", {}, 0.01, 1.0},
       {"mapping.place", KeyType::Any, "{}", "", "manual placement overrides: {node-name glob: device name}", {}},

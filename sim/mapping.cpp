@@ -7,6 +7,7 @@
 #include "interconnect/framing.hpp"
 #include "models/time.hpp"
 #include "interconnect/topology.hpp"
+#include "sim/auto_map.hpp"
 #include "sim/partition.hpp"
 #include "workloads/error.hpp"
 #include "workloads/op_rules.hpp"
@@ -30,7 +31,8 @@ std::string fmt(double v) {
 namespace {
 
 /// Fills node devices (and off-chip weights) with the balanced or greedy partitioner.
-void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, Mapping& m) {
+void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, Mapping& m,
+                         const std::string& method) {
   const time_ps period = period_ps_for_mhz(devices[0].type.clock_mhz);
   std::vector<PartNode> pn(g.nodes.size());
   std::vector<PartEdge> pe;
@@ -86,8 +88,7 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
     }
   }
   const double cap = cfg.get_double("mapping.utilisation_cap");
-  const PartResult r = cfg.get_string("mapping.partition") == "balanced" ? partition_balanced(pn, pe, pd, links, cap)
-                                                                          : partition_greedy(pn, pe, pd, links, cap);
+  const PartResult r = method == "balanced" ? partition_balanced(pn, pe, pd, links, cap) : partition_greedy(pn, pe, pd, links, cap);
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     NodeMap& nm = m.nodes[i];
     nm.device = r.device[i];
@@ -104,6 +105,16 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
 }
 
 }  // namespace
+
+bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, const Mapping& m) {
+  Mapping copy = m;
+  try {
+    automatic_partition(g, devices, cfg, copy, "balanced");
+  } catch (const SimulationError&) {
+    return false;
+  }
+  return true;
+}
 
 Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg) {
   Mapping m;
@@ -182,9 +193,16 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
     m.nodes.push_back(nm);
   }
 
-  const std::string partition = cfg.get_string("mapping.partition");
+  std::string partition = cfg.get_string("mapping.partition");
+  if (cfg.get_bool("mapping.auto")) {
+    const AutoMapReport rep = auto_parallelism(g, devices, cfg, m);
+    m.automatic = true;
+    m.auto_steps = rep.steps;
+    m.auto_stop = rep.stop_reason;
+    partition = "balanced";
+  }
   m.partition = partition;
-  if (partition != "manual") automatic_partition(g, devices, cfg, m);
+  if (partition != "manual") automatic_partition(g, devices, cfg, m, partition);
   for (const auto& nm : m.nodes) m.used[static_cast<std::size_t>(nm.device)] += nm.resources;
   // mapping.weights: auto starts with every weight on chip and moves the largest ones
   // off chip until each device's BRAM and URAM fit.

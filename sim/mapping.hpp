@@ -31,9 +31,15 @@ struct Mapping {
   double estimated_bottleneck_ps = 0;       ///< partitioner's analytic time per inference (0: manual)
   std::string estimated_bottleneck;         ///< "node X" / "link a->b"
   std::vector<std::string> notes;
+  bool automatic = false;    ///< mapping.auto chose the tilings
+  int auto_steps = 0;
+  std::string auto_stop;
 };
 
 Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg);
+
+/// True when the balanced partitioner can place `m`'s nodes (tilings as they are).
+bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, const Mapping& m);
 
 /// The tiling a port gets when the graph gives none: [1, d] on the last dim with d the
 /// largest divisor <= cap.

@@ -428,6 +428,11 @@ RunSummary System::report(StatsTree& root) const {
 
   auto& mp = root.child("mapping");
   mp.set("partition", I.m.partition);
+  mp.set_bool("auto", I.m.automatic);
+  if (I.m.automatic) {
+    mp.set("auto_steps", I.m.auto_steps);
+    mp.set("auto_stop", I.m.auto_stop);
+  }
   if (I.m.estimated_bottleneck_ps > 0) {
     mp.set("estimated_bottleneck", I.m.estimated_bottleneck);
     mp.set("estimated_bottleneck_cycles", I.m.estimated_bottleneck_ps / static_cast<double>(period0));

@@ -95,3 +95,13 @@ outputs: [s]
   EXPECT_EQ(largest_divisor_at_most(6272, 8), 8);
   EXPECT_EQ(largest_divisor_at_most(13, 8), 1);
 }
+
+#include "sim/auto_map.hpp"
+
+TEST(AutoMap, NextDivisorSteps) {
+  EXPECT_EQ(masesim::next_divisor(768, 8), 16);
+  EXPECT_EQ(masesim::next_divisor(768, 256), 768);  // smallest divisor >= 2 x 256
+  EXPECT_EQ(masesim::next_divisor(50272, 32), 1571);  // 50272 = 2^5 x 1571
+  EXPECT_EQ(masesim::next_divisor(7, 7), 0);
+  EXPECT_EQ(masesim::next_divisor(28, 7), 14);
+}

@@ -199,7 +199,7 @@ class Sweep:
             for p in self.pending:
                 f = client.submit(runner.run_point, self.task(p, None), key=f"masesim-{p.id}-{tag}", pure=False)
                 futs[f] = p
-            for f in as_completed(list(futs)):
+            for f in as_completed(list(futs), loop=client.loop):
                 p = futs[f]
                 try:
                     res = f.result()

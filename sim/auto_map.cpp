@@ -1,0 +1,199 @@
+#include "sim/auto_map.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "workloads/error.hpp"
+#include "workloads/op_rules.hpp"
+
+namespace masesim {
+
+std::int64_t next_divisor(std::int64_t dim, std::int64_t p) {
+  std::int64_t best = 0;
+  for (std::int64_t d = p + 1; d <= dim; ++d)
+    if (dim % d == 0) {
+      if (best == 0) best = d;
+      if (d >= 2 * p) return d;
+    }
+  return best;
+}
+
+namespace {
+
+struct Knobs {
+  std::int64_t in = 1;   ///< last-dim lanes of every data input
+  std::int64_t out = 1;  ///< last-dim lanes of the output
+};
+
+/// Which knobs a node has: `coupled` ops keep input and output lanes equal.
+bool coupled(const Graph& g, const Node& n) {
+  const OpClass c = find_op_rule(n.op)->cls;
+  if (c == OpClass::Elementwise || c == OpClass::RowReduce) return true;
+  return c == OpClass::Wire && g.tensor_of(n.args[0]).shape.back() == n.results[0].shape.back();
+}
+
+/// Tiles for the knobs; false if a lane count does not divide a dim it must.
+bool apply(const Graph& g, const Node& n, const Knobs& k, NodeHw& hw) {
+  hw.in.clear();
+  for (const auto& a : n.args) {
+    const Shape& s = g.tensor_of(a).shape;
+    const std::int64_t lanes = s.back() % k.in == 0 ? k.in : 1;  // broadcast operands (last dim 1)
+    if (s.back() % lanes != 0) return false;
+    hw.in.push_back(tile_port(s, {lanes}));
+  }
+  const Shape& os = n.results[0].shape;
+  if (os.back() % k.out != 0) return false;
+  hw.out = tile_port(os, {k.out});
+  return true;
+}
+
+struct Eval {
+  double cycles = 0;
+  Resources res;
+  bool ok = false;
+};
+
+Eval evaluate(const Graph& g, const Node& n, NodeMap nm, const Knobs& k) {
+  Eval e;
+  if (!apply(g, n, k, nm.hw)) return e;
+  try {
+    nm.hw.weights_off_chip = false;
+    const OpTiming t = op_timing(g, n, nm.hw);
+    e.cycles = static_cast<double>(t.ideal_cycles());
+    e.res = estimate_resources(g, n, nm.hw, t);
+    if (n.param("weight") && find_op_rule(n.op)->cls != OpClass::Elementwise &&
+        find_op_rule(n.op)->cls != OpClass::RowReduce) {
+      // Weights may go off chip: count only the non-weight storage against the budget.
+      NodeHw off = nm.hw;
+      off.weights_off_chip = true;
+      const OpTiming to = op_timing(g, n, off);
+      const Resources ro = estimate_resources(g, n, off, to);
+      e.res.bram36 = ro.bram36;
+      e.res.uram = ro.uram;
+    }
+    e.ok = true;
+  } catch (const InputError&) {
+    e.ok = false;
+  }
+  return e;
+}
+
+bool within(const Resources& r, const Resources& cap) {
+  return r.lut <= cap.lut && r.ff <= cap.ff && r.dsp <= cap.dsp && r.bram36 <= cap.bram36 && r.uram <= cap.uram;
+}
+
+Resources sub(Resources a, const Resources& b) {
+  a.lut -= b.lut, a.ff -= b.ff, a.dsp -= b.dsp, a.bram36 -= b.bram36, a.uram -= b.uram;
+  return a;
+}
+
+}  // namespace
+
+AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, Mapping& m) {
+  AutoMapReport rep;
+  const double cap = cfg.get_double("mapping.utilisation_cap");
+  Resources budget;
+  for (const auto& d : devices) {
+    budget.lut += d.type.capacity.lut * cap;
+    budget.ff += d.type.capacity.ff * cap;
+    budget.dsp += d.type.capacity.dsp * cap;
+    budget.bram36 += d.type.capacity.bram36 * cap;
+    budget.uram += d.type.capacity.uram * cap;
+  }
+  const std::size_t n = g.nodes.size();
+  // Start from the default lanes (mapping.default_parallelism), so that nodes that never
+  // become the bottleneck do not stream one element per beat.
+  const std::int64_t start_lanes = cfg.get_int("mapping.default_parallelism");
+  std::vector<Knobs> knobs(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Node& nd = g.nodes[i];
+    const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(), out_dim = nd.results[0].shape.back();
+    knobs[i].out = largest_divisor_at_most(out_dim, start_lanes);
+    knobs[i].in = coupled(g, nd) ? knobs[i].out : largest_divisor_at_most(in_dim, start_lanes);
+    if (coupled(g, nd) && (in_dim % knobs[i].in != 0 && in_dim != 1)) knobs[i] = Knobs{};
+  }
+  std::vector<Eval> ev(n);
+  Resources used;
+  for (std::size_t i = 0; i < n; ++i) {
+    ev[i] = evaluate(g, g.nodes[i], m.nodes[i], knobs[i]);
+    if (!ev[i].ok) throw InputError(g.file + ": node '" + g.nodes[i].name + "': no valid tiling with one lane");
+    used += ev[i].res;
+  }
+  std::vector<std::pair<std::size_t, Knobs>> history;  // (node, knobs before the step)
+  std::vector<bool> saturated(n, false);
+  for (;;) {
+    std::size_t worst = n;
+    for (std::size_t i = 0; i < n; ++i)
+      if (worst == n || ev[i].cycles > ev[worst].cycles) worst = i;
+    if (saturated[worst]) {
+      rep.stop_reason = "slowest node '" + g.nodes[worst].name + "' cannot grow further";
+      break;
+    }
+    const Node& nd = g.nodes[worst];
+    std::vector<Knobs> cand;
+    const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(), out_dim = nd.results[0].shape.back();
+    if (coupled(g, nd)) {
+      const std::int64_t p = next_divisor(std::min(in_dim, out_dim) == in_dim ? in_dim : out_dim, knobs[worst].out);
+      if (p) cand.push_back({p, p});
+    } else {
+      if (const std::int64_t p = next_divisor(in_dim, knobs[worst].in)) cand.push_back({p, knobs[worst].out});
+      if (const std::int64_t p = next_divisor(out_dim, knobs[worst].out)) cand.push_back({knobs[worst].in, p});
+    }
+    Eval best;
+    Knobs best_k;
+    for (const auto& k : cand) {
+      const Eval e = evaluate(g, nd, m.nodes[worst], k);
+      if (!e.ok || !within(sub(used, ev[worst].res) += e.res, budget)) continue;
+      const double cost = e.res.lut + 100 * e.res.dsp;
+      const double best_cost = best.res.lut + 100 * best.res.dsp;
+      if (!best.ok || e.cycles < best.cycles || (e.cycles == best.cycles && cost < best_cost)) {
+        best = e;
+        best_k = k;
+      }
+    }
+    if (!best.ok || best.cycles >= ev[worst].cycles) {
+      saturated[worst] = true;
+      rep.stop_reason = "slowest node '" + g.nodes[worst].name + "' cannot grow within the resources";
+      break;
+    }
+    history.emplace_back(worst, knobs[worst]);
+    used = sub(used, ev[worst].res);
+    used += best.res;
+    knobs[worst] = best_k;
+    ev[worst] = best;
+  }
+
+  // Apply the knobs, then find the longest history prefix the partitioner can place.
+  auto set_all = [&](const std::vector<Knobs>& ks) {
+    for (std::size_t i = 0; i < n; ++i) {
+      NodeMap& nm = m.nodes[i];
+      apply(g, g.nodes[i], ks[i], nm.hw);
+      nm.hw.weights_off_chip = false;
+      nm.timing = op_timing(g, g.nodes[i], nm.hw);
+      nm.resources = estimate_resources(g, g.nodes[i], nm.hw, nm.timing);
+    }
+  };
+  auto knobs_at = [&](std::size_t steps) {
+    std::vector<Knobs> ks = knobs;
+    for (std::size_t s = history.size(); s-- > steps;) ks[history[s].first] = history[s].second;
+    return ks;
+  };
+  std::size_t lo = 0, hi = history.size();  // lo: known to place (or 0), hi: candidate
+  set_all(knobs_at(hi));
+  rep.steps = static_cast<int>(hi);
+  if (partition_fits(g, devices, cfg, m)) return rep;
+  while (hi - lo > 1) {
+    const std::size_t mid = (lo + hi) / 2;
+    set_all(knobs_at(mid));
+    if (partition_fits(g, devices, cfg, m)) lo = mid;
+    else hi = mid;
+  }
+  set_all(knobs_at(lo));
+  rep.steps = static_cast<int>(lo);
+  rep.steps_undone = static_cast<int>(history.size() - lo);
+  rep.stop_reason += "; " + std::to_string(rep.steps_undone) + " steps undone so that the partition fits";
+  return rep;
+}
+
+}  // namespace masesim

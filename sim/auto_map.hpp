@@ -1,0 +1,31 @@
+// Automatic choice of every node's parallelism (mapping.auto: true).
+// Contract: grows the tile of the slowest node (its datapath cycles per inference) one
+// divisor step at a time — for GEMMs and convolutions the input or output lanes, whichever
+// helps more — while the summed LUT/FF/DSP (and non-weight BRAM/URAM) of all nodes stays
+// within utilisation_cap × the devices' total; stops when the slowest node cannot grow.
+// The balanced partitioner then places the nodes; if it cannot, the last steps are undone
+// (binary search) until it can. Kernel-free.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sim/config.hpp"
+#include "sim/device_types.hpp"
+#include "sim/mapping.hpp"
+
+namespace masesim {
+
+struct AutoMapReport {
+  int steps = 0;            ///< tile growth steps kept
+  int steps_undone = 0;     ///< undone so that the partition fits
+  std::string stop_reason;  ///< why growth stopped
+};
+
+/// Sets the tiles of every node in `m` (nodes already hold their default mapping).
+AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
+                               Mapping& m);
+
+/// Smallest divisor of `dim` that is >= 2·p, else the smallest one > p; 0 if none.
+std::int64_t next_divisor(std::int64_t dim, std::int64_t p);
+
+}  // namespace masesim

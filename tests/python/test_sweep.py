@@ -1,0 +1,393 @@
+"""scripts/sweep.py and scripts/plot_sweep.py: spec expansion, local and Dask backends,
+resume after a deleted point / a killed simulation / a killed sweep, failed points, plots.
+
+Needs the simulate binary: $MASESIM_SIMULATE (CMake sets it), else build/simulate.
+The Dask test starts a scheduler and two workers on 127.0.0.1 (skipped without
+python3-distributed); every process a test starts is killed in tearDown.
+"""
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import warnings
+
+import helpers  # noqa: F401  (puts scripts/ on sys.path)
+from masesim_sweep import spec as sweep_spec
+
+ROOT = helpers.ROOT
+PY = "/usr/bin/python3"
+SWEEP = os.path.join(ROOT, "scripts", "sweep.py")
+PLOT = os.path.join(ROOT, "scripts", "plot_sweep.py")
+MNIST_SPEC = os.path.join(ROOT, "configs", "sweeps", "mnist_parallelism.yaml")
+SIMULATE = os.environ.get("MASESIM_SIMULATE") or os.path.join(ROOT, "build", "simulate")
+HAVE_SIM = os.access(SIMULATE, os.X_OK)
+
+try:
+    import distributed  # noqa: F401
+    HAVE_DASK = True
+except ImportError:
+    HAVE_DASK = False
+try:
+    import matplotlib  # noqa: F401
+    HAVE_MPL = True
+except ImportError:
+    HAVE_MPL = False
+
+# a simulate stand-in: logs which point runs, can sleep, can die by SIGKILL for one point
+WRAPPER = """#!/bin/sh
+if [ "$1" = "--list-keys" ]; then exec "{real}" "$@"; fi
+basename "$(pwd)" >> "{log}"
+if [ -n "$SWEEPTEST_KILL_MATCH" ] && grep -q "$SWEEPTEST_KILL_MATCH" config.yaml; then kill -9 $$; fi
+if [ -n "$SWEEPTEST_DELAY" ]; then sleep "$SWEEPTEST_DELAY"; fi
+exec "{real}" "$@"
+"""
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
+class Tmp(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="test_sweep-")
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:  # the process groups this test started, by id
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            for s in (p.stdout, p.stderr):
+                if s:
+                    s.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write(self, name, text):
+        p = os.path.join(self.tmp, name)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+    def wrapper(self):
+        """A simulate wrapper logging into self.log (one line per point run)."""
+        self.log = os.path.join(self.tmp, "runs.log")
+        p = self.write("simulate.sh", WRAPPER.format(real=SIMULATE, log=self.log))
+        os.chmod(p, 0o755)
+        return p
+
+    def runs(self):
+        """Point ids the wrapper has run (the scratch dir is point-<id>-XXXX)."""
+        if not os.path.exists(self.log):
+            return []
+        return [l.split("-")[1] for l in read_text(self.log).split()]
+
+    def sweep(self, out, *args, spec=MNIST_SPEC, simulate=SIMULATE, env=None, timeout=60):
+        e = dict(os.environ, **(env or {}))
+        return subprocess.run([PY, SWEEP, "--spec", spec, "--out", out, "--simulate", simulate, *args],
+                              capture_output=True, text=True, timeout=timeout, env=e)
+
+
+class SpecExpansion(unittest.TestCase):
+    """Pure: no simulate needed."""
+
+    def load(self, text, name="s.yaml"):
+        d = tempfile.mkdtemp(prefix="test_sweep_spec-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.makedirs(os.path.join(d, "cfg"))
+        with open(os.path.join(d, "cfg", "base.yaml"), "w") as f:
+            f.write("workload:\n  graph: ../g/model.json\n  inferences: 4\n"
+                    "system:\n  devices:\n    - {name: fpga0, type: u250}\n")
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+        return d, sweep_spec.Spec.load(os.path.join(d, name))
+
+    def test_product_range_zip_order_and_ids(self):
+        d, s = self.load("base: cfg/base.yaml\n"
+                         "axes:\n  a.x: [1, 2]\n  b.y: {range: [0, 6, 2]}\n  c.z: [p, q, r]\n"
+                         "zip: [[b.y, c.z]]\n")
+        got = [tuple(p.assignments.values()) for p in s.points]
+        self.assertEqual(got, [(1, 0, "p"), (1, 2, "q"), (1, 4, "r"), (2, 0, "p"), (2, 2, "q"), (2, 4, "r")])
+        self.assertEqual(s.points[0].name, "x=1,y=0,z=p")
+        # ids: hash of the assignments, independent of key order, distinct per point
+        self.assertEqual(s.points[0].id, sweep_spec.point_id({"c.z": "p", "a.x": 1, "b.y": 0}))
+        self.assertEqual(len({p.id for p in s.points}), 6)
+        _, s2 = self.load("base: cfg/base.yaml\naxes:\n  a.x: [1, 2]\n  b.y: {range: [0, 6, 2]}\n"
+                          "  c.z: [p, q, r]\nzip: [[b.y, c.z]]\n")
+        self.assertEqual([p.id for p in s.points], [p.id for p in s2.points])
+
+    def test_ranges(self):
+        self.assertEqual(sweep_spec.axis_values("k", {"range": [1, 5]}), [1, 2, 3, 4])
+        self.assertEqual(sweep_spec.axis_values("k", {"range": [0.1, 0.4, 0.1]}), [0.1, 0.2, 0.3])
+        self.assertEqual(sweep_spec.axis_values("k", {"range": [8, 0, -4]}), [8, 4])
+        with self.assertRaises(sweep_spec.SpecError):
+            sweep_spec.axis_values("k", {"range": [5, 1]})
+
+    def test_merge_paths_and_list_index(self):
+        d, s = self.load("base: cfg/base.yaml\n"
+                         "set:\n  system.devices: [{count: 1, type: u250}]\n"
+                         "axes:\n  system.devices.0.count: [1, 3]\n"
+                         "  workload.graph: [g/other.json, /abs/x.json]\n"
+                         "  system.devices.0.type: [u280, types/mine.yaml]\n")
+        cfg = s.config_for(s.points[0])
+        self.assertEqual(cfg["system"]["devices"], [{"count": 1, "type": "u280"}])
+        self.assertEqual(cfg["workload"]["graph"], os.path.join(d, "g", "other.json"))  # spec-relative
+        self.assertEqual(cfg["workload"]["inferences"], 4)
+        last = s.config_for(s.points[-1])
+        self.assertEqual(last["system"]["devices"], [{"count": 3, "type": os.path.join(d, "types", "mine.yaml")}])
+        self.assertEqual(last["workload"]["graph"], "/abs/x.json")
+        self.assertEqual(s.points[-1].name, "count=3,graph=x,type=mine")
+        # the base's own relative graph path is relative to the base config
+        d2, b = self.load("base: cfg/base.yaml\naxes:\n  workload.inferences: [1]\n")
+        self.assertEqual(b.config_for(b.points[0])["workload"]["graph"], os.path.join(d2, "g", "model.json"))
+
+    def test_errors(self):
+        bad = {
+            "axes:\n  a: [1]\n": "base",
+            "base: cfg/base.yaml\naxes:\n  a.x: [1, 1]\n": "identical",
+            "base: cfg/base.yaml\naxes:\n  a.x: [1, 2]\n  b.y: [1]\nzip: [[a.x, b.y]]\n": "different lengths",
+            "base: cfg/base.yaml\naxes:\n  a.x: [1]\nzip: [[a.x, nope]]\n": "not an axis",
+            "base: cfg/base.yaml\naxes:\n  a.x: {foo: 1}\n": "expected a list",
+            "base: cfg/base.yaml\naxes: {a.x: [1]}\nbogus: 1\n": "unknown key",
+            "base: missing.yaml\naxes: {a.x: [1]}\n": "not found",
+        }
+        for text, msg in bad.items():
+            with self.subTest(text=text), self.assertRaisesRegex(sweep_spec.SpecError, msg):
+                self.load(text)
+
+    def test_key_check(self):
+        _, s = self.load("base: cfg/base.yaml\naxes:\n  mapping.default_paralelism: [1]\n")
+        keys = ["mapping.default_parallelism", "workload.dims.*", "system.devices"]
+        with self.assertRaisesRegex(sweep_spec.SpecError, "did you mean 'mapping.default_parallelism'"):
+            s.check_keys(keys)
+        _, ok = self.load("base: cfg/base.yaml\naxes:\n  workload.dims.seq: [1]\n"
+                          "  system.devices.0.count: [2]\n")
+        ok.check_keys(keys)
+
+
+@unittest.skipUnless(HAVE_SIM, f"no simulate binary at {SIMULATE} (set MASESIM_SIMULATE)")
+class LocalSweep(Tmp):
+    ref_dir = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ref_root = tempfile.mkdtemp(prefix="test_sweep_ref-")
+        cls.ref_dir = os.path.join(cls.ref_root, "ref")
+        r = subprocess.run([PY, SWEEP, "--spec", MNIST_SPEC, "--out", cls.ref_dir, "--simulate", SIMULATE,
+                            "--jobs", "2"], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"reference sweep failed ({r.returncode}): {r.stderr}")
+        cls.ref_csv = read_text(os.path.join(cls.ref_dir, "results.csv"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.ref_root, ignore_errors=True)
+
+    def test_results(self):
+        rows = list(csv.DictReader(io.StringIO(self.ref_csv)))
+        spec = sweep_spec.Spec.load(MNIST_SPEC)
+        self.assertEqual([r["id"] for r in rows], [p.id for p in spec.points])  # spec order
+        self.assertEqual(len(rows), 8)
+        for r in rows:
+            self.assertEqual((r["status"], r["exit_code"], r["error"]), ("ok", "0", ""))
+            self.assertEqual((r["devices"], r["device_types"]), ("1", "u250"))
+            for k in ("latency_us", "lut_used", "dsp_utilisation", "uram_used"):
+                self.assertGreater(float(r[k]), 0, k)
+            self.assertEqual(r["bottleneck_node"], "fc1")
+            d = os.path.join(self.ref_dir, "points", r["id"])
+            for f in ("config.yaml", "result.json", "out/stats.json", "out/stats.csv", "out/config.yaml"):
+                self.assertTrue(os.path.isfile(os.path.join(d, f)), f)
+            stats = json.loads(read_text(os.path.join(d, "out", "stats.json")))
+            self.assertEqual(float(r["throughput_inferences_per_s"]), stats["throughput_inferences_per_s"])
+        # the exported graph takes its tile width from mapping.default_parallelism:
+        # throughput grows with it (4 -> 32), independent of the number of inferences
+        thr = {(r["mapping.default_parallelism"], r["workload.inferences"]): float(r["throughput_inferences_per_s"])
+               for r in rows}
+        self.assertLess(thr[("4", "2")], thr[("8", "2")])
+        self.assertLess(thr[("16", "4")], thr[("32", "4")])
+        self.assertAlmostEqual(thr[("8", "2")], thr[("8", "4")], delta=thr[("8", "2")] * 1e-6)
+        # nothing left behind
+        self.assertEqual([f for f in os.listdir(os.path.join(self.ref_dir, "points")) if f.startswith(".")], [])
+        self.assertFalse(os.path.exists(os.path.join(self.ref_dir, ".work")))
+
+    def test_rerun_is_noop(self):
+        out = os.path.join(self.tmp, "o")
+        shutil.copytree(self.ref_dir, out)
+        r = self.sweep(out, "--jobs", "2", simulate=self.wrapper())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.runs(), [])
+        self.assertEqual(read_text(os.path.join(out, "results.csv")), self.ref_csv)
+
+    def test_resume_after_deleted_point_and_killed_simulation(self):
+        out = os.path.join(self.tmp, "o")
+        shutil.copytree(self.ref_dir, out)
+        spec = sweep_spec.Spec.load(MNIST_SPEC)
+        gone = spec.points[3]
+        shutil.rmtree(os.path.join(out, "points", gone.id))
+        wrap = self.wrapper()
+        # the re-run's simulation of the deleted point is killed (SIGKILL): not kept, exit 2
+        r = self.sweep(out, "--jobs", "2", simulate=wrap, env={"SWEEPTEST_KILL_MATCH": "inferences: 4"})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(self.runs(), [gone.id])
+        row = [x for x in read_csv(os.path.join(out, "results.csv")) if x["id"] == gone.id][0]
+        self.assertEqual(row["status"], "killed")
+        self.assertIn("SIGKILL", row["error"])
+        self.assertFalse(os.path.exists(os.path.join(out, "points", gone.id)))
+        # next run: only that point again, and the CSV equals the fresh run's
+        r = self.sweep(out, "--jobs", "2", simulate=wrap)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.runs(), [gone.id, gone.id])
+        self.assertEqual(read_text(os.path.join(out, "results.csv")), self.ref_csv)
+
+    def test_kill_sweep_then_rerun(self):
+        out = os.path.join(self.tmp, "o")
+        wrap = self.wrapper()
+        env = dict(os.environ, SWEEPTEST_DELAY="0.5")
+        p = subprocess.Popen([PY, SWEEP, "--spec", MNIST_SPEC, "--out", out, "--simulate", wrap, "--jobs", "1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                             start_new_session=True)
+        self.procs.append(p)
+        pts, deadline = os.path.join(out, "points"), time.monotonic() + 30
+        first = []
+        while time.monotonic() < deadline and not first:
+            if os.path.isdir(pts):
+                first = [f for f in os.listdir(pts) if not f.startswith(".")]
+            time.sleep(0.02)
+        self.assertTrue(first, "no point finished within 30 s")
+        os.killpg(p.pid, signal.SIGKILL)  # the sweep and its in-flight simulation
+        p.wait(timeout=10)
+        done = sorted(f for f in os.listdir(pts) if not f.startswith("."))
+        self.assertLess(len(done), 8)
+        kept = {d: os.stat(os.path.join(pts, d, "result.json")).st_mtime_ns for d in done}
+        before = len(self.runs())
+        r = self.sweep(out, "--jobs", "2", simulate=wrap)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rerun = self.runs()[before:]
+        self.assertEqual(len(rerun), 8 - len(done))
+        self.assertFalse(set(rerun) & set(done))  # finished points were not recomputed
+        for d, m in kept.items():
+            self.assertEqual(os.stat(os.path.join(pts, d, "result.json")).st_mtime_ns, m)
+        self.assertEqual(read_text(os.path.join(out, "results.csv")), self.ref_csv)
+        self.assertEqual([f for f in os.listdir(pts) if f.startswith(".")], [])
+
+    def test_failed_point_recorded(self):
+        spec = self.write("bad.yaml", f"base: {os.path.join(ROOT, 'configs', 'mnist_cnn_u250.yaml')}\n"
+                                      "axes:\n  mapping.default_parallelism: [0, 8]\n")
+        out = os.path.join(self.tmp, "o")
+        wrap = self.wrapper()
+        r = self.sweep(out, "--jobs", "2", spec=spec, simulate=wrap)
+        self.assertEqual(r.returncode, 0, r.stderr)  # a failed point is not fatal
+        rows = read_csv(os.path.join(out, "results.csv"))
+        self.assertEqual([x["status"] for x in rows], ["failed", "ok"])
+        self.assertEqual(rows[0]["exit_code"], "1")
+        self.assertIn("mapping.default_parallelism = 0 is out of range", rows[0]["error"])
+        self.assertEqual(rows[0]["throughput_inferences_per_s"], "")
+        res = json.loads(read_text(os.path.join(out, "points", rows[0]["id"], "result.json")))
+        self.assertEqual(res["status"], "failed")
+        # failures are final: a re-run skips them, --retry-failed runs them again, --strict exits 2
+        self.assertEqual(self.sweep(out, spec=spec, simulate=wrap).returncode, 0)
+        self.assertEqual(len(self.runs()), 2)
+        r = self.sweep(out, "--retry-failed", "--strict", spec=spec, simulate=wrap)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(self.runs()[2:], [rows[0]["id"]])
+
+    def test_bad_spec_and_config_change(self):
+        spec = self.write("typo.yaml", f"base: {os.path.join(ROOT, 'configs', 'mnist_cnn_u250.yaml')}\n"
+                                       "axes:\n  mapping.default_paralelism: [4]\n")
+        r = self.sweep(os.path.join(self.tmp, "t"), spec=spec)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("did you mean 'mapping.default_parallelism'", r.stderr)
+        # a point whose merged config changed (here: the spec's `set`) is recomputed
+        spec = self.write("s.yaml", f"base: {os.path.join(ROOT, 'configs', 'mnist_cnn_u250.yaml')}\n"
+                                    "set: {{simulation.stream_depth: {d}}}\naxes:\n  workload.inferences: [2]\n")
+        out = os.path.join(self.tmp, "o")
+        wrap = self.wrapper()
+        with open(spec) as f:
+            tmpl = f.read()
+        for depth, runs in ((2, 1), (2, 1), (4, 2)):
+            self.write("s.yaml", tmpl.format(d=depth))
+            self.assertEqual(self.sweep(out, spec=spec, simulate=wrap).returncode, 0)
+            self.assertEqual(len(self.runs()), runs)
+
+    @unittest.skipUnless(HAVE_MPL, "matplotlib missing (apt-get install python3-matplotlib)")
+    def test_plots(self):
+        plots = os.path.join(self.tmp, "plots")
+        r = subprocess.run([PY, PLOT, self.ref_dir, "--plots-dir", plots, "--x", "mapping.default_parallelism"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        best = read_csv(os.path.join(self.ref_dir, "results.csv"))[6]["id"]  # parallelism 32, first
+        for f in ("throughput_vs_default_parallelism.png", "pareto.png", f"utilisation_{best}.png"):
+            with open(os.path.join(plots, f), "rb") as fh:
+                self.assertEqual(fh.read(8), b"\x89PNG\r\n\x1a\n", f)
+        front = read_csv(os.path.join(plots, "pareto.csv"))
+        norm = [x["id"] for x in front if x["cost"] == "norm"]
+        self.assertEqual(len(norm), 4)  # one point per tile width: more DSP/LUT, more throughput
+        r = subprocess.run([PY, PLOT, self.ref_dir, "--plots-dir", plots, "--point", "nope"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+
+
+@unittest.skipUnless(HAVE_SIM, f"no simulate binary at {SIMULATE} (set MASESIM_SIMULATE)")
+@unittest.skipUnless(HAVE_DASK, "python3-distributed (Dask) not installed")
+class DaskSweep(Tmp):
+    def start(self, *args):
+        env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+        env.pop("PYTHONPATH", None)  # workers must not need scripts/ (the runner is shipped)
+        p = subprocess.Popen([PY, "-m", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             cwd=self.tmp, env=env, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def test_dask_equals_local(self):
+        sched_file = os.path.join(self.tmp, "scheduler.json")
+        self.start("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                   "--scheduler-file", sched_file, "--idle-timeout", "120s")
+        deadline = time.monotonic() + 30
+        while not os.path.exists(sched_file) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertTrue(os.path.exists(sched_file), "dask scheduler did not start")
+        time.sleep(0.2)  # the file is complete once it parses
+        address = json.loads(read_text(sched_file))["address"]
+        self.assertTrue(address.startswith("tcp://127.0.0.1:"), address)
+        for i in range(2):
+            self.start("distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                       "--no-nanny", "--no-dashboard", "--name", f"w{i}", "--death-timeout", "60",
+                       "--local-directory", os.path.join(self.tmp, f"w{i}"))
+        from distributed import Client
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # tornado's make_current
+            with Client(address, timeout="20s", set_as_default=False) as c:
+                c.wait_for_workers(2, timeout=30)
+        dask_out, local_out = os.path.join(self.tmp, "dask"), os.path.join(self.tmp, "local")
+        r = self.sweep(dask_out, "--backend", "dask", "--scheduler", address)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.sweep(local_out, "--jobs", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(read_text(os.path.join(dask_out, "results.csv")),
+                         read_text(os.path.join(local_out, "results.csv")))
+        rows = read_csv(os.path.join(dask_out, "results.csv"))
+        self.assertEqual(len(rows), 8)
+        self.assertTrue(all(x["status"] == "ok" for x in rows))
+        for x in rows:
+            self.assertTrue(os.path.isfile(os.path.join(dask_out, "points", x["id"], "out", "stats.json")))
+
+
+if __name__ == "__main__":
+    unittest.main()
