@@ -37,6 +37,7 @@ void Qsfp28Link::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_t
   st_.first_ps = std::min(st_.first_ps, start);
   st_.last_ps = std::max(st_.last_ps, end);
   const time_ps arrive = end + latency_ps_;
+  if (trace_) trace_->complete(track_, "frame", start, end, static_cast<std::int64_t>(payload));
   if (ft) {
     ft->start = start;
     ft->end = end;

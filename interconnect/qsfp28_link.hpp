@@ -16,6 +16,7 @@
 
 #include "interconnect/framing.hpp"
 #include "models/time.hpp"
+#include "models/trace.hpp"
 
 namespace masesim {
 
@@ -55,6 +56,10 @@ class Qsfp28Link : public sc_core::sc_module {
   const std::string& from() const { return from_; }
   const std::string& to() const { return to_; }
   LinkStats& stats() { return st_; }
+  void set_trace(TraceRecorder* rec, int track) {
+    trace_ = rec;
+    track_ = track;
+  }
   const LinkStats& stats() const { return st_; }
 
  private:
@@ -64,6 +69,8 @@ class Qsfp28Link : public sc_core::sc_module {
   std::string from_, to_;
   time_ps free_at_ = 0;
   LinkStats st_;
+  TraceRecorder* trace_ = nullptr;
+  int track_ = -1;
 };
 
 }  // namespace masesim

@@ -86,6 +86,8 @@ void NodeBlock::run_streaming() {
   const time_ps lat = static_cast<time_ps>(t_.latency_cycles) * period_;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
     time_ps ready = 0;
+    const std::uint64_t beats_before = st_.beats_in;
+    time_ps first_in = kNever, last_out = 0;
     for (std::size_t p = 0; p < np; ++p) {
       for (std::int64_t k = 0; k < t_.preload_beats[p]; ++k) ready = std::max(ready, read(p, 0));
       streamed[p] = t_.in_beats[p] - t_.preload_beats[p];
@@ -100,10 +102,14 @@ void NodeBlock::run_streaming() {
         }
       }
       issue = std::max(issue, ready);
+      if (j == 0) first_in = std::min(ready, issue);
       const time_ps offered = issue + lat;
       const time_ps accepted = write(offered);
+      last_out = accepted;
       issue = accepted - lat + ii;
     }
+    (void)beats_before;
+    if (first_in != kNever) trace("inference", first_in, last_out, inf);
     ++done_;
   }
 }
@@ -119,6 +125,7 @@ void NodeBlock::run_rows() {
   const std::int64_t block = t_.weight_tiles > 0 ? t_.block_rows : 1;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
     time_ps preload_done = 0;
+    time_ps inf_first = kNever, inf_last = 0;
     for (std::size_t p = 0; p < np; ++p)
       for (std::int64_t k = 0; k < t_.preload_beats[p]; ++k) preload_done = std::max(preload_done, read(p, 0));
     for (std::int64_t r0 = 0; r0 < t_.rows; r0 += block) {
@@ -136,6 +143,7 @@ void NodeBlock::run_rows() {
         }
       if (first == kNever) first = last;
       const time_ps start = std::max(free_at, first);
+      inf_first = std::min(inf_first, start);
       prev_start = start;
       std::int64_t nout = 0;
       for (std::int64_t r = r0; r < r0 + nrows; ++r) nout += share(t_.out_beats, t_.rows, r);
@@ -146,6 +154,7 @@ void NodeBlock::run_rows() {
         for (std::int64_t j = 0; j < nout; ++j) {
           if (j > 0) issue += interval;
           const time_ps accepted = write(issue + lat);
+          inf_last = std::max(inf_last, accepted);
           if (accepted > issue + lat) {
             shift += accepted - (issue + lat);
             issue = accepted - lat;
@@ -167,6 +176,7 @@ void NodeBlock::run_rows() {
           fetch_addr += static_cast<std::uint64_t>(t_.weight_tile_bytes);
           const time_ps begin = std::max(compute, arrived);
           st_.stall_mem_ps += begin - compute;
+          if (begin > compute) trace("wait weights", compute, begin);
           issue_fetch = begin;  // double buffer: next fetch may start when this tile computes
           fetch_slot = begin;
           compute = begin + tile_ps;
@@ -179,11 +189,13 @@ void NodeBlock::run_rows() {
           const std::int64_t tile = std::min<std::int64_t>(t_.weight_tiles - 1, (j % per_row) * t_.weight_tiles / per_row);
           issue = std::max(j ? issue + period_ : 0, tile_done[static_cast<std::size_t>(tile)]);
           const time_ps accepted = write(issue + lat);
+          inf_last = std::max(inf_last, accepted);
           if (accepted > issue + lat) issue = accepted - lat;
         }
         free_at = std::max(compute, issue + period_ - tile_ps);
       }
     }
+    if (inf_first != kNever) trace("inference", inf_first, inf_last, inf);
     ++done_;
   }
 }
@@ -225,7 +237,10 @@ void SourceBlock::run() {
   for (std::int64_t i = 0; i < inferences_; ++i)
     for (std::int64_t b = 0; b < beats_; ++b) {
       t = out_->push(t, this);
-      if (b == 0) first_in_.push_back(t);
+      if (b == 0) {
+        first_in_.push_back(t);
+        trace_instant("inference " + std::to_string(i) + " in", t);
+      }
       t += period_;
     }
   set_finished();
@@ -246,6 +261,8 @@ void SinkBlock::run() {
       t += period_;
     }
     last_out_.push_back(t - period_);
+    trace_instant("inference " + std::to_string(i) + " out", t - period_);
+    if (on_done_) on_done_(i, t - period_);
   }
   set_finished();
 }

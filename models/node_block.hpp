@@ -18,6 +18,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,8 @@ class SinkBlock : public Block {
   const std::vector<time_ps>& first_out() const { return first_out_; }
   const std::vector<time_ps>& last_out() const { return last_out_; }
   std::int64_t inferences_done() const { return static_cast<std::int64_t>(last_out_.size()); }
+  /// Called (in execution order) when an inference's last beat arrived.
+  void on_done(std::function<void(std::int64_t, time_ps)> f) { on_done_ = std::move(f); }
 
  private:
   void run();
@@ -126,6 +129,7 @@ class SinkBlock : public Block {
   std::int64_t beats_;
   std::int64_t inferences_;
   std::vector<time_ps> first_out_, last_out_;
+  std::function<void(std::int64_t, time_ps)> on_done_;
 };
 
 }  // namespace masesim

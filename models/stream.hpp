@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "models/time.hpp"
+#include "models/trace.hpp"
 
 namespace masesim {
 
@@ -96,13 +97,26 @@ class Block : public sc_core::sc_module {
   const std::string& waiting_on() const { return waiting_on_; }
   void set_waiting(const std::string& w) { waiting_on_ = w; }
   bool finished() const { return finished_; }
+  /// Records this block's activity on `track` of `rec` (null: no trace).
+  void set_trace(TraceRecorder* rec, int track) {
+    trace_ = rec;
+    track_ = track;
+  }
 
  protected:
   void set_finished() { finished_ = true; }
+  void trace(const char* what, time_ps b, time_ps e, std::int64_t arg = -1) {
+    if (trace_) trace_->complete(track_, what, b, e, arg);
+  }
+  void trace_instant(const std::string& what, time_ps at) {
+    if (trace_) trace_->instant(track_, what, at);
+  }
 
  private:
   std::string waiting_on_;
   bool finished_ = false;
+  TraceRecorder* trace_ = nullptr;
+  int track_ = -1;
 };
 
 }  // namespace masesim

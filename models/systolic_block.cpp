@@ -71,6 +71,7 @@ void SystolicBlock::run() {
       cycles += engine_->run(t_.gemm_m, t_.gemm_k, t_.gemm_n, gemm_index++);
     engine_cycles_ += cycles;
     const time_ps end = start + static_cast<time_ps>(cycles) * period_;
+    trace("gemm", start, end, static_cast<std::int64_t>(cycles));
     st_.first_active_ps = std::min(st_.first_active_ps, start);
     free_at = end;
     time_ps t = end;

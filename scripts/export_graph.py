@@ -21,9 +21,12 @@ How it works (docs/workloads.md has the long version):
 4. A MASE-style quantization config sets every tensor's precision.
 """
 import argparse
+import math
 import operator
 import os
 import sys
+
+import numpy as np
 
 import torch
 import torch.fx as fx
@@ -31,8 +34,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mase_graph_common import (GraphError, QuantConfig, apply_quant,  # noqa: E402
-                               parse_dims, write_graph)
+from mase_graph_common import (INDEX_PRECISION, GraphError, QuantConfig,  # noqa: E402
+                               apply_quant, parse_dims, write_graph)
 
 SAMPLE_A = {"batch": 5, "seq": 37}
 SAMPLE_B = {"batch": 7, "seq": 43}
@@ -547,6 +550,178 @@ def regenerate(out_dir, files=None):
     return written
 
 
+# --------------------------------------------------------------- tensor data (--data)
+# Layout (docs/graph-format.md "Tensor data files"):
+#   DIR/params/<node>.<param>.npy   raw parameter values (the module's dtype, e.g. <f4);
+#                                   tied parameters only at their owner
+#   DIR/inputs/<input>.npy          [inferences, ...input shape], unquantised values
+#   DIR/reference/<node>.npy        <f8 data_out_0 of every node for inference 0, computed
+#                                   by scripts/quant_emulation.py with the graph's precisions
+#   DIR/meta.json                   model, seed, rounding, inferences (informational)
+
+def _uniform(t, lo, hi, gen):
+    with torch.no_grad():
+        t.copy_(torch.rand(t.shape, generator=gen, dtype=torch.float64).to(t.dtype) * (hi - lo) + lo)
+
+
+def _quantum(p):
+    return 2.0 ** -p["frac_width"] if p["type"] == "fixed" else 0.0
+
+
+def init_in_range(model, graph, seed):
+    """Seeded random parameters scaled so that the graph's formats see non-trivial values:
+    GEMM/conv weights U(-a, a), a = max(2/sqrt(fan_in), 2 LSBs of a fixed-point weight);
+    biases U(-0.5, 0.5); norm scales U(0.5, 1.5), shifts U(-0.25, 0.25); embeddings
+    U(-1, 1); batch-norm statistics mean U(-0.5, 0.5), variance U(0.5, 2)."""
+    gen = torch.Generator().manual_seed(seed)
+    tensors = model.state_dict(keep_vars=True)     # tied tensors under every name
+    for n in graph["nodes"]:
+        for pname, p in n.get("params", {}).items():
+            if "shared_with" in p:
+                continue
+            t = tensors[f"{n['name']}.{pname}"]
+            op = n["op"]
+            if op in ("linear", "conv2d") and pname == "weight":
+                fan_in = int(np.prod(t.shape[1:]))
+                a = max(2.0 / math.sqrt(fan_in), 2 * _quantum(p["precision"]))
+                _uniform(t, -a, a, gen)
+            elif op in ("linear", "conv2d"):
+                _uniform(t, -0.5, 0.5, gen)
+            elif op == "embedding":
+                _uniform(t, -1.0, 1.0, gen)
+            elif pname == "running_mean":
+                _uniform(t, -0.5, 0.5, gen)
+            elif pname == "running_var":
+                _uniform(t, 0.5, 2.0, gen)
+            elif pname == "weight":
+                _uniform(t, 0.5, 1.5, gen)
+            else:
+                _uniform(t, -0.25, 0.25, gen)
+
+
+# seven-segment strokes of the digits in a unit box (x right, y down)
+_SEGMENTS = {"a": ((0, 0), (1, 0)), "b": ((1, 0), (1, .5)), "c": ((1, .5), (1, 1)),
+             "d": ((0, 1), (1, 1)), "e": ((0, .5), (0, 1)), "f": ((0, 0), (0, .5)),
+             "g": ((0, .5), (1, .5))}
+_DIGITS = ["abcdef", "bc", "abged", "abgcd", "fgbc", "afgcd", "afgedc", "abc", "abcdefg", "abcdfg"]
+
+
+def digit_images(count, rng):
+    """MNIST-like synthetic digits: 28x28 in [0, 1], a random digit drawn as thick,
+    slanted, anti-aliased seven-segment strokes at a random size and position."""
+    yy, xx = np.mgrid[0:28, 0:28].astype(np.float64)
+    out = np.zeros((count, 1, 28, 28))
+    for i in range(count):
+        digit = rng.integers(0, 10)
+        w, h = rng.uniform(8, 12), rng.uniform(14, 19)
+        x0, y0 = rng.uniform(4, 24 - w), rng.uniform(3, 25 - h)
+        slant, thick = rng.uniform(-0.25, 0.25), rng.uniform(1.0, 2.0)
+        img = np.zeros((28, 28))
+        for seg in _DIGITS[digit]:
+            (ax, ay), (bx, by) = _SEGMENTS[seg]
+            p = np.array([x0 + ax * w + slant * (h * (1 - ay)), y0 + ay * h])
+            q = np.array([x0 + bx * w + slant * (h * (1 - by)), y0 + by * h])
+            d = q - p
+            tt = np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(d @ d, 1e-9), 0, 1)
+            dist = np.hypot(xx - (p[0] + tt * d[0]), yy - (p[1] + tt * d[1]))
+            img = np.maximum(img, np.clip(thick + 0.5 - dist, 0, 1))
+        out[i, 0] = img
+    return out
+
+
+def make_inputs(graph, model_name, inferences, rng):
+    """{input name: [inferences, ...shape] array}: MNIST-like digits for mnist-cnn,
+    position ids 0..seq-1, token/other ids uniform over the consuming embedding's rows,
+    other float inputs uniform in [-4, 4] (clamped to a fixed format's range)."""
+    from quant_emulation import resolve_shape
+    dims = graph["dims"]
+    out = {}
+    for i in graph["inputs"]:
+        shape = resolve_shape(i["shape"], dims)
+        name = i["name"]
+        if model_name == "mnist-cnn" and name == "x":
+            out[name] = digit_images(inferences, rng).reshape([inferences] + shape)
+        elif name == "position_ids":
+            out[name] = np.broadcast_to(np.arange(shape[-1], dtype=np.int64),
+                                        [inferences] + shape).copy()
+        elif i["precision"] == INDEX_PRECISION or name.endswith("_ids"):
+            rows = None
+            for n in graph["nodes"]:
+                if n["op"] == "embedding" and n["args"].get("data_in_0") == name:
+                    rows = n["params"]["weight"]["shape"][0]
+            if rows is None:
+                raise GraphError(f"--data: cannot tell the range of integer input '{name}'")
+            out[name] = rng.integers(0, rows, size=[inferences] + shape).astype(np.int64)
+        else:
+            p = i["precision"]
+            r = 4.0
+            if p["type"] == "fixed":
+                r = min(r, (2.0 ** (p["width"] - 1) - 1) * 2.0 ** -p["frac_width"])
+            out[name] = rng.uniform(-r, r, size=[inferences] + shape)
+    return out
+
+
+def write_data(graph, model_name, data_dir, seed=0, inferences=2, rounding="half_even",
+               weights=None, check_module=True):
+    """Writes parameters, inputs and per-node references of `graph` into data_dir."""
+    import copy
+    import json
+    from quant_emulation import eval_graph, quantize_params
+    model, _ = build_named_model(model_name, device="cpu")
+    if weights:
+        sd = torch.load(weights, map_location="cpu")
+        try:
+            model.load_state_dict(sd)
+        except RuntimeError as e:
+            raise GraphError(f"--weights {weights}: {e}") from None
+    else:
+        init_in_range(model, graph, seed)
+    model.eval()
+    tensors = model.state_dict(keep_vars=True)     # tied tensors under every name
+    raw = {}
+    for sub in ("params", "inputs", "reference"):
+        os.makedirs(os.path.join(data_dir, sub), exist_ok=True)
+    for n in graph["nodes"]:
+        for pname, p in n.get("params", {}).items():
+            if "shared_with" in p:
+                continue
+            key = f"{n['name']}.{pname}"
+            if key not in tensors:
+                raise GraphError(f"--data: parameter '{key}' is not a tensor of the module")
+            a = tensors[key].detach().cpu().numpy()
+            raw[key] = a
+            np.save(os.path.join(data_dir, "params", key + ".npy"), a)
+    rng = np.random.default_rng(seed)
+    inputs = make_inputs(graph, model_name, inferences, rng)
+    for k, v in inputs.items():
+        np.save(os.path.join(data_dir, "inputs", k + ".npy"), v)
+    first = {k: v[0] for k, v in inputs.items()}
+    if check_module:
+        # The graph's semantics equal the module's: unquantised graph vs module in float64.
+        got = eval_graph(graph, quantize_params(graph, raw, quant=False), first, quant=False)
+        m64 = copy.deepcopy(model).double()
+        with torch.no_grad():
+            want = m64(**{k: torch.from_numpy(np.asarray(v) if np.asarray(v).dtype == np.int64
+                                              else np.asarray(v, dtype=np.float64))
+                          for k, v in first.items()})
+        want = [want] if isinstance(want, torch.Tensor) else list(want)
+        for ref, w in zip(graph["outputs"], want):
+            g = got[ref.split(".data_out_")[0]]
+            err = float(np.max(np.abs(g - w.numpy()))) if g.size else 0.0
+            if not err <= 1e-9 * max(1.0, float(np.max(np.abs(g)))):
+                raise GraphError(f"--data: the unquantised graph differs from the module at "
+                                 f"output {ref} (max abs error {err})")
+    ref = eval_graph(graph, quantize_params(graph, raw, rounding), first, rounding)
+    for n in graph["nodes"]:
+        np.save(os.path.join(data_dir, "reference", n["name"] + ".npy"),
+                np.ascontiguousarray(ref[n["name"]], dtype="<f8"))
+    with open(os.path.join(data_dir, "meta.json"), "w") as f:
+        json.dump({"model": model_name, "seed": seed, "rounding": rounding,
+                   "inferences": inferences, "weights": weights or "seeded random (in range)"},
+                  f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", help="zoo model: opt-125m, opt-350m, opt-1.3b, "
@@ -560,6 +735,16 @@ def main(argv=None):
                     help="default dim values written to the graph (dims the model lacks are "
                     "ignored only if left at the default)")
     ap.add_argument("--out", help="output .json")
+    ap.add_argument("--data", metavar="DIR", help="also write tensor data: parameters, inputs "
+                    "and every node's reference output (docs/graph-format.md, 'Tensor data "
+                    "files'); by convention DIR is the graph's name with .data for .json")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random parameters and "
+                    "inputs (--data)")
+    ap.add_argument("--weights", help="state_dict file (torch.save) to use instead of seeded "
+                    "random parameters (--data)")
+    ap.add_argument("--inferences", type=int, default=2, help="inputs per graph input (--data)")
+    ap.add_argument("--rounding", choices=("half_even", "truncate"), default="half_even",
+                    help="rounding of the reference outputs (--data)")
     a = ap.parse_args(argv)
     if a.regen:
         for p in regenerate(a.regen):
@@ -572,11 +757,16 @@ def main(argv=None):
         dims = parse_dims(a.dims)
         if a.model in zoo.ZOO and a.dims == ap.get_default("dims"):
             dims = {k: v for k, v in dims.items() if k in zoo.ZOO[a.model][1]}
+        if a.model in EXTRA_MODELS and a.dims == ap.get_default("dims"):
+            dims = {k: v for k, v in dims.items() if k in EXTRA_MODELS[a.model][1]}
         qc = QuantConfig.load(a.quant, a.quant_preset)
-        if a.model not in zoo.ZOO:
-            raise GraphError(f"unknown model '{a.model}' (zoo: {', '.join(sorted(zoo.ZOO))})")
+        if a.model not in zoo.ZOO and a.model not in EXTRA_MODELS:
+            raise GraphError(f"unknown model '{a.model}' (zoo: {', '.join(model_names())})")
         g = export_zoo(a.model, qc, dims)
         write_graph(g, a.out)
+        if a.data:
+            write_data(g, a.model, a.data, seed=a.seed, inferences=a.inferences,
+                       rounding=a.rounding, weights=a.weights)
     except GraphError as e:
         print(f"export_graph: error: {e}", file=sys.stderr)
         return 1

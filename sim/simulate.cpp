@@ -3,6 +3,10 @@
 #include <systemc>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <unistd.h>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -60,7 +64,13 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       "list-keys", "list every configuration key with its default and description")("quiet,q", "print nothing on success")(
       "cosim", po::value<std::vector<std::string>>(&sim_opts.cosim)->composing(),
       "run the systolic nodes matching this glob on the Verilated RTL core (repeatable)")(
-      "vcd", po::value<std::string>(&sim_opts.vcd_path), "write a VCD waveform of the first co-simulated GEMM (4x4 cores)");
+      "vcd", po::value<std::string>(&sim_opts.vcd_path), "write a VCD waveform of the first co-simulated GEMM (4x4 cores)")(
+      "trace", po::value<std::string>(), "write a Chrome/Perfetto trace-event timeline (JSON) of the run")(
+      "trace-window", po::value<std::string>(), "only record the timeline in BEGIN_US:END_US of simulated time")(
+      "trace-max-events", po::value<std::uint64_t>(&sim_opts.trace_max_events), "most timeline events kept (default 2000000)")(
+      "log-level", po::value<std::vector<std::string>>()->composing(),
+      "error|warn|info|debug, or MODULE=LEVEL for mapping, system (repeatable; default warn)")(
+      "progress", "show progress on stderr even when it is not a terminal")("no-progress", "never show progress");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -89,6 +99,58 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     err << "simulate: --config FILE is required (see --help)\n";
     return 1;
   }
+  // Logging: a global level and per-module overrides.
+  std::map<std::string, int> level{{"*", 1}};
+  const std::vector<std::string> names = {"error", "warn", "info", "debug"};
+  if (vm.count("log-level"))
+    for (const auto& spec : vm["log-level"].as<std::vector<std::string>>()) {
+      const auto eq = spec.find('=');
+      const std::string mod = eq == std::string::npos ? "*" : spec.substr(0, eq);
+      const std::string lv = eq == std::string::npos ? spec : spec.substr(eq + 1);
+      const auto it = std::find(names.begin(), names.end(), lv);
+      if (it == names.end() || (mod != "*" && mod != "mapping" && mod != "system")) {
+        err << "simulate: --log-level " << spec << ": expected error|warn|info|debug or mapping=LEVEL, system=LEVEL\n";
+        return 1;
+      }
+      level[mod] = static_cast<int>(it - names.begin());
+    }
+  auto logs = [&](const std::string& mod, int lv) {
+    auto it = level.find(mod);
+    return (it != level.end() ? it->second : level["*"]) >= lv;
+  };
+  if (vm.count("trace")) {
+    sim_opts.trace = true;
+    if (vm.count("trace-window")) {
+      const std::string w = vm["trace-window"].as<std::string>();
+      const auto colon = w.find(':');
+      char* e1 = nullptr;
+      char* e2 = nullptr;
+      const std::string a = colon == std::string::npos ? "" : w.substr(0, colon);
+      const std::string b = colon == std::string::npos ? "" : w.substr(colon + 1);
+      if (colon != std::string::npos) {
+        sim_opts.trace_begin_us = std::strtod(a.c_str(), &e1);
+        sim_opts.trace_end_us = std::strtod(b.c_str(), &e2);
+      }
+      if (colon == std::string::npos || a.empty() || b.empty() || *e1 || *e2 || !(sim_opts.trace_begin_us >= 0) ||
+          !(sim_opts.trace_end_us > sim_opts.trace_begin_us)) {
+        err << "simulate: --trace-window " << w << ": expected BEGIN_US:END_US with 0 <= BEGIN < END\n";
+        return 1;
+      }
+    }
+  }
+  const bool progress = !vm.count("quiet") && !vm.count("no-progress") && (vm.count("progress") || isatty(2));
+  auto wall0 = std::chrono::steady_clock::now();
+  auto last_print = wall0;
+  if (progress)
+    sim_opts.on_inference = [&](std::int64_t i, std::int64_t n, time_ps t) {
+      const auto now = std::chrono::steady_clock::now();
+      if (i + 1 < n && now - last_print < std::chrono::milliseconds(200)) return;
+      last_print = now;
+      const double wall = std::chrono::duration<double>(now - wall0).count();
+      err << "\r[simulate] " << (i + 1) << "/" << n << " inferences, simulated " << format_double(static_cast<double>(t) / 1e6)
+          << " us, wall " << format_double(wall) << " s, " << format_double((i + 1) / std::max(wall, 1e-9)) << " inferences/s wall"
+          << (i + 1 == n ? "\n" : "") << std::flush;
+    };
   try {
     Config cfg = Config::from_file(vm["config"].as<std::string>());
     for (const auto& s : sets) cfg.set(s);
@@ -112,9 +174,54 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       return 0;
     }
     const Mapping mapping = map_graph(g, devices, cfg);
+    if (logs("mapping", 2)) {
+      err << "simulate: info: mapping: partition " << mapping.partition
+          << (mapping.automatic ? ", auto parallelism (" + std::to_string(mapping.auto_steps) + " steps: " + mapping.auto_stop + ")" : "")
+          << "\n";
+      for (const auto& note : mapping.notes) err << "simulate: info: mapping: " << note << "\n";
+    }
+    if (logs("mapping", 3))
+      for (std::size_t i = 0; i < g.nodes.size(); ++i)
+        err << "simulate: debug: mapping: " << g.nodes[i].name << " -> " << devices[static_cast<std::size_t>(mapping.nodes[i].device)].name
+            << ", " << mapping.nodes[i].timing.ideal_cycles() << " cycles/inference, weights "
+            << (mapping.nodes[i].hw.weights_off_chip ? "off" : "on") << " chip\n";
     System system(g, devices, mapping, cfg, sim_opts);
+    wall0 = std::chrono::steady_clock::now();
     system.run();
     system.report(stats);
+    if (logs("system", 1)) {
+      // Odd but legal: resources nearly full, links on the pipeline that are almost idle.
+      if (const StatsTree* devs = stats.find_child("devices"))
+        for (const auto& d : devices)
+          for (const char* r : {"lut", "ff", "dsp", "bram36", "uram"}) {
+            const std::string u = devs->get(d.name + ".resources." + r + ".utilisation");
+            if (!u.empty() && std::stod(u) > 0.9)
+              err << "simulate: warning: device '" << d.name << "' uses " << format_double(100 * std::stod(u)) << " % of its " << r
+                  << " (routing congestion and timing closure get hard above ~80-90 %)\n";
+          }
+      if (const StatsTree* ls = stats.find_child("links"))
+        for (std::size_t a = 0; a + 1 < devices.size(); ++a) {
+          const std::string u = ls->get(devices[a].name + "->" + devices[a + 1].name + ".utilisation");
+          if (!u.empty() && std::stod(u) < 0.05)
+            err << "simulate: warning: link " << devices[a].name << "->" << devices[a + 1].name << " between pipeline stages is "
+                << format_double(100 * std::stod(u)) << " % utilised: the cut could move or the stages merge\n";
+        }
+    }
+    if (system.trace()) {
+      std::ostringstream tr;
+      system.trace()->write(tr);
+      const std::string path = vm["trace"].as<std::string>();
+      const std::string tmp = path + ".tmp";
+      std::ofstream f(tmp);
+      f << tr.str();
+      f.close();
+      if (!f || std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        throw InputError("--trace " + path + ": cannot write the file");
+      }
+      stats.child("trace").set("events", system.trace()->kept());
+      stats.child("trace").set("dropped_events", system.trace()->dropped());
+    }
     if (vm.count("out")) {
       std::ostringstream js, csv;
       stats.write_json(js);

@@ -56,6 +56,19 @@ struct System::Impl {
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::unique_ptr<Qsfp28Link>> links;
   std::vector<std::unique_ptr<TxBridge>> txs;
   std::vector<std::unique_ptr<RxBridge>> rxs;
+  std::unique_ptr<TraceRecorder> rec;
+
+  void attach_trace() {
+    if (!opts.trace) return;
+    rec = std::make_unique<TraceRecorder>(static_cast<time_ps>(opts.trace_begin_us * 1e6),
+                                          opts.trace_end_us >= 1e17 ? kNever : static_cast<time_ps>(opts.trace_end_us * 1e6),
+                                          opts.trace_max_events);
+    for (std::size_t i = 0; i < g.nodes.size(); ++i)
+      block_of(i)->set_trace(rec.get(), rec->track(devices[static_cast<std::size_t>(m.nodes[i].device)].name, g.nodes[i].name));
+    for (auto& b : sources) b->set_trace(rec.get(), rec->track("host", b->basename()));
+    for (auto& b : sinks) b->set_trace(rec.get(), rec->track("host", b->basename()));
+    for (auto& [key, l] : links) l->set_trace(rec.get(), rec->track("links", l->from() + "->" + l->to()));
+  }
 
   Impl(const Graph& g_, const std::vector<DeviceInstance>& d_, const Mapping& m_, const Config& c_, const SimOptions& o)
       : g(g_), devices(d_), m(m_), cfg(c_), opts(o), inferences(c_.get_int("workload.inferences")) {}
@@ -305,6 +318,18 @@ struct System::Impl {
     for (auto& b : sinks) all_blocks.push_back(b.get());
     for (auto& b : txs) all_blocks.push_back(b.get());
     for (auto& b : rxs) all_blocks.push_back(b.get());
+    attach_trace();
+    if (opts.on_inference) {
+      // Progress: an inference is done when its last output (over all sinks) arrived.
+      auto counts = std::make_shared<std::vector<int>>(static_cast<std::size_t>(inferences), 0);
+      const int n_sinks = static_cast<int>(sinks.size());
+      const std::int64_t total = inferences;
+      auto cb = opts.on_inference;
+      for (auto& snk : sinks)
+        snk->on_done([counts, n_sinks, total, cb](std::int64_t i, time_ps t) {
+          if (++(*counts)[static_cast<std::size_t>(i)] == n_sinks) cb(i, total, t);
+        });
+    }
   }
 };
 
@@ -315,6 +340,8 @@ System::System(const Graph& g, const std::vector<DeviceInstance>& devices, const
 }
 
 System::~System() = default;
+
+const TraceRecorder* System::trace() const { return impl_->rec.get(); }
 
 void System::run() {
   const double limit_ms = impl_->cfg.get_double("simulation.max_sim_time_ms");

@@ -3,6 +3,7 @@
 // sink has received every inference; otherwise it throws SimulationError describing the
 // deadlock (which blocks wait on which streams) or the simulated-time limit.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,11 @@ struct RunSummary {
 struct SimOptions {
   std::vector<std::string> cosim;  ///< globs of systolic nodes to run on the Verilated RTL
   std::string vcd_path;            ///< waveform of the first co-simulated GEMM
+  bool trace = false;              ///< record a timeline (trace())
+  double trace_begin_us = 0, trace_end_us = 1e18;  ///< simulated-time window of the timeline
+  std::uint64_t trace_max_events = 2000000;
+  /// Called when inference i (of n) completed at simulated time t (progress display).
+  std::function<void(std::int64_t, std::int64_t, time_ps)> on_inference;
 };
 
 class System {
@@ -57,6 +63,8 @@ class System {
   void run();
   /// Fills the stats tree (call after run()).
   RunSummary report(StatsTree& root) const;
+  /// The timeline, when SimOptions::trace was set (else null).
+  const TraceRecorder* trace() const;
 
  private:
   struct Impl;

@@ -138,3 +138,32 @@ TEST(Sim, AutoMappingBeatsGreedyOnOpt125m) {
     for (const std::string r : {"lut", "ff", "dsp", "bram36", "uram"})
       EXPECT_LE(autom.num("devices." + d + ".resources." + r + ".utilisation"), 0.8 + 1e-9) << d << " " << r;
 }
+
+// The timeline of a small known run: one linear, one inference (latency 70 cycles = 280 ns).
+TEST(Sim, TraceOfASmallKnownRun) {
+  const auto r = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}}, "c.yaml",
+                              "--trace /tmp/masesim_trace_test.json");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const std::string t = read_file("/tmp/masesim_trace_test.json");
+  EXPECT_NE(t.find("\"traceEvents\""), std::string::npos);
+  EXPECT_NE(t.find("{\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": 0, \"tid\": 0, \"args\": {\"name\": \"fc\"}}"),
+            std::string::npos)
+      << t;
+  // The node is busy from the first input (0) to its last output (70 cycles x 4 ns).
+  EXPECT_NE(t.find("{\"ph\": \"X\", \"name\": \"inference\", \"pid\": 0, \"tid\": 0, \"ts\": 0.000000, \"dur\": 0.280000, "
+                   "\"args\": {\"n\": 0}}"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("\"name\": \"inference 0 out\""), std::string::npos);
+  EXPECT_NE(t.find("\"ts\": 0.280000}"), std::string::npos);
+  EXPECT_EQ(r.num("trace.events"), 3);  // the slice, the source's and the sink's markers
+  // A window that ends before the output drops the sink's marker.
+  const auto w = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}}, "c.yaml",
+                              "--trace /tmp/masesim_trace_test2.json --trace-window 0:0.1");
+  ASSERT_EQ(w.exit_code, 0) << w.stderr_text;
+  EXPECT_EQ(w.num("trace.events"), 2);
+  EXPECT_EQ(read_file("/tmp/masesim_trace_test2.json").find("inference 0 out"), std::string::npos);
+  const auto bad = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}}, "c.yaml",
+                                "--trace /tmp/x.json --trace-window 5:1");
+  EXPECT_EQ(bad.exit_code, 1);
+}
