@@ -81,6 +81,7 @@ time_ps TxBridge::send(time_ps ready, std::uint64_t payload) {
 void TxBridge::run() {
   const auto payloads = shape_.frame_payloads();
   time_ps t_read = 0;
+  BeatValue value;  // functional mode: the tensor the beats belong to
   for (std::int64_t inf = 0; inf < shape_.inferences; ++inf) {
     std::int64_t j = 0;
     std::uint64_t end = 0;
@@ -88,13 +89,13 @@ void TxBridge::run() {
     for (const std::uint64_t p : payloads) {
       end += p;
       while (j < shape_.beats && last_byte(j, shape_.beat_bits) < end) {
-        ready = in_->pop(t_read, this);
+        ready = in_->pop(t_read, this, &value);
         t_read = ready + period_;
         ++j;
       }
       const time_ps frame_ready = std::max(ready + period_, t_read);
       const time_ps accepted =
-          frames_->push_deferred(frame_ready, this, [&](time_ps acc) { return send(acc, p); });
+          frames_->push_deferred(frame_ready, this, [&](time_ps acc) { return send(acc, p); }, value);
       hops_.front()->stats().credit_stall_ps += accepted - frame_ready;
       ++frames_sent_;
     }
@@ -117,13 +118,14 @@ void RxBridge::run() {
     std::uint64_t end = 0;
     for (const std::uint64_t p : payloads) {
       end += p;
-      const time_ps got = frames_->pop(t, this);
+      BeatValue value;
+      const time_ps got = frames_->pop(t, this, &value);
       const std::uint64_t occupancy = (frames_->visible_occupancy(got) + 1) * max_payload;
       auto& st = last_hop_->stats();
       st.max_buffer_bytes = std::max(st.max_buffer_bytes, occupancy);
       t = std::max(t, got);
       while (j < shape_.beats && last_byte(j, shape_.beat_bits) < end) {
-        t = out_->push(t, this) + period_;
+        t = out_->push(t, this, value) + period_;
         ++j;
       }
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "models/memory.hpp"
+#include "workloads/error.hpp"
 
 namespace masesim {
 
@@ -12,6 +13,23 @@ std::int64_t share(std::int64_t total, std::int64_t parts, std::int64_t r) {
   return total * (r + 1) / parts - total * r / parts;
 }
 }  // namespace
+
+std::string& block_failure() {
+  static std::string failure;
+  return failure;
+}
+
+BeatValue evaluate_node(const FunctionalNode& f, const std::vector<BeatValue>& inputs) {
+  if (!f.node) return inputs.empty() ? nullptr : inputs[0];  // adapter: same tensor, new tiling
+  std::vector<const TensorData*> in;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    if (!inputs[k])
+      throw SimulationError("functional mode: node '" + f.node->name + "' must emit an output before any beat of data_in_" +
+                            std::to_string(k) + " arrived");
+    in.push_back(inputs[k].get());
+  }
+  return std::make_shared<const TensorData>(fn::eval_node(*f.graph, *f.node, in, *f.params, f.rounding));
+}
 
 NodeBlock::NodeBlock(const sc_core::sc_module_name& name, const OpTiming& timing, time_ps period_ps,
                      std::vector<Stream*> inputs, Stream* output, std::int64_t inferences,
@@ -28,9 +46,17 @@ NodeBlock::NodeBlock(const sc_core::sc_module_name& name, const OpTiming& timing
   SC_THREAD(run);
 }
 
+void NodeBlock::begin_inference() {
+  if (!functional_) return;
+  in_vals_.assign(in_.size(), nullptr);
+  out_val_.reset();
+}
+
 time_ps NodeBlock::read(std::size_t port, time_ps t) {
   const time_ps want = std::max(t, t_read_[port]);
-  const time_ps got = in_[port]->pop(want, this);
+  BeatValue v;
+  const time_ps got = in_[port]->pop(want, this, functional_ ? &v : nullptr);
+  if (v && !in_vals_[port]) in_vals_[port] = std::move(v);
   st_.stall_in_ps += got - want;
   ++st_.beats_in;
   t_read_[port] = got + period_;
@@ -39,7 +65,11 @@ time_ps NodeBlock::read(std::size_t port, time_ps t) {
 }
 
 time_ps NodeBlock::write(time_ps offered) {
-  const time_ps got = out_->push(offered, this);
+  if (functional_ && !out_val_) {
+    out_val_ = evaluate_node(fn_, in_vals_);
+    if (!first_out_) first_out_ = out_val_;
+  }
+  const time_ps got = out_->push(offered, this, out_val_);
   st_.stall_out_ps += got - offered;
   ++st_.beats_out;
   st_.last_active_ps = std::max(st_.last_active_ps, got);
@@ -73,8 +103,14 @@ time_ps NodeBlock::fetch(time_ps t, std::uint64_t bytes, std::uint64_t addr) {
 }
 
 void NodeBlock::run() {
-  if (t_.engine == OpTiming::Engine::Streaming) run_streaming();
-  else run_rows();
+  try {
+    if (t_.engine == OpTiming::Engine::Streaming) run_streaming();
+    else run_rows();
+  } catch (const std::exception& e) {
+    if (block_failure().empty()) block_failure() = std::string(name()) + ": " + e.what();
+    sc_core::sc_stop();
+    return;
+  }
   set_finished();
 }
 
@@ -85,6 +121,7 @@ void NodeBlock::run_streaming() {
   const time_ps ii = static_cast<time_ps>(t_.out_interval_cycles) * period_;
   const time_ps lat = static_cast<time_ps>(t_.latency_cycles) * period_;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+    begin_inference();
     time_ps ready = 0;
     const std::uint64_t beats_before = st_.beats_in;
     time_ps first_in = kNever, last_out = 0;
@@ -124,6 +161,7 @@ void NodeBlock::run_rows() {
   std::uint64_t fetch_addr = 0;
   const std::int64_t block = t_.weight_tiles > 0 ? t_.block_rows : 1;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+    begin_inference();
     time_ps preload_done = 0;
     time_ps inf_first = kNever, inf_last = 0;
     for (std::size_t p = 0; p < np; ++p)
@@ -211,12 +249,13 @@ void ForkBlock::run() {
   time_ps t = 0;
   for (std::uint64_t b = 0; b < beats_total_; ++b) {
     const time_ps want = t;
-    t = in_->pop(t, this);
+    BeatValue v;
+    t = in_->pop(t, this, &v);
     st_.stall_in_ps += t - want;
     ++st_.beats_in;
     time_ps accepted = t;
     for (Stream* o : out_) {
-      const time_ps a = o->push(t, this);
+      const time_ps a = o->push(t, this, v);
       st_.stall_out_ps += a - t;
       accepted = std::max(accepted, a);
     }
@@ -236,7 +275,7 @@ void SourceBlock::run() {
   time_ps t = 0;
   for (std::int64_t i = 0; i < inferences_; ++i)
     for (std::int64_t b = 0; b < beats_; ++b) {
-      t = out_->push(t, this);
+      t = out_->push(t, this, values_.empty() ? nullptr : values_[static_cast<std::size_t>(i)]);
       if (b == 0) {
         first_in_.push_back(t);
         trace_instant("inference " + std::to_string(i) + " in", t);
@@ -256,8 +295,12 @@ void SinkBlock::run() {
   time_ps t = 0;
   for (std::int64_t i = 0; i < inferences_; ++i) {
     for (std::int64_t b = 0; b < beats_; ++b) {
-      t = in_->pop(t, this);
-      if (b == 0) first_out_.push_back(t);
+      BeatValue v;
+      t = in_->pop(t, this, &v);
+      if (b == 0) {
+        first_out_.push_back(t);
+        values_.push_back(v);
+      }
       t += period_;
     }
     last_out_.push_back(t - period_);

@@ -22,10 +22,27 @@
 #include <string>
 #include <vector>
 
+#include "models/functional/kernels.hpp"
 #include "models/op_cost.hpp"
 #include "models/stream.hpp"
 
 namespace masesim {
+
+/// Functional mode of a node block: the node, its parameters and the rounding mode; a
+/// null node passes values through (width adapters).
+struct FunctionalNode {
+  const Graph* graph = nullptr;
+  const Node* node = nullptr;
+  const std::map<std::string, TensorData>* params = nullptr;
+  fn::Rounding rounding = fn::Rounding::HalfEven;
+};
+
+/// Computes a node's output tensor from its input beats' values (functional mode).
+/// Throws SimulationError if an input has delivered no value yet.
+BeatValue evaluate_node(const FunctionalNode& f, const std::vector<BeatValue>& inputs);
+
+/// The first error raised inside a SystemC thread (the kernel then stops); "" if none.
+std::string& block_failure();
 
 struct BlockStats {
   std::uint64_t beats_in = 0, beats_out = 0;
@@ -56,8 +73,16 @@ class NodeBlock : public Block {
   const BlockStats& stats() const { return st_; }
   time_ps period_ps() const { return period_; }
   std::int64_t inferences_done() const { return done_; }
+  /// Functional mode: beats carry values and this block computes its outputs.
+  void set_functional(const FunctionalNode& f) {
+    functional_ = true;
+    fn_ = f;
+  }
+  /// Output tensor of the first inference (functional mode), else null.
+  const BeatValue& first_output() const { return first_out_; }
 
  private:
+  void begin_inference();
   void run();
   void run_streaming();
   void run_rows();
@@ -74,6 +99,10 @@ class NodeBlock : public Block {
   BlockStats st_;
   std::int64_t done_ = 0;
   std::vector<time_ps> t_read_;  ///< per port: earliest next read
+  bool functional_ = false;
+  FunctionalNode fn_;
+  std::vector<BeatValue> in_vals_;
+  BeatValue out_val_, first_out_;
 };
 
 /// Duplicates a stream to several consumers (MASE fork); one beat per cycle.
@@ -100,6 +129,8 @@ class SourceBlock : public Block {
   SourceBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* output,
               std::int64_t beats_per_inference, std::int64_t inferences);
   const std::vector<time_ps>& first_in() const { return first_in_; }
+  /// Functional mode: the input tensor of each inference.
+  void set_values(std::vector<BeatValue> v) { values_ = std::move(v); }
 
  private:
   void run();
@@ -108,6 +139,7 @@ class SourceBlock : public Block {
   std::int64_t beats_;
   std::int64_t inferences_;
   std::vector<time_ps> first_in_;
+  std::vector<BeatValue> values_;
 };
 
 /// Host sink: consumes an output tensor and timestamps the last beat of each inference.
@@ -119,6 +151,8 @@ class SinkBlock : public Block {
   const std::vector<time_ps>& first_out() const { return first_out_; }
   const std::vector<time_ps>& last_out() const { return last_out_; }
   std::int64_t inferences_done() const { return static_cast<std::int64_t>(last_out_.size()); }
+  /// Functional mode: the tensor received for each inference.
+  const std::vector<BeatValue>& values() const { return values_; }
   /// Called (in execution order) when an inference's last beat arrived.
   void on_done(std::function<void(std::int64_t, time_ps)> f) { on_done_ = std::move(f); }
 
@@ -130,6 +164,7 @@ class SinkBlock : public Block {
   std::int64_t inferences_;
   std::vector<time_ps> first_out_, last_out_;
   std::function<void(std::int64_t, time_ps)> on_done_;
+  std::vector<BeatValue> values_;
 };
 
 }  // namespace masesim

@@ -21,8 +21,10 @@ time_ps Stream::wait_for_slot(time_ps t, Block* who) {
   return accepted;
 }
 
-void Stream::commit(time_ps visible) {
-  ring_[pushed_ % ring_.size()].push_t = visible;
+void Stream::commit(time_ps visible, BeatValue v) {
+  Slot& slot = ring_[pushed_ % ring_.size()];
+  slot.push_t = visible;
+  slot.value = std::move(v);
   ++pushed_;
   if (consumer_waits_) {
     consumer_waits_ = false;
@@ -30,9 +32,9 @@ void Stream::commit(time_ps visible) {
   }
 }
 
-time_ps Stream::push(time_ps t, Block* who) {
+time_ps Stream::push(time_ps t, Block* who, BeatValue v) {
   const time_ps accepted = wait_for_slot(t, who);
-  commit(accepted);
+  commit(accepted, std::move(v));
   return accepted;
 }
 
@@ -43,7 +45,7 @@ std::uint64_t Stream::visible_occupancy(time_ps t) const {
   return n;
 }
 
-time_ps Stream::pop(time_ps t, Block* who) {
+time_ps Stream::pop(time_ps t, Block* who, BeatValue* v) {
   while (popped_ == pushed_) {
     if (who) who->set_waiting("pop from empty stream '" + name_ + "'");
     consumer_waits_ = true;
@@ -54,6 +56,8 @@ time_ps Stream::pop(time_ps t, Block* who) {
   const time_ps taken = std::max(t, s.push_t);
   empty_ps_ += taken - t;
   s.pop_t = taken;
+  if (v) *v = s.value;
+  s.value.reset();
   ++popped_;
   if (producer_waits_) {
     producer_waits_ = false;

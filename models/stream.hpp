@@ -13,15 +13,21 @@
 #include <systemc>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "models/time.hpp"
 #include "models/trace.hpp"
+#include "workloads/tensor_file.hpp"
 
 namespace masesim {
 
 class Block;
+
+/// Functional mode: a beat refers to its producer's whole output tensor of that inference
+/// (its tile is the beat's slice of it); null in timing mode.
+using BeatValue = std::shared_ptr<const TensorData>;
 
 class Stream {
  public:
@@ -31,15 +37,16 @@ class Stream {
 
   /// Producer side. `t` is the time the producer offers the beat; returns the time the
   /// beat is accepted (>= t). Blocks the calling SystemC thread while the FIFO is full.
-  time_ps push(time_ps t, Block* who);
+  time_ps push(time_ps t, Block* who, BeatValue v = nullptr);
   /// Producer side, for transfers whose beat becomes visible later than it is accepted
   /// (a frame reserves a receive-buffer slot, then crosses links): `visible_at(accepted)`
   /// gives the time the consumer may take it. Credits return `credit_delay_ps` after the
   /// consumer frees a slot.
   template <typename F>
-  time_ps push_deferred(time_ps t, Block* who, F visible_at);
-  /// Consumer side. Returns the time the beat is taken (>= t and >= its push time).
-  time_ps pop(time_ps t, Block* who);
+  time_ps push_deferred(time_ps t, Block* who, F visible_at, BeatValue v = nullptr);
+  /// Consumer side. Returns the time the beat is taken (>= t and >= its push time);
+  /// `v`, if given, receives the beat's value.
+  time_ps pop(time_ps t, Block* who, BeatValue* v = nullptr);
   /// Entries pushed but not yet popped whose visible time is <= t (time-accurate
   /// occupancy seen by the consumer at t, for buffer statistics).
   std::uint64_t visible_occupancy(time_ps t) const;
@@ -63,6 +70,7 @@ class Stream {
   struct Slot {
     time_ps push_t = 0;  ///< when the beat entered
     time_ps pop_t = 0;   ///< when it left (slot free from then)
+    BeatValue value;
   };
   std::string name_;
   std::vector<Slot> ring_;
@@ -78,13 +86,13 @@ class Stream {
   bool producer_waits_ = false;
   time_ps credit_delay_ps_ = 0;
   time_ps wait_for_slot(time_ps t, Block* who);
-  void commit(time_ps visible);
+  void commit(time_ps visible, BeatValue v);
 };
 
 template <typename F>
-time_ps Stream::push_deferred(time_ps t, Block* who, F visible_at) {
+time_ps Stream::push_deferred(time_ps t, Block* who, F visible_at, BeatValue v) {
   const time_ps accepted = wait_for_slot(t, who);
-  commit(visible_at(accepted));
+  commit(visible_at(accepted), std::move(v));
   return accepted;
 }
 

@@ -21,9 +21,12 @@ SystolicBlock::SystolicBlock(const sc_core::sc_module_name& name, const OpTiming
 
 void SystolicBlock::run() {
   std::vector<time_ps> t_read(in_.size(), 0);
+  std::vector<BeatValue> vals(in_.size());
   auto read = [&](std::size_t p, time_ps not_before) {
     const time_ps want = std::max(t_read[p], not_before);
-    const time_ps got = in_[p]->pop(want, this);
+    BeatValue v;
+    const time_ps got = in_[p]->pop(want, this, functional_ ? &v : nullptr);
+    if (v && !vals[p]) vals[p] = std::move(v);
     st_.stall_in_ps += got - want;
     ++st_.beats_in;
     t_read[p] = got + period_;
@@ -32,6 +35,7 @@ void SystolicBlock::run() {
   time_ps free_at = 0, prev_start = 0;
   std::uint64_t gemm_index = 0;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+    std::fill(vals.begin(), vals.end(), nullptr);
     time_ps ready = 0;
     // Operands: B whole (matmul/bmm), then A; loading may overlap the previous GEMM.
     for (std::size_t p = in_.size(); p-- > 0;) {
@@ -75,8 +79,19 @@ void SystolicBlock::run() {
     st_.first_active_ps = std::min(st_.first_active_ps, start);
     free_at = end;
     time_ps t = end;
+    BeatValue out_val;
+    if (functional_) {
+      try {
+        out_val = evaluate_node(fn_, vals);
+      } catch (const std::exception& e) {
+        if (block_failure().empty()) block_failure() = std::string(name()) + ": " + e.what();
+        sc_core::sc_stop();
+        return;
+      }
+      if (!first_out_) first_out_ = out_val;
+    }
     for (std::int64_t j = 0; j < t_.out_beats; ++j) {
-      const time_ps got = out_->push(t, this);
+      const time_ps got = out_->push(t, this, out_val);
       st_.stall_out_ps += got - t;
       ++st_.beats_out;
       t = got + period_;

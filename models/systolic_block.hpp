@@ -55,6 +55,11 @@ class SystolicBlock : public Block {
   const BlockStats& stats() const { return st_; }
   std::uint64_t engine_cycles() const { return engine_cycles_; }
   const GemmEngine& engine() const { return *engine_; }
+  void set_functional(const FunctionalNode& f) {
+    functional_ = true;
+    fn_ = f;
+  }
+  const BeatValue& first_output() const { return first_out_; }
 
  private:
   void run();
@@ -66,6 +71,9 @@ class SystolicBlock : public Block {
   GemmEngine* engine_;
   BlockStats st_;
   std::uint64_t engine_cycles_ = 0;
+  bool functional_ = false;
+  FunctionalNode fn_;
+  BeatValue first_out_;
 };
 
 }  // namespace masesim

@@ -70,6 +70,7 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       "trace-max-events", po::value<std::uint64_t>(&sim_opts.trace_max_events), "most timeline events kept (default 2000000)")(
       "log-level", po::value<std::vector<std::string>>()->composing(),
       "error|warn|info|debug, or MODULE=LEVEL for mapping, system (repeatable; default warn)")(
+      "check-reference", "functional mode: compare every node's output with the reference data; exit 2 above the tolerance")(
       "progress", "show progress on stderr even when it is not a terminal")("no-progress", "never show progress");
   po::variables_map vm;
   try {
@@ -207,6 +208,8 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
                 << format_double(100 * std::stod(u)) << " % utilised: the cut could move or the stages merge\n";
         }
     }
+    std::int64_t failing = 0;
+    if (vm.count("check-reference")) failing = system.check_reference(stats, cfg.get_double("simulation.check_tolerance"));
     if (system.trace()) {
       std::ostringstream tr;
       system.trace()->write(tr);
@@ -231,6 +234,12 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
                              {{"stats.json", js.str()}, {"stats.csv", csv.str()}, {"config.yaml", cfg.dump()}});
     }
     if (!vm.count("quiet")) out << format_summary(stats);
+    if (failing > 0) {
+      err << "simulate: reference check failed: " << failing << " node(s) beyond tolerance "
+          << format_double(cfg.get_double("simulation.check_tolerance")) << "; first: " << stats.get("reference_check.first_failure")
+          << "\n";
+      return 2;
+    }
     return 0;
   } catch (const InputError& e) {
     err << "simulate: error: " << e.what() << "\n";

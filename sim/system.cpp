@@ -10,6 +10,8 @@
 #include <fnmatch.h>
 
 #include "interconnect/bridge.hpp"
+#include "models/functional/check.hpp"
+#include "models/functional/run.hpp"
 #include "sim/rtl_engine.hpp"
 #include "interconnect/topology.hpp"
 #include "workloads/error.hpp"
@@ -57,6 +59,33 @@ struct System::Impl {
   std::vector<std::unique_ptr<TxBridge>> txs;
   std::vector<std::unique_ptr<RxBridge>> rxs;
   std::unique_ptr<TraceRecorder> rec;
+  // Functional mode.
+  bool functional = false;
+  std::string data_dir;
+  fn::Rounding rounding = fn::Rounding::HalfEven;
+  std::map<std::string, TensorData> params;
+
+  void attach_functional() {
+    functional = cfg.get_string("simulation.mode") == "functional";
+    if (!functional) return;
+    rounding = cfg.get_string("simulation.rounding") == "truncate" ? fn::Rounding::Truncate : fn::Rounding::HalfEven;
+    const std::string given = cfg.get_string("workload.data");
+    data_dir = given.empty() ? default_data_dir(g.file) : cfg.resolve_path(given);
+    params = fn::load_params(g, data_dir, rounding);
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      FunctionalNode f{&g, &g.nodes[i], &params, rounding};
+      if (nodes[i]) nodes[i]->set_functional(f);
+      else sys[i]->set_functional(f);
+    }
+    for (auto& a : adapters) a->set_functional(FunctionalNode{});
+    for (std::size_t k = 0; k < sources.size(); ++k) {
+      std::vector<BeatValue> v;
+      for (std::int64_t inf = 0; inf < inferences; ++inf)
+        v.push_back(std::make_shared<const TensorData>(fn::load_input(g, data_dir, g.inputs[source_input[k]].name, inf, rounding)));
+      sources[k]->set_values(std::move(v));
+    }
+  }
+  std::vector<std::size_t> source_input;  ///< graph input of each source
 
   void attach_trace() {
     if (!opts.trace) return;
@@ -255,6 +284,7 @@ struct System::Impl {
       wire_producer(PortRef{g.inputs[i].name, 0}, m.inputs[i], home, &s, [&](Stream* head) {
         sources.push_back(std::make_unique<SourceBlock>(("source_" + sanitize(g.inputs[i].name)).c_str(), period_of(home), head,
                                                         m.inputs[i].beats, inferences));
+        source_input.push_back(i);
         head->set_ends(sources.back().get(), head->consumer());
       });
     }
@@ -319,6 +349,7 @@ struct System::Impl {
     for (auto& b : txs) all_blocks.push_back(b.get());
     for (auto& b : rxs) all_blocks.push_back(b.get());
     attach_trace();
+    attach_functional();
     if (opts.on_inference) {
       // Progress: an inference is done when its last output (over all sinks) arrived.
       auto counts = std::make_shared<std::vector<int>>(static_cast<std::size_t>(inferences), 0);
@@ -343,9 +374,44 @@ System::~System() = default;
 
 const TraceRecorder* System::trace() const { return impl_->rec.get(); }
 
+std::int64_t System::check_reference(StatsTree& root, double tolerance) const {
+  const Impl& I = *impl_;
+  if (!I.functional) throw InputError("--check-reference needs simulation.mode: functional");
+  std::int64_t failing = 0, checked = 0, elements = 0, mismatches = 0;
+  std::string first_failure;
+  auto& nodes = root.child("nodes");
+  for (std::size_t i = 0; i < I.g.nodes.size(); ++i) {
+    const Node& n = I.g.nodes[i];
+    const BeatValue& got = I.nodes[i] ? I.nodes[i]->first_output() : I.sys[i]->first_output();
+    const TensorData ref = fn::load_reference(I.g, I.data_dir, n.name);
+    auto& c = nodes.child(n.name).child("check");
+    if (!got) throw SimulationError("functional mode: node '" + n.name + "' produced no output");
+    const fn::CheckReport r = fn::compare(*got, ref, tolerance);
+    ++checked;
+    elements += r.elements;
+    mismatches += r.mismatches;
+    c.set("elements", r.elements);
+    c.set("mismatches", r.mismatches);
+    c.set("max_abs_error", r.max_abs_error);
+    if (!r.ok()) {
+      c.set("first_mismatch", r.summary(ref.shape));
+      if (failing++ == 0) first_failure = n.name + ": " + r.summary(ref.shape);
+    }
+  }
+  auto& rc = root.child("reference_check");
+  rc.set("nodes", checked);
+  rc.set("failing_nodes", failing);
+  rc.set("elements", elements);
+  rc.set("mismatches", mismatches);
+  rc.set("tolerance", tolerance);
+  if (!first_failure.empty()) rc.set("first_failure", first_failure);
+  return failing;
+}
+
 void System::run() {
   const double limit_ms = impl_->cfg.get_double("simulation.max_sim_time_ms");
   sc_core::sc_start(sc_core::sc_time(limit_ms, sc_core::SC_MS));
+  if (!block_failure().empty()) throw SimulationError(block_failure());
   bool done = true;
   for (const auto& s : impl_->sinks) done = done && s->inferences_done() == impl_->inferences;
   if (done) return;
@@ -564,6 +630,10 @@ std::string format_summary(const StatsTree& s) {
   else
     o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound") << "-bound, "
       << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
+  if (!s.get("reference_check.nodes").empty())
+    o << "  reference    " << s.get("reference_check.nodes") << " nodes checked, " << s.get("reference_check.failing_nodes")
+      << " beyond tolerance " << s.get("reference_check.tolerance") << ", " << s.get("reference_check.mismatches") << " of "
+      << s.get("reference_check.elements") << " elements differ\n";
   if (!s.get("bottleneck.busiest_link").empty())
     o << "  busiest link " << s.get("bottleneck.busiest_link") << " (utilisation " << s.get("bottleneck.busiest_link_utilisation")
       << ")\n";

@@ -63,6 +63,9 @@ class System {
   void run();
   /// Fills the stats tree (call after run()).
   RunSummary report(StatsTree& root) const;
+  /// Functional mode: compares every node's first-inference output with the reference in
+  /// the data folder; fills nodes.<n>.check and reference_check; returns failing nodes.
+  std::int64_t check_reference(StatsTree& root, double tolerance) const;
   /// The timeline, when SimOptions::trace was set (else null).
   const TraceRecorder* trace() const;
 
