@@ -45,17 +45,11 @@ TxBridge::TxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Strea
 time_ps TxBridge::send(time_ps ready, std::uint64_t payload) {
   time_ps t = ready;
   time_ps arrive = ready;
+  if (hop_end_.size() != hops_.size()) hop_end_.assign(hops_.size(), 0);
   for (std::size_t k = 0; k < hops_.size(); ++k) {
-    // Links are shared: reach each one in simulated-time order.
-    const time_ps now = static_cast<time_ps>(sc_core::sc_time_stamp().value());
-    if (t > now) {
-      set_waiting("sync to send on link " + hops_[k]->from() + "->" + hops_[k]->to());
-      sc_core::wait(sc_core::sc_time::from_value(t - now));
-      set_waiting("");
-    }
     tlm::tlm_generic_payload trans;
     FrameTiming ft;
-    ft.ready = t;
+    ft.ready = std::max(t, hop_end_[k]);  // this flow's frames stay in order on every hop
     trans.set_extension(&ft);
     trans.set_command(tlm::TLM_WRITE_COMMAND);
     trans.set_address(0);
@@ -66,6 +60,7 @@ time_ps TxBridge::send(time_ps ready, std::uint64_t payload) {
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     net[static_cast<int>(k)]->b_transport(trans, delay);
     trans.clear_extension(&ft);
+    hop_end_[k] = ft.end;
     arrive = ft.arrive;
     if (cut_through_) {
       const std::uint64_t header = std::min<std::uint64_t>(64, interconnect::frame_wire_bytes(payload, hops_[k]->framing()));

@@ -59,6 +59,7 @@ class TxBridge : public Block {
   std::vector<Qsfp28Link*> hops_;
   bool cut_through_;
   std::uint64_t frames_sent_ = 0;
+  std::vector<time_ps> hop_end_;  ///< end of this flow's last frame on each hop
 };
 
 class RxBridge : public Block {

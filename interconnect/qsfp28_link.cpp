@@ -26,9 +26,8 @@ void Qsfp28Link::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_t
   const double cc = interconnect::cc_overhead_fraction(framing_);
   const time_ps ser = interconnect::serialization_ps(wire, framing_.line_rate);
   const time_ps line = cc > 0 ? static_cast<time_ps>(static_cast<double>(ser) / (1.0 - cc) + 0.999999) : ser;
-  const time_ps start = std::max(ready, free_at_);
+  const time_ps start = line_.reserve(ready, line);
   const time_ps end = start + line;
-  free_at_ = end;
   st_.contention_ps += start - ready;
   st_.busy_ps += line;
   st_.payload_bytes += payload;

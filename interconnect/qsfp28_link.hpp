@@ -1,8 +1,10 @@
 // One direction of a QSFP28 cable as a TLM-2.0 target (SystemC).
 // Contract: b_transport carries one frame; the payload's data length is the frame's
 // payload bytes and a FrameTiming extension carries the time the frame is ready at the
-// sender (absolute). The link serialises frames first come, first served at the line
-// rate (never faster: wire bytes from interconnect/framing), and returns in the
+// sender (absolute). The link serialises frames at the line rate, each in the first idle
+// gap of the line at or after its ready time (senders run temporally decoupled, so frames of
+// different flows may arrive out of time order; a flow's own frames stay in order because
+// its bridge never offers a frame before its previous one ended), at the line rate (never faster: wire bytes from interconnect/framing), and returns in the
 // extension when the first bit left (start), when the last wire byte left (end) and
 // when the last payload byte reached the receiver (arrive = end + fixed latency).
 // The annotated delay makes sc_time_stamp() + delay == arrive.
@@ -15,6 +17,7 @@
 #include <string>
 
 #include "interconnect/framing.hpp"
+#include "models/calendar.hpp"
 #include "models/time.hpp"
 #include "models/trace.hpp"
 
@@ -67,7 +70,7 @@ class Qsfp28Link : public sc_core::sc_module {
   interconnect::FramingConfig framing_;
   time_ps latency_ps_;
   std::string from_, to_;
-  time_ps free_at_ = 0;
+  BusyCalendar line_;  ///< when the line is busy (frames may arrive out of time order)
   LinkStats st_;
   TraceRecorder* trace_ = nullptr;
   int track_ = -1;

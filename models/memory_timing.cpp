@@ -11,16 +11,15 @@ time_ps transfer_ps(std::uint64_t bytes, double gbytes_per_s) {
 }
 
 time_ps MemoryChannels::serve(time_ps start, std::uint64_t bytes) {
-  const std::uint64_t n = free_at_.size();
+  const std::uint64_t n = channels_.size();
   time_ps done = start;
   for (std::uint64_t c = 0; c < n; ++c) {
     const std::uint64_t share = bytes / n + (c < bytes % n ? 1 : 0);
     if (share == 0) continue;
-    const time_ps begin = std::max(start, free_at_[c]);
     const time_ps xfer = transfer_ps(share, timing_.gbytes_per_s_per_channel);
-    free_at_[c] = begin + xfer;
+    const time_ps begin = channels_[c].reserve(start, xfer);
     busy_ps_ += xfer;
-    done = std::max(done, free_at_[c]);
+    done = std::max(done, begin + xfer);
   }
   bytes_ += bytes;
   ++requests_;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/calendar.hpp"
 #include "models/time.hpp"
 
 namespace masesim {
@@ -19,8 +20,10 @@ time_ps transfer_ps(std::uint64_t bytes, double gbytes_per_s);
 /// Channel occupancy: the pure part of the memory model.
 class MemoryChannels {
  public:
-  explicit MemoryChannels(const MemoryTiming& t) : timing_(t), free_at_(static_cast<std::size_t>(t.channels), 0) {}
-  /// Completion time of a request of `bytes` issued at `start`.
+  explicit MemoryChannels(const MemoryTiming& t) : timing_(t), channels_(static_cast<std::size_t>(t.channels)) {}
+  /// Completion time of a request of `bytes` issued at `start`: its share of the bytes on
+  /// every channel, each in the channel's first idle gap at or after `start` (requests may
+  /// arrive out of time order), plus the access latency.
   time_ps serve(time_ps start, std::uint64_t bytes);
   std::uint64_t bytes() const { return bytes_; }
   std::uint64_t requests() const { return requests_; }
@@ -28,7 +31,7 @@ class MemoryChannels {
 
  private:
   MemoryTiming timing_;
-  std::vector<time_ps> free_at_;
+  std::vector<BusyCalendar> channels_;
   std::uint64_t bytes_ = 0;
   std::uint64_t requests_ = 0;
   time_ps busy_ps_ = 0;  ///< summed over channels

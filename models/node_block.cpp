@@ -19,6 +19,19 @@ std::string& block_failure() {
   return failure;
 }
 
+time_ps& block_time_limit() {
+  static time_ps limit = kNever;
+  return limit;
+}
+
+namespace {
+[[noreturn]] void time_limit_reached(time_ps at) {
+  throw SimulationError("simulated-time limit of " + std::to_string(static_cast<double>(block_time_limit()) / 1e9) +
+                        " ms (simulation.max_sim_time_ms) reached at " + std::to_string(static_cast<double>(at) / 1e9) +
+                        " ms with inferences still in flight; no throughput is reported");
+}
+}  // namespace
+
 BeatValue evaluate_node(const FunctionalNode& f, const std::vector<BeatValue>& inputs) {
   if (!f.node) return inputs.empty() ? nullptr : inputs[0];  // adapter: same tensor, new tiling
   std::vector<const TensorData*> in;
@@ -69,21 +82,18 @@ time_ps NodeBlock::write(time_ps offered) {
     out_val_ = evaluate_node(fn_, in_vals_);
     if (!first_out_) first_out_ = out_val_;
   }
+  offered = std::max(offered, last_write_);  // a stream's beats leave in order
+  if (offered > block_time_limit()) time_limit_reached(offered);
   const time_ps got = out_->push(offered, this, out_val_);
   st_.stall_out_ps += got - offered;
   ++st_.beats_out;
   st_.last_active_ps = std::max(st_.last_active_ps, got);
+  last_write_ = got;
   return got;
 }
 
 time_ps NodeBlock::fetch(time_ps t, std::uint64_t bytes, std::uint64_t addr) {
-  // Synchronise with the kernel so requests reach the shared memory in time order.
-  const time_ps now = static_cast<time_ps>(sc_core::sc_time_stamp().value());
-  if (t > now) {
-    set_waiting("sync to issue weight fetch");
-    sc_core::wait(sc_core::sc_time::from_value(t - now));
-    set_waiting("");
-  }
+  // The request carries its time; the memory fits it into its channels' idle gaps.
   tlm::tlm_generic_payload trans;
   RequestTime ext;
   ext.t = t;
@@ -230,7 +240,8 @@ void NodeBlock::run_rows() {
           inf_last = std::max(inf_last, accepted);
           if (accepted > issue + lat) issue = accepted - lat;
         }
-        free_at = std::max(compute, issue + period_ - tile_ps);
+        // The outputs drain from a double-buffered reorder buffer while the next block computes.
+        free_at = compute;
       }
     }
     if (inf_first != kNever) trace("inference", inf_first, inf_last, inf);
@@ -306,6 +317,14 @@ void SinkBlock::run() {
     last_out_.push_back(t - period_);
     trace_instant("inference " + std::to_string(i) + " out", t - period_);
     if (on_done_) on_done_(i, t - period_);
+    if (t - period_ > limit_) {
+      if (block_failure().empty())
+        block_failure() = "simulated-time limit of " + std::to_string(static_cast<double>(limit_) / 1e9) +
+                          " ms (simulation.max_sim_time_ms) passed when inference " + std::to_string(i) + " of " +
+                          std::to_string(inferences_) + " completed; no throughput is reported";
+      sc_core::sc_stop();
+      return;
+    }
   }
   set_finished();
 }

@@ -43,6 +43,8 @@ BeatValue evaluate_node(const FunctionalNode& f, const std::vector<BeatValue>& i
 
 /// The first error raised inside a SystemC thread (the kernel then stops); "" if none.
 std::string& block_failure();
+/// Simulated-time limit: a block that would emit a beat later stops the run (kNever: none).
+time_ps& block_time_limit();
 
 struct BlockStats {
   std::uint64_t beats_in = 0, beats_out = 0;
@@ -99,6 +101,7 @@ class NodeBlock : public Block {
   BlockStats st_;
   std::int64_t done_ = 0;
   std::vector<time_ps> t_read_;  ///< per port: earliest next read
+  time_ps last_write_ = 0;
   bool functional_ = false;
   FunctionalNode fn_;
   std::vector<BeatValue> in_vals_;
@@ -151,6 +154,8 @@ class SinkBlock : public Block {
   const std::vector<time_ps>& first_out() const { return first_out_; }
   const std::vector<time_ps>& last_out() const { return last_out_; }
   std::int64_t inferences_done() const { return static_cast<std::int64_t>(last_out_.size()); }
+  /// Stops the simulation (block_failure) when an inference completes after `limit`.
+  void set_time_limit(time_ps limit) { limit_ = limit; }
   /// Functional mode: the tensor received for each inference.
   const std::vector<BeatValue>& values() const { return values_; }
   /// Called (in execution order) when an inference's last beat arrived.
@@ -165,6 +170,7 @@ class SinkBlock : public Block {
   std::vector<time_ps> first_out_, last_out_;
   std::function<void(std::int64_t, time_ps)> on_done_;
   std::vector<BeatValue> values_;
+  time_ps limit_ = kNever;
 };
 
 }  // namespace masesim

@@ -44,13 +44,7 @@ void SystolicBlock::run() {
     }
     time_ps start = std::max(free_at, ready + period_);
     if (t_.weight_tiles > 0) {
-      // Weights from off-chip memory, in simulated-time order with other requesters.
-      const time_ps now = static_cast<time_ps>(sc_core::sc_time_stamp().value());
-      if (start > now) {
-        set_waiting("sync to fetch weights");
-        sc_core::wait(sc_core::sc_time::from_value(start - now));
-        set_waiting("");
-      }
+      // Weights from off-chip memory (the request carries its time).
       tlm::tlm_generic_payload trans;
       RequestTime ext;
       ext.t = start;

@@ -50,6 +50,7 @@ void workload_stats(StatsTree& root, const Graph& g, const std::vector<DeviceIns
 
 int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) {
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   po::options_description desc(
       "simulate: SystemC/TLM-2.0 simulation of a MASE graph on FPGA devices\n\n"
       "Usage: simulate --config FILE [--set KEY=VALUE ...] [--out DIR]\n\n"
@@ -173,6 +174,11 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
           << "  nodes         " << w.nodes << "\n  parameters    " << w.parameters << "\n  macs          " << w.macs
           << "\n  weight_bytes  " << w.weight_bytes << "\n";
       return 0;
+    }
+    if (vm.count("out")) {  // fail before simulating when the results could not be written
+      const std::string dir = vm["out"].as<std::string>();
+      write_files_atomically(dir, {{".probe", ""}});
+      std::remove((dir + "/.probe").c_str());
     }
     const Mapping mapping = map_graph(g, devices, cfg);
     if (logs("mapping", 2)) {

@@ -350,6 +350,9 @@ struct System::Impl {
     for (auto& b : rxs) all_blocks.push_back(b.get());
     attach_trace();
     attach_functional();
+    const auto limit = static_cast<time_ps>(cfg.get_double("simulation.max_sim_time_ms") * 1e9);
+    block_time_limit() = limit;
+    for (auto& snk : sinks) snk->set_time_limit(limit);
     if (opts.on_inference) {
       // Progress: an inference is done when its last output (over all sinks) arrived.
       auto counts = std::make_shared<std::vector<int>>(static_cast<std::size_t>(inferences), 0);
