@@ -236,6 +236,7 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       stats.write_json(js);
       js << "\n";
       stats.write_csv(csv);
+      system.write_outputs(vm["out"].as<std::string>());
       write_files_atomically(vm["out"].as<std::string>(),
                              {{"stats.json", js.str()}, {"stats.csv", csv.str()}, {"config.yaml", cfg.dump()}});
     }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <sys/stat.h>
 #include <sstream>
 
 #include <fnmatch.h>
@@ -86,6 +87,7 @@ struct System::Impl {
     }
   }
   std::vector<std::size_t> source_input;  ///< graph input of each source
+  std::vector<int> sink_output;           ///< graph output of each sink (-1: a drain)
 
   void attach_trace() {
     if (!opts.trace) return;
@@ -236,6 +238,7 @@ struct System::Impl {
         legs.push_back(leg);
         if (ni < 0) {
           sinks.push_back(std::make_unique<SinkBlock>(("sink_" + sanitize(pname)).c_str(), period, leg, tiling.beats, inferences));
+          sink_output.push_back(arg);
           leg->set_ends(nullptr, sinks.back().get());
           continue;
         }
@@ -261,6 +264,7 @@ struct System::Impl {
       if (consumers.empty()) {  // an output nobody reads: drain it so the producer never blocks
         Stream* leg = new_stream(pname + "->drain", depth);
         sinks.push_back(std::make_unique<SinkBlock>(("drain_" + sanitize(pname)).c_str(), period, leg, tiling.beats, inferences));
+        sink_output.push_back(-1);
         leg->set_ends(nullptr, sinks.back().get());
         legs.push_back(leg);
       }
@@ -376,6 +380,30 @@ System::System(const Graph& g, const std::vector<DeviceInstance>& devices, const
 System::~System() = default;
 
 const TraceRecorder* System::trace() const { return impl_->rec.get(); }
+
+void System::write_outputs(const std::string& dir) const {
+  const Impl& I = *impl_;
+  if (!I.functional) return;
+  mkdir((dir + "/outputs").c_str(), 0777);
+  for (std::size_t k = 0; k < I.sinks.size(); ++k) {
+    if (I.sink_output[k] < 0) continue;
+    const std::size_t o = static_cast<std::size_t>(I.sink_output[k]);
+    const auto& vals = I.sinks[k]->values();
+    TensorData all;
+    all.shape = {static_cast<std::int64_t>(vals.size())};
+    for (const auto& v : vals) {
+      if (!v) return;
+      if (all.shape.size() == 1) all.shape.insert(all.shape.end(), v->shape.begin(), v->shape.end());
+      all.v.insert(all.v.end(), v->v.begin(), v->v.end());
+    }
+    std::string name = I.g.outputs[o].node;
+    for (char& c : name)
+      if (c == '/') c = '_';
+    const std::string path = dir + "/outputs/" + name + ".npy";
+    write_npy(path + ".tmp", all);
+    if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) throw InputError("--out " + dir + ": cannot write " + path);
+  }
+}
 
 std::int64_t System::check_reference(StatsTree& root, double tolerance) const {
   const Impl& I = *impl_;

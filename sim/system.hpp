@@ -66,6 +66,9 @@ class System {
   /// Functional mode: compares every node's first-inference output with the reference in
   /// the data folder; fills nodes.<n>.check and reference_check; returns failing nodes.
   std::int64_t check_reference(StatsTree& root, double tolerance) const;
+  /// Functional mode: writes every graph output's tensors, one row per inference, to
+  /// `dir`/outputs/<output>.npy (shape [inferences, ...]).
+  void write_outputs(const std::string& dir) const;
   /// The timeline, when SimOptions::trace was set (else null).
   const TraceRecorder* trace() const;
 
