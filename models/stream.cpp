@@ -7,13 +7,18 @@ namespace masesim {
 Stream::Stream(std::string name, std::size_t depth)
     : name_(std::move(name)), ring_(std::max<std::size_t>(1, depth)) {}
 
+std::string Block::waiting_on() const {
+  if (!wait_stream_) return "";
+  return std::string(wait_push_ ? "push to full stream '" : "pop from empty stream '") + wait_stream_->name() + "'";
+}
+
 time_ps Stream::wait_for_slot(time_ps t, Block* who) {
   const std::size_t d = ring_.size();
   while (pushed_ - popped_ >= d) {
-    if (who) who->set_waiting("push to full stream '" + name_ + "'");
+    if (who) who->set_waiting(this, true);
     producer_waits_ = true;
     sc_core::wait(popped_ev_);
-    if (who) who->set_waiting("");
+    if (who) who->set_waiting(nullptr, false);
   }
   // The slot held beat (pushed_ - d), popped at pop_t (free from pop_t + credit delay).
   const time_ps accepted = std::max(t, pushed_ >= d ? ring_[pushed_ % d].pop_t + credit_delay_ps_ : 0);
@@ -47,10 +52,10 @@ std::uint64_t Stream::visible_occupancy(time_ps t) const {
 
 time_ps Stream::pop(time_ps t, Block* who, BeatValue* v) {
   while (popped_ == pushed_) {
-    if (who) who->set_waiting("pop from empty stream '" + name_ + "'");
+    if (who) who->set_waiting(this, false);
     consumer_waits_ = true;
     sc_core::wait(pushed_ev_);
-    if (who) who->set_waiting("");
+    if (who) who->set_waiting(nullptr, false);
   }
   Slot& s = ring_[popped_ % ring_.size()];
   const time_ps taken = std::max(t, s.push_t);

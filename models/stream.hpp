@@ -102,8 +102,12 @@ class Block : public sc_core::sc_module {
  public:
   explicit Block(const sc_core::sc_module_name& n) : sc_core::sc_module(n) {}
   /// What the block is blocked on right now ("" when running or done).
-  const std::string& waiting_on() const { return waiting_on_; }
-  void set_waiting(const std::string& w) { waiting_on_ = w; }
+  std::string waiting_on() const;
+  /// Records a wait on `s` (push: the stream is full; else it is empty); null clears it.
+  void set_waiting(const Stream* s, bool push) {
+    wait_stream_ = s;
+    wait_push_ = push;
+  }
   bool finished() const { return finished_; }
   /// Records this block's activity on `track` of `rec` (null: no trace).
   void set_trace(TraceRecorder* rec, int track) {
@@ -121,7 +125,8 @@ class Block : public sc_core::sc_module {
   }
 
  private:
-  std::string waiting_on_;
+  const Stream* wait_stream_ = nullptr;
+  bool wait_push_ = false;
   bool finished_ = false;
   TraceRecorder* trace_ = nullptr;
   int track_ = -1;

@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 build=${ASAN_BUILD:-build-asan}
 jobs=${ASAN_JOBS:-2}
 start=$(date +%s)
+mkdir -p "$build"
+log="$build/configure.log"  # inside the (git-ignored) build dir
 
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMASESIM_SANITIZE=ON -DMASESIM_RTL=OFF \
-  > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+  > "$log" 2>&1 || { cat "$log"; exit 1; }
 cmake --build "$build" -j"$jobs"
 built=$(date +%s)
 

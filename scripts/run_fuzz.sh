@@ -21,10 +21,11 @@ cxx=${CXX:-clang++-14}
 case "$which" in graph|config) targets=("$which") ;; all) targets=(graph config) ;;
   *) echo "usage: $0 [graph|config|all] [seconds]" >&2; exit 2 ;; esac
 
+mkdir -p "$build"
 command -v "$cxx" >/dev/null || { echo "$cxx not found: apt-get install -y clang-14 libfuzzer-14-dev" >&2; exit 1; }
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
-  -DMASESIM_FUZZ=ON -DMASESIM_RTL=OFF -DMASESIM_BUILD_TESTS=OFF > "$build.configure.log" 2>&1 \
-  || { cat "$build.configure.log"; exit 1; }
+  -DMASESIM_FUZZ=ON -DMASESIM_RTL=OFF -DMASESIM_BUILD_TESTS=OFF > "$build/configure.log" 2>&1 \
+  || { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j"${FUZZ_JOBS:-2}" --target fuzzers
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
