@@ -1,6 +1,7 @@
 #include "models/systolic_block.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "models/memory.hpp"
 
@@ -17,6 +18,51 @@ SystolicBlock::SystolicBlock(const sc_core::sc_module_name& name, const OpTiming
       inferences_(inferences),
       engine_(engine) {
   SC_THREAD(run);
+}
+
+namespace {
+/// x · 2^frac as an int8 when the value is exactly representable, else false.
+bool to_int8(double x, int frac, std::int8_t& out) {
+  const double q = std::ldexp(x, frac);
+  if (q != std::nearbyint(q) || q < -128 || q > 127) return false;
+  out = static_cast<std::int8_t>(q);
+  return true;
+}
+}  // namespace
+
+bool SystolicBlock::int8_operands(const std::vector<BeatValue>& vals, std::int64_t batch, std::vector<std::int8_t>& a,
+                                  std::vector<std::int8_t>& b) const {
+  const Node& n = *fn_.node;
+  const Precision& pa = fn_.graph->tensor_of(n.args[0]).precision;
+  const bool linear = n.args.size() == 1;
+  const TensorData* bt = nullptr;
+  Precision pb;
+  if (linear) {
+    auto it = fn_.params->find(n.name + ".weight");
+    if (it == fn_.params->end()) return false;
+    bt = &it->second;
+    pb = n.param("weight")->tensor.precision;
+  } else {
+    bt = vals[1].get();
+    pb = fn_.graph->tensor_of(n.args[1]).precision;
+  }
+  if (!vals[0] || !bt || pa.kind != PrecisionKind::Fixed || pb.kind != PrecisionKind::Fixed || pa.width > 8 || pb.width > 8)
+    return false;
+  const std::int64_t M = t_.gemm_m, K = t_.gemm_k, N = t_.gemm_n;
+  a.resize(static_cast<std::size_t>(M * K));
+  b.resize(static_cast<std::size_t>(K * N));
+  const std::size_t a0 = static_cast<std::size_t>(batch * M * K);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!to_int8(vals[0]->v[a0 + i], pa.frac_width, a[i])) return false;
+  // linear: weight [N, K] -> B[k][n] = W[n][k]; matmul/bmm: B is the [K, N] slice.
+  const std::size_t b0 = linear ? 0 : static_cast<std::size_t>(batch * K * N);
+  if (!linear && bt->v.size() < b0 + b.size()) return false;  // broadcast B: not handled here
+  for (std::int64_t k = 0; k < K; ++k)
+    for (std::int64_t j = 0; j < N; ++j) {
+      const double w = linear ? bt->v[static_cast<std::size_t>(j * K + k)] : bt->v[b0 + static_cast<std::size_t>(k * N + j)];
+      if (!to_int8(w, pb.frac_width, b[static_cast<std::size_t>(k * N + j)])) return false;
+    }
+  return true;
 }
 
 void SystolicBlock::run() {
@@ -65,8 +111,12 @@ void SystolicBlock::run() {
     }
     prev_start = start;
     std::uint64_t cycles = 0;
-    for (std::int64_t b = 0; b < t_.gemm_batch; ++b)
-      cycles += engine_->run(t_.gemm_m, t_.gemm_k, t_.gemm_n, gemm_index++);
+    std::vector<std::int8_t> qa, qb;
+    for (std::int64_t b = 0; b < t_.gemm_batch; ++b) {
+      const bool real = functional_ && int8_operands(vals, b, qa, qb);
+      cycles += engine_->run(t_.gemm_m, t_.gemm_k, t_.gemm_n, gemm_index++, real ? &qa : nullptr, real ? &qb : nullptr);
+      real_gemms_ += real ? 1 : 0;
+    }
     engine_cycles_ += cycles;
     const time_ps end = start + static_cast<time_ps>(cycles) * period_;
     trace("gemm", start, end, static_cast<std::int64_t>(cycles));

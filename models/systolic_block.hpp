@@ -25,7 +25,9 @@ class GemmEngine {
  public:
   virtual ~GemmEngine() = default;
   /// @param m,k,n  the GEMM; @param index  which GEMM of the run (seeds test data)
-  virtual std::uint64_t run(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t index) = 0;
+  /// @param a,b    functional mode: the int8 operands (A m×k, B k×n, row-major), else null
+  virtual std::uint64_t run(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t index,
+                            const std::vector<std::int8_t>* a = nullptr, const std::vector<std::int8_t>* b = nullptr) = 0;
   virtual std::string impl() const = 0;  ///< "tlm" or "rtl"
 };
 
@@ -33,7 +35,8 @@ class GemmEngine {
 class ModelGemmEngine : public GemmEngine {
  public:
   explicit ModelGemmEngine(std::int64_t cycles_per_gemm) : cycles_(cycles_per_gemm) {}
-  std::uint64_t run(std::int64_t, std::int64_t, std::int64_t, std::uint64_t) override {
+  std::uint64_t run(std::int64_t, std::int64_t, std::int64_t, std::uint64_t, const std::vector<std::int8_t>*,
+                    const std::vector<std::int8_t>*) override {
     return static_cast<std::uint64_t>(cycles_);
   }
   std::string impl() const override { return "tlm"; }
@@ -60,6 +63,8 @@ class SystolicBlock : public Block {
     fn_ = f;
   }
   const BeatValue& first_output() const { return first_out_; }
+  /// GEMMs that ran on the engine with the node's real int8 operands (functional mode).
+  std::uint64_t real_operand_gemms() const { return real_gemms_; }
 
  private:
   void run();
@@ -74,6 +79,9 @@ class SystolicBlock : public Block {
   bool functional_ = false;
   FunctionalNode fn_;
   BeatValue first_out_;
+  std::uint64_t real_gemms_ = 0;
+  bool int8_operands(const std::vector<BeatValue>& vals, std::int64_t batch, std::vector<std::int8_t>& a,
+                     std::vector<std::int8_t>& b) const;
 };
 
 }  // namespace masesim

@@ -43,6 +43,8 @@ const std::vector<KeyDecl>& config_keys() {
       {"mapping.utilisation_cap", KeyType::Double, "0.8", "fraction",
        "balanced/greedy: largest share of each resource a device may use", {}, 0.01, 1.0},
       {"mapping.place", KeyType::Any, "{}", "", "manual placement overrides: {node-name glob: device name}", {}},
+      {"mapping.systolic", KeyType::Any, "[]", "",
+       "node-name globs of linear/matmul/bmm nodes to run on the systolic GEMM core (as hw.impl: systolic)", {}},
       {"mapping.default_parallelism", KeyType::Int, "8", "elements",
        "largest last-dim tile for ports without hw.parallelism", {}, 1, 4096},
       {"mapping.weights", KeyType::Enum, "graph", "",

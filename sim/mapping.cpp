@@ -123,6 +123,7 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
   const std::int64_t block_rows = cfg.get_int("mapping.weight_block_rows");
   m.used.assign(devices.size(), Resources{});
   const YAML::Node place = cfg.get_node("mapping.place");
+  const YAML::Node systolic_globs = cfg.get_node("mapping.systolic");
   if (!place.IsMap() && !(place.IsSequence() && place.size() == 0))
     throw InputError(cfg.file() + ": mapping.place: expected a mapping {node-name glob: device}");
   for (const auto& in : g.inputs) m.inputs.push_back(tile_port(in.tensor.shape, default_tile(in.tensor.shape, cap)));
@@ -181,6 +182,12 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
     nm.hw.weights_off_chip = off && n.param("weight") != nullptr;
     nm.hw.weight_block_rows = block_rows;
     nm.hw.systolic = n.hw.impl == "systolic";
+    for (std::size_t k = 0; systolic_globs.IsSequence() && k < systolic_globs.size(); ++k)
+      if (fnmatch(yaml::scalar_string(cfg.file(), systolic_globs[k], "mapping.systolic").c_str(), n.name.c_str(), 0) == 0)
+        nm.hw.systolic = find_op_rule(n.op)->cls == OpClass::Gemm
+                             ? true
+                             : throw InputError(cfg.file() + ": mapping.systolic: node '" + n.name + "' (" + n.op +
+                                                ") is not a linear, matmul or bmm");
     nm.hw.systolic_rows = cfg.get_int("systolic.rows");
     nm.hw.systolic_cols = cfg.get_int("systolic.cols");
     nm.hw.weight_stationary = cfg.get_string("systolic.dataflow") == "weight_stationary";

@@ -16,11 +16,13 @@ namespace {
 class RtlGemmEngine : public GemmEngine {
  public:
   explicit RtlGemmEngine(const RtlEngineOptions& o) : o_(o), rtl_(array_of(o)) {}
-  std::uint64_t run(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t index) override {
+  std::uint64_t run(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t index, const std::vector<std::int8_t>* ra,
+                    const std::vector<std::int8_t>* rb) override {
     const systolic::GemmShape shape{static_cast<std::uint64_t>(m), static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(n)};
     const std::uint64_t seed = std::hash<std::string>{}(o_.node) ^ (index * 0x9e3779b97f4a7c15ull);
-    const auto a = systolic::random_int8(shape.m * shape.k, seed);
-    const auto b = systolic::random_int8(shape.k * shape.n, seed + 1);
+    // Functional mode hands in the node's real operands; timing mode uses seeded ones.
+    const auto a = ra ? *ra : systolic::random_int8(shape.m * shape.k, seed);
+    const auto b = rb ? *rb : systolic::random_int8(shape.k * shape.n, seed + 1);
     std::optional<std::string> vcd;
     if (!o_.vcd_path.empty() && index == 0) vcd = o_.vcd_path;
     const auto r = rtl_.run(shape, a, b, vcd);

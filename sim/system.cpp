@@ -511,6 +511,7 @@ RunSummary System::report(StatsTree& root) const {
       if (I.sys[i]->engine().impl() == "rtl") {
         t.set("rtl_cycles", I.sys[i]->engine_cycles());
         t.set("rtl_mismatches", rtl_mismatches(I.sys[i]->engine()));
+        t.set("rtl_real_operand_gemms", I.sys[i]->real_operand_gemms());
       }
     }
     const std::int64_t busy = nm.timing.ideal_cycles() * N;
