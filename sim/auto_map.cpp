@@ -93,8 +93,13 @@ Resources sub(Resources a, const Resources& b) {
 AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, Mapping& m) {
   AutoMapReport rep;
   const double cap = cfg.get_double("mapping.utilisation_cap");
-  Resources budget;
+  Resources budget, one_device;  // all devices together; the largest single device (a node cannot span devices)
   for (const auto& d : devices) {
+    one_device.lut = std::max(one_device.lut, d.type.capacity.lut * cap);
+    one_device.ff = std::max(one_device.ff, d.type.capacity.ff * cap);
+    one_device.dsp = std::max(one_device.dsp, d.type.capacity.dsp * cap);
+    one_device.bram36 = std::max(one_device.bram36, d.type.capacity.bram36 * cap);
+    one_device.uram = std::max(one_device.uram, d.type.capacity.uram * cap);
     budget.lut += d.type.capacity.lut * cap;
     budget.ff += d.type.capacity.ff * cap;
     budget.dsp += d.type.capacity.dsp * cap;
@@ -144,7 +149,7 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
     Knobs best_k;
     for (const auto& k : cand) {
       const Eval e = evaluate(g, nd, m.nodes[worst], k);
-      if (!e.ok || !within(sub(used, ev[worst].res) += e.res, budget)) continue;
+      if (!e.ok || !within(e.res, one_device) || !within(sub(used, ev[worst].res) += e.res, budget)) continue;
       const double cost = e.res.lut + 100 * e.res.dsp;
       const double best_cost = best.res.lut + 100 * best.res.dsp;
       if (!best.ok || e.cycles < best.cycles || (e.cycles == best.cycles && cost < best_cost)) {
