@@ -13,7 +13,8 @@ std::vector<std::uint64_t> FlowShape::frame_payloads() const {
   std::vector<std::uint64_t> v;
   if (framing.kind == interconnect::FramingKind::aurora_streaming) {
     // No frames on the wire; the bridge still hands over MTU-sized chunks.
-    for (std::uint64_t off = 0; off < total; off += framing.mtu_bytes) v.push_back(std::min(framing.mtu_bytes, total - off));
+    for (std::uint64_t off = 0; off < total; off += framing.mtu_bytes)
+      v.push_back(std::min(framing.mtu_bytes, total - off));
     return v;
   }
   const auto split = interconnect::frames_for(total, framing);
@@ -29,8 +30,9 @@ std::uint64_t last_byte(std::int64_t j, std::int64_t beat_bits) {
 }
 }  // namespace
 
-TxBridge::TxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* in, Stream* frames,
-                   const FlowShape& shape, std::vector<Qsfp28Link*> hops, bool cut_through)
+TxBridge::TxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* in,
+                   Stream* frames, const FlowShape& shape, std::vector<Qsfp28Link*> hops,
+                   bool cut_through)
     : Block(name),
       net("net"),
       period_(period_ps),
@@ -63,8 +65,10 @@ time_ps TxBridge::send(time_ps ready, std::uint64_t payload) {
     hop_end_[k] = ft.end;
     arrive = ft.arrive;
     if (cut_through_) {
-      const std::uint64_t header = std::min<std::uint64_t>(64, interconnect::frame_wire_bytes(payload, hops_[k]->framing()));
-      t = std::max(ft.start + hops_[k]->fixed_latency_ps() + interconnect::serialization_ps(header, hops_[k]->framing().line_rate),
+      const std::uint64_t header =
+          std::min<std::uint64_t>(64, interconnect::frame_wire_bytes(payload, hops_[k]->framing()));
+      t = std::max(ft.start + hops_[k]->fixed_latency_ps() +
+                       interconnect::serialization_ps(header, hops_[k]->framing().line_rate),
                    t);
     } else {
       t = ft.arrive;
@@ -89,8 +93,8 @@ void TxBridge::run() {
         ++j;
       }
       const time_ps frame_ready = std::max(ready + period_, t_read);
-      const time_ps accepted =
-          frames_->push_deferred(frame_ready, this, [&](time_ps acc) { return send(acc, p); }, value);
+      const time_ps accepted = frames_->push_deferred(
+          frame_ready, this, [&](time_ps acc) { return send(acc, p); }, value);
       hops_.front()->stats().credit_stall_ps += accepted - frame_ready;
       ++frames_sent_;
     }
@@ -98,15 +102,21 @@ void TxBridge::run() {
   set_finished();
 }
 
-RxBridge::RxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* frames, Stream* out,
-                   const FlowShape& shape, Qsfp28Link* last_hop)
-    : Block(name), period_(period_ps), frames_(frames), out_(out), shape_(shape), last_hop_(last_hop) {
+RxBridge::RxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* frames,
+                   Stream* out, const FlowShape& shape, Qsfp28Link* last_hop)
+    : Block(name),
+      period_(period_ps),
+      frames_(frames),
+      out_(out),
+      shape_(shape),
+      last_hop_(last_hop) {
   SC_THREAD(run);
 }
 
 void RxBridge::run() {
   const auto payloads = shape_.frame_payloads();
-  const std::uint64_t max_payload = payloads.empty() ? 0 : *std::max_element(payloads.begin(), payloads.end());
+  const std::uint64_t max_payload =
+      payloads.empty() ? 0 : *std::max_element(payloads.begin(), payloads.end());
   time_ps t = 0;
   for (std::int64_t inf = 0; inf < shape_.inferences; ++inf) {
     std::int64_t j = 0;

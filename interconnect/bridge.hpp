@@ -12,9 +12,9 @@
 // forward store-and-forward (next hop starts when the frame fully arrived) or
 // cut-through (next hop starts once the header arrived).
 #pragma once
+#include <tlm_utils/multi_passthrough_initiator_socket.h>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/multi_passthrough_initiator_socket.h>
 
 #include <cstdint>
 #include <vector>
@@ -38,15 +38,16 @@ struct FlowShape {
 class TxBridge : public Block {
  public:
   SC_HAS_PROCESS(TxBridge);
-  tlm_utils::multi_passthrough_initiator_socket<TxBridge> net;  ///< one binding per hop, in route order
+  tlm_utils::multi_passthrough_initiator_socket<TxBridge>
+      net;  ///< one binding per hop, in route order
 
   /// @param period_ps      producer device clock (one beat read per cycle)
   /// @param in             the producer's stream
   /// @param frames         frame channel to the RX bridge (depth = receive buffer frames)
   /// @param hops           the links of the route, in order (for stats)
   /// @param cut_through    forwarding mode at intermediate devices
-  TxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* in, Stream* frames, const FlowShape& shape,
-           std::vector<Qsfp28Link*> hops, bool cut_through);
+  TxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* in, Stream* frames,
+           const FlowShape& shape, std::vector<Qsfp28Link*> hops, bool cut_through);
   std::uint64_t frames_sent() const { return frames_sent_; }
 
  private:
@@ -67,8 +68,8 @@ class RxBridge : public Block {
   SC_HAS_PROCESS(RxBridge);
   /// @param period_ps  consumer device clock (one beat pushed per cycle)
   /// @param last_hop   link whose receive buffer this is (its max_buffer_bytes is updated)
-  RxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* frames, Stream* out, const FlowShape& shape,
-           Qsfp28Link* last_hop);
+  RxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* frames, Stream* out,
+           const FlowShape& shape, Qsfp28Link* last_hop);
 
  private:
   void run();

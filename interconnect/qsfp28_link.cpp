@@ -4,7 +4,8 @@
 
 namespace masesim {
 
-Qsfp28Link::Qsfp28Link(const sc_core::sc_module_name& name, const interconnect::FramingConfig& framing,
+Qsfp28Link::Qsfp28Link(const sc_core::sc_module_name& name,
+                       const interconnect::FramingConfig& framing,
                        const interconnect::LinkTiming& timing, std::string from, std::string to)
     : sc_core::sc_module(name),
       socket("socket"),
@@ -25,7 +26,8 @@ void Qsfp28Link::b_transport(int, tlm::tlm_generic_payload& trans, sc_core::sc_t
   const std::uint64_t wire = interconnect::frame_wire_bytes(payload, framing_);
   const double cc = interconnect::cc_overhead_fraction(framing_);
   const time_ps ser = interconnect::serialization_ps(wire, framing_.line_rate);
-  const time_ps line = cc > 0 ? static_cast<time_ps>(static_cast<double>(ser) / (1.0 - cc) + 0.999999) : ser;
+  const time_ps line =
+      cc > 0 ? static_cast<time_ps>(static_cast<double>(ser) / (1.0 - cc) + 0.999999) : ser;
   const time_ps start = line_.reserve(ready, line);
   const time_ps end = start + line;
   st_.contention_ps += start - ready;

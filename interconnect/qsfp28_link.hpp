@@ -4,14 +4,14 @@
 // sender (absolute). The link serialises frames at the line rate, each in the first idle
 // gap of the line at or after its ready time (senders run temporally decoupled, so frames of
 // different flows may arrive out of time order; a flow's own frames stay in order because
-// its bridge never offers a frame before its previous one ended), at the line rate (never faster: wire bytes from interconnect/framing), and returns in the
-// extension when the first bit left (start), when the last wire byte left (end) and
-// when the last payload byte reached the receiver (arrive = end + fixed latency).
-// The annotated delay makes sc_time_stamp() + delay == arrive.
+// its bridge never offers a frame before its previous one ended), at the line rate (never faster:
+// wire bytes from interconnect/framing), and returns in the extension when the first bit left
+// (start), when the last wire byte left (end) and when the last payload byte reached the receiver
+// (arrive = end + fixed latency). The annotated delay makes sc_time_stamp() + delay == arrive.
 #pragma once
+#include <tlm_utils/multi_passthrough_target_socket.h>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/multi_passthrough_target_socket.h>
 
 #include <cstdint>
 #include <string>
@@ -29,16 +29,18 @@ struct FrameTiming : tlm::tlm_extension<FrameTiming> {
   time_ps end = 0;     ///< out: last wire byte sent
   time_ps arrive = 0;  ///< out: last payload byte at the receiver
   tlm::tlm_extension_base* clone() const override { return new FrameTiming(*this); }
-  void copy_from(const tlm::tlm_extension_base& o) override { *this = static_cast<const FrameTiming&>(o); }
+  void copy_from(const tlm::tlm_extension_base& o) override {
+    *this = static_cast<const FrameTiming&>(o);
+  }
 };
 
 struct LinkStats {
   std::uint64_t payload_bytes = 0;
   std::uint64_t wire_bytes = 0;
   std::uint64_t frames = 0;
-  time_ps busy_ps = 0;        ///< line occupied
-  time_ps contention_ps = 0;  ///< frames waited for the line (other flows' frames)
-  time_ps credit_stall_ps = 0;   ///< senders waited for receive-buffer credits (first hop)
+  time_ps busy_ps = 0;                 ///< line occupied
+  time_ps contention_ps = 0;           ///< frames waited for the line (other flows' frames)
+  time_ps credit_stall_ps = 0;         ///< senders waited for receive-buffer credits (first hop)
   std::uint64_t max_buffer_bytes = 0;  ///< peak receive-buffer occupancy of flows ending here
   time_ps first_ps = kNever, last_ps = 0;
 };

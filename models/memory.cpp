@@ -10,7 +10,8 @@ OffChipMemory::OffChipMemory(const sc_core::sc_module_name& name, const MemoryTi
   socket.register_b_transport(this, &OffChipMemory::b_transport);
 }
 
-void OffChipMemory::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+void OffChipMemory::b_transport(int /*initiator*/, tlm::tlm_generic_payload& trans,
+                                sc_core::sc_time& delay) {
   const time_ps now = static_cast<time_ps>(sc_core::sc_time_stamp().value());
   time_ps start = now + static_cast<time_ps>(delay.value());
   if (RequestTime* rt = trans.get_extension<RequestTime>()) start = rt->t;

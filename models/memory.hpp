@@ -6,9 +6,9 @@
 // sc_time_stamp() + delay the completion time (last byte + access latency).
 // Timing-mode payloads carry no data (data pointer may be null).
 #pragma once
+#include <tlm_utils/multi_passthrough_target_socket.h>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/multi_passthrough_target_socket.h>
 
 #include <cstdint>
 #include <vector>
@@ -22,7 +22,9 @@ namespace masesim {
 struct RequestTime : tlm::tlm_extension<RequestTime> {
   time_ps t = 0;
   tlm::tlm_extension_base* clone() const override { return new RequestTime(*this); }
-  void copy_from(const tlm::tlm_extension_base& o) override { t = static_cast<const RequestTime&>(o).t; }
+  void copy_from(const tlm::tlm_extension_base& o) override {
+    t = static_cast<const RequestTime&>(o).t;
+  }
 };
 
 class OffChipMemory : public sc_core::sc_module {

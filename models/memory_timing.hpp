@@ -20,7 +20,8 @@ time_ps transfer_ps(std::uint64_t bytes, double gbytes_per_s);
 /// Channel occupancy: the pure part of the memory model.
 class MemoryChannels {
  public:
-  explicit MemoryChannels(const MemoryTiming& t) : timing_(t), channels_(static_cast<std::size_t>(t.channels)) {}
+  explicit MemoryChannels(const MemoryTiming& t)
+      : timing_(t), channels_(static_cast<std::size_t>(t.channels)) {}
   /// Completion time of a request of `bytes` issued at `start`: its share of the bytes on
   /// every channel, each in the channel's first idle gap at or after `start` (requests may
   /// arrive out of time order), plus the access latency.

@@ -26,8 +26,10 @@ time_ps& block_time_limit() {
 
 namespace {
 [[noreturn]] void time_limit_reached(time_ps at) {
-  throw SimulationError("simulated-time limit of " + std::to_string(static_cast<double>(block_time_limit()) / 1e9) +
-                        " ms (simulation.max_sim_time_ms) reached at " + std::to_string(static_cast<double>(at) / 1e9) +
+  throw SimulationError("simulated-time limit of " +
+                        std::to_string(static_cast<double>(block_time_limit()) / 1e9) +
+                        " ms (simulation.max_sim_time_ms) reached at " +
+                        std::to_string(static_cast<double>(at) / 1e9) +
                         " ms with inferences still in flight; no throughput is reported");
 }
 }  // namespace
@@ -37,11 +39,13 @@ BeatValue evaluate_node(const FunctionalNode& f, const std::vector<BeatValue>& i
   std::vector<const TensorData*> in;
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     if (!inputs[k])
-      throw SimulationError("functional mode: node '" + f.node->name + "' must emit an output before any beat of data_in_" +
+      throw SimulationError("functional mode: node '" + f.node->name +
+                            "' must emit an output before any beat of data_in_" +
                             std::to_string(k) + " arrived");
     in.push_back(inputs[k].get());
   }
-  return std::make_shared<const TensorData>(fn::eval_node(*f.graph, *f.node, in, *f.params, f.rounding));
+  return std::make_shared<const TensorData>(
+      fn::eval_node(*f.graph, *f.node, in, *f.params, f.rounding));
 }
 
 NodeBlock::NodeBlock(const sc_core::sc_module_name& name, const OpTiming& timing, time_ps period_ps,
@@ -114,8 +118,10 @@ time_ps NodeBlock::fetch(time_ps t, std::uint64_t bytes, std::uint64_t addr) {
 
 void NodeBlock::run() {
   try {
-    if (t_.engine == OpTiming::Engine::Streaming) run_streaming();
-    else run_rows();
+    if (t_.engine == OpTiming::Engine::Streaming)
+      run_streaming();
+    else
+      run_rows();
   } catch (const std::exception& e) {
     if (block_failure().empty()) block_failure() = std::string(name()) + ": " + e.what();
     sc_core::sc_stop();
@@ -165,9 +171,9 @@ void NodeBlock::run_rows() {
   const std::size_t np = in_.size();
   const time_ps lat = static_cast<time_ps>(t_.latency_cycles) * period_;
   const time_ps interval = static_cast<time_ps>(t_.out_interval_cycles) * period_;
-  time_ps free_at = 0;       // datapath free
-  time_ps prev_start = 0;    // start of the previous row (input double buffer)
-  time_ps fetch_slot = 0;    // earliest issue of the next weight fetch (two tile buffers)
+  time_ps free_at = 0;     // datapath free
+  time_ps prev_start = 0;  // start of the previous row (input double buffer)
+  time_ps fetch_slot = 0;  // earliest issue of the next weight fetch (two tile buffers)
   std::uint64_t fetch_addr = 0;
   const std::int64_t block = t_.weight_tiles > 0 ? t_.block_rows : 1;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
@@ -175,7 +181,8 @@ void NodeBlock::run_rows() {
     time_ps preload_done = 0;
     time_ps inf_first = kNever, inf_last = 0;
     for (std::size_t p = 0; p < np; ++p)
-      for (std::int64_t k = 0; k < t_.preload_beats[p]; ++k) preload_done = std::max(preload_done, read(p, 0));
+      for (std::int64_t k = 0; k < t_.preload_beats[p]; ++k)
+        preload_done = std::max(preload_done, read(p, 0));
     for (std::int64_t r0 = 0; r0 < t_.rows; r0 += block) {
       const std::int64_t nrows = std::min(block, t_.rows - r0);
       // Read the block's input rows.
@@ -197,7 +204,8 @@ void NodeBlock::run_rows() {
       for (std::int64_t r = r0; r < r0 + nrows; ++r) nout += share(t_.out_beats, t_.rows, r);
       if (t_.weight_tiles == 0) {
         // Streaming datapath (MASE dataflow): outputs follow the row's passes.
-        time_ps issue = std::max(start + static_cast<time_ps>(t_.first_out_cycles) * period_, last + period_);
+        time_ps issue =
+            std::max(start + static_cast<time_ps>(t_.first_out_cycles) * period_, last + period_);
         time_ps shift = 0;
         for (std::int64_t j = 0; j < nout; ++j) {
           if (j > 0) issue += interval;
@@ -212,15 +220,18 @@ void NodeBlock::run_rows() {
                            issue + interval - static_cast<time_ps>(t_.first_out_cycles) * period_);
       } else {
         // Off-chip weights: tile i of the block computes when its fetch completed.
-        const time_ps tile_ps = static_cast<time_ps>(t_.weight_tile_cycles_per_row * nrows) * period_;
+        const time_ps tile_ps =
+            static_cast<time_ps>(t_.weight_tile_cycles_per_row * nrows) * period_;
         const time_ps ready0 = std::max(start, last + period_);
         time_ps compute = ready0;
         // Weights do not depend on the data, so the fetch of the next tile is issued as soon
         // as a tile buffer frees (prefetch across blocks); an embedding row needs its token.
-        time_ps issue_fetch = t_.weight_address_from_input ? std::max(fetch_slot, last) : fetch_slot;
+        time_ps issue_fetch =
+            t_.weight_address_from_input ? std::max(fetch_slot, last) : fetch_slot;
         std::vector<time_ps> tile_done(static_cast<std::size_t>(t_.weight_tiles));
         for (std::int64_t i = 0; i < t_.weight_tiles; ++i) {
-          const time_ps arrived = fetch(issue_fetch, static_cast<std::uint64_t>(t_.weight_tile_bytes), fetch_addr);
+          const time_ps arrived =
+              fetch(issue_fetch, static_cast<std::uint64_t>(t_.weight_tile_bytes), fetch_addr);
           fetch_addr += static_cast<std::uint64_t>(t_.weight_tile_bytes);
           const time_ps begin = std::max(compute, arrived);
           st_.stall_mem_ps += begin - compute;
@@ -234,7 +245,8 @@ void NodeBlock::run_rows() {
         const std::int64_t per_row = std::max<std::int64_t>(1, nout / nrows);
         time_ps issue = 0;
         for (std::int64_t j = 0; j < nout; ++j) {
-          const std::int64_t tile = std::min<std::int64_t>(t_.weight_tiles - 1, (j % per_row) * t_.weight_tiles / per_row);
+          const std::int64_t tile = std::min<std::int64_t>(
+              t_.weight_tiles - 1, (j % per_row) * t_.weight_tiles / per_row);
           issue = std::max(j ? issue + period_ : 0, tile_done[static_cast<std::size_t>(tile)]);
           const time_ps accepted = write(issue + lat);
           inf_last = std::max(inf_last, accepted);
@@ -252,7 +264,11 @@ void NodeBlock::run_rows() {
 // ---------------------------------------------------------------------------------------
 ForkBlock::ForkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* input,
                      std::vector<Stream*> outputs, std::uint64_t beats_total)
-    : Block(name), period_(period_ps), in_(input), out_(std::move(outputs)), beats_total_(beats_total) {
+    : Block(name),
+      period_(period_ps),
+      in_(input),
+      out_(std::move(outputs)),
+      beats_total_(beats_total) {
   SC_THREAD(run);
 }
 
@@ -278,7 +294,11 @@ void ForkBlock::run() {
 
 SourceBlock::SourceBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* output,
                          std::int64_t beats_per_inference, std::int64_t inferences)
-    : Block(name), period_(period_ps), out_(output), beats_(beats_per_inference), inferences_(inferences) {
+    : Block(name),
+      period_(period_ps),
+      out_(output),
+      beats_(beats_per_inference),
+      inferences_(inferences) {
   SC_THREAD(run);
 }
 
@@ -298,7 +318,11 @@ void SourceBlock::run() {
 
 SinkBlock::SinkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* input,
                      std::int64_t beats_per_inference, std::int64_t inferences)
-    : Block(name), period_(period_ps), in_(input), beats_(beats_per_inference), inferences_(inferences) {
+    : Block(name),
+      period_(period_ps),
+      in_(input),
+      beats_(beats_per_inference),
+      inferences_(inferences) {
   SC_THREAD(run);
 }
 
@@ -319,9 +343,10 @@ void SinkBlock::run() {
     if (on_done_) on_done_(i, t - period_);
     if (t - period_ > limit_) {
       if (block_failure().empty())
-        block_failure() = "simulated-time limit of " + std::to_string(static_cast<double>(limit_) / 1e9) +
-                          " ms (simulation.max_sim_time_ms) passed when inference " + std::to_string(i) + " of " +
-                          std::to_string(inferences_) + " completed; no throughput is reported";
+        block_failure() =
+            "simulated-time limit of " + std::to_string(static_cast<double>(limit_) / 1e9) +
+            " ms (simulation.max_sim_time_ms) passed when inference " + std::to_string(i) + " of " +
+            std::to_string(inferences_) + " completed; no throughput is reported";
       sc_core::sc_stop();
       return;
     }

@@ -13,9 +13,9 @@
 // starts only when its fetch completed.
 // Preloaded ports are read whole before the first row of every inference.
 #pragma once
+#include <tlm_utils/simple_initiator_socket.h>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 
 #include <cstdint>
 #include <functional>

@@ -15,7 +15,9 @@ std::int64_t ceil_log2(std::int64_t x) {
   return r;
 }
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
+  return (a + b - 1) / b;
+}
 
 std::int64_t largest_divisor_at_most(std::int64_t dim, std::int64_t cap) {
   for (std::int64_t d = std::min(dim, cap); d > 1; --d)
@@ -110,8 +112,11 @@ void systolic_gemm(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t)
   systolic::ArrayConfig arr;
   arr.rows = static_cast<std::uint32_t>(hw.systolic_rows);
   arr.cols = static_cast<std::uint32_t>(hw.systolic_cols);
-  arr.dataflow = hw.weight_stationary ? systolic::Dataflow::WeightStationary : systolic::Dataflow::OutputStationary;
-  const auto c = systolic::gemm_cycles({static_cast<std::uint64_t>(M), static_cast<std::uint64_t>(K), static_cast<std::uint64_t>(N)}, arr);
+  arr.dataflow = hw.weight_stationary ? systolic::Dataflow::WeightStationary
+                                      : systolic::Dataflow::OutputStationary;
+  const auto c = systolic::gemm_cycles(
+      {static_cast<std::uint64_t>(M), static_cast<std::uint64_t>(K), static_cast<std::uint64_t>(N)},
+      arr);
   t.engine = OpTiming::Engine::Systolic;
   t.gemm_batch = batch;
   t.gemm_m = M;
@@ -148,7 +153,8 @@ void conv_like(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t, boo
   }
   // Line buffer: the first output row needs kh-1-pad input rows beyond its own.
   const std::int64_t in_row_beats = t.in_beats[0] / (x[0] * x[2]);
-  t.preload_beats[0] = std::min(t.in_beats[0], std::max<std::int64_t>(0, kh - 1 - pad) * in_row_beats);
+  t.preload_beats[0] =
+      std::min(t.in_beats[0], std::max<std::int64_t>(0, kh - 1 - pad) * in_row_beats);
   if (conv) {
     const std::int64_t lanes = hw.in[0].elems_per_beat * hw.out.elems_per_beat;
     t.macs_per_cycle = lanes;
@@ -158,7 +164,8 @@ void conv_like(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t, boo
     t.row_cycles = std::max(in_per_row, out_per_row);
     t.latency_cycles = 2;
   }
-  t.out_interval_cycles = std::max<std::int64_t>(1, t.row_cycles / std::max<std::int64_t>(1, out_per_row));
+  t.out_interval_cycles =
+      std::max<std::int64_t>(1, t.row_cycles / std::max<std::int64_t>(1, out_per_row));
   t.first_out_cycles = t.out_interval_cycles;
   if (conv && hw.weights_off_chip) {
     const Param* w = n.param("weight");
@@ -184,7 +191,8 @@ void row_reduce(const Node& n, const Graph& g, const NodeHw& hw, OpTiming& t) {
   }
   const std::int64_t p = hw.in[0].elems_per_beat;
   if (D % p != 0)
-    fail(n, "parallelism " + std::to_string(p) + " does not divide the reduced size " + std::to_string(D));
+    fail(n, "parallelism " + std::to_string(p) + " does not divide the reduced size " +
+                std::to_string(D));
   t.engine = OpTiming::Engine::Rows;
   t.rows = shape_numel(x) / D;
   t.row_cycles = std::max(D / p, ceil_div(t.out_beats, t.rows));
@@ -203,11 +211,14 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
   t.preload_beats.assign(hw.in.size(), 0);
   t.out_beats = hw.out.beats;
   t.macs = node_macs(g, n);
-  if (hw.systolic && rule->cls != OpClass::Gemm) fail(n, "hw.impl: systolic needs a linear, matmul or bmm node");
+  if (hw.systolic && rule->cls != OpClass::Gemm)
+    fail(n, "hw.impl: systolic needs a linear, matmul or bmm node");
   switch (rule->cls) {
     case OpClass::Gemm:
-      if (hw.systolic) systolic_gemm(g, n, hw, t);
-      else gemm(g, n, hw, t);
+      if (hw.systolic)
+        systolic_gemm(g, n, hw, t);
+      else
+        gemm(g, n, hw, t);
       break;
     case OpClass::Conv:
       conv_like(g, n, hw, t, true);
@@ -224,7 +235,8 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
       t.latency_cycles = rule->cls == OpClass::Wire ? 0 : elementwise_latency(n.op);
       for (std::size_t p = 0; p < hw.in.size(); ++p) {
         const std::int64_t in_numel = g.tensor_of(n.args[p]).numel();
-        if (in_numel < n.results[0].numel()) t.preload_beats[p] = t.in_beats[p];  // broadcast operand
+        if (in_numel < n.results[0].numel())
+          t.preload_beats[p] = t.in_beats[p];  // broadcast operand
       }
       break;
     case OpClass::Embedding:
@@ -238,8 +250,9 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
         t.out_interval_cycles = 1;
         t.latency_cycles = 2;
         t.weight_tiles = 1;
-        t.weight_tile_bytes = static_cast<std::int64_t>(std::ceil(
-            static_cast<double>(hw.in[0].elems_per_beat * w->tensor.shape[1]) * w->tensor.precision.bits_per_element() / 8.0));
+        t.weight_tile_bytes = static_cast<std::int64_t>(
+            std::ceil(static_cast<double>(hw.in[0].elems_per_beat * w->tensor.shape[1]) *
+                      w->tensor.precision.bits_per_element() / 8.0));
         t.weight_tile_cycles_per_row = out_per_row;
         t.block_rows = 1;
         t.weight_address_from_input = true;
@@ -258,9 +271,10 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
       break;
   }
   if (t.weight_tiles > 0)
-    t.weight_bytes_per_inference = t.engine == OpTiming::Engine::Systolic
-                                       ? t.weight_tile_bytes
-                                       : ceil_div(t.rows, t.block_rows) * t.weight_tiles * t.weight_tile_bytes;
+    t.weight_bytes_per_inference =
+        t.engine == OpTiming::Engine::Systolic
+            ? t.weight_tile_bytes
+            : ceil_div(t.rows, t.block_rows) * t.weight_tiles * t.weight_tile_bytes;
   return t;
 }
 
@@ -274,21 +288,27 @@ Resources& Resources::operator+=(const Resources& o) {
   return *this;
 }
 
-double bram36_for_bits(double bits) { return bits <= 0 ? 0 : std::ceil(bits / 36864.0); }
+double bram36_for_bits(double bits) {
+  return bits <= 0 ? 0 : std::ceil(bits / 36864.0);
+}
 
 namespace {
 /// On-chip storage of `bits`: URAM (288 Kb) above 64 KiB, else BRAM36 (36 Kb).
 void place_buffer(Resources& r, double bits) {
-  if (bits > 8.0 * 64 * 1024) r.uram += uram_for_bits(bits);
-  else r.bram36 += bram36_for_bits(bits);
+  if (bits > 8.0 * 64 * 1024)
+    r.uram += uram_for_bits(bits);
+  else
+    r.bram36 += bram36_for_bits(bits);
 }
 }  // namespace
-double uram_for_bits(double bits) { return bits <= 0 ? 0 : std::ceil(bits / 294912.0); }
+double uram_for_bits(double bits) {
+  return bits <= 0 ? 0 : std::ceil(bits / 294912.0);
+}
 
 double dsp_per_mac(int a_bits, int b_bits) {
   const int lo = std::min(a_bits, b_bits), hi = std::max(a_bits, b_bits);
-  if (hi <= 4) return 0;         // 4-bit products map to LUTs
-  if (hi <= 8) return 0.5;       // two int8 MACs per DSP48E2 with a shared operand
+  if (hi <= 4) return 0;    // 4-bit products map to LUTs
+  if (hi <= 8) return 0.5;  // two int8 MACs per DSP48E2 with a shared operand
   if (lo <= 18 && hi <= 27) return 1;
   return std::ceil(lo / 18.0) * std::ceil(hi / 27.0);
 }

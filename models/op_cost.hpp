@@ -44,16 +44,16 @@ struct OpTiming {
   std::vector<std::int64_t> in_beats;       ///< per input port
   std::vector<std::int64_t> preload_beats;  ///< per input port, read before the first row
   std::int64_t out_beats = 0;
-  std::int64_t rows = 1;                ///< Rows engine: rows per inference
-  std::int64_t row_cycles = 0;          ///< Rows: datapath cycles per row
-  std::int64_t first_out_cycles = 0;    ///< Rows: cycles from row start to first output issue
-  std::int64_t out_interval_cycles = 1; ///< cycles between output issues
-  std::int64_t latency_cycles = 0;      ///< pipeline depth added to every output
-  std::int64_t macs = 0;                ///< per inference
-  std::int64_t macs_per_cycle = 0;      ///< peak
+  std::int64_t rows = 1;                 ///< Rows engine: rows per inference
+  std::int64_t row_cycles = 0;           ///< Rows: datapath cycles per row
+  std::int64_t first_out_cycles = 0;     ///< Rows: cycles from row start to first output issue
+  std::int64_t out_interval_cycles = 1;  ///< cycles between output issues
+  std::int64_t latency_cycles = 0;       ///< pipeline depth added to every output
+  std::int64_t macs = 0;                 ///< per inference
+  std::int64_t macs_per_cycle = 0;       ///< peak
   // Off-chip weights (Rows engine): weights stream once per block of rows, one fetch
   // per output tile.
-  std::int64_t weight_tiles = 0;            ///< fetches per pass (0: no off-chip weights)
+  std::int64_t weight_tiles = 0;  ///< fetches per pass (0: no off-chip weights)
   std::int64_t weight_tile_bytes = 0;
   std::int64_t weight_tile_cycles_per_row = 0;  ///< compute cycles of one tile for one row
   std::int64_t block_rows = 1;

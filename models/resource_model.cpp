@@ -34,7 +34,8 @@ constexpr double kLutPerPartialProductBit = 1.0;
 
 // int_relu.csv, 512 rows (410 fitted). L = lanes, a = width (data bits = a−1).
 // LUT = 94.15 + 0.9743·L·(a−1)   held 5.6 % / 50 %;  FF = 10.46 + 1.032·L·(a−1)  held 2.6 % / 11 %
-constexpr double kReluLut0 = 94.15, kReluLutPerBit = 0.9743, kReluFf0 = 10.46, kReluFfPerBit = 1.032;
+constexpr double kReluLut0 = 94.15, kReluLutPerBit = 0.9743, kReluFf0 = 10.46,
+                 kReluFfPerBit = 1.032;
 
 // int_add.csv, 4096 rows (3277 fitted). w = max(a, b).
 // LUT = 100.2 + 9.923·L + 0.7525·L·w   held 2.9 % / 15 %;  FF = 12 + L·(1 + w)  held 0 % (exact)
@@ -85,11 +86,15 @@ double clog2(double x) {
 
 /// LUTs of a W-bit barrel shifter with S stages: 2:1 mux per bit and stage, two stages
 /// per LUT6 (a 4:1 mux fits one LUT6).
-double shifter_luts(double width, double stages) { return width * std::ceil(stages / 2.0); }
+double shifter_luts(double width, double stages) {
+  return width * std::ceil(stages / 2.0);
+}
 
 /// Vitis HLS's DSP binding observed in the data: a multiplier goes to a DSP unless an
 /// operand is 1 bit or the product has at most 4 bits.
-bool hls_uses_dsp(int a, int b) { return !(a <= 1 || b <= 1 || a * b <= 4); }
+bool hls_uses_dsp(int a, int b) {
+  return !(a <= 1 || b <= 1 || a * b <= 4);
+}
 
 /// DSP48E2 tiles of one unpacked a×b multiplier (27×18, UG579).
 double dsp_tiles(int a, int b) {
@@ -100,21 +105,29 @@ double dsp_tiles(int a, int b) {
 
 int float_exp_bits(const Precision& p) {
   switch (p.kind) {
-    case PrecisionKind::Float: return p.width == 16 ? 5 : (p.width == 32 ? 8 : 11);
+    case PrecisionKind::Float:
+      return p.width == 16 ? 5 : (p.width == 32 ? 8 : 11);
     case PrecisionKind::Minifloat:
-    case PrecisionKind::MxFp: return p.exponent_width;
-    default: return 0;
+    case PrecisionKind::MxFp:
+      return p.exponent_width;
+    default:
+      return 0;
   }
 }
 int shared_exp_bits(const Precision& p) {
   switch (p.kind) {
-    case PrecisionKind::BlockFp: return p.exponent_width;
+    case PrecisionKind::BlockFp:
+      return p.exponent_width;
     case PrecisionKind::MxInt:
-    case PrecisionKind::MxFp: return 8;  // E8M0 scale (OCP MX)
-    default: return 0;
+    case PrecisionKind::MxFp:
+      return 8;  // E8M0 scale (OCP MX)
+    default:
+      return 0;
   }
 }
-int elem_bits(const Precision& p) { return static_cast<int>(std::ceil(p.bits_per_element())); }
+int elem_bits(const Precision& p) {
+  return static_cast<int>(std::ceil(p.bits_per_element()));
+}
 
 /// Per-lane extra logic of a non-fixed element-wise add/compare/normalise of width `p`
 /// significand bits: align + normalise shifters, leading-zero count, exponent logic.
@@ -132,8 +145,10 @@ Resources float_add_lane(int p, int e) {
 Resources buffer_resources(double bits) {
   Resources r;
   if (bits <= 0) return r;
-  if (bits > kUramThresholdBits) r.uram = uram_for_bits(bits);
-  else r.bram36 = bram36_for_bits(bits);
+  if (bits > kUramThresholdBits)
+    r.uram = uram_for_bits(bits);
+  else
+    r.bram36 = bram36_for_bits(bits);
   return r;
 }
 
@@ -212,7 +227,8 @@ Resources linear_resources(const LinearShape& s, const ResourceOptions& o) {
   const int a = s.x.mac_operand_bits(), b = s.w.mac_operand_bits();
   const double P = static_cast<double>(s.macs_per_cycle());
   const double O = static_cast<double>(s.outputs_per_beat());
-  const double acc = a + b + clog2(static_cast<double>(s.k_par * std::max<std::int64_t>(1, s.k_depth)));
+  const double acc =
+      a + b + clog2(static_cast<double>(s.k_par * std::max<std::int64_t>(1, s.k_depth)));
   const bool dsp = o.dsp == DspMapping::HlsDefault ? hls_uses_dsp(a, b) : dsp_per_mac(a, b) > 0;
   r.dsp = linear_dsp(s, o.dsp);
   r.lut = kLinLut0 + kLinLutPerMacBit * P * (a + b) + kLinLutPerAccBit * O * acc;
@@ -251,7 +267,8 @@ Resources elementwise_resources(const std::string& op, std::int64_t lanes, const
   };
   auto mul_like = [&](int ma, int mb) {
     const bool in_dsp = std::max(ma, mb) > 8;  // HLS: ≤8-bit element-wise products in LUTs
-    r.lut += kMulLut0 + (in_dsp ? 0.0 : kMulLutPerBit2 * L * ma * mb) + kMulLutPerBit * L * (ma + mb);
+    r.lut +=
+        kMulLut0 + (in_dsp ? 0.0 : kMulLutPerBit2 * L * ma * mb) + kMulLutPerBit * L * (ma + mb);
     r.ff += kMulFf0 + (in_dsp ? 0.0 : kMulFfPerBit2 * L * ma * mb) + kMulFfPerBit * L * (ma + mb);
     if (in_dsp) r.dsp += L * dsp_tiles(ma, mb);  // no shared operand: no packing
   };
@@ -374,7 +391,9 @@ TileShape tile_of(const Shape& shape, const PortTiling& pt) {
   return t;
 }
 
-double tensor_bits(const Tensor& t) { return static_cast<double>(t.numel()) * t.precision.bits_per_element(); }
+double tensor_bits(const Tensor& t) {
+  return static_cast<double>(t.numel()) * t.precision.bits_per_element();
+}
 
 }  // namespace
 
@@ -424,15 +443,16 @@ Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const 
       }
       if (n.args.size() == 2) r += buffer_resources(2.0 * tensor_bits(g.tensor_of(n.args[1])));
       if (rule->cls == OpClass::Conv)  // line buffer: kh−1−pad input rows + one beat
-        r += buffer_resources(static_cast<double>(t.preload_beats[0] + 1) * hw.in[0].elems_per_beat *
-                              pin.bits_per_element());
+        r += buffer_resources(static_cast<double>(t.preload_beats[0] + 1) *
+                              hw.in[0].elems_per_beat * pin.bits_per_element());
       break;
     }
     case OpClass::RowReduce: {
       const TileShape ts = tile_of(tin.shape, hw.in[0]);
       r += n.op == "softmax" ? softmax_resources(ts, pin) : layernorm_resources(ts, pin);
-      const double row_bits = static_cast<double>(t.row_cycles) * hw.in[0].elems_per_beat * pin.bits_per_element();
-      r += buffer_resources(2.0 * row_bits);  // two passes over a buffered row, double-buffered
+      const double row_bits =
+          static_cast<double>(t.row_cycles) * hw.in[0].elems_per_beat * pin.bits_per_element();
+      r += buffer_resources(2.0 * row_bits);     // two passes over a buffered row, double-buffered
       if (const Param* w = n.param("weight")) {  // elementwise affine
         r += elementwise_resources("batch_norm", lanes_out, pin, w->tensor.precision);
         r += buffer_resources(tensor_bits(w->tensor) * (n.param("bias") ? 2.0 : 1.0));

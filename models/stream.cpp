@@ -9,7 +9,8 @@ Stream::Stream(std::string name, std::size_t depth)
 
 std::string Block::waiting_on() const {
   if (!wait_stream_) return "";
-  return std::string(wait_push_ ? "push to full stream '" : "pop from empty stream '") + wait_stream_->name() + "'";
+  return std::string(wait_push_ ? "push to full stream '" : "pop from empty stream '") +
+         wait_stream_->name() + "'";
 }
 
 time_ps Stream::wait_for_slot(time_ps t, Block* who) {
@@ -21,7 +22,8 @@ time_ps Stream::wait_for_slot(time_ps t, Block* who) {
     if (who) who->set_waiting(nullptr, false);
   }
   // The slot held beat (pushed_ - d), popped at pop_t (free from pop_t + credit delay).
-  const time_ps accepted = std::max(t, pushed_ >= d ? ring_[pushed_ % d].pop_t + credit_delay_ps_ : 0);
+  const time_ps accepted =
+      std::max(t, pushed_ >= d ? ring_[pushed_ % d].pop_t + credit_delay_ps_ : 0);
   full_ps_ += accepted - t;
   return accepted;
 }

@@ -7,8 +7,9 @@
 
 namespace masesim {
 
-SystolicBlock::SystolicBlock(const sc_core::sc_module_name& name, const OpTiming& timing, time_ps period_ps,
-                             std::vector<Stream*> inputs, Stream* output, std::int64_t inferences, GemmEngine* engine)
+SystolicBlock::SystolicBlock(const sc_core::sc_module_name& name, const OpTiming& timing,
+                             time_ps period_ps, std::vector<Stream*> inputs, Stream* output,
+                             std::int64_t inferences, GemmEngine* engine)
     : Block(name),
       mem_socket("mem_socket"),
       t_(timing),
@@ -30,8 +31,8 @@ bool to_int8(double x, int frac, std::int8_t& out) {
 }
 }  // namespace
 
-bool SystolicBlock::int8_operands(const std::vector<BeatValue>& vals, std::int64_t batch, std::vector<std::int8_t>& a,
-                                  std::vector<std::int8_t>& b) const {
+bool SystolicBlock::int8_operands(const std::vector<BeatValue>& vals, std::int64_t batch,
+                                  std::vector<std::int8_t>& a, std::vector<std::int8_t>& b) const {
   const Node& n = *fn_.node;
   const Precision& pa = fn_.graph->tensor_of(n.args[0]).precision;
   const bool linear = n.args.size() == 1;
@@ -46,7 +47,8 @@ bool SystolicBlock::int8_operands(const std::vector<BeatValue>& vals, std::int64
     bt = vals[1].get();
     pb = fn_.graph->tensor_of(n.args[1]).precision;
   }
-  if (!vals[0] || !bt || pa.kind != PrecisionKind::Fixed || pb.kind != PrecisionKind::Fixed || pa.width > 8 || pb.width > 8)
+  if (!vals[0] || !bt || pa.kind != PrecisionKind::Fixed || pb.kind != PrecisionKind::Fixed ||
+      pa.width > 8 || pb.width > 8)
     return false;
   const std::int64_t M = t_.gemm_m, K = t_.gemm_k, N = t_.gemm_n;
   a.resize(static_cast<std::size_t>(M * K));
@@ -59,7 +61,8 @@ bool SystolicBlock::int8_operands(const std::vector<BeatValue>& vals, std::int64
   if (!linear && bt->v.size() < b0 + b.size()) return false;  // broadcast B: not handled here
   for (std::int64_t k = 0; k < K; ++k)
     for (std::int64_t j = 0; j < N; ++j) {
-      const double w = linear ? bt->v[static_cast<std::size_t>(j * K + k)] : bt->v[b0 + static_cast<std::size_t>(k * N + j)];
+      const double w = linear ? bt->v[static_cast<std::size_t>(j * K + k)]
+                              : bt->v[b0 + static_cast<std::size_t>(k * N + j)];
       if (!to_int8(w, pb.frac_width, b[static_cast<std::size_t>(k * N + j)])) return false;
     }
   return true;
@@ -102,7 +105,8 @@ void SystolicBlock::run() {
       sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
       mem_socket->b_transport(trans, delay);
       trans.clear_extension(&ext);
-      const time_ps arrived = static_cast<time_ps>(sc_core::sc_time_stamp().value() + delay.value());
+      const time_ps arrived =
+          static_cast<time_ps>(sc_core::sc_time_stamp().value() + delay.value());
       st_.weight_bytes += static_cast<std::uint64_t>(t_.weight_tile_bytes);
       if (arrived > start) {
         st_.stall_mem_ps += arrived - start;
@@ -114,7 +118,8 @@ void SystolicBlock::run() {
     std::vector<std::int8_t> qa, qb;
     for (std::int64_t b = 0; b < t_.gemm_batch; ++b) {
       const bool real = functional_ && int8_operands(vals, b, qa, qb);
-      cycles += engine_->run(t_.gemm_m, t_.gemm_k, t_.gemm_n, gemm_index++, real ? &qa : nullptr, real ? &qb : nullptr);
+      cycles += engine_->run(t_.gemm_m, t_.gemm_k, t_.gemm_n, gemm_index++, real ? &qa : nullptr,
+                             real ? &qb : nullptr);
       real_gemms_ += real ? 1 : 0;
     }
     engine_cycles_ += cycles;

@@ -8,9 +8,9 @@
 // The engine is the cycle model (TLM) or the Verilated RTL (co-simulation); both must
 // give the same cycles, so a co-simulated run has the same timing as a TLM one.
 #pragma once
+#include <tlm_utils/simple_initiator_socket.h>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 
 #include <cstdint>
 #include <string>
@@ -27,7 +27,8 @@ class GemmEngine {
   /// @param m,k,n  the GEMM; @param index  which GEMM of the run (seeds test data)
   /// @param a,b    functional mode: the int8 operands (A m×k, B k×n, row-major), else null
   virtual std::uint64_t run(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t index,
-                            const std::vector<std::int8_t>* a = nullptr, const std::vector<std::int8_t>* b = nullptr) = 0;
+                            const std::vector<std::int8_t>* a = nullptr,
+                            const std::vector<std::int8_t>* b = nullptr) = 0;
   virtual std::string impl() const = 0;  ///< "tlm" or "rtl"
 };
 
@@ -35,8 +36,8 @@ class GemmEngine {
 class ModelGemmEngine : public GemmEngine {
  public:
   explicit ModelGemmEngine(std::int64_t cycles_per_gemm) : cycles_(cycles_per_gemm) {}
-  std::uint64_t run(std::int64_t, std::int64_t, std::int64_t, std::uint64_t, const std::vector<std::int8_t>*,
-                    const std::vector<std::int8_t>*) override {
+  std::uint64_t run(std::int64_t, std::int64_t, std::int64_t, std::uint64_t,
+                    const std::vector<std::int8_t>*, const std::vector<std::int8_t>*) override {
     return static_cast<std::uint64_t>(cycles_);
   }
   std::string impl() const override { return "tlm"; }
@@ -53,7 +54,8 @@ class SystolicBlock : public Block {
   /// @param timing  OpTiming with engine Systolic
   /// @param engine  cycle source (owned by the caller, outlives the block)
   SystolicBlock(const sc_core::sc_module_name& name, const OpTiming& timing, time_ps period_ps,
-                std::vector<Stream*> inputs, Stream* output, std::int64_t inferences, GemmEngine* engine);
+                std::vector<Stream*> inputs, Stream* output, std::int64_t inferences,
+                GemmEngine* engine);
 
   const BlockStats& stats() const { return st_; }
   std::uint64_t engine_cycles() const { return engine_cycles_; }
@@ -80,8 +82,8 @@ class SystolicBlock : public Block {
   FunctionalNode fn_;
   BeatValue first_out_;
   std::uint64_t real_gemms_ = 0;
-  bool int8_operands(const std::vector<BeatValue>& vals, std::int64_t batch, std::vector<std::int8_t>& a,
-                     std::vector<std::int8_t>& b) const;
+  bool int8_operands(const std::vector<BeatValue>& vals, std::int64_t batch,
+                     std::vector<std::int8_t>& a, std::vector<std::int8_t>& b) const;
 };
 
 }  // namespace masesim

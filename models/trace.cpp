@@ -28,7 +28,8 @@ bool TraceRecorder::keep(time_ps b, time_ps e) {
   return true;
 }
 
-void TraceRecorder::complete(int track, const char* name, time_ps begin, time_ps end, std::int64_t arg) {
+void TraceRecorder::complete(int track, const char* name, time_ps begin, time_ps end,
+                             std::int64_t arg) {
   if (track < 0 || !keep(begin, end)) return;
   events_.push_back({track, name, begin, std::max(begin, end), arg, false});
 }
@@ -61,7 +62,8 @@ void TraceRecorder::write(std::ostream& os) const {
   std::stable_sort(order.begin(), order.end(), [](const Event* a, const Event* b) {
     return a->track != b->track ? a->track < b->track : a->begin < b->begin;
   });
-  os << "{\"displayTimeUnit\": \"ns\", \"otherData\": {\"dropped_events\": " << dropped_ << "},\n\"traceEvents\": [\n";
+  os << "{\"displayTimeUnit\": \"ns\", \"otherData\": {\"dropped_events\": " << dropped_
+     << "},\n\"traceEvents\": [\n";
   bool first = true;
   auto sep = [&]() {
     os << (first ? "" : ",\n");
@@ -69,7 +71,8 @@ void TraceRecorder::write(std::ostream& os) const {
   };
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     sep();
-    os << "{\"ph\": \"M\", \"name\": \"process_name\", \"pid\": " << g << ", \"args\": {\"name\": \"" << esc(groups_[g]) << "\"}}";
+    os << "{\"ph\": \"M\", \"name\": \"process_name\", \"pid\": " << g
+       << ", \"args\": {\"name\": \"" << esc(groups_[g]) << "\"}}";
   }
   for (const auto& t : tracks_) {
     sep();
@@ -80,11 +83,12 @@ void TraceRecorder::write(std::ostream& os) const {
     const Track& t = tracks_[static_cast<std::size_t>(e->track)];
     sep();
     if (e->instant) {
-      os << "{\"ph\": \"i\", \"s\": \"p\", \"name\": \"" << esc(e->name) << "\", \"pid\": " << t.pid << ", \"tid\": " << t.tid
-         << ", \"ts\": " << us(e->begin) << "}";
+      os << "{\"ph\": \"i\", \"s\": \"p\", \"name\": \"" << esc(e->name) << "\", \"pid\": " << t.pid
+         << ", \"tid\": " << t.tid << ", \"ts\": " << us(e->begin) << "}";
     } else {
-      os << "{\"ph\": \"X\", \"name\": \"" << esc(e->name) << "\", \"pid\": " << t.pid << ", \"tid\": " << t.tid
-         << ", \"ts\": " << us(e->begin) << ", \"dur\": " << us(e->end - e->begin);
+      os << "{\"ph\": \"X\", \"name\": \"" << esc(e->name) << "\", \"pid\": " << t.pid
+         << ", \"tid\": " << t.tid << ", \"ts\": " << us(e->begin)
+         << ", \"dur\": " << us(e->end - e->begin);
       if (e->arg >= 0) os << ", \"args\": {\"n\": " << e->arg << "}";
       os << "}";
     }

@@ -80,7 +80,8 @@ Eval evaluate(const Graph& g, const Node& n, NodeMap nm, const Knobs& k) {
 }
 
 bool within(const Resources& r, const Resources& cap) {
-  return r.lut <= cap.lut && r.ff <= cap.ff && r.dsp <= cap.dsp && r.bram36 <= cap.bram36 && r.uram <= cap.uram;
+  return r.lut <= cap.lut && r.ff <= cap.ff && r.dsp <= cap.dsp && r.bram36 <= cap.bram36 &&
+         r.uram <= cap.uram;
 }
 
 Resources sub(Resources a, const Resources& b) {
@@ -90,10 +91,12 @@ Resources sub(Resources a, const Resources& b) {
 
 }  // namespace
 
-AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, Mapping& m) {
+AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices,
+                               const Config& cfg, Mapping& m) {
   AutoMapReport rep;
   const double cap = cfg.get_double("mapping.utilisation_cap");
-  Resources budget, one_device;  // all devices together; the largest single device (a node cannot span devices)
+  Resources budget,
+      one_device;  // all devices together; the largest single device (a node cannot span devices)
   for (const auto& d : devices) {
     one_device.lut = std::max(one_device.lut, d.type.capacity.lut * cap);
     one_device.ff = std::max(one_device.ff, d.type.capacity.ff * cap);
@@ -113,7 +116,8 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
   std::vector<Knobs> knobs(n);
   for (std::size_t i = 0; i < n; ++i) {
     const Node& nd = g.nodes[i];
-    const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(), out_dim = nd.results[0].shape.back();
+    const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(),
+                       out_dim = nd.results[0].shape.back();
     knobs[i].out = largest_divisor_at_most(out_dim, start_lanes);
     knobs[i].in = coupled(g, nd) ? knobs[i].out : largest_divisor_at_most(in_dim, start_lanes);
     if (coupled(g, nd) && (in_dim % knobs[i].in != 0 && in_dim != 1)) knobs[i] = Knobs{};
@@ -122,7 +126,8 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
   Resources used;
   for (std::size_t i = 0; i < n; ++i) {
     ev[i] = evaluate(g, g.nodes[i], m.nodes[i], knobs[i]);
-    if (!ev[i].ok) throw InputError(g.file + ": node '" + g.nodes[i].name + "': no valid tiling with one lane");
+    if (!ev[i].ok)
+      throw InputError(g.file + ": node '" + g.nodes[i].name + "': no valid tiling with one lane");
     used += ev[i].res;
   }
   std::vector<std::pair<std::size_t, Knobs>> history;  // (node, knobs before the step)
@@ -137,19 +142,24 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
     }
     const Node& nd = g.nodes[worst];
     std::vector<Knobs> cand;
-    const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(), out_dim = nd.results[0].shape.back();
+    const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(),
+                       out_dim = nd.results[0].shape.back();
     if (coupled(g, nd)) {
-      const std::int64_t p = next_divisor(std::min(in_dim, out_dim) == in_dim ? in_dim : out_dim, knobs[worst].out);
+      const std::int64_t p =
+          next_divisor(std::min(in_dim, out_dim) == in_dim ? in_dim : out_dim, knobs[worst].out);
       if (p) cand.push_back({p, p});
     } else {
-      if (const std::int64_t p = next_divisor(in_dim, knobs[worst].in)) cand.push_back({p, knobs[worst].out});
-      if (const std::int64_t p = next_divisor(out_dim, knobs[worst].out)) cand.push_back({knobs[worst].in, p});
+      if (const std::int64_t p = next_divisor(in_dim, knobs[worst].in))
+        cand.push_back({p, knobs[worst].out});
+      if (const std::int64_t p = next_divisor(out_dim, knobs[worst].out))
+        cand.push_back({knobs[worst].in, p});
     }
     Eval best;
     Knobs best_k;
     for (const auto& k : cand) {
       const Eval e = evaluate(g, nd, m.nodes[worst], k);
-      if (!e.ok || !within(e.res, one_device) || !within(sub(used, ev[worst].res) += e.res, budget)) continue;
+      if (!e.ok || !within(e.res, one_device) || !within(sub(used, ev[worst].res) += e.res, budget))
+        continue;
       const double cost = e.res.lut + 100 * e.res.dsp;
       const double best_cost = best.res.lut + 100 * best.res.dsp;
       if (!best.ok || e.cycles < best.cycles || (e.cycles == best.cycles && cost < best_cost)) {
@@ -159,7 +169,8 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
     }
     if (!best.ok || best.cycles >= ev[worst].cycles) {
       saturated[worst] = true;
-      rep.stop_reason = "slowest node '" + g.nodes[worst].name + "' cannot grow within the resources";
+      rep.stop_reason =
+          "slowest node '" + g.nodes[worst].name + "' cannot grow within the resources";
       break;
     }
     history.emplace_back(worst, knobs[worst]);
@@ -191,13 +202,16 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
   while (hi - lo > 1) {
     const std::size_t mid = (lo + hi) / 2;
     set_all(knobs_at(mid));
-    if (partition_fits(g, devices, cfg, m)) lo = mid;
-    else hi = mid;
+    if (partition_fits(g, devices, cfg, m))
+      lo = mid;
+    else
+      hi = mid;
   }
   set_all(knobs_at(lo));
   rep.steps = static_cast<int>(lo);
   rep.steps_undone = static_cast<int>(history.size() - lo);
-  rep.stop_reason += "; " + std::to_string(rep.steps_undone) + " steps undone so that the partition fits";
+  rep.stop_reason +=
+      "; " + std::to_string(rep.steps_undone) + " steps undone so that the partition fits";
   return rep;
 }
 

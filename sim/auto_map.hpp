@@ -22,8 +22,8 @@ struct AutoMapReport {
 };
 
 /// Sets the tiles of every node in `m` (nodes already hold their default mapping).
-AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
-                               Mapping& m);
+AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices,
+                               const Config& cfg, Mapping& m);
 
 /// Smallest divisor of `dim` that is >= 2·p, else the smallest one > p; 0 if none.
 std::int64_t next_divisor(std::int64_t dim, std::int64_t p);

@@ -10,65 +10,245 @@ namespace masesim {
 
 const std::vector<KeyDecl>& config_keys() {
   static const std::vector<KeyDecl> keys = {
-      {"workload.graph", KeyType::String, "", "path", "mase-graph file (JSON/YAML), relative to the config file", {}},
-      {"workload.dims.*", KeyType::Int, "", "", "override of a graph dim, e.g. workload.dims.seq: 512", {}, 1, 1e12},
-      {"workload.inferences", KeyType::Int, "4", "", "inferences injected back to back", {}, 1, 1e7},
-      {"system.devices", KeyType::Any, "[{name: fpga0, type: u250}]", "",
-       "list of {name, type} or {count, type[, prefix]}; type names configs/devices/<type>.yaml or a path", {}},
-      {"system.clock_mhz", KeyType::Double, "0", "MHz", "kernel clock for every device (0: the device type's)", {}, 0, 2000},
-      {"system.topology", KeyType::Enum, "chain", "",
-       "QSFP28 cabling: chain, ring (= ring_bi), ring_uni, torus2d, fully_connected, explicit (system.links), switch",
-       {"chain", "ring", "ring_bi", "ring_uni", "torus2d", "fully_connected", "explicit", "switch"}},
-      {"system.torus_rows", KeyType::Int, "0", "devices", "torus2d: rows (rows x cols = devices)", {}, 0, 4096},
+      {"workload.graph",
+       KeyType::String,
+       "",
+       "path",
+       "mase-graph file (JSON/YAML), relative to the config file",
+       {}},
+      {"workload.dims.*",
+       KeyType::Int,
+       "",
+       "",
+       "override of a graph dim, e.g. workload.dims.seq: 512",
+       {},
+       1,
+       1e12},
+      {"workload.inferences",
+       KeyType::Int,
+       "4",
+       "",
+       "inferences injected back to back",
+       {},
+       1,
+       1e7},
+      {"system.devices",
+       KeyType::Any,
+       "[{name: fpga0, type: u250}]",
+       "",
+       "list of {name, type} or {count, type[, prefix]}; type names configs/devices/<type>.yaml or "
+       "a path",
+       {}},
+      {"system.clock_mhz",
+       KeyType::Double,
+       "0",
+       "MHz",
+       "kernel clock for every device (0: the device type's)",
+       {},
+       0,
+       2000},
+      {"system.topology",
+       KeyType::Enum,
+       "chain",
+       "",
+       "QSFP28 cabling: chain, ring (= ring_bi), ring_uni, torus2d, fully_connected, explicit "
+       "(system.links), switch",
+       {"chain", "ring", "ring_bi", "ring_uni", "torus2d", "fully_connected", "explicit",
+        "switch"}},
+      {"system.torus_rows",
+       KeyType::Int,
+       "0",
+       "devices",
+       "torus2d: rows (rows x cols = devices)",
+       {},
+       0,
+       4096},
       {"system.torus_cols", KeyType::Int, "0", "devices", "torus2d: columns", {}, 0, 4096},
       {"system.links", KeyType::Any, "[]", "", "explicit: list of cables [device_a, device_b]", {}},
-      {"system.allow_switch", KeyType::Bool, "false", "",
-       "connect every device to one switch when the topology needs more QSFP28 ports than a device has", {}},
-      {"link.framing", KeyType::Enum, "ethernet", "", "frame format on the links",
+      {"system.allow_switch",
+       KeyType::Bool,
+       "false",
+       "",
+       "connect every device to one switch when the topology needs more QSFP28 ports than a device "
+       "has",
+       {}},
+      {"link.framing",
+       KeyType::Enum,
+       "ethernet",
+       "",
+       "frame format on the links",
        {"ethernet", "aurora_framing", "aurora_streaming"}},
-      {"link.mtu_bytes", KeyType::Int, "1500", "bytes", "largest frame payload (Ethernet 46..9000)", {}, 1, 1 << 30},
-      {"link.tx_latency_ns", KeyType::Double, "-1", "ns", "MAC/PCS transmit latency (-1: the framing's default, docs/interconnect.md)", {}, -1, 1e6},
-      {"link.rx_latency_ns", KeyType::Double, "-1", "ns", "MAC/PCS receive latency (-1: the framing's default)", {}, -1, 1e6},
+      {"link.mtu_bytes",
+       KeyType::Int,
+       "1500",
+       "bytes",
+       "largest frame payload (Ethernet 46..9000)",
+       {},
+       1,
+       1 << 30},
+      {"link.tx_latency_ns",
+       KeyType::Double,
+       "-1",
+       "ns",
+       "MAC/PCS transmit latency (-1: the framing's default, docs/interconnect.md)",
+       {},
+       -1,
+       1e6},
+      {"link.rx_latency_ns",
+       KeyType::Double,
+       "-1",
+       "ns",
+       "MAC/PCS receive latency (-1: the framing's default)",
+       {},
+       -1,
+       1e6},
       {"link.cable_m", KeyType::Double, "1", "m", "cable length (5 ns per metre)", {}, 0, 1e5},
-      {"link.rx_buffer_bytes", KeyType::Int, "65536", "bytes",
-       "receive buffer per flow; credits stop the sender before it overflows (at least one frame)", {}, 1, 1e12},
-      {"link.forwarding", KeyType::Enum, "store_and_forward", "", "forwarding at intermediate devices",
+      {"link.rx_buffer_bytes",
+       KeyType::Int,
+       "65536",
+       "bytes",
+       "receive buffer per flow; credits stop the sender before it overflows (at least one frame)",
+       {},
+       1,
+       1e12},
+      {"link.forwarding",
+       KeyType::Enum,
+       "store_and_forward",
+       "",
+       "forwarding at intermediate devices",
        {"store_and_forward", "cut_through"}},
-      {"mapping.partition", KeyType::Enum, "manual", "",
-       "manual: hw.device from the graph or mapping.place, else the first device; balanced: contiguous stages "
-       "minimising the slowest stage or link (docs/partitioning.md); greedy: MASE's fill-to-75%-LUT baseline",
+      {"mapping.partition",
+       KeyType::Enum,
+       "manual",
+       "",
+       "manual: hw.device from the graph or mapping.place, else the first device; balanced: "
+       "contiguous stages "
+       "minimising the slowest stage or link (docs/partitioning.md); greedy: MASE's "
+       "fill-to-75%-LUT baseline",
        {"manual", "balanced", "greedy"}},
-      {"mapping.auto", KeyType::Bool, "false", "",
-       "choose every node's parallelism (and a balanced partition) to maximise throughput within the resources", {}},
-      {"mapping.utilisation_cap", KeyType::Double, "0.8", "fraction",
-       "balanced/greedy: largest share of each resource a device may use", {}, 0.01, 1.0},
-      {"mapping.place", KeyType::Any, "{}", "", "manual placement overrides: {node-name glob: device name}", {}},
-      {"mapping.systolic", KeyType::Any, "[]", "",
-       "node-name globs of linear/matmul/bmm nodes to run on the systolic GEMM core (as hw.impl: systolic)", {}},
-      {"mapping.default_parallelism", KeyType::Int, "8", "elements",
-       "largest last-dim tile for ports without hw.parallelism", {}, 1, 4096},
-      {"mapping.weights", KeyType::Enum, "graph", "",
-       "weight placement: graph (hw.weights), on_chip, off_chip, auto (on chip while BRAM/URAM last)",
+      {"mapping.auto",
+       KeyType::Bool,
+       "false",
+       "",
+       "choose every node's parallelism (and a balanced partition) to maximise throughput within "
+       "the resources",
+       {}},
+      {"mapping.utilisation_cap",
+       KeyType::Double,
+       "0.8",
+       "fraction",
+       "balanced/greedy: largest share of each resource a device may use",
+       {},
+       0.01,
+       1.0},
+      {"mapping.place",
+       KeyType::Any,
+       "{}",
+       "",
+       "manual placement overrides: {node-name glob: device name}",
+       {}},
+      {"mapping.systolic",
+       KeyType::Any,
+       "[]",
+       "",
+       "node-name globs of linear/matmul/bmm nodes to run on the systolic GEMM core (as hw.impl: "
+       "systolic)",
+       {}},
+      {"mapping.default_parallelism",
+       KeyType::Int,
+       "8",
+       "elements",
+       "largest last-dim tile for ports without hw.parallelism",
+       {},
+       1,
+       4096},
+      {"mapping.weights",
+       KeyType::Enum,
+       "graph",
+       "",
+       "weight placement: graph (hw.weights), on_chip, off_chip, auto (on chip while BRAM/URAM "
+       "last)",
        {"graph", "on_chip", "off_chip", "auto"}},
-      {"mapping.weight_block_rows", KeyType::Int, "64", "rows",
-       "rows that share one pass of off-chip weights (input/output buffers sized by it)", {}, 1, 1e6},
-      {"mapping.oversubscribe", KeyType::Bool, "false", "", "report resources over capacity instead of failing", {}},
-      {"systolic.rows", KeyType::Int, "16", "PEs", "rows of the systolic GEMM core (nodes with hw.impl: systolic)", {}, 1, 256},
+      {"mapping.weight_block_rows",
+       KeyType::Int,
+       "64",
+       "rows",
+       "rows that share one pass of off-chip weights (input/output buffers sized by it)",
+       {},
+       1,
+       1e6},
+      {"mapping.oversubscribe",
+       KeyType::Bool,
+       "false",
+       "",
+       "report resources over capacity instead of failing",
+       {}},
+      {"systolic.rows",
+       KeyType::Int,
+       "16",
+       "PEs",
+       "rows of the systolic GEMM core (nodes with hw.impl: systolic)",
+       {},
+       1,
+       256},
       {"systolic.cols", KeyType::Int, "16", "PEs", "columns of the systolic GEMM core", {}, 1, 256},
-      {"systolic.dataflow", KeyType::Enum, "output_stationary", "", "systolic core dataflow",
+      {"systolic.dataflow",
+       KeyType::Enum,
+       "output_stationary",
+       "",
+       "systolic core dataflow",
        {"output_stationary", "weight_stationary"}},
-      {"simulation.mode", KeyType::Enum, "timing", "",
-       "timing: beats carry no values; functional: beats carry their tensors' values, computed with the hardware arithmetic",
+      {"simulation.mode",
+       KeyType::Enum,
+       "timing",
+       "",
+       "timing: beats carry no values; functional: beats carry their tensors' values, computed "
+       "with the hardware arithmetic",
        {"timing", "functional"}},
-      {"simulation.rounding", KeyType::Enum, "half_even", "", "functional mode: fixed-point rounding", {"half_even", "truncate"}},
-      {"simulation.check_tolerance", KeyType::Double, "0", "", "--check-reference: largest absolute error allowed per element",
-       {}, 0, 1e300},
-      {"workload.data", KeyType::String, "\"\"", "path",
-       "functional mode: tensor data folder (params/, inputs/, reference/; default <graph>.data)", {}},
-      {"simulation.stream_depth", KeyType::Int, "2", "beats", "FIFO depth of every stream between blocks", {}, 1, 1 << 24},
-      {"simulation.fork_depth", KeyType::Int, "0", "beats",
-       "FIFO depth on fork outputs (0: the whole tensor, so reconvergent paths never deadlock)", {}, 0, 1e9},
-      {"simulation.max_sim_time_ms", KeyType::Double, "10000", "ms", "simulated-time limit (exit 2 when reached)", {}, 1e-6, 1e9},
+      {"simulation.rounding",
+       KeyType::Enum,
+       "half_even",
+       "",
+       "functional mode: fixed-point rounding",
+       {"half_even", "truncate"}},
+      {"simulation.check_tolerance",
+       KeyType::Double,
+       "0",
+       "",
+       "--check-reference: largest absolute error allowed per element",
+       {},
+       0,
+       1e300},
+      {"workload.data",
+       KeyType::String,
+       "\"\"",
+       "path",
+       "functional mode: tensor data folder (params/, inputs/, reference/; default <graph>.data)",
+       {}},
+      {"simulation.stream_depth",
+       KeyType::Int,
+       "2",
+       "beats",
+       "FIFO depth of every stream between blocks",
+       {},
+       1,
+       1 << 24},
+      {"simulation.fork_depth",
+       KeyType::Int,
+       "0",
+       "beats",
+       "FIFO depth on fork outputs (0: the whole tensor, so reconvergent paths never deadlock)",
+       {},
+       0,
+       1e9},
+      {"simulation.max_sim_time_ms",
+       KeyType::Double,
+       "10000",
+       "ms",
+       "simulated-time limit (exit 2 when reached)",
+       {},
+       1e-6,
+       1e9},
   };
   return keys;
 }
@@ -94,8 +274,8 @@ const KeyDecl* Config::find_decl(const std::string& key) const {
   for (const auto& d : config_keys()) {
     if (d.key == key) return &d;
     if (d.key.size() > 2 && d.key.compare(d.key.size() - 2, 2, ".*") == 0 &&
-        key.compare(0, d.key.size() - 1, d.key, 0, d.key.size() - 1) == 0 && key.size() > d.key.size() - 1 &&
-        key.find('.', d.key.size() - 1) == std::string::npos)
+        key.compare(0, d.key.size() - 1, d.key, 0, d.key.size() - 1) == 0 &&
+        key.size() > d.key.size() - 1 && key.find('.', d.key.size() - 1) == std::string::npos)
       return &d;
   }
   return nullptr;
@@ -109,8 +289,9 @@ void Config::assign(const std::string& key, const YAML::Node& value, const std::
     case KeyType::Int: {
       const auto v = yaml::as_int(file_, value, key);
       if (v < d->min || v > d->max)
-        throw InputError(ctx + " = " + std::to_string(v) + " is out of range (" + std::to_string(static_cast<long long>(d->min)) +
-                         ".." + std::to_string(static_cast<long long>(d->max)) + ")");
+        throw InputError(ctx + " = " + std::to_string(v) + " is out of range (" +
+                         std::to_string(static_cast<long long>(d->min)) + ".." +
+                         std::to_string(static_cast<long long>(d->max)) + ")");
       break;
     }
     case KeyType::Double: {
@@ -119,7 +300,8 @@ void Config::assign(const std::string& key, const YAML::Node& value, const std::
       const double v = std::strtod(value.Scalar().c_str(), &end);
       if (value.Scalar().empty() || *end != '\0' || !std::isfinite(v))
         throw InputError(ctx + ": expected a finite number, got '" + value.Scalar() + "'");
-      if (v < d->min || v > d->max) throw InputError(ctx + " = " + value.Scalar() + " is out of range");
+      if (v < d->min || v > d->max)
+        throw InputError(ctx + " = " + value.Scalar() + " is out of range");
       break;
     }
     case KeyType::Bool:
@@ -135,7 +317,8 @@ void Config::assign(const std::string& key, const YAML::Node& value, const std::
       if (!ok) {
         std::string list;
         for (const auto& c : d->choices) list += (list.empty() ? "" : ", ") + c;
-        throw InputError(ctx + ": '" + value.Scalar() + "' is not one of " + list + did_you_mean(value.Scalar(), d->choices));
+        throw InputError(ctx + ": '" + value.Scalar() + "' is not one of " + list +
+                         did_you_mean(value.Scalar(), d->choices));
       }
       break;
     }
@@ -173,7 +356,8 @@ Config Config::from_file(const std::string& path) {
   return c;
 }
 
-Config Config::from_text(const std::string& text, const std::string& label, const std::string& base_dir) {
+Config Config::from_text(const std::string& text, const std::string& label,
+                         const std::string& base_dir) {
   Config c;
   c.file_ = label;
   c.base_dir_ = base_dir;
@@ -193,7 +377,9 @@ void Config::set(const std::string& assignment) {
   assign(key, v.IsNull() ? YAML::Node(std::string()) : v, "--set");
 }
 
-bool Config::has(const std::string& key) const { return values_.count(key) != 0; }
+bool Config::has(const std::string& key) const {
+  return values_.count(key) != 0;
+}
 
 YAML::Node Config::get_node(const std::string& key) const {
   auto it = values_.find(key);
@@ -201,10 +387,18 @@ YAML::Node Config::get_node(const std::string& key) const {
   return it->second;
 }
 
-std::int64_t Config::get_int(const std::string& key) const { return yaml::as_int(file_, get_node(key), key); }
-double Config::get_double(const std::string& key) const { return yaml::as_double(file_, get_node(key), key); }
-bool Config::get_bool(const std::string& key) const { return yaml::as_bool(file_, get_node(key), key); }
-std::string Config::get_string(const std::string& key) const { return get_node(key).Scalar(); }
+std::int64_t Config::get_int(const std::string& key) const {
+  return yaml::as_int(file_, get_node(key), key);
+}
+double Config::get_double(const std::string& key) const {
+  return yaml::as_double(file_, get_node(key), key);
+}
+bool Config::get_bool(const std::string& key) const {
+  return yaml::as_bool(file_, get_node(key), key);
+}
+std::string Config::get_string(const std::string& key) const {
+  return get_node(key).Scalar();
+}
 
 std::map<std::string, std::int64_t> Config::int_family(const std::string& prefix) const {
   std::map<std::string, std::int64_t> m;
@@ -228,8 +422,10 @@ void emit(YAML::Emitter& out, const DumpTree& t) {
   out << YAML::BeginMap;
   for (const auto& [k, c] : t.children) {
     out << YAML::Key << k << YAML::Value;
-    if (c.leaf) out << c.value;
-    else emit(out, c);
+    if (c.leaf)
+      out << c.value;
+    else
+      emit(out, c);
   }
   out << YAML::EndMap;
 }

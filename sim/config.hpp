@@ -33,7 +33,8 @@ class Config {
   Config();
   /// Loads `path`; relative paths in it resolve against its directory.
   static Config from_file(const std::string& path);
-  static Config from_text(const std::string& text, const std::string& label, const std::string& base_dir);
+  static Config from_text(const std::string& text, const std::string& label,
+                          const std::string& base_dir);
 
   /// Applies "a.b.c=value" (value parsed as YAML). InputError on unknown key or bad value.
   void set(const std::string& assignment);

@@ -1,12 +1,12 @@
 #include "sim/mapping.hpp"
 
-#include <cmath>
 #include <fnmatch.h>
+#include <cmath>
 #include <sstream>
 
 #include "interconnect/framing.hpp"
-#include "models/time.hpp"
 #include "interconnect/topology.hpp"
+#include "models/time.hpp"
 #include "sim/auto_map.hpp"
 #include "sim/partition.hpp"
 #include "workloads/error.hpp"
@@ -31,8 +31,8 @@ std::string fmt(double v) {
 namespace {
 
 /// Fills node devices (and off-chip weights) with the balanced or greedy partitioner.
-void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, Mapping& m,
-                         const std::string& method) {
+void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devices,
+                         const Config& cfg, Mapping& m, const std::string& method) {
   const time_ps period = period_ps_for_mhz(devices[0].type.clock_mhz);
   std::vector<PartNode> pn(g.nodes.size());
   std::vector<PartEdge> pe;
@@ -44,7 +44,8 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
     pn[i].res_on = estimate_resources(g, n, on.hw, on.timing);
     pn[i].time_on_ps = static_cast<double>(on.timing.ideal_cycles()) * static_cast<double>(period);
     pn[i].name = n.name;
-    pn[i].has_weights = n.param("weight") != nullptr && find_op_rule(n.op)->cls != OpClass::RowReduce &&
+    pn[i].has_weights = n.param("weight") != nullptr &&
+                        find_op_rule(n.op)->cls != OpClass::RowReduce &&
                         find_op_rule(n.op)->cls != OpClass::Elementwise;
     if (pn[i].has_weights) {
       NodeMap off = m.nodes[i];
@@ -64,7 +65,8 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
   }
   std::vector<PartDevice> pd;
   for (const auto& d : devices)
-    pd.push_back({d.type.capacity, d.type.memory.channels * d.type.memory.gbytes_per_s_per_channel * 1e-3});
+    pd.push_back(
+        {d.type.capacity, d.type.memory.channels * d.type.memory.gbytes_per_s_per_channel * 1e-3});
   PartLinks links;
   interconnect::FramingConfig f;
   f.kind = interconnect::parse_framing_kind(cfg.get_string("link.framing"));
@@ -72,13 +74,15 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
   links.bytes_per_ps = interconnect::goodput_gbps(f.mtu_bytes, f) / 8.0 * 1e-3;
   if (devices.size() > 1) {
     interconnect::TopologyParams tp;
-    for (const auto& d : devices) tp.ports_per_device.push_back(static_cast<std::uint32_t>(d.type.qsfp28_ports));
+    for (const auto& d : devices)
+      tp.ports_per_device.push_back(static_cast<std::uint32_t>(d.type.qsfp28_ports));
     tp.rows = static_cast<std::uint32_t>(cfg.get_int("system.torus_rows"));
     tp.cols = static_cast<std::uint32_t>(cfg.get_int("system.torus_cols"));
     tp.allow_switch = cfg.get_bool("system.allow_switch");
     try {
-      const auto topo = interconnect::make_topology(interconnect::parse_topology_kind(cfg.get_string("system.topology")),
-                                                    static_cast<std::uint32_t>(devices.size()), tp);
+      const auto topo = interconnect::make_topology(
+          interconnect::parse_topology_kind(cfg.get_string("system.topology")),
+          static_cast<std::uint32_t>(devices.size()), tp);
       links.hops.assign(devices.size(), std::vector<int>(devices.size(), 0));
       for (std::uint32_t a = 0; a < devices.size(); ++a)
         for (std::uint32_t b = 0; b < devices.size(); ++b)
@@ -88,7 +92,8 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
     }
   }
   const double cap = cfg.get_double("mapping.utilisation_cap");
-  const PartResult r = method == "balanced" ? partition_balanced(pn, pe, pd, links, cap) : partition_greedy(pn, pe, pd, links, cap);
+  const PartResult r = method == "balanced" ? partition_balanced(pn, pe, pd, links, cap)
+                                            : partition_greedy(pn, pe, pd, links, cap);
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     NodeMap& nm = m.nodes[i];
     nm.device = r.device[i];
@@ -106,7 +111,8 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
 
 }  // namespace
 
-bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, const Mapping& m) {
+bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
+                    const Mapping& m) {
   Mapping copy = m;
   try {
     automatic_partition(g, devices, cfg, copy, "balanced");
@@ -126,7 +132,8 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
   const YAML::Node systolic_globs = cfg.get_node("mapping.systolic");
   if (!place.IsMap() && !(place.IsSequence() && place.size() == 0))
     throw InputError(cfg.file() + ": mapping.place: expected a mapping {node-name glob: device}");
-  for (const auto& in : g.inputs) m.inputs.push_back(tile_port(in.tensor.shape, default_tile(in.tensor.shape, cap)));
+  for (const auto& in : g.inputs)
+    m.inputs.push_back(tile_port(in.tensor.shape, default_tile(in.tensor.shape, cap)));
 
   auto producer_tiling = [&](const PortRef& r) -> const PortTiling& {
     for (std::size_t i = 0; i < g.inputs.size(); ++i)
@@ -146,7 +153,8 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
       if (nm.device < 0) {
         std::vector<std::string> names;
         for (const auto& d : devices) names.push_back(d.name);
-        throw InputError(at + ": hw.device '" + n.hw.device + "' is not in system.devices" + did_you_mean(n.hw.device, names));
+        throw InputError(at + ": hw.device '" + n.hw.device + "' is not in system.devices" +
+                         did_you_mean(n.hw.device, names));
       }
     }
     for (const auto& kv : place) {
@@ -157,20 +165,23 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
       for (std::size_t d = 0; d < devices.size(); ++d)
         if (devices[d].name == dev) nm.device = static_cast<int>(d);
       if (nm.device < 0)
-        throw InputError(cfg.file() + ": mapping.place." + glob + ": device '" + dev + "' is not in system.devices");
+        throw InputError(cfg.file() + ": mapping.place." + glob + ": device '" + dev +
+                         "' is not in system.devices");
       break;
     }
     const OpRule* rule = find_op_rule(n.op);
     for (std::size_t p = 0; p < n.args.size(); ++p) {
       const Shape& s = g.tensor_of(n.args[p]).shape;
       auto it = n.hw.parallelism.find("data_in_" + std::to_string(p));
-      nm.hw.in.push_back(it != n.hw.parallelism.end() ? tile_port(s, it->second) : producer_tiling(n.args[p]));
+      nm.hw.in.push_back(it != n.hw.parallelism.end() ? tile_port(s, it->second)
+                                                      : producer_tiling(n.args[p]));
     }
     const Shape& os = n.results[0].shape;
     auto it = n.hw.parallelism.find("data_out_0");
     if (it != n.hw.parallelism.end()) {
       nm.hw.out = tile_port(os, it->second);
-    } else if ((rule->cls == OpClass::Elementwise || rule->cls == OpClass::RowReduce || rule->cls == OpClass::Wire) &&
+    } else if ((rule->cls == OpClass::Elementwise || rule->cls == OpClass::RowReduce ||
+                rule->cls == OpClass::Wire) &&
                g.tensor_of(n.args[0]).shape == os) {
       nm.hw.out = tile_port(os, nm.hw.in[0].tile);
     } else {
@@ -183,11 +194,12 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
     nm.hw.weight_block_rows = block_rows;
     nm.hw.systolic = n.hw.impl == "systolic";
     for (std::size_t k = 0; systolic_globs.IsSequence() && k < systolic_globs.size(); ++k)
-      if (fnmatch(yaml::scalar_string(cfg.file(), systolic_globs[k], "mapping.systolic").c_str(), n.name.c_str(), 0) == 0)
+      if (fnmatch(yaml::scalar_string(cfg.file(), systolic_globs[k], "mapping.systolic").c_str(),
+                  n.name.c_str(), 0) == 0)
         nm.hw.systolic = find_op_rule(n.op)->cls == OpClass::Gemm
                              ? true
-                             : throw InputError(cfg.file() + ": mapping.systolic: node '" + n.name + "' (" + n.op +
-                                                ") is not a linear, matmul or bmm");
+                             : throw InputError(cfg.file() + ": mapping.systolic: node '" + n.name +
+                                                "' (" + n.op + ") is not a linear, matmul or bmm");
     nm.hw.systolic_rows = cfg.get_int("systolic.rows");
     nm.hw.systolic_cols = cfg.get_int("systolic.cols");
     nm.hw.weight_stationary = cfg.get_string("systolic.dataflow") == "weight_stationary";
@@ -221,9 +233,11 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
         std::size_t best = g.nodes.size();
         for (std::size_t j = 0; j < g.nodes.size(); ++j) {
           const auto& o = m.nodes[j];
-          if (o.device != static_cast<int>(d) || o.hw.weights_off_chip || !g.nodes[j].param("weight")) continue;
-          if (best == g.nodes.size() ||
-              g.nodes[j].param("weight")->tensor.bytes() > g.nodes[best].param("weight")->tensor.bytes())
+          if (o.device != static_cast<int>(d) || o.hw.weights_off_chip ||
+              !g.nodes[j].param("weight"))
+            continue;
+          if (best == g.nodes.size() || g.nodes[j].param("weight")->tensor.bytes() >
+                                            g.nodes[best].param("weight")->tensor.bytes())
             best = j;
         }
         if (best == g.nodes.size()) break;
@@ -242,16 +256,22 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
     const auto& c = devices[d].type.capacity;
     const auto& u = m.used[d];
     const std::pair<const char*, std::pair<double, double>> rs[] = {
-        {"lut", {u.lut, c.lut}}, {"ff", {u.ff, c.ff}}, {"dsp", {u.dsp, c.dsp}}, {"bram36", {u.bram36, c.bram36}}, {"uram", {u.uram, c.uram}}};
+        {"lut", {u.lut, c.lut}},
+        {"ff", {u.ff, c.ff}},
+        {"dsp", {u.dsp, c.dsp}},
+        {"bram36", {u.bram36, c.bram36}},
+        {"uram", {u.uram, c.uram}}};
     for (const auto& [name, uc] : rs)
       if (uc.first > uc.second)
-        m.overflows.push_back("device '" + devices[d].name + "' (" + devices[d].type.name + "): " + name + " needs " + fmt(uc.first) +
-                              " but has " + fmt(uc.second));
+        m.overflows.push_back("device '" + devices[d].name + "' (" + devices[d].type.name + "): " +
+                              name + " needs " + fmt(uc.first) + " but has " + fmt(uc.second));
   }
   if (!m.overflows.empty() && !cfg.get_bool("mapping.oversubscribe")) {
     std::string msg = "the mapping does not fit: " + m.overflows[0];
     for (std::size_t i = 1; i < m.overflows.size(); ++i) msg += "; " + m.overflows[i];
-    throw SimulationError(msg + " (set mapping.weights: auto or off_chip, lower the parallelism, or mapping.oversubscribe: true)");
+    throw SimulationError(msg +
+                          " (set mapping.weights: auto or off_chip, lower the parallelism, or "
+                          "mapping.oversubscribe: true)");
   }
   return m;
 }

@@ -23,15 +23,15 @@ struct NodeMap {
 };
 
 struct Mapping {
-  std::vector<NodeMap> nodes;               ///< indexed like graph.nodes
-  std::vector<PortTiling> inputs;           ///< graph inputs' tilings
-  std::vector<Resources> used;              ///< per device
-  std::vector<std::string> overflows;       ///< "device 'x': bram36 used 3000 > 2688"
+  std::vector<NodeMap> nodes;          ///< indexed like graph.nodes
+  std::vector<PortTiling> inputs;      ///< graph inputs' tilings
+  std::vector<Resources> used;         ///< per device
+  std::vector<std::string> overflows;  ///< "device 'x': bram36 used 3000 > 2688"
   std::string partition = "manual";
-  double estimated_bottleneck_ps = 0;       ///< partitioner's analytic time per inference (0: manual)
-  std::string estimated_bottleneck;         ///< "node X" / "link a->b"
+  double estimated_bottleneck_ps = 0;  ///< partitioner's analytic time per inference (0: manual)
+  std::string estimated_bottleneck;    ///< "node X" / "link a->b"
   std::vector<std::string> notes;
-  bool automatic = false;    ///< mapping.auto chose the tilings
+  bool automatic = false;  ///< mapping.auto chose the tilings
   int auto_steps = 0;
   std::string auto_stop;
 };
@@ -39,7 +39,8 @@ struct Mapping {
 Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg);
 
 /// True when the balanced partitioner can place `m`'s nodes (tilings as they are).
-bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg, const Mapping& m);
+bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
+                    const Mapping& m);
 
 /// The tiling a port gets when the graph gives none: [1, d] on the last dim with d the
 /// largest divisor <= cap.

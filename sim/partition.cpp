@@ -18,7 +18,9 @@ constexpr const char* kResName[kNumRes] = {"lut", "ff", "dsp", "bram36", "uram"}
 
 using Res = std::array<double, kNumRes>;
 
-Res to_array(const Resources& r) { return {r.lut, r.ff, r.dsp, r.bram36, r.uram}; }
+Res to_array(const Resources& r) {
+  return {r.lut, r.ff, r.dsp, r.bram36, r.uram};
+}
 
 /// Absolute per-resource limits of one device.
 struct Limits {
@@ -50,7 +52,8 @@ std::string num(double v) {
 
 std::string node_label(const std::vector<PartNode>& nodes, int i) {
   std::string s = "node " + std::to_string(i);
-  if (!nodes[static_cast<std::size_t>(i)].name.empty()) s += " '" + nodes[static_cast<std::size_t>(i)].name + "'";
+  if (!nodes[static_cast<std::size_t>(i)].name.empty())
+    s += " '" + nodes[static_cast<std::size_t>(i)].name + "'";
   return s;
 }
 
@@ -63,16 +66,17 @@ bool spill_before(const std::pair<double, int>& a, const std::pair<double, int>&
 struct StageEval {
   bool fits = false;
   double time_ps = kInf;
-  int slowest = -1;        ///< node index with the largest time
-  std::vector<bool> off;   ///< per node of the stage
-  int fail_res = -1;       ///< first resource over its limit (when !fits)
+  int slowest = -1;       ///< node index with the largest time
+  std::vector<bool> off;  ///< per node of the stage
+  int fail_res = -1;      ///< first resource over its limit (when !fits)
   double fail_need = 0;
 };
 
 /// The placement and time of the stage [i, j) on a device (the model of
 /// docs/partitioning.md). The DP's incremental table (build_row) must give bit-identical
 /// times: same summation order, same formulas.
-StageEval eval_stage(const std::vector<PartNode>& nodes, int i, int j, const PartDevice& dev, const Limits& lim) {
+StageEval eval_stage(const std::vector<PartNode>& nodes, int i, int j, const PartDevice& dev,
+                     const Limits& lim) {
   StageEval e;
   e.off.assign(static_cast<std::size_t>(j - i), false);
   Res cur{};
@@ -93,7 +97,9 @@ StageEval eval_stage(const std::vector<PartNode>& nodes, int i, int j, const Par
     e.off[static_cast<std::size_t>(cand[p].second - i)] = true;
     ++p;
   };
-  while (can_spill && p < cand.size() && (cur[kBram] > lim.limit[kBram] || cur[kUram] > lim.limit[kUram])) spill();
+  while (can_spill && p < cand.size() &&
+         (cur[kBram] > lim.limit[kBram] || cur[kUram] > lim.limit[kUram]))
+    spill();
   while (can_spill && p < cand.size() && first_over(cur, lim) >= 0) spill();
   e.fail_res = first_over(cur, lim);
   if (e.fail_res >= 0) {
@@ -106,36 +112,42 @@ StageEval eval_stage(const std::vector<PartNode>& nodes, int i, int j, const Par
   for (int n = i; n < j; ++n) {
     const auto& nd = nodes[static_cast<std::size_t>(n)];
     double t = nd.time_on_ps;
-    if (e.off[static_cast<std::size_t>(n - i)]) t = std::max(t, nd.weight_bytes * n_off / dev.mem_bytes_per_ps);
+    if (e.off[static_cast<std::size_t>(n - i)])
+      t = std::max(t, nd.weight_bytes * n_off / dev.mem_bytes_per_ps);
     if (e.slowest < 0 || t > e.time_ps) e.time_ps = t, e.slowest = n;
   }
   return e;
 }
 
-std::string does_not_fit(const std::vector<PartNode>& nodes, int n, int d, const StageEval& e, const Limits& lim,
-                         const PartDevice& dev) {
+std::string does_not_fit(const std::vector<PartNode>& nodes, int n, int d, const StageEval& e,
+                         const Limits& lim, const PartDevice& dev) {
   const auto r = static_cast<std::size_t>(e.fail_res);
   std::string msg = node_label(nodes, n) + " does not fit device " + std::to_string(d);
   if (nodes[static_cast<std::size_t>(n)].has_weights)
-    msg += dev.mem_bytes_per_ps > 0 ? " even with its weights off chip" : " (the device has no off-chip memory for its weights)";
-  return msg + ": " + kResName[r] + " needs " + num(e.fail_need) + " but " + num(lim.limit[r]) + " are usable (" +
-         num(lim.fraction[r]) + " x " + num(lim.capacity[r]) + ")";
+    msg += dev.mem_bytes_per_ps > 0 ? " even with its weights off chip"
+                                    : " (the device has no off-chip memory for its weights)";
+  return msg + ": " + kResName[r] + " needs " + num(e.fail_need) + " but " + num(lim.limit[r]) +
+         " are usable (" + num(lim.fraction[r]) + " x " + num(lim.capacity[r]) + ")";
 }
 
-void check_input(const std::vector<PartNode>& nodes, const std::vector<PartEdge>& edges, const std::vector<PartDevice>& devices,
-                 const PartLinks& links) {
+void check_input(const std::vector<PartNode>& nodes, const std::vector<PartEdge>& edges,
+                 const std::vector<PartDevice>& devices, const PartLinks& links) {
   const int n = static_cast<int>(nodes.size());
   for (const auto& e : edges)
     if (e.from < 0 || e.to >= n || e.from >= e.to || !(e.bytes >= 0))
-      throw std::invalid_argument("partition: edge " + std::to_string(e.from) + "->" + std::to_string(e.to) +
-                                  " must go forward between nodes 0.." + std::to_string(n - 1) + " with bytes >= 0");
+      throw std::invalid_argument("partition: edge " + std::to_string(e.from) + "->" +
+                                  std::to_string(e.to) + " must go forward between nodes 0.." +
+                                  std::to_string(n - 1) + " with bytes >= 0");
   if (!links.hops.empty()) {
     bool ok = links.hops.size() == devices.size();
     for (const auto& row : links.hops) ok = ok && row.size() == devices.size();
-    if (!ok) throw std::invalid_argument("partition: links.hops must be empty or " + std::to_string(devices.size()) + " x " +
-                                         std::to_string(devices.size()));
+    if (!ok)
+      throw std::invalid_argument("partition: links.hops must be empty or " +
+                                  std::to_string(devices.size()) + " x " +
+                                  std::to_string(devices.size()));
   }
-  if (devices.empty() && !nodes.empty()) throw SimulationError("partition: no devices to place " + std::to_string(n) + " nodes on");
+  if (devices.empty() && !nodes.empty())
+    throw SimulationError("partition: no devices to place " + std::to_string(n) + " nodes on");
 }
 
 double link_time(double bytes, double bytes_per_ps) {
@@ -145,17 +157,21 @@ double link_time(double bytes, double bytes_per_ps) {
 
 /// Evaluates a non-decreasing assignment with per-device limits `lim_of(d)`.
 template <class LimitsOf>
-PartResult finish(const std::vector<PartNode>& nodes, const std::vector<PartEdge>& edges, const std::vector<PartDevice>& devices,
-                  const PartLinks& links, const std::vector<int>& device, LimitsOf lim_of) {
+PartResult finish(const std::vector<PartNode>& nodes, const std::vector<PartEdge>& edges,
+                  const std::vector<PartDevice>& devices, const PartLinks& links,
+                  const std::vector<int>& device, LimitsOf lim_of) {
   PartResult r;
   const int n = static_cast<int>(nodes.size());
-  if (static_cast<int>(device.size()) != n) throw std::invalid_argument("partition: one device per node expected");
+  if (static_cast<int>(device.size()) != n)
+    throw std::invalid_argument("partition: one device per node expected");
   const int num_dev = static_cast<int>(devices.size());
   for (int i = 0; i < n; ++i) {
     const int d = device[static_cast<std::size_t>(i)];
     if (d < 0 || d >= num_dev || (i > 0 && d < device[static_cast<std::size_t>(i - 1)]))
-      throw std::invalid_argument("partition: node " + std::to_string(i) + " has device " + std::to_string(d) +
-                                  "; devices must be in 0.." + std::to_string(num_dev - 1) + " and non-decreasing along the nodes");
+      throw std::invalid_argument("partition: node " + std::to_string(i) + " has device " +
+                                  std::to_string(d) + "; devices must be in 0.." +
+                                  std::to_string(num_dev - 1) +
+                                  " and non-decreasing along the nodes");
   }
   r.device = device;
   r.weights_off.assign(static_cast<std::size_t>(n), false);
@@ -164,7 +180,8 @@ PartResult finish(const std::vector<PartNode>& nodes, const std::vector<PartEdge
   // Link k->k+1 carries every edge with device[from] <= k < device[to] (the chain).
   std::vector<double> load(static_cast<std::size_t>(std::max(last, 0)), 0.0);
   for (const auto& e : edges)
-    for (int k = device[static_cast<std::size_t>(e.from)]; k < device[static_cast<std::size_t>(e.to)]; ++k)
+    for (int k = device[static_cast<std::size_t>(e.from)];
+         k < device[static_cast<std::size_t>(e.to)]; ++k)
       load[static_cast<std::size_t>(k)] += e.bytes;
 
   int used = 0;
@@ -179,12 +196,14 @@ PartResult finish(const std::vector<PartNode>& nodes, const std::vector<PartEdge
       const StageEval e = eval_stage(nodes, i, j, devices[static_cast<std::size_t>(k)], lim);
       if (!e.fits) {
         const auto res = static_cast<std::size_t>(e.fail_res);
-        throw SimulationError("partition: nodes " + std::to_string(i) + ".." + std::to_string(j - 1) + " do not fit device " +
-                              std::to_string(k) + ": " + kResName[res] + " needs " + num(e.fail_need) + " but " +
+        throw SimulationError("partition: nodes " + std::to_string(i) + ".." +
+                              std::to_string(j - 1) + " do not fit device " + std::to_string(k) +
+                              ": " + kResName[res] + " needs " + num(e.fail_need) + " but " +
                               num(lim.limit[res]) + " are usable");
       }
-      std::string note = "stage " + std::to_string(used - 1) + ": nodes " + std::to_string(i) + ".." + std::to_string(j - 1) +
-                         " on device " + std::to_string(k) + ", " + num(e.time_ps) + " ps (node " + std::to_string(e.slowest) + ")";
+      std::string note = "stage " + std::to_string(used - 1) + ": nodes " + std::to_string(i) +
+                         ".." + std::to_string(j - 1) + " on device " + std::to_string(k) + ", " +
+                         num(e.time_ps) + " ps (node " + std::to_string(e.slowest) + ")";
       std::string off;
       for (int m = i; m < j; ++m)
         if (e.off[static_cast<std::size_t>(m - i)]) {
@@ -193,7 +212,8 @@ PartResult finish(const std::vector<PartNode>& nodes, const std::vector<PartEdge
         }
       if (!off.empty()) note += ", weights off chip:" + off;
       r.notes.push_back(note);
-      if (e.time_ps > r.bottleneck_ps) r.bottleneck_ps = e.time_ps, r.bottleneck = "node " + std::to_string(e.slowest);
+      if (e.time_ps > r.bottleneck_ps)
+        r.bottleneck_ps = e.time_ps, r.bottleneck = "node " + std::to_string(e.slowest);
     }
     i = j;
     if (k < last) {
@@ -204,21 +224,25 @@ PartResult finish(const std::vector<PartNode>& nodes, const std::vector<PartEdge
       if (!links.hops.empty()) {
         const int h = links.hops[static_cast<std::size_t>(k)][static_cast<std::size_t>(k + 1)];
         if (h != 1)
-          r.notes.push_back("warning: devices " + std::to_string(k) + " and " + std::to_string(k + 1) + " are " + std::to_string(h) +
+          r.notes.push_back("warning: devices " + std::to_string(k) + " and " +
+                            std::to_string(k + 1) + " are " + std::to_string(h) +
                             " hops apart; the link time assumes neighbours");
       }
       if (t > r.bottleneck_ps) r.bottleneck_ps = t, r.bottleneck = name;
     }
   }
-  r.notes.insert(r.notes.begin(), "uses " + std::to_string(used) + " of " + std::to_string(num_dev) + " devices; bottleneck " +
-                                      r.bottleneck + ", " + num(r.bottleneck_ps) + " ps per inference");
+  r.notes.insert(r.notes.begin(), "uses " + std::to_string(used) + " of " +
+                                      std::to_string(num_dev) + " devices; bottleneck " +
+                                      r.bottleneck + ", " + num(r.bottleneck_ps) +
+                                      " ps per inference");
   return r;
 }
 
 /// Times of the stages [i, j) for j = i+1 .. (the last j that can fit), +inf where the
 /// greedy spill does not fit. Incremental: O(len) per j. Stops at the first j whose lower
 /// bound (every node at min(on, off) resources) exceeds a limit: no longer stage fits.
-std::vector<double> build_row(const std::vector<PartNode>& nodes, int i, const PartDevice& dev, const Limits& lim) {
+std::vector<double> build_row(const std::vector<PartNode>& nodes, int i, const PartDevice& dev,
+                              const Limits& lim) {
   std::vector<double> row;
   const int n = static_cast<int>(nodes.size());
   const bool can_spill = dev.mem_bytes_per_ps > 0;
@@ -247,7 +271,9 @@ std::vector<double> build_row(const std::vector<PartNode>& nodes, int i, const P
       for (int k = 0; k < kNumRes; ++k) cur[k] += soff[k] - son[k];
       ++p;
     };
-    while (can_spill && p < cand.size() && (cur[kBram] > lim.limit[kBram] || cur[kUram] > lim.limit[kUram])) spill();
+    while (can_spill && p < cand.size() &&
+           (cur[kBram] > lim.limit[kBram] || cur[kUram] > lim.limit[kUram]))
+      spill();
     while (can_spill && p < cand.size() && first_over(cur, lim) >= 0) spill();
     if (first_over(cur, lim) >= 0) {
       row.push_back(kInf);
@@ -269,40 +295,48 @@ bool same_device(const PartDevice& a, const PartDevice& b) {
 std::vector<double> cut_bytes(const std::vector<PartEdge>& edges, int n) {
   std::vector<double> cb(static_cast<std::size_t>(std::max(n, 0) + 1), 0.0);
   for (const auto& e : edges)
-    for (int c = std::max(e.from + 1, 0); c <= e.to && c <= n; ++c) cb[static_cast<std::size_t>(c)] += e.bytes;
+    for (int c = std::max(e.from + 1, 0); c <= e.to && c <= n; ++c)
+      cb[static_cast<std::size_t>(c)] += e.bytes;
   return cb;
 }
 
-double stage_time_ps(const std::vector<PartNode>& nodes, int begin, int end, const PartDevice& dev, double utilisation_cap,
-                     std::vector<bool>* weights_off) {
+double stage_time_ps(const std::vector<PartNode>& nodes, int begin, int end, const PartDevice& dev,
+                     double utilisation_cap, std::vector<bool>* weights_off) {
   if (begin < 0 || end > static_cast<int>(nodes.size()) || begin >= end)
     throw std::invalid_argument("stage_time_ps: empty or out-of-range stage");
-  const StageEval e = eval_stage(nodes, begin, end, dev, make_limits(dev, utilisation_cap, utilisation_cap));
+  const StageEval e =
+      eval_stage(nodes, begin, end, dev, make_limits(dev, utilisation_cap, utilisation_cap));
   if (weights_off) *weights_off = e.off;
   return e.fits ? e.time_ps : kInf;
 }
 
-PartResult partition_evaluate(const std::vector<PartNode>& nodes, const std::vector<PartEdge>& edges,
-                              const std::vector<PartDevice>& devices, const PartLinks& links, double utilisation_cap,
-                              const std::vector<int>& device) {
+PartResult partition_evaluate(const std::vector<PartNode>& nodes,
+                              const std::vector<PartEdge>& edges,
+                              const std::vector<PartDevice>& devices, const PartLinks& links,
+                              double utilisation_cap, const std::vector<int>& device) {
   check_input(nodes, edges, devices, links);
   return finish(nodes, edges, devices, links, device, [&](int d) {
     return make_limits(devices[static_cast<std::size_t>(d)], utilisation_cap, utilisation_cap);
   });
 }
 
-PartResult partition_balanced(const std::vector<PartNode>& nodes, const std::vector<PartEdge>& edges,
-                              const std::vector<PartDevice>& devices, const PartLinks& links, double utilisation_cap) {
+PartResult partition_balanced(const std::vector<PartNode>& nodes,
+                              const std::vector<PartEdge>& edges,
+                              const std::vector<PartDevice>& devices, const PartLinks& links,
+                              double utilisation_cap) {
   check_input(nodes, edges, devices, links);
   const int n = static_cast<int>(nodes.size());
   const int num_dev = static_cast<int>(devices.size());
-  auto lim_of = [&](int d) { return make_limits(devices[static_cast<std::size_t>(d)], utilisation_cap, utilisation_cap); };
+  auto lim_of = [&](int d) {
+    return make_limits(devices[static_cast<std::size_t>(d)], utilisation_cap, utilisation_cap);
+  };
   if (n == 0) return finish(nodes, edges, devices, links, {}, lim_of);
 
   // Every node must fit some device on its own.
   for (int v = 0; v < n; ++v) {
     bool fits = false;
-    for (int d = 0; d < num_dev && !fits; ++d) fits = eval_stage(nodes, v, v + 1, devices[static_cast<std::size_t>(d)], lim_of(d)).fits;
+    for (int d = 0; d < num_dev && !fits; ++d)
+      fits = eval_stage(nodes, v, v + 1, devices[static_cast<std::size_t>(d)], lim_of(d)).fits;
     if (!fits) {
       const StageEval e = eval_stage(nodes, v, v + 1, devices[0], lim_of(0));
       std::string msg = "partition: " + does_not_fit(nodes, v, 0, e, lim_of(0), devices[0]);
@@ -325,19 +359,24 @@ PartResult partition_balanced(const std::vector<PartNode>& nodes, const std::vec
   auto table_of = [&](int d) -> const std::vector<std::vector<double>>& {
     auto& t = table[static_cast<std::size_t>(cls[static_cast<std::size_t>(d)])];
     if (t.empty())
-      for (int i = 0; i < n; ++i) t.push_back(build_row(nodes, i, devices[static_cast<std::size_t>(d)], lim_of(d)));
+      for (int i = 0; i < n; ++i)
+        t.push_back(build_row(nodes, i, devices[static_cast<std::size_t>(d)], lim_of(d)));
     return t;
   };
 
   const std::vector<double> cb = cut_bytes(edges, n);
   std::vector<double> lt(static_cast<std::size_t>(n + 1), 0.0);
-  for (int c = 1; c < n; ++c) lt[static_cast<std::size_t>(c)] = link_time(cb[static_cast<std::size_t>(c)], links.bytes_per_ps);
+  for (int c = 1; c < n; ++c)
+    lt[static_cast<std::size_t>(c)] =
+        link_time(cb[static_cast<std::size_t>(c)], links.bytes_per_ps);
 
   // f[k][j]: the smallest bottleneck of nodes [0, j) on devices 0..k-1, each non-empty.
   const int max_stages = std::min(num_dev, n);
-  std::vector<double> prev(static_cast<std::size_t>(n + 1), kInf), cur(static_cast<std::size_t>(n + 1));
+  std::vector<double> prev(static_cast<std::size_t>(n + 1), kInf),
+      cur(static_cast<std::size_t>(n + 1));
   prev[0] = 0;
-  std::vector<std::vector<int>> parent(static_cast<std::size_t>(max_stages + 1), std::vector<int>(static_cast<std::size_t>(n + 1), -1));
+  std::vector<std::vector<int>> parent(static_cast<std::size_t>(max_stages + 1),
+                                       std::vector<int>(static_cast<std::size_t>(n + 1), -1));
   double best = kInf;
   int best_k = 0;
   for (int k = 1; k <= max_stages; ++k) {
@@ -348,19 +387,23 @@ PartResult partition_balanced(const std::vector<PartNode>& nodes, const std::vec
         const double before = prev[static_cast<std::size_t>(i)];
         const auto& row = t[static_cast<std::size_t>(i)];
         if (before == kInf || static_cast<int>(row.size()) < j - i) continue;
-        const double v = std::max({before, lt[static_cast<std::size_t>(i)], row[static_cast<std::size_t>(j - i - 1)]});
+        const double v = std::max(
+            {before, lt[static_cast<std::size_t>(i)], row[static_cast<std::size_t>(j - i - 1)]});
         if (v < cur[static_cast<std::size_t>(j)]) {
           cur[static_cast<std::size_t>(j)] = v;
           parent[static_cast<std::size_t>(k)][static_cast<std::size_t>(j)] = i;
         }
       }
     }
-    if (cur[static_cast<std::size_t>(n)] < best) best = cur[static_cast<std::size_t>(n)], best_k = k;
+    if (cur[static_cast<std::size_t>(n)] < best)
+      best = cur[static_cast<std::size_t>(n)], best_k = k;
     std::swap(prev, cur);
   }
   if (best_k == 0)
-    throw SimulationError("partition: the " + std::to_string(n) + " nodes do not fit on " + std::to_string(num_dev) +
-                          (num_dev == 1 ? " device" : " devices") + " (utilisation cap " + num(utilisation_cap) + "); more devices are needed" +
+    throw SimulationError("partition: the " + std::to_string(n) + " nodes do not fit on " +
+                          std::to_string(num_dev) + (num_dev == 1 ? " device" : " devices") +
+                          " (utilisation cap " + num(utilisation_cap) +
+                          "); more devices are needed" +
                           (links.bytes_per_ps > 0 ? "" : " or links with a bandwidth"));
 
   std::vector<int> device(static_cast<std::size_t>(n));
@@ -371,28 +414,37 @@ PartResult partition_balanced(const std::vector<PartNode>& nodes, const std::vec
     j = i;
   }
   PartResult r = finish(nodes, edges, devices, links, device, lim_of);
-  if (r.bottleneck_ps != best) throw std::logic_error("partition: DP and evaluation disagree (" + num(best) + " vs " + num(r.bottleneck_ps) + ")");
+  if (r.bottleneck_ps != best)
+    throw std::logic_error("partition: DP and evaluation disagree (" + num(best) + " vs " +
+                           num(r.bottleneck_ps) + ")");
   return r;
 }
 
 PartResult partition_greedy(const std::vector<PartNode>& nodes, const std::vector<PartEdge>& edges,
-                            const std::vector<PartDevice>& devices, const PartLinks& links, double utilisation_cap,
-                            double lut_fill) {
+                            const std::vector<PartDevice>& devices, const PartLinks& links,
+                            double utilisation_cap, double lut_fill) {
   check_input(nodes, edges, devices, links);
   const int n = static_cast<int>(nodes.size());
   const int num_dev = static_cast<int>(devices.size());
-  auto lim_of = [&](int d) { return make_limits(devices[static_cast<std::size_t>(d)], utilisation_cap, lut_fill); };
+  auto lim_of = [&](int d) {
+    return make_limits(devices[static_cast<std::size_t>(d)], utilisation_cap, lut_fill);
+  };
   std::vector<int> device(static_cast<std::size_t>(n));
   int d = 0, start = 0;
   for (int v = 0; v < n; ++v) {
     for (;;) {
-      const StageEval e = eval_stage(nodes, start, v + 1, devices[static_cast<std::size_t>(d)], lim_of(d));
+      const StageEval e =
+          eval_stage(nodes, start, v + 1, devices[static_cast<std::size_t>(d)], lim_of(d));
       if (e.fits) break;
       if (start == v)
-        throw SimulationError("greedy partition: " + does_not_fit(nodes, v, d, e, lim_of(d), devices[static_cast<std::size_t>(d)]));
+        throw SimulationError(
+            "greedy partition: " +
+            does_not_fit(nodes, v, d, e, lim_of(d), devices[static_cast<std::size_t>(d)]));
       if (++d == num_dev)
-        throw SimulationError("greedy partition: out of devices at " + node_label(nodes, v) + ": nodes 0.." + std::to_string(v - 1) +
-                              " fill all " + std::to_string(num_dev) + " devices (LUT fill " + num(lut_fill) + ")");
+        throw SimulationError("greedy partition: out of devices at " + node_label(nodes, v) +
+                              ": nodes 0.." + std::to_string(v - 1) + " fill all " +
+                              std::to_string(num_dev) + " devices (LUT fill " + num(lut_fill) +
+                              ")");
       start = v;
     }
     device[static_cast<std::size_t>(v)] = d;

@@ -13,12 +13,12 @@
 namespace masesim {
 
 struct PartNode {
-  Resources res_on;           ///< resources with its weights on chip
-  Resources res_off;          ///< weights streamed from off-chip memory (== res_on if no weights)
-  double time_on_ps = 0;      ///< datapath time per inference, weights on chip
-  double weight_bytes = 0;    ///< weight bytes read per inference when off chip (0 if none)
+  Resources res_on;         ///< resources with its weights on chip
+  Resources res_off;        ///< weights streamed from off-chip memory (== res_on if no weights)
+  double time_on_ps = 0;    ///< datapath time per inference, weights on chip
+  double weight_bytes = 0;  ///< weight bytes read per inference when off chip (0 if none)
   bool has_weights = false;
-  std::string name;           ///< optional; only used in error messages
+  std::string name;  ///< optional; only used in error messages
 };
 
 /// Bytes per inference from node `from` to node `to` (from < to).
@@ -34,8 +34,8 @@ struct PartDevice {
 };
 
 struct PartLinks {
-  double bytes_per_ps = 0;                ///< goodput of one link direction
-  std::vector<std::vector<int>> hops;     ///< hops[a][b] between devices a, b (empty: a chain)
+  double bytes_per_ps = 0;             ///< goodput of one link direction
+  std::vector<std::vector<int>> hops;  ///< hops[a][b] between devices a, b (empty: a chain)
 };
 
 struct PartResult {
@@ -50,7 +50,8 @@ struct PartResult {
 /// the stage)) by dynamic programming over (cut position, devices used). Uses the first m
 /// devices for the smallest m that reaches the minimum. Every resource of a stage must
 /// stay <= utilisation_cap × capacity.
-PartResult partition_balanced(const std::vector<PartNode>& nodes, const std::vector<PartEdge>& edges,
+PartResult partition_balanced(const std::vector<PartNode>& nodes,
+                              const std::vector<PartEdge>& edges,
                               const std::vector<PartDevice>& devices, const PartLinks& links,
                               double utilisation_cap);
 
@@ -63,7 +64,8 @@ PartResult partition_greedy(const std::vector<PartNode>& nodes, const std::vecto
 /// Evaluates a given assignment (per node device index, non-decreasing along the node
 /// order; devices may be skipped, traffic then passes through them). Weights are placed
 /// as in the partitioners. Throws SimulationError if a device's stage does not fit.
-PartResult partition_evaluate(const std::vector<PartNode>& nodes, const std::vector<PartEdge>& edges,
+PartResult partition_evaluate(const std::vector<PartNode>& nodes,
+                              const std::vector<PartEdge>& edges,
                               const std::vector<PartDevice>& devices, const PartLinks& links,
                               double utilisation_cap, const std::vector<int>& device);
 

@@ -16,9 +16,11 @@ namespace {
 class RtlGemmEngine : public GemmEngine {
  public:
   explicit RtlGemmEngine(const RtlEngineOptions& o) : o_(o), rtl_(array_of(o)) {}
-  std::uint64_t run(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t index, const std::vector<std::int8_t>* ra,
+  std::uint64_t run(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t index,
+                    const std::vector<std::int8_t>* ra,
                     const std::vector<std::int8_t>* rb) override {
-    const systolic::GemmShape shape{static_cast<std::uint64_t>(m), static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(n)};
+    const systolic::GemmShape shape{static_cast<std::uint64_t>(m), static_cast<std::uint64_t>(k),
+                                    static_cast<std::uint64_t>(n)};
     const std::uint64_t seed = std::hash<std::string>{}(o_.node) ^ (index * 0x9e3779b97f4a7c15ull);
     // Functional mode hands in the node's real operands; timing mode uses seeded ones.
     const auto a = ra ? *ra : systolic::random_int8(shape.m * shape.k, seed);
@@ -38,13 +40,16 @@ class RtlGemmEngine : public GemmEngine {
     systolic::ArrayConfig a;
     a.rows = static_cast<std::uint32_t>(o.rows);
     a.cols = static_cast<std::uint32_t>(o.cols);
-    a.dataflow = o.weight_stationary ? systolic::Dataflow::WeightStationary : systolic::Dataflow::OutputStationary;
+    a.dataflow = o.weight_stationary ? systolic::Dataflow::WeightStationary
+                                     : systolic::Dataflow::OutputStationary;
     if (!rtl::SystolicGemmRtl::is_available(a)) {
       std::string have;
       for (const auto& x : rtl::SystolicGemmRtl::available())
-        have += (have.empty() ? "" : ", ") + std::to_string(x.rows) + "x" + std::to_string(x.cols) + " " + systolic::to_string(x.dataflow);
-      throw InputError("--cosim " + o.node + ": no Verilated systolic core of " + std::to_string(o.rows) + "x" +
-                       std::to_string(o.cols) + " " + systolic::to_string(a.dataflow) + " in this build (built: " + have + ")");
+        have += (have.empty() ? "" : ", ") + std::to_string(x.rows) + "x" + std::to_string(x.cols) +
+                " " + systolic::to_string(x.dataflow);
+      throw InputError("--cosim " + o.node + ": no Verilated systolic core of " +
+                       std::to_string(o.rows) + "x" + std::to_string(o.cols) + " " +
+                       systolic::to_string(a.dataflow) + " in this build (built: " + have + ")");
     }
     return a;
   }
@@ -54,18 +59,28 @@ class RtlGemmEngine : public GemmEngine {
 };
 }  // namespace
 
-bool rtl_available() { return true; }
-std::unique_ptr<GemmEngine> make_rtl_engine(const RtlEngineOptions& o) { return std::make_unique<RtlGemmEngine>(o); }
+bool rtl_available() {
+  return true;
+}
+std::unique_ptr<GemmEngine> make_rtl_engine(const RtlEngineOptions& o) {
+  return std::make_unique<RtlGemmEngine>(o);
+}
 std::uint64_t rtl_mismatches(const GemmEngine& e) {
   const auto* r = dynamic_cast<const RtlGemmEngine*>(&e);
   return r ? r->mismatches() : 0;
 }
 #else
-bool rtl_available() { return false; }
-std::unique_ptr<GemmEngine> make_rtl_engine(const RtlEngineOptions& o) {
-  throw InputError("--cosim " + o.node + ": this build has no Verilated RTL (configure with Verilator and MASESIM_RTL=ON)");
+bool rtl_available() {
+  return false;
 }
-std::uint64_t rtl_mismatches(const GemmEngine&) { return 0; }
+std::unique_ptr<GemmEngine> make_rtl_engine(const RtlEngineOptions& o) {
+  throw InputError(
+      "--cosim " + o.node +
+      ": this build has no Verilated RTL (configure with Verilator and MASESIM_RTL=ON)");
+}
+std::uint64_t rtl_mismatches(const GemmEngine&) {
+  return 0;
+}
 #endif
 
 }  // namespace masesim

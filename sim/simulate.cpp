@@ -2,13 +2,13 @@
 
 #include <systemc>
 
-#include <boost/program_options.hpp>
-#include <algorithm>
-#include <chrono>
-#include <map>
 #include <unistd.h>
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "sim/config.hpp"
@@ -54,25 +54,37 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
   po::options_description desc(
       "simulate: SystemC/TLM-2.0 simulation of a MASE graph on FPGA devices\n\n"
       "Usage: simulate --config FILE [--set KEY=VALUE ...] [--out DIR]\n\n"
-      "Exit codes: 0 ok, 1 bad input, 2 simulation failure (deadlock, resources, time limit), 3 internal error.\n\n"
+      "Exit codes: 0 ok, 1 bad input, 2 simulation failure (deadlock, resources, time limit), 3 "
+      "internal error.\n\n"
       "Options");
   std::vector<std::string> sets;
   SimOptions sim_opts;
-  desc.add_options()("help,h", "show this help")("config,c", po::value<std::string>(), "system configuration (YAML)")(
-      "set,s", po::value<std::vector<std::string>>(&sets)->composing(), "override a config key: KEY=VALUE (repeatable)")(
-      "out,o", po::value<std::string>(), "write DIR/stats.json, DIR/stats.csv and DIR/config.yaml (whole or not at all)")(
-      "dump-config", "print the effective configuration and exit")("summary", "print the workload summary without simulating")(
-      "list-keys", "list every configuration key with its default and description")("quiet,q", "print nothing on success")(
+  desc.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
+                                                 "system configuration (YAML)")(
+      "set,s", po::value<std::vector<std::string>>(&sets)->composing(),
+      "override a config key: KEY=VALUE (repeatable)")(
+      "out,o", po::value<std::string>(),
+      "write DIR/stats.json, DIR/stats.csv and DIR/config.yaml (whole or not at all)")(
+      "dump-config", "print the effective configuration and exit")(
+      "summary", "print the workload summary without simulating")(
+      "list-keys", "list every configuration key with its default and description")(
+      "quiet,q", "print nothing on success")(
       "cosim", po::value<std::vector<std::string>>(&sim_opts.cosim)->composing(),
       "run the systolic nodes matching this glob on the Verilated RTL core (repeatable)")(
-      "vcd", po::value<std::string>(&sim_opts.vcd_path), "write a VCD waveform of the first co-simulated GEMM (4x4 cores)")(
-      "trace", po::value<std::string>(), "write a Chrome/Perfetto trace-event timeline (JSON) of the run")(
-      "trace-window", po::value<std::string>(), "only record the timeline in BEGIN_US:END_US of simulated time")(
-      "trace-max-events", po::value<std::uint64_t>(&sim_opts.trace_max_events), "most timeline events kept (default 2000000)")(
+      "vcd", po::value<std::string>(&sim_opts.vcd_path),
+      "write a VCD waveform of the first co-simulated GEMM (4x4 cores)")(
+      "trace", po::value<std::string>(),
+      "write a Chrome/Perfetto trace-event timeline (JSON) of the run")(
+      "trace-window", po::value<std::string>(),
+      "only record the timeline in BEGIN_US:END_US of simulated time")(
+      "trace-max-events", po::value<std::uint64_t>(&sim_opts.trace_max_events),
+      "most timeline events kept (default 2000000)")(
       "log-level", po::value<std::vector<std::string>>()->composing(),
       "error|warn|info|debug, or MODULE=LEVEL for mapping, system (repeatable; default warn)")(
-      "check-reference", "functional mode: compare every node's output with the reference data; exit 2 above the tolerance")(
-      "progress", "show progress on stderr even when it is not a terminal")("no-progress", "never show progress");
+      "check-reference",
+      "functional mode: compare every node's output with the reference data; exit 2 above the "
+      "tolerance")("progress", "show progress on stderr even when it is not a terminal")(
+      "no-progress", "never show progress");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -87,8 +99,8 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
   }
   if (vm.count("list-keys")) {
     for (const auto& k : config_keys()) {
-      out << k.key << " (" << (k.unit.empty() ? "" : k.unit + ", ") << "default " << (k.default_yaml.empty() ? "none" : k.default_yaml)
-          << ")";
+      out << k.key << " (" << (k.unit.empty() ? "" : k.unit + ", ") << "default "
+          << (k.default_yaml.empty() ? "none" : k.default_yaml) << ")";
       if (!k.choices.empty()) {
         out << " one of:";
         for (const auto& c : k.choices) out << " " << c;
@@ -111,7 +123,8 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       const std::string lv = eq == std::string::npos ? spec : spec.substr(eq + 1);
       const auto it = std::find(names.begin(), names.end(), lv);
       if (it == names.end() || (mod != "*" && mod != "mapping" && mod != "system")) {
-        err << "simulate: --log-level " << spec << ": expected error|warn|info|debug or mapping=LEVEL, system=LEVEL\n";
+        err << "simulate: --log-level " << spec
+            << ": expected error|warn|info|debug or mapping=LEVEL, system=LEVEL\n";
         return 1;
       }
       level[mod] = static_cast<int>(it - names.begin());
@@ -133,14 +146,16 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
         sim_opts.trace_begin_us = std::strtod(a.c_str(), &e1);
         sim_opts.trace_end_us = std::strtod(b.c_str(), &e2);
       }
-      if (colon == std::string::npos || a.empty() || b.empty() || *e1 || *e2 || !(sim_opts.trace_begin_us >= 0) ||
-          !(sim_opts.trace_end_us > sim_opts.trace_begin_us)) {
-        err << "simulate: --trace-window " << w << ": expected BEGIN_US:END_US with 0 <= BEGIN < END\n";
+      if (colon == std::string::npos || a.empty() || b.empty() || *e1 || *e2 ||
+          !(sim_opts.trace_begin_us >= 0) || !(sim_opts.trace_end_us > sim_opts.trace_begin_us)) {
+        err << "simulate: --trace-window " << w
+            << ": expected BEGIN_US:END_US with 0 <= BEGIN < END\n";
         return 1;
       }
     }
   }
-  const bool progress = !vm.count("quiet") && !vm.count("no-progress") && (vm.count("progress") || isatty(2));
+  const bool progress =
+      !vm.count("quiet") && !vm.count("no-progress") && (vm.count("progress") || isatty(2));
   auto wall0 = std::chrono::steady_clock::now();
   auto last_print = wall0;
   if (progress)
@@ -149,8 +164,9 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       if (i + 1 < n && now - last_print < std::chrono::milliseconds(200)) return;
       last_print = now;
       const double wall = std::chrono::duration<double>(now - wall0).count();
-      err << "\r[simulate] " << (i + 1) << "/" << n << " inferences, simulated " << format_double(static_cast<double>(t) / 1e6)
-          << " us, wall " << format_double(wall) << " s, " << format_double((i + 1) / std::max(wall, 1e-9)) << " inferences/s wall"
+      err << "\r[simulate] " << (i + 1) << "/" << n << " inferences, simulated "
+          << format_double(static_cast<double>(t) / 1e6) << " us, wall " << format_double(wall)
+          << " s, " << format_double((i + 1) / std::max(wall, 1e-9)) << " inferences/s wall"
           << (i + 1 == n ? "\n" : "") << std::flush;
     };
   try {
@@ -171,8 +187,8 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     if (vm.count("summary")) {
       const auto w = summarize(g);
       out << "workload " << g.name << " (" << g.file << ")\n"
-          << "  nodes         " << w.nodes << "\n  parameters    " << w.parameters << "\n  macs          " << w.macs
-          << "\n  weight_bytes  " << w.weight_bytes << "\n";
+          << "  nodes         " << w.nodes << "\n  parameters    " << w.parameters
+          << "\n  macs          " << w.macs << "\n  weight_bytes  " << w.weight_bytes << "\n";
       return 0;
     }
     if (vm.count("out")) {  // fail before simulating when the results could not be written
@@ -183,14 +199,17 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     const Mapping mapping = map_graph(g, devices, cfg);
     if (logs("mapping", 2)) {
       err << "simulate: info: mapping: partition " << mapping.partition
-          << (mapping.automatic ? ", auto parallelism (" + std::to_string(mapping.auto_steps) + " steps: " + mapping.auto_stop + ")" : "")
+          << (mapping.automatic ? ", auto parallelism (" + std::to_string(mapping.auto_steps) +
+                                      " steps: " + mapping.auto_stop + ")"
+                                : "")
           << "\n";
       for (const auto& note : mapping.notes) err << "simulate: info: mapping: " << note << "\n";
     }
     if (logs("mapping", 3))
       for (std::size_t i = 0; i < g.nodes.size(); ++i)
-        err << "simulate: debug: mapping: " << g.nodes[i].name << " -> " << devices[static_cast<std::size_t>(mapping.nodes[i].device)].name
-            << ", " << mapping.nodes[i].timing.ideal_cycles() << " cycles/inference, weights "
+        err << "simulate: debug: mapping: " << g.nodes[i].name << " -> "
+            << devices[static_cast<std::size_t>(mapping.nodes[i].device)].name << ", "
+            << mapping.nodes[i].timing.ideal_cycles() << " cycles/inference, weights "
             << (mapping.nodes[i].hw.weights_off_chip ? "off" : "on") << " chip\n";
     System system(g, devices, mapping, cfg, sim_opts);
     wall0 = std::chrono::steady_clock::now();
@@ -203,19 +222,23 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
           for (const char* r : {"lut", "ff", "dsp", "bram36", "uram"}) {
             const std::string u = devs->get(d.name + ".resources." + r + ".utilisation");
             if (!u.empty() && std::stod(u) > 0.9)
-              err << "simulate: warning: device '" << d.name << "' uses " << format_double(100 * std::stod(u)) << " % of its " << r
+              err << "simulate: warning: device '" << d.name << "' uses "
+                  << format_double(100 * std::stod(u)) << " % of its " << r
                   << " (routing congestion and timing closure get hard above ~80-90 %)\n";
           }
       if (const StatsTree* ls = stats.find_child("links"))
         for (std::size_t a = 0; a + 1 < devices.size(); ++a) {
-          const std::string u = ls->get(devices[a].name + "->" + devices[a + 1].name + ".utilisation");
+          const std::string u =
+              ls->get(devices[a].name + "->" + devices[a + 1].name + ".utilisation");
           if (!u.empty() && std::stod(u) < 0.05)
-            err << "simulate: warning: link " << devices[a].name << "->" << devices[a + 1].name << " between pipeline stages is "
-                << format_double(100 * std::stod(u)) << " % utilised: the cut could move or the stages merge\n";
+            err << "simulate: warning: link " << devices[a].name << "->" << devices[a + 1].name
+                << " between pipeline stages is " << format_double(100 * std::stod(u))
+                << " % utilised: the cut could move or the stages merge\n";
         }
     }
     std::int64_t failing = 0;
-    if (vm.count("check-reference")) failing = system.check_reference(stats, cfg.get_double("simulation.check_tolerance"));
+    if (vm.count("check-reference"))
+      failing = system.check_reference(stats, cfg.get_double("simulation.check_tolerance"));
     if (system.trace()) {
       std::ostringstream tr;
       system.trace()->write(tr);
@@ -237,14 +260,15 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       js << "\n";
       stats.write_csv(csv);
       system.write_outputs(vm["out"].as<std::string>());
-      write_files_atomically(vm["out"].as<std::string>(),
-                             {{"stats.json", js.str()}, {"stats.csv", csv.str()}, {"config.yaml", cfg.dump()}});
+      write_files_atomically(
+          vm["out"].as<std::string>(),
+          {{"stats.json", js.str()}, {"stats.csv", csv.str()}, {"config.yaml", cfg.dump()}});
     }
     if (!vm.count("quiet")) out << format_summary(stats);
     if (failing > 0) {
       err << "simulate: reference check failed: " << failing << " node(s) beyond tolerance "
-          << format_double(cfg.get_double("simulation.check_tolerance")) << "; first: " << stats.get("reference_check.first_failure")
-          << "\n";
+          << format_double(cfg.get_double("simulation.check_tolerance"))
+          << "; first: " << stats.get("reference_check.first_failure") << "\n";
       return 2;
     }
     return 0;

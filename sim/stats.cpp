@@ -1,13 +1,13 @@
 #include "sim/stats.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "workloads/error.hpp"
 
@@ -62,15 +62,20 @@ std::string StatsTree::get(const std::string& dotted) const {
   for (const auto& e : entries_) {
     if (dotted == e.key) {
       switch (e.kind) {
-        case Entry::Kind::Int: return std::to_string(e.i);
-        case Entry::Kind::Double: return format_double(e.d);
-        case Entry::Kind::String: return e.s;
-        case Entry::Kind::Bool: return e.i ? "true" : "false";
-        case Entry::Kind::Tree: return "{}";
+        case Entry::Kind::Int:
+          return std::to_string(e.i);
+        case Entry::Kind::Double:
+          return format_double(e.d);
+        case Entry::Kind::String:
+          return e.s;
+        case Entry::Kind::Bool:
+          return e.i ? "true" : "false";
+        case Entry::Kind::Tree:
+          return "{}";
       }
     }
-    if (e.kind == Entry::Kind::Tree && dotted.size() > e.key.size() && dotted.compare(0, e.key.size(), e.key) == 0 &&
-        dotted[e.key.size()] == '.') {
+    if (e.kind == Entry::Kind::Tree && dotted.size() > e.key.size() &&
+        dotted.compare(0, e.key.size(), e.key) == 0 && dotted[e.key.size()] == '.') {
       const std::string r = e.tree->get(dotted.substr(e.key.size() + 1));
       if (!r.empty()) return r;
     }
@@ -82,10 +87,18 @@ std::string json_escape(const std::string& s) {
   std::string r;
   for (char c : s) {
     switch (c) {
-      case '"': r += "\\\""; break;
-      case '\\': r += "\\\\"; break;
-      case '\n': r += "\\n"; break;
-      case '\t': r += "\\t"; break;
+      case '"':
+        r += "\\\"";
+        break;
+      case '\\':
+        r += "\\\\";
+        break;
+      case '\n':
+        r += "\\n";
+        break;
+      case '\t':
+        r += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -114,11 +127,21 @@ void StatsTree::write_json(std::ostream& os, int indent) const {
     os << (first ? "\n" : ",\n") << pad << '"' << json_escape(e.key) << "\": ";
     first = false;
     switch (e.kind) {
-      case Entry::Kind::Int: os << e.i; break;
-      case Entry::Kind::Double: os << format_double(e.d); break;
-      case Entry::Kind::String: os << '"' << json_escape(e.s) << '"'; break;
-      case Entry::Kind::Bool: os << (e.i ? "true" : "false"); break;
-      case Entry::Kind::Tree: e.tree->write_json(os, indent + 2); break;
+      case Entry::Kind::Int:
+        os << e.i;
+        break;
+      case Entry::Kind::Double:
+        os << format_double(e.d);
+        break;
+      case Entry::Kind::String:
+        os << '"' << json_escape(e.s) << '"';
+        break;
+      case Entry::Kind::Bool:
+        os << (e.i ? "true" : "false");
+        break;
+      case Entry::Kind::Tree:
+        e.tree->write_json(os, indent + 2);
+        break;
     }
   }
   if (!first) os << "\n" << std::string(static_cast<std::size_t>(indent), ' ');
@@ -129,16 +152,27 @@ void StatsTree::write_csv(std::ostream& os, const std::string& prefix) const {
   for (const auto& e : entries_) {
     const std::string k = prefix.empty() ? e.key : prefix + "." + e.key;
     switch (e.kind) {
-      case Entry::Kind::Int: os << k << "," << e.i << "\n"; break;
-      case Entry::Kind::Double: os << k << "," << format_double(e.d) << "\n"; break;
-      case Entry::Kind::String: os << k << ",\"" << e.s << "\"\n"; break;
-      case Entry::Kind::Bool: os << k << "," << (e.i ? "true" : "false") << "\n"; break;
-      case Entry::Kind::Tree: e.tree->write_csv(os, k); break;
+      case Entry::Kind::Int:
+        os << k << "," << e.i << "\n";
+        break;
+      case Entry::Kind::Double:
+        os << k << "," << format_double(e.d) << "\n";
+        break;
+      case Entry::Kind::String:
+        os << k << ",\"" << e.s << "\"\n";
+        break;
+      case Entry::Kind::Bool:
+        os << k << "," << (e.i ? "true" : "false") << "\n";
+        break;
+      case Entry::Kind::Tree:
+        e.tree->write_csv(os, k);
+        break;
     }
   }
 }
 
-void write_files_atomically(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files) {
+void write_files_atomically(const std::string& dir,
+                            const std::vector<std::pair<std::string, std::string>>& files) {
   struct stat st {};
   if (stat(dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode)) throw InputError("--out " + dir + ": exists and is not a directory");
@@ -160,7 +194,8 @@ void write_files_atomically(const std::string& dir, const std::vector<std::pair<
   }
   for (std::size_t i = 0; i < files.size(); ++i)
     if (std::rename(tmps[i].c_str(), (dir + "/" + files[i].first).c_str()) != 0)
-      throw InputError("--out " + dir + ": cannot rename " + files[i].first + ": " + std::strerror(errno));
+      throw InputError("--out " + dir + ": cannot rename " + files[i].first + ": " +
+                       std::strerror(errno));
 }
 
 }  // namespace masesim

@@ -47,6 +47,7 @@ std::string format_double(double v);
 
 /// Writes files whole or not at all: each goes to a temporary name, then all are renamed.
 /// InputError naming the directory when it cannot be created or written.
-void write_files_atomically(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files);
+void write_files_atomically(const std::string& dir,
+                            const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace masesim

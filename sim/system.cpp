@@ -1,23 +1,23 @@
 #include "sim/system.hpp"
 
+#include <sys/stat.h>
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
 #include <set>
-#include <sys/stat.h>
 #include <sstream>
 
 #include <fnmatch.h>
 
 #include "interconnect/bridge.hpp"
+#include "interconnect/topology.hpp"
 #include "models/functional/check.hpp"
 #include "models/functional/run.hpp"
 #include "sim/rtl_engine.hpp"
-#include "interconnect/topology.hpp"
 #include "workloads/error.hpp"
-#include "workloads/yaml_util.hpp"
 #include "workloads/op_rules.hpp"
+#include "workloads/yaml_util.hpp"
 
 namespace masesim {
 
@@ -43,13 +43,13 @@ struct System::Impl {
   std::int64_t inferences;
   std::vector<std::unique_ptr<DeviceModule>> dev;
   std::vector<std::unique_ptr<Stream>> streams;
-  std::vector<std::unique_ptr<NodeBlock>> nodes;       ///< indexed like graph nodes (null: systolic)
-  std::vector<std::unique_ptr<SystolicBlock>> sys;     ///< indexed like graph nodes (null: dataflow)
+  std::vector<std::unique_ptr<NodeBlock>> nodes;    ///< indexed like graph nodes (null: systolic)
+  std::vector<std::unique_ptr<SystolicBlock>> sys;  ///< indexed like graph nodes (null: dataflow)
   std::vector<std::unique_ptr<GemmEngine>> engines;
   std::vector<std::unique_ptr<NodeBlock>> adapters;
   std::vector<std::unique_ptr<ForkBlock>> forks;
   std::vector<std::unique_ptr<SourceBlock>> sources;
-  std::vector<std::unique_ptr<SinkBlock>> sinks;       ///< graph outputs first, then drains
+  std::vector<std::unique_ptr<SinkBlock>> sinks;  ///< graph outputs first, then drains
   std::size_t n_output_sinks = 0;
   std::vector<Block*> all_blocks;
   // Network (multi-device systems).
@@ -69,20 +69,24 @@ struct System::Impl {
   void attach_functional() {
     functional = cfg.get_string("simulation.mode") == "functional";
     if (!functional) return;
-    rounding = cfg.get_string("simulation.rounding") == "truncate" ? fn::Rounding::Truncate : fn::Rounding::HalfEven;
+    rounding = cfg.get_string("simulation.rounding") == "truncate" ? fn::Rounding::Truncate
+                                                                   : fn::Rounding::HalfEven;
     const std::string given = cfg.get_string("workload.data");
     data_dir = given.empty() ? default_data_dir(g.file) : cfg.resolve_path(given);
     params = fn::load_params(g, data_dir, rounding);
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       FunctionalNode f{&g, &g.nodes[i], &params, rounding};
-      if (nodes[i]) nodes[i]->set_functional(f);
-      else sys[i]->set_functional(f);
+      if (nodes[i])
+        nodes[i]->set_functional(f);
+      else
+        sys[i]->set_functional(f);
     }
     for (auto& a : adapters) a->set_functional(FunctionalNode{});
     for (std::size_t k = 0; k < sources.size(); ++k) {
       std::vector<BeatValue> v;
       for (std::int64_t inf = 0; inf < inferences; ++inf)
-        v.push_back(std::make_shared<const TensorData>(fn::load_input(g, data_dir, g.inputs[source_input[k]].name, inf, rounding)));
+        v.push_back(std::make_shared<const TensorData>(
+            fn::load_input(g, data_dir, g.inputs[source_input[k]].name, inf, rounding)));
       sources[k]->set_values(std::move(v));
     }
   }
@@ -91,21 +95,35 @@ struct System::Impl {
 
   void attach_trace() {
     if (!opts.trace) return;
-    rec = std::make_unique<TraceRecorder>(static_cast<time_ps>(opts.trace_begin_us * 1e6),
-                                          opts.trace_end_us >= 1e17 ? kNever : static_cast<time_ps>(opts.trace_end_us * 1e6),
-                                          opts.trace_max_events);
+    rec = std::make_unique<TraceRecorder>(
+        static_cast<time_ps>(opts.trace_begin_us * 1e6),
+        opts.trace_end_us >= 1e17 ? kNever : static_cast<time_ps>(opts.trace_end_us * 1e6),
+        opts.trace_max_events);
     for (std::size_t i = 0; i < g.nodes.size(); ++i)
-      block_of(i)->set_trace(rec.get(), rec->track(devices[static_cast<std::size_t>(m.nodes[i].device)].name, g.nodes[i].name));
+      block_of(i)->set_trace(
+          rec.get(),
+          rec->track(devices[static_cast<std::size_t>(m.nodes[i].device)].name, g.nodes[i].name));
     for (auto& b : sources) b->set_trace(rec.get(), rec->track("host", b->basename()));
     for (auto& b : sinks) b->set_trace(rec.get(), rec->track("host", b->basename()));
-    for (auto& [key, l] : links) l->set_trace(rec.get(), rec->track("links", l->from() + "->" + l->to()));
+    for (auto& [key, l] : links)
+      l->set_trace(rec.get(), rec->track("links", l->from() + "->" + l->to()));
   }
 
-  Impl(const Graph& g_, const std::vector<DeviceInstance>& d_, const Mapping& m_, const Config& c_, const SimOptions& o)
-      : g(g_), devices(d_), m(m_), cfg(c_), opts(o), inferences(c_.get_int("workload.inferences")) {}
+  Impl(const Graph& g_, const std::vector<DeviceInstance>& d_, const Mapping& m_, const Config& c_,
+       const SimOptions& o)
+      : g(g_),
+        devices(d_),
+        m(m_),
+        cfg(c_),
+        opts(o),
+        inferences(c_.get_int("workload.inferences")) {}
 
-  Block* block_of(std::size_t i) const { return nodes[i] ? static_cast<Block*>(nodes[i].get()) : sys[i].get(); }
-  const BlockStats& stats_of(std::size_t i) const { return nodes[i] ? nodes[i]->stats() : sys[i]->stats(); }
+  Block* block_of(std::size_t i) const {
+    return nodes[i] ? static_cast<Block*>(nodes[i].get()) : sys[i].get();
+  }
+  const BlockStats& stats_of(std::size_t i) const {
+    return nodes[i] ? nodes[i]->stats() : sys[i]->stats();
+  }
 
   bool cosim_match(const std::string& name) const {
     for (const auto& p : opts.cosim)
@@ -113,7 +131,9 @@ struct System::Impl {
     return false;
   }
 
-  time_ps period_of(int d) const { return period_ps_for_mhz(devices[static_cast<std::size_t>(d)].type.clock_mhz); }
+  time_ps period_of(int d) const {
+    return period_ps_for_mhz(devices[static_cast<std::size_t>(d)].type.clock_mhz);
+  }
 
   Stream* new_stream(const std::string& name, std::size_t depth) {
     streams.push_back(std::make_unique<Stream>(name, depth));
@@ -139,23 +159,29 @@ struct System::Impl {
     if (cables.IsSequence())
       for (std::size_t i = 0; i < cables.size(); ++i) {
         if (!cables[i].IsSequence() || cables[i].size() != 2)
-          throw InputError(cfg.file() + ": system.links[" + std::to_string(i) + "]: expected [device_a, device_b]");
-        tp.links.emplace_back(index_of(yaml::scalar_string(cfg.file(), cables[i][0], "system.links")),
-                              index_of(yaml::scalar_string(cfg.file(), cables[i][1], "system.links")));
+          throw InputError(cfg.file() + ": system.links[" + std::to_string(i) +
+                           "]: expected [device_a, device_b]");
+        tp.links.emplace_back(
+            index_of(yaml::scalar_string(cfg.file(), cables[i][0], "system.links")),
+            index_of(yaml::scalar_string(cfg.file(), cables[i][1], "system.links")));
       }
     try {
-      topo = interconnect::make_topology(interconnect::parse_topology_kind(cfg.get_string("system.topology")),
-                                         static_cast<std::uint32_t>(devices.size()), tp);
+      topo = interconnect::make_topology(
+          interconnect::parse_topology_kind(cfg.get_string("system.topology")),
+          static_cast<std::uint32_t>(devices.size()), tp);
       framing.kind = interconnect::parse_framing_kind(cfg.get_string("link.framing"));
       framing.mtu_bytes = static_cast<std::uint64_t>(cfg.get_int("link.mtu_bytes"));
       interconnect::validate(framing);
     } catch (const std::runtime_error& e) {
       throw InputError(cfg.file() + ": " + e.what());
     }
-    link_timing = framing.kind == interconnect::FramingKind::ethernet ? interconnect::ethernet_link_timing()
-                                                                         : interconnect::aurora_link_timing();
-    if (cfg.get_double("link.tx_latency_ns") >= 0) link_timing.mac_pcs_tx_ns = cfg.get_double("link.tx_latency_ns");
-    if (cfg.get_double("link.rx_latency_ns") >= 0) link_timing.mac_pcs_rx_ns = cfg.get_double("link.rx_latency_ns");
+    link_timing = framing.kind == interconnect::FramingKind::ethernet
+                      ? interconnect::ethernet_link_timing()
+                      : interconnect::aurora_link_timing();
+    if (cfg.get_double("link.tx_latency_ns") >= 0)
+      link_timing.mac_pcs_tx_ns = cfg.get_double("link.tx_latency_ns");
+    if (cfg.get_double("link.rx_latency_ns") >= 0)
+      link_timing.mac_pcs_rx_ns = cfg.get_double("link.rx_latency_ns");
     link_timing.cable_m = cfg.get_double("link.cable_m");
   }
 
@@ -165,18 +191,21 @@ struct System::Impl {
     auto& l = links[{h.from, h.to}];
     if (!l) {
       const std::string a = topo.name(h.from), b = topo.name(h.to);
-      l = std::make_unique<Qsfp28Link>(("link_" + sanitize(a) + "_to_" + sanitize(b)).c_str(), framing, link_timing, a, b);
+      l = std::make_unique<Qsfp28Link>(("link_" + sanitize(a) + "_to_" + sanitize(b)).c_str(),
+                                       framing, link_timing, a, b);
     }
     return l.get();
   }
 
   /// Carries a producer-side stream to device `cdev` (TX bridge, links, RX bridge);
   /// returns the stream on the consumer's side (the same stream when on one device).
-  Stream* cross(Stream* leg, int pdev, int cdev, const PortTiling& tiling, const Precision& prec, const std::string& what) {
+  Stream* cross(Stream* leg, int pdev, int cdev, const PortTiling& tiling, const Precision& prec,
+                const std::string& what) {
     if (pdev == cdev) return leg;
     std::vector<interconnect::Hop> hops;
     try {
-      hops = interconnect::route(topo, static_cast<std::uint32_t>(pdev), static_cast<std::uint32_t>(cdev));
+      hops = interconnect::route(topo, static_cast<std::uint32_t>(pdev),
+                                 static_cast<std::uint32_t>(cdev));
     } catch (const std::runtime_error& e) {
       throw InputError(cfg.file() + ": " + what + ": " + e.what());
     }
@@ -184,25 +213,32 @@ struct System::Impl {
     for (const auto& h : hops) route.push_back(link(h));
     FlowShape shape;
     shape.beats = tiling.beats;
-    shape.beat_bits = static_cast<std::int64_t>(std::ceil(static_cast<double>(tiling.elems_per_beat) * prec.bits_per_element()));
+    shape.beat_bits = static_cast<std::int64_t>(
+        std::ceil(static_cast<double>(tiling.elems_per_beat) * prec.bits_per_element()));
     shape.inferences = inferences;
     shape.framing = framing;
     const auto payloads = shape.frame_payloads();
-    const std::uint64_t max_payload = payloads.empty() ? 1 : *std::max_element(payloads.begin(), payloads.end());
+    const std::uint64_t max_payload =
+        payloads.empty() ? 1 : *std::max_element(payloads.begin(), payloads.end());
     const auto buffer = static_cast<std::uint64_t>(cfg.get_int("link.rx_buffer_bytes"));
-    Stream* frames = new_stream(what + ".frames", static_cast<std::size_t>(std::max<std::uint64_t>(1, buffer / max_payload)));
+    Stream* frames =
+        new_stream(what + ".frames",
+                   static_cast<std::size_t>(std::max<std::uint64_t>(1, buffer / max_payload)));
     frames->set_credit_delay(route.back()->fixed_latency_ps());
-    Stream* out = new_stream(what + ".rx", static_cast<std::size_t>(cfg.get_int("simulation.stream_depth")));
+    Stream* out =
+        new_stream(what + ".rx", static_cast<std::size_t>(cfg.get_int("simulation.stream_depth")));
     const std::string base = sanitize(what);
     auto& pd = *dev[static_cast<std::size_t>(pdev)];
     auto& cd = *dev[static_cast<std::size_t>(cdev)];
     sc_core::sc_get_curr_simcontext()->hierarchy_push(&pd);
-    txs.push_back(std::make_unique<TxBridge>(("tx_" + base).c_str(), period_of(pdev), leg, frames, shape, route,
+    txs.push_back(std::make_unique<TxBridge>(("tx_" + base).c_str(), period_of(pdev), leg, frames,
+                                             shape, route,
                                              cfg.get_string("link.forwarding") == "cut_through"));
     sc_core::sc_get_curr_simcontext()->hierarchy_pop();
     for (Qsfp28Link* l : route) txs.back()->net.bind(l->socket);
     sc_core::sc_get_curr_simcontext()->hierarchy_push(&cd);
-    rxs.push_back(std::make_unique<RxBridge>(("rx_" + base).c_str(), period_of(cdev), frames, out, shape, route.back()));
+    rxs.push_back(std::make_unique<RxBridge>(("rx_" + base).c_str(), period_of(cdev), frames, out,
+                                             shape, route.back()));
     sc_core::sc_get_curr_simcontext()->hierarchy_pop();
     leg->set_ends(leg->producer(), txs.back().get());
     frames->set_ends(txs.back().get(), rxs.back().get());
@@ -211,19 +247,21 @@ struct System::Impl {
   }
 
   void build() {
-    for (const auto& d : devices) dev.push_back(std::make_unique<DeviceModule>(sanitize(d.name).c_str(), d.type));
+    for (const auto& d : devices)
+      dev.push_back(std::make_unique<DeviceModule>(sanitize(d.name).c_str(), d.type));
     build_network();
     const std::size_t depth = static_cast<std::size_t>(cfg.get_int("simulation.stream_depth"));
     const std::int64_t fork_depth = cfg.get_int("simulation.fork_depth");
 
     // Input streams of each node port, filled as producers are wired.
     std::vector<std::vector<Stream*>> node_in(g.nodes.size());
-    for (std::size_t i = 0; i < g.nodes.size(); ++i) node_in[i].assign(g.nodes[i].args.size(), nullptr);
+    for (std::size_t i = 0; i < g.nodes.size(); ++i)
+      node_in[i].assign(g.nodes[i].args.size(), nullptr);
     std::vector<Stream*> node_out(g.nodes.size(), nullptr);
     std::vector<std::function<void()>> make_later;
 
-    auto wire_producer = [&](const PortRef& ref, const PortTiling& tiling, int device, Stream** out_slot,
-                             const std::function<void(Stream*)>& make_producer) {
+    auto wire_producer = [&](const PortRef& ref, const PortTiling& tiling, int device,
+                             Stream** out_slot, const std::function<void(Stream*)>& make_producer) {
       auto consumers = g.consumers_of(ref);
       const time_ps period = period_of(device);
       const std::string pname = ref.node;
@@ -231,20 +269,26 @@ struct System::Impl {
       std::vector<Stream*> legs;
       for (const auto& [ni, arg] : consumers) {
         const std::string cname = ni < 0 ? "host" : g.nodes[static_cast<std::size_t>(ni)].name;
-        const std::size_t d = consumers.size() > 1
-                                  ? static_cast<std::size_t>(fork_depth > 0 ? fork_depth : std::max<std::int64_t>(tiling.beats, 1))
-                                  : depth;
-        Stream* leg = new_stream(pname + "->" + cname + (ni < 0 ? "" : ".data_in_" + std::to_string(arg)), d);
+        const std::size_t d =
+            consumers.size() > 1
+                ? static_cast<std::size_t>(fork_depth > 0 ? fork_depth
+                                                          : std::max<std::int64_t>(tiling.beats, 1))
+                : depth;
+        Stream* leg =
+            new_stream(pname + "->" + cname + (ni < 0 ? "" : ".data_in_" + std::to_string(arg)), d);
         legs.push_back(leg);
         if (ni < 0) {
-          sinks.push_back(std::make_unique<SinkBlock>(("sink_" + sanitize(pname)).c_str(), period, leg, tiling.beats, inferences));
+          sinks.push_back(std::make_unique<SinkBlock>(("sink_" + sanitize(pname)).c_str(), period,
+                                                      leg, tiling.beats, inferences));
           sink_output.push_back(arg);
           leg->set_ends(nullptr, sinks.back().get());
           continue;
         }
-        const PortTiling& want = m.nodes[static_cast<std::size_t>(ni)].hw.in[static_cast<std::size_t>(arg)];
+        const PortTiling& want =
+            m.nodes[static_cast<std::size_t>(ni)].hw.in[static_cast<std::size_t>(arg)];
         const int cdev = m.nodes[static_cast<std::size_t>(ni)].device;
-        leg = cross(leg, device, cdev, tiling, g.tensor_of(ref).precision, pname + "->" + cname + ".data_in_" + std::to_string(arg));
+        leg = cross(leg, device, cdev, tiling, g.tensor_of(ref).precision,
+                    pname + "->" + cname + ".data_in_" + std::to_string(arg));
         if (want.elems_per_beat != tiling.elems_per_beat) {
           OpTiming t;
           t.engine = OpTiming::Engine::Streaming;
@@ -252,8 +296,9 @@ struct System::Impl {
           t.preload_beats = {0};
           t.out_beats = want.beats;
           Stream* adapted = new_stream(pname + "->" + cname + ".adapt", depth);
-          adapters.push_back(std::make_unique<NodeBlock>(("adapt_" + sanitize(pname) + "_" + sanitize(cname)).c_str(), t,
-                                                         period_of(cdev), std::vector<Stream*>{leg}, adapted, inferences));
+          adapters.push_back(std::make_unique<NodeBlock>(
+              ("adapt_" + sanitize(pname) + "_" + sanitize(cname)).c_str(), t, period_of(cdev),
+              std::vector<Stream*>{leg}, adapted, inferences));
           leg->set_ends(leg->producer(), adapters.back().get());
           adapted->set_ends(adapters.back().get(), nullptr);
           adapters.back()->mem_socket.bind(dev[static_cast<std::size_t>(cdev)]->memory.socket);
@@ -263,7 +308,8 @@ struct System::Impl {
       }
       if (consumers.empty()) {  // an output nobody reads: drain it so the producer never blocks
         Stream* leg = new_stream(pname + "->drain", depth);
-        sinks.push_back(std::make_unique<SinkBlock>(("drain_" + sanitize(pname)).c_str(), period, leg, tiling.beats, inferences));
+        sinks.push_back(std::make_unique<SinkBlock>(("drain_" + sanitize(pname)).c_str(), period,
+                                                    leg, tiling.beats, inferences));
         sink_output.push_back(-1);
         leg->set_ends(nullptr, sinks.back().get());
         legs.push_back(leg);
@@ -271,8 +317,9 @@ struct System::Impl {
       Stream* head = legs[0];
       if (legs.size() > 1) {
         head = new_stream(pname + "->fork", depth);
-        forks.push_back(std::make_unique<ForkBlock>(("fork_" + sanitize(pname)).c_str(), period, head, legs,
-                                                    static_cast<std::uint64_t>(tiling.beats * inferences)));
+        forks.push_back(
+            std::make_unique<ForkBlock>(("fork_" + sanitize(pname)).c_str(), period, head, legs,
+                                        static_cast<std::uint64_t>(tiling.beats * inferences)));
         head->set_ends(nullptr, forks.back().get());
         for (Stream* l : legs) l->set_ends(forks.back().get(), l->consumer());
       }
@@ -284,16 +331,20 @@ struct System::Impl {
       Stream* s = nullptr;
       // The host feeds each input over PCIe into the device of its first consumer.
       const auto consumers = g.consumers_of(PortRef{g.inputs[i].name, 0});
-      const int home = consumers.empty() || consumers[0].first < 0 ? 0 : m.nodes[static_cast<std::size_t>(consumers[0].first)].device;
+      const int home = consumers.empty() || consumers[0].first < 0
+                           ? 0
+                           : m.nodes[static_cast<std::size_t>(consumers[0].first)].device;
       wire_producer(PortRef{g.inputs[i].name, 0}, m.inputs[i], home, &s, [&](Stream* head) {
-        sources.push_back(std::make_unique<SourceBlock>(("source_" + sanitize(g.inputs[i].name)).c_str(), period_of(home), head,
-                                                        m.inputs[i].beats, inferences));
+        sources.push_back(
+            std::make_unique<SourceBlock>(("source_" + sanitize(g.inputs[i].name)).c_str(),
+                                          period_of(home), head, m.inputs[i].beats, inferences));
         source_input.push_back(i);
         head->set_ends(sources.back().get(), head->consumer());
       });
     }
     for (std::size_t i = 0; i < g.nodes.size(); ++i)
-      wire_producer(PortRef{g.nodes[i].name, 0}, m.nodes[i].hw.out, m.nodes[i].device, &node_out[i], [](Stream*) {});
+      wire_producer(PortRef{g.nodes[i].name, 0}, m.nodes[i].hw.out, m.nodes[i].device, &node_out[i],
+                    [](Stream*) {});
     nodes.resize(g.nodes.size());
     sys.resize(g.nodes.size());
     for (const auto& p : opts.cosim) {
@@ -328,12 +379,13 @@ struct System::Impl {
         } else {
           engines.push_back(std::make_unique<ModelGemmEngine>(nm.timing.cycles_per_gemm));
         }
-        sys[i] = std::make_unique<SystolicBlock>(bname.c_str(), nm.timing, period_of(nm.device), node_in[i], node_out[i],
-                                                 inferences, engines.back().get());
+        sys[i] = std::make_unique<SystolicBlock>(bname.c_str(), nm.timing, period_of(nm.device),
+                                                 node_in[i], node_out[i], inferences,
+                                                 engines.back().get());
         sys[i]->mem_socket.bind(dm.memory.socket);
       } else {
-        nodes[i] = std::make_unique<NodeBlock>(bname.c_str(), nm.timing, period_of(nm.device), node_in[i], node_out[i],
-                                               inferences, addr);
+        nodes[i] = std::make_unique<NodeBlock>(bname.c_str(), nm.timing, period_of(nm.device),
+                                               node_in[i], node_out[i], inferences, addr);
         nodes[i]->mem_socket.bind(dm.memory.socket);
       }
       sc_core::sc_get_curr_simcontext()->hierarchy_pop();
@@ -341,7 +393,8 @@ struct System::Impl {
       for (Stream* s : node_in[i]) s->set_ends(s->producer(), block_of(i));
       node_out[i]->set_ends(block_of(i), node_out[i]->consumer());
     }
-    if (!opts.vcd_path.empty() && !vcd_taken) throw InputError("--vcd needs a co-simulated node (--cosim PATTERN)");
+    if (!opts.vcd_path.empty() && !vcd_taken)
+      throw InputError("--vcd needs a co-simulated node (--cosim PATTERN)");
     n_output_sinks = 0;
     for (const auto& s : sinks)
       if (std::string(s->basename()).rfind("sink_", 0) == 0) ++n_output_sinks;
@@ -371,15 +424,17 @@ struct System::Impl {
   }
 };
 
-System::System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m, const Config& cfg,
-               const SimOptions& opts)
+System::System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m,
+               const Config& cfg, const SimOptions& opts)
     : impl_(std::make_unique<Impl>(g, devices, m, cfg, opts)) {
   impl_->build();
 }
 
 System::~System() = default;
 
-const TraceRecorder* System::trace() const { return impl_->rec.get(); }
+const TraceRecorder* System::trace() const {
+  return impl_->rec.get();
+}
 
 void System::write_outputs(const std::string& dir) const {
   const Impl& I = *impl_;
@@ -393,7 +448,8 @@ void System::write_outputs(const std::string& dir) const {
     all.shape = {static_cast<std::int64_t>(vals.size())};
     for (const auto& v : vals) {
       if (!v) return;
-      if (all.shape.size() == 1) all.shape.insert(all.shape.end(), v->shape.begin(), v->shape.end());
+      if (all.shape.size() == 1)
+        all.shape.insert(all.shape.end(), v->shape.begin(), v->shape.end());
       all.v.insert(all.v.end(), v->v.begin(), v->v.end());
     }
     std::string name = I.g.outputs[o].node;
@@ -401,7 +457,8 @@ void System::write_outputs(const std::string& dir) const {
       if (c == '/') c = '_';
     const std::string path = dir + "/outputs/" + name + ".npy";
     write_npy(path + ".tmp", all);
-    if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) throw InputError("--out " + dir + ": cannot write " + path);
+    if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
+      throw InputError("--out " + dir + ": cannot write " + path);
   }
 }
 
@@ -449,14 +506,17 @@ void System::run() {
   std::int64_t min_done = impl_->inferences;
   for (const auto& s : impl_->sinks) min_done = std::min(min_done, s->inferences_done());
   if (sc_core::sc_pending_activity())
-    throw SimulationError("simulated-time limit of " + format_double(limit_ms) + " ms (simulation.max_sim_time_ms) reached with " +
-                          std::to_string(impl_->inferences - min_done) + " of " + std::to_string(impl_->inferences) +
+    throw SimulationError("simulated-time limit of " + format_double(limit_ms) +
+                          " ms (simulation.max_sim_time_ms) reached with " +
+                          std::to_string(impl_->inferences - min_done) + " of " +
+                          std::to_string(impl_->inferences) +
                           " inferences still in flight; no throughput is reported");
   std::ostringstream os;
-  os << "deadlock: no block can make progress with " << (impl_->inferences - min_done) << " of " << impl_->inferences
-     << " inferences outstanding. Waiting blocks:";
+  os << "deadlock: no block can make progress with " << (impl_->inferences - min_done) << " of "
+     << impl_->inferences << " inferences outstanding. Waiting blocks:";
   for (const Block* b : impl_->all_blocks)
-    if (!b->finished() && !b->waiting_on().empty()) os << "\n  " << b->name() << " waits: " << b->waiting_on();
+    if (!b->finished() && !b->waiting_on().empty())
+      os << "\n  " << b->name() << " waits: " << b->waiting_on();
   os << "\n(a reconvergent path with too little buffering, or simulation.fork_depth too small)";
   throw SimulationError(os.str());
 }
@@ -467,16 +527,20 @@ RunSummary System::report(StatsTree& root) const {
   r.inferences = I.inferences;
   const time_ps period0 = I.period_of(0);
   r.clock_mhz = I.devices[0].type.clock_mhz;
-  std::vector<time_ps> start(static_cast<std::size_t>(I.inferences), kNever), done(static_cast<std::size_t>(I.inferences), 0);
+  std::vector<time_ps> start(static_cast<std::size_t>(I.inferences), kNever),
+      done(static_cast<std::size_t>(I.inferences), 0);
   for (const auto& s : I.sources)
-    for (std::size_t k = 0; k < s->first_in().size(); ++k) start[k] = std::min(start[k], s->first_in()[k]);
+    for (std::size_t k = 0; k < s->first_in().size(); ++k)
+      start[k] = std::min(start[k], s->first_in()[k]);
   for (std::size_t si = 0; si < I.sinks.size(); ++si)
-    for (std::size_t k = 0; k < I.sinks[si]->last_out().size(); ++k) done[k] = std::max(done[k], I.sinks[si]->last_out()[k]);
+    for (std::size_t k = 0; k < I.sinks[si]->last_out().size(); ++k)
+      done[k] = std::max(done[k], I.sinks[si]->last_out()[k]);
   r.latency_ps = done[0] - start[0];  // first input beat to last output beat (as MASE counts)
   r.total_ps = done.back() + period0;
   const std::int64_t N = I.inferences;
-  r.throughput_per_s = N >= 2 ? static_cast<double>(N - 1) * 1e12 / static_cast<double>(done.back() - done.front())
-                              : 1e12 / static_cast<double>(r.latency_ps);
+  r.throughput_per_s =
+      N >= 2 ? static_cast<double>(N - 1) * 1e12 / static_cast<double>(done.back() - done.front())
+             : 1e12 / static_cast<double>(r.latency_ps);
 
   root.set("latency_cycles", static_cast<std::int64_t>(r.latency_ps / period0));
   root.set("latency_us", static_cast<double>(r.latency_ps) / 1e6);
@@ -486,7 +550,8 @@ RunSummary System::report(StatsTree& root) const {
   root.set("inferences", N);
   root.set("clock_mhz", r.clock_mhz);
   auto& per = root.child("inference_done_cycles");
-  for (std::size_t k = 0; k < done.size(); ++k) per.set(std::to_string(k), static_cast<std::int64_t>((done[k] + period0) / period0));
+  for (std::size_t k = 0; k < done.size(); ++k)
+    per.set(std::to_string(k), static_cast<std::int64_t>((done[k] + period0) / period0));
 
   // Nodes.
   auto& nodes = root.child("nodes");
@@ -502,9 +567,11 @@ RunSummary System::report(StatsTree& root) const {
     t.set("impl", I.sys[i] ? I.sys[i]->engine().impl() : "tlm");
     if (I.sys[i]) {
       auto& sy = t.child("systolic");
-      sy.set("array", std::to_string(nm.hw.systolic_rows) + "x" + std::to_string(nm.hw.systolic_cols));
+      sy.set("array",
+             std::to_string(nm.hw.systolic_rows) + "x" + std::to_string(nm.hw.systolic_cols));
       sy.set("dataflow", nm.hw.weight_stationary ? "weight_stationary" : "output_stationary");
-      sy.set("gemm", std::to_string(nm.timing.gemm_m) + "x" + std::to_string(nm.timing.gemm_k) + "x" + std::to_string(nm.timing.gemm_n));
+      sy.set("gemm", std::to_string(nm.timing.gemm_m) + "x" + std::to_string(nm.timing.gemm_k) +
+                         "x" + std::to_string(nm.timing.gemm_n));
       sy.set("gemms", nm.timing.gemm_batch * N);
       sy.set("model_cycles", nm.timing.cycles_per_gemm * nm.timing.gemm_batch * N);
       sy.set("utilisation", nm.timing.systolic_utilisation);
@@ -560,7 +627,8 @@ RunSummary System::report(StatsTree& root) const {
   }
   if (I.m.estimated_bottleneck_ps > 0) {
     mp.set("estimated_bottleneck", I.m.estimated_bottleneck);
-    mp.set("estimated_bottleneck_cycles", I.m.estimated_bottleneck_ps / static_cast<double>(period0));
+    mp.set("estimated_bottleneck_cycles",
+           I.m.estimated_bottleneck_ps / static_cast<double>(period0));
     mp.set("estimated_throughput_inferences_per_s", 1e12 / I.m.estimated_bottleneck_ps);
   }
   std::set<int> used_devices;
@@ -576,11 +644,12 @@ RunSummary System::report(StatsTree& root) const {
     t.set("clock_mhz", ty.clock_mhz);
     auto& res = t.child("resources");
     const auto& u = I.m.used[d];
-    const std::pair<const char*, std::pair<double, double>> rs[] = {{"lut", {u.lut, ty.capacity.lut}},
-                                                                    {"ff", {u.ff, ty.capacity.ff}},
-                                                                    {"dsp", {u.dsp, ty.capacity.dsp}},
-                                                                    {"bram36", {u.bram36, ty.capacity.bram36}},
-                                                                    {"uram", {u.uram, ty.capacity.uram}}};
+    const std::pair<const char*, std::pair<double, double>> rs[] = {
+        {"lut", {u.lut, ty.capacity.lut}},
+        {"ff", {u.ff, ty.capacity.ff}},
+        {"dsp", {u.dsp, ty.capacity.dsp}},
+        {"bram36", {u.bram36, ty.capacity.bram36}},
+        {"uram", {u.uram, ty.capacity.uram}}};
     for (const auto& [name, uc] : rs) {
       auto& x = res.child(name);
       x.set("used", std::ceil(uc.first));
@@ -593,8 +662,10 @@ RunSummary System::report(StatsTree& root) const {
     mt.set("bytes_read", mem.bytes());
     mt.set("requests", mem.requests());
     mt.set("busy_ns", static_cast<double>(mem.busy_ps()) / 1e3 / ty.memory.channels);
-    mt.set("bandwidth_utilisation",
-           r.total_ps ? static_cast<double>(mem.busy_ps()) / (static_cast<double>(r.total_ps) * ty.memory.channels) : 0.0);
+    mt.set("bandwidth_utilisation", r.total_ps
+                                        ? static_cast<double>(mem.busy_ps()) /
+                                              (static_cast<double>(r.total_ps) * ty.memory.channels)
+                                        : 0.0);
   }
   auto& ls = root.child("links");
   double worst_util = -1;
@@ -608,12 +679,15 @@ RunSummary System::report(StatsTree& root) const {
     t.set("wire_bytes", st.wire_bytes);
     t.set("frames", st.frames);
     t.set("busy_ns", static_cast<double>(st.busy_ps) / 1e3);
-    const double util = r.total_ps ? static_cast<double>(st.busy_ps) / static_cast<double>(r.total_ps) : 0.0;
+    const double util =
+        r.total_ps ? static_cast<double>(st.busy_ps) / static_cast<double>(r.total_ps) : 0.0;
     t.set("utilisation", util);
     t.set("max_buffer_bytes", st.max_buffer_bytes);
     t.set("contention_ns", static_cast<double>(st.contention_ps) / 1e3);
     t.set("credit_stall_ns", static_cast<double>(st.credit_stall_ps) / 1e3);
-    t.set("goodput_gbps", st.busy_ps ? static_cast<double>(st.payload_bytes) * 8e3 / static_cast<double>(st.busy_ps) : 0.0);
+    t.set("goodput_gbps",
+          st.busy_ps ? static_cast<double>(st.payload_bytes) * 8e3 / static_cast<double>(st.busy_ps)
+                     : 0.0);
     if (util > worst_util) {
       worst_util = util;
       worst_link = name;
@@ -625,7 +699,8 @@ RunSummary System::report(StatsTree& root) const {
   }
   // The system's bottleneck: the block or link that is busy for the longest time.
   double worst_link_ps = 0;
-  for (const auto& [key, l] : I.links) worst_link_ps = std::max(worst_link_ps, static_cast<double>(l->stats().busy_ps));
+  for (const auto& [key, l] : I.links)
+    worst_link_ps = std::max(worst_link_ps, static_cast<double>(l->stats().busy_ps));
   if (worst_link_ps > worst) {
     bn.set("kind", "link");
     bn.set("name", worst_link);
@@ -647,28 +722,31 @@ RunSummary System::report(StatsTree& root) const {
 
 std::string format_summary(const StatsTree& s) {
   std::ostringstream o;
-  o << "masesim: " << s.get("workload.name") << " on " << s.get("system.devices") << " device(s), " << s.get("inferences")
-    << " inference(s)\n";
+  o << "masesim: " << s.get("workload.name") << " on " << s.get("system.devices") << " device(s), "
+    << s.get("inferences") << " inference(s)\n";
   if (!s.get("workload.macs").empty())
-    o << "  workload     " << s.get("workload.nodes") << " nodes, " << s.get("workload.parameters") << " parameters, "
-      << s.get("workload.macs") << " MACs/inference, " << s.get("workload.weight_bytes") << " weight bytes\n";
-  o << "  latency      " << s.get("latency_cycles") << " cycles = " << s.get("latency_us") << " us @ " << s.get("clock_mhz")
-    << " MHz\n";
+    o << "  workload     " << s.get("workload.nodes") << " nodes, " << s.get("workload.parameters")
+      << " parameters, " << s.get("workload.macs") << " MACs/inference, "
+      << s.get("workload.weight_bytes") << " weight bytes\n";
+  o << "  latency      " << s.get("latency_cycles") << " cycles = " << s.get("latency_us")
+    << " us @ " << s.get("clock_mhz") << " MHz\n";
   o << "  throughput   " << s.get("throughput_inferences_per_s") << " inferences/s\n";
   o << "  total        " << s.get("total_cycles") << " cycles\n";
   if (s.get("bottleneck.kind") == "link")
     o << "  bottleneck   link " << s.get("bottleneck.name") << " (link-bound, utilisation "
-      << s.get("bottleneck.busiest_link_utilisation") << "); slowest block " << s.get("bottleneck.node") << "\n";
+      << s.get("bottleneck.busiest_link_utilisation") << "); slowest block "
+      << s.get("bottleneck.node") << "\n";
   else
-    o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound") << "-bound, "
-      << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
+    o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound")
+      << "-bound, " << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
   if (!s.get("reference_check.nodes").empty())
-    o << "  reference    " << s.get("reference_check.nodes") << " nodes checked, " << s.get("reference_check.failing_nodes")
-      << " beyond tolerance " << s.get("reference_check.tolerance") << ", " << s.get("reference_check.mismatches") << " of "
+    o << "  reference    " << s.get("reference_check.nodes") << " nodes checked, "
+      << s.get("reference_check.failing_nodes") << " beyond tolerance "
+      << s.get("reference_check.tolerance") << ", " << s.get("reference_check.mismatches") << " of "
       << s.get("reference_check.elements") << " elements differ\n";
   if (!s.get("bottleneck.busiest_link").empty())
-    o << "  busiest link " << s.get("bottleneck.busiest_link") << " (utilisation " << s.get("bottleneck.busiest_link_utilisation")
-      << ")\n";
+    o << "  busiest link " << s.get("bottleneck.busiest_link") << " (utilisation "
+      << s.get("bottleneck.busiest_link_utilisation") << ")\n";
   return o.str();
 }
 

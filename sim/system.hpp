@@ -56,8 +56,8 @@ struct SimOptions {
 
 class System {
  public:
-  System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m, const Config& cfg,
-         const SimOptions& opts = {});
+  System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m,
+         const Config& cfg, const SimOptions& opts = {});
   ~System();
   /// Runs to completion. SimulationError on deadlock or time limit.
   void run();

@@ -1,14 +1,14 @@
 // Runs the `simulate` binary in a child process (one SystemC design per process) on
 // files written to a fresh temporary directory, and reads back stats.csv.
 #pragma once
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace masesim::test {
 
@@ -50,13 +50,14 @@ inline std::string read_file(const std::string& path) {
 
 /// Writes `files` (name -> text) into a new directory and runs
 /// `simulate --config <dir>/<config> --out <dir>/out --quiet <extra>`.
-inline SimRun run_simulate(const std::map<std::string, std::string>& files, const std::string& config,
-                           const std::string& extra = "") {
+inline SimRun run_simulate(const std::map<std::string, std::string>& files,
+                           const std::string& config, const std::string& extra = "") {
   SimRun r;
   r.dir = make_temp_dir();
   for (const auto& [name, text] : files) write_file(r.dir + "/" + name, text);
-  const std::string cmd = std::string(SIMULATE_BIN) + " --config " + r.dir + "/" + config + " --out " + r.dir +
-                          "/out --quiet " + extra + " 2> " + r.dir + "/stderr.txt";
+  const std::string cmd = std::string(SIMULATE_BIN) + " --config " + r.dir + "/" + config +
+                          " --out " + r.dir + "/out --quiet " + extra + " 2> " + r.dir +
+                          "/stderr.txt";
   const int status = std::system(cmd.c_str());
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.stderr_text = read_file(r.dir + "/stderr.txt");

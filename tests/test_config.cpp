@@ -38,22 +38,28 @@ TEST(Config, DefaultsAndOverrides) {
 TEST(Config, UnknownKeysAndBadValues) {
   EXPECT_EQ(error_of("workload:\n  inferencs: 3\n"),
             "c.yaml:2: unknown key 'workload.inferencs' (did you mean 'workload.inferences'?)");
-  EXPECT_EQ(error_of("simulation: {stream_depth: -1}\n"), "c.yaml:1: simulation.stream_depth = -1 is out of range (1..16777216)");
-  EXPECT_NE(error_of("mapping: {weights: maybe}\n").find("'maybe' is not one of graph, on_chip, off_chip, auto"), std::string::npos);
-  EXPECT_NE(error_of("system: {clock_mhz: .nan}\n").find("expected a finite number"), std::string::npos);
+  EXPECT_EQ(error_of("simulation: {stream_depth: -1}\n"),
+            "c.yaml:1: simulation.stream_depth = -1 is out of range (1..16777216)");
+  EXPECT_NE(error_of("mapping: {weights: maybe}\n")
+                .find("'maybe' is not one of graph, on_chip, off_chip, auto"),
+            std::string::npos);
+  EXPECT_NE(error_of("system: {clock_mhz: .nan}\n").find("expected a finite number"),
+            std::string::npos);
   Config c;
   EXPECT_THROW(c.set("nokey=1"), InputError);
   EXPECT_THROW(c.set("novalue"), InputError);
 }
 
 TEST(Config, DeviceTypesCarryDataSheetFigures) {
-  const DeviceType u250 = load_device_type(std::string(MASESIM_SOURCE_DIR) + "/configs/devices/u250.yaml");
+  const DeviceType u250 =
+      load_device_type(std::string(MASESIM_SOURCE_DIR) + "/configs/devices/u250.yaml");
   EXPECT_EQ(u250.capacity.dsp, 12288);
   EXPECT_EQ(u250.capacity.bram36, 2688);
   EXPECT_EQ(u250.capacity.uram, 1280);
   EXPECT_EQ(u250.memory.channels, 4);
   EXPECT_DOUBLE_EQ(u250.memory.gbytes_per_s_per_channel * 4, 77.0);
-  const DeviceType u280 = load_device_type(std::string(MASESIM_SOURCE_DIR) + "/configs/devices/u280.yaml");
+  const DeviceType u280 =
+      load_device_type(std::string(MASESIM_SOURCE_DIR) + "/configs/devices/u280.yaml");
   EXPECT_EQ(u280.capacity.dsp, 9024);
   EXPECT_DOUBLE_EQ(u280.memory.gbytes_per_s_per_channel * u280.memory.channels, 460.0);
   Config c = Config::from_text("system: {devices: [{count: 3, type: u280}]}\n", "c.yaml", ".");

@@ -15,25 +15,34 @@ const std::string kSrc = MASESIM_SOURCE_DIR;
 std::string mnist_with_systolic_fc2() {
   std::string g = read_file(kSrc + "/workloads/graphs/mnist_cnn.yaml");
   const std::string from = "hw: {parallelism: {data_in_0: [32], data_out_0: [10]}}";
-  g.replace(g.find(from), from.size(), "hw: {parallelism: {data_in_0: [32], data_out_0: [10]}, impl: systolic}");
+  g.replace(g.find(from), from.size(),
+            "hw: {parallelism: {data_in_0: [32], data_out_0: [10]}, impl: systolic}");
   return g;
 }
 
 std::string batched_graph(const std::string& op, int b, int m, int k, int n) {
   const auto s = [](int v) { return std::to_string(v); };
   return "format: mase-graph\nversion: 1\ninputs:\n"
-         "  - {name: a, shape: [" + s(b) + ", " + s(m) + ", " + s(k) + "], precision: {type: fixed, width: 8}}\n"
-         "  - {name: w, shape: [" + s(b) + ", " + s(k) + ", " + s(n) + "], precision: {type: fixed, width: 8}}\n"
-         "nodes:\n  - {name: mm, op: " + op + ", args: {data_in_0: a, data_in_1: w}, results: {data_out_0: {shape: [" +
-         s(b) + ", " + s(m) + ", " + s(n) + "], precision: {type: fixed, width: 8}}}, hw: {impl: systolic}}\noutputs: [mm]\n";
+         "  - {name: a, shape: [" +
+         s(b) + ", " + s(m) + ", " + s(k) +
+         "], precision: {type: fixed, width: 8}}\n"
+         "  - {name: w, shape: [" +
+         s(b) + ", " + s(k) + ", " + s(n) +
+         "], precision: {type: fixed, width: 8}}\n"
+         "nodes:\n  - {name: mm, op: " +
+         op + ", args: {data_in_0: a, data_in_1: w}, results: {data_out_0: {shape: [" + s(b) +
+         ", " + s(m) + ", " + s(n) +
+         "], precision: {type: fixed, width: 8}}}, hw: {impl: systolic}}\noutputs: [mm]\n";
 }
 
-void expect_same_timing(const masesim::test::SimRun& tlm, const masesim::test::SimRun& rtl, const std::string& node) {
+void expect_same_timing(const masesim::test::SimRun& tlm, const masesim::test::SimRun& rtl,
+                        const std::string& node) {
   ASSERT_EQ(tlm.exit_code, 0) << tlm.stderr_text;
   ASSERT_EQ(rtl.exit_code, 0) << rtl.stderr_text;
   EXPECT_EQ(tlm.str("nodes." + node + ".impl"), "tlm");
   EXPECT_EQ(rtl.str("nodes." + node + ".impl"), "rtl");
-  EXPECT_EQ(rtl.num("nodes." + node + ".rtl_cycles"), rtl.num("nodes." + node + ".systolic.model_cycles"))
+  EXPECT_EQ(rtl.num("nodes." + node + ".rtl_cycles"),
+            rtl.num("nodes." + node + ".systolic.model_cycles"))
       << "RTL and cycle model disagree on " << rtl.str("nodes." + node + ".systolic.gemm");
   EXPECT_EQ(rtl.num("nodes." + node + ".rtl_mismatches"), 0);
   EXPECT_EQ(rtl.num("latency_cycles"), tlm.num("latency_cycles"));
@@ -43,8 +52,9 @@ void expect_same_timing(const masesim::test::SimRun& tlm, const masesim::test::S
 }  // namespace
 
 TEST(CosimSystem, MnistFc2OnRtlMatchesTlm) {
-  const std::map<std::string, std::string> files = {{"g.yaml", mnist_with_systolic_fc2()},
-                                                    {"c.yaml", "workload: {graph: g.yaml, inferences: 3}\n"}};
+  const std::map<std::string, std::string> files = {
+      {"g.yaml", mnist_with_systolic_fc2()},
+      {"c.yaml", "workload: {graph: g.yaml, inferences: 3}\n"}};
   const auto tlm = run_simulate(files, "c.yaml");
   const auto rtl = run_simulate(files, "c.yaml", "--cosim fc2");
   expect_same_timing(tlm, rtl, "fc2");
@@ -57,7 +67,9 @@ TEST(CosimSystem, MnistFc2OnRtlMatchesTlm) {
 TEST(CosimSystem, BatchedBmmWeightStationaryOnRtlMatchesTlm) {
   const std::map<std::string, std::string> files = {
       {"g.yaml", batched_graph("bmm", 2, 8, 16, 8)},
-      {"c.yaml", "workload: {graph: g.yaml, inferences: 2}\nsystolic: {rows: 4, cols: 4, dataflow: weight_stationary}\n"}};
+      {"c.yaml",
+       "workload: {graph: g.yaml, inferences: 2}\nsystolic: {rows: 4, cols: 4, dataflow: "
+       "weight_stationary}\n"}};
   const auto tlm = run_simulate(files, "c.yaml");
   const auto rtl = run_simulate(files, "c.yaml", "--cosim 'm*'");
   expect_same_timing(tlm, rtl, "mm");
@@ -67,8 +79,11 @@ TEST(CosimSystem, BatchedBmmWeightStationaryOnRtlMatchesTlm) {
 TEST(CosimSystem, MatmulOddShapeOnRtlMatchesTlm) {
   const std::map<std::string, std::string> files = {
       {"g.yaml", batched_graph("matmul", 4, 5, 7, 3)},
-      {"c.yaml", "workload: {graph: g.yaml, inferences: 2}\nsystolic: {rows: 8, cols: 8}\nmapping: {default_parallelism: 1}\n"}};
-  expect_same_timing(run_simulate(files, "c.yaml"), run_simulate(files, "c.yaml", "--cosim mm"), "mm");
+      {"c.yaml",
+       "workload: {graph: g.yaml, inferences: 2}\nsystolic: {rows: 8, cols: 8}\nmapping: "
+       "{default_parallelism: 1}\n"}};
+  expect_same_timing(run_simulate(files, "c.yaml"), run_simulate(files, "c.yaml", "--cosim mm"),
+                     "mm");
 }
 
 TEST(CosimSystem, VcdWaveformAndErrors) {
@@ -80,8 +95,11 @@ TEST(CosimSystem, VcdWaveformAndErrors) {
   EXPECT_NE(read_file("/tmp/masesim_cosim_test.vcd").find("$enddefinitions"), std::string::npos);
   const auto none = run_simulate(files, "c.yaml", "--cosim nothing*");
   EXPECT_EQ(none.exit_code, 1);
-  EXPECT_NE(none.stderr_text.find("--cosim nothing*: matches no node of the graph"), std::string::npos) << none.stderr_text;
+  EXPECT_NE(none.stderr_text.find("--cosim nothing*: matches no node of the graph"),
+            std::string::npos)
+      << none.stderr_text;
   const auto big = run_simulate(files, "c.yaml", "--cosim mm --set systolic.rows=5");
   EXPECT_EQ(big.exit_code, 1);
-  EXPECT_NE(big.stderr_text.find("no Verilated systolic core of 5x4"), std::string::npos) << big.stderr_text;
+  EXPECT_NE(big.stderr_text.find("no Verilated systolic core of 5x4"), std::string::npos)
+      << big.stderr_text;
 }

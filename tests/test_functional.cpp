@@ -22,7 +22,8 @@ using namespace masesim::fn;
 
 namespace {
 
-Precision prec(PrecisionKind k, int width, int frac = 0, int ew = 0, int mw = 0, int bs = 1, int bias = 0) {
+Precision prec(PrecisionKind k, int width, int frac = 0, int ew = 0, int mw = 0, int bs = 1,
+               int bias = 0) {
   Precision p;
   p.kind = k;
   p.width = width;
@@ -64,7 +65,8 @@ TEST(Quant, BlockFpSharedExponentAndSaturation) {
   EXPECT_EQ(q({4.0, 0.3, 0.3, 0.0}, p, Rounding::HalfEven, {2, 2}),
             (std::vector<double>{4.0, 0.0, 0.3125, 0.0}));
   // truncation toward zero (sign-magnitude)
-  EXPECT_EQ(q({1.0, -0.49, 0.49, 0.0}, p, Rounding::Truncate), (std::vector<double>{1.0, -0.25, 0.25, 0.0}));
+  EXPECT_EQ(q({1.0, -0.49, 0.49, 0.0}, p, Rounding::Truncate),
+            (std::vector<double>{1.0, -0.25, 0.25, 0.0}));
   // exponent field clamp: 2-bit exponent, bias 1: E in [-1, 2]; max 100 -> E = 2 -> saturate
   const auto small = prec(PrecisionKind::BlockFp, 4, 0, 2, 0, 2);
   EXPECT_EQ(q({100, 1}, small), (std::vector<double>{3.5, 1.0}));
@@ -92,7 +94,8 @@ TEST(Quant, MxFp8E4M3AndMxFp4) {
 
 TEST(Quant, MinifloatSubnormalsAndSaturation) {
   const auto p = prec(PrecisionKind::Minifloat, 8, 0, 4, 0, 1, 7);  // E4M3 bias 7: max 480
-  EXPECT_EQ(q({1000, -1000, std::ldexp(1.0, -9), 1.5 * std::ldexp(1.0, -10), std::ldexp(1.0, -11), 1.0625},
+  EXPECT_EQ(q({1000, -1000, std::ldexp(1.0, -9), 1.5 * std::ldexp(1.0, -10), std::ldexp(1.0, -11),
+               1.0625},
               p),
             (std::vector<double>{480, -480, std::ldexp(1.0, -9), std::ldexp(1.0, -9), 0, 1.0}));
   EXPECT_EQ(max_finite(p), 480);
@@ -101,14 +104,15 @@ TEST(Quant, MinifloatSubnormalsAndSaturation) {
 TEST(Quant, FloatIeee) {
   const auto h = prec(PrecisionKind::Float, 16);
   const double inf = std::numeric_limits<double>::infinity();
-  EXPECT_EQ(q({65519, 65520, 1 + std::ldexp(1.0, -11), 1 + 3 * std::ldexp(1.0, -11), std::ldexp(1.0, -25),
-               std::ldexp(1.0, -24)},
+  EXPECT_EQ(q({65519, 65520, 1 + std::ldexp(1.0, -11), 1 + 3 * std::ldexp(1.0, -11),
+               std::ldexp(1.0, -25), std::ldexp(1.0, -24)},
               h),
             (std::vector<double>{65504, inf, 1, 1 + std::ldexp(1.0, -9), 0, std::ldexp(1.0, -24)}));
   EXPECT_EQ(q({1e6}, h, Rounding::Truncate), (std::vector<double>{65504}));
   const auto f = prec(PrecisionKind::Float, 32);
   std::vector<double> v;
-  for (int i = 0; i < 2000; ++i) v.push_back(std::ldexp(std::sin(i * 1.7) * 1.2345678901, (i % 80) - 40));
+  for (int i = 0; i < 2000; ++i)
+    v.push_back(std::ldexp(std::sin(i * 1.7) * 1.2345678901, (i % 80) - 40));
   v.push_back(1e-45);
   v.push_back(3.5e38);
   const auto got = q(v, f);
@@ -117,10 +121,10 @@ TEST(Quant, FloatIeee) {
 }
 
 TEST(Quant, IdempotentAndQuantum) {
-  const std::vector<Precision> ps = {fixed_precision(8, 4), prec(PrecisionKind::BlockFp, 4, 0, 8, 0, 16),
-                                     prec(PrecisionKind::MxInt, 8, 0, 0, 0, 32),
-                                     prec(PrecisionKind::MxFp, 8, 0, 4, 3, 32),
-                                     prec(PrecisionKind::Minifloat, 8, 0, 4, 0, 1, 7)};
+  const std::vector<Precision> ps = {
+      fixed_precision(8, 4), prec(PrecisionKind::BlockFp, 4, 0, 8, 0, 16),
+      prec(PrecisionKind::MxInt, 8, 0, 0, 0, 32), prec(PrecisionKind::MxFp, 8, 0, 4, 3, 32),
+      prec(PrecisionKind::Minifloat, 8, 0, 4, 0, 1, 7)};
   std::vector<double> v;
   for (int i = 0; i < 96; ++i) v.push_back(std::sin(i * 0.37) * std::exp((i % 7) - 3.0));
   for (const auto& p : ps) {
@@ -188,11 +192,13 @@ TEST(Npy, MalformedFilesNameTheFile) {
   expect_error("hello", "magic");
   expect_error(ok + std::string(8, '\0'), "truncated");
   expect_error(ok + std::string(24, '\0'), "trailing");
-  expect_error(npy_header("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }") + std::string(8, '\0'),
+  expect_error(npy_header("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }") +
+                   std::string(8, '\0'),
                "big-endian");
   expect_error(npy_header("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }"), "dtype");
-  expect_error(npy_header("{'descr': '<f8', 'fortran_order': True, 'shape': (1,), }") + std::string(8, '\0'),
-               "Fortran");
+  expect_error(
+      npy_header("{'descr': '<f8', 'fortran_order': True, 'shape': (1,), }") + std::string(8, '\0'),
+      "Fortran");
   expect_error(npy_header("{'descr': '<f8', 'fortran_order': False}"), "shape");
   expect_error(ok.substr(0, 20), "truncated");
   const std::string path = ::testing::TempDir() + "/fn_shape.npy";
@@ -236,7 +242,8 @@ TEST(Kernels, LinearRoundsOnceAtTheOutput) {
   // x = [0.5625, 0.3125], W = [[0.5625, 0.1875], [7, 7]], b = [0.0625, 0]
   // y0 = 0.31640625 + 0.05859375 + 0.0625 = 0.4375 -> LSB 0.25: 1.75 -> 2 -> 0.5 (half-even)
   // y1 = 6.125 -> 24.5 -> 24 (half-even) -> 6.0; saturates at 31.75 otherwise
-  std::map<std::string, QTensor> params{{"weight", {{2, 2}, {0.5625, 0.1875, 7, 7}}}, {"bias", {{2}, {0.0625, 0}}}};
+  std::map<std::string, QTensor> params{{"weight", {{2, 2}, {0.5625, 0.1875, 7, 7}}},
+                                        {"bias", {{2}, {0.0625, 0}}}};
   QTensor x{{1, 2}, {0.5625, 0.3125}};
   auto y = eval_node(g, g.nodes[0], {&x}, params, Rounding::HalfEven);
   EXPECT_EQ(y.v, (std::vector<double>{0.5, 6.0}));
@@ -245,16 +252,18 @@ TEST(Kernels, LinearRoundsOnceAtTheOutput) {
   params.erase("bias");
   EXPECT_THROW(eval_node(g, g.nodes[0], {&x}, params, Rounding::HalfEven), InputError);
   EXPECT_EQ(accumulator_bits(fixed_precision(8, 4), fixed_precision(8, 4), 6272, nullptr), 29);
-  const Graph g2 = load_graph_text(R"({"format": "mase-graph", "version": 1, "name": "t", "dims": {},
+  const Graph g2 =
+      load_graph_text(R"({"format": "mase-graph", "version": 1, "name": "t", "dims": {},
     "inputs": [{"name": "a", "shape": [2, 4], "precision": {"type": "fixed", "width": 30, "frac_width": 0}},
                {"name": "b", "shape": [4, 2], "precision": {"type": "fixed", "width": 30, "frac_width": 0}}],
     "nodes": [{"name": "mm", "op": "matmul", "args": {"data_in_0": "a", "data_in_1": "b"},
       "results": {"data_out_0": {"shape": [2, 2], "precision": {"type": "fixed", "width": 32, "frac_width": 0}}}}],
     "outputs": ["mm"]})",
-                                   "t2.json");
+                      "t2.json");
   QTensor a{{2, 4}, std::vector<double>(8, 1)}, b{{4, 2}, std::vector<double>(8, 1)};
   const std::vector<const QTensor*> ab{&a, &b};
-  EXPECT_THROW(eval_node(g2, g2.nodes[0], ab, {}, Rounding::HalfEven), SimulationError);  // 62-bit accumulator
+  EXPECT_THROW(eval_node(g2, g2.nodes[0], ab, {}, Rounding::HalfEven),
+               SimulationError);  // 62-bit accumulator
 }
 
 // ------------------------------------------------------------- whole graphs
@@ -273,11 +282,12 @@ std::optional<Loaded> load(const std::string& name, Rounding rounding = Rounding
   l.dir = default_data_dir(json);
   l.rounding = rounding;
   l.params = load_params(l.g, l.dir, rounding);
-  for (const auto& in : l.g.inputs) l.inputs[in.name] = load_input(l.g, l.dir, in.name, 0, rounding);
+  for (const auto& in : l.g.inputs)
+    l.inputs[in.name] = load_input(l.g, l.dir, in.name, 0, rounding);
   return l;
 }
 
-#define LOAD_OR_SKIP(var, name, rounding)                                                    \
+#define LOAD_OR_SKIP(var, name, rounding)                                                   \
   auto var##_opt = load(name, rounding);                                                    \
   if (!var##_opt) GTEST_SKIP() << "no data for " name " (functional_data fixture skipped)"; \
   Loaded& var = *var##_opt
@@ -295,9 +305,10 @@ ArgSource teacher(const Loaded& l, std::map<std::string, QTensor>& cache) {
 
 // Nodes whose arithmetic is exact up to the one output rounding (both sides compute
 // the same double): must match bit for bit.
-const std::set<std::string> kExactOps = {"linear", "matmul", "bmm", "conv2d", "relu", "add", "sub", "mul",
-                                         "embedding", "max_pool2d", "avg_pool2d", "flatten", "view",
-                                         "reshape", "dropout", "contiguous", "permute", "transpose"};
+const std::set<std::string> kExactOps = {
+    "linear", "matmul",  "bmm",       "conv2d",     "relu",       "add",
+    "sub",    "mul",     "embedding", "max_pool2d", "avg_pool2d", "flatten",
+    "view",   "reshape", "dropout",   "contiguous", "permute",    "transpose"};
 
 TEST(FunctionalGraph, MnistCnnInt8BitExactEndToEnd) {
   LOAD_OR_SKIP(l, "mnist_cnn_int8", Rounding::HalfEven);
@@ -343,15 +354,17 @@ void report_free_running(const Loaded& l) {
   }
   const auto& o = l.g.outputs[0].node;
   const auto r = compare(out.at(o), load_reference(l.g, l.dir, o), 0.0);
-  std::printf("[ free-run ] %s: %lld/%lld node-output elements differ; output %s: %s\n", l.g.name.c_str(),
-              static_cast<long long>(bad), static_cast<long long>(total), o.c_str(), r.summary().c_str());
+  std::printf("[ free-run ] %s: %lld/%lld node-output elements differ; output %s: %s\n",
+              l.g.name.c_str(), static_cast<long long>(bad), static_cast<long long>(total),
+              o.c_str(), r.summary().c_str());
 }
 
 TEST(FunctionalGraph, OptTinyInt8PerNode) {
   LOAD_OR_SKIP(l, "opt_tiny_int8", Rounding::HalfEven);
   std::int64_t inexact = 0;
   check_per_node(l, 1.0, &inexact);
-  std::printf("[ per-node ] non-linear node elements not bit-exact: %lld\n", static_cast<long long>(inexact));
+  std::printf("[ per-node ] non-linear node elements not bit-exact: %lld\n",
+              static_cast<long long>(inexact));
   report_free_running(l);
 }
 
@@ -359,7 +372,8 @@ TEST(FunctionalGraph, OptTinyMsfp12PerNode) {
   LOAD_OR_SKIP(l, "opt_tiny_msfp12", Rounding::HalfEven);
   std::int64_t inexact = 0;
   check_per_node(l, 3.0, &inexact);
-  std::printf("[ per-node ] non-linear node elements not bit-exact: %lld\n", static_cast<long long>(inexact));
+  std::printf("[ per-node ] non-linear node elements not bit-exact: %lld\n",
+              static_cast<long long>(inexact));
   report_free_running(l);
 }
 

@@ -25,12 +25,14 @@ nodes:
       weight: {shape: [32, 64], precision: {type: fixed, width: 8, frac_width: 4}}
       bias: {shape: [32], precision: {type: fixed, width: 8, frac_width: 4}}
     results: {data_out_0: {shape: [batch, seq, 32], precision: {type: fixed, width: 8, frac_width: 4}}}
-)" + par + extra_node + R"(
+)" + par +
+         extra_node + R"(
 outputs: [fc1]
 )";
 }
 
-std::string error_of(const std::string& text, const std::map<std::string, std::int64_t>& dims = {}) {
+std::string error_of(const std::string& text,
+                     const std::map<std::string, std::int64_t>& dims = {}) {
   try {
     load_graph_text(text, "t.yaml", dims);
   } catch (const InputError& e) {
@@ -55,16 +57,23 @@ TEST(Graph, DimsOverrideResizesShapes) {
   const Graph g = load_graph_text(mlp(), "t.yaml", {{"seq", 512}});
   EXPECT_EQ(g.nodes[0].results[0].shape, (Shape{1, 512, 32}));
   EXPECT_EQ(node_macs(g, g.nodes[0]), 512 * 64 * 32);
-  EXPECT_NE(error_of(mlp(), {{"sek", 4}}).find("the graph has no dim 'sek' (did you mean 'seq'?)"), std::string::npos);
+  EXPECT_NE(error_of(mlp(), {{"sek", 4}}).find("the graph has no dim 'sek' (did you mean 'seq'?)"),
+            std::string::npos);
 }
 
 TEST(Graph, ErrorsNameFileNodeAndKey) {
-  EXPECT_NE(error_of(mlp("", "    hw: {parallelism: {data_in_0: [1, 48]}}\n")).find("does not divide the tensor dim 64"),
+  EXPECT_NE(error_of(mlp("", "    hw: {parallelism: {data_in_0: [1, 48]}}\n"))
+                .find("does not divide the tensor dim 64"),
             std::string::npos);
-  EXPECT_NE(error_of(mlp("", "    hw: {parallelism: {data_out_0: [1, 64]}}\n")).find("exceeds the tensor dim 32"),
+  EXPECT_NE(error_of(mlp("", "    hw: {parallelism: {data_out_0: [1, 64]}}\n"))
+                .find("exceeds the tensor dim 32"),
             std::string::npos);
-  EXPECT_NE(error_of(mlp("", "    hw: {parallelism: {data_in_7: [1]}}\n")).find("unknown port 'data_in_7'"), std::string::npos);
-  EXPECT_NE(error_of(mlp("", "    hw: {weights: sometimes}\n")).find("expected on_chip or off_chip"), std::string::npos);
+  EXPECT_NE(error_of(mlp("", "    hw: {parallelism: {data_in_7: [1]}}\n"))
+                .find("unknown port 'data_in_7'"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(mlp("", "    hw: {weights: sometimes}\n")).find("expected on_chip or off_chip"),
+      std::string::npos);
   const std::string relu_bad = R"(  - name: r
     op: relu
     args: {data_in_0: fc1}
@@ -72,7 +81,8 @@ TEST(Graph, ErrorsNameFileNodeAndKey) {
 )";
   const std::string e = error_of(mlp(relu_bad));
   EXPECT_NE(e.find("t.yaml:"), std::string::npos) << e;
-  EXPECT_NE(e.find("node 'r' (relu): data_out_0 shape [1, 16, 33] does not match the op rule, which gives [1, 16, 32]"),
+  EXPECT_NE(e.find("node 'r' (relu): data_out_0 shape [1, 16, 33] does not match the op rule, "
+                   "which gives [1, 16, 32]"),
             std::string::npos)
       << e;
   const std::string bad_arg = R"(  - name: r

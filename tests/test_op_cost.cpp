@@ -8,13 +8,16 @@ using namespace masesim;
 
 namespace {
 Graph linear_graph(int in, int out, int rows) {
-  const std::string t = "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [" + std::to_string(rows) + ", " +
-                        std::to_string(in) +
-                        "], precision: {type: fixed, width: 8}}]\nnodes:\n  - name: fc\n    op: linear\n    args: {data_in_0: x}\n"
-                        "    params: {weight: {shape: [" +
-                        std::to_string(out) + ", " + std::to_string(in) +
-                        "], precision: {type: fixed, width: 8}}}\n    results: {data_out_0: {shape: [" + std::to_string(rows) +
-                        ", " + std::to_string(out) + "], precision: {type: fixed, width: 8}}}\noutputs: [fc]\n";
+  const std::string t =
+      "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [" + std::to_string(rows) + ", " +
+      std::to_string(in) +
+      "], precision: {type: fixed, width: 8}}]\nnodes:\n  - name: fc\n    op: linear\n    args: "
+      "{data_in_0: x}\n"
+      "    params: {weight: {shape: [" +
+      std::to_string(out) + ", " + std::to_string(in) +
+      "], precision: {type: fixed, width: 8}}}\n    results: {data_out_0: {shape: [" +
+      std::to_string(rows) + ", " + std::to_string(out) +
+      "], precision: {type: fixed, width: 8}}}\noutputs: [fc]\n";
   return load_graph_text(t, "lin.yaml");
 }
 NodeHw hw_for(const Graph& g, std::int64_t in_par, std::int64_t out_par) {
@@ -55,7 +58,7 @@ TEST(OpCost, OffChipWeightTraffic) {
   hw.weight_block_rows = 64;
   const OpTiming t = op_timing(g, g.nodes[0], hw);
   EXPECT_EQ(t.weight_tiles, 128 / 8);
-  EXPECT_EQ(t.weight_tile_bytes, 256 * 8);             // K x OUT_PAR int8
+  EXPECT_EQ(t.weight_tile_bytes, 256 * 8);  // K x OUT_PAR int8
   EXPECT_EQ(t.block_rows, 64);
   EXPECT_EQ(t.weight_bytes_per_inference, 2 * 256 * 128);  // two passes (100 rows / 64)
 }
@@ -71,7 +74,7 @@ TEST(OpCost, ResourcesDspPacking) {
   NodeHw hw = hw_for(g, 8, 4);
   const OpTiming t = op_timing(g, g.nodes[0], hw);
   const Resources r = estimate_resources(g, g.nodes[0], hw, t);
-  EXPECT_DOUBLE_EQ(r.dsp, 16.0);   // 32 int8 MAC lanes, two per DSP
+  EXPECT_DOUBLE_EQ(r.dsp, 16.0);    // 32 int8 MAC lanes, two per DSP
   EXPECT_DOUBLE_EQ(r.bram36, 1.0);  // 2048 weights x 8 bit = 16 Kb
 }
 
@@ -100,7 +103,7 @@ outputs: [s]
 
 TEST(AutoMap, NextDivisorSteps) {
   EXPECT_EQ(masesim::next_divisor(768, 8), 16);
-  EXPECT_EQ(masesim::next_divisor(768, 256), 768);  // smallest divisor >= 2 x 256
+  EXPECT_EQ(masesim::next_divisor(768, 256), 768);    // smallest divisor >= 2 x 256
   EXPECT_EQ(masesim::next_divisor(50272, 32), 1571);  // 50272 = 2^5 x 1571
   EXPECT_EQ(masesim::next_divisor(7, 7), 0);
   EXPECT_EQ(masesim::next_divisor(28, 7), 14);

@@ -20,7 +20,9 @@ using namespace masesim;
 
 namespace {
 
-Precision fx(int w) { return fixed_precision(w, 0); }
+Precision fx(int w) {
+  return fixed_precision(w, 0);
+}
 Precision block_fp(int w, int e, int bs) {
   Precision p;
   p.kind = PrecisionKind::BlockFp;
@@ -52,8 +54,8 @@ Precision minifloat(int w, int e) {
   p.exponent_bias = (1 << (e - 1)) - 1;
   return p;
 }
-LinearShape lin(std::int64_t k, std::int64_t n, std::int64_t rows, const Precision& x, const Precision& w,
-                std::int64_t k_depth = 8) {
+LinearShape lin(std::int64_t k, std::int64_t n, std::int64_t rows, const Precision& x,
+                const Precision& w, std::int64_t k_depth = 8) {
   LinearShape s;
   s.k_par = k;
   s.n_par = n;
@@ -91,7 +93,8 @@ TEST(ResourceModel, HandComputedFormulas) {
   const Resources l = linear_resources(lin(4, 4, 4, fx(8), fx(8)), hls);
   EXPECT_NEAR(l.dsp, 0.6872 * 64 + 0.2483 * 16, 1e-9);
   EXPECT_NEAR(l.lut, 344.7 + 0.5914 + 15.89 * 64 + 2.611 * 64 * 16 + 1.62 * 16 * 21, 1e-9);
-  EXPECT_NEAR(l.ff, 40.47 + 125.4 + 17.3 * 64 + 0.4691 * 64 * 16 + 0.5852 * 16 * 21 + 1.601 * 256, 1e-9);
+  EXPECT_NEAR(l.ff, 40.47 + 125.4 + 17.3 * 64 + 0.4691 * 64 * 16 + 0.5852 * 16 * 21 + 1.601 * 256,
+              1e-9);
   // Fork: 82 + 9·n LUT, 10 FF (exact on all 5120 rows).
   const Resources f = fork_resources(4);
   EXPECT_DOUBLE_EQ(f.lut, 118);
@@ -158,20 +161,26 @@ TEST(ResourceModel, WiderElementsNeverCheaper) {
 TEST(ResourceModel, BlockFormatsCheaperPerMacThanInt8) {
   // Same lanes (16 × 16), per-MAC cost as U250 LUT-equivalents.
   const double int8 = lut_equivalent(linear_resources(lin(16, 16, 1, fx(8), fx(8))));
-  const double mxint4 = lut_equivalent(linear_resources(lin(16, 16, 1, mxint(4, 32), mxint(4, 32))));
-  const double mxfp4 = lut_equivalent(linear_resources(lin(16, 16, 1, mxfp(2, 1, 32), mxfp(2, 1, 32))));
-  const double bfp4 = lut_equivalent(linear_resources(lin(16, 16, 1, block_fp(4, 8, 16), block_fp(4, 8, 16))));
-  const double bfp6 = lut_equivalent(linear_resources(lin(16, 16, 1, block_fp(6, 8, 16), block_fp(6, 8, 16))));
+  const double mxint4 =
+      lut_equivalent(linear_resources(lin(16, 16, 1, mxint(4, 32), mxint(4, 32))));
+  const double mxfp4 =
+      lut_equivalent(linear_resources(lin(16, 16, 1, mxfp(2, 1, 32), mxfp(2, 1, 32))));
+  const double bfp4 =
+      lut_equivalent(linear_resources(lin(16, 16, 1, block_fp(4, 8, 16), block_fp(4, 8, 16))));
+  const double bfp6 =
+      lut_equivalent(linear_resources(lin(16, 16, 1, block_fp(6, 8, 16), block_fp(6, 8, 16))));
   EXPECT_LT(mxint4, int8);
   EXPECT_LT(mxfp4, int8);
   EXPECT_LT(bfp4, int8);
   EXPECT_LT(bfp6, int8);
   // Same mantissa width as int8: the shared exponent costs little (amortised per output).
-  const double bfp8 = lut_equivalent(linear_resources(lin(16, 16, 1, block_fp(8, 8, 16), block_fp(8, 8, 16))));
+  const double bfp8 =
+      lut_equivalent(linear_resources(lin(16, 16, 1, block_fp(8, 8, 16), block_fp(8, 8, 16))));
   EXPECT_GT(bfp8, int8);
   EXPECT_LT(bfp8, 1.10 * int8);
   // A block format is far cheaper than a per-element float format of the same width.
-  const double mf8 = lut_equivalent(linear_resources(lin(16, 16, 1, minifloat(8, 4), minifloat(8, 4))));
+  const double mf8 =
+      lut_equivalent(linear_resources(lin(16, 16, 1, minifloat(8, 4), minifloat(8, 4))));
   EXPECT_LT(bfp6, mf8);
   // Blocks smaller than the reduction tile need partial-sum alignment: more logic.
   EXPECT_GT(linear_resources(lin(16, 16, 1, block_fp(6, 8, 4), block_fp(6, 8, 4))).lut,
@@ -180,7 +189,8 @@ TEST(ResourceModel, BlockFormatsCheaperPerMacThanInt8) {
 
 TEST(ResourceModel, NodeEntryPointMatchesBlockFunctions) {
   const std::string text =
-      "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [4, 64], precision: {type: fixed, width: 8}}]\n"
+      "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [4, 64], precision: {type: fixed, "
+      "width: 8}}]\n"
       "nodes:\n  - name: fc\n    op: linear\n    args: {data_in_0: x}\n"
       "    params: {weight: {shape: [32, 64], precision: {type: fixed, width: 8}}}\n"
       "    results: {data_out_0: {shape: [4, 32], precision: {type: fixed, width: 8}}}\n"
@@ -281,8 +291,9 @@ void check_csv(const std::string& file, const std::function<Resources(const Row&
       const double pred = k == "lut" ? r.lut : k == "ff" ? r.ff : r.dsp;
       (i % 5 == 4 ? held : fit).add(pred, rows[i][k]);
     }
-    std::printf("%-20s %-4s fit %6.2f%% (max %5.1f%%)  held-out %6.2f%% (max %5.1f%%) [bound %.1f%%]\n", file.c_str(),
-                b.res, fit.mean(), fit.max, held.mean(), held.max, b.held_mean_pct);
+    std::printf(
+        "%-20s %-4s fit %6.2f%% (max %5.1f%%)  held-out %6.2f%% (max %5.1f%%) [bound %.1f%%]\n",
+        file.c_str(), b.res, fit.mean(), fit.max, held.mean(), held.max, b.held_mean_pct);
     EXPECT_LT(held.mean(), b.held_mean_pct) << file << " " << b.res;
   }
   // BRAM/URAM: all published rows report 0 (buffers of at most 64 tiles stay in fabric).
@@ -293,12 +304,17 @@ void check_csv(const std::string& file, const std::function<Resources(const Row&
 #endif
 }
 
-Precision fx1(double w) { return fixed_precision(static_cast<int>(w), 1); }
+Precision fx1(double w) {
+  return fixed_precision(static_cast<int>(w), 1);
+}
 TileShape tile(const Row& r) {
   return TileShape{static_cast<std::int64_t>(r["x_row"]), static_cast<std::int64_t>(r["x_col"]),
-                   static_cast<std::int64_t>(r["x_row_depth"]), static_cast<std::int64_t>(r["x_col_depth"])};
+                   static_cast<std::int64_t>(r["x_row_depth"]),
+                   static_cast<std::int64_t>(r["x_col_depth"])};
 }
-std::int64_t lanes(const Row& r) { return static_cast<std::int64_t>(r["x_row"] * r["x_col"]); }
+std::int64_t lanes(const Row& r) {
+  return static_cast<std::int64_t>(r["x_row"] * r["x_col"]);
+}
 
 }  // namespace
 
@@ -307,42 +323,57 @@ TEST(ResourceModelCalibration, Linear2d) {
             [](const Row& r) {
               ResourceOptions o;
               o.dsp = DspMapping::HlsDefault;
-              return linear_resources(lin(static_cast<std::int64_t>(r["x_row"]), static_cast<std::int64_t>(r["w_row"]),
-                                          static_cast<std::int64_t>(r["x_col"]), fx1(r["x_width"]), fx1(r["w_width"]),
-                                          static_cast<std::int64_t>(r["x_row_depth"])),
-                                      o);
+              return linear_resources(
+                  lin(static_cast<std::int64_t>(r["x_row"]), static_cast<std::int64_t>(r["w_row"]),
+                      static_cast<std::int64_t>(r["x_col"]), fx1(r["x_width"]), fx1(r["w_width"]),
+                      static_cast<std::int64_t>(r["x_row_depth"])),
+                  o);
             },
             {{"lut", 11}, {"ff", 19}, {"dsp", 13}});
 }
 TEST(ResourceModelCalibration, Relu) {
-  check_csv("int_relu.csv", [](const Row& r) { return elementwise_resources("relu", lanes(r), fx1(r["x_width"]), fx1(r["x_width"])); },
+  check_csv("int_relu.csv",
+            [](const Row& r) {
+              return elementwise_resources("relu", lanes(r), fx1(r["x_width"]), fx1(r["x_width"]));
+            },
             {{"lut", 7}, {"ff", 4}, {"dsp", 0.01}});
 }
 TEST(ResourceModelCalibration, Add) {
-  check_csv("int_add.csv", [](const Row& r) { return elementwise_resources("add", lanes(r), fx1(r["x_width"]), fx1(r["w_width"])); },
+  check_csv("int_add.csv",
+            [](const Row& r) {
+              return elementwise_resources("add", lanes(r), fx1(r["x_width"]), fx1(r["w_width"]));
+            },
             {{"lut", 4}, {"ff", 0.5}, {"dsp", 0.01}});
 }
 TEST(ResourceModelCalibration, Mult) {
-  check_csv("int_mult.csv", [](const Row& r) { return elementwise_resources("mul", lanes(r), fx1(r["x_width"]), fx1(r["w_width"])); },
+  check_csv("int_mult.csv",
+            [](const Row& r) {
+              return elementwise_resources("mul", lanes(r), fx1(r["x_width"]), fx1(r["w_width"]));
+            },
             {{"lut", 20}, {"ff", 17}, {"dsp", 0.01}});
 }
 TEST(ResourceModelCalibration, Softmax) {
-  check_csv("int_softmax.csv", [](const Row& r) { return softmax_resources(tile(r), fx1(r["x_width"])); },
+  check_csv("int_softmax.csv",
+            [](const Row& r) { return softmax_resources(tile(r), fx1(r["x_width"])); },
             {{"lut", 12}, {"ff", 13}, {"dsp", 0.01}});
 }
 TEST(ResourceModelCalibration, LayerNorm) {
-  check_csv("int_layernorm.csv", [](const Row& r) { return layernorm_resources(tile(r), fx1(r["x_width"])); },
+  check_csv("int_layernorm.csv",
+            [](const Row& r) { return layernorm_resources(tile(r), fx1(r["x_width"])); },
             {{"lut", 14}, {"ff", 15}, {"dsp", 6}});
 }
 TEST(ResourceModelCalibration, Transpose) {
-  check_csv("int_transpose.csv", [](const Row& r) { return transpose_resources(tile(r), fx1(r["x_width"])); },
+  check_csv("int_transpose.csv",
+            [](const Row& r) { return transpose_resources(tile(r), fx1(r["x_width"])); },
             {{"lut", 2}, {"ff", 11}, {"dsp", 0.01}});
 }
 TEST(ResourceModelCalibration, Buffer) {
-  check_csv("buffer.csv", [](const Row& r) { return transpose_resources(tile(r), fx1(r["x_width"])); },
+  check_csv("buffer.csv",
+            [](const Row& r) { return transpose_resources(tile(r), fx1(r["x_width"])); },
             {{"lut", 2}, {"ff", 11}, {"dsp", 0.01}});
 }
 TEST(ResourceModelCalibration, Fork) {
-  check_csv("fork.csv", [](const Row& r) { return fork_resources(static_cast<std::int64_t>(r["fork_num"])); },
+  check_csv("fork.csv",
+            [](const Row& r) { return fork_resources(static_cast<std::int64_t>(r["fork_num"])); },
             {{"lut", 0.01}, {"ff", 0.01}, {"dsp", 0.01}});
 }

@@ -10,14 +10,22 @@ using masesim::test::run_simulate;
 namespace {
 const std::string kSrc = MASESIM_SOURCE_DIR;
 
-std::string linear_graph(int rows, int in, int out, int in_par, int out_par, const std::string& weights = "on_chip") {
+std::string linear_graph(int rows, int in, int out, int in_par, int out_par,
+                         const std::string& weights = "on_chip") {
   const auto s = [](int v) { return std::to_string(v); };
-  return "format: mase-graph\nversion: 1\nname: lin\ninputs: [{name: x, shape: [" + s(rows) + ", " + s(in) +
+  return "format: mase-graph\nversion: 1\nname: lin\ninputs: [{name: x, shape: [" + s(rows) + ", " +
+         s(in) +
          "], precision: {type: fixed, width: 8, frac_width: 4}}]\n"
          "nodes:\n  - name: fc\n    op: linear\n    args: {data_in_0: x}\n"
-         "    params: {weight: {shape: [" + s(out) + ", " + s(in) + "], precision: {type: fixed, width: 8, frac_width: 4}}}\n"
-         "    results: {data_out_0: {shape: [" + s(rows) + ", " + s(out) + "], precision: {type: fixed, width: 8, frac_width: 4}}}\n"
-         "    hw: {parallelism: {data_in_0: [" + s(in_par) + "], data_out_0: [" + s(out_par) + "]}, weights: " + weights + "}\n"
+         "    params: {weight: {shape: [" +
+         s(out) + ", " + s(in) +
+         "], precision: {type: fixed, width: 8, frac_width: 4}}}\n"
+         "    results: {data_out_0: {shape: [" +
+         s(rows) + ", " + s(out) +
+         "], precision: {type: fixed, width: 8, frac_width: 4}}}\n"
+         "    hw: {parallelism: {data_in_0: [" +
+         s(in_par) + "], data_out_0: [" + s(out_par) + "]}, weights: " + weights +
+         "}\n"
          "outputs: [fc]\n";
 }
 
@@ -29,7 +37,8 @@ std::string config(int inferences, const std::string& extra = "") {
 // One input row through one linear: the last output leaves exactly MASE's
 // L = (IN/IN_PAR)(OUT/OUT_PAR) + log2(IN_PAR) + 3 cycles after the first input.
 TEST(Sim, SingleLinearLatencyEqualsMaseFormula) {
-  const auto r = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}}, "c.yaml");
+  const auto r =
+      run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}}, "c.yaml");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   EXPECT_EQ(r.num("latency_cycles"), 64 + 3 + 3);
   EXPECT_EQ(r.num("nodes.fc.beats_in"), 8);
@@ -41,9 +50,12 @@ TEST(Sim, SingleLinearLatencyEqualsMaseFormula) {
 // run never beats MACs / MACs-per-cycle.
 TEST(Sim, DoublingParallelismHalvesBusyCycles) {
   const int rows = 16, n = 2;
-  const auto a = run_simulate({{"g.yaml", linear_graph(rows, 256, 256, 8, 8)}, {"c.yaml", config(n)}}, "c.yaml");
-  const auto b = run_simulate({{"g.yaml", linear_graph(rows, 256, 256, 16, 8)}, {"c.yaml", config(n)}}, "c.yaml");
-  const auto c = run_simulate({{"g.yaml", linear_graph(rows, 256, 256, 16, 16)}, {"c.yaml", config(n)}}, "c.yaml");
+  const auto a = run_simulate(
+      {{"g.yaml", linear_graph(rows, 256, 256, 8, 8)}, {"c.yaml", config(n)}}, "c.yaml");
+  const auto b = run_simulate(
+      {{"g.yaml", linear_graph(rows, 256, 256, 16, 8)}, {"c.yaml", config(n)}}, "c.yaml");
+  const auto c = run_simulate(
+      {{"g.yaml", linear_graph(rows, 256, 256, 16, 16)}, {"c.yaml", config(n)}}, "c.yaml");
   ASSERT_EQ(a.exit_code, 0) << a.stderr_text;
   ASSERT_EQ(b.exit_code, 0) << b.stderr_text;
   ASSERT_EQ(c.exit_code, 0) << c.stderr_text;
@@ -61,13 +73,16 @@ TEST(Sim, DoublingParallelismHalvesBusyCycles) {
 // it must read, and it reports itself memory-bound.
 TEST(Sim, OffChipWeightsAtLowBandwidthAreMemoryBound) {
   const std::string device =
-      "name: slow\nlut: 1000000\nff: 2000000\ndsp: 10000\nbram36: 2000\nuram: 1000\nslrs: 1\nclock_mhz: 250\n"
-      "qsfp28_ports: 2\nmemory: {kind: ddr4, channels: 1, gbytes_per_s: 1, latency_ns: 100, capacity_gbytes: 4}\n";
+      "name: slow\nlut: 1000000\nff: 2000000\ndsp: 10000\nbram36: 2000\nuram: 1000\nslrs: "
+      "1\nclock_mhz: 250\n"
+      "qsfp28_ports: 2\nmemory: {kind: ddr4, channels: 1, gbytes_per_s: 1, latency_ns: 100, "
+      "capacity_gbytes: 4}\n";
   const int n = 2;
-  const auto r = run_simulate({{"g.yaml", linear_graph(1, 256, 256, 16, 16, "off_chip")},
-                               {"c.yaml", config(n, "system:\n  devices: [{name: fpga0, type: slow.yaml}]\n")},
-                               {"slow.yaml", device}},
-                              "c.yaml");
+  const auto r =
+      run_simulate({{"g.yaml", linear_graph(1, 256, 256, 16, 16, "off_chip")},
+                    {"c.yaml", config(n, "system:\n  devices: [{name: fpga0, type: slow.yaml}]\n")},
+                    {"slow.yaml", device}},
+                   "c.yaml");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   const double weight_bytes = 256 * 256;
   const double bytes_per_cycle = 1e9 / 250e6;  // 1 GB/s at 250 MHz
@@ -82,8 +97,10 @@ TEST(Sim, OffChipWeightsAtLowBandwidthAreMemoryBound) {
 // N inferences back to back through the pipelined MNIST CNN: steady-state throughput is
 // set by the slowest block (fc1: 6272 cycles per inference) and beats 1/latency.
 TEST(Sim, PipelinedMnistThroughput) {
-  const auto r = run_simulate({{"c.yaml", "workload:\n  graph: " + kSrc + "/workloads/graphs/mnist_cnn.yaml\n  inferences: 8\n"}},
-                              "c.yaml");
+  const auto r =
+      run_simulate({{"c.yaml", "workload:\n  graph: " + kSrc +
+                                   "/workloads/graphs/mnist_cnn.yaml\n  inferences: 8\n"}},
+                   "c.yaml");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   const double latency_s = r.num("latency_us") * 1e-6;
   EXPECT_GT(r.num("throughput_inferences_per_s") * latency_s, 1.0);
@@ -95,7 +112,8 @@ TEST(Sim, PipelinedMnistThroughput) {
 
 TEST(Sim, SameInputsSameNumbersAndWholeOutputs) {
   const std::map<std::string, std::string> files = {
-      {"c.yaml", "workload:\n  graph: " + kSrc + "/workloads/graphs/mnist_cnn.yaml\n  inferences: 3\n"}};
+      {"c.yaml",
+       "workload:\n  graph: " + kSrc + "/workloads/graphs/mnist_cnn.yaml\n  inferences: 3\n"}};
   const auto a = run_simulate(files, "c.yaml");
   const auto b = run_simulate(files, "c.yaml");
   ASSERT_EQ(a.exit_code, 0) << a.stderr_text;
@@ -109,10 +127,14 @@ TEST(Sim, SameInputsSameNumbersAndWholeOutputs) {
 }
 
 TEST(Sim, DimsOverrideFromCommandLine) {
-  const std::string g = "format: mase-graph\nversion: 1\ndims: {seq: 4}\ninputs: [{name: x, shape: [seq, 64], precision: {type: fixed, width: 8}}]\n"
-                        "nodes:\n  - {name: r, op: relu, args: {data_in_0: x}, results: {data_out_0: {shape: [seq, 64], precision: {type: fixed, width: 8}}}}\n"
-                        "outputs: [r]\n";
-  const auto r = run_simulate({{"g.yaml", g}, {"c.yaml", config(1)}}, "c.yaml", "--set workload.dims.seq=32");
+  const std::string g =
+      "format: mase-graph\nversion: 1\ndims: {seq: 4}\ninputs: [{name: x, shape: [seq, 64], "
+      "precision: {type: fixed, width: 8}}]\n"
+      "nodes:\n  - {name: r, op: relu, args: {data_in_0: x}, results: {data_out_0: {shape: [seq, "
+      "64], precision: {type: fixed, width: 8}}}}\n"
+      "outputs: [r]\n";
+  const auto r =
+      run_simulate({{"g.yaml", g}, {"c.yaml", config(1)}}, "c.yaml", "--set workload.dims.seq=32");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   EXPECT_EQ(r.num("nodes.r.beats_in"), 32 * 64 / 8);
   EXPECT_EQ(r.num("workload.dims.seq"), 32);
@@ -125,7 +147,8 @@ TEST(Sim, DimsOverrideFromCommandLine) {
 TEST(Sim, AutoMappingBeatsGreedyOnOpt125m) {
   const std::string cfg = read_file(kSrc + "/configs/opt125m_4xu250_ring.yaml");
   const std::map<std::string, std::string> files = {{"c.yaml", cfg}};
-  const std::string common = "--set workload.graph=" + kSrc + "/workloads/graphs/opt125m_int8.json --set workload.dims.seq=16 " +
+  const std::string common = "--set workload.graph=" + kSrc +
+                             "/workloads/graphs/opt125m_int8.json --set workload.dims.seq=16 " +
                              "--set workload.inferences=2";
   const auto autom = run_simulate(files, "c.yaml", common + " --set mapping.auto=true");
   const auto greedy = run_simulate(files, "c.yaml", common + " --set mapping.partition=greedy");
@@ -136,21 +159,24 @@ TEST(Sim, AutoMappingBeatsGreedyOnOpt125m) {
   EXPECT_GT(autom.num("throughput_inferences_per_s"), greedy.num("throughput_inferences_per_s"));
   for (const std::string d : {"fpga0", "fpga1", "fpga2", "fpga3"})
     for (const std::string r : {"lut", "ff", "dsp", "bram36", "uram"})
-      EXPECT_LE(autom.num("devices." + d + ".resources." + r + ".utilisation"), 0.8 + 1e-9) << d << " " << r;
+      EXPECT_LE(autom.num("devices." + d + ".resources." + r + ".utilisation"), 0.8 + 1e-9)
+          << d << " " << r;
 }
 
 // The timeline of a small known run: one linear, one inference (latency 70 cycles = 280 ns).
 TEST(Sim, TraceOfASmallKnownRun) {
-  const auto r = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}}, "c.yaml",
-                              "--trace /tmp/masesim_trace_test.json");
+  const auto r = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}},
+                              "c.yaml", "--trace /tmp/masesim_trace_test.json");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   const std::string t = read_file("/tmp/masesim_trace_test.json");
   EXPECT_NE(t.find("\"traceEvents\""), std::string::npos);
-  EXPECT_NE(t.find("{\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": 0, \"tid\": 0, \"args\": {\"name\": \"fc\"}}"),
+  EXPECT_NE(t.find("{\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": 0, \"tid\": 0, \"args\": "
+                   "{\"name\": \"fc\"}}"),
             std::string::npos)
       << t;
   // The node is busy from the first input (0) to its last output (70 cycles x 4 ns).
-  EXPECT_NE(t.find("{\"ph\": \"X\", \"name\": \"inference\", \"pid\": 0, \"tid\": 0, \"ts\": 0.000000, \"dur\": 0.280000, "
+  EXPECT_NE(t.find("{\"ph\": \"X\", \"name\": \"inference\", \"pid\": 0, \"tid\": 0, \"ts\": "
+                   "0.000000, \"dur\": 0.280000, "
                    "\"args\": {\"n\": 0}}"),
             std::string::npos)
       << t;
@@ -158,12 +184,13 @@ TEST(Sim, TraceOfASmallKnownRun) {
   EXPECT_NE(t.find("\"ts\": 0.280000}"), std::string::npos);
   EXPECT_EQ(r.num("trace.events"), 3);  // the slice, the source's and the sink's markers
   // A window that ends before the output drops the sink's marker.
-  const auto w = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}}, "c.yaml",
-                              "--trace /tmp/masesim_trace_test2.json --trace-window 0:0.1");
+  const auto w =
+      run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}}, "c.yaml",
+                   "--trace /tmp/masesim_trace_test2.json --trace-window 0:0.1");
   ASSERT_EQ(w.exit_code, 0) << w.stderr_text;
   EXPECT_EQ(w.num("trace.events"), 2);
   EXPECT_EQ(read_file("/tmp/masesim_trace_test2.json").find("inference 0 out"), std::string::npos);
-  const auto bad = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}}, "c.yaml",
-                                "--trace /tmp/x.json --trace-window 5:1");
+  const auto bad = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}},
+                                "c.yaml", "--trace /tmp/x.json --trace-window 5:1");
   EXPECT_EQ(bad.exit_code, 1);
 }

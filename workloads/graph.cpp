@@ -40,12 +40,14 @@ std::int64_t Node::attr_int(const std::string& a, std::int64_t dflt) const {
   if (it == attrs.end()) return dflt;
   if (it->second.kind == AttrValue::Kind::List && it->second.list.size() == 1)
     return it->second.list[0].value;
-  if (it->second.kind != AttrValue::Kind::Number || it->second.number != std::floor(it->second.number))
+  if (it->second.kind != AttrValue::Kind::Number ||
+      it->second.number != std::floor(it->second.number))
     throw InputError("attribute " + a + " must be an integer");
   return static_cast<std::int64_t>(it->second.number);
 }
 
-std::vector<std::int64_t> Node::attr_ints(const std::string& a, std::vector<std::int64_t> dflt) const {
+std::vector<std::int64_t> Node::attr_ints(const std::string& a,
+                                          std::vector<std::int64_t> dflt) const {
   auto it = attrs.find(a);
   if (it == attrs.end()) return dflt;
   if (it->second.kind == AttrValue::Kind::Number) return {attr_int(a, 0)};
@@ -147,7 +149,8 @@ struct Loader {
         return dflt;
       }
       const std::int64_t x = as_int(file, v, ctx + "." + k);
-      if (x < -100000 || x > 100000) fail(v, ctx + "." + k + " = " + std::to_string(x) + " is out of range");
+      if (x < -100000 || x > 100000)
+        fail(v, ctx + "." + k + " = " + std::to_string(x) + " is out of range");
       return static_cast<int>(x);
     };
     if (type == "fixed" || type == "int") {
@@ -191,7 +194,8 @@ struct Loader {
     DimExpr d;
     if (!n.IsScalar()) fail(n, ctx + ": a dimension must be an integer or a dim name");
     const std::string s = n.Scalar();
-    if (!s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '+')) {
+    if (!s.empty() &&
+        (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '+')) {
       d.value = as_int(file, n, ctx);
       if (d.value <= 0 && !allow_minus1)
         fail(n, ctx + ": dimension " + std::to_string(d.value) + " must be positive");
@@ -291,9 +295,12 @@ struct Loader {
     }
     if (const YAML::Node w = n["weights"]) {
       const std::string s = as_string(file, w, ctx + ".weights");
-      if (s == "on_chip") h.weights = WeightPlace::OnChip;
-      else if (s == "off_chip") h.weights = WeightPlace::OffChip;
-      else fail(w, ctx + ".weights: expected on_chip or off_chip, got '" + s + "'");
+      if (s == "on_chip")
+        h.weights = WeightPlace::OnChip;
+      else if (s == "off_chip")
+        h.weights = WeightPlace::OffChip;
+      else
+        fail(w, ctx + ".weights: expected on_chip or off_chip, got '" + s + "'");
       h.weights_given = true;
     }
     if (const YAML::Node i = n["impl"]) {
@@ -305,7 +312,8 @@ struct Loader {
   }
 
   template <typename F>
-  void indexed_ports(const YAML::Node& m, const std::string& ctx, const std::string& prefix, F f) const {
+  void indexed_ports(const YAML::Node& m, const std::string& ctx, const std::string& prefix,
+                     F f) const {
     if (!m.IsMap()) fail(m, ctx + ": expected a mapping " + prefix + "K -> ...");
     const std::size_t count = m.size();
     std::vector<std::string> seen;
@@ -314,7 +322,8 @@ struct Loader {
       for (const auto& x : seen)
         if (x == k) fail(kv.first, ctx + ": key '" + k + "' appears twice");
       seen.push_back(k);
-      bool ok = k.rfind(prefix, 0) == 0 && k.size() > prefix.size() && k.size() < prefix.size() + 4 &&
+      bool ok = k.rfind(prefix, 0) == 0 && k.size() > prefix.size() &&
+                k.size() < prefix.size() + 4 &&
                 k.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
       if (!ok || static_cast<std::size_t>(std::stoi(k.substr(prefix.size()))) >= count)
         fail(kv.first, ctx + ": unexpected key '" + k + "' (expected " + prefix + "0.." + prefix +
@@ -329,12 +338,17 @@ struct Loader {
 static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
                             const std::map<std::string, std::int64_t>& dim_overrides) {
   Loader L{file, {}};
-  if (!root || !root.IsMap()) throw InputError(file + ": expected a mase-graph mapping at the top level");
-  check_keys(file, root, "graph", {"format", "version", "name", "dims", "inputs", "nodes", "outputs", "attrs"});
+  if (!root || !root.IsMap())
+    throw InputError(file + ": expected a mase-graph mapping at the top level");
+  check_keys(file, root, "graph",
+             {"format", "version", "name", "dims", "inputs", "nodes", "outputs", "attrs"});
   const std::string fmt = as_string(file, require(file, root, "graph", "format"), "format");
-  if (fmt != "mase-graph") L.fail(root["format"], "format: expected 'mase-graph', got '" + fmt + "'");
+  if (fmt != "mase-graph")
+    L.fail(root["format"], "format: expected 'mase-graph', got '" + fmt + "'");
   const auto version = as_int(file, require(file, root, "graph", "version"), "version");
-  if (version != 1) L.fail(root["version"], "version: " + std::to_string(version) + " is not supported (expected 1)");
+  if (version != 1)
+    L.fail(root["version"],
+           "version: " + std::to_string(version) + " is not supported (expected 1)");
   Graph g;
   g.file = file;
   g.name = root["name"] ? as_string(file, root["name"], "name") : "graph";
@@ -351,9 +365,12 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
     if (!g.dims.count(k)) {
       std::vector<std::string> names;
       for (const auto& kv : g.dims) names.push_back(kv.first);
-      throw InputError(file + ": workload.dims." + k + ": the graph has no dim '" + k + "'" + did_you_mean(k, names));
+      throw InputError(file + ": workload.dims." + k + ": the graph has no dim '" + k + "'" +
+                       did_you_mean(k, names));
     }
-    if (v <= 0) throw InputError(file + ": workload.dims." + k + " = " + std::to_string(v) + " must be positive");
+    if (v <= 0)
+      throw InputError(file + ": workload.dims." + k + " = " + std::to_string(v) +
+                       " must be positive");
     g.dims[k] = v;
   }
   L.dims = g.dims;
@@ -383,30 +400,38 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
     n.name = as_string(file, require(file, y, ctx, "name"), ctx + ".name");
     if (n.name.empty()) L.fail(y, ctx + ": empty node name");
     ctx = "node '" + n.name + "'";
-    check_keys(file, y, ctx, {"name", "op", "args", "params", "attrs", "results", "hw", "implicit"});
+    check_keys(file, y, ctx,
+               {"name", "op", "args", "params", "attrs", "results", "hw", "implicit"});
     if (!names.insert(n.name).second) L.fail(y, ctx + ": duplicate name '" + n.name + "'");
     n.op = as_string(file, require(file, y, ctx, "op"), ctx + ".op");
     const OpRule* rule = find_op_rule(n.op);
-    if (!rule) L.fail(y["op"], ctx + ": unknown op '" + n.op + "'" + did_you_mean(n.op, op_names()));
+    if (!rule)
+      L.fail(y["op"], ctx + ": unknown op '" + n.op + "'" + did_you_mean(n.op, op_names()));
     L.indexed_ports(require(file, y, ctx, "args"), ctx + ".args", "data_in_",
                     [&](std::size_t k, const YAML::Node& v) {
                       n.args.push_back(L.ref(v, ctx + ".args.data_in_" + std::to_string(k)));
                     });
-    if (static_cast<int>(n.args.size()) < rule->min_inputs || static_cast<int>(n.args.size()) > rule->max_inputs)
-      L.fail(y["args"], ctx + ": op '" + n.op + "' takes " + std::to_string(rule->min_inputs) +
-                            (rule->max_inputs != rule->min_inputs ? ".." + std::to_string(rule->max_inputs) : "") +
-                            " inputs, got " + std::to_string(n.args.size()));
+    if (static_cast<int>(n.args.size()) < rule->min_inputs ||
+        static_cast<int>(n.args.size()) > rule->max_inputs)
+      L.fail(y["args"],
+             ctx + ": op '" + n.op + "' takes " + std::to_string(rule->min_inputs) +
+                 (rule->max_inputs != rule->min_inputs ? ".." + std::to_string(rule->max_inputs)
+                                                       : "") +
+                 " inputs, got " + std::to_string(n.args.size()));
     if (const YAML::Node ps = y["params"]) {
       if (!ps.IsMap()) L.fail(ps, ctx + ".params: expected a mapping");
       for (const auto& kv : ps) {
         const std::string pn = yaml::key_string(file, kv.first, ctx + ".params");
-        if (std::find(rule->params_allowed.begin(), rule->params_allowed.end(), pn) == rule->params_allowed.end())
+        if (std::find(rule->params_allowed.begin(), rule->params_allowed.end(), pn) ==
+            rule->params_allowed.end())
           L.fail(kv.first, ctx + ": op '" + n.op + "' has no parameter '" + pn + "'" +
                                did_you_mean(pn, rule->params_allowed));
         Param p;
         p.name = pn;
         p.tensor = L.tensor(kv.second, ctx + ".params." + pn);
-        if (kv.second["shared_with"]) p.shared_with = as_string(file, kv.second["shared_with"], ctx + ".params." + pn + ".shared_with");
+        if (kv.second["shared_with"])
+          p.shared_with =
+              as_string(file, kv.second["shared_with"], ctx + ".params." + pn + ".shared_with");
         n.params.push_back(p);
       }
     }
@@ -416,17 +441,20 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
       if (!as.IsMap()) L.fail(as, ctx + ".attrs: expected a mapping");
       for (const auto& kv : as) {
         const std::string an = yaml::key_string(file, kv.first, ctx + ".attrs");
-        if (std::find(rule->attrs_allowed.begin(), rule->attrs_allowed.end(), an) == rule->attrs_allowed.end())
+        if (std::find(rule->attrs_allowed.begin(), rule->attrs_allowed.end(), an) ==
+            rule->attrs_allowed.end())
           L.fail(kv.first, ctx + ": op '" + n.op + "' has no attribute '" + an + "'" +
                                did_you_mean(an, rule->attrs_allowed));
         n.attrs[an] = L.attr(kv.second, ctx + ".attrs." + an);
       }
     }
-    L.indexed_ports(require(file, y, ctx, "results"), ctx + ".results", "data_out_",
-                    [&](std::size_t k, const YAML::Node& v) {
-                      n.results.push_back(L.tensor(v, ctx + ".results.data_out_" + std::to_string(k)));
-                    });
-    if (n.results.size() != 1) L.fail(y["results"], ctx + ": op '" + n.op + "' has exactly one result data_out_0");
+    L.indexed_ports(
+        require(file, y, ctx, "results"), ctx + ".results", "data_out_",
+        [&](std::size_t k, const YAML::Node& v) {
+          n.results.push_back(L.tensor(v, ctx + ".results.data_out_" + std::to_string(k)));
+        });
+    if (n.results.size() != 1)
+      L.fail(y["results"], ctx + ": op '" + n.op + "' has exactly one result data_out_0");
     if (const YAML::Node h = y["hw"]) n.hw = L.hw(h, ctx + ".hw");
     if (const YAML::Node im = y["implicit"]) yaml::as_bool(file, im, ctx + ".implicit");
     raw.push_back(std::move(n));
@@ -443,20 +471,24 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
   auto check_ref = [&](const PortRef& r, const std::string& ctx, int line) {
     const std::string at = file + (line ? ":" + std::to_string(line) : "");
     if (g.find_input(r.node)) {
-      if (r.index != 0) throw InputError(at + ": " + ctx + ": graph input '" + r.node + "' has only data_out_0");
+      if (r.index != 0)
+        throw InputError(at + ": " + ctx + ": graph input '" + r.node + "' has only data_out_0");
       return;
     }
     auto it = index.find(r.node);
     if (it == index.end())
-      throw InputError(at + ": " + ctx + ": reference to unknown node '" + r.node + "'" + did_you_mean(r.node, all_names));
+      throw InputError(at + ": " + ctx + ": reference to unknown node '" + r.node + "'" +
+                       did_you_mean(r.node, all_names));
     if (r.index >= static_cast<int>(result_count[it->second]))
-      throw InputError(at + ": " + ctx + ": node '" + r.node + "' has no data_out_" + std::to_string(r.index));
+      throw InputError(at + ": " + ctx + ": node '" + r.node + "' has no data_out_" +
+                       std::to_string(r.index));
   };
   std::vector<int> indeg(raw.size(), 0);
   std::vector<std::vector<std::size_t>> succ(raw.size());
   for (std::size_t i = 0; i < raw.size(); ++i)
     for (std::size_t a = 0; a < raw[i].args.size(); ++a) {
-      check_ref(raw[i].args[a], "node '" + raw[i].name + "' data_in_" + std::to_string(a), raw[i].line);
+      check_ref(raw[i].args[a], "node '" + raw[i].name + "' data_in_" + std::to_string(a),
+                raw[i].line);
       auto it = index.find(raw[i].args[a].node);
       if (it != index.end()) {
         ++indeg[i];
@@ -495,7 +527,8 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
     std::string cyc;
     for (std::size_t k = static_cast<std::size_t>(pos[cur]); k < path.size(); ++k)
       cyc = "'" + raw[path[k]].name + "'" + (cyc.empty() ? "" : " -> ") + cyc;
-    throw InputError(file + ": the graph has a cycle: " + cyc + " -> '" + raw[path.back()].name + "'");
+    throw InputError(file + ": the graph has a cycle: " + cyc + " -> '" + raw[path.back()].name +
+                     "'");
   }
   for (auto i : order) g.nodes.push_back(std::move(raw[i]));
 
@@ -509,7 +542,8 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
 
   // Shape rules.
   for (const auto& n : g.nodes) {
-    const std::string at = file + ":" + std::to_string(n.line) + ": node '" + n.name + "' (" + n.op + ")";
+    const std::string at =
+        file + ":" + std::to_string(n.line) + ": node '" + n.name + "' (" + n.op + ")";
     std::vector<Shape> in;
     for (const auto& a : n.args) in.push_back(g.tensor_of(a).shape);
     std::vector<Shape> out;
@@ -520,11 +554,13 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
     }
     for (std::size_t k = 0; k < out.size(); ++k)
       if (out[k] != n.results[k].shape)
-        throw InputError(at + ": data_out_" + std::to_string(k) + " shape " + shape_to_string(n.results[k].shape) +
+        throw InputError(at + ": data_out_" + std::to_string(k) + " shape " +
+                         shape_to_string(n.results[k].shape) +
                          " does not match the op rule, which gives " + shape_to_string(out[k]));
     for (const auto& [port, par] : n.hw.parallelism) {
       const Tensor* t = nullptr;
-      if (port.rfind("data_in_", 0) == 0 && port.size() > 8 && port.find_first_not_of("0123456789", 8) == std::string::npos &&
+      if (port.rfind("data_in_", 0) == 0 && port.size() > 8 &&
+          port.find_first_not_of("0123456789", 8) == std::string::npos &&
           std::stoul(port.substr(8)) < n.args.size())
         t = &g.tensor_of(n.args[std::stoul(port.substr(8))]);
       else if (port == "data_out_0")
@@ -539,11 +575,13 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
       for (std::size_t k = 0; k < par.size(); ++k) {
         const std::int64_t d = t->shape[t->shape.size() - par.size() + k];
         if (par[k] > d)
-          throw InputError(at + ": hw.parallelism." + port + "[" + std::to_string(k) + "] = " + std::to_string(par[k]) +
-                           " exceeds the tensor dim " + std::to_string(d) + " of " + shape_to_string(t->shape));
+          throw InputError(at + ": hw.parallelism." + port + "[" + std::to_string(k) +
+                           "] = " + std::to_string(par[k]) + " exceeds the tensor dim " +
+                           std::to_string(d) + " of " + shape_to_string(t->shape));
         if (d % par[k] != 0)
-          throw InputError(at + ": hw.parallelism." + port + "[" + std::to_string(k) + "] = " + std::to_string(par[k]) +
-                           " does not divide the tensor dim " + std::to_string(d) + " of " + shape_to_string(t->shape));
+          throw InputError(at + ": hw.parallelism." + port + "[" + std::to_string(k) +
+                           "] = " + std::to_string(par[k]) + " does not divide the tensor dim " +
+                           std::to_string(d) + " of " + shape_to_string(t->shape));
       }
     }
   }
@@ -551,16 +589,19 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
     for (const auto& p : n.params)
       if (!p.shared_with.empty()) {
         const auto dot = p.shared_with.rfind('.');
-        const Node* o = dot == std::string::npos ? nullptr : g.find_node(p.shared_with.substr(0, dot));
+        const Node* o =
+            dot == std::string::npos ? nullptr : g.find_node(p.shared_with.substr(0, dot));
         const Param* op = o ? o->param(p.shared_with.substr(dot + 1)) : nullptr;
         if (!op || op->tensor.shape != p.tensor.shape)
-          throw InputError(file + ":" + std::to_string(n.line) + ": node '" + n.name + "' param '" + p.name +
-                           "': shared_with '" + p.shared_with + "' names no parameter of the same shape");
+          throw InputError(file + ":" + std::to_string(n.line) + ": node '" + n.name + "' param '" +
+                           p.name + "': shared_with '" + p.shared_with +
+                           "' names no parameter of the same shape");
       }
   return g;
 }
 
-Graph load_graph(const std::string& path, const std::map<std::string, std::int64_t>& dim_overrides) {
+Graph load_graph(const std::string& path,
+                 const std::map<std::string, std::int64_t>& dim_overrides) {
   return load_from_yaml(yaml::load_file(path), path, dim_overrides);
 }
 

@@ -58,7 +58,7 @@ struct Param {
 enum class WeightPlace { OnChip, OffChip };
 
 struct HwInfo {
-  std::string device;                                        ///< empty: the mapper decides
+  std::string device;                                            ///< empty: the mapper decides
   std::map<std::string, std::vector<std::int64_t>> parallelism;  ///< per port: data_in_K/data_out_K
   WeightPlace weights = WeightPlace::OnChip;
   bool weights_given = false;
@@ -105,7 +105,8 @@ struct Graph {
 /// Loads and validates a mase-graph file (JSON or YAML). `dim_overrides` replace the
 /// graph's dim defaults (unknown dim names are errors). Throws InputError naming the
 /// file, the node and the key.
-Graph load_graph(const std::string& path, const std::map<std::string, std::int64_t>& dim_overrides = {});
+Graph load_graph(const std::string& path,
+                 const std::map<std::string, std::int64_t>& dim_overrides = {});
 /// Same from text (`label` stands in for the file name in messages).
 Graph load_graph_text(const std::string& text, const std::string& label,
                       const std::map<std::string, std::int64_t>& dim_overrides = {});
@@ -114,8 +115,8 @@ Graph load_graph_text(const std::string& text, const std::string& label,
 std::int64_t node_macs(const Graph& g, const Node& n);
 
 struct WorkloadSummary {
-  std::int64_t parameters = 0;    ///< elements of params, tied ones counted once
-  std::int64_t macs = 0;          ///< per inference
+  std::int64_t parameters = 0;  ///< elements of params, tied ones counted once
+  std::int64_t macs = 0;        ///< per inference
   std::int64_t nodes = 0;
   std::int64_t weight_bytes = 0;  ///< params at their precision, tied counted once
 };

@@ -8,13 +8,15 @@
 namespace masesim {
 namespace {
 
-[[noreturn]] void fail(const std::string& msg) { throw InputError(msg); }
+[[noreturn]] void fail(const std::string& msg) {
+  throw InputError(msg);
+}
 
 std::int64_t norm_dim(std::int64_t d, std::size_t rank, const char* what) {
   const auto r = static_cast<std::int64_t>(rank);
   if (d < -r || d >= r)
-    fail(std::string("attribute ") + what + " = " + std::to_string(d) + " is out of range for rank " +
-         std::to_string(rank));
+    fail(std::string("attribute ") + what + " = " + std::to_string(d) +
+         " is out of range for rank " + std::to_string(rank));
   return d < 0 ? d + r : d;
 }
 
@@ -24,7 +26,9 @@ void need_rank(const Shape& s, std::size_t lo, std::size_t hi, const char* port)
          ", expected rank " + std::to_string(lo) + (hi != lo ? ".." + std::to_string(hi) : ""));
 }
 
-std::vector<Shape> same(const Node&, const std::vector<Shape>& in) { return {in[0]}; }
+std::vector<Shape> same(const Node&, const std::vector<Shape>& in) {
+  return {in[0]};
+}
 
 Shape param_shape(const Node& n, const char* p) {
   const Param* w = n.param(p);
@@ -108,7 +112,8 @@ std::vector<Shape> conv2d(const Node& n, const std::vector<Shape>& in) {
     fail("groups = " + std::to_string(groups) + " must divide in and out channels");
   if (w[1] * groups != in[0][1])
     fail("weight " + shape_to_string(w) + " expects " + std::to_string(w[1] * groups) +
-         " input channels, data_in_0 " + shape_to_string(in[0]) + " has " + std::to_string(in[0][1]));
+         " input channels, data_in_0 " + shape_to_string(in[0]) + " has " +
+         std::to_string(in[0][1]));
   if (const Param* b = n.param("bias"))
     if (b->tensor.shape != Shape{w[0]})
       fail("bias " + shape_to_string(b->tensor.shape) + " must be [" + std::to_string(w[0]) + "]");
@@ -152,8 +157,8 @@ std::vector<Shape> batch_norm(const Node& n, const std::vector<Shape>& in) {
   need_rank(in[0], 2, 5, "data_in_0");
   for (const auto& p : n.params)
     if (p.tensor.shape != Shape{in[0][1]})
-      fail(p.name + " " + shape_to_string(p.tensor.shape) + " must be [" + std::to_string(in[0][1]) +
-           "] (channels)");
+      fail(p.name + " " + shape_to_string(p.tensor.shape) + " must be [" +
+           std::to_string(in[0][1]) + "] (channels)");
   return {in[0]};
 }
 
@@ -245,22 +250,59 @@ const std::vector<OpRule>& table() {
     v.push_back({"linear", OpClass::Gemm, 1, 1, {"weight", "bias"}, {"weight"}, {}, linear});
     v.push_back({"matmul", OpClass::Gemm, 2, 2, none, none, {}, matmul});
     v.push_back({"bmm", OpClass::Gemm, 2, 2, none, none, {}, bmm});
-    v.push_back({"conv2d", OpClass::Conv, 1, 1, {"weight", "bias"}, {"weight"},
-                 {"stride", "padding", "dilation", "groups"}, conv2d});
+    v.push_back({"conv2d",
+                 OpClass::Conv,
+                 1,
+                 1,
+                 {"weight", "bias"},
+                 {"weight"},
+                 {"stride", "padding", "dilation", "groups"},
+                 conv2d});
     for (const char* e : {"relu", "gelu", "silu", "tanh", "sigmoid"})
       v.push_back({e, OpClass::Elementwise, 1, 1, none, none, {"inplace", "approximate"}, same});
     for (const char* e : {"add", "sub", "mul", "div"})
       v.push_back({e, OpClass::Elementwise, 1, 2, none, none, {"scalar"}, eltwise2});
     v.push_back({"softmax", OpClass::RowReduce, 1, 1, none, none, {"dim"}, softmax});
-    v.push_back({"layer_norm", OpClass::RowReduce, 1, 1, {"weight", "bias"}, none,
-                 {"normalized_shape", "eps"}, norm});
-    v.push_back({"batch_norm", OpClass::Elementwise, 1, 1,
-                 {"weight", "bias", "running_mean", "running_var"}, none, {"eps", "momentum"},
+    v.push_back({"layer_norm",
+                 OpClass::RowReduce,
+                 1,
+                 1,
+                 {"weight", "bias"},
+                 none,
+                 {"normalized_shape", "eps"},
+                 norm});
+    v.push_back({"batch_norm",
+                 OpClass::Elementwise,
+                 1,
+                 1,
+                 {"weight", "bias", "running_mean", "running_var"},
+                 none,
+                 {"eps", "momentum"},
                  batch_norm});
-    v.push_back({"embedding", OpClass::Embedding, 1, 1, {"weight"}, {"weight"}, {"padding_idx"},
+    v.push_back({"embedding",
+                 OpClass::Embedding,
+                 1,
+                 1,
+                 {"weight"},
+                 {"weight"},
+                 {"padding_idx"},
                  embedding});
-    v.push_back({"max_pool2d", OpClass::Pool, 1, 1, none, none, {"kernel_size", "stride", "padding"}, pool});
-    v.push_back({"avg_pool2d", OpClass::Pool, 1, 1, none, none, {"kernel_size", "stride", "padding"}, pool});
+    v.push_back({"max_pool2d",
+                 OpClass::Pool,
+                 1,
+                 1,
+                 none,
+                 none,
+                 {"kernel_size", "stride", "padding"},
+                 pool});
+    v.push_back({"avg_pool2d",
+                 OpClass::Pool,
+                 1,
+                 1,
+                 none,
+                 none,
+                 {"kernel_size", "stride", "padding"},
+                 pool});
     v.push_back({"flatten", OpClass::Wire, 1, 1, none, none, {"start_dim", "end_dim"}, flatten});
     v.push_back({"view", OpClass::Wire, 1, 1, none, none, {"shape"}, view});
     v.push_back({"reshape", OpClass::Wire, 1, 1, none, none, {"shape"}, view});
@@ -287,6 +329,8 @@ std::vector<std::string> op_names() {
   return v;
 }
 
-bool is_implicit(OpClass c) { return c == OpClass::Wire || c == OpClass::Reorder; }
+bool is_implicit(OpClass c) {
+  return c == OpClass::Wire || c == OpClass::Reorder;
+}
 
 }  // namespace masesim

@@ -45,12 +45,18 @@ bool Precision::is_block_format() const {
 
 std::string Precision::type_name() const {
   switch (kind) {
-    case PrecisionKind::Fixed: return "fixed";
-    case PrecisionKind::Float: return "float";
-    case PrecisionKind::Minifloat: return "minifloat";
-    case PrecisionKind::BlockFp: return "block_fp";
-    case PrecisionKind::MxInt: return "mxint";
-    case PrecisionKind::MxFp: return "mxfp";
+    case PrecisionKind::Fixed:
+      return "fixed";
+    case PrecisionKind::Float:
+      return "float";
+    case PrecisionKind::Minifloat:
+      return "minifloat";
+    case PrecisionKind::BlockFp:
+      return "block_fp";
+    case PrecisionKind::MxInt:
+      return "mxint";
+    case PrecisionKind::MxFp:
+      return "mxfp";
   }
   return "?";
 }
@@ -59,13 +65,21 @@ std::string Precision::to_string() const {
   std::ostringstream s;
   s << type_name();
   switch (kind) {
-    case PrecisionKind::Fixed: s << "(" << width << "," << frac_width << ")"; break;
-    case PrecisionKind::Float: s << width; break;
-    case PrecisionKind::Minifloat: s << "(w" << width << ",e" << exponent_width << ")"; break;
+    case PrecisionKind::Fixed:
+      s << "(" << width << "," << frac_width << ")";
+      break;
+    case PrecisionKind::Float:
+      s << width;
+      break;
+    case PrecisionKind::Minifloat:
+      s << "(w" << width << ",e" << exponent_width << ")";
+      break;
     case PrecisionKind::BlockFp:
       s << "(w" << width << ",e" << exponent_width << ",b" << block_size << ")";
       break;
-    case PrecisionKind::MxInt: s << "(w" << width << ",b" << block_size << ")"; break;
+    case PrecisionKind::MxInt:
+      s << "(w" << width << ",b" << block_size << ")";
+      break;
     case PrecisionKind::MxFp:
       s << "(e" << exponent_width << "m" << mantissa_width << ",b" << block_size << ")";
       break;

@@ -81,9 +81,10 @@ Dtype parse_descr(const std::string& d, const std::string& label) {
   const Dtype t{d[1], d[2] - '0'};
   const bool one = t.size == 1;
   const bool order_ok = d[0] == '<' || (d[0] == '|' && one) || (d[0] == '=' && !one);
-  const bool kind_ok = (t.kind == 'f' && (t.size == 4 || t.size == 8)) ||
-                       (t.kind == 'i' && (t.size == 1 || t.size == 2 || t.size == 4 || t.size == 8)) ||
-                       (t.kind == 'u' && one) || (t.kind == 'b' && one);
+  const bool kind_ok =
+      (t.kind == 'f' && (t.size == 4 || t.size == 8)) ||
+      (t.kind == 'i' && (t.size == 1 || t.size == 2 || t.size == 4 || t.size == 8)) ||
+      (t.kind == 'u' && one) || (t.kind == 'b' && one);
   if (!order_ok || !kind_ok) bad(label, "unsupported .npy dtype '" + d + "'" + supported);
   return t;
 }
@@ -110,7 +111,8 @@ double element(const std::string& b, std::size_t at, Dtype t, const std::string&
         bad(label, "integer " + std::to_string(v) + " is not exact as a double");
       return static_cast<double>(v);
     }
-    default: return static_cast<double>(static_cast<unsigned char>(b[at]));
+    default:
+      return static_cast<double>(static_cast<unsigned char>(b[at]));
   }
 }
 
@@ -120,12 +122,14 @@ TensorData parse_npy(const std::string& b, const std::string& label) {
   if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0)
     bad(label, "not a .npy file (missing the \\x93NUMPY magic)");
   const int major = static_cast<unsigned char>(b[6]);
-  if (major < 1 || major > 3) bad(label, ".npy format version " + std::to_string(major) + " is not supported (1, 2 or 3)");
+  if (major < 1 || major > 3)
+    bad(label, ".npy format version " + std::to_string(major) + " is not supported (1, 2 or 3)");
   const int lenbytes = major == 1 ? 2 : 4;
   const std::size_t hstart = 8 + static_cast<std::size_t>(lenbytes);
   if (b.size() < hstart) bad(label, "truncated .npy header");
   const std::size_t hlen = le(b, 8, lenbytes);
-  if (b.size() < hstart + hlen) bad(label, "truncated .npy header (" + std::to_string(hlen) + " bytes announced)");
+  if (b.size() < hstart + hlen)
+    bad(label, "truncated .npy header (" + std::to_string(hlen) + " bytes announced)");
   const std::string h = b.substr(hstart, hlen);
   if (h.find('{') == std::string::npos) bad(label, "malformed .npy header: " + h);
   const Dtype t = parse_descr(header_value(h, "descr", label), label);
@@ -143,7 +147,8 @@ TensorData parse_npy(const std::string& b, const std::string& label) {
     bad(label, "truncated .npy data: " + std::to_string(b.size() - data) + " bytes for shape " +
                    shape_to_string(out.shape) + " (" + std::to_string(need) + " expected)");
   if (b.size() - data > need)
-    bad(label, ".npy file has " + std::to_string(b.size() - data - need) + " trailing bytes after the data");
+    bad(label, ".npy file has " + std::to_string(b.size() - data - need) +
+                   " trailing bytes after the data");
   out.v.resize(n);
   for (std::size_t i = 0; i < n; ++i) out.v[i] = element(b, data + i * t.size, t, label);
   return out;
@@ -160,7 +165,8 @@ TensorData read_npy(const std::string& path) {
 std::string npy_bytes(const TensorData& t) {
   std::string shape = "(";
   for (std::size_t i = 0; i < t.shape.size(); ++i)
-    shape += std::to_string(t.shape[i]) + (t.shape.size() == 1 ? "," : (i + 1 < t.shape.size() ? ", " : ""));
+    shape += std::to_string(t.shape[i]) +
+             (t.shape.size() == 1 ? "," : (i + 1 < t.shape.size() ? ", " : ""));
   shape += ")";
   std::string h = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }";
   const std::size_t total = 10 + h.size() + 1;
@@ -182,7 +188,8 @@ std::string npy_bytes(const TensorData& t) {
 
 void write_npy(const std::string& path, const TensorData& t) {
   if (static_cast<std::int64_t>(t.v.size()) != shape_numel(t.shape, path))
-    throw InputError(path + ": " + std::to_string(t.v.size()) + " values for shape " + shape_to_string(t.shape));
+    throw InputError(path + ": " + std::to_string(t.v.size()) + " values for shape " +
+                     shape_to_string(t.shape));
   std::ofstream f(path, std::ios::binary);
   if (!f) throw InputError(path + ": cannot write tensor file");
   const std::string b = npy_bytes(t);
@@ -190,7 +197,8 @@ void write_npy(const std::string& path, const TensorData& t) {
   if (!f) throw InputError(path + ": write failed");
 }
 
-TensorData read_npy_shaped(const std::string& path, const Shape& expected, const std::string& what) {
+TensorData read_npy_shaped(const std::string& path, const Shape& expected,
+                           const std::string& what) {
   TensorData t = read_npy(path);
   if (t.shape != expected)
     throw InputError(path + ": " + what + " has shape " + shape_to_string(t.shape) + ", expected " +
@@ -219,7 +227,9 @@ std::string input_file(const std::string& dir, const std::string& input) {
 std::string reference_file(const std::string& dir, const std::string& node) {
   return dir + "/reference/" + node + ".npy";
 }
-bool file_exists(const std::string& path) { return static_cast<bool>(std::ifstream(path)); }
+bool file_exists(const std::string& path) {
+  return static_cast<bool>(std::ifstream(path));
+}
 
 namespace {
 TensorData read_input_file(const std::string& dir, const GraphInput& in, std::int64_t* count) {

@@ -31,7 +31,8 @@ TensorData read_npy_shaped(const std::string& path, const Shape& expected, const
 
 /// "<graph file without .json/.yaml/.yml>.data", the default data directory of a graph.
 std::string default_data_dir(const std::string& graph_path);
-std::string param_file(const std::string& data_dir, const std::string& node, const std::string& param);
+std::string param_file(const std::string& data_dir, const std::string& node,
+                       const std::string& param);
 std::string input_file(const std::string& data_dir, const std::string& input);
 std::string reference_file(const std::string& data_dir, const std::string& node);
 bool file_exists(const std::string& path);
@@ -39,7 +40,8 @@ bool file_exists(const std::string& path);
 /// Inference `inference` (0-based) of a graph input file: the file's shape is either the
 /// input's shape (one inference) or [inferences, ...input shape]. InputError otherwise or
 /// when `inference` is out of range.
-TensorData read_input(const std::string& data_dir, const GraphInput& in, std::int64_t inference = 0);
+TensorData read_input(const std::string& data_dir, const GraphInput& in,
+                      std::int64_t inference = 0);
 /// Number of inferences an input file holds (1 when it has the input's own shape).
 std::int64_t input_inferences(const std::string& data_dir, const GraphInput& in);
 

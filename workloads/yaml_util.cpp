@@ -1,11 +1,11 @@
 #include "workloads/yaml_util.hpp"
 
+#include <sys/stat.h>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "workloads/error.hpp"
 
@@ -21,8 +21,8 @@ YAML::Node load_text(const std::string& text, const std::string& label) {
   try {
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw InputError(label + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML/JSON: " +
-                     e.msg);
+    throw InputError(label + ":" + std::to_string(e.mark.line + 1) +
+                     ": malformed YAML/JSON: " + e.msg);
   }
 }
 
@@ -38,12 +38,15 @@ YAML::Node load_file(const std::string& path) {
 }
 
 std::string key_string(const std::string& file, const YAML::Node& key, const std::string& ctx) {
-  if (!key.IsScalar()) throw InputError(where(file, key) + ": " + ctx + ": a key must be a plain name, not a list or mapping");
+  if (!key.IsScalar())
+    throw InputError(where(file, key) + ": " + ctx +
+                     ": a key must be a plain name, not a list or mapping");
   return key.Scalar();
 }
 
 std::string scalar_string(const std::string& file, const YAML::Node& n, const std::string& ctx) {
-  if (!n || !n.IsScalar()) throw InputError((n ? where(file, n) : file) + ": " + ctx + ": expected a single value");
+  if (!n || !n.IsScalar())
+    throw InputError((n ? where(file, n) : file) + ": " + ctx + ": expected a single value");
   return n.Scalar();
 }
 
@@ -54,7 +57,8 @@ void check_keys(const std::string& file, const YAML::Node& map, const std::strin
   for (const auto& kv : map) {
     const std::string k = key_string(file, kv.first, ctx);
     for (const auto& x : seen)
-      if (x == k) throw InputError(where(file, kv.first) + ": " + ctx + ": key '" + k + "' appears twice");
+      if (x == k)
+        throw InputError(where(file, kv.first) + ": " + ctx + ": key '" + k + "' appears twice");
     seen.push_back(k);
     bool ok = false;
     for (const auto& c : known) ok = ok || c == k;

@@ -24,7 +24,9 @@ std::string CheckReport::summary(const Shape& shape) const {
   if (!shape_ok) return "shapes differ";
   s << mismatches << "/" << elements << " mismatching, max abs error " << max_abs_error;
   if (first_index >= 0)
-    s << ", first at " << (shape.empty() ? "[" + std::to_string(first_index) + "]" : index_to_string(first_index, shape))
+    s << ", first at "
+      << (shape.empty() ? "[" + std::to_string(first_index) + "]"
+                        : index_to_string(first_index, shape))
       << ": expected " << first_expected << " got " << first_got;
   return s.str();
 }
@@ -41,8 +43,8 @@ CheckReport compare_impl(const QTensor& got, const QTensor& exp, Tol tol) {
   for (std::size_t i = 0; i < exp.v.size(); ++i) {
     const double a = got.v[i], e = exp.v[i];
     const bool nan = std::isnan(a) || std::isnan(e);
-    const double err = nan ? (std::isnan(a) && std::isnan(e) ? 0.0 : INFINITY)
-                           : (a == e ? 0.0 : std::fabs(a - e));
+    const double err =
+        nan ? (std::isnan(a) && std::isnan(e) ? 0.0 : INFINITY) : (a == e ? 0.0 : std::fabs(a - e));
     if (err > r.max_abs_error) r.max_abs_error = err;
     if (err > tol(i)) {
       if (r.mismatches++ == 0) {

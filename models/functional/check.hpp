@@ -16,7 +16,8 @@ struct CheckReport {
   std::int64_t first_index = -1;  ///< flat row-major index of the first mismatch
   double first_expected = 0, first_got = 0;
   bool ok() const { return shape_ok && mismatches == 0; }
-  /// "shape [..] vs [..]" or "N/M mismatching, max abs error E, first at [i,j,..]: expected X got Y".
+  /// "shape [..] vs [..]" or "N/M mismatching, max abs error E, first at [i,j,..]: expected X got
+  /// Y".
   std::string summary(const Shape& shape = {}) const;
 };
 

@@ -22,7 +22,9 @@ std::vector<I> strides_of(const Shape& s) {
   return st;
 }
 
-I numel(const Shape& s) { return shape_numel(s); }
+I numel(const Shape& s) {
+  return shape_numel(s);
+}
 
 /// Strides of `in` (right-aligned) indexed by the dims of `out`; 0 where broadcast.
 std::vector<I> bcast_strides(const Shape& in, const Shape& out) {
@@ -79,10 +81,11 @@ const QTensor* find_param(const Node& n, const std::map<std::string, QTensor>& p
 void check_acc(const Node& n, const Precision& a, const Precision& b, I K, const Precision* bias) {
   const int bits = accumulator_bits(a, b, K, bias);
   if (bits > 53)
-    throw SimulationError("node '" + n.name + "' (" + n.op + "): the fixed-point accumulator needs " +
-                          std::to_string(bits) + " bits (" + a.to_string() + " x " + b.to_string() +
-                          ", K = " + std::to_string(K) +
-                          "), more than the 53 bits the functional model computes exactly in double");
+    throw SimulationError(
+        "node '" + n.name + "' (" + n.op + "): the fixed-point accumulator needs " +
+        std::to_string(bits) + " bits (" + a.to_string() + " x " + b.to_string() +
+        ", K = " + std::to_string(K) +
+        "), more than the 53 bits the functional model computes exactly in double");
 }
 
 const Precision* bias_prec(const Node& n) {
@@ -91,12 +94,13 @@ const Precision* bias_prec(const Node& n) {
 }
 
 // ------------------------------------------------------------------- GEMM / conv
-void linear(const Graph& g, const Node& n, const QTensor& x, const std::map<std::string, QTensor>& params,
-            QTensor& y) {
+void linear(const Graph& g, const Node& n, const QTensor& x,
+            const std::map<std::string, QTensor>& params, QTensor& y) {
   const QTensor* w = find_param(n, params, "weight", true);
   const QTensor* b = find_param(n, params, "bias", false);
   const I K = x.shape.back(), O = w->shape[0], R = numel(x.shape) / K;
-  check_acc(n, g.tensor_of(n.args[0]).precision, n.param("weight")->tensor.precision, K, bias_prec(n));
+  check_acc(n, g.tensor_of(n.args[0]).precision, n.param("weight")->tensor.precision, K,
+            bias_prec(n));
   for (I r = 0; r < R; ++r) {
     const double* xr = x.v.data() + r * K;
     for (I o = 0; o < O; ++o) {
@@ -136,8 +140,8 @@ std::vector<I> pair(const Node& n, const char* a, I dflt) {
   return v;
 }
 
-void conv2d(const Graph& g, const Node& n, const QTensor& x, const std::map<std::string, QTensor>& params,
-            QTensor& y) {
+void conv2d(const Graph& g, const Node& n, const QTensor& x,
+            const std::map<std::string, QTensor>& params, QTensor& y) {
   const QTensor* w = find_param(n, params, "weight", true);
   const QTensor* b = find_param(n, params, "bias", false);
   const I N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
@@ -160,7 +164,8 @@ void conv2d(const Graph& g, const Node& n, const QTensor& x, const std::map<std:
               for (I kw = 0; kw < KW; ++kw) {
                 const I iw = ow * s[1] - p[1] + kw * d[1];
                 if (iw < 0 || iw >= W) continue;
-                acc += x.v[((nb * C + c0 + c) * H + ih) * W + iw] * w->v[((o * CG + c) * KH + kh) * KW + kw];
+                acc += x.v[((nb * C + c0 + c) * H + ih) * W + iw] *
+                       w->v[((o * CG + c) * KH + kh) * KW + kw];
               }
             }
           if (b) acc += b->v[o];
@@ -195,7 +200,7 @@ void pool(const Node& n, const QTensor& x, QTensor& y, bool is_max) {
 }
 
 // ------------------------------------------------------------------ element-wise
-constexpr double kSqrt1_2 = 0.7071067811865476;    // 1/sqrt(2), same double as Python's
+constexpr double kSqrt1_2 = 0.7071067811865476;      // 1/sqrt(2), same double as Python's
 constexpr double kSqrt2OverPi = 0.7978845608028654;  // sqrt(2/pi)
 
 double unary(const std::string& op, double x, bool gelu_tanh) {
@@ -212,10 +217,14 @@ double unary(const std::string& op, double x, bool gelu_tanh) {
 
 double binary(char op, double a, double b) {
   switch (op) {
-    case '+': return a + b;
-    case '-': return a - b;
-    case '*': return a * b;
-    default: return a / b;
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    default:
+      return a / b;
   }
 }
 
@@ -231,7 +240,9 @@ void eltwise2(const Node& n, const std::vector<const QTensor*>& in, QTensor& y) 
 }
 
 // -------------------------------------------------------------- row reductions
-I norm_axis(I d, std::size_t rank) { return d < 0 ? d + static_cast<I>(rank) : d; }
+I norm_axis(I d, std::size_t rank) {
+  return d < 0 ? d + static_cast<I>(rank) : d;
+}
 
 void softmax(const Node& n, const QTensor& x, QTensor& y) {
   const I d = norm_axis(n.attr_int("dim", -1), x.shape.size());
@@ -254,7 +265,8 @@ void softmax(const Node& n, const QTensor& x, QTensor& y) {
     }
 }
 
-void layer_norm(const Node& n, const QTensor& x, const std::map<std::string, QTensor>& params, QTensor& y) {
+void layer_norm(const Node& n, const QTensor& x, const std::map<std::string, QTensor>& params,
+                QTensor& y) {
   const QTensor* w = find_param(n, params, "weight", false);
   const QTensor* b = find_param(n, params, "bias", false);
   I len = x.shape.back();
@@ -288,7 +300,8 @@ void layer_norm(const Node& n, const QTensor& x, const std::map<std::string, QTe
   }
 }
 
-void batch_norm(const Node& n, const QTensor& x, const std::map<std::string, QTensor>& params, QTensor& y) {
+void batch_norm(const Node& n, const QTensor& x, const std::map<std::string, QTensor>& params,
+                QTensor& y) {
   const QTensor* w = find_param(n, params, "weight", false);
   const QTensor* b = find_param(n, params, "bias", false);
   const QTensor* rm = find_param(n, params, "running_mean", true);
@@ -309,7 +322,8 @@ void batch_norm(const Node& n, const QTensor& x, const std::map<std::string, QTe
     }
 }
 
-void embedding(const Node& n, const QTensor& ids, const std::map<std::string, QTensor>& params, QTensor& y) {
+void embedding(const Node& n, const QTensor& ids, const std::map<std::string, QTensor>& params,
+               QTensor& y) {
   const QTensor* w = find_param(n, params, "weight", true);
   const I V = w->shape[0], D = w->shape[1];
   for (std::size_t i = 0; i < ids.v.size(); ++i) {
@@ -330,14 +344,16 @@ void permute(const QTensor& x, const std::vector<I>& dims, QTensor& y) {
 
 }  // namespace
 
-int accumulator_bits(const Precision& a, const Precision& b, std::int64_t K, const Precision* bias) {
+int accumulator_bits(const Precision& a, const Precision& b, std::int64_t K,
+                     const Precision* bias) {
   if (a.kind != PrecisionKind::Fixed || b.kind != PrecisionKind::Fixed) return 0;
   int bits = a.width + b.width + ceil_log2(K);
   if (bias && bias->kind == PrecisionKind::Fixed) {
     const int F = a.frac_width + b.frac_width;
     // The bias is aligned to the accumulator (widened when it has more fraction bits)
     // and may need one more integer bit than the products' sum.
-    bits = std::max(bits, bias->width - bias->frac_width + F) + std::max(0, bias->frac_width - F) + 1;
+    bits =
+        std::max(bits, bias->width - bias->frac_width + F) + std::max(0, bias->frac_width - F) + 1;
   }
   return bits;
 }
@@ -345,15 +361,17 @@ int accumulator_bits(const Precision& a, const Precision& b, std::int64_t K, con
 QTensor eval_node(const Graph& g, const Node& n, const std::vector<const QTensor*>& inputs,
                   const std::map<std::string, QTensor>& params, Rounding r) {
   if (inputs.size() != n.args.size())
-    fail(n, std::to_string(inputs.size()) + " inputs given, the node has " + std::to_string(n.args.size()));
+    fail(n, std::to_string(inputs.size()) + " inputs given, the node has " +
+                std::to_string(n.args.size()));
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Shape& want = g.tensor_of(n.args[i]).shape;
     if (!inputs[i] || inputs[i]->shape != want)
       fail(n, "data_in_" + std::to_string(i) + " has shape " +
-                  (inputs[i] ? shape_to_string(inputs[i]->shape) : std::string("(null)")) + ", expected " +
-                  shape_to_string(want));
+                  (inputs[i] ? shape_to_string(inputs[i]->shape) : std::string("(null)")) +
+                  ", expected " + shape_to_string(want));
     if (inputs[i]->v.size() != static_cast<std::size_t>(numel(want)))
-      fail(n, "data_in_" + std::to_string(i) + " holds " + std::to_string(inputs[i]->v.size()) + " values");
+      fail(n, "data_in_" + std::to_string(i) + " holds " + std::to_string(inputs[i]->v.size()) +
+                  " values");
   }
   if (n.results.empty()) fail(n, "node has no result");
   const Tensor& out = n.results[0];
@@ -385,7 +403,8 @@ QTensor eval_node(const Graph& g, const Node& n, const std::vector<const QTensor
     embedding(n, x, params, y);
   } else if (op == "max_pool2d" || op == "avg_pool2d") {
     pool(n, x, y, op == "max_pool2d");
-  } else if (op == "flatten" || op == "view" || op == "reshape" || op == "dropout" || op == "contiguous") {
+  } else if (op == "flatten" || op == "view" || op == "reshape" || op == "dropout" ||
+             op == "contiguous") {
     y.v = x.v;
   } else if (op == "permute") {
     permute(x, n.attr_ints("dims", {}), y);
@@ -393,7 +412,8 @@ QTensor eval_node(const Graph& g, const Node& n, const std::vector<const QTensor
     const std::size_t rank = x.shape.size();
     std::vector<I> dims(rank);
     for (std::size_t i = 0; i < rank; ++i) dims[i] = static_cast<I>(i);
-    std::swap(dims[norm_axis(n.attr_int("dim0", -2), rank)], dims[norm_axis(n.attr_int("dim1", -1), rank)]);
+    std::swap(dims[norm_axis(n.attr_int("dim0", -2), rank)],
+              dims[norm_axis(n.attr_int("dim1", -1), rank)]);
     permute(x, dims, y);
   } else {
     fail(n, "op has no functional kernel");

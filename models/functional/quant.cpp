@@ -18,7 +18,9 @@ struct FpFormat {
   bool overflow_to_inf = false;  ///< IEEE float16/32 with round-to-nearest
 };
 
-double pow2(int e) { return std::ldexp(1.0, e); }
+double pow2(int e) {
+  return std::ldexp(1.0, e);
+}
 
 double round_sm(double s, Rounding r) {  // sign-magnitude operand s >= 0
   return r == Rounding::HalfEven ? std::nearbyint(s) : std::trunc(s);
@@ -118,17 +120,20 @@ double block_max(const double* b, std::size_t n) {
   return m;
 }
 
-int clampi(int v, int lo, int hi) { return std::min(std::max(v, lo), hi); }
+int clampi(int v, int lo, int hi) {
+  return std::min(std::max(v, lo), hi);
+}
 
 /// Shared exponent of a block for each block format (see docs/functional.md):
 /// block_fp: E = floor(log2 max)+1 clamped to the exponent field; values = q·2^(E-(w-1)).
 /// mxint/mxfp: X = floor(log2 max) - emax_elem clamped to E8M0's [-127, 127].
 struct BlockCtx {
   const Precision& p;
-  FpFormat elem;     // mxfp only
+  FpFormat elem;      // mxfp only
   int emax_elem = 0;  // mxfp only (mxint: 0)
   explicit BlockCtx(const Precision& pp) : p(pp) {
-    if (p.kind == PrecisionKind::MxFp) elem = mx_element_format(p.exponent_width, p.mantissa_width, &emax_elem);
+    if (p.kind == PrecisionKind::MxFp)
+      elem = mx_element_format(p.exponent_width, p.mantissa_width, &emax_elem);
   }
   int shared_exp(double maxabs) const {
     if (p.kind == PrecisionKind::BlockFp) {
@@ -162,10 +167,14 @@ struct BlockCtx {
   }
   double quantum(double y, int E) const {
     switch (p.kind) {
-      case PrecisionKind::BlockFp: return pow2(E - (p.width - 1));
-      case PrecisionKind::MxInt: return pow2(E - (p.width - 2));
-      case PrecisionKind::MxFp: return ulp_fp(std::ldexp(y, -E), elem) * pow2(E);
-      default: return 0;
+      case PrecisionKind::BlockFp:
+        return pow2(E - (p.width - 1));
+      case PrecisionKind::MxInt:
+        return pow2(E - (p.width - 2));
+      case PrecisionKind::MxFp:
+        return ulp_fp(std::ldexp(y, -E), elem) * pow2(E);
+      default:
+        return 0;
     }
   }
 };
@@ -188,7 +197,9 @@ void check_size(const std::vector<double>& v, const Shape& shape) {
 
 }  // namespace
 
-const char* rounding_name(Rounding r) { return r == Rounding::HalfEven ? "half_even" : "truncate"; }
+const char* rounding_name(Rounding r) {
+  return r == Rounding::HalfEven ? "half_even" : "truncate";
+}
 
 Rounding parse_rounding(const std::string& s) {
   if (s == "half_even") return Rounding::HalfEven;
@@ -198,23 +209,29 @@ Rounding parse_rounding(const std::string& s) {
 
 double max_finite(const Precision& p) {
   switch (p.kind) {
-    case PrecisionKind::Fixed: return std::ldexp(pow2(p.width - 1) - 1, -p.frac_width);
-    case PrecisionKind::Minifloat: return minifloat_format(p).maxf;
+    case PrecisionKind::Fixed:
+      return std::ldexp(pow2(p.width - 1) - 1, -p.frac_width);
+    case PrecisionKind::Minifloat:
+      return minifloat_format(p).maxf;
     case PrecisionKind::Float:
       return p.width == 64 ? std::numeric_limits<double>::max() : float_format(p.width).maxf;
-    default: throw InputError("max_finite: " + p.to_string() + " is a block format");
+    default:
+      throw InputError("max_finite: " + p.to_string() + " is a block format");
   }
 }
 
 double quantize_scalar(double x, const Precision& p, Rounding r) {
   switch (p.kind) {
-    case PrecisionKind::Fixed: return quantize_fixed(x, p.width, p.frac_width, r);
+    case PrecisionKind::Fixed:
+      return quantize_fixed(x, p.width, p.frac_width, r);
     case PrecisionKind::Float:
       if (p.width == 64) return x;
       return round_fp(x, float_format(p.width), r);
-    case PrecisionKind::Minifloat: return round_fp(x, minifloat_format(p), r);
+    case PrecisionKind::Minifloat:
+      return round_fp(x, minifloat_format(p), r);
     default:
-      throw InputError("quantize_scalar: " + p.to_string() + " is a block format (needs its block)");
+      throw InputError("quantize_scalar: " + p.to_string() +
+                       " is a block format (needs its block)");
   }
 }
 
@@ -233,7 +250,8 @@ void quantize(std::vector<double>& v, const Shape& shape, const Precision& p, Ro
   });
 }
 
-std::vector<double> quantum_of(const std::vector<double>& v, const Shape& shape, const Precision& p) {
+std::vector<double> quantum_of(const std::vector<double>& v, const Shape& shape,
+                               const Precision& p) {
   check_size(v, shape);
   std::vector<double> q(v.size());
   switch (p.kind) {
@@ -244,7 +262,8 @@ std::vector<double> quantum_of(const std::vector<double>& v, const Shape& shape,
       for (std::size_t i = 0; i < v.size(); ++i) {
         if (p.width == 64) {
           const double a = std::fabs(v[i]);
-          q[i] = a == 0 ? std::numeric_limits<double>::denorm_min() : std::nextafter(a, INFINITY) - a;
+          q[i] =
+              a == 0 ? std::numeric_limits<double>::denorm_min() : std::nextafter(a, INFINITY) - a;
         } else {
           q[i] = ulp_fp(v[i], float_format(p.width));
         }
@@ -253,7 +272,8 @@ std::vector<double> quantum_of(const std::vector<double>& v, const Shape& shape,
     case PrecisionKind::Minifloat:
       for (std::size_t i = 0; i < v.size(); ++i) q[i] = ulp_fp(v[i], minifloat_format(p));
       return q;
-    default: break;
+    default:
+      break;
   }
   const BlockCtx ctx(p);
   for_each_block(v.size(), shape, p.block_size, [&](std::size_t at, std::size_t n) {

@@ -36,7 +36,8 @@ double quantize_scalar(double x, const Precision& p, Rounding r);
 /// The LSB (quantum) of every element of an already quantised tensor: 2^-frac for fixed,
 /// 2^(E-(width-1)) for block_fp with the block's exponent E, the element's ulp (scaled by
 /// the shared scale) for mxint/mxfp/minifloat/float. Used to derive tolerances.
-std::vector<double> quantum_of(const std::vector<double>& v, const Shape& shape, const Precision& p);
+std::vector<double> quantum_of(const std::vector<double>& v, const Shape& shape,
+                               const Precision& p);
 
 /// Largest finite magnitude of an element-wise format (fixed, minifloat, float).
 double max_finite(const Precision& p);

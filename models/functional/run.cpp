@@ -18,7 +18,8 @@ std::map<std::string, QTensor> load_params(const Graph& g, const std::string& di
       QTensor t = read_npy(path);
       if (p.shared_with.empty() ? t.shape != p.tensor.shape : t.numel() != p.tensor.numel())
         throw InputError(path + ": parameter '" + n.name + "." + p.name + "' has shape " +
-                         shape_to_string(t.shape) + ", the graph declares " + shape_to_string(p.tensor.shape));
+                         shape_to_string(t.shape) + ", the graph declares " +
+                         shape_to_string(p.tensor.shape));
       t.shape = p.tensor.shape;
       quantize(t.v, t.shape, p.tensor.precision, r);
       out[n.name + "." + p.name] = std::move(t);
@@ -26,8 +27,8 @@ std::map<std::string, QTensor> load_params(const Graph& g, const std::string& di
   return out;
 }
 
-QTensor load_input(const Graph& g, const std::string& dir, const std::string& name, std::int64_t inference,
-                   Rounding r) {
+QTensor load_input(const Graph& g, const std::string& dir, const std::string& name,
+                   std::int64_t inference, Rounding r) {
   const GraphInput* in = g.find_input(name);
   if (!in) throw InputError("graph '" + g.name + "' has no input '" + name + "'");
   QTensor t = read_input(dir, *in, inference);
@@ -38,15 +39,18 @@ QTensor load_input(const Graph& g, const std::string& dir, const std::string& na
 QTensor load_reference(const Graph& g, const std::string& dir, const std::string& node) {
   const Node* n = g.find_node(node);
   if (!n) throw InputError("graph '" + g.name + "' has no node '" + node + "'");
-  return read_npy_shaped(reference_file(dir, node), n->results.at(0).shape, "reference of node '" + node + "'");
+  return read_npy_shaped(reference_file(dir, node), n->results.at(0).shape,
+                         "reference of node '" + node + "'");
 }
 
-std::map<std::string, QTensor> run_graph(const Graph& g, const std::map<std::string, QTensor>& params,
+std::map<std::string, QTensor> run_graph(const Graph& g,
+                                         const std::map<std::string, QTensor>& params,
                                          const std::map<std::string, QTensor>& inputs, Rounding r,
                                          const ArgSource& teacher) {
   std::map<std::string, QTensor> out;
   for (const GraphInput& in : g.inputs)
-    if (!inputs.count(in.name)) throw InputError("run_graph: no tensor for graph input '" + in.name + "'");
+    if (!inputs.count(in.name))
+      throw InputError("run_graph: no tensor for graph input '" + in.name + "'");
   for (const Node& n : g.nodes) {
     std::vector<const QTensor*> args;
     for (std::size_t i = 0; i < n.args.size(); ++i) {
@@ -58,7 +62,8 @@ std::map<std::string, QTensor> run_graph(const Graph& g, const std::map<std::str
           t = &it->second;
         } else {
           auto jt = inputs.find(src);
-          if (jt == inputs.end()) throw InputError("run_graph: node '" + n.name + "' reads '" + src + "', not computed");
+          if (jt == inputs.end())
+            throw InputError("run_graph: node '" + n.name + "' reads '" + src + "', not computed");
           t = &jt->second;
         }
       }

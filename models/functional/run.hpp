@@ -29,7 +29,8 @@ using ArgSource = std::function<const QTensor*(const Node& n, int arg)>;
 /// input names to their (quantised) tensors. Returns every node's data_out_0 by node name.
 /// With `teacher` set, node arguments are taken from it instead (per-node checking against
 /// reference activations); a null return falls back to the computed value.
-std::map<std::string, QTensor> run_graph(const Graph& g, const std::map<std::string, QTensor>& params,
+std::map<std::string, QTensor> run_graph(const Graph& g,
+                                         const std::map<std::string, QTensor>& params,
                                          const std::map<std::string, QTensor>& inputs, Rounding r,
                                          const ArgSource& teacher = nullptr);
 
