@@ -5,6 +5,25 @@
 
 namespace masesim {
 
+time_ps timed_read(tlm::tlm_fw_transport_if<>& target, time_ps t, std::uint64_t bytes,
+                   std::uint64_t addr) {
+  tlm::tlm_generic_payload trans;
+  RequestTime ext;
+  ext.t = t;
+  trans.set_extension(&ext);
+  trans.set_command(tlm::TLM_READ_COMMAND);
+  trans.set_address(addr);
+  trans.set_data_ptr(nullptr);  // timing: no data moves
+  trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(bytes, 0xffffffffu)));
+  trans.set_streaming_width(trans.get_data_length());
+  trans.set_byte_enable_ptr(nullptr);
+  trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  target.b_transport(trans, delay);
+  trans.clear_extension(&ext);
+  return static_cast<time_ps>(sc_core::sc_time_stamp().value() + delay.value());
+}
+
 OffChipMemory::OffChipMemory(const sc_core::sc_module_name& name, const MemoryTiming& timing)
     : sc_core::sc_module(name), socket("socket"), timing_(timing), ch_(timing) {
   socket.register_b_transport(this, &OffChipMemory::b_transport);

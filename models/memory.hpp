@@ -27,6 +27,15 @@ struct RequestTime : tlm::tlm_extension<RequestTime> {
   }
 };
 
+/// Issues one timed READ of `bytes` at address `addr` that starts at the initiator's local
+/// time `t` through `target` (an initiator socket's ->), and returns its completion time.
+time_ps timed_read(tlm::tlm_fw_transport_if<>& target, time_ps t, std::uint64_t bytes,
+                   std::uint64_t addr);
+template <typename InitiatorSocket>
+time_ps timed_read(InitiatorSocket& socket, time_ps t, std::uint64_t bytes, std::uint64_t addr) {
+  return timed_read(*socket.operator->(), t, bytes, addr);
+}
+
 class OffChipMemory : public sc_core::sc_module {
  public:
   /// Any number of initiators (the blocks of its device) bind here.

@@ -98,22 +98,8 @@ time_ps NodeBlock::write(time_ps offered) {
 
 time_ps NodeBlock::fetch(time_ps t, std::uint64_t bytes, std::uint64_t addr) {
   // The request carries its time; the memory fits it into its channels' idle gaps.
-  tlm::tlm_generic_payload trans;
-  RequestTime ext;
-  ext.t = t;
-  trans.set_extension(&ext);
-  trans.set_command(tlm::TLM_READ_COMMAND);
-  trans.set_address(weight_base_ + addr);
-  trans.set_data_ptr(nullptr);
-  trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(bytes, 0xffffffffu)));
-  trans.set_streaming_width(trans.get_data_length());
-  trans.set_byte_enable_ptr(nullptr);
-  trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-  mem_socket->b_transport(trans, delay);
-  trans.clear_extension(&ext);
   st_.weight_bytes += bytes;
-  return static_cast<time_ps>(sc_core::sc_time_stamp().value() + delay.value());
+  return timed_read(mem_socket, t, bytes, weight_base_ + addr);
 }
 
 void NodeBlock::run() {

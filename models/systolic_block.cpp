@@ -94,19 +94,8 @@ void SystolicBlock::run() {
     time_ps start = std::max(free_at, ready + period_);
     if (t_.weight_tiles > 0) {
       // Weights from off-chip memory (the request carries its time).
-      tlm::tlm_generic_payload trans;
-      RequestTime ext;
-      ext.t = start;
-      trans.set_extension(&ext);
-      trans.set_command(tlm::TLM_READ_COMMAND);
-      trans.set_data_ptr(nullptr);
-      trans.set_data_length(static_cast<unsigned>(t_.weight_tile_bytes));
-      trans.set_streaming_width(static_cast<unsigned>(t_.weight_tile_bytes));
-      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-      mem_socket->b_transport(trans, delay);
-      trans.clear_extension(&ext);
       const time_ps arrived =
-          static_cast<time_ps>(sc_core::sc_time_stamp().value() + delay.value());
+          timed_read(mem_socket, start, static_cast<std::uint64_t>(t_.weight_tile_bytes), 0);
       st_.weight_bytes += static_cast<std::uint64_t>(t_.weight_tile_bytes);
       if (arrived > start) {
         st_.stall_mem_ps += arrived - start;
