@@ -34,6 +34,22 @@ PortTiling tile_port(const Shape& shape, const std::vector<std::int64_t>& par) {
   return t;
 }
 
+PortTiling tile_port_padded(const Shape& shape, const std::vector<std::int64_t>& par) {
+  PortTiling t;
+  t.tile = par;
+  t.elems_per_beat = 1;
+  for (auto p : par) t.elems_per_beat = checked_mul(t.elems_per_beat, p, "tile");
+  std::int64_t beats = 1;
+  const std::size_t r = shape.size(), k = std::min(par.size(), r);
+  for (std::size_t i = 0; i < r; ++i) {
+    const std::size_t j = i + k >= r ? i + k - r : par.size();  // par index of dim i
+    const std::int64_t d = j < par.size() ? (shape[i] + par[j] - 1) / par[j] : shape[i];
+    beats = checked_mul(beats, d, "tile");
+  }
+  t.beats = beats;
+  return t;
+}
+
 std::int64_t OpTiming::ideal_cycles() const {
   if (engine == Engine::Systolic) return gemm_batch * cycles_per_gemm;
   if (engine == Engine::Rows) return rows * row_cycles;
@@ -74,8 +90,8 @@ void gemm(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
   if (row_par_in != row_par_out)
     fail(n, "row parallelism of data_in_0 (" + std::to_string(row_par_in) + ") and data_out_0 (" +
                 std::to_string(row_par_out) + ") must be equal");
-  const std::int64_t k_beats = K / k_par;
-  const std::int64_t n_beats = N / n_par;
+  const std::int64_t k_beats = ceil_div(K, k_par);  // padded: a decode step's context
+  const std::int64_t n_beats = ceil_div(N, n_par);
   t.engine = OpTiming::Engine::Rows;
   t.rows = shape_numel(a) / (K * row_par_in);
   t.row_cycles = checked_mul(k_beats, n_beats, n.name);
@@ -190,12 +206,10 @@ void row_reduce(const Node& n, const Graph& g, const NodeHw& hw, OpTiming& t) {
     for (std::size_t i = 0; i < ns.size() && i < x.size(); ++i) D *= x[x.size() - 1 - i];
   }
   const std::int64_t p = hw.in[0].elems_per_beat;
-  if (D % p != 0)
-    fail(n, "parallelism " + std::to_string(p) + " does not divide the reduced size " +
-                std::to_string(D));
   t.engine = OpTiming::Engine::Rows;
   t.rows = shape_numel(x) / D;
-  t.row_cycles = std::max(D / p, ceil_div(t.out_beats, t.rows));
+  // A row takes ceil(D / p) passes (the last one partly filled when p does not divide D).
+  t.row_cycles = std::max(ceil_div(D, p), ceil_div(t.out_beats, t.rows));
   t.first_out_cycles = 0;
   t.out_interval_cycles = std::max<std::int64_t>(1, t.row_cycles / ceil_div(t.out_beats, t.rows));
   t.latency_cycles = ceil_log2(p) + 8;  // reduction tree + normalise (exp/div or rsqrt)
@@ -233,12 +247,46 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
     case OpClass::Wire:
       t.engine = OpTiming::Engine::Streaming;
       t.latency_cycles = rule->cls == OpClass::Wire ? 0 : elementwise_latency(n.op);
+      if (n.op == "cat") break;  // the inputs interleave into the output in proportion
       for (std::size_t p = 0; p < hw.in.size(); ++p) {
         const std::int64_t in_numel = g.tensor_of(n.args[p]).numel();
         if (in_numel < n.results[0].numel())
           t.preload_beats[p] = t.in_beats[p];  // broadcast operand
       }
+      if (n.op == "slice") {
+        // Beats before the slice's first row are read before the first output; a slice
+        // of the last dim keeps every row and streams in proportion.
+        const Shape& x = g.tensor_of(n.args[0]).shape;
+        auto d = n.attr_int("dim", -1);
+        if (d < 0) d += static_cast<std::int64_t>(x.size());
+        if (static_cast<std::size_t>(d) + 1 < x.size()) {
+          std::int64_t start = n.attr_int("start", 0);
+          if (start < 0) start += x[static_cast<std::size_t>(d)];
+          t.preload_beats[0] = t.in_beats[0] * start / x[static_cast<std::size_t>(d)];
+        }
+      }
       break;
+    case OpClass::KvCache: {
+      const Tensor& in = g.tensor_of(n.args[0]);
+      const Shape& x = in.shape;
+      auto d = n.attr_int("dim", -1);
+      if (d < 0) d += static_cast<std::int64_t>(x.size());
+      const std::int64_t fresh = x[static_cast<std::size_t>(d)];
+      const std::int64_t ctx = n.results[0].shape[static_cast<std::size_t>(d)];
+      const auto token_bytes = static_cast<std::int64_t>(std::ceil(
+          static_cast<double>(in.numel() / fresh) * in.precision.bits_per_element() / 8.0));
+      t.engine = OpTiming::Engine::Streaming;
+      t.latency_cycles = 2;  // BRAM/URAM read
+      t.cached_out_beats = t.out_beats - ceil_div(t.out_beats * fresh, ctx);
+      if (hw.kv_off_chip) {
+        t.mem_read_bytes = (ctx - fresh) * token_bytes;
+        t.mem_read_chunks = ceil_div(t.mem_read_bytes, 16384);
+        t.mem_write_bytes = fresh * token_bytes;
+      } else {
+        t.kv_bytes_on_chip = hw.kv_capacity_bytes;
+      }
+      break;
+    }
     case OpClass::Embedding:
       if (hw.weights_off_chip) {
         const Param* w = n.param("weight");

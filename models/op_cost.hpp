@@ -20,6 +20,9 @@ struct PortTiling {
 
 /// Tiles a tensor; `par` must divide the trailing dims (checked by the loader/mapper).
 PortTiling tile_port(const Shape& shape, const std::vector<std::int64_t>& par);
+/// Tiles a tensor whose trailing dims `par` need not divide: the last beat of a row is
+/// partly filled (a decode step's context length against a fixed datapath width).
+PortTiling tile_port_padded(const Shape& shape, const std::vector<std::int64_t>& par);
 
 /// Largest divisor of `dim` that is <= `cap` (>= 1).
 std::int64_t largest_divisor_at_most(std::int64_t dim, std::int64_t cap);
@@ -35,6 +38,10 @@ struct NodeHw {
   std::int64_t systolic_rows = 16;
   std::int64_t systolic_cols = 16;
   bool weight_stationary = false;
+  // kv_cache nodes: where the cache lives and how many bytes it holds (all sequences in
+  // flight, at the longest context).
+  bool kv_off_chip = false;
+  std::int64_t kv_capacity_bytes = 0;
 };
 
 /// Timing of a node per inference (see models/node_block.hpp for how it is executed).
@@ -59,6 +66,14 @@ struct OpTiming {
   std::int64_t block_rows = 1;
   std::int64_t weight_bytes_per_inference = 0;
   bool weight_address_from_input = false;  ///< embedding: the row to fetch is the input token
+  // KV cache (Streaming engine): the first `cached_out_beats` output beats are the context
+  // read back from the cache and need no input; off-chip, they arrive in `mem_read_chunks`
+  // TLM reads of mem_read_bytes in total, issued back to back when the block starts the
+  // inference; the new tokens (the input) are appended with one TLM write of
+  // mem_write_bytes. On chip both are BRAM/URAM accesses at one beat per cycle.
+  std::int64_t cached_out_beats = 0;
+  std::int64_t mem_read_bytes = 0, mem_read_chunks = 0, mem_write_bytes = 0;
+  std::int64_t kv_bytes_on_chip = 0;  ///< cache capacity held in BRAM/URAM (resources)
   // Systolic: `gemm_batch` GEMMs of gemm_m x gemm_k x gemm_n per inference, each
   // `cycles_per_gemm` cycles on the array (models/systolic gemm_cycles, equal to the RTL).
   std::int64_t gemm_batch = 0, gemm_m = 0, gemm_k = 0, gemm_n = 0;

@@ -491,6 +491,14 @@ Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const 
       if (w && !hw.weights_off_chip) r += buffer_resources(tensor_bits(w->tensor));
       break;
     }
+    case OpClass::KvCache: {
+      // Address generation and handshake; the cache itself in URAM/BRAM when on chip,
+      // else two 16 KiB DMA chunk buffers.
+      r.lut += kForkLut0 + static_cast<double>(lanes_out);
+      r.ff += kForkFf + static_cast<double>(lanes_out) * pin.bits_per_element();
+      r += buffer_resources(hw.kv_off_chip ? 2.0 * 16384 * 8 : 8.0 * hw.kv_capacity_bytes);
+      break;
+    }
     case OpClass::Wire:
       break;  // implicit op: wires only
   }

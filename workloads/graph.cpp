@@ -58,7 +58,23 @@ std::vector<std::int64_t> Node::attr_ints(const std::string& a,
   return v;
 }
 
+void Graph::build_index() {
+  node_index.clear();
+  consumer_index.clear();
+  for (std::size_t i = 0; i < nodes.size(); ++i) node_index[nodes[i].name] = i;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    for (std::size_t a = 0; a < nodes[i].args.size(); ++a)
+      consumer_index[nodes[i].args[a].node].push_back(
+          {static_cast<int>(i), static_cast<int>(a), nodes[i].args[a].index});
+  for (std::size_t o = 0; o < outputs.size(); ++o)
+    consumer_index[outputs[o].node].push_back({-1, static_cast<int>(o), outputs[o].index});
+}
+
 const Node* Graph::find_node(const std::string& n) const {
+  if (!nodes.empty() && node_index.size() == nodes.size()) {
+    auto it = node_index.find(n);
+    return it == node_index.end() ? nullptr : &nodes[it->second];
+  }
   for (const auto& x : nodes)
     if (x.name == n) return &x;
   return nullptr;
@@ -77,6 +93,16 @@ const Tensor& Graph::tensor_of(const PortRef& r) const {
 
 std::vector<std::pair<int, int>> Graph::consumers_of(const PortRef& r) const {
   std::vector<std::pair<int, int>> v;
+  if (!nodes.empty() && node_index.size() == nodes.size()) {
+    auto it = consumer_index.find(r.node);
+    if (it != consumer_index.end()) {
+      for (const auto& c : it->second)  // nodes in order, then outputs
+        if (c[2] == r.index && c[0] >= 0) v.emplace_back(c[0], c[1]);
+      for (const auto& c : it->second)
+        if (c[2] == r.index && c[0] < 0) v.emplace_back(-1, c[1]);
+    }
+    return v;
+  }
   for (std::size_t i = 0; i < nodes.size(); ++i)
     for (std::size_t a = 0; a < nodes[i].args.size(); ++a)
       if (nodes[i].args[a].node == r.node && nodes[i].args[a].index == r.index)
@@ -531,6 +557,7 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
                      "'");
   }
   for (auto i : order) g.nodes.push_back(std::move(raw[i]));
+  g.build_index();
 
   const YAML::Node outs = require(file, root, "graph", "outputs");
   if (!outs.IsSequence() || outs.size() == 0) L.fail(outs, "outputs: expected a non-empty list");
@@ -539,6 +566,7 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
     check_ref(r, "outputs[" + std::to_string(i) + "]", outs[i].Mark().line + 1);
     g.outputs.push_back(r);
   }
+  g.build_index();
 
   // Shape rules.
   for (const auto& n : g.nodes) {
@@ -603,6 +631,53 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
 Graph load_graph(const std::string& path,
                  const std::map<std::string, std::int64_t>& dim_overrides) {
   return load_from_yaml(yaml::load_file(path), path, dim_overrides);
+}
+
+Graph load_graph_yaml(const YAML::Node& root, const std::string& label,
+                      const std::map<std::string, std::int64_t>& dim_overrides) {
+  return load_from_yaml(root, label, dim_overrides);
+}
+
+Graph rebind_dims(const Graph& g0, const std::map<std::string, std::int64_t>& dims) {
+  Graph g = g0;
+  for (const auto& [k, v] : dims) {
+    if (!g.dims.count(k)) throw InputError(g.file + ": the graph has no dim '" + k + "'");
+    if (v <= 0)
+      throw InputError(g.file + ": dim " + k + " = " + std::to_string(v) + " must be positive");
+    g.dims[k] = v;
+  }
+  auto value = [&](const DimExpr& e) { return e.name.empty() ? e.value : g.dims.at(e.name); };
+  auto resolve = [&](Tensor& t) {
+    for (std::size_t i = 0; i < t.shape_expr.size() && i < t.shape.size(); ++i)
+      t.shape[i] = value(t.shape_expr[i]);
+  };
+  for (auto& in : g.inputs) resolve(in.tensor);
+  for (auto& n : g.nodes) {
+    for (auto& p : n.params) resolve(p.tensor);
+    for (auto& r : n.results) resolve(r);
+    for (auto& [k, a] : n.attrs)
+      if (a.kind == AttrValue::Kind::List)
+        for (auto& e : a.list)
+          if (!e.name.empty()) e.value = value(e);
+  }
+  for (const auto& n : g.nodes) {
+    std::vector<Shape> in;
+    for (const auto& a : n.args) in.push_back(g.tensor_of(a).shape);
+    const std::string at =
+        g.file + ":" + std::to_string(n.line) + ": node '" + n.name + "' (" + n.op + ")";
+    std::vector<Shape> out;
+    try {
+      out = find_op_rule(n.op)->infer(n, in);
+    } catch (const InputError& e) {
+      throw InputError(at + ": " + e.what());
+    }
+    for (std::size_t k = 0; k < out.size(); ++k)
+      if (out[k] != n.results[k].shape)
+        throw InputError(at + ": with dims rebound, data_out_" + std::to_string(k) + " shape " +
+                         shape_to_string(n.results[k].shape) +
+                         " does not match the op rule, which gives " + shape_to_string(out[k]));
+  }
+  return g;
 }
 
 Graph load_graph_text(const std::string& text, const std::string& label,

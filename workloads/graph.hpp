@@ -3,12 +3,18 @@
 // resolved, acyclic, nodes in topological order, every result shape equal to its op
 // rule, precisions and explicit parallelism valid. Nothing here knows SystemC.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "workloads/precision.hpp"
+
+namespace YAML {
+class Node;
+}
 
 namespace masesim {
 
@@ -94,6 +100,13 @@ struct Graph {
   std::vector<Node> nodes;  ///< topological order
   std::vector<PortRef> outputs;
 
+  /// Lookups, filled by the loader (build_index()); without them lookups scan the nodes.
+  std::unordered_map<std::string, std::size_t> node_index;
+  /// producer node/input name -> (consumer node index or -1 for a graph output, arg or
+  /// output index, producer output index)
+  std::unordered_map<std::string, std::vector<std::array<int, 3>>> consumer_index;
+  void build_index();
+
   const Node* find_node(const std::string& name) const;
   const GraphInput* find_input(const std::string& name) const;
   /// The tensor a reference points at (input or node result). Requires a valid ref.
@@ -110,6 +123,15 @@ Graph load_graph(const std::string& path,
 /// Same from text (`label` stands in for the file name in messages).
 Graph load_graph_text(const std::string& text, const std::string& label,
                       const std::map<std::string, std::int64_t>& dim_overrides = {});
+
+/// Same from a parsed YAML/JSON tree (graph transforms rewrite the tree, then load it).
+Graph load_graph_yaml(const YAML::Node& root, const std::string& label,
+                      const std::map<std::string, std::int64_t>& dim_overrides = {});
+
+/// The graph with its symbolic dims bound to new values (tensor shapes and attribute
+/// lists re-resolved, shape rules re-checked). Unknown dim names are InputErrors. Explicit
+/// hw.parallelism is not re-checked (callers re-tile with padding).
+Graph rebind_dims(const Graph& g, const std::map<std::string, std::int64_t>& dims);
 
 /// Multiply-accumulates of a node as executed (linear, matmul, bmm, conv2d; 0 otherwise).
 std::int64_t node_macs(const Graph& g, const Node& n);

@@ -243,6 +243,56 @@ std::vector<Shape> softmax(const Node& n, const std::vector<Shape>& in) {
   return {in[0]};
 }
 
+std::vector<Shape> slice(const Node& n, const std::vector<Shape>& in) {
+  const std::size_t d =
+      static_cast<std::size_t>(norm_dim(n.attr_int("dim", -1), in[0].size(), "dim"));
+  const std::int64_t size = in[0][d];
+  std::int64_t start = n.attr_int("start", 0), end = n.attr_int("end", size);
+  if (start < 0) start += size;
+  if (end < 0) end += size;
+  if (start < 0 || end > size || start >= end)
+    fail("slice [" + std::to_string(n.attr_int("start", 0)) + ", " +
+         std::to_string(n.attr_int("end", size)) + ") is empty or outside dim " +
+         std::to_string(d) + " of size " + std::to_string(size));
+  Shape out = in[0];
+  out[d] = end - start;
+  return {out};
+}
+
+std::vector<Shape> cat(const Node& n, const std::vector<Shape>& in) {
+  const std::size_t d =
+      static_cast<std::size_t>(norm_dim(n.attr_int("dim", -1), in[0].size(), "dim"));
+  Shape out = in[0];
+  for (std::size_t k = 1; k < in.size(); ++k) {
+    if (in[k].size() != in[0].size())
+      fail("data_in_" + std::to_string(k) + " " + shape_to_string(in[k]) +
+           " has another rank than data_in_0 " + shape_to_string(in[0]));
+    for (std::size_t i = 0; i < in[0].size(); ++i)
+      if (i != d && in[k][i] != in[0][i])
+        fail("data_in_" + std::to_string(k) + " " + shape_to_string(in[k]) +
+             " differs from data_in_0 " + shape_to_string(in[0]) + " outside dim " +
+             std::to_string(d));
+    out[d] += in[k][d];
+  }
+  return {out};
+}
+
+// KV cache: data_in_0 holds the new keys or values (the step's tokens along `dim`); the
+// result is the whole cache of the context (its `dim` is the context length, >= the new
+// tokens), which the block reads back from on-chip or off-chip memory.
+std::vector<Shape> kv_cache(const Node& n, const std::vector<Shape>& in) {
+  const std::size_t d =
+      static_cast<std::size_t>(norm_dim(n.attr_int("dim", -1), in[0].size(), "dim"));
+  if (n.results.empty() || n.results[0].shape.size() != in[0].size())
+    fail("the result must have the rank of data_in_0 " + shape_to_string(in[0]));
+  Shape out = in[0];
+  out[d] = n.results[0].shape[d];
+  if (out[d] < in[0][d])
+    fail("the context " + std::to_string(out[d]) + " is shorter than the " +
+         std::to_string(in[0][d]) + " new tokens of data_in_0");
+  return {out};
+}
+
 const std::vector<OpRule>& table() {
   static const std::vector<OpRule> t = [] {
     std::vector<OpRule> v;
@@ -308,6 +358,9 @@ const std::vector<OpRule>& table() {
     v.push_back({"reshape", OpClass::Wire, 1, 1, none, none, {"shape"}, view});
     v.push_back({"dropout", OpClass::Wire, 1, 1, none, none, {"p", "inplace"}, same});
     v.push_back({"contiguous", OpClass::Wire, 1, 1, none, none, {}, same});
+    v.push_back({"slice", OpClass::Wire, 1, 1, none, none, {"dim", "start", "end"}, slice});
+    v.push_back({"cat", OpClass::Wire, 2, 64, none, none, {"dim"}, cat});
+    v.push_back({"kv_cache", OpClass::KvCache, 1, 1, none, none, {"dim"}, kv_cache});
     v.push_back({"permute", OpClass::Reorder, 1, 1, none, none, {"dims"}, permute});
     v.push_back({"transpose", OpClass::Reorder, 1, 1, none, none, {"dim0", "dim1"}, transpose});
     return v;

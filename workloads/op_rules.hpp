@@ -19,6 +19,7 @@ enum class OpClass {
   Embedding,    ///< table lookup
   Wire,         ///< implicit, order preserving (view, reshape, flatten, dropout)
   Reorder,      ///< implicit, order changing (permute, transpose)
+  KvCache,      ///< appends the step's keys/values to a cache and streams the whole context
 };
 
 struct OpRule {
