@@ -46,6 +46,11 @@ class BusyCalendar {
     return t;
   }
   std::size_t intervals() const { return busy_.size(); }
+  /// Forgets intervals that end at or before `h`: no later request starts before `h`
+  /// (the caller's guarantee), and such intervals never affect one that does.
+  void prune_before(time_ps h) {
+    while (!busy_.empty() && busy_.begin()->second <= h) busy_.erase(busy_.begin());
+  }
 
  private:
   std::map<time_ps, time_ps> busy_;  ///< start -> end, disjoint, sorted

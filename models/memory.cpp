@@ -6,12 +6,14 @@
 namespace masesim {
 
 time_ps timed_read(tlm::tlm_fw_transport_if<>& target, time_ps t, std::uint64_t bytes,
-                   std::uint64_t addr) {
+                   std::uint64_t addr, bool write, const void* who, bool retire) {
   tlm::tlm_generic_payload trans;
   RequestTime ext;
   ext.t = t;
+  ext.who = who;
+  ext.retire = retire;
   trans.set_extension(&ext);
-  trans.set_command(tlm::TLM_READ_COMMAND);
+  trans.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
   trans.set_address(addr);
   trans.set_data_ptr(nullptr);  // timing: no data moves
   trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(bytes, 0xffffffffu)));
@@ -33,8 +35,28 @@ void OffChipMemory::b_transport(int /*initiator*/, tlm::tlm_generic_payload& tra
                                 sc_core::sc_time& delay) {
   const time_ps now = static_cast<time_ps>(sc_core::sc_time_stamp().value());
   time_ps start = now + static_cast<time_ps>(delay.value());
-  if (RequestTime* rt = trans.get_extension<RequestTime>()) start = rt->t;
+  const void* who = nullptr;
+  if (RequestTime* rt = trans.get_extension<RequestTime>()) {
+    start = rt->t;
+    who = rt->who;
+    if (rt->retire) {
+      if (last_.count(who)) last_[who] = kNever;
+      trans.set_response_status(tlm::TLM_OK_RESPONSE);
+      return;
+    }
+  }
+  auto it = who ? last_.find(who) : last_.end();
+  if (it == last_.end())
+    untagged_ = true;
+  else
+    it->second = std::max(it->second, start);
   const time_ps done = ch_.serve(start, trans.get_data_length());
+  if (!untagged_ && ++since_prune_ >= 1024) {
+    since_prune_ = 0;
+    time_ps h = kNever;
+    for (const auto& kv : last_) h = std::min(h, kv.second);
+    if (h != kNever) ch_.prune_before(h);
+  }
   delay = sc_core::sc_time::from_value(done > now ? done - now : 0);
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }

@@ -11,6 +11,7 @@
 #include <tlm>
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "models/memory_timing.hpp"
@@ -19,21 +20,32 @@
 namespace masesim {
 
 /// Carries the initiator's local (decoupled) time of a request.
+/// `who` identifies a registered initiator (OffChipMemory::register_initiator) whose
+/// requests never go back in time; `retire` says it will send no more.
 struct RequestTime : tlm::tlm_extension<RequestTime> {
   time_ps t = 0;
+  const void* who = nullptr;
+  bool retire = false;
   tlm::tlm_extension_base* clone() const override { return new RequestTime(*this); }
   void copy_from(const tlm::tlm_extension_base& o) override {
-    t = static_cast<const RequestTime&>(o).t;
+    const auto& r = static_cast<const RequestTime&>(o);
+    t = r.t, who = r.who, retire = r.retire;
   }
 };
 
 /// Issues one timed READ of `bytes` at address `addr` that starts at the initiator's local
 /// time `t` through `target` (an initiator socket's ->), and returns its completion time.
 time_ps timed_read(tlm::tlm_fw_transport_if<>& target, time_ps t, std::uint64_t bytes,
-                   std::uint64_t addr);
+                   std::uint64_t addr, bool write = false, const void* who = nullptr,
+                   bool retire = false);
 template <typename InitiatorSocket>
 time_ps timed_read(InitiatorSocket& socket, time_ps t, std::uint64_t bytes, std::uint64_t addr) {
   return timed_read(*socket.operator->(), t, bytes, addr);
+}
+/// The same for a WRITE (a KV-cache append): returns when the last byte is written.
+template <typename InitiatorSocket>
+time_ps timed_write(InitiatorSocket& socket, time_ps t, std::uint64_t bytes, std::uint64_t addr) {
+  return timed_read(*socket.operator->(), t, bytes, addr, true);
 }
 
 class OffChipMemory : public sc_core::sc_module {
@@ -44,12 +56,20 @@ class OffChipMemory : public sc_core::sc_module {
   /// @param timing  channels, bandwidth per channel, access latency
   OffChipMemory(const sc_core::sc_module_name& name, const MemoryTiming& timing);
   const MemoryChannels& channels() const { return ch_; }
+  /// Declares an initiator whose requests (tagged with `who`) are in time order. While no
+  /// untagged request has arrived, bookings that end before every registered initiator's
+  /// latest request are forgotten (exact: no later request can start before them), so
+  /// long runs keep the calendars small.
+  void register_initiator(const void* who) { last_[who] = 0; }
   const MemoryTiming& timing() const { return timing_; }
 
  private:
   void b_transport(int initiator, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   MemoryTiming timing_;
   MemoryChannels ch_;
+  std::map<const void*, time_ps> last_;  ///< registered initiators' latest request
+  bool untagged_ = false;                ///< an unregistered initiator: never prune
+  std::uint64_t since_prune_ = 0;
 };
 
 }  // namespace masesim

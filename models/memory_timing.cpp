@@ -11,15 +11,17 @@ time_ps transfer_ps(std::uint64_t bytes, double gbytes_per_s) {
 }
 
 time_ps MemoryChannels::serve(time_ps start, std::uint64_t bytes) {
-  const std::uint64_t n = channels_.size();
+  // Every request is interleaved over all channels, so they are busy in lockstep: one
+  // calendar, each request holding the channels for its largest share.
+  const std::uint64_t n = timing_.channels > 0 ? static_cast<std::uint64_t>(timing_.channels) : 1;
+  const std::uint64_t lo = bytes / n, extra = bytes % n;
+  const time_ps xfer_hi = transfer_ps(lo + (extra ? 1 : 0), timing_.gbytes_per_s_per_channel);
+  const time_ps xfer_lo = lo ? transfer_ps(lo, timing_.gbytes_per_s_per_channel) : 0;
   time_ps done = start;
-  for (std::uint64_t c = 0; c < n; ++c) {
-    const std::uint64_t share = bytes / n + (c < bytes % n ? 1 : 0);
-    if (share == 0) continue;
-    const time_ps xfer = transfer_ps(share, timing_.gbytes_per_s_per_channel);
-    const time_ps begin = channels_[c].reserve(start, xfer);
-    busy_ps_ += xfer;
-    done = std::max(done, begin + xfer);
+  if (bytes > 0) {
+    const time_ps begin = all_.reserve(start, xfer_hi);
+    done = begin + xfer_hi;
+    busy_ps_ += extra * xfer_hi + (n - extra) * xfer_lo;
   }
   bytes_ += bytes;
   ++requests_;

@@ -20,19 +20,21 @@ time_ps transfer_ps(std::uint64_t bytes, double gbytes_per_s);
 /// Channel occupancy: the pure part of the memory model.
 class MemoryChannels {
  public:
-  explicit MemoryChannels(const MemoryTiming& t)
-      : timing_(t), channels_(static_cast<std::size_t>(t.channels)) {}
+  explicit MemoryChannels(const MemoryTiming& t) : timing_(t) {}
   /// Completion time of a request of `bytes` issued at `start`: its share of the bytes on
-  /// every channel, each in the channel's first idle gap at or after `start` (requests may
-  /// arrive out of time order), plus the access latency.
+  /// every channel (byte interleaving, so the channels are busy in lockstep and share one
+  /// calendar; a request holds them for its largest share) in the first idle gap at or
+  /// after `start` (requests may arrive out of time order), plus the access latency.
   time_ps serve(time_ps start, std::uint64_t bytes);
+  /// Forgets bookings that end before `h` (no request will start earlier).
+  void prune_before(time_ps h) { all_.prune_before(h); }
   std::uint64_t bytes() const { return bytes_; }
   std::uint64_t requests() const { return requests_; }
   time_ps busy_ps() const { return busy_ps_; }
 
  private:
   MemoryTiming timing_;
-  std::vector<BusyCalendar> channels_;
+  BusyCalendar all_;  ///< the channels, busy in lockstep (byte interleaving)
   std::uint64_t bytes_ = 0;
   std::uint64_t requests_ = 0;
   time_ps busy_ps_ = 0;  ///< summed over channels
