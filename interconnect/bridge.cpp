@@ -4,12 +4,13 @@
 
 namespace masesim {
 
-std::uint64_t FlowShape::tensor_bytes() const {
-  return (static_cast<std::uint64_t>(beats) * static_cast<std::uint64_t>(beat_bits) + 7) / 8;
+std::uint64_t FlowShape::tensor_bytes(std::int64_t beats_override) const {
+  const std::int64_t b = beats_override >= 0 ? beats_override : beats;
+  return (static_cast<std::uint64_t>(b) * static_cast<std::uint64_t>(beat_bits) + 7) / 8;
 }
 
-std::vector<std::uint64_t> FlowShape::frame_payloads() const {
-  const std::uint64_t total = tensor_bytes();
+std::vector<std::uint64_t> FlowShape::frame_payloads(std::int64_t beats_override) const {
+  const std::uint64_t total = tensor_bytes(beats_override);
   std::vector<std::uint64_t> v;
   if (framing.kind == interconnect::FramingKind::aurora_streaming) {
     // No frames on the wire; the bridge still hands over MTU-sized chunks.
@@ -77,17 +78,30 @@ time_ps TxBridge::send(time_ps ready, std::uint64_t payload) {
   return arrive;
 }
 
+namespace {
+/// Frame payloads per variant (one entry without a schedule).
+std::vector<std::vector<std::uint64_t>> payloads_per_variant(const FlowShape& s) {
+  std::vector<std::vector<std::uint64_t>> v;
+  if (!s.schedule) return {s.frame_payloads()};
+  for (const auto b : s.variant_beats) v.push_back(s.frame_payloads(b));
+  return v;
+}
+}  // namespace
+
 void TxBridge::run() {
-  const auto payloads = shape_.frame_payloads();
+  const auto per_variant = payloads_per_variant(shape_);
   time_ps t_read = 0;
   BeatValue value;  // functional mode: the tensor the beats belong to
   for (std::int64_t inf = 0; inf < shape_.inferences; ++inf) {
+    const auto& payloads =
+        per_variant[shape_.schedule ? static_cast<std::size_t>(shape_.schedule->of(inf)) : 0];
+    const std::int64_t beats = shape_.beats_of(inf);
     std::int64_t j = 0;
     std::uint64_t end = 0;
     time_ps ready = 0;
     for (const std::uint64_t p : payloads) {
       end += p;
-      while (j < shape_.beats && last_byte(j, shape_.beat_bits) < end) {
+      while (j < beats && last_byte(j, shape_.beat_bits) < end) {
         ready = in_->pop(t_read, this, &value);
         t_read = ready + period_;
         ++j;
@@ -97,6 +111,7 @@ void TxBridge::run() {
           frame_ready, this, [&](time_ps acc) { return send(acc, p); }, value);
       hops_.front()->stats().credit_stall_ps += accepted - frame_ready;
       ++frames_sent_;
+      bytes_sent_ += p;
     }
   }
   set_finished();
@@ -114,11 +129,15 @@ RxBridge::RxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Strea
 }
 
 void RxBridge::run() {
-  const auto payloads = shape_.frame_payloads();
-  const std::uint64_t max_payload =
-      payloads.empty() ? 0 : *std::max_element(payloads.begin(), payloads.end());
+  const auto per_variant = payloads_per_variant(shape_);
+  std::uint64_t max_payload = 0;
+  for (const auto& pv : per_variant)
+    for (const auto p : pv) max_payload = std::max(max_payload, p);
   time_ps t = 0;
   for (std::int64_t inf = 0; inf < shape_.inferences; ++inf) {
+    const auto& payloads =
+        per_variant[shape_.schedule ? static_cast<std::size_t>(shape_.schedule->of(inf)) : 0];
+    const std::int64_t beats = shape_.beats_of(inf);
     std::int64_t j = 0;
     std::uint64_t end = 0;
     for (const std::uint64_t p : payloads) {
@@ -129,7 +148,7 @@ void RxBridge::run() {
       auto& st = last_hop_->stats();
       st.max_buffer_bytes = std::max(st.max_buffer_bytes, occupancy);
       t = std::max(t, got);
-      while (j < shape_.beats && last_byte(j, shape_.beat_bits) < end) {
+      while (j < beats && last_byte(j, shape_.beat_bits) < end) {
         t = out_->push(t, this, value) + period_;
         ++j;
       }

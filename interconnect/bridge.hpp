@@ -30,9 +30,15 @@ struct FlowShape {
   std::int64_t beat_bits = 8;  ///< bits per beat (elements × bits per element, rounded up)
   std::int64_t inferences = 1;
   interconnect::FramingConfig framing;
-  /// Payload bytes of each frame of one inference.
-  std::vector<std::uint64_t> frame_payloads() const;
-  std::uint64_t tensor_bytes() const;
+  /// LLM mode: beats per inference of each variant, inference i is variant schedule->of(i).
+  std::vector<std::int64_t> variant_beats;
+  SchedulePtr schedule;
+  std::int64_t beats_of(std::int64_t inf) const {
+    return schedule ? variant_beats[static_cast<std::size_t>(schedule->of(inf))] : beats;
+  }
+  /// Payload bytes of each frame of one inference (of `beats_override` beats if >= 0).
+  std::vector<std::uint64_t> frame_payloads(std::int64_t beats_override = -1) const;
+  std::uint64_t tensor_bytes(std::int64_t beats_override = -1) const;
 };
 
 class TxBridge : public Block {
@@ -49,6 +55,7 @@ class TxBridge : public Block {
   TxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* in, Stream* frames,
            const FlowShape& shape, std::vector<Qsfp28Link*> hops, bool cut_through);
   std::uint64_t frames_sent() const { return frames_sent_; }
+  std::uint64_t bytes_sent() const { return bytes_sent_; }  ///< payload bytes
 
  private:
   void run();
@@ -60,6 +67,7 @@ class TxBridge : public Block {
   std::vector<Qsfp28Link*> hops_;
   bool cut_through_;
   std::uint64_t frames_sent_ = 0;
+  std::uint64_t bytes_sent_ = 0;
   std::vector<time_ps> hop_end_;  ///< end of this flow's last frame on each hop
 };
 

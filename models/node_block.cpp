@@ -99,7 +99,8 @@ time_ps NodeBlock::write(time_ps offered) {
 time_ps NodeBlock::fetch(time_ps t, std::uint64_t bytes, std::uint64_t addr) {
   // The request carries its time; the memory fits it into its channels' idle gaps.
   st_.weight_bytes += bytes;
-  return timed_read(mem_socket, t, bytes, weight_base_ + addr);
+  mem_t_ = std::max(mem_t_, t);
+  return timed_read(*mem_socket.operator->(), mem_t_, bytes, weight_base_ + addr, false, this);
 }
 
 void NodeBlock::run() {
@@ -113,6 +114,7 @@ void NodeBlock::run() {
     sc_core::sc_stop();
     return;
   }
+  if (uses_memory()) timed_read(*mem_socket.operator->(), 0, 0, 0, false, this, true);  // retire
   set_finished();
 }
 
@@ -120,25 +122,50 @@ void NodeBlock::run_streaming() {
   const std::size_t np = in_.size();
   std::vector<std::int64_t> streamed(np);
   time_ps issue = 0;
-  const time_ps ii = static_cast<time_ps>(t_.out_interval_cycles) * period_;
-  const time_ps lat = static_cast<time_ps>(t_.latency_cycles) * period_;
+  std::vector<time_ps> chunk_done;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+    const OpTiming& t = timing_of(inf);
+    const time_ps ii = static_cast<time_ps>(t.out_interval_cycles) * period_;
+    const time_ps lat = static_cast<time_ps>(t.latency_cycles) * period_;
     begin_inference();
     time_ps ready = 0;
-    const std::uint64_t beats_before = st_.beats_in;
     time_ps first_in = kNever, last_out = 0;
     for (std::size_t p = 0; p < np; ++p) {
-      for (std::int64_t k = 0; k < t_.preload_beats[p]; ++k) ready = std::max(ready, read(p, 0));
-      streamed[p] = t_.in_beats[p] - t_.preload_beats[p];
+      for (std::int64_t k = 0; k < t.preload_beats[p]; ++k) ready = std::max(ready, read(p, 0));
+      streamed[p] = t.in_beats[p] - t.preload_beats[p];
+    }
+    // KV cache: the context's beats come from memory and need no input; off chip they
+    // arrive in chunks read back to back from when the block starts the inference.
+    const std::int64_t lead = std::min(t.cached_out_beats, t.out_beats);
+    chunk_done.clear();
+    if (t.mem_read_bytes > 0 && t.mem_read_chunks > 0) {
+      const time_ps start = std::max(issue, ready);
+      for (std::int64_t c = 0; c < t.mem_read_chunks; ++c) {
+        const std::int64_t bytes = share(t.mem_read_bytes, t.mem_read_chunks, c);
+        mem_t_ = std::max(mem_t_, start);
+        chunk_done.push_back(timed_read(*mem_socket.operator->(), mem_t_,
+                                        static_cast<std::uint64_t>(bytes), weight_base_ + kv_addr_,
+                                        false, this));
+        kv_addr_ += static_cast<std::uint64_t>(bytes);
+      }
+      st_.kv_read_bytes += static_cast<std::uint64_t>(t.mem_read_bytes);
     }
     std::vector<std::int64_t> got(np, 0);
-    for (std::int64_t j = 0; j < t_.out_beats; ++j) {
-      for (std::size_t p = 0; p < np; ++p) {
-        const std::int64_t need = (streamed[p] * (j + 1) + t_.out_beats - 1) / t_.out_beats;
-        while (got[p] < need) {
-          ready = std::max(ready, read(p, 0));
-          ++got[p];
+    for (std::int64_t j = 0; j < t.out_beats; ++j) {
+      if (j >= lead) {
+        const std::int64_t outs = t.out_beats - lead, k = j - lead;
+        for (std::size_t p = 0; p < np; ++p) {
+          const std::int64_t need = (streamed[p] * (k + 1) + outs - 1) / outs;
+          while (got[p] < need) {
+            ready = std::max(ready, read(p, 0));
+            ++got[p];
+          }
         }
+      } else if (!chunk_done.empty()) {
+        const time_ps arrived = chunk_done[static_cast<std::size_t>(
+            j * t.mem_read_chunks / std::max<std::int64_t>(1, lead))];
+        if (arrived > std::max(issue, ready)) st_.stall_mem_ps += arrived - std::max(issue, ready);
+        ready = std::max(ready, arrived);
       }
       issue = std::max(issue, ready);
       if (j == 0) first_in = std::min(ready, issue);
@@ -147,7 +174,13 @@ void NodeBlock::run_streaming() {
       last_out = accepted;
       issue = accepted - lat + ii;
     }
-    (void)beats_before;
+    if (t.mem_write_bytes > 0) {  // append the new tokens (a posted write)
+      mem_t_ = std::max(mem_t_, ready);
+      timed_read(*mem_socket.operator->(), mem_t_, static_cast<std::uint64_t>(t.mem_write_bytes),
+                 weight_base_ + kv_addr_, true, this);
+      kv_addr_ += static_cast<std::uint64_t>(t.mem_write_bytes);
+      st_.kv_write_bytes += static_cast<std::uint64_t>(t.mem_write_bytes);
+    }
     if (first_in != kNever) trace("inference", first_in, last_out, inf);
     ++done_;
   }
@@ -155,14 +188,15 @@ void NodeBlock::run_streaming() {
 
 void NodeBlock::run_rows() {
   const std::size_t np = in_.size();
-  const time_ps lat = static_cast<time_ps>(t_.latency_cycles) * period_;
-  const time_ps interval = static_cast<time_ps>(t_.out_interval_cycles) * period_;
   time_ps free_at = 0;     // datapath free
   time_ps prev_start = 0;  // start of the previous row (input double buffer)
   time_ps fetch_slot = 0;  // earliest issue of the next weight fetch (two tile buffers)
   std::uint64_t fetch_addr = 0;
-  const std::int64_t block = t_.weight_tiles > 0 ? t_.block_rows : 1;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+    const OpTiming& t_ = timing_of(inf);
+    const time_ps lat = static_cast<time_ps>(t_.latency_cycles) * period_;
+    const time_ps interval = static_cast<time_ps>(t_.out_interval_cycles) * period_;
+    const std::int64_t block = t_.weight_tiles > 0 ? t_.block_rows : 1;
     begin_inference();
     time_ps preload_done = 0;
     time_ps inf_first = kNever, inf_last = 0;
@@ -290,8 +324,9 @@ SourceBlock::SourceBlock(const sc_core::sc_module_name& name, time_ps period_ps,
 
 void SourceBlock::run() {
   time_ps t = 0;
-  for (std::int64_t i = 0; i < inferences_; ++i)
-    for (std::int64_t b = 0; b < beats_; ++b) {
+  for (std::int64_t i = 0; i < inferences_; ++i) {
+    if (release_) t = std::max(t, release_(i));
+    for (std::int64_t b = 0, nb = beats_of(i); b < nb; ++b) {
       t = out_->push(t, this, values_.empty() ? nullptr : values_[static_cast<std::size_t>(i)]);
       if (b == 0) {
         first_in_.push_back(t);
@@ -299,6 +334,7 @@ void SourceBlock::run() {
       }
       t += period_;
     }
+  }
   set_finished();
 }
 
@@ -315,7 +351,7 @@ SinkBlock::SinkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Str
 void SinkBlock::run() {
   time_ps t = 0;
   for (std::int64_t i = 0; i < inferences_; ++i) {
-    for (std::int64_t b = 0; b < beats_; ++b) {
+    for (std::int64_t b = 0, nb = beats_of(i); b < nb; ++b) {
       BeatValue v;
       t = in_->pop(t, this, &v);
       if (b == 0) {

@@ -52,6 +52,7 @@ struct BlockStats {
   time_ps stall_out_ps = 0;  ///< waiting for downstream space
   time_ps stall_mem_ps = 0;  ///< waiting for off-chip weights
   std::uint64_t weight_bytes = 0;
+  std::uint64_t kv_read_bytes = 0, kv_write_bytes = 0;  ///< off-chip KV-cache traffic
   time_ps first_active_ps = kNever, last_active_ps = 0;
 };
 
@@ -72,6 +73,24 @@ class NodeBlock : public Block {
             std::uint64_t weight_base = 0);
 
   const OpTiming& timing() const { return t_; }
+  /// Per-inference costs: inference i runs `variants[schedule->of(i)]` (LLM mode).
+  void set_variants(std::vector<OpTiming> variants, SchedulePtr schedule) {
+    var_ = std::move(variants);
+    sched_ = std::move(schedule);
+  }
+  /// True when some inference reads or writes off-chip memory (weights or KV cache).
+  bool uses_memory() const {
+    auto uses = [](const OpTiming& t) {
+      return t.weight_tiles > 0 || t.mem_read_bytes > 0 || t.mem_write_bytes > 0;
+    };
+    if (!sched_) return uses(t_);
+    for (const auto& t : var_)
+      if (uses(t)) return true;
+    return false;
+  }
+  const OpTiming& timing_of(std::int64_t inf) const {
+    return sched_ ? var_[static_cast<std::size_t>(sched_->of(inf))] : t_;
+  }
   const BlockStats& stats() const { return st_; }
   time_ps period_ps() const { return period_; }
   std::int64_t inferences_done() const { return done_; }
@@ -93,6 +112,10 @@ class NodeBlock : public Block {
   time_ps fetch(time_ps t, std::uint64_t bytes, std::uint64_t addr);
 
   OpTiming t_;
+  std::vector<OpTiming> var_;
+  SchedulePtr sched_;
+  std::uint64_t kv_addr_ = 0;
+  time_ps mem_t_ = 0;  ///< latest memory request: requests stay in time order
   time_ps period_;
   std::vector<Stream*> in_;
   Stream* out_;
@@ -134,12 +157,26 @@ class SourceBlock : public Block {
   const std::vector<time_ps>& first_in() const { return first_in_; }
   /// Functional mode: the input tensor of each inference.
   void set_values(std::vector<BeatValue> v) { values_ = std::move(v); }
+  /// Per-variant beats of an inference (LLM mode).
+  void set_variants(std::vector<std::int64_t> beats, SchedulePtr schedule) {
+    var_beats_ = std::move(beats);
+    sched_ = std::move(schedule);
+  }
+  /// Closed loop (autoregressive decode): inference i is not injected before `release(i)`,
+  /// which may block the thread until the inference it depends on has completed.
+  void set_release(std::function<time_ps(std::int64_t)> f) { release_ = std::move(f); }
 
  private:
   void run();
+  std::int64_t beats_of(std::int64_t i) const {
+    return sched_ ? var_beats_[static_cast<std::size_t>(sched_->of(i))] : beats_;
+  }
   time_ps period_;
   Stream* out_;
   std::int64_t beats_;
+  std::vector<std::int64_t> var_beats_;
+  SchedulePtr sched_;
+  std::function<time_ps(std::int64_t)> release_;
   std::int64_t inferences_;
   std::vector<time_ps> first_in_;
   std::vector<BeatValue> values_;
@@ -160,12 +197,22 @@ class SinkBlock : public Block {
   const std::vector<BeatValue>& values() const { return values_; }
   /// Called (in execution order) when an inference's last beat arrived.
   void on_done(std::function<void(std::int64_t, time_ps)> f) { on_done_ = std::move(f); }
+  /// Per-variant beats of an inference (LLM mode).
+  void set_variants(std::vector<std::int64_t> beats, SchedulePtr schedule) {
+    var_beats_ = std::move(beats);
+    sched_ = std::move(schedule);
+  }
 
  private:
   void run();
+  std::int64_t beats_of(std::int64_t i) const {
+    return sched_ ? var_beats_[static_cast<std::size_t>(sched_->of(i))] : beats_;
+  }
   time_ps period_;
   Stream* in_;
   std::int64_t beats_;
+  std::vector<std::int64_t> var_beats_;
+  SchedulePtr sched_;
   std::int64_t inferences_;
   std::vector<time_ps> first_out_, last_out_;
   std::function<void(std::int64_t, time_ps)> on_done_;

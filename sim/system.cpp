@@ -14,6 +14,7 @@
 #include "interconnect/topology.hpp"
 #include "models/functional/check.hpp"
 #include "models/functional/run.hpp"
+#include "sim/llm.hpp"
 #include "sim/rtl_engine.hpp"
 #include "workloads/error.hpp"
 #include "workloads/op_rules.hpp"
@@ -58,6 +59,7 @@ struct System::Impl {
   interconnect::LinkTiming link_timing;
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::unique_ptr<Qsfp28Link>> links;
   std::vector<std::unique_ptr<TxBridge>> txs;
+  std::vector<std::pair<int, std::string>> tx_from;  ///< per TX bridge: device, producer
   std::vector<std::unique_ptr<RxBridge>> rxs;
   std::unique_ptr<TraceRecorder> rec;
   // Functional mode.
@@ -116,7 +118,39 @@ struct System::Impl {
         m(m_),
         cfg(c_),
         opts(o),
-        inferences(c_.get_int("workload.inferences")) {}
+        inferences(o.llm ? o.llm->inferences : c_.get_int("workload.inferences")) {
+    if (o.llm) {
+      llm = o.llm;
+      completed.assign(static_cast<std::size_t>(inferences), kNever);
+      sink_count.assign(static_cast<std::size_t>(inferences), 0);
+      partial_done.assign(static_cast<std::size_t>(inferences), 0);
+    }
+  }
+  // LLM mode: completion of each inference (its last output over all sinks) releases the
+  // same sequence's next step.
+  const LlmPlan* llm = nullptr;
+  std::vector<time_ps> completed;
+  std::vector<int> sink_count;
+  std::vector<time_ps> partial_done;
+  sc_core::sc_event completion_event;
+
+  void llm_report(StatsTree& root) const;
+
+  /// Beats of one inference in every variant of a tiling (LLM) or the tiling's own.
+  std::vector<std::int64_t> beats_per_variant(const std::vector<PortTiling>* v,
+                                              const PortTiling& t) const {
+    std::vector<std::int64_t> b;
+    if (!v) return {t.beats};
+    for (const auto& x : *v) b.push_back(x.beats);
+    return b;
+  }
+  std::int64_t total_beats(const std::vector<PortTiling>* v, const PortTiling& t) const {
+    if (!v) return t.beats * inferences;
+    std::int64_t sum = 0;
+    for (std::int64_t i = 0; i < inferences; ++i)
+      sum += (*v)[static_cast<std::size_t>(llm->schedule->of(i))].beats;
+    return sum;
+  }
 
   Block* block_of(std::size_t i) const {
     return nodes[i] ? static_cast<Block*>(nodes[i].get()) : sys[i].get();
@@ -200,7 +234,7 @@ struct System::Impl {
   /// Carries a producer-side stream to device `cdev` (TX bridge, links, RX bridge);
   /// returns the stream on the consumer's side (the same stream when on one device).
   Stream* cross(Stream* leg, int pdev, int cdev, const PortTiling& tiling, const Precision& prec,
-                const std::string& what) {
+                const std::string& what, const std::vector<PortTiling>* var = nullptr) {
     if (pdev == cdev) return leg;
     std::vector<interconnect::Hop> hops;
     try {
@@ -217,9 +251,13 @@ struct System::Impl {
         std::ceil(static_cast<double>(tiling.elems_per_beat) * prec.bits_per_element()));
     shape.inferences = inferences;
     shape.framing = framing;
-    const auto payloads = shape.frame_payloads();
-    const std::uint64_t max_payload =
-        payloads.empty() ? 1 : *std::max_element(payloads.begin(), payloads.end());
+    if (var) {
+      shape.variant_beats = beats_per_variant(var, tiling);
+      shape.schedule = llm->schedule;
+    }
+    std::uint64_t max_payload = 1;
+    for (const auto b : beats_per_variant(var, tiling))
+      for (const auto p : shape.frame_payloads(b)) max_payload = std::max(max_payload, p);
     const auto buffer = static_cast<std::uint64_t>(cfg.get_int("link.rx_buffer_bytes"));
     Stream* frames =
         new_stream(what + ".frames",
@@ -235,6 +273,7 @@ struct System::Impl {
                                              shape, route,
                                              cfg.get_string("link.forwarding") == "cut_through"));
     sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+    tx_from.emplace_back(pdev, what.substr(0, what.find("->")));
     for (Qsfp28Link* l : route) txs.back()->net.bind(l->socket);
     sc_core::sc_get_curr_simcontext()->hierarchy_push(&cd);
     rxs.push_back(std::make_unique<RxBridge>(("rx_" + base).c_str(), period_of(cdev), frames, out,
@@ -261,7 +300,10 @@ struct System::Impl {
     std::vector<std::function<void()>> make_later;
 
     auto wire_producer = [&](const PortRef& ref, const PortTiling& tiling, int device,
-                             Stream** out_slot, const std::function<void(Stream*)>& make_producer) {
+                             Stream** out_slot, const std::function<void(Stream*)>& make_producer,
+                             const std::vector<PortTiling>* var) {
+      std::int64_t max_beats = tiling.beats;
+      for (const auto b : beats_per_variant(var, tiling)) max_beats = std::max(max_beats, b);
       auto consumers = g.consumers_of(ref);
       const time_ps period = period_of(device);
       const std::string pname = ref.node;
@@ -272,7 +314,7 @@ struct System::Impl {
         const std::size_t d =
             consumers.size() > 1
                 ? static_cast<std::size_t>(fork_depth > 0 ? fork_depth
-                                                          : std::max<std::int64_t>(tiling.beats, 1))
+                                                          : std::max<std::int64_t>(max_beats, 1))
                 : depth;
         Stream* leg =
             new_stream(pname + "->" + cname + (ni < 0 ? "" : ".data_in_" + std::to_string(arg)), d);
@@ -280,6 +322,7 @@ struct System::Impl {
         if (ni < 0) {
           sinks.push_back(std::make_unique<SinkBlock>(("sink_" + sanitize(pname)).c_str(), period,
                                                       leg, tiling.beats, inferences));
+          if (var) sinks.back()->set_variants(beats_per_variant(var, tiling), llm->schedule);
           sink_output.push_back(arg);
           leg->set_ends(nullptr, sinks.back().get());
           continue;
@@ -288,7 +331,7 @@ struct System::Impl {
             m.nodes[static_cast<std::size_t>(ni)].hw.in[static_cast<std::size_t>(arg)];
         const int cdev = m.nodes[static_cast<std::size_t>(ni)].device;
         leg = cross(leg, device, cdev, tiling, g.tensor_of(ref).precision,
-                    pname + "->" + cname + ".data_in_" + std::to_string(arg));
+                    pname + "->" + cname + ".data_in_" + std::to_string(arg), var);
         if (want.elems_per_beat != tiling.elems_per_beat) {
           OpTiming t;
           t.engine = OpTiming::Engine::Streaming;
@@ -299,6 +342,18 @@ struct System::Impl {
           adapters.push_back(std::make_unique<NodeBlock>(
               ("adapt_" + sanitize(pname) + "_" + sanitize(cname)).c_str(), t, period_of(cdev),
               std::vector<Stream*>{leg}, adapted, inferences));
+          if (var) {
+            const auto& wv =
+                llm->node_in[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)];
+            std::vector<OpTiming> vt;
+            for (std::size_t v = 0; v < var->size(); ++v) {
+              OpTiming tv = t;
+              tv.in_beats = {(*var)[v].beats};
+              tv.out_beats = wv[v].beats;
+              vt.push_back(tv);
+            }
+            adapters.back()->set_variants(std::move(vt), llm->schedule);
+          }
           leg->set_ends(leg->producer(), adapters.back().get());
           adapted->set_ends(adapters.back().get(), nullptr);
           adapters.back()->mem_socket.bind(dev[static_cast<std::size_t>(cdev)]->memory.socket);
@@ -310,6 +365,7 @@ struct System::Impl {
         Stream* leg = new_stream(pname + "->drain", depth);
         sinks.push_back(std::make_unique<SinkBlock>(("drain_" + sanitize(pname)).c_str(), period,
                                                     leg, tiling.beats, inferences));
+        if (var) sinks.back()->set_variants(beats_per_variant(var, tiling), llm->schedule);
         sink_output.push_back(-1);
         leg->set_ends(nullptr, sinks.back().get());
         legs.push_back(leg);
@@ -319,7 +375,7 @@ struct System::Impl {
         head = new_stream(pname + "->fork", depth);
         forks.push_back(
             std::make_unique<ForkBlock>(("fork_" + sanitize(pname)).c_str(), period, head, legs,
-                                        static_cast<std::uint64_t>(tiling.beats * inferences)));
+                                        static_cast<std::uint64_t>(total_beats(var, tiling))));
         head->set_ends(nullptr, forks.back().get());
         for (Stream* l : legs) l->set_ends(forks.back().get(), l->consumer());
       }
@@ -334,17 +390,33 @@ struct System::Impl {
       const int home = consumers.empty() || consumers[0].first < 0
                            ? 0
                            : m.nodes[static_cast<std::size_t>(consumers[0].first)].device;
-      wire_producer(PortRef{g.inputs[i].name, 0}, m.inputs[i], home, &s, [&](Stream* head) {
-        sources.push_back(
-            std::make_unique<SourceBlock>(("source_" + sanitize(g.inputs[i].name)).c_str(),
-                                          period_of(home), head, m.inputs[i].beats, inferences));
-        source_input.push_back(i);
-        head->set_ends(sources.back().get(), head->consumer());
-      });
+      wire_producer(
+          PortRef{g.inputs[i].name, 0}, m.inputs[i], home, &s,
+          [&](Stream* head) {
+            sources.push_back(std::make_unique<SourceBlock>(
+                ("source_" + sanitize(g.inputs[i].name)).c_str(), period_of(home), head,
+                m.inputs[i].beats, inferences));
+            source_input.push_back(i);
+            head->set_ends(sources.back().get(), head->consumer());
+            if (llm) {
+              sources.back()->set_variants(beats_per_variant(&llm->input_tiling[i], m.inputs[i]),
+                                           llm->schedule);
+              const auto turnaround = static_cast<time_ps>(llm->spec.turnaround_ns * 1e3);
+              sources.back()->set_release([this, turnaround](std::int64_t k) -> time_ps {
+                const std::int64_t dep = llm->depends_on[static_cast<std::size_t>(k)];
+                if (dep < 0) return 0;
+                while (completed[static_cast<std::size_t>(dep)] == kNever)
+                  sc_core::wait(completion_event);
+                return completed[static_cast<std::size_t>(dep)] + turnaround;
+              });
+            }
+          },
+          llm ? &llm->input_tiling[i] : nullptr);
     }
     for (std::size_t i = 0; i < g.nodes.size(); ++i)
-      wire_producer(PortRef{g.nodes[i].name, 0}, m.nodes[i].hw.out, m.nodes[i].device, &node_out[i],
-                    [](Stream*) {});
+      wire_producer(
+          PortRef{g.nodes[i].name, 0}, m.nodes[i].hw.out, m.nodes[i].device, &node_out[i],
+          [](Stream*) {}, llm ? &llm->node_out[i] : nullptr);
     nodes.resize(g.nodes.size());
     sys.resize(g.nodes.size());
     for (const auto& p : opts.cosim) {
@@ -367,6 +439,10 @@ struct System::Impl {
       // Create the block inside its device module so the hierarchy is device.node.
       sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
       if (nm.timing.engine == OpTiming::Engine::Systolic) {
+        if (llm)
+          throw InputError("node '" + g.nodes[i].name +
+                           "': hw.impl: systolic is not supported with workload.phase (the "
+                           "systolic block has no per-step variants yet)");
         if (cosim_match(g.nodes[i].name)) {
           RtlEngineOptions ro;
           ro.rows = nm.hw.systolic_rows;
@@ -387,6 +463,8 @@ struct System::Impl {
         nodes[i] = std::make_unique<NodeBlock>(bname.c_str(), nm.timing, period_of(nm.device),
                                                node_in[i], node_out[i], inferences, addr);
         nodes[i]->mem_socket.bind(dm.memory.socket);
+        if (llm) nodes[i]->set_variants(llm->node_timing[i], llm->schedule);
+        if (nodes[i]->uses_memory()) dm.memory.register_initiator(nodes[i].get());
       }
       sc_core::sc_get_curr_simcontext()->hierarchy_pop();
       addr += static_cast<std::uint64_t>(nm.timing.weight_bytes_per_inference);
@@ -410,7 +488,21 @@ struct System::Impl {
     const auto limit = static_cast<time_ps>(cfg.get_double("simulation.max_sim_time_ms") * 1e9);
     block_time_limit() = limit;
     for (auto& snk : sinks) snk->set_time_limit(limit);
-    if (opts.on_inference) {
+    if (llm) {
+      // Completion of an inference (all sinks) releases the next step of its sequence.
+      const int n_sinks = static_cast<int>(sinks.size());
+      auto cb = opts.on_inference;
+      const std::int64_t total = inferences;
+      for (auto& snk : sinks)
+        snk->on_done([this, n_sinks, cb, total](std::int64_t i, time_ps t) {
+          const auto k = static_cast<std::size_t>(i);
+          partial_done[k] = std::max(partial_done[k], t);
+          if (++sink_count[k] < n_sinks) return;
+          completed[k] = partial_done[k];
+          completion_event.notify(sc_core::SC_ZERO_TIME);
+          if (cb) cb(i, total, t);
+        });
+    } else if (opts.on_inference) {
       // Progress: an inference is done when its last output (over all sinks) arrived.
       auto counts = std::make_shared<std::vector<int>>(static_cast<std::size_t>(inferences), 0);
       const int n_sinks = static_cast<int>(sinks.size());
@@ -519,6 +611,136 @@ void System::run() {
       os << "\n  " << b->name() << " waits: " << b->waiting_on();
   os << "\n(a reconvergent path with too little buffering, or simulation.fork_depth too small)";
   throw SimulationError(os.str());
+}
+
+namespace {
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, k == 0 ? 0 : k - 1)];  // nearest rank
+}
+double mean_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
+}
+}  // namespace
+
+void System::Impl::llm_report(StatsTree& root) const {
+  const LlmPlan& P = *llm;
+  const LlmSpec& S = P.spec;
+  const std::int64_t B = S.batch, steps = S.steps();
+  auto at = [&](std::int64_t k, std::int64_t s) {
+    return static_cast<double>(completed[static_cast<std::size_t>(k * B + s)]) / 1e6;  // us
+  };
+  std::vector<double> ttft, tpot;
+  double makespan = 0;
+  for (std::int64_t s = 0; s < B; ++s) {
+    if (S.phase != "decode") ttft.push_back(at(0, s));
+    for (std::int64_t k = 0; k < steps; ++k) {
+      makespan = std::max(makespan, at(k, s));
+      if (k > 0)
+        tpot.push_back(at(k, s) - at(k - 1, s));
+      else if (S.phase == "decode")
+        tpot.push_back(at(0, s));  // the first step starts at 0 on the prompt's cache
+    }
+  }
+  auto& L = root.child("llm");
+  L.set("phase", S.phase);
+  L.set("prompt_len", S.prompt_len);
+  L.set("gen_tokens", S.phase == "prefill" ? 1 : S.gen_tokens);
+  L.set("batch", B);
+  L.set("parallelism", S.parallelism);
+  const std::int64_t tokens = B * steps;
+  L.set("tokens", tokens);
+  L.set("makespan_us", makespan);
+  if (!ttft.empty()) {
+    root.set("ttft_us", mean_of(ttft));
+    root.set("ttft_p99_us", percentile(ttft, 0.99));
+  }
+  if (!tpot.empty()) {
+    root.set("tpot_us", mean_of(tpot));
+    root.set("tpot_p99_us", percentile(tpot, 0.99));
+    // Steady generation rate: every sequence emits a token per TPOT.
+    root.set("decode_tokens_per_s", static_cast<double>(B) * 1e6 / mean_of(tpot));
+  }
+  root.set("tokens_per_s", makespan > 0 ? static_cast<double>(tokens) * 1e6 / makespan : 0);
+  root.set("kv_cache_bytes_per_sequence", P.kv_bytes_per_sequence);
+  auto& devs = root.child("devices");
+  for (std::size_t d = 0; d < devices.size(); ++d) {
+    devs.child(devices[d].name).set("kv_cache_bytes", P.kv_bytes[d]);
+    devs.child(devices[d].name).set("kv_cache_on_chip_bytes", P.kv_bytes_on_chip[d]);
+    devs.child(devices[d].name).set("peak_macs_per_cycle", P.mac_lanes[d]);
+  }
+
+  // Analytic bounds of one sequence-step per phase, next to the simulated figure.
+  auto bounds = [&](std::size_t v) {
+    const VariantCost& c = P.cost[v];
+    std::map<std::string, double> b;  // ps
+    double mac_peak = 0, off = 0;
+    for (std::size_t d = 0; d < devices.size(); ++d) {
+      const double per = static_cast<double>(period_of(static_cast<int>(d)));
+      if (P.mac_lanes[d] > 0) mac_peak = std::max(mac_peak, c.macs[d] / P.mac_lanes[d] * per);
+      const auto& mt = devices[d].type.memory;
+      const double bytes_per_ps = mt.channels * mt.gbytes_per_s_per_channel * 1e-3;
+      if (bytes_per_ps > 0) off = std::max(off, c.off_chip_bytes[d] / bytes_per_ps);
+    }
+    const double per0 = static_cast<double>(period_of(0));
+    b["compute"] = std::max(mac_peak, static_cast<double>(c.slowest_mac_cycles) * per0);
+    b["mac_peak"] = mac_peak;
+    b["on_chip"] = static_cast<double>(c.slowest_other_cycles) * per0;
+    b["off_chip"] = off;
+    std::map<std::pair<std::uint32_t, std::uint32_t>, double> link_ps;
+    for (const auto& [fd, bytes] : c.transfer_bytes) {
+      const auto hops = interconnect::route(topo, static_cast<std::uint32_t>(fd.first),
+                                            static_cast<std::uint32_t>(fd.second));
+      for (const auto& h : hops)
+        link_ps[{h.from, h.to}] += static_cast<double>(interconnect::serialization_ps(
+            interconnect::transfer_wire_bytes(bytes, framing), framing.line_rate));
+    }
+    double link = 0;
+    for (const auto& kv : link_ps) link = std::max(link, kv.second);
+    b["link"] = link;
+    return b;
+  };
+  auto phase = [&](const std::string& name, std::size_t v0, std::size_t v1, double simulated_us,
+                   double scale) {
+    std::map<std::string, double> avg;
+    for (std::size_t v = v0; v < v1; ++v)
+      for (const auto& [k, x] : bounds(v)) avg[k] += x / static_cast<double>(v1 - v0);
+    auto& ph = L.child("phases").child(name);
+    std::string worst = "compute";
+    for (const char* k : {"compute", "on_chip", "off_chip", "link"})
+      if (avg[k] > avg[worst]) worst = k;
+    for (const auto& [k, x] : avg) ph.set(k + "_bound_us", x * scale / 1e6);
+    ph.set("simulated_us", simulated_us);
+    const double bound_us = avg[worst] * scale / 1e6;
+    const std::string label = worst == "on_chip"    ? "on-chip bandwidth"
+                              : worst == "off_chip" ? "off-chip bandwidth"
+                                                    : worst;
+    ph.set("bound_us", bound_us);
+    ph.set("bound", label);
+    ph.set("bound_fraction", simulated_us > 0 ? bound_us / simulated_us : 0);
+    // Reaching half of the largest resource bound, that resource limits the phase; below,
+    // a step's dependency chain does (the dataflow pipeline is not full).
+    ph.set("limited_by", simulated_us <= 2.0 * bound_us
+                             ? label
+                             : std::string("latency (dependency chain of one step; more "
+                                           "sequences in flight fill the pipeline)"));
+    const VariantCost& c = P.cost[v0];
+    ph.set("slowest_mac_node", c.slowest_mac_node);
+    ph.set("slowest_other_node", c.slowest_other_node);
+  };
+  if (S.phase != "decode") phase("prefill", 0, 1, at(0, 0), 1.0);
+  if (S.phase != "prefill") {
+    const std::size_t v0 = S.phase == "generate" ? 1 : 0;
+    if (static_cast<std::int64_t>(v0) < steps) {
+      std::vector<double> dec(tpot.begin(), tpot.end());
+      // A sequence's token interval covers one step of each of the B sequences.
+      phase("decode", v0, static_cast<std::size_t>(steps), mean_of(dec), static_cast<double>(B));
+    }
+  }
 }
 
 RunSummary System::report(StatsTree& root) const {
@@ -667,6 +889,21 @@ RunSummary System::report(StatsTree& root) const {
                                               (static_cast<double>(r.total_ps) * ty.memory.channels)
                                         : 0.0);
   }
+  // Payload each device sends over the network; collective (all-reduce) flows separately.
+  if (!I.txs.empty()) {
+    std::vector<std::uint64_t> tx(I.devices.size(), 0), ar(I.devices.size(), 0);
+    for (std::size_t k = 0; k < I.txs.size(); ++k) {
+      const auto d = static_cast<std::size_t>(I.tx_from[k].first);
+      tx[d] += I.txs[k]->bytes_sent();
+      if (I.tx_from[k].second.find(".allreduce.") != std::string::npos)
+        ar[d] += I.txs[k]->bytes_sent();
+    }
+    auto& dv = root.child("devices");
+    for (std::size_t d = 0; d < I.devices.size(); ++d) {
+      dv.child(I.devices[d].name).set("tx_bytes", tx[d]);
+      dv.child(I.devices[d].name).set("allreduce_tx_bytes", ar[d]);
+    }
+  }
   auto& ls = root.child("links");
   double worst_util = -1;
   std::string worst_link;
@@ -717,6 +954,7 @@ RunSummary System::report(StatsTree& root) const {
     t.set("full_cycles", static_cast<std::int64_t>(s->full_ps() / period0));
     t.set("empty_cycles", static_cast<std::int64_t>(s->empty_ps() / period0));
   }
+  if (I.llm) I.llm_report(root);
   return r;
 }
 
@@ -744,6 +982,27 @@ std::string format_summary(const StatsTree& s) {
       << s.get("reference_check.failing_nodes") << " beyond tolerance "
       << s.get("reference_check.tolerance") << ", " << s.get("reference_check.mismatches") << " of "
       << s.get("reference_check.elements") << " elements differ\n";
+  if (const StatsTree* L = s.find_child("llm")) {
+    o << "  LLM          " << L->get("phase") << ": prompt " << L->get("prompt_len") << ", "
+      << L->get("gen_tokens") << " new token(s), batch " << L->get("batch") << ", "
+      << L->get("parallelism") << "\n";
+    if (!s.get("ttft_us").empty())
+      o << "  TTFT         " << s.get("ttft_us") << " us (p99 " << s.get("ttft_p99_us") << ")\n";
+    if (!s.get("tpot_us").empty())
+      o << "  TPOT         " << s.get("tpot_us") << " us (p99 " << s.get("tpot_p99_us") << ")\n";
+    o << "  tokens/s     " << s.get("tokens_per_s") << " over the run";
+    if (!s.get("decode_tokens_per_s").empty())
+      o << ", " << s.get("decode_tokens_per_s") << " while decoding";
+    o << "\n";
+    o << "  KV cache     " << s.get("kv_cache_bytes_per_sequence") << " bytes per sequence\n";
+    for (const char* ph : {"prefill", "decode"}) {
+      const std::string p = std::string("phases.") + ph + ".";
+      if (L->get(p + "simulated_us").empty()) continue;
+      o << "  " << ph << (std::string(ph) == "decode" ? " " : "") << "      simulated "
+        << L->get(p + "simulated_us") << " us, analytic bound " << L->get(p + "bound_us") << " us ("
+        << L->get(p + "bound") << "); limited by " << L->get(p + "limited_by") << "\n";
+    }
+  }
   if (!s.get("bottleneck.busiest_link").empty())
     o << "  busiest link " << s.get("bottleneck.busiest_link") << " (utilisation "
       << s.get("bottleneck.busiest_link_utilisation") << ")\n";

@@ -43,8 +43,12 @@ struct RunSummary {
   std::string bottleneck;
 };
 
+struct LlmPlan;
+
 /// Per-run options that are not part of the configuration.
 struct SimOptions {
+  /// LLM mode (sim/llm.hpp): per-step variants, closed-loop injection, LLM metrics.
+  const LlmPlan* llm = nullptr;
   std::vector<std::string> cosim;  ///< globs of systolic nodes to run on the Verilated RTL
   std::string vcd_path;            ///< waveform of the first co-simulated GEMM
   bool trace = false;              ///< record a timeline (trace())

@@ -1,0 +1,404 @@
+#include "sim/llm.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "workloads/error.hpp"
+#include "workloads/op_rules.hpp"
+
+namespace masesim {
+
+std::int64_t LlmSpec::steps() const {
+  if (phase == "prefill") return 1;
+  return gen_tokens;
+}
+
+std::int64_t LlmSpec::context_of_step(std::int64_t k) const {
+  if (phase == "decode") return prompt_len + k + 1;
+  return prompt_len + k;  // prefill/generate: step 0 is the prompt, step k appends token k
+}
+
+LlmSpec llm_spec(const Config& cfg) {
+  LlmSpec s;
+  const std::string phase = cfg.get_string("workload.phase");
+  if (phase == "none") return s;
+  s.phase = phase;
+  s.prompt_len = cfg.get_int("workload.prompt_len");
+  s.gen_tokens = cfg.get_int("workload.gen_tokens");
+  s.batch = cfg.get_int("workload.batch");
+  s.turnaround_ns = cfg.get_double("workload.token_turnaround_ns");
+  s.kv_cache = cfg.get_string("mapping.kv_cache");
+  s.parallelism = cfg.get_string("mapping.parallelism");
+  s.tensor_parallel = cfg.get_int("mapping.tensor_parallel");
+  s.allreduce = cfg.get_string("mapping.allreduce");
+  if (s.steps() * s.batch > 10000000)
+    throw InputError(cfg.file() + ": workload.gen_tokens x workload.batch = " +
+                     std::to_string(s.steps() * s.batch) + " token steps exceed 10^7");
+  if (cfg.get_string("simulation.mode") == "functional")
+    throw InputError(cfg.file() +
+                     ": workload.phase: LLM phases run in timing mode only (simulation.mode: "
+                     "functional is not supported with a KV cache)");
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------
+namespace {
+
+std::string producer_of(const std::string& ref) {
+  const auto dot = ref.rfind(".data_out_");
+  return dot == std::string::npos ? ref : ref.substr(0, dot);
+}
+
+bool is_seq(const YAML::Node& d) {
+  return d.IsScalar() && d.Scalar() == "seq";
+}
+
+}  // namespace
+
+YAML::Node llm_graph(const YAML::Node& root0, const std::string& file, LlmGraphInfo* info) {
+  YAML::Node root = YAML::Clone(root0);
+  YAML::Node dims = root["dims"];
+  if (!dims || !dims.IsMap() || !dims["seq"])
+    throw InputError(file +
+                     ": workload.phase needs a decoder graph with a symbolic dim 'seq' (the "
+                     "token axis); this graph has none");
+  if (dims["ctx"]) throw InputError(file + ": the graph already has a dim 'ctx'");
+  dims["ctx"] = dims["seq"];
+  YAML::Node nodes = root["nodes"];
+  if (!nodes || !nodes.IsSequence()) throw InputError(file + ": nodes: expected a list");
+  std::unordered_map<std::string, std::size_t> index;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (!nodes[i].IsMap() || !nodes[i]["name"] || !nodes[i]["name"].IsScalar())
+      throw InputError(file + ": nodes[" + std::to_string(i) + "]: expected a named node");
+    index[nodes[i]["name"].Scalar()] = i;
+    names.insert(nodes[i]["name"].Scalar());
+  }
+  auto result_shape = [&](const std::string& node) -> YAML::Node {
+    auto it = index.find(node);
+    if (it == index.end()) return YAML::Node();
+    YAML::Node r = nodes[it->second]["results"];
+    return r && r["data_out_0"] ? r["data_out_0"]["shape"] : YAML::Node();
+  };
+  std::vector<YAML::Node> added;
+  std::set<std::string> tagged;  // results whose last dim became ctx
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    YAML::Node n = nodes[i];
+    const std::string op = n["op"] && n["op"].IsScalar() ? n["op"].Scalar() : "";
+    if (op != "matmul" && op != "bmm") continue;
+    YAML::Node args = n["args"];
+    if (!args || !args["data_in_0"] || !args["data_in_1"] || !args["data_in_1"].IsScalar())
+      continue;
+    const std::string bref = args["data_in_1"].Scalar();
+    const std::string bnode = producer_of(bref);
+    const YAML::Node bshape = result_shape(bnode);
+    if (!bshape || !bshape.IsSequence()) continue;  // a graph input or a parameter-like operand
+    int axis = -1, seqs = 0;
+    for (std::size_t k = 0; k < bshape.size(); ++k)
+      if (is_seq(bshape[k])) axis = static_cast<int>(k), ++seqs;
+    if (seqs == 0) continue;
+    const std::string mname = n["name"].Scalar();
+    if (seqs > 1)
+      throw InputError(file + ": node '" + mname +
+                       "': cannot tell the key axis of data_in_1 (several 'seq' dims)");
+    std::string kv = mname + ".kv_cache";
+    while (names.count(kv)) kv += "_";
+    names.insert(kv);
+    YAML::Node k;
+    k["name"] = kv;
+    k["op"] = "kv_cache";
+    k["args"]["data_in_0"] = bref;
+    k["attrs"]["dim"] = axis;
+    YAML::Node kshape = YAML::Clone(bshape);
+    kshape[static_cast<std::size_t>(axis)] = "ctx";
+    k["results"]["data_out_0"]["shape"] = kshape;
+    k["results"]["data_out_0"]["precision"] =
+        YAML::Clone(nodes[index[bnode]]["results"]["data_out_0"]["precision"]);
+    // The cache lives with its producer (tensor-parallel graphs place every node).
+    if (YAML::Node ph = nodes[index[bnode]]["hw"]; ph && ph["device"])
+      k["hw"]["device"] = YAML::Clone(ph["device"]);
+    added.push_back(k);
+    args["data_in_1"] = kv;
+    if (info) info->kv_nodes.push_back(kv);
+    if (static_cast<std::size_t>(axis) + 1 == bshape.size()) {  // B's last dim: the scores'
+      YAML::Node s = n["results"]["data_out_0"]["shape"];
+      if (s && s.IsSequence() && s.size() > 0 && is_seq(s[s.size() - 1])) {
+        s[s.size() - 1] = "ctx";
+        tagged.insert(mname);
+      }
+    }
+  }
+  if (added.empty())
+    throw InputError(file +
+                     ": workload.phase needs attention (a matmul whose data_in_1 is an "
+                     "activation with a 'seq' dim); this graph has none");
+  // Scores flow through softmax, dropout, masks, ... (last dim seq -> ctx) until the next
+  // matmul, which reduces over ctx.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      YAML::Node n = nodes[i];
+      const std::string name = n["name"].Scalar();
+      const std::string op = n["op"] && n["op"].IsScalar() ? n["op"].Scalar() : "";
+      if (tagged.count(name) || op == "matmul" || op == "bmm" || op == "linear") continue;
+      bool feeds = false;
+      if (n["args"] && n["args"].IsMap())
+        for (const auto& a : n["args"])
+          if (a.second.IsScalar() && tagged.count(producer_of(a.second.Scalar()))) feeds = true;
+      if (!feeds) continue;
+      YAML::Node s = n["results"]["data_out_0"]["shape"];
+      if (s && s.IsSequence() && s.size() > 0 && is_seq(s[s.size() - 1])) {
+        s[s.size() - 1] = "ctx";
+        tagged.insert(name);
+        changed = true;
+      }
+    }
+  }
+  // The LM head needs only the last position's hidden state. Find the head linear(s)
+  // behind each graph output (through a tensor-parallel gather: cat/contiguous/dropout).
+  std::vector<std::size_t> heads, passes;
+  std::set<std::size_t> seen;
+  std::vector<std::string> stack;
+  if (YAML::Node outs = root["outputs"]; outs && outs.IsSequence())
+    for (std::size_t o = 0; o < outs.size(); ++o)
+      if (outs[o].IsScalar()) stack.push_back(producer_of(outs[o].Scalar()));
+  while (!stack.empty()) {
+    auto it = index.find(stack.back());
+    stack.pop_back();
+    if (it == index.end() || !seen.insert(it->second).second) continue;
+    YAML::Node n = nodes[it->second];
+    const std::string op = n["op"] && n["op"].IsScalar() ? n["op"].Scalar() : "";
+    if (op == "linear") {
+      heads.push_back(it->second);
+    } else if (op == "cat" || op == "contiguous" || op == "dropout") {
+      passes.push_back(it->second);
+      if (n["args"] && n["args"].IsMap())
+        for (const auto& a : n["args"])
+          if (a.second.IsScalar()) stack.push_back(producer_of(a.second.Scalar()));
+    }
+  }
+  std::map<std::string, std::string> slice_of;  // hidden-state ref -> its last-token slice
+  bool sliced = false;
+  for (const auto h : heads) {
+    YAML::Node head = nodes[h];
+    if (!head["args"] || !head["args"]["data_in_0"]) continue;
+    const std::string xref = head["args"]["data_in_0"].Scalar();
+    const YAML::Node xs = result_shape(producer_of(xref));
+    YAML::Node hs = head["results"]["data_out_0"]["shape"];
+    if (!xs || xs.size() < 2 || !is_seq(xs[xs.size() - 2]) || !hs || hs.size() < 2 ||
+        !is_seq(hs[hs.size() - 2]))
+      continue;
+    if (!slice_of.count(xref)) {
+      std::string sl = producer_of(xref) + ".last_token";
+      while (names.count(sl)) sl += "_";
+      names.insert(sl);
+      YAML::Node s;
+      s["name"] = sl;
+      s["op"] = "slice";
+      s["args"]["data_in_0"] = xref;
+      s["attrs"]["dim"] = -2;
+      s["attrs"]["start"] = -1;
+      YAML::Node sshape = YAML::Clone(xs);
+      sshape[xs.size() - 2] = 1;
+      s["results"]["data_out_0"]["shape"] = sshape;
+      s["results"]["data_out_0"]["precision"] =
+          YAML::Clone(nodes[index[producer_of(xref)]]["results"]["data_out_0"]["precision"]);
+      // Keep the device of the producer (tensor-parallel graphs place every node).
+      if (YAML::Node ph = nodes[index[producer_of(xref)]]["hw"]; ph && ph["device"])
+        s["hw"]["device"] = YAML::Clone(ph["device"]);
+      added.push_back(s);
+      slice_of[xref] = sl;
+      if (info) info->last_token_slice = sl;
+    }
+    head["args"]["data_in_0"] = slice_of[xref];
+    hs[hs.size() - 2] = 1;
+    sliced = true;
+  }
+  if (sliced)
+    for (const auto p : passes) {
+      YAML::Node s = nodes[p]["results"]["data_out_0"]["shape"];
+      if (s && s.IsSequence() && s.size() >= 2 && is_seq(s[s.size() - 2])) s[s.size() - 2] = 1;
+    }
+  for (auto& a : added) nodes.push_back(a);
+  return root;
+}
+
+// ---------------------------------------------------------------------------------------
+namespace {
+
+std::int64_t token_bytes_of(const Graph& g, const Node& n) {
+  const Tensor& in = g.tensor_of(n.args[0]);
+  auto d = n.attr_int("dim", -1);
+  if (d < 0) d += static_cast<std::int64_t>(in.shape.size());
+  const std::int64_t fresh = in.shape[static_cast<std::size_t>(d)];
+  return static_cast<std::int64_t>(
+      std::ceil(static_cast<double>(in.numel() / fresh) * in.precision.bits_per_element() / 8.0));
+}
+
+void subtract(Resources& u, const Resources& r) {
+  u.lut -= r.lut, u.ff -= r.ff, u.dsp -= r.dsp, u.bram36 -= r.bram36, u.uram -= r.uram;
+}
+
+}  // namespace
+
+LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
+                 const LlmSpec& spec, Mapping& m) {
+  LlmPlan p;
+  p.spec = spec;
+  const std::size_t nd = devices.size();
+  p.kv_bytes.assign(nd, 0);
+  p.kv_bytes_on_chip.assign(nd, 0);
+  p.mac_lanes.assign(nd, 0);
+
+  // KV-cache placement: capacity for every sequence in flight at the longest context.
+  std::vector<std::size_t> kv;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    if (g.nodes[i].op == "kv_cache") kv.push_back(i);
+  for (auto i : kv) {
+    const std::int64_t per_seq = token_bytes_of(g, g.nodes[i]) * spec.max_context();
+    p.kv_bytes_per_sequence += per_seq;
+    auto& nm = m.nodes[i];
+    subtract(m.used[static_cast<std::size_t>(nm.device)], nm.resources);
+    nm.hw.kv_capacity_bytes = per_seq * spec.batch;
+    nm.hw.kv_off_chip = spec.kv_cache == "off_chip";
+    nm.timing = op_timing(g, g.nodes[i], nm.hw);
+    nm.resources = estimate_resources(g, g.nodes[i], nm.hw, nm.timing);
+    m.used[static_cast<std::size_t>(nm.device)] += nm.resources;
+  }
+  if (spec.kv_cache == "auto")  // move caches off chip, last layer first, until BRAM/URAM fit
+    for (std::size_t d = 0; d < nd; ++d) {
+      const auto& c = devices[d].type.capacity;
+      for (auto it = kv.rbegin(); it != kv.rend(); ++it) {
+        auto& u = m.used[d];
+        if (u.bram36 <= c.bram36 && u.uram <= c.uram) break;
+        auto& nm = m.nodes[*it];
+        if (nm.device != static_cast<int>(d)) continue;
+        subtract(u, nm.resources);
+        nm.hw.kv_off_chip = true;
+        nm.timing = op_timing(g, g.nodes[*it], nm.hw);
+        nm.resources = estimate_resources(g, g.nodes[*it], nm.hw, nm.timing);
+        u += nm.resources;
+      }
+    }
+  for (auto i : kv) {
+    const auto d = static_cast<std::size_t>(m.nodes[i].device);
+    p.kv_bytes[d] += m.nodes[i].hw.kv_capacity_bytes;
+    if (!m.nodes[i].hw.kv_off_chip) p.kv_bytes_on_chip[d] += m.nodes[i].hw.kv_capacity_bytes;
+  }
+  m.overflows.clear();
+  for (std::size_t d = 0; d < nd; ++d) {
+    const auto& c = devices[d].type.capacity;
+    const auto& u = m.used[d];
+    const std::pair<const char*, std::pair<double, double>> rs[] = {
+        {"lut", {u.lut, c.lut}},
+        {"ff", {u.ff, c.ff}},
+        {"dsp", {u.dsp, c.dsp}},
+        {"bram36", {u.bram36, c.bram36}},
+        {"uram", {u.uram, c.uram}}};
+    for (const auto& [name, uc] : rs)
+      if (uc.first > uc.second)
+        m.overflows.push_back(
+            "device '" + devices[d].name + "' (" + devices[d].type.name + "): " + name + " needs " +
+            std::to_string(static_cast<long long>(std::ceil(uc.first))) + " but has " +
+            std::to_string(static_cast<long long>(std::ceil(uc.second))));
+  }
+  if (!m.overflows.empty() && !cfg.get_bool("mapping.oversubscribe"))
+    throw SimulationError(
+        "the mapping does not fit with a KV cache of " + std::to_string(p.kv_bytes_per_sequence) +
+        " bytes per sequence x " + std::to_string(spec.batch) + " sequences: " + m.overflows[0] +
+        " (set mapping.kv_cache: auto or off_chip, lower workload.batch or the context, or "
+        "mapping.oversubscribe: true)");
+
+  // The schedule: inference i = step·batch + sequence; a decode step waits for the same
+  // sequence's previous token.
+  const std::int64_t steps = spec.steps(), B = spec.batch;
+  p.inferences = steps * B;
+  auto sched = std::make_shared<Schedule>();
+  for (std::int64_t k = 0; k < steps; ++k)
+    for (std::int64_t s = 0; s < B; ++s) {
+      sched->variant.push_back(static_cast<int>(k));
+      p.step_of.push_back(k);
+      p.sequence_of.push_back(s);
+      p.depends_on.push_back(k == 0 ? -1 : (k - 1) * B + s);
+    }
+  p.schedule = sched;
+
+  // Variants: the graph at each step's dims, tiled like the mapping (padded).
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    p.mac_lanes[static_cast<std::size_t>(m.nodes[i].device)] +=
+        static_cast<double>(m.nodes[i].timing.macs_per_cycle);
+  p.node_timing.assign(g.nodes.size(), {});
+  p.node_out.assign(g.nodes.size(), {});
+  p.node_in.assign(g.nodes.size(), {});
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) p.node_in[i].assign(g.nodes[i].args.size(), {});
+  p.input_tiling.assign(g.inputs.size(), {});
+  for (std::int64_t k = 0; k < steps; ++k) {
+    const bool prompt = spec.phase != "decode" && k == 0;
+    const std::int64_t seq = prompt ? spec.prompt_len : 1;
+    const std::int64_t ctx = spec.context_of_step(k);
+    p.variant_seq.push_back(seq);
+    p.variant_ctx.push_back(ctx);
+    const Graph gv = rebind_dims(g, {{"seq", seq}, {"ctx", ctx}});
+    for (std::size_t in = 0; in < g.inputs.size(); ++in)
+      p.input_tiling[in].push_back(tile_port_padded(gv.inputs[in].tensor.shape, m.inputs[in].tile));
+    VariantCost vc;
+    vc.macs.assign(nd, 0);
+    vc.off_chip_bytes.assign(nd, 0);
+    vc.kv_on_chip_beats.assign(nd, 0);
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      const Node& n = gv.nodes[i];
+      const NodeMap& nm = m.nodes[i];
+      NodeHw hw = nm.hw;
+      for (std::size_t a = 0; a < n.args.size(); ++a) {
+        hw.in[a] = tile_port_padded(gv.tensor_of(n.args[a]).shape, nm.hw.in[a].tile);
+        p.node_in[i][a].push_back(hw.in[a]);
+      }
+      hw.out = tile_port_padded(n.results[0].shape, nm.hw.out.tile);
+      p.node_out[i].push_back(hw.out);
+      OpTiming t;
+      try {
+        t = op_timing(gv, n, hw);
+      } catch (const InputError& e) {
+        throw InputError(g.file + ":" + std::to_string(n.line) + ": step " + std::to_string(k) +
+                         " (seq " + std::to_string(seq) + ", ctx " + std::to_string(ctx) +
+                         "): " + e.what());
+      }
+      const auto d = static_cast<std::size_t>(nm.device);
+      vc.macs[d] += static_cast<double>(t.macs);
+      vc.off_chip_bytes[d] +=
+          static_cast<double>(t.weight_bytes_per_inference + t.mem_read_bytes + t.mem_write_bytes);
+      if (n.op == "kv_cache" && !hw.kv_off_chip) vc.kv_on_chip_beats[d] += t.out_beats;
+      const std::int64_t cyc = t.ideal_cycles();
+      if (t.macs > 0) {
+        if (cyc > vc.slowest_mac_cycles) vc.slowest_mac_cycles = cyc, vc.slowest_mac_node = n.name;
+      } else if (cyc > vc.slowest_other_cycles) {
+        vc.slowest_other_cycles = cyc, vc.slowest_other_node = n.name;
+      }
+      for (std::size_t a = 0; a < n.args.size(); ++a) {
+        const Node* prod = gv.find_node(n.args[a].node);
+        int pd = 0;
+        if (prod) {
+          pd = m.nodes[static_cast<std::size_t>(prod - gv.nodes.data())].device;
+        } else {  // a graph input enters on its first consumer's device
+          const auto cons = gv.consumers_of(n.args[a]);
+          pd = cons.empty() || cons[0].first < 0
+                   ? 0
+                   : m.nodes[static_cast<std::size_t>(cons[0].first)].device;
+        }
+        if (pd != nm.device)
+          vc.transfer_bytes[{pd, nm.device}] +=
+              static_cast<std::uint64_t>(gv.tensor_of(n.args[a]).bytes());
+      }
+      p.node_timing[i].push_back(std::move(t));
+    }
+    p.cost.push_back(std::move(vc));
+  }
+  return p;
+}
+
+}  // namespace masesim

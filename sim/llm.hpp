@@ -1,0 +1,96 @@
+// LLM inference: prefill and autoregressive decode with a KV cache (docs/llm.md).
+//
+// The decoder graph is rewritten once (llm_graph): the K and V operands of every
+// attention matmul go through a kv_cache node whose result is the whole context (dim
+// `ctx`), the scores/softmax/probabilities take `ctx` as their last dim, and the LM head
+// sees only the last token. One SystemC elaboration then serves every step: inference
+// i = step·batch + sequence runs the variant of its step (prefill: seq = prompt_len;
+// decode step k: seq = 1, ctx = prompt_len + k), and a sequence's next step is injected
+// only when its previous token left the system (closed loop).
+// Contract: plan_llm is kernel-free and deterministic; SystemC blocks take their
+// per-variant costs from it (the same op_timing the mapper uses).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/op_cost.hpp"
+#include "models/stream.hpp"
+#include "sim/config.hpp"
+#include "sim/device_types.hpp"
+#include "sim/mapping.hpp"
+#include "workloads/graph.hpp"
+
+namespace YAML {
+class Node;
+}
+
+namespace masesim {
+
+struct LlmSpec {
+  std::string phase;  ///< "" (not an LLM run), prefill, decode, generate
+  std::int64_t prompt_len = 128;
+  std::int64_t gen_tokens = 128;
+  std::int64_t batch = 1;  ///< sequences in flight
+  double turnaround_ns = 0;
+  std::string kv_cache = "auto";         ///< auto | on_chip | off_chip
+  std::string parallelism = "pipeline";  ///< pipeline | tensor | hybrid
+  std::int64_t tensor_parallel = 0;      ///< devices per tensor group (0: all devices)
+  std::string allreduce = "ring";
+  bool enabled() const { return !phase.empty(); }
+  /// Token steps per sequence in the run (prefill counts as one).
+  std::int64_t steps() const;
+  /// Context length (tokens whose K/V the cache holds) of step k.
+  std::int64_t context_of_step(std::int64_t k) const;
+  std::int64_t max_context() const { return prompt_len + gen_tokens; }
+};
+
+/// Reads workload.phase & co.; checks them (InputError naming the key).
+LlmSpec llm_spec(const Config& cfg);
+
+struct LlmGraphInfo {
+  std::vector<std::string> kv_nodes;  ///< inserted kv_cache nodes
+  std::string last_token_slice;       ///< inserted slice before the LM head ("" if none)
+};
+
+/// Rewrites a decoder graph tree for LLM inference (see the file comment). InputError
+/// naming the file when it has no `seq` dim or no attention matmul.
+YAML::Node llm_graph(const YAML::Node& root, const std::string& file, LlmGraphInfo* info = nullptr);
+
+/// Per-variant analytic costs of one sequence-step (bounds).
+struct VariantCost {
+  std::vector<double> macs;                    ///< per device
+  std::vector<double> off_chip_bytes;          ///< per device: off-chip weights + KV reads/writes
+  std::vector<std::int64_t> kv_on_chip_beats;  ///< per device
+  std::int64_t slowest_mac_cycles = 0, slowest_other_cycles = 0;
+  std::string slowest_mac_node, slowest_other_node;
+  std::map<std::pair<int, int>, std::uint64_t> transfer_bytes;  ///< (from, to) device
+};
+
+struct LlmPlan {
+  LlmSpec spec;
+  std::int64_t inferences = 0;
+  SchedulePtr schedule;
+  std::vector<std::int64_t> depends_on;  ///< per inference: the one it waits for (-1: none)
+  std::vector<std::int64_t> step_of, sequence_of;  ///< per inference
+  std::vector<std::int64_t> variant_seq, variant_ctx;
+  std::vector<std::vector<OpTiming>> node_timing;             ///< [node][variant]
+  std::vector<std::vector<PortTiling>> node_out;              ///< [node][variant]
+  std::vector<std::vector<std::vector<PortTiling>>> node_in;  ///< [node][port][variant]
+  std::vector<std::vector<PortTiling>> input_tiling;          ///< [input][variant]
+  std::vector<VariantCost> cost;                              ///< [variant]
+  std::vector<std::int64_t> kv_bytes;                         ///< per device: cache capacity
+  std::vector<std::int64_t> kv_bytes_on_chip;                 ///< per device
+  std::vector<double> mac_lanes;                              ///< per device: peak MACs per cycle
+  std::int64_t kv_bytes_per_sequence = 0;  ///< at the longest context, all layers
+};
+
+/// Places the KV caches (mapping.kv_cache) — updating `m`'s kv nodes, resources and
+/// overflows — and derives every variant's tilings and costs from `m`'s tilings
+/// (padded to each variant's shapes).
+LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
+                 const LlmSpec& spec, Mapping& m);
+
+}  // namespace masesim
