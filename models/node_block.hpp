@@ -73,9 +73,11 @@ class NodeBlock : public Block {
             std::uint64_t weight_base = 0);
 
   const OpTiming& timing() const { return t_; }
-  /// Per-inference costs: inference i runs `variants[schedule->of(i)]` (LLM mode).
-  void set_variants(std::vector<OpTiming> variants, SchedulePtr schedule) {
-    var_ = std::move(variants);
+  /// Per-inference costs (LLM mode): inference i runs timings[index[schedule->of(i)]]
+  /// (each distinct timing stored once).
+  void set_variants(std::vector<OpTiming> timings, std::vector<int> index, SchedulePtr schedule) {
+    var_ = std::move(timings);
+    var_index_ = std::move(index);
     sched_ = std::move(schedule);
   }
   /// True when some inference reads or writes off-chip memory (weights or KV cache).
@@ -89,7 +91,9 @@ class NodeBlock : public Block {
     return false;
   }
   const OpTiming& timing_of(std::int64_t inf) const {
-    return sched_ ? var_[static_cast<std::size_t>(sched_->of(inf))] : t_;
+    return sched_ ? var_[static_cast<std::size_t>(
+                        var_index_[static_cast<std::size_t>(sched_->of(inf))])]
+                  : t_;
   }
   const BlockStats& stats() const { return st_; }
   time_ps period_ps() const { return period_; }
@@ -113,6 +117,7 @@ class NodeBlock : public Block {
 
   OpTiming t_;
   std::vector<OpTiming> var_;
+  std::vector<int> var_index_;
   SchedulePtr sched_;
   std::uint64_t kv_addr_ = 0;
   time_ps mem_t_ = 0;  ///< latest memory request: requests stay in time order

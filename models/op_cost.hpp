@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "workloads/graph.hpp"
@@ -82,6 +83,19 @@ struct OpTiming {
 
   /// Busy cycles of the datapath per inference if never stalled.
   std::int64_t ideal_cycles() const;
+  /// Every field equal (per-step variants are stored once per distinct timing).
+  bool operator==(const OpTiming& o) const {
+    auto key = [](const OpTiming& t) {
+      return std::tie(t.engine, t.in_beats, t.preload_beats, t.out_beats, t.rows, t.row_cycles,
+                      t.first_out_cycles, t.out_interval_cycles, t.latency_cycles, t.macs,
+                      t.macs_per_cycle, t.weight_tiles, t.weight_tile_bytes,
+                      t.weight_tile_cycles_per_row, t.block_rows, t.weight_bytes_per_inference,
+                      t.weight_address_from_input, t.cached_out_beats, t.mem_read_bytes,
+                      t.mem_read_chunks, t.mem_write_bytes, t.kv_bytes_on_chip, t.gemm_batch,
+                      t.gemm_m, t.gemm_k, t.gemm_n, t.cycles_per_gemm, t.systolic_utilisation);
+    };
+    return key(*this) == key(o);
+  }
 };
 
 /// The cost model of a node. Throws InputError for shapes the op cannot map.

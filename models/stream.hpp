@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "models/schedule.hpp"
 #include "models/time.hpp"
 #include "models/trace.hpp"
 #include "workloads/tensor_file.hpp"
@@ -25,15 +26,6 @@ namespace masesim {
 
 class Block;
 
-/// Per-inference variants (LLM mode: the prefill and every decode step have their own
-/// shapes and costs): inference i runs variant `variant[i]`; empty: always variant 0.
-struct Schedule {
-  std::vector<int> variant;
-  int of(std::int64_t i) const {
-    return variant.empty() ? 0 : variant[static_cast<std::size_t>(i)];
-  }
-};
-using SchedulePtr = std::shared_ptr<const Schedule>;
 
 /// Functional mode: a beat refers to its producer's whole output tensor of that inference
 /// (its tile is the beat's slice of it); null in timing mode.

@@ -333,10 +333,12 @@ LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, con
     p.mac_lanes[static_cast<std::size_t>(m.nodes[i].device)] +=
         static_cast<double>(m.nodes[i].timing.macs_per_cycle);
   p.node_timing.assign(g.nodes.size(), {});
-  p.node_out.assign(g.nodes.size(), {});
-  p.node_in.assign(g.nodes.size(), {});
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) p.node_in[i].assign(g.nodes[i].args.size(), {});
-  p.input_tiling.assign(g.inputs.size(), {});
+  p.node_timing_of.assign(g.nodes.size(), {});
+  p.node_out_beats.assign(g.nodes.size(), {});
+  p.node_in_beats.assign(g.nodes.size(), {});
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    p.node_in_beats[i].assign(g.nodes[i].args.size(), {});
+  p.input_beats.assign(g.inputs.size(), {});
   for (std::int64_t k = 0; k < steps; ++k) {
     const bool prompt = spec.phase != "decode" && k == 0;
     const std::int64_t seq = prompt ? spec.prompt_len : 1;
@@ -345,7 +347,8 @@ LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, con
     p.variant_ctx.push_back(ctx);
     const Graph gv = rebind_dims(g, {{"seq", seq}, {"ctx", ctx}});
     for (std::size_t in = 0; in < g.inputs.size(); ++in)
-      p.input_tiling[in].push_back(tile_port_padded(gv.inputs[in].tensor.shape, m.inputs[in].tile));
+      p.input_beats[in].push_back(
+          tile_port_padded(gv.inputs[in].tensor.shape, m.inputs[in].tile).beats);
     VariantCost vc;
     vc.macs.assign(nd, 0);
     vc.off_chip_bytes.assign(nd, 0);
@@ -356,10 +359,10 @@ LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, con
       NodeHw hw = nm.hw;
       for (std::size_t a = 0; a < n.args.size(); ++a) {
         hw.in[a] = tile_port_padded(gv.tensor_of(n.args[a]).shape, nm.hw.in[a].tile);
-        p.node_in[i][a].push_back(hw.in[a]);
+        p.node_in_beats[i][a].push_back(hw.in[a].beats);
       }
       hw.out = tile_port_padded(n.results[0].shape, nm.hw.out.tile);
-      p.node_out[i].push_back(hw.out);
+      p.node_out_beats[i].push_back(hw.out.beats);
       OpTiming t;
       try {
         t = op_timing(gv, n, hw);
@@ -394,7 +397,10 @@ LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, con
           vc.transfer_bytes[{pd, nm.device}] +=
               static_cast<std::uint64_t>(gv.tensor_of(n.args[a]).bytes());
       }
-      p.node_timing[i].push_back(std::move(t));
+      auto& uniq = p.node_timing[i];
+      auto same = std::find(uniq.begin(), uniq.end(), t);
+      p.node_timing_of[i].push_back(static_cast<int>(same - uniq.begin()));
+      if (same == uniq.end()) uniq.push_back(std::move(t));
     }
     p.cost.push_back(std::move(vc));
   }

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "models/op_cost.hpp"
-#include "models/stream.hpp"
+#include "models/schedule.hpp"
 #include "sim/config.hpp"
 #include "sim/device_types.hpp"
 #include "sim/mapping.hpp"
@@ -76,15 +76,16 @@ struct LlmPlan {
   std::vector<std::int64_t> depends_on;  ///< per inference: the one it waits for (-1: none)
   std::vector<std::int64_t> step_of, sequence_of;  ///< per inference
   std::vector<std::int64_t> variant_seq, variant_ctx;
-  std::vector<std::vector<OpTiming>> node_timing;             ///< [node][variant]
-  std::vector<std::vector<PortTiling>> node_out;              ///< [node][variant]
-  std::vector<std::vector<std::vector<PortTiling>>> node_in;  ///< [node][port][variant]
-  std::vector<std::vector<PortTiling>> input_tiling;          ///< [input][variant]
-  std::vector<VariantCost> cost;                              ///< [variant]
-  std::vector<std::int64_t> kv_bytes;                         ///< per device: cache capacity
-  std::vector<std::int64_t> kv_bytes_on_chip;                 ///< per device
-  std::vector<double> mac_lanes;                              ///< per device: peak MACs per cycle
-  std::int64_t kv_bytes_per_sequence = 0;  ///< at the longest context, all layers
+  std::vector<std::vector<OpTiming>> node_timing;  ///< [node]: its distinct timings
+  std::vector<std::vector<int>> node_timing_of;    ///< [node][variant] -> index in node_timing
+  std::vector<std::vector<std::int64_t>> node_out_beats;              ///< [node][variant]
+  std::vector<std::vector<std::vector<std::int64_t>>> node_in_beats;  ///< [node][port][variant]
+  std::vector<std::vector<std::int64_t>> input_beats;                 ///< [input][variant]
+  std::vector<VariantCost> cost;                                      ///< [variant]
+  std::vector<std::int64_t> kv_bytes;          ///< per device: cache capacity
+  std::vector<std::int64_t> kv_bytes_on_chip;  ///< per device
+  std::vector<double> mac_lanes;               ///< per device: peak MACs per cycle
+  std::int64_t kv_bytes_per_sequence = 0;      ///< at the longest context, all layers
 };
 
 /// Places the KV caches (mapping.kv_cache) — updating `m`'s kv nodes, resources and

@@ -44,9 +44,12 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
     pn[i].res_on = estimate_resources(g, n, on.hw, on.timing);
     pn[i].time_on_ps = static_cast<double>(on.timing.ideal_cycles()) * static_cast<double>(period);
     pn[i].name = n.name;
+    // mapping.weights: on_chip pins every weight on chip; otherwise the partitioner may
+    // stream a node's weights from off-chip memory to make a stage fit.
     pn[i].has_weights = n.param("weight") != nullptr &&
                         find_op_rule(n.op)->cls != OpClass::RowReduce &&
-                        find_op_rule(n.op)->cls != OpClass::Elementwise;
+                        find_op_rule(n.op)->cls != OpClass::Elementwise &&
+                        cfg.get_string("mapping.weights") != "on_chip";
     if (pn[i].has_weights) {
       NodeMap off = m.nodes[i];
       off.hw.weights_off_chip = true;

@@ -136,19 +136,16 @@ struct System::Impl {
 
   void llm_report(StatsTree& root) const;
 
-  /// Beats of one inference in every variant of a tiling (LLM) or the tiling's own.
-  std::vector<std::int64_t> beats_per_variant(const std::vector<PortTiling>* v,
+  /// Beats of one inference in every variant (LLM) or the tiling's own.
+  std::vector<std::int64_t> beats_per_variant(const std::vector<std::int64_t>* v,
                                               const PortTiling& t) const {
-    std::vector<std::int64_t> b;
-    if (!v) return {t.beats};
-    for (const auto& x : *v) b.push_back(x.beats);
-    return b;
+    return v ? *v : std::vector<std::int64_t>{t.beats};
   }
-  std::int64_t total_beats(const std::vector<PortTiling>* v, const PortTiling& t) const {
+  std::int64_t total_beats(const std::vector<std::int64_t>* v, const PortTiling& t) const {
     if (!v) return t.beats * inferences;
     std::int64_t sum = 0;
     for (std::int64_t i = 0; i < inferences; ++i)
-      sum += (*v)[static_cast<std::size_t>(llm->schedule->of(i))].beats;
+      sum += (*v)[static_cast<std::size_t>(llm->schedule->of(i))];
     return sum;
   }
 
@@ -234,7 +231,7 @@ struct System::Impl {
   /// Carries a producer-side stream to device `cdev` (TX bridge, links, RX bridge);
   /// returns the stream on the consumer's side (the same stream when on one device).
   Stream* cross(Stream* leg, int pdev, int cdev, const PortTiling& tiling, const Precision& prec,
-                const std::string& what, const std::vector<PortTiling>* var = nullptr) {
+                const std::string& what, const std::vector<std::int64_t>* var = nullptr) {
     if (pdev == cdev) return leg;
     std::vector<interconnect::Hop> hops;
     try {
@@ -301,7 +298,7 @@ struct System::Impl {
 
     auto wire_producer = [&](const PortRef& ref, const PortTiling& tiling, int device,
                              Stream** out_slot, const std::function<void(Stream*)>& make_producer,
-                             const std::vector<PortTiling>* var) {
+                             const std::vector<std::int64_t>* var) {
       std::int64_t max_beats = tiling.beats;
       for (const auto b : beats_per_variant(var, tiling)) max_beats = std::max(max_beats, b);
       auto consumers = g.consumers_of(ref);
@@ -344,15 +341,18 @@ struct System::Impl {
               std::vector<Stream*>{leg}, adapted, inferences));
           if (var) {
             const auto& wv =
-                llm->node_in[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)];
+                llm->node_in_beats[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)];
             std::vector<OpTiming> vt;
+            std::vector<int> index;
             for (std::size_t v = 0; v < var->size(); ++v) {
               OpTiming tv = t;
-              tv.in_beats = {(*var)[v].beats};
-              tv.out_beats = wv[v].beats;
-              vt.push_back(tv);
+              tv.in_beats = {(*var)[v]};
+              tv.out_beats = wv[v];
+              auto same = std::find(vt.begin(), vt.end(), tv);
+              index.push_back(static_cast<int>(same - vt.begin()));
+              if (same == vt.end()) vt.push_back(tv);
             }
-            adapters.back()->set_variants(std::move(vt), llm->schedule);
+            adapters.back()->set_variants(std::move(vt), std::move(index), llm->schedule);
           }
           leg->set_ends(leg->producer(), adapters.back().get());
           adapted->set_ends(adapters.back().get(), nullptr);
@@ -399,7 +399,7 @@ struct System::Impl {
             source_input.push_back(i);
             head->set_ends(sources.back().get(), head->consumer());
             if (llm) {
-              sources.back()->set_variants(beats_per_variant(&llm->input_tiling[i], m.inputs[i]),
+              sources.back()->set_variants(beats_per_variant(&llm->input_beats[i], m.inputs[i]),
                                            llm->schedule);
               const auto turnaround = static_cast<time_ps>(llm->spec.turnaround_ns * 1e3);
               sources.back()->set_release([this, turnaround](std::int64_t k) -> time_ps {
@@ -411,12 +411,12 @@ struct System::Impl {
               });
             }
           },
-          llm ? &llm->input_tiling[i] : nullptr);
+          llm ? &llm->input_beats[i] : nullptr);
     }
     for (std::size_t i = 0; i < g.nodes.size(); ++i)
       wire_producer(
           PortRef{g.nodes[i].name, 0}, m.nodes[i].hw.out, m.nodes[i].device, &node_out[i],
-          [](Stream*) {}, llm ? &llm->node_out[i] : nullptr);
+          [](Stream*) {}, llm ? &llm->node_out_beats[i] : nullptr);
     nodes.resize(g.nodes.size());
     sys.resize(g.nodes.size());
     for (const auto& p : opts.cosim) {
@@ -463,7 +463,7 @@ struct System::Impl {
         nodes[i] = std::make_unique<NodeBlock>(bname.c_str(), nm.timing, period_of(nm.device),
                                                node_in[i], node_out[i], inferences, addr);
         nodes[i]->mem_socket.bind(dm.memory.socket);
-        if (llm) nodes[i]->set_variants(llm->node_timing[i], llm->schedule);
+        if (llm) nodes[i]->set_variants(llm->node_timing[i], llm->node_timing_of[i], llm->schedule);
         if (nodes[i]->uses_memory()) dm.memory.register_initiator(nodes[i].get());
       }
       sc_core::sc_get_curr_simcontext()->hierarchy_pop();
@@ -662,8 +662,15 @@ void System::Impl::llm_report(StatsTree& root) const {
   if (!tpot.empty()) {
     root.set("tpot_us", mean_of(tpot));
     root.set("tpot_p99_us", percentile(tpot, 0.99));
-    // Steady generation rate: every sequence emits a token per TPOT.
-    root.set("decode_tokens_per_s", static_cast<double>(B) * 1e6 / mean_of(tpot));
+    // Generation rate once every sequence decodes: tokens completed after the last first
+    // token (generate) or over the run (decode), over that time.
+    double from = 0;
+    for (double x : ttft) from = std::max(from, x);
+    std::int64_t n = 0;
+    for (std::int64_t s = 0; s < B; ++s)
+      for (std::int64_t k = S.phase == "decode" ? 0 : 1; k < steps; ++k) n += at(k, s) > from;
+    if (n > 0 && makespan > from)
+      root.set("decode_tokens_per_s", static_cast<double>(n) * 1e6 / (makespan - from));
   }
   root.set("tokens_per_s", makespan > 0 ? static_cast<double>(tokens) * 1e6 / makespan : 0);
   root.set("kv_cache_bytes_per_sequence", P.kv_bytes_per_sequence);

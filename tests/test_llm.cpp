@@ -1,0 +1,156 @@
+// LLM inference through the simulate binary (one SystemC design per process): KV-cache
+// sizes, the memory and compute bounds of a decode step, the closed loop of
+// autoregressive decode, batch scaling in a pipeline and tensor-parallel link traffic.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim_harness.hpp"
+
+using masesim::test::run_simulate;
+using masesim::test::SimRun;
+
+namespace {
+
+const std::string kSrc = MASESIM_SOURCE_DIR;
+const std::string kOpt = kSrc + "/workloads/graphs/opt125m_int8.json";
+
+// OPT-125M int8 by hand: per layer q,k,v,out 4 x 768 x 768 + fc1, fc2 2 x 768 x 3072
+// = 7,077,888 weights; 12 layers = 84,934,656; LM head 50,272 x 768 = 38,608,896.
+constexpr double kLinearWeights = 84934656.0 + 38608896.0;  // bytes = MACs per token
+
+std::string config(const std::string& body) {
+  return "workload:\n  graph: " + kOpt + "\n" + body;
+}
+
+SimRun run(const std::string& cfg, const std::string& extra = "") {
+  return run_simulate({{"c.yaml", cfg}}, "c.yaml", extra);
+}
+
+}  // namespace
+
+TEST(Llm, KvCacheBytesOpt125m) {
+  // 2 (K and V) x 12 layers x context (16 + 8) x 768 hidden x 1 byte (int8), per sequence.
+  const auto r = run(
+      config("  phase: prefill\n  prompt_len: 16\n  gen_tokens: 8\n  batch: 2\nsystem:\n  devices: "
+             "[{name: fpga0, type: u250}]\nmapping:\n  weights: auto\n"));
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.num("kv_cache_bytes_per_sequence"), 2.0 * 12 * 24 * 768 * 1);
+  EXPECT_EQ(r.num("devices.fpga0.kv_cache_bytes"), 2 * 442368.0);
+  EXPECT_EQ(r.str("llm.phase"), "prefill");
+  EXPECT_GT(r.num("ttft_us"), 0);
+  EXPECT_EQ(r.num("llm.tokens"), 2);
+}
+
+TEST(Llm, OffChipDecodeStepNeverFasterThanWeightStreaming) {
+  // Every weight streams from HBM (460 GB/s) each step: TPOT >= bytes / bandwidth.
+  const auto r = run(config(
+      "  phase: decode\n  prompt_len: 16\n  gen_tokens: 3\nsystem:\n  devices: [{name: fpga0, "
+      "type: u280}]\nmapping:\n  weights: off_chip\n  kv_cache: off_chip\n"));
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const double bound_us = kLinearWeights / 460e9 * 1e6;  // 268.57 us
+  EXPECT_GE(r.num("tpot_us"), bound_us);
+  // The report's off-chip bound counts the same bytes (plus KV traffic and one embedding
+  // row per token): within 1 % of the weights alone.
+  EXPECT_NEAR(r.num("llm.phases.decode.off_chip_bound_us"), bound_us, 0.01 * bound_us);
+  EXPECT_GE(r.num("tpot_us"), r.num("llm.phases.decode.bound_us"));
+  EXPECT_GT(r.num("devices.fpga0.memory.bytes_read"), 3 * kLinearWeights);
+}
+
+TEST(Llm, OnChipDecodeStepNeverFasterThanPeakMacs) {
+  // Weights on chip over four U250s (pipeline): TPOT >= MACs / peak MACs per cycle / f.
+  const auto r = run(
+      config("  phase: decode\n  prompt_len: 16\n  gen_tokens: 3\nsystem:\n  devices: [{count: 4, "
+             "type: u250}]\n  topology: ring\nmapping:\n  weights: on_chip\n  kv_cache: on_chip\n  "
+             "utilisation_cap: 0.95\n"));
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  double lanes = 0;
+  for (int d = 0; d < 4; ++d)
+    lanes += r.num("devices.fpga" + std::to_string(d) + ".peak_macs_per_cycle");
+  ASSERT_GT(lanes, 0);
+  const double bound_us = kLinearWeights / lanes / 250e6 * 1e6;
+  EXPECT_GE(r.num("tpot_us"), bound_us);
+  EXPECT_GE(r.num("tpot_us"), r.num("llm.phases.decode.bound_us"));
+  EXPECT_EQ(r.num("devices.fpga0.memory.bytes_read"), 0);  // nothing off chip
+}
+
+TEST(Llm, NextTokenWaitsForThePreviousOne) {
+  // Closed loop: with one sequence every decode step k >= 1 is injected when step k-1
+  // left the system, so a turnaround of 1 us adds exactly 1 us to each of those steps:
+  // mean TPOT over 4 intervals (the first starts at 0) grows by 3/4 us.
+  const std::string base = config(
+      "  phase: decode\n  prompt_len: 16\n  gen_tokens: 4\nsystem:\n  devices: [{name: "
+      "fpga0, type: u250}]\nmapping:\n  weights: auto\n");
+  const auto a = run(base);
+  const auto b = run(base, "--set workload.token_turnaround_ns=1000");
+  ASSERT_EQ(a.exit_code, 0) << a.stderr_text;
+  ASSERT_EQ(b.exit_code, 0) << b.stderr_text;
+  EXPECT_NEAR(b.num("tpot_us") - a.num("tpot_us"), 0.75, 1e-6);
+  EXPECT_NEAR(b.num("llm.makespan_us") - a.num("llm.makespan_us"), 3.0, 1e-6);
+  // Later steps attend over a longer context: never faster than the first.
+  EXPECT_GE(a.num("tpot_p99_us"), a.num("tpot_us"));
+}
+
+TEST(Llm, PipelineThroughputDoesNotFallWithBatch) {
+  // Four U250s, contiguous layers per device: more sequences in flight fill the stages
+  // until the slowest resource saturates; the report names it.
+  const std::string base = config(
+      "  phase: generate\n  prompt_len: 16\n  gen_tokens: 12\nsystem:\n  devices: [{count: "
+      "4, type: u250}]\n  topology: ring\nmapping:\n  parallelism: pipeline\n  weights: auto\n");
+  double prev = 0;
+  SimRun last;
+  for (int b : {1, 2, 4, 8}) {
+    const auto r = run(base, "--set workload.batch=" + std::to_string(b));
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+    const double tps = r.num("decode_tokens_per_s");
+    EXPECT_GE(tps, prev) << "batch " << b;
+    prev = tps;
+    if (b == 1) {
+      EXPECT_GT(r.num("tpot_us"), 2 * r.num("llm.phases.decode.bound_us"));
+      EXPECT_NE(r.str("llm.phases.decode.limited_by").find("latency"), std::string::npos);
+    }
+    last = r;
+  }
+  // Saturated at batch 8 by the LM head (768 x 50,272 MACs on 8 x 8 lanes = 603,264 cycles
+  // = 2,413.056 us per token at 250 MHz): 1 / 2,413.056 us = 414.4 tokens/s.
+  EXPECT_EQ(last.str("llm.phases.decode.limited_by"), "compute");
+  EXPECT_EQ(last.str("llm.phases.decode.slowest_mac_node"), "lm_head");
+  EXPECT_NEAR(last.num("llm.phases.decode.compute_bound_us"), 8 * 2413.056, 1e-6);
+  EXPECT_NEAR(prev, 1e6 / 2413.056, 0.01 * 1e6 / 2413.056);
+}
+
+TEST(Llm, TensorParallelRingMovesTheAllReduceVolume) {
+  // 4 devices, 12 layers x 2 all-reduces of [16 tokens x 768] int8 = 12,288 bytes each:
+  // a ring all-reduce sends 2 (n - 1) / n of the tensor per device = 18,432 bytes, so
+  // 24 x 18,432 = 442,368 bytes per device for the prefill.
+  const std::string base = config(
+      "  phase: prefill\n  prompt_len: 16\nsystem:\n  devices: [{count: 4, type: u280}]\n  "
+      "topology: ring\nmapping:\n  parallelism: tensor\n  weights: auto\n");
+  for (const char* alg : {"ring", "direct"}) {
+    const auto r = run(base, std::string("--set mapping.allreduce=") + alg);
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+    for (int d = 0; d < 4; ++d)
+      EXPECT_EQ(r.num("devices.fpga" + std::to_string(d) + ".allreduce_tx_bytes"), 442368.0)
+          << alg << " fpga" << d;
+    if (std::string(alg) == "ring") {
+      // Every all-reduce frame goes to the ring neighbour: the reverse link into rank 0
+      // carries only the logits of ranks 1 and 2 gathered there (2 x 12,568 bytes).
+      EXPECT_EQ(r.num("links.fpga1->fpga0.bytes"), 2 * 12568.0);
+      EXPECT_GE(r.num("links.fpga1->fpga2.bytes"), 442368.0);
+    }
+  }
+}
+
+TEST(Llm, TensorParallelDecodesFasterThanOneDevice) {
+  // DFX's point: splitting every layer over four devices shortens a decode step.
+  const std::string one = config(
+      "  phase: decode\n  prompt_len: 16\n  gen_tokens: 2\nsystem:\n  devices: [{name: fpga0, "
+      "type: u280}]\nmapping:\n  weights: auto\n");
+  const std::string four = config(
+      "  phase: decode\n  prompt_len: 16\n  gen_tokens: 2\nsystem:\n  devices: [{count: 4, "
+      "type: u280}]\n  topology: ring\nmapping:\n  parallelism: tensor\n  weights: auto\n");
+  const auto a = run(one), b = run(four);
+  ASSERT_EQ(a.exit_code, 0) << a.stderr_text;
+  ASSERT_EQ(b.exit_code, 0) << b.stderr_text;
+  EXPECT_LT(b.num("tpot_us"), a.num("tpot_us"));
+}
