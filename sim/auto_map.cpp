@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "sim/mapping.hpp"
 #include "workloads/error.hpp"
 #include "workloads/op_rules.hpp"
 
@@ -34,10 +35,16 @@ bool coupled(const Graph& g, const Node& n) {
 }
 
 /// Tiles for the knobs; false if a lane count does not divide a dim it must.
-bool apply(const Graph& g, const Node& n, const Knobs& k, NodeHw& hw) {
+bool apply(const Config& cfg, const Graph& g, const Node& n, const Knobs& k, NodeHw& hw) {
   hw.in.clear();
   for (const auto& a : n.args) {
     const Shape& s = g.tensor_of(a).shape;
+    // A KV cache feeds its context at its read port's width (the consumer buffers it whole).
+    const Node* p = g.find_node(a.node);
+    if (p && p->op == "kv_cache") {
+      hw.in.push_back(tile_port(s, default_tile(s, kv_port_lanes(cfg, p->results[0]))));
+      continue;
+    }
     const std::int64_t lanes = s.back() % k.in == 0 ? k.in : 1;  // broadcast operands (last dim 1)
     if (s.back() % lanes != 0) return false;
     hw.in.push_back(tile_port(s, {lanes}));
@@ -54,9 +61,9 @@ struct Eval {
   bool ok = false;
 };
 
-Eval evaluate(const Graph& g, const Node& n, NodeMap nm, const Knobs& k) {
+Eval evaluate(const Config& cfg, const Graph& g, const Node& n, NodeMap nm, const Knobs& k) {
   Eval e;
-  if (!apply(g, n, k, nm.hw)) return e;
+  if (!apply(cfg, g, n, k, nm.hw)) return e;
   try {
     nm.hw.weights_off_chip = false;
     const OpTiming t = op_timing(g, n, nm.hw);
@@ -118,14 +125,15 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
     const Node& nd = g.nodes[i];
     const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(),
                        out_dim = nd.results[0].shape.back();
-    knobs[i].out = largest_divisor_at_most(out_dim, start_lanes);
+    knobs[i].out = largest_divisor_at_most(
+        out_dim, nd.op == "kv_cache" ? kv_port_lanes(cfg, nd.results[0]) : start_lanes);
     knobs[i].in = coupled(g, nd) ? knobs[i].out : largest_divisor_at_most(in_dim, start_lanes);
     if (coupled(g, nd) && (in_dim % knobs[i].in != 0 && in_dim != 1)) knobs[i] = Knobs{};
   }
   std::vector<Eval> ev(n);
   Resources used;
   for (std::size_t i = 0; i < n; ++i) {
-    ev[i] = evaluate(g, g.nodes[i], m.nodes[i], knobs[i]);
+    ev[i] = evaluate(cfg, g, g.nodes[i], m.nodes[i], knobs[i]);
     if (!ev[i].ok)
       throw InputError(g.file + ": node '" + g.nodes[i].name + "': no valid tiling with one lane");
     used += ev[i].res;
@@ -157,7 +165,7 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
     Eval best;
     Knobs best_k;
     for (const auto& k : cand) {
-      const Eval e = evaluate(g, nd, m.nodes[worst], k);
+      const Eval e = evaluate(cfg, g, nd, m.nodes[worst], k);
       if (!e.ok || !within(e.res, one_device) || !within(sub(used, ev[worst].res) += e.res, budget))
         continue;
       const double cost = e.res.lut + 100 * e.res.dsp;
@@ -184,7 +192,7 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
   auto set_all = [&](const std::vector<Knobs>& ks) {
     for (std::size_t i = 0; i < n; ++i) {
       NodeMap& nm = m.nodes[i];
-      apply(g, g.nodes[i], ks[i], nm.hw);
+      apply(cfg, g, g.nodes[i], ks[i], nm.hw);
       nm.hw.weights_off_chip = false;
       nm.timing = op_timing(g, g.nodes[i], nm.hw);
       nm.resources = estimate_resources(g, g.nodes[i], nm.hw, nm.timing);

@@ -209,6 +209,15 @@ const std::vector<KeyDecl>& config_keys() {
        "KV-cache placement: on_chip (BRAM/URAM), off_chip (DDR/HBM through the memory target), "
        "auto (on chip while BRAM/URAM last, last layers move off first)",
        {"auto", "on_chip", "off_chip"}},
+      {"mapping.kv_port_bytes",
+       KeyType::Int,
+       "64",
+       "bytes",
+       "width of a KV-cache read port per cycle (8 URAM columns of 72 bits hold 64 bytes); "
+       "kv_cache nodes without hw.parallelism stream this many bytes per beat",
+       {},
+       1,
+       4096},
       {"mapping.parallelism",
        KeyType::Enum,
        "pipeline",

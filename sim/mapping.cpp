@@ -15,6 +15,13 @@
 
 namespace masesim {
 
+std::int64_t kv_port_lanes(const Config& cfg, const Tensor& t) {
+  const double bits = t.precision.bits_per_element();
+  const auto lanes = static_cast<std::int64_t>(
+      static_cast<double>(cfg.get_int("mapping.kv_port_bytes")) * 8.0 / std::max(1.0, bits));
+  return std::max<std::int64_t>({1, lanes, cfg.get_int("mapping.default_parallelism")});
+}
+
 std::vector<std::int64_t> default_tile(const Shape& s, std::int64_t cap) {
   if (s.empty()) return {1};
   return {largest_divisor_at_most(s.back(), cap)};
@@ -187,6 +194,8 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
                 rule->cls == OpClass::Wire) &&
                g.tensor_of(n.args[0]).shape == os) {
       nm.hw.out = tile_port(os, nm.hw.in[0].tile);
+    } else if (n.op == "kv_cache") {
+      nm.hw.out = tile_port(os, default_tile(os, kv_port_lanes(cfg, n.results[0])));
     } else {
       nm.hw.out = tile_port(os, default_tile(os, cap));
     }

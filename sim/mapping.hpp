@@ -46,4 +46,8 @@ bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, 
 /// largest divisor <= cap.
 std::vector<std::int64_t> default_tile(const Shape& s, std::int64_t cap);
 
+/// Elements per beat of a KV-cache read port (mapping.kv_port_bytes at the tensor's
+/// precision, at least mapping.default_parallelism).
+std::int64_t kv_port_lanes(const Config& cfg, const Tensor& t);
+
 }  // namespace masesim
