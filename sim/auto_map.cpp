@@ -99,7 +99,7 @@ Resources sub(Resources a, const Resources& b) {
 }  // namespace
 
 AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices,
-                               const Config& cfg, Mapping& m) {
+                               const Config& cfg, Mapping& m, bool fixed_devices) {
   AutoMapReport rep;
   const double cap = cfg.get_double("mapping.utilisation_cap");
   Resources budget,
@@ -132,11 +132,19 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
   }
   std::vector<Eval> ev(n);
   Resources used;
+  // Fixed placement: each device's own budget (weights may stream, as below).
+  std::vector<Resources> dev_used(devices.size()), dev_cap(devices.size());
+  for (std::size_t d = 0; d < devices.size(); ++d) {
+    const auto& c = devices[d].type.capacity;
+    dev_cap[d] = Resources{c.lut * cap, c.ff * cap, c.dsp * cap, c.bram36 * cap, c.uram * cap};
+  }
+  auto dev_of = [&](std::size_t i) { return static_cast<std::size_t>(m.nodes[i].device); };
   for (std::size_t i = 0; i < n; ++i) {
     ev[i] = evaluate(cfg, g, g.nodes[i], m.nodes[i], knobs[i]);
     if (!ev[i].ok)
       throw InputError(g.file + ": node '" + g.nodes[i].name + "': no valid tiling with one lane");
     used += ev[i].res;
+    dev_used[dev_of(i)] += ev[i].res;
   }
   std::vector<std::pair<std::size_t, Knobs>> history;  // (node, knobs before the step)
   std::vector<bool> saturated(n, false);
@@ -168,6 +176,9 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
       const Eval e = evaluate(cfg, g, nd, m.nodes[worst], k);
       if (!e.ok || !within(e.res, one_device) || !within(sub(used, ev[worst].res) += e.res, budget))
         continue;
+      if (fixed_devices &&
+          !within(sub(dev_used[dev_of(worst)], ev[worst].res) += e.res, dev_cap[dev_of(worst)]))
+        continue;
       const double cost = e.res.lut + 100 * e.res.dsp;
       const double best_cost = best.res.lut + 100 * best.res.dsp;
       if (!best.ok || e.cycles < best.cycles || (e.cycles == best.cycles && cost < best_cost)) {
@@ -184,6 +195,8 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
     history.emplace_back(worst, knobs[worst]);
     used = sub(used, ev[worst].res);
     used += best.res;
+    dev_used[dev_of(worst)] = sub(dev_used[dev_of(worst)], ev[worst].res);
+    dev_used[dev_of(worst)] += best.res;
     knobs[worst] = best_k;
     ev[worst] = best;
   }
@@ -206,7 +219,7 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
   std::size_t lo = 0, hi = history.size();  // lo: known to place (or 0), hi: candidate
   set_all(knobs_at(hi));
   rep.steps = static_cast<int>(hi);
-  if (partition_fits(g, devices, cfg, m)) return rep;
+  if (fixed_devices || partition_fits(g, devices, cfg, m)) return rep;
   while (hi - lo > 1) {
     const std::size_t mid = (lo + hi) / 2;
     set_all(knobs_at(mid));

@@ -4,7 +4,9 @@
 // helps more — while the summed LUT/FF/DSP (and non-weight BRAM/URAM) of all nodes stays
 // within utilisation_cap × the devices' total; stops when the slowest node cannot grow.
 // The balanced partitioner then places the nodes; if it cannot, the last steps are undone
-// (binary search) until it can. Kernel-free.
+// (binary search) until it can. With `fixed_devices` (every node already placed, e.g. a
+// tensor-parallel graph) the budget is each node's own device and nothing is re-placed.
+// Kernel-free.
 #pragma once
 #include <string>
 #include <vector>
@@ -23,7 +25,7 @@ struct AutoMapReport {
 
 /// Sets the tiles of every node in `m` (nodes already hold their default mapping).
 AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices,
-                               const Config& cfg, Mapping& m);
+                               const Config& cfg, Mapping& m, bool fixed_devices = false);
 
 /// Smallest divisor of `dim` that is >= 2·p, else the smallest one > p; 0 if none.
 std::int64_t next_divisor(std::int64_t dim, std::int64_t p);

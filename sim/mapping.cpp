@@ -226,11 +226,15 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
 
   std::string partition = cfg.get_string("mapping.partition");
   if (cfg.get_bool("mapping.auto")) {
-    const AutoMapReport rep = auto_parallelism(g, devices, cfg, m);
+    // A graph that places every node itself (hw.device: tensor-parallel rewrites) keeps
+    // its placement; auto then only sizes the tiles within each device.
+    bool placed = !g.nodes.empty();
+    for (const auto& n : g.nodes) placed = placed && !n.hw.device.empty();
+    const AutoMapReport rep = auto_parallelism(g, devices, cfg, m, placed);
     m.automatic = true;
     m.auto_steps = rep.steps;
     m.auto_stop = rep.stop_reason;
-    partition = "balanced";
+    if (!placed) partition = "balanced";
   }
   m.partition = partition;
   if (partition != "manual") automatic_partition(g, devices, cfg, m, partition);

@@ -201,10 +201,9 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
         if (t > n || n % t != 0)
           throw InputError(cfg.file() + ": mapping.tensor_parallel = " + std::to_string(t) +
                            " must divide the " + std::to_string(n) + " devices");
-        if (cfg.get_string("mapping.partition") != "manual" || cfg.get_bool("mapping.auto"))
+        if (cfg.get_string("mapping.partition") != "manual")
           throw InputError(cfg.file() + ": mapping.parallelism: " + llm.parallelism +
-                           " places every node itself; mapping.partition must be manual and "
-                           "mapping.auto false");
+                           " places every node itself; mapping.partition must be manual");
         tp.tp = static_cast<int>(t);
         tp.stages = static_cast<int>(n / t);
         for (const auto& d : devs) tp.devices.push_back(d.name);

@@ -154,3 +154,20 @@ TEST(Llm, TensorParallelDecodesFasterThanOneDevice) {
   ASSERT_EQ(b.exit_code, 0) << b.stderr_text;
   EXPECT_LT(b.num("tpot_us"), a.num("tpot_us"));
 }
+
+TEST(Llm, TensorParallelAutoSizesTilesWithinEachDevice) {
+  // mapping.auto on a graph that places itself: every node stays on its rank's device and
+  // each device's LUT/DSP stay within mapping.utilisation_cap (0.8).
+  const auto r = run(
+      config("  phase: prefill\n  prompt_len: 16\nsystem:\n  devices: [{count: 4, type: u280}]\n  "
+             "topology: ring\nmapping:\n  parallelism: tensor\n  auto: true\n  weights: auto\n"));
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("nodes.model.decoder.layers.0.fc1@r2.device"), "fpga2");
+  EXPECT_EQ(r.str("nodes.model.decoder.layers.11.self_attn.out_proj@r3.device"), "fpga3");
+  for (int d = 0; d < 4; ++d) {
+    const std::string dev = "devices.fpga" + std::to_string(d) + ".resources.";
+    EXPECT_LE(r.num(dev + "lut.utilisation"), 0.8) << d;
+    EXPECT_LE(r.num(dev + "dsp.utilisation"), 0.8) << d;
+  }
+  EXPECT_EQ(r.str("mapping.partition"), "manual");
+}
