@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "models/memory_timing.hpp"
 #include "workloads/error.hpp"
 #include "workloads/op_rules.hpp"
 
@@ -240,6 +241,19 @@ std::int64_t token_bytes_of(const Graph& g, const Node& n) {
       std::ceil(static_cast<double>(in.numel() / fresh) * in.precision.bits_per_element() / 8.0));
 }
 
+/// (datapath cycles, cycles reading buffered operands first) of one inference.
+std::pair<std::int64_t, std::int64_t> occupancy_cycles(const OpTiming& t) {
+  std::int64_t pre = 0, streamed = 0;
+  for (std::size_t p = 0; p < t.in_beats.size(); ++p) {
+    pre = std::max(pre, t.preload_beats[p]);
+    streamed = std::max(streamed, t.in_beats[p] - t.preload_beats[p]);
+  }
+  if (t.engine == OpTiming::Engine::Rows) return {std::max(t.rows * t.row_cycles, streamed), pre};
+  if (t.engine == OpTiming::Engine::Streaming)
+    return {std::max({t.out_beats * t.out_interval_cycles, streamed}), pre};
+  return {t.ideal_cycles(), 0};
+}
+
 void subtract(Resources& u, const Resources& r) {
   u.lut -= r.lut, u.ff -= r.ff, u.dsp -= r.dsp, u.bram36 -= r.bram36, u.uram -= r.uram;
 }
@@ -376,8 +390,27 @@ LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, con
       vc.off_chip_bytes[d] +=
           static_cast<double>(t.weight_bytes_per_inference + t.mem_read_bytes + t.mem_write_bytes);
       if (n.op == "kv_cache" && !hw.kv_off_chip) vc.kv_on_chip_beats[d] += t.out_beats;
-      const std::int64_t cyc = t.ideal_cycles();
-      if (t.macs > 0) {
+      // A block's occupancy per step: what it reads before it can compute (a buffered
+      // operand: on-chip bandwidth) plus its datapath time; MAC blocks whose compute
+      // dominates count as compute, everything else as on-chip streaming.
+      if (t.weight_tiles > 0) {
+        const MemoryTiming& mt = devices[static_cast<std::size_t>(nm.device)].type.memory;
+        const std::int64_t passes =
+            t.engine == OpTiming::Engine::Rows ? ceil_div(t.rows, t.block_rows) : 1;
+        const double tile_ps =
+            static_cast<double>(mt.latency_ps) +
+            static_cast<double>(transfer_ps(static_cast<std::uint64_t>(t.weight_tile_bytes),
+                                            mt.channels * mt.gbytes_per_s_per_channel));
+        // Tile i+1's fetch is issued when tile i starts computing, so consecutive tiles
+        // start at least one fetch apart (the first may have been prefetched).
+        const double fetch_ps =
+            static_cast<double>(std::max<std::int64_t>(0, passes * t.weight_tiles - 1)) * tile_ps;
+        if (fetch_ps > vc.slowest_fetch_ps)
+          vc.slowest_fetch_ps = fetch_ps, vc.slowest_fetch_node = n.name;
+      }
+      const auto [compute_cyc, read_cyc] = occupancy_cycles(t);
+      const std::int64_t cyc = compute_cyc + read_cyc;
+      if (t.macs > 0 && compute_cyc >= read_cyc) {
         if (cyc > vc.slowest_mac_cycles) vc.slowest_mac_cycles = cyc, vc.slowest_mac_node = n.name;
       } else if (cyc > vc.slowest_other_cycles) {
         vc.slowest_other_cycles = cyc, vc.slowest_other_node = n.name;

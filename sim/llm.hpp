@@ -66,6 +66,10 @@ struct VariantCost {
   std::vector<std::int64_t> kv_on_chip_beats;  ///< per device
   std::int64_t slowest_mac_cycles = 0, slowest_other_cycles = 0;
   std::string slowest_mac_node, slowest_other_node;
+  /// The block whose own weight streaming takes longest: tiles x (access latency + tile
+  /// transfer), the next tile's fetch overlapping this tile's compute (two tile buffers).
+  double slowest_fetch_ps = 0;
+  std::string slowest_fetch_node;
   std::map<std::pair<int, int>, std::uint64_t> transfer_bytes;  ///< (from, to) device
 };
 

@@ -697,7 +697,9 @@ void System::Impl::llm_report(StatsTree& root) const {
     b["compute"] = std::max(mac_peak, static_cast<double>(c.slowest_mac_cycles) * per0);
     b["mac_peak"] = mac_peak;
     b["on_chip"] = static_cast<double>(c.slowest_other_cycles) * per0;
-    b["off_chip"] = off;
+    b["off_chip"] = std::max(off, c.slowest_fetch_ps);
+    b["off_chip_device"] = off;                // bytes / the memory's bandwidth
+    b["off_chip_block"] = c.slowest_fetch_ps;  // one block's two-deep weight prefetch
     std::map<std::pair<std::uint32_t, std::uint32_t>, double> link_ps;
     for (const auto& [fd, bytes] : c.transfer_bytes) {
       const auto hops = interconnect::route(topo, static_cast<std::uint32_t>(fd.first),
@@ -738,6 +740,7 @@ void System::Impl::llm_report(StatsTree& root) const {
     const VariantCost& c = P.cost[v0];
     ph.set("slowest_mac_node", c.slowest_mac_node);
     ph.set("slowest_other_node", c.slowest_other_node);
+    if (!c.slowest_fetch_node.empty()) ph.set("slowest_fetch_node", c.slowest_fetch_node);
   };
   if (S.phase != "decode") phase("prefill", 0, 1, at(0, 0), 1.0);
   if (S.phase != "prefill") {

@@ -15,6 +15,9 @@ METRIC_COLUMNS = (
      "devices", "devices_used", "device_types"]
     + [f"{r}_{c}" for r in RESOURCES for c in ("used", "available", "utilisation", "max_device_utilisation")]
     + ["bottleneck_node", "bottleneck_bound", "busiest_link", "busiest_link_utilisation"]
+    # LLM runs (workload.phase); empty otherwise.
+    + ["ttft_us", "tpot_us", "tpot_p99_us", "tokens_per_s", "decode_tokens_per_s",
+       "kv_cache_bytes_per_sequence", "decode_bound", "decode_limited_by"]
 )
 STATUS_COLUMNS = ["status", "exit_code"]
 TAIL_COLUMNS = ["error"]
@@ -69,6 +72,12 @@ def summarise(stats):
         row[f"{r}_available"] = fmt_num(avail)
         row[f"{r}_utilisation"] = fmt_num(used / avail) if avail else ""
         row[f"{r}_max_device_utilisation"] = fmt_num(umax)
+    for k in ("ttft_us", "tpot_us", "tpot_p99_us", "tokens_per_s", "decode_tokens_per_s",
+              "kv_cache_bytes_per_sequence"):
+        row[k] = fmt_num(stats.get(k))
+    dec = ((stats.get("llm") or {}).get("phases") or {}).get("decode") or {}
+    row["decode_bound"] = str(dec.get("bound", ""))
+    row["decode_limited_by"] = str(dec.get("limited_by", "")).split(" (")[0]
     b = stats.get("bottleneck") or {}
     row["bottleneck_node"] = str(b.get("node", ""))
     row["bottleneck_bound"] = str(b.get("bound", ""))

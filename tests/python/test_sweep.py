@@ -389,5 +389,34 @@ class DaskSweep(Tmp):
             self.assertTrue(os.path.isfile(os.path.join(dask_out, "points", x["id"], "out", "stats.json")))
 
 
+@unittest.skipUnless(HAVE_SIM, f"no simulate binary at {SIMULATE} (set MASESIM_SIMULATE)")
+class LlmSweep(Tmp):
+    """A generate sweep: results.csv carries TTFT, TPOT, tokens/s and the decode limit."""
+
+    def test_llm_columns(self):
+        graph = os.path.join(ROOT, "workloads", "graphs", "opt125m_int8.json")
+        self.write("base.yaml", "workload:\n  graph: " + graph + "\n  phase: generate\n"
+                   "  prompt_len: 16\n  gen_tokens: 3\nsystem:\n  devices: [{name: fpga0, type: u250}]\n"
+                   "mapping:\n  weights: auto\n")
+        spec = self.write("llm.yaml", "name: llm\nbase: base.yaml\naxes:\n  workload.batch: [1, 2]\n")
+        out = os.path.join(self.tmp, "o")
+        r = self.sweep(out, "--jobs", "2", spec=spec, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = list(csv.DictReader(io.StringIO(read_text(os.path.join(out, "results.csv")))))
+        self.assertEqual([x["workload.batch"] for x in rows], ["1", "2"])
+        for x in rows:
+            self.assertEqual(x["status"], "ok", x["error"])
+            stats = json.loads(read_text(os.path.join(out, "points", x["id"], "out", "stats.json")))
+            for k in ("ttft_us", "tpot_us", "tpot_p99_us", "tokens_per_s", "kv_cache_bytes_per_sequence"):
+                self.assertEqual(float(x[k]), stats[k], k)
+            # 2 x 12 layers x (16 + 3) tokens x 768 x 1 byte
+            self.assertEqual(x["kv_cache_bytes_per_sequence"], str(2 * 12 * 19 * 768))
+            self.assertEqual(x["decode_bound"], stats["llm"]["phases"]["decode"]["bound"])
+            self.assertIn(x["decode_limited_by"], ("latency", "compute", "on-chip bandwidth",
+                                                   "off-chip bandwidth", "link"))
+        # two sequences in flight share one device: each waits for the other's steps
+        self.assertGreater(float(rows[1]["tpot_us"]), float(rows[0]["tpot_us"]))
+
+
 if __name__ == "__main__":
     unittest.main()
