@@ -8,7 +8,7 @@ Stream::Stream(std::string name, std::size_t depth)
     : name_(std::move(name)), ring_(std::max<std::size_t>(1, depth)) {}
 
 std::string Block::waiting_on() const {
-  if (!wait_stream_) return "";
+  if (!wait_stream_) return wait_other_;
   return std::string(wait_push_ ? "push to full stream '" : "pop from empty stream '") +
          wait_stream_->name() + "'";
 }

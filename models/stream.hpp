@@ -26,7 +26,6 @@ namespace masesim {
 
 class Block;
 
-
 /// Functional mode: a beat refers to its producer's whole output tensor of that inference
 /// (its tile is the beat's slice of it); null in timing mode.
 using BeatValue = std::shared_ptr<const TensorData>;
@@ -110,6 +109,8 @@ class Block : public sc_core::sc_module {
     wait_stream_ = s;
     wait_push_ = push;
   }
+  /// Records a wait that is not on a stream ("" clears it), e.g. the closed loop of decode.
+  void set_waiting_other(std::string what) { wait_other_ = std::move(what); }
   bool finished() const { return finished_; }
   /// Records this block's activity on `track` of `rec` (null: no trace).
   void set_trace(TraceRecorder* rec, int track) {
@@ -129,6 +130,7 @@ class Block : public sc_core::sc_module {
  private:
   const Stream* wait_stream_ = nullptr;
   bool wait_push_ = false;
+  std::string wait_other_;  ///< a wait that is not on a stream
   bool finished_ = false;
   TraceRecorder* trace_ = nullptr;
   int track_ = -1;

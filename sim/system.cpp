@@ -402,11 +402,19 @@ struct System::Impl {
               sources.back()->set_variants(beats_per_variant(&llm->input_beats[i], m.inputs[i]),
                                            llm->schedule);
               const auto turnaround = static_cast<time_ps>(llm->spec.turnaround_ns * 1e3);
-              sources.back()->set_release([this, turnaround](std::int64_t k) -> time_ps {
+              SourceBlock* src = sources.back().get();
+              sources.back()->set_release([this, turnaround, src](std::int64_t k) -> time_ps {
                 const std::int64_t dep = llm->depends_on[static_cast<std::size_t>(k)];
                 if (dep < 0) return 0;
-                while (completed[static_cast<std::size_t>(dep)] == kNever)
+                while (completed[static_cast<std::size_t>(dep)] == kNever) {
+                  src->set_waiting_other(
+                      "the closed loop: sequence " +
+                      std::to_string(llm->sequence_of[static_cast<std::size_t>(k)]) +
+                      "'s next step waits for inference " + std::to_string(dep) +
+                      " to leave the system");
                   sc_core::wait(completion_event);
+                }
+                src->set_waiting_other("");
                 return completed[static_cast<std::size_t>(dep)] + turnaround;
               });
             }
@@ -825,6 +833,12 @@ RunSummary System::report(StatsTree& root) const {
     t.set("latency_cycles", nm.timing.latency_cycles);
     t.set("weights", nm.hw.weights_off_chip ? "off_chip" : "on_chip");
     t.set("weight_bytes_read", st.weight_bytes);
+    if (n.op == "kv_cache") {
+      t.set("kv_cache", nm.hw.kv_off_chip ? "off_chip" : "on_chip");
+      t.set("kv_cache_bytes", nm.hw.kv_capacity_bytes);
+      t.set("kv_read_bytes", st.kv_read_bytes);
+      t.set("kv_write_bytes", st.kv_write_bytes);
+    }
     const bool mem_bound = st.stall_mem_ps > static_cast<time_ps>(busy) * p / 2;
     t.set("bound", mem_bound ? "memory" : "compute");
     std::string tile;

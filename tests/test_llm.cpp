@@ -176,3 +176,25 @@ TEST(Llm, TensorParallelAutoSizesTilesWithinEachDevice) {
   }
   EXPECT_EQ(r.str("mapping.partition"), "manual");
 }
+
+TEST(Llm, KvCacheAutoMovesTheLastLayersOffChipFirst) {
+  // One U250 whose BRAM/URAM the weights nearly fill: a cache for 16 + 240 tokens (4.7 MB)
+  // does not fit whole, so mapping.kv_cache: auto keeps the first layers' caches on chip and
+  // moves the last layers' to DDR4, where the prefill writes them (16 tokens x 768 bytes).
+  const auto r = run(
+      config("  phase: prefill\n  prompt_len: 16\n  gen_tokens: 240\nsystem:\n  devices: [{name: "
+             "fpga0, type: u250}]\nmapping:\n  weights: auto\n  kv_cache: auto\n"));
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const double total = r.num("devices.fpga0.kv_cache_bytes"),
+               on = r.num("devices.fpga0.kv_cache_on_chip_bytes");
+  EXPECT_EQ(total, 2.0 * 12 * 256 * 768);
+  EXPECT_GT(on, 0);
+  EXPECT_LT(on, total);
+  const std::string l0 = "nodes.model.decoder.layers.0.self_attn.matmul.kv_cache.";
+  const std::string l11 = "nodes.model.decoder.layers.11.self_attn.matmul_1.kv_cache.";
+  EXPECT_EQ(r.str(l0 + "kv_cache"), "on_chip");
+  EXPECT_EQ(r.num(l0 + "kv_write_bytes"), 0);
+  EXPECT_EQ(r.str(l11 + "kv_cache"), "off_chip");
+  EXPECT_EQ(r.num(l11 + "kv_write_bytes"), 16.0 * 768);
+  EXPECT_EQ(r.num(l11 + "kv_read_bytes"), 0);  // the prefill reads no earlier context
+}
