@@ -86,6 +86,26 @@ YAML::Node llm_graph(const YAML::Node& root0, const std::string& file, LlmGraphI
     YAML::Node r = nodes[it->second]["results"];
     return r && r["data_out_0"] ? r["data_out_0"]["shape"] : YAML::Node();
   };
+  // A new node reading `ref`: the producer's result shape with entry `axis` replaced by
+  // `dim`, its precision, and its device (tensor-parallel graphs place every node).
+  auto derived_node = [&](std::string name, const std::string& op, const std::string& ref,
+                          std::size_t axis, const std::string& dim) {
+    while (names.count(name)) name += "_";
+    names.insert(name);
+    const YAML::Node prod = nodes[index[producer_of(ref)]];
+    YAML::Node x;
+    x["name"] = name;
+    x["op"] = op;
+    x["args"]["data_in_0"] = ref;
+    YAML::Node shape = YAML::Clone(prod["results"]["data_out_0"]["shape"]);
+    shape[axis] = dim == "1" ? YAML::Node(1) : YAML::Node(dim);
+    x["results"]["data_out_0"]["shape"] = shape;
+    x["results"]["data_out_0"]["precision"] =
+        YAML::Clone(prod["results"]["data_out_0"]["precision"]);
+    if (const YAML::Node ph = prod["hw"]; ph && ph["device"])
+      x["hw"]["device"] = YAML::Clone(ph["device"]);
+    return x;
+  };
   std::vector<YAML::Node> added;
   std::set<std::string> tagged;  // results whose last dim became ctx
   for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -107,22 +127,10 @@ YAML::Node llm_graph(const YAML::Node& root0, const std::string& file, LlmGraphI
     if (seqs > 1)
       throw InputError(file + ": node '" + mname +
                        "': cannot tell the key axis of data_in_1 (several 'seq' dims)");
-    std::string kv = mname + ".kv_cache";
-    while (names.count(kv)) kv += "_";
-    names.insert(kv);
-    YAML::Node k;
-    k["name"] = kv;
-    k["op"] = "kv_cache";
-    k["args"]["data_in_0"] = bref;
+    YAML::Node k =
+        derived_node(mname + ".kv_cache", "kv_cache", bref, static_cast<std::size_t>(axis), "ctx");
     k["attrs"]["dim"] = axis;
-    YAML::Node kshape = YAML::Clone(bshape);
-    kshape[static_cast<std::size_t>(axis)] = "ctx";
-    k["results"]["data_out_0"]["shape"] = kshape;
-    k["results"]["data_out_0"]["precision"] =
-        YAML::Clone(nodes[index[bnode]]["results"]["data_out_0"]["precision"]);
-    // The cache lives with its producer (tensor-parallel graphs place every node).
-    if (YAML::Node ph = nodes[index[bnode]]["hw"]; ph && ph["device"])
-      k["hw"]["device"] = YAML::Clone(ph["device"]);
+    const std::string kv = k["name"].Scalar();
     added.push_back(k);
     args["data_in_1"] = kv;
     if (info) info->kv_nodes.push_back(kv);
@@ -195,23 +203,11 @@ YAML::Node llm_graph(const YAML::Node& root0, const std::string& file, LlmGraphI
         !is_seq(hs[hs.size() - 2]))
       continue;
     if (!slice_of.count(xref)) {
-      std::string sl = producer_of(xref) + ".last_token";
-      while (names.count(sl)) sl += "_";
-      names.insert(sl);
-      YAML::Node s;
-      s["name"] = sl;
-      s["op"] = "slice";
-      s["args"]["data_in_0"] = xref;
+      YAML::Node s =
+          derived_node(producer_of(xref) + ".last_token", "slice", xref, xs.size() - 2, "1");
       s["attrs"]["dim"] = -2;
       s["attrs"]["start"] = -1;
-      YAML::Node sshape = YAML::Clone(xs);
-      sshape[xs.size() - 2] = 1;
-      s["results"]["data_out_0"]["shape"] = sshape;
-      s["results"]["data_out_0"]["precision"] =
-          YAML::Clone(nodes[index[producer_of(xref)]]["results"]["data_out_0"]["precision"]);
-      // Keep the device of the producer (tensor-parallel graphs place every node).
-      if (YAML::Node ph = nodes[index[producer_of(xref)]]["hw"]; ph && ph["device"])
-        s["hw"]["device"] = YAML::Clone(ph["device"]);
+      const std::string sl = s["name"].Scalar();
       added.push_back(s);
       slice_of[xref] = sl;
       if (info) info->last_token_slice = sl;
@@ -304,23 +300,7 @@ LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, con
     p.kv_bytes[d] += m.nodes[i].hw.kv_capacity_bytes;
     if (!m.nodes[i].hw.kv_off_chip) p.kv_bytes_on_chip[d] += m.nodes[i].hw.kv_capacity_bytes;
   }
-  m.overflows.clear();
-  for (std::size_t d = 0; d < nd; ++d) {
-    const auto& c = devices[d].type.capacity;
-    const auto& u = m.used[d];
-    const std::pair<const char*, std::pair<double, double>> rs[] = {
-        {"lut", {u.lut, c.lut}},
-        {"ff", {u.ff, c.ff}},
-        {"dsp", {u.dsp, c.dsp}},
-        {"bram36", {u.bram36, c.bram36}},
-        {"uram", {u.uram, c.uram}}};
-    for (const auto& [name, uc] : rs)
-      if (uc.first > uc.second)
-        m.overflows.push_back(
-            "device '" + devices[d].name + "' (" + devices[d].type.name + "): " + name + " needs " +
-            std::to_string(static_cast<long long>(std::ceil(uc.first))) + " but has " +
-            std::to_string(static_cast<long long>(std::ceil(uc.second))));
-  }
+  m.overflows = resource_overflows(devices, m.used);
   if (!m.overflows.empty() && !cfg.get_bool("mapping.oversubscribe"))
     throw SimulationError(
         "the mapping does not fit with a KV cache of " + std::to_string(p.kv_bytes_per_sequence) +

@@ -121,6 +121,26 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
 
 }  // namespace
 
+std::vector<std::string> resource_overflows(const std::vector<DeviceInstance>& devices,
+                                            const std::vector<Resources>& used) {
+  std::vector<std::string> v;
+  for (std::size_t d = 0; d < devices.size(); ++d) {
+    const auto& c = devices[d].type.capacity;
+    const auto& u = used[d];
+    const std::pair<const char*, std::pair<double, double>> rs[] = {
+        {"lut", {u.lut, c.lut}},
+        {"ff", {u.ff, c.ff}},
+        {"dsp", {u.dsp, c.dsp}},
+        {"bram36", {u.bram36, c.bram36}},
+        {"uram", {u.uram, c.uram}}};
+    for (const auto& [name, uc] : rs)
+      if (uc.first > uc.second)
+        v.push_back("device '" + devices[d].name + "' (" + devices[d].type.name + "): " + name +
+                    " needs " + fmt(uc.first) + " but has " + fmt(uc.second));
+  }
+  return v;
+}
+
 bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
                     const Mapping& m) {
   Mapping copy = m;
@@ -268,20 +288,7 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
     }
   }
 
-  for (std::size_t d = 0; d < devices.size(); ++d) {
-    const auto& c = devices[d].type.capacity;
-    const auto& u = m.used[d];
-    const std::pair<const char*, std::pair<double, double>> rs[] = {
-        {"lut", {u.lut, c.lut}},
-        {"ff", {u.ff, c.ff}},
-        {"dsp", {u.dsp, c.dsp}},
-        {"bram36", {u.bram36, c.bram36}},
-        {"uram", {u.uram, c.uram}}};
-    for (const auto& [name, uc] : rs)
-      if (uc.first > uc.second)
-        m.overflows.push_back("device '" + devices[d].name + "' (" + devices[d].type.name + "): " +
-                              name + " needs " + fmt(uc.first) + " but has " + fmt(uc.second));
-  }
+  m.overflows = resource_overflows(devices, m.used);
   if (!m.overflows.empty() && !cfg.get_bool("mapping.oversubscribe")) {
     std::string msg = "the mapping does not fit: " + m.overflows[0];
     for (std::size_t i = 1; i < m.overflows.size(); ++i) msg += "; " + m.overflows[i];

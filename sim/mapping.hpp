@@ -38,6 +38,11 @@ struct Mapping {
 
 Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg);
 
+/// "device 'x' (u250): uram needs 3000 but has 1280" for every resource of every device
+/// that `used` exceeds.
+std::vector<std::string> resource_overflows(const std::vector<DeviceInstance>& devices,
+                                            const std::vector<Resources>& used);
+
 /// True when the balanced partitioner can place `m`'s nodes (tilings as they are).
 bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
                     const Mapping& m);

@@ -361,6 +361,24 @@ struct Loader {
 
 }  // namespace
 
+/// Checks a node's result shapes against its op rule (InputError prefixed by `at`).
+static void check_shape_rule(const Graph& g, const Node& n, const std::string& at,
+                             const std::string& when) {
+  std::vector<Shape> in;
+  for (const auto& a : n.args) in.push_back(g.tensor_of(a).shape);
+  std::vector<Shape> out;
+  try {
+    out = find_op_rule(n.op)->infer(n, in);
+  } catch (const InputError& e) {
+    throw InputError(at + ": " + e.what());
+  }
+  for (std::size_t k = 0; k < out.size(); ++k)
+    if (out[k] != n.results[k].shape)
+      throw InputError(at + ": " + when + "data_out_" + std::to_string(k) + " shape " +
+                       shape_to_string(n.results[k].shape) +
+                       " does not match the op rule, which gives " + shape_to_string(out[k]));
+}
+
 static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
                             const std::map<std::string, std::int64_t>& dim_overrides) {
   Loader L{file, {}};
@@ -572,19 +590,7 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
   for (const auto& n : g.nodes) {
     const std::string at =
         file + ":" + std::to_string(n.line) + ": node '" + n.name + "' (" + n.op + ")";
-    std::vector<Shape> in;
-    for (const auto& a : n.args) in.push_back(g.tensor_of(a).shape);
-    std::vector<Shape> out;
-    try {
-      out = find_op_rule(n.op)->infer(n, in);
-    } catch (const InputError& e) {
-      throw InputError(at + ": " + e.what());
-    }
-    for (std::size_t k = 0; k < out.size(); ++k)
-      if (out[k] != n.results[k].shape)
-        throw InputError(at + ": data_out_" + std::to_string(k) + " shape " +
-                         shape_to_string(n.results[k].shape) +
-                         " does not match the op rule, which gives " + shape_to_string(out[k]));
+    check_shape_rule(g, n, at, "");
     for (const auto& [port, par] : n.hw.parallelism) {
       const Tensor* t = nullptr;
       if (port.rfind("data_in_", 0) == 0 && port.size() > 8 &&
@@ -660,23 +666,10 @@ Graph rebind_dims(const Graph& g0, const std::map<std::string, std::int64_t>& di
         for (auto& e : a.list)
           if (!e.name.empty()) e.value = value(e);
   }
-  for (const auto& n : g.nodes) {
-    std::vector<Shape> in;
-    for (const auto& a : n.args) in.push_back(g.tensor_of(a).shape);
-    const std::string at =
-        g.file + ":" + std::to_string(n.line) + ": node '" + n.name + "' (" + n.op + ")";
-    std::vector<Shape> out;
-    try {
-      out = find_op_rule(n.op)->infer(n, in);
-    } catch (const InputError& e) {
-      throw InputError(at + ": " + e.what());
-    }
-    for (std::size_t k = 0; k < out.size(); ++k)
-      if (out[k] != n.results[k].shape)
-        throw InputError(at + ": with dims rebound, data_out_" + std::to_string(k) + " shape " +
-                         shape_to_string(n.results[k].shape) +
-                         " does not match the op rule, which gives " + shape_to_string(out[k]));
-  }
+  for (const auto& n : g.nodes)
+    check_shape_rule(
+        g, n, g.file + ":" + std::to_string(n.line) + ": node '" + n.name + "' (" + n.op + ")",
+        "with dims rebound, ");
   return g;
 }
 
