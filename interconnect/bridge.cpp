@@ -78,23 +78,21 @@ time_ps TxBridge::send(time_ps ready, std::uint64_t payload) {
   return arrive;
 }
 
-namespace {
-/// Frame payloads per variant (one entry without a schedule).
-std::vector<std::vector<std::uint64_t>> payloads_per_variant(const FlowShape& s) {
-  std::vector<std::vector<std::uint64_t>> v;
-  if (!s.schedule) return {s.frame_payloads()};
-  for (const auto b : s.variant_beats) v.push_back(s.frame_payloads(b));
-  return v;
+FramePlan::FramePlan(const FlowShape& s) : schedule(s.schedule) {
+  if (!s.schedule)
+    per_variant.push_back(s.frame_payloads());
+  else
+    for (const auto b : s.variant_beats) per_variant.push_back(s.frame_payloads(b));
+  for (const auto& v : per_variant)
+    for (const auto p : v) max_payload = std::max(max_payload, p);
 }
-}  // namespace
 
 void TxBridge::run() {
-  const auto per_variant = payloads_per_variant(shape_);
+  const FramePlan plan(shape_);
   time_ps t_read = 0;
   BeatValue value;  // functional mode: the tensor the beats belong to
   for (std::int64_t inf = 0; inf < shape_.inferences; ++inf) {
-    const auto& payloads =
-        per_variant[shape_.schedule ? static_cast<std::size_t>(shape_.schedule->of(inf)) : 0];
+    const auto& payloads = plan.of(inf);
     const std::int64_t beats = shape_.beats_of(inf);
     std::int64_t j = 0;
     std::uint64_t end = 0;
@@ -129,14 +127,11 @@ RxBridge::RxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Strea
 }
 
 void RxBridge::run() {
-  const auto per_variant = payloads_per_variant(shape_);
-  std::uint64_t max_payload = 0;
-  for (const auto& pv : per_variant)
-    for (const auto p : pv) max_payload = std::max(max_payload, p);
+  const FramePlan plan(shape_);
+  const std::uint64_t max_payload = plan.max_payload;
   time_ps t = 0;
   for (std::int64_t inf = 0; inf < shape_.inferences; ++inf) {
-    const auto& payloads =
-        per_variant[shape_.schedule ? static_cast<std::size_t>(shape_.schedule->of(inf)) : 0];
+    const auto& payloads = plan.of(inf);
     const std::int64_t beats = shape_.beats_of(inf);
     std::int64_t j = 0;
     std::uint64_t end = 0;

@@ -41,6 +41,17 @@ struct FlowShape {
   std::uint64_t tensor_bytes(std::int64_t beats_override = -1) const;
 };
 
+/// The frames of every variant of a flow, computed once: inference i sends of(i).
+struct FramePlan {
+  explicit FramePlan(const FlowShape& s);
+  const std::vector<std::uint64_t>& of(std::int64_t inf) const {
+    return per_variant[schedule ? static_cast<std::size_t>(schedule->of(inf)) : 0];
+  }
+  std::vector<std::vector<std::uint64_t>> per_variant;  ///< one entry without a schedule
+  SchedulePtr schedule;
+  std::uint64_t max_payload = 0;  ///< largest frame of any variant (receive-buffer sizing)
+};
+
 class TxBridge : public Block {
  public:
   SC_HAS_PROCESS(TxBridge);

@@ -252,9 +252,7 @@ struct System::Impl {
       shape.variant_beats = beats_per_variant(var, tiling);
       shape.schedule = llm->schedule;
     }
-    std::uint64_t max_payload = 1;
-    for (const auto b : beats_per_variant(var, tiling))
-      for (const auto p : shape.frame_payloads(b)) max_payload = std::max(max_payload, p);
+    const std::uint64_t max_payload = std::max<std::uint64_t>(1, FramePlan(shape).max_payload);
     const auto buffer = static_cast<std::uint64_t>(cfg.get_int("link.rx_buffer_bytes"));
     Stream* frames =
         new_stream(what + ".frames",
