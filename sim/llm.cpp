@@ -9,8 +9,10 @@
 #include <unordered_map>
 
 #include "models/memory_timing.hpp"
+#include "sim/tensor_parallel.hpp"
 #include "workloads/error.hpp"
 #include "workloads/op_rules.hpp"
+#include "workloads/yaml_util.hpp"
 
 namespace masesim {
 
@@ -223,6 +225,40 @@ YAML::Node llm_graph(const YAML::Node& root0, const std::string& file, LlmGraphI
     }
   for (auto& a : added) nodes.push_back(a);
   return root;
+}
+
+Graph load_llm_graph(const std::string& path, Config& cfg, const LlmSpec& spec,
+                     const std::vector<DeviceInstance>& devices) {
+  std::map<std::string, std::int64_t> dims = cfg.int_family("workload.dims.");
+  if (dims.count("seq") || dims.count("ctx"))
+    throw InputError(cfg.file() +
+                     ": workload.dims.seq/ctx are set by workload.phase (use "
+                     "workload.prompt_len and workload.gen_tokens)");
+  YAML::Node tree = yaml::load_file(path);
+  if (spec.parallelism != "pipeline") {
+    const auto n = static_cast<std::int64_t>(devices.size());
+    const std::int64_t t =
+        spec.parallelism == "tensor" || spec.tensor_parallel == 0 ? n : spec.tensor_parallel;
+    if (t > n || n % t != 0)
+      throw InputError(cfg.file() + ": mapping.tensor_parallel = " + std::to_string(t) +
+                       " must divide the " + std::to_string(n) + " devices");
+    if (cfg.get_string("mapping.partition") != "manual")
+      throw InputError(cfg.file() + ": mapping.parallelism: " + spec.parallelism +
+                       " places every node itself; mapping.partition must be manual");
+    TensorParallelSpec tp;
+    tp.tp = static_cast<int>(t);
+    tp.stages = static_cast<int>(n / t);
+    for (const auto& d : devices) tp.devices.push_back(d.name);
+    tp.algorithm = spec.allreduce;
+    tree = tensor_parallel_graph(tree, path, tp);
+  } else if (devices.size() > 1 && cfg.get_string("mapping.partition") == "manual" &&
+             cfg.get_node("mapping.place").size() == 0 && !cfg.get_bool("mapping.auto")) {
+    cfg.set("mapping.partition=balanced");
+  }
+  tree = llm_graph(tree, path);
+  dims["seq"] = spec.phase == "prefill" ? spec.prompt_len : 1;
+  dims["ctx"] = spec.prompt_len;
+  return load_graph_yaml(tree, path, dims);
 }
 
 // ---------------------------------------------------------------------------------------

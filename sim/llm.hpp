@@ -59,6 +59,15 @@ struct LlmGraphInfo {
 /// naming the file when it has no `seq` dim or no attention matmul.
 YAML::Node llm_graph(const YAML::Node& root, const std::string& file, LlmGraphInfo* info = nullptr);
 
+/// The graph of an LLM run: the tensor-parallel rewrite (mapping.parallelism tensor or
+/// hybrid, placing every node on `devices`), then llm_graph, with `seq`/`ctx` bound to the
+/// step the mapping is chosen on (a decode step for decode/generate, the prompt for
+/// prefill; other steps re-tile with the same parallelism). Pipeline runs on several
+/// devices without a placement get mapping.partition: balanced in `cfg`. InputError
+/// naming the config key or graph node.
+Graph load_llm_graph(const std::string& path, Config& cfg, const LlmSpec& spec,
+                     const std::vector<DeviceInstance>& devices);
+
 /// Per-variant analytic costs of one sequence-step (bounds).
 struct VariantCost {
   std::vector<double> macs;                    ///< per device

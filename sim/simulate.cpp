@@ -17,10 +17,8 @@
 #include "sim/mapping.hpp"
 #include "sim/stats.hpp"
 #include "sim/system.hpp"
-#include "sim/tensor_parallel.hpp"
 #include "workloads/error.hpp"
 #include "workloads/graph.hpp"
-#include "workloads/yaml_util.hpp"
 
 namespace po = boost::program_options;
 
@@ -184,47 +182,9 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       return 0;
     }
     const LlmSpec llm = llm_spec(cfg);
-    std::map<std::string, std::int64_t> dims = cfg.int_family("workload.dims.");
-    Graph g;
-    if (llm.enabled()) {
-      if (dims.count("seq") || dims.count("ctx"))
-        throw InputError(cfg.file() +
-                         ": workload.dims.seq/ctx are set by workload.phase (use "
-                         "workload.prompt_len and workload.gen_tokens)");
-      YAML::Node tree = yaml::load_file(graph_path);
-      if (llm.parallelism != "pipeline") {
-        const auto devs = load_system_devices(cfg);
-        TensorParallelSpec tp;
-        const auto n = static_cast<std::int64_t>(devs.size());
-        const std::int64_t t =
-            llm.parallelism == "tensor" || llm.tensor_parallel == 0 ? n : llm.tensor_parallel;
-        if (t > n || n % t != 0)
-          throw InputError(cfg.file() + ": mapping.tensor_parallel = " + std::to_string(t) +
-                           " must divide the " + std::to_string(n) + " devices");
-        if (cfg.get_string("mapping.partition") != "manual")
-          throw InputError(cfg.file() + ": mapping.parallelism: " + llm.parallelism +
-                           " places every node itself; mapping.partition must be manual");
-        tp.tp = static_cast<int>(t);
-        tp.stages = static_cast<int>(n / t);
-        for (const auto& d : devs) tp.devices.push_back(d.name);
-        tp.algorithm = llm.allreduce;
-        tree = tensor_parallel_graph(tree, graph_path, tp);
-      }
-      tree = llm_graph(tree, graph_path);
-      // The mapping (tilings, mapping.auto, partition) is chosen on the phase that dominates:
-      // a decode step for decode/generate, the prompt for prefill. Other steps re-tile
-      // with the same parallelism (padded when it does not divide).
-      dims["seq"] = llm.phase == "prefill" ? llm.prompt_len : 1;
-      dims["ctx"] = llm.prompt_len;
-      g = load_graph_yaml(tree, graph_path, dims);
-    } else {
-      g = load_graph(graph_path, dims);
-    }
     const auto devices = load_system_devices(cfg);
-    if (llm.enabled() && llm.parallelism == "pipeline" && devices.size() > 1 &&
-        cfg.get_string("mapping.partition") == "manual" &&
-        cfg.get_node("mapping.place").size() == 0 && !cfg.get_bool("mapping.auto"))
-      cfg.set("mapping.partition=balanced");
+    const Graph g = llm.enabled() ? load_llm_graph(graph_path, cfg, llm, devices)
+                                  : load_graph(graph_path, cfg.int_family("workload.dims."));
     StatsTree stats;
     workload_stats(stats, g, devices);
     if (vm.count("summary")) {
