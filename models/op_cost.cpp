@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/ops/registry.hpp"
 #include "models/resource_model.hpp"
 #include "systolic_cost.hpp"
 #include "workloads/error.hpp"
@@ -69,17 +70,9 @@ namespace {
   throw InputError("node '" + n.name + "' (" + n.op + "): " + msg);
 }
 
-std::int64_t elementwise_latency(const std::string& op) {
-  // Pipeline depths of MASE's streaming element-wise blocks (cycles). relu/add/mult
-  // are 1-2 cycles in the HLS data (shared/calibration: 64 beats in 66-67 cycles).
-  if (op == "relu" || op == "add" || op == "sub") return 1;
-  if (op == "mul") return 2;
-  if (op == "div") return 8;
-  if (op == "batch_norm") return 3;
-  return 4;  // gelu, silu, tanh, sigmoid: piecewise/LUT approximations
-}
+}  // namespace
 
-void gemm(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
+void gemm_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
   const Shape& a = g.tensor_of(n.args[0]).shape;
   const std::int64_t K = a.back();
   const std::int64_t N = n.results[0].shape.back();
@@ -100,8 +93,9 @@ void gemm(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
   t.latency_cycles = ceil_log2(k_par) + 3;
   t.macs_per_cycle = row_par_in * k_par * n_par;
   if (n.args.size() == 2) t.preload_beats[1] = t.in_beats[1];  // B operand buffered whole
-  if (hw.weights_off_chip && n.op == "linear") {
+  if (hw.weights_off_chip) {
     const Param* w = n.param("weight");
+    if (!w) fail(n, "weights off chip, but the node has no weight parameter");
     t.weight_tiles = n_beats;
     t.weight_tile_bytes = static_cast<std::int64_t>(
         std::ceil(static_cast<double>(K * n_par) * w->tensor.precision.bits_per_element() / 8.0));
@@ -110,9 +104,7 @@ void gemm(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
   }
 }
 
-/// A linear/matmul/bmm on the systolic core: the block buffers A (and B for matmul),
-/// runs gemm_batch GEMMs back to back, then streams C out.
-void systolic_gemm(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
+void systolic_gemm_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
   const Shape& a = g.tensor_of(n.args[0]).shape;
   const std::int64_t K = a.back();
   const std::int64_t N = n.results[0].shape.back();
@@ -143,35 +135,28 @@ void systolic_gemm(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t)
   t.macs_per_cycle = hw.systolic_rows * hw.systolic_cols;
   t.latency_cycles = 0;
   if (n.args.size() == 2) t.preload_beats[1] = t.in_beats[1];
-  if (hw.weights_off_chip && n.op == "linear") {
+  if (hw.weights_off_chip) {
     const Param* w = n.param("weight");
+    if (!w) fail(n, "weights off chip, but the node has no weight parameter");
     t.weight_tiles = 1;  // weights stream in once per inference, ahead of the GEMM
     t.weight_tile_bytes = w->tensor.bytes();
     t.block_rows = 1;
   }
 }
 
-void conv_like(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t, bool conv) {
+void window_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t, std::int64_t kh,
+                   std::int64_t pad, bool mac_datapath) {
   const Shape& x = g.tensor_of(n.args[0]).shape;
   const Shape& y = n.results[0].shape;
   t.engine = OpTiming::Engine::Rows;
   t.rows = y[0] * y[2];
   const std::int64_t in_per_row = ceil_div(t.in_beats[0], t.rows);
   const std::int64_t out_per_row = ceil_div(t.out_beats, t.rows);
-  std::int64_t kh = 1, pad = 0;
-  if (conv) {
-    kh = n.param("weight")->tensor.shape[2];
-    auto p = n.attr_ints("padding", {0});
-    pad = p[0];
-  } else {
-    kh = n.attr_ints("kernel_size", {1})[0];
-    pad = n.attr_ints("padding", {0})[0];
-  }
   // Line buffer: the first output row needs kh-1-pad input rows beyond its own.
   const std::int64_t in_row_beats = t.in_beats[0] / (x[0] * x[2]);
   t.preload_beats[0] =
       std::min(t.in_beats[0], std::max<std::int64_t>(0, kh - 1 - pad) * in_row_beats);
-  if (conv) {
+  if (mac_datapath) {
     const std::int64_t lanes = hw.in[0].elems_per_beat * hw.out.elems_per_beat;
     t.macs_per_cycle = lanes;
     t.row_cycles = std::max({ceil_div(t.macs, t.rows * lanes), in_per_row, out_per_row});
@@ -183,8 +168,9 @@ void conv_like(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t, boo
   t.out_interval_cycles =
       std::max<std::int64_t>(1, t.row_cycles / std::max<std::int64_t>(1, out_per_row));
   t.first_out_cycles = t.out_interval_cycles;
-  if (conv && hw.weights_off_chip) {
+  if (mac_datapath && hw.weights_off_chip) {
     const Param* w = n.param("weight");
+    if (!w) fail(n, "weights off chip, but the node has no weight parameter");
     t.weight_tiles = 1;
     t.weight_tile_bytes = w->tensor.bytes();
     t.weight_tile_cycles_per_row = t.row_cycles;
@@ -192,19 +178,10 @@ void conv_like(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t, boo
   }
 }
 
-void row_reduce(const Node& n, const Graph& g, const NodeHw& hw, OpTiming& t) {
+void row_reduce_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t,
+                       std::int64_t row_elems) {
   const Shape& x = g.tensor_of(n.args[0]).shape;
-  std::int64_t D = x.back();
-  if (n.op == "softmax") {
-    auto d = n.attr_int("dim", -1);
-    if (d < 0) d += static_cast<std::int64_t>(x.size());
-    D = 1;
-    for (std::size_t i = static_cast<std::size_t>(d); i < x.size(); ++i) D *= x[i];
-  } else if (n.has_attr("normalized_shape")) {
-    const auto ns = n.attr_ints("normalized_shape", {});
-    D = 1;
-    for (std::size_t i = 0; i < ns.size() && i < x.size(); ++i) D *= x[x.size() - 1 - i];
-  }
+  const std::int64_t D = row_elems;
   const std::int64_t p = hw.in[0].elems_per_beat;
   t.engine = OpTiming::Engine::Rows;
   t.rows = shape_numel(x) / D;
@@ -215,109 +192,29 @@ void row_reduce(const Node& n, const Graph& g, const NodeHw& hw, OpTiming& t) {
   t.latency_cycles = ceil_log2(p) + 8;  // reduction tree + normalise (exp/div or rsqrt)
 }
 
-}  // namespace
+void streaming_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t,
+                      std::int64_t latency_cycles, bool preload_broadcast) {
+  t.engine = OpTiming::Engine::Streaming;
+  t.latency_cycles = latency_cycles;
+  if (!preload_broadcast) return;
+  for (std::size_t p = 0; p < hw.in.size(); ++p) {
+    const std::int64_t in_numel = g.tensor_of(n.args[p]).numel();
+    if (in_numel < n.results[0].numel()) t.preload_beats[p] = t.in_beats[p];  // broadcast operand
+  }
+}
 
 OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
-  const OpRule* rule = find_op_rule(n.op);
-  if (!rule) fail(n, "no cost model");
+  const ops::OpDescriptor& d = ops::of(n);
   OpTiming t;
   for (const auto& p : hw.in) t.in_beats.push_back(p.beats);
   t.preload_beats.assign(hw.in.size(), 0);
   t.out_beats = hw.out.beats;
-  t.macs = node_macs(g, n);
-  if (hw.systolic && rule->cls != OpClass::Gemm)
+  t.macs = d.macs(g, n);
+  if (hw.systolic && d.cls != OpClass::Gemm)
     fail(n, "hw.impl: systolic needs a linear, matmul or bmm node");
-  switch (rule->cls) {
-    case OpClass::Gemm:
-      if (hw.systolic)
-        systolic_gemm(g, n, hw, t);
-      else
-        gemm(g, n, hw, t);
-      break;
-    case OpClass::Conv:
-      conv_like(g, n, hw, t, true);
-      break;
-    case OpClass::Pool:
-      conv_like(g, n, hw, t, false);
-      break;
-    case OpClass::RowReduce:
-      row_reduce(n, g, hw, t);
-      break;
-    case OpClass::Elementwise:
-    case OpClass::Wire:
-      t.engine = OpTiming::Engine::Streaming;
-      t.latency_cycles = rule->cls == OpClass::Wire ? 0 : elementwise_latency(n.op);
-      if (n.op == "cat") break;  // the inputs interleave into the output in proportion
-      for (std::size_t p = 0; p < hw.in.size(); ++p) {
-        const std::int64_t in_numel = g.tensor_of(n.args[p]).numel();
-        if (in_numel < n.results[0].numel())
-          t.preload_beats[p] = t.in_beats[p];  // broadcast operand
-      }
-      if (n.op == "slice") {
-        // Beats before the slice's first row are read before the first output; a slice
-        // of the last dim keeps every row and streams in proportion.
-        const Shape& x = g.tensor_of(n.args[0]).shape;
-        auto d = n.attr_int("dim", -1);
-        if (d < 0) d += static_cast<std::int64_t>(x.size());
-        if (static_cast<std::size_t>(d) + 1 < x.size()) {
-          std::int64_t start = n.attr_int("start", 0);
-          if (start < 0) start += x[static_cast<std::size_t>(d)];
-          t.preload_beats[0] = t.in_beats[0] * start / x[static_cast<std::size_t>(d)];
-        }
-      }
-      break;
-    case OpClass::KvCache: {
-      const Tensor& in = g.tensor_of(n.args[0]);
-      const Shape& x = in.shape;
-      auto d = n.attr_int("dim", -1);
-      if (d < 0) d += static_cast<std::int64_t>(x.size());
-      const std::int64_t fresh = x[static_cast<std::size_t>(d)];
-      const std::int64_t ctx = n.results[0].shape[static_cast<std::size_t>(d)];
-      const auto token_bytes = static_cast<std::int64_t>(std::ceil(
-          static_cast<double>(in.numel() / fresh) * in.precision.bits_per_element() / 8.0));
-      t.engine = OpTiming::Engine::Streaming;
-      t.latency_cycles = 2;  // BRAM/URAM read
-      t.cached_out_beats = t.out_beats - ceil_div(t.out_beats * fresh, ctx);
-      if (hw.kv_off_chip) {
-        t.mem_read_bytes = (ctx - fresh) * token_bytes;
-        t.mem_read_chunks = ceil_div(t.mem_read_bytes, 16384);
-        t.mem_write_bytes = fresh * token_bytes;
-      } else {
-        t.kv_bytes_on_chip = hw.kv_capacity_bytes;
-      }
-      break;
-    }
-    case OpClass::Embedding:
-      if (hw.weights_off_chip) {
-        const Param* w = n.param("weight");
-        t.engine = OpTiming::Engine::Rows;
-        t.rows = t.in_beats[0];
-        const std::int64_t out_per_row = ceil_div(t.out_beats, t.rows);
-        t.row_cycles = out_per_row;
-        t.first_out_cycles = 0;
-        t.out_interval_cycles = 1;
-        t.latency_cycles = 2;
-        t.weight_tiles = 1;
-        t.weight_tile_bytes = static_cast<std::int64_t>(
-            std::ceil(static_cast<double>(hw.in[0].elems_per_beat * w->tensor.shape[1]) *
-                      w->tensor.precision.bits_per_element() / 8.0));
-        t.weight_tile_cycles_per_row = out_per_row;
-        t.block_rows = 1;
-        t.weight_address_from_input = true;
-      } else {
-        t.engine = OpTiming::Engine::Streaming;
-        t.latency_cycles = 2;
-      }
-      break;
-    case OpClass::Reorder:
-      t.engine = OpTiming::Engine::Rows;
-      t.rows = 1;
-      t.row_cycles = std::max(t.in_beats[0], t.out_beats);
-      t.first_out_cycles = 0;
-      t.out_interval_cycles = 1;
-      t.latency_cycles = 1;
-      break;
-  }
+  if (hw.weights_off_chip && !d.weights_can_stream)
+    fail(n, "op '" + n.op + "' cannot stream weights from off-chip memory");
+  d.timing(g, n, hw, t);
   if (t.weight_tiles > 0)
     t.weight_bytes_per_inference =
         t.engine == OpTiming::Engine::Systolic

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "workloads/graph.hpp"
-#include "workloads/op_rules.hpp"
+#include "workloads/op_schema.hpp"
 
 namespace masesim {
 
@@ -98,8 +98,27 @@ struct OpTiming {
   }
 };
 
-/// The cost model of a node. Throws InputError for shapes the op cannot map.
+/// The cost model of a node: the common beat counts, then its op descriptor's timing
+/// (models/ops). Throws InputError for shapes the op cannot map.
 OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw);
+
+// ---- The engines op descriptors build their timing from (t holds in/out beats, macs) ----
+/// MASE fixed_linear datapath (Rows engine): K/K_PAR beats per row, N/N_PAR output tiles
+/// of K/K_PAR cycles each; B operand buffered whole; off-chip weights per output tile.
+void gemm_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t);
+/// The same GEMM on the systolic core (models/systolic gemm_cycles, equal to the RTL).
+void systolic_gemm_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t);
+/// Sliding window over rows (conv, pool): rows = N·OH, a line buffer of kh−1−pad input
+/// rows read before the first output row; `mac_datapath`: a MAC array of in×out lanes.
+void window_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t, std::int64_t kh,
+                   std::int64_t pad, bool mac_datapath);
+/// A row of `row_elems` elements buffered whole, then normalised (softmax, norms).
+void row_reduce_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t,
+                       std::int64_t row_elems);
+/// Streaming engine with a pipeline of `latency_cycles`; operands smaller than the output
+/// (broadcast) are read whole first when `preload_broadcast`.
+void streaming_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t,
+                      std::int64_t latency_cycles, bool preload_broadcast = true);
 
 /// MASE fixed_linear latency L = (IN/IN_PAR)·(OUT/OUT_PAR) + log2(IN_PAR) + 3, for one
 /// input row (used in tests and docs; op_timing's linear reproduces it exactly).

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/ops/registry.hpp"
+
 namespace masesim {
 
 namespace {
@@ -253,7 +255,7 @@ Resources linear_resources(const LinearShape& s, const ResourceOptions& o) {
   return r;
 }
 
-Resources elementwise_resources(const std::string& op, std::int64_t lanes, const Precision& x,
+Resources elementwise_resources(EltwiseKind kind, std::int64_t lanes, const Precision& x,
                                 const Precision& y) {
   Resources r;
   const double L = static_cast<double>(std::max<std::int64_t>(1, lanes));
@@ -276,11 +278,11 @@ Resources elementwise_resources(const std::string& op, std::int64_t lanes, const
     r.lut += kReluLut0 + kReluLutPerBit * L * (w - 1);
     r.ff += kReluFf0 + kReluFfPerBit * L * (w - 1);
   };
-  if (op == "relu") {
+  if (kind == EltwiseKind::SignTest) {
     relu_like(ax);
     return r;  // sign test only, for every format
   }
-  if (op == "add" || op == "sub") {
+  if (kind == EltwiseKind::AddSub) {
     add_like(std::max(a, b));
     if (ee > 0) {  // float / minifloat / mxfp: align + normalise per lane
       const Resources f = float_add_lane(std::max(a, b), ee);
@@ -291,7 +293,7 @@ Resources elementwise_resources(const std::string& op, std::int64_t lanes, const
     }
     return r;
   }
-  if (op == "mul") {
+  if (kind == EltwiseKind::Mul) {
     mul_like(a, b);
     if (ee > 0 || se > 0) {  // exponent add (per lane or per block) + renormalise
       const int e = std::max(ee, se);
@@ -300,13 +302,13 @@ Resources elementwise_resources(const std::string& op, std::int64_t lanes, const
     }
     return r;
   }
-  if (op == "div") {
+  if (kind == EltwiseKind::Div) {
     // Pipelined non-restoring array divider: a stages of an (a+1)-bit add/subtract.
     r.lut += kAddLut0 + L * a * (a + 1.0);
     r.ff += kAddFf0 + L * a * (a + 1.0);
     return r;
   }
-  if (op == "batch_norm") {  // per-channel scale and shift
+  if (kind == EltwiseKind::Affine) {  // per-channel scale and shift
     mul_like(a, a);
     add_like(2 * a);
     return r;
@@ -378,8 +380,6 @@ Resources fork_resources(std::int64_t fork_num, double buffer_bits) {
 }
 
 // ---------------------------------------------------------------------------------------
-namespace {
-
 TileShape tile_of(const Shape& shape, const PortTiling& pt) {
   TileShape t;
   t.row = pt.tile.empty() ? 1 : pt.tile.back();
@@ -395,7 +395,89 @@ double tensor_bits(const Tensor& t) {
   return static_cast<double>(t.numel()) * t.precision.bits_per_element();
 }
 
-}  // namespace
+Resources handshake_resources(std::int64_t lanes, double bits) {
+  Resources r;
+  r.lut = kForkLut0 + static_cast<double>(lanes);
+  r.ff = kForkFf + static_cast<double>(lanes) * bits;
+  return r;
+}
+
+Resources mac_block_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
+                              const ResourceOptions& o, bool conv) {
+  Resources r;
+  const Tensor& tin = g.tensor_of(n.args[0]);
+  const Precision& pin = tin.precision;
+  const std::int64_t lanes_out = hw.out.elems_per_beat;
+  const Precision& pw =
+      n.args.size() == 2 ? g.tensor_of(n.args[1]).precision : n.param("weight")->tensor.precision;
+  LinearShape s;
+  s.x = pin;
+  s.w = pw;
+  if (!conv) {
+    s.k_par = hw.in[0].tile.empty() ? 1 : hw.in[0].tile.back();
+    s.n_par = hw.out.tile.empty() ? 1 : hw.out.tile.back();
+    s.row_par = std::max<std::int64_t>(1, lanes_out / s.n_par);
+    s.k_depth = std::max<std::int64_t>(1, tin.shape.back() / s.k_par);
+  } else {
+    s.k_par = hw.in[0].elems_per_beat;
+    s.n_par = lanes_out;
+    s.row_par = 1;
+    const std::int64_t outs = std::max<std::int64_t>(1, n.results[0].numel());
+    s.k_depth = std::max<std::int64_t>(1, t.macs / outs / std::max<std::int64_t>(1, s.k_par));
+  }
+  r += linear_resources(s, o);
+  // Weights held on chip, or the double-buffered tile + row buffers when streamed
+  // (same bits as op_cost.cpp's estimate).
+  if (const Param* w = n.param("weight")) {
+    const double bits =
+        hw.weights_off_chip
+            ? 2.0 * t.weight_tile_bytes * 8.0 +
+                  8.0 * t.block_rows * (hw.in[0].elems_per_beat + lanes_out) *
+                      std::max<std::int64_t>(1, tin.shape.back() / hw.in[0].elems_per_beat)
+            : tensor_bits(w->tensor);
+    r += buffer_resources(bits);
+  }
+  if (n.args.size() == 2) r += buffer_resources(2.0 * tensor_bits(g.tensor_of(n.args[1])));
+  if (conv)  // line buffer: kh−1−pad input rows + one beat
+    r += buffer_resources(static_cast<double>(t.preload_beats[0] + 1) * hw.in[0].elems_per_beat *
+                          pin.bits_per_element());
+  return r;
+}
+
+Resources row_reduce_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                     const OpTiming& t, const Resources& logic) {
+  Resources r;
+  const Precision& pin = g.tensor_of(n.args[0]).precision;
+  r += logic;
+  const double row_bits =
+      static_cast<double>(t.row_cycles) * hw.in[0].elems_per_beat * pin.bits_per_element();
+  r += buffer_resources(2.0 * row_bits);     // two passes over a buffered row, double-buffered
+  if (const Param* w = n.param("weight")) {  // elementwise affine
+    r +=
+        elementwise_resources(EltwiseKind::Affine, hw.out.elems_per_beat, pin, w->tensor.precision);
+    r += buffer_resources(tensor_bits(w->tensor) * (n.param("bias") ? 2.0 : 1.0));
+  }
+  return r;
+}
+
+Resources elementwise_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                      const OpTiming& t, EltwiseKind kind) {
+  Resources r;
+  const Precision& pin = g.tensor_of(n.args[0]).precision;
+  const Param* other = n.param("other");
+  const Precision& p2 = n.args.size() == 2 ? g.tensor_of(n.args[1]).precision
+                        : other            ? other->tensor.precision
+                                           : pin;
+  r += elementwise_resources(kind, hw.out.elems_per_beat, pin, p2);
+  for (std::size_t p = 0; p < hw.in.size() && p < t.preload_beats.size(); ++p)
+    if (t.preload_beats[p] > 0) r += buffer_resources(tensor_bits(g.tensor_of(n.args[p])));
+  if (!n.params.empty()) {  // per-channel constants (batch_norm) or a constant operand
+    double bits = 0;
+    for (const auto& prm : n.params) bits += tensor_bits(prm.tensor);
+    r += buffer_resources(bits);
+  }
+  return r;
+}
 
 Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
   return node_resources(g, n, hw, t, ResourceOptions{});
@@ -403,106 +485,8 @@ Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const 
 
 Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
                          const ResourceOptions& o) {
-  Resources r;
-  const OpRule* rule = find_op_rule(n.op);
-  if (!rule || hw.in.empty()) return r;
-  const Tensor& tin = g.tensor_of(n.args[0]);
-  const Precision& pin = tin.precision;
-  const std::int64_t lanes_out = hw.out.elems_per_beat;
-  switch (rule->cls) {
-    case OpClass::Gemm:
-    case OpClass::Conv: {
-      const Precision& pw = n.args.size() == 2 ? g.tensor_of(n.args[1]).precision
-                                               : n.param("weight")->tensor.precision;
-      LinearShape s;
-      s.x = pin;
-      s.w = pw;
-      if (rule->cls == OpClass::Gemm) {
-        s.k_par = hw.in[0].tile.empty() ? 1 : hw.in[0].tile.back();
-        s.n_par = hw.out.tile.empty() ? 1 : hw.out.tile.back();
-        s.row_par = std::max<std::int64_t>(1, lanes_out / s.n_par);
-        s.k_depth = std::max<std::int64_t>(1, tin.shape.back() / s.k_par);
-      } else {
-        s.k_par = hw.in[0].elems_per_beat;
-        s.n_par = lanes_out;
-        s.row_par = 1;
-        const std::int64_t outs = std::max<std::int64_t>(1, n.results[0].numel());
-        s.k_depth = std::max<std::int64_t>(1, t.macs / outs / std::max<std::int64_t>(1, s.k_par));
-      }
-      r += linear_resources(s, o);
-      // Weights held on chip, or the double-buffered tile + row buffers when streamed
-      // (same bits as op_cost.cpp's estimate).
-      if (const Param* w = n.param("weight")) {
-        const double bits =
-            hw.weights_off_chip
-                ? 2.0 * t.weight_tile_bytes * 8.0 +
-                      8.0 * t.block_rows * (hw.in[0].elems_per_beat + lanes_out) *
-                          std::max<std::int64_t>(1, tin.shape.back() / hw.in[0].elems_per_beat)
-                : tensor_bits(w->tensor);
-        r += buffer_resources(bits);
-      }
-      if (n.args.size() == 2) r += buffer_resources(2.0 * tensor_bits(g.tensor_of(n.args[1])));
-      if (rule->cls == OpClass::Conv)  // line buffer: kh−1−pad input rows + one beat
-        r += buffer_resources(static_cast<double>(t.preload_beats[0] + 1) *
-                              hw.in[0].elems_per_beat * pin.bits_per_element());
-      break;
-    }
-    case OpClass::RowReduce: {
-      const TileShape ts = tile_of(tin.shape, hw.in[0]);
-      r += n.op == "softmax" ? softmax_resources(ts, pin) : layernorm_resources(ts, pin);
-      const double row_bits =
-          static_cast<double>(t.row_cycles) * hw.in[0].elems_per_beat * pin.bits_per_element();
-      r += buffer_resources(2.0 * row_bits);     // two passes over a buffered row, double-buffered
-      if (const Param* w = n.param("weight")) {  // elementwise affine
-        r += elementwise_resources("batch_norm", lanes_out, pin, w->tensor.precision);
-        r += buffer_resources(tensor_bits(w->tensor) * (n.param("bias") ? 2.0 : 1.0));
-      }
-      break;
-    }
-    case OpClass::Elementwise: {
-      const Precision& p2 = n.args.size() == 2 ? g.tensor_of(n.args[1]).precision : pin;
-      r += elementwise_resources(n.op, lanes_out, pin, p2);
-      for (std::size_t p = 0; p < hw.in.size() && p < t.preload_beats.size(); ++p)
-        if (t.preload_beats[p] > 0) r += buffer_resources(tensor_bits(g.tensor_of(n.args[p])));
-      if (n.op == "batch_norm") {
-        double bits = 0;
-        for (const auto& prm : n.params) bits += tensor_bits(prm.tensor);
-        r += buffer_resources(bits);
-      }
-      break;
-    }
-    case OpClass::Reorder:
-      r += transpose_resources(tile_of(tin.shape, hw.in[0]), pin);
-      break;
-    case OpClass::Pool: {
-      // Window compare/add: (kh·kw − 1) two-input ops per output lane, plus a line buffer.
-      const auto ks = n.attr_ints("kernel_size", {1});
-      const std::int64_t kh = ks[0], kw = ks.size() > 1 ? ks[1] : ks[0];
-      const std::int64_t ops = std::max<std::int64_t>(1, kh * kw - 1);
-      r += elementwise_resources("add", lanes_out * ops, pin, pin);
-      r += buffer_resources(static_cast<double>(t.preload_beats[0] + 1) * hw.in[0].elems_per_beat *
-                            pin.bits_per_element());
-      break;
-    }
-    case OpClass::Embedding: {
-      r.lut += kForkLut0 + static_cast<double>(lanes_out);  // address and handshake
-      r.ff += kForkFf + static_cast<double>(lanes_out) * n.results[0].precision.bits_per_element();
-      const Param* w = n.param("weight");
-      if (w && !hw.weights_off_chip) r += buffer_resources(tensor_bits(w->tensor));
-      break;
-    }
-    case OpClass::KvCache: {
-      // Address generation and handshake; the cache itself in URAM/BRAM when on chip,
-      // else two 16 KiB DMA chunk buffers.
-      r.lut += kForkLut0 + static_cast<double>(lanes_out);
-      r.ff += kForkFf + static_cast<double>(lanes_out) * pin.bits_per_element();
-      r += buffer_resources(hw.kv_off_chip ? 2.0 * 16384 * 8 : 8.0 * hw.kv_capacity_bytes);
-      break;
-    }
-    case OpClass::Wire:
-      break;  // implicit op: wires only
-  }
-  return r;
+  if (hw.in.empty()) return Resources{};
+  return ops::of(n).resources(g, n, hw, t, o);
 }
 
 }  // namespace masesim

@@ -54,9 +54,18 @@ Resources linear_resources(const LinearShape& s, const ResourceOptions& o = {});
 /// DSP48E2 slices of a linear's MAC array (the DSP part of linear_resources).
 double linear_dsp(const LinearShape& s, DspMapping m = DspMapping::Packed);
 
-/// Element-wise block with `lanes` lanes: op is a masesim op name (relu, add, sub, mul,
-/// div, gelu, silu, tanh, sigmoid, batch_norm); `y` is the second operand (or = x).
-Resources elementwise_resources(const std::string& op, std::int64_t lanes, const Precision& x,
+/// The datapath of an element-wise lane, as the op descriptors declare it.
+enum class EltwiseKind {
+  SignTest,    ///< relu: a sign test and a mux
+  AddSub,      ///< add, sub: an adder (+ alignment for float and block formats)
+  Mul,         ///< mul: a multiplier (+ exponent add for float and block formats)
+  Div,         ///< div: a pipelined array divider
+  Affine,      ///< batch_norm, a norm's weight and bias: multiply and add
+  Activation,  ///< gelu, silu, tanh, sigmoid, exp, ...: LUT ROM or piecewise-linear
+};
+
+/// Element-wise block with `lanes` lanes of `kind`; `y` is the second operand (or = x).
+Resources elementwise_resources(EltwiseKind kind, std::int64_t lanes, const Precision& x,
                                 const Precision& y);
 /// layer_norm over tile.row lanes of each of tile.col rows (logic; the row buffer is separate).
 Resources layernorm_resources(const TileShape& t, const Precision& x);
@@ -82,6 +91,27 @@ Resources format_overhead(const Precision& x, const Precision& w, std::int64_t r
 /// A single scalar for comparing designs: the resources as LUT equivalents by U250 share
 /// (1 DSP = 1728000/12288 LUT, 1 FF = 0.5 LUT, BRAM36 = 1728000/2688, URAM = 1728000/1280).
 double lut_equivalent(const Resources& r);
+
+/// A streamed tensor's tile in the HLS data's terms (x_row lanes along the last dim).
+TileShape tile_of(const Shape& shape, const PortTiling& pt);
+/// Storage bits of a tensor at its precision.
+double tensor_bits(const Tensor& t);
+/// Address generation and handshake of a block that moves `lanes` elements of `bits`
+/// per beat without arithmetic (embedding lookup, KV-cache port): fork.csv's constants.
+Resources handshake_resources(std::int64_t lanes, double bits);
+
+// ---- per-node compositions the op descriptors use (logic + the node's storage) ----
+/// A MAC block (linear/matmul/bmm when !conv; conv otherwise): MAC array, weights on chip
+/// or the streamed tile buffers, a buffered B operand, a conv's line buffer.
+Resources mac_block_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
+                              const ResourceOptions& o, bool conv);
+/// A row-reduce block: `logic` plus its double-buffered row and an affine weight/bias.
+Resources row_reduce_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                     const OpTiming& t, const Resources& logic);
+/// An element-wise block: lanes of `kind`, buffered broadcast operands, and its params
+/// (per-channel constants or a constant operand) held on chip.
+Resources elementwise_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                      const OpTiming& t, EltwiseKind kind);
 
 /// The calibrated model for one graph node: same contract and signature as
 /// estimate_resources() (models/op_cost.hpp), which may forward to it.

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "models/ops/registry.hpp"
 #include "sim/mapping.hpp"
 #include "workloads/error.hpp"
-#include "workloads/op_rules.hpp"
 
 namespace masesim {
 
@@ -29,7 +29,7 @@ struct Knobs {
 
 /// Which knobs a node has: `coupled` ops keep input and output lanes equal.
 bool coupled(const Graph& g, const Node& n) {
-  const OpClass c = find_op_rule(n.op)->cls;
+  const OpClass c = ops::of(n).cls;
   if (c == OpClass::Elementwise || c == OpClass::RowReduce) return true;
   return c == OpClass::Wire && g.tensor_of(n.args[0]).shape.back() == n.results[0].shape.back();
 }
@@ -69,8 +69,7 @@ Eval evaluate(const Config& cfg, const Graph& g, const Node& n, NodeMap nm, cons
     const OpTiming t = op_timing(g, n, nm.hw);
     e.cycles = static_cast<double>(t.ideal_cycles());
     e.res = estimate_resources(g, n, nm.hw, t);
-    if (n.param("weight") && find_op_rule(n.op)->cls != OpClass::Elementwise &&
-        find_op_rule(n.op)->cls != OpClass::RowReduce) {
+    if (n.param("weight") && ops::of(n).weights_can_stream) {
       // Weights may go off chip: count only the non-weight storage against the budget.
       NodeHw off = nm.hw;
       off.weights_off_chip = true;
@@ -125,8 +124,9 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
     const Node& nd = g.nodes[i];
     const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(),
                        out_dim = nd.results[0].shape.back();
-    knobs[i].out = largest_divisor_at_most(
-        out_dim, nd.op == "kv_cache" ? kv_port_lanes(cfg, nd.results[0]) : start_lanes);
+    knobs[i].out = largest_divisor_at_most(out_dim, ops::of(nd).cls == OpClass::KvCache
+                                                        ? kv_port_lanes(cfg, nd.results[0])
+                                                        : start_lanes);
     knobs[i].in = coupled(g, nd) ? knobs[i].out : largest_divisor_at_most(in_dim, start_lanes);
     if (coupled(g, nd) && (in_dim % knobs[i].in != 0 && in_dim != 1)) knobs[i] = Knobs{};
   }

@@ -9,9 +9,9 @@
 #include <unordered_map>
 
 #include "models/memory_timing.hpp"
+#include "models/ops/registry.hpp"
 #include "sim/tensor_parallel.hpp"
 #include "workloads/error.hpp"
-#include "workloads/op_rules.hpp"
 #include "workloads/yaml_util.hpp"
 
 namespace masesim {
@@ -304,7 +304,7 @@ LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, con
   // KV-cache placement: capacity for every sequence in flight at the longest context.
   std::vector<std::size_t> kv;
   for (std::size_t i = 0; i < g.nodes.size(); ++i)
-    if (g.nodes[i].op == "kv_cache") kv.push_back(i);
+    if (ops::of(g.nodes[i]).cls == OpClass::KvCache) kv.push_back(i);
   for (auto i : kv) {
     const std::int64_t per_seq = token_bytes_of(g, g.nodes[i]) * spec.max_context();
     p.kv_bytes_per_sequence += per_seq;
@@ -405,7 +405,8 @@ LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, con
       vc.macs[d] += static_cast<double>(t.macs);
       vc.off_chip_bytes[d] +=
           static_cast<double>(t.weight_bytes_per_inference + t.mem_read_bytes + t.mem_write_bytes);
-      if (n.op == "kv_cache" && !hw.kv_off_chip) vc.kv_on_chip_beats[d] += t.out_beats;
+      if (ops::of(n).cls == OpClass::KvCache && !hw.kv_off_chip)
+        vc.kv_on_chip_beats[d] += t.out_beats;
       // A block's occupancy per step: what it reads before it can compute (a buffered
       // operand: on-chip bandwidth) plus its datapath time; MAC blocks whose compute
       // dominates count as compute, everything else as on-chip streaming.

@@ -6,11 +6,11 @@
 
 #include "interconnect/framing.hpp"
 #include "interconnect/topology.hpp"
+#include "models/ops/registry.hpp"
 #include "models/time.hpp"
 #include "sim/auto_map.hpp"
 #include "sim/partition.hpp"
 #include "workloads/error.hpp"
-#include "workloads/op_rules.hpp"
 #include "workloads/yaml_util.hpp"
 
 namespace masesim {
@@ -53,9 +53,7 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
     pn[i].name = n.name;
     // mapping.weights: on_chip pins every weight on chip; otherwise the partitioner may
     // stream a node's weights from off-chip memory to make a stage fit.
-    pn[i].has_weights = n.param("weight") != nullptr &&
-                        find_op_rule(n.op)->cls != OpClass::RowReduce &&
-                        find_op_rule(n.op)->cls != OpClass::Elementwise &&
+    pn[i].has_weights = n.param("weight") != nullptr && ops::of(n).weights_can_stream &&
                         cfg.get_string("mapping.weights") != "on_chip";
     if (pn[i].has_weights) {
       NodeMap off = m.nodes[i];
@@ -199,7 +197,7 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
                          "' is not in system.devices");
       break;
     }
-    const OpRule* rule = find_op_rule(n.op);
+    const ops::OpDescriptor* rule = &ops::of(n);
     for (std::size_t p = 0; p < n.args.size(); ++p) {
       const Shape& s = g.tensor_of(n.args[p]).shape;
       auto it = n.hw.parallelism.find("data_in_" + std::to_string(p));
@@ -214,7 +212,7 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
                 rule->cls == OpClass::Wire) &&
                g.tensor_of(n.args[0]).shape == os) {
       nm.hw.out = tile_port(os, nm.hw.in[0].tile);
-    } else if (n.op == "kv_cache") {
+    } else if (rule->cls == OpClass::KvCache) {
       nm.hw.out = tile_port(os, default_tile(os, kv_port_lanes(cfg, n.results[0])));
     } else {
       nm.hw.out = tile_port(os, default_tile(os, cap));
@@ -222,13 +220,18 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
     bool off = n.hw.weights == WeightPlace::OffChip;
     if (weights == "on_chip" || weights == "auto") off = false;
     if (weights == "off_chip") off = true;
-    nm.hw.weights_off_chip = off && n.param("weight") != nullptr;
+    if (n.hw.weights == WeightPlace::OffChip && !rule->weights_can_stream)
+      throw InputError(g.file + ":" + std::to_string(n.line) + ": node '" + n.name +
+                       "': hw.weights: off_chip, but op '" + n.op +
+                       "' cannot stream weights from off-chip memory (only linear, conv and "
+                       "embedding blocks can)");
+    nm.hw.weights_off_chip = off && n.param("weight") != nullptr && rule->weights_can_stream;
     nm.hw.weight_block_rows = block_rows;
     nm.hw.systolic = n.hw.impl == "systolic";
     for (std::size_t k = 0; systolic_globs.IsSequence() && k < systolic_globs.size(); ++k)
       if (fnmatch(yaml::scalar_string(cfg.file(), systolic_globs[k], "mapping.systolic").c_str(),
                   n.name.c_str(), 0) == 0)
-        nm.hw.systolic = find_op_rule(n.op)->cls == OpClass::Gemm
+        nm.hw.systolic = rule->cls == OpClass::Gemm
                              ? true
                              : throw InputError(cfg.file() + ": mapping.systolic: node '" + n.name +
                                                 "' (" + n.op + ") is not a linear, matmul or bmm");

@@ -1,5 +1,7 @@
 #include "sim/simulate.hpp"
 
+#include "models/ops/registry.hpp"
+
 #include <systemc>
 
 #include <unistd.h>
@@ -69,6 +71,8 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       "dump-config", "print the effective configuration and exit")(
       "summary", "print the workload summary without simulating")(
       "list-keys", "list every configuration key with its default and description")(
+      "list-ops", po::value<std::string>()->implicit_value("text"),
+      "list every op kind with its ports, params, attributes and models (text|json)")(
       "quiet,q", "print nothing on success")(
       "cosim", po::value<std::vector<std::string>>(&sim_opts.cosim)->composing(),
       "run the systolic nodes matching this glob on the Verilated RTL core (repeatable)")(
@@ -96,6 +100,15 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
   }
   if (vm.count("help")) {
     out << desc << "\n";
+    return 0;
+  }
+  if (vm.count("list-ops")) {
+    const std::string fmt = vm["list-ops"].as<std::string>();
+    if (fmt != "text" && fmt != "json") {
+      err << "simulate: --list-ops: unknown format '" << fmt << "' (expected text or json)\n";
+      return 1;
+    }
+    out << (fmt == "json" ? ops::list_json() : ops::list_text());
     return 0;
   }
   if (vm.count("list-keys")) {

@@ -14,10 +14,10 @@
 #include "interconnect/topology.hpp"
 #include "models/functional/check.hpp"
 #include "models/functional/run.hpp"
+#include "models/ops/registry.hpp"
 #include "sim/llm.hpp"
 #include "sim/rtl_engine.hpp"
 #include "workloads/error.hpp"
-#include "workloads/op_rules.hpp"
 #include "workloads/yaml_util.hpp"
 
 namespace masesim {
@@ -831,7 +831,7 @@ RunSummary System::report(StatsTree& root) const {
     t.set("latency_cycles", nm.timing.latency_cycles);
     t.set("weights", nm.hw.weights_off_chip ? "off_chip" : "on_chip");
     t.set("weight_bytes_read", st.weight_bytes);
-    if (n.op == "kv_cache") {
+    if (ops::of(n).cls == OpClass::KvCache) {
       t.set("kv_cache", nm.hw.kv_off_chip ? "off_chip" : "on_chip");
       t.set("kv_cache_bytes", nm.hw.kv_capacity_bytes);
       t.set("kv_read_bytes", st.kv_read_bytes);

@@ -28,6 +28,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "models/ops/registry.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
 
@@ -55,7 +56,8 @@ enum class Role { Replicated, Column, Region, Row, Head };
 struct Node {
   YAML::Node y;
   std::string name, op;
-  std::vector<std::string> arg_keys;  ///< data_in_0.. in index order
+  ops::TpShard tp = ops::TpShard::None;  ///< the op's role (models/ops), None if unknown
+  std::vector<std::string> arg_keys;     ///< data_in_0.. in index order
   std::vector<Ref> args;
   std::vector<std::string> out_keys;
   std::vector<std::vector<std::int64_t>> outs;  ///< resolved result shapes, per port
@@ -101,7 +103,7 @@ class Rewriter {
     parse();
     order();
     for (int i : topo_)
-      if (nodes_[i].op == "layer_norm") find_block(i);
+      if (nodes_[i].tp == ops::TpShard::Norm) find_block(i);
     if (blocks_.empty())
       throw InputError(file_ +
                        ": no transformer layer found: tensor parallelism needs a layer_norm "
@@ -242,6 +244,7 @@ class Rewriter {
       if (!y.IsMap()) throw InputError(where(file_, y) + ": " + ctx + ": expected a mapping");
       n.name = as_string(file_, yaml::require(file_, y, ctx, "name"), ctx + ".name");
       n.op = as_string(file_, yaml::require(file_, y, ctx, "op"), ctx + ".op");
+      if (const ops::OpDescriptor* d = ops::find(n.op)) n.tp = d->tp;
       if (!index_.emplace(n.name, static_cast<int>(k)).second || inputs_.count(n.name))
         throw InputError(where(file_, n.y) + ": node '" + n.name + "': name used twice");
     }
@@ -355,8 +358,8 @@ class Rewriter {
     std::vector<int> cols;
     for (const Use& u : nd(ln).uses) {
       Node& c = nd(u.node);
-      if (c.op == "linear" && c.role == Role::Replicated && c.block < 0 && u.port == 0 &&
-          std::find(cols.begin(), cols.end(), u.node) == cols.end())
+      if (c.tp == ops::TpShard::Linear && c.role == Role::Replicated && c.block < 0 &&
+          u.port == 0 && std::find(cols.begin(), cols.end(), u.node) == cols.end())
         cols.push_back(u.node);
     }
     if (cols.empty()) return;
@@ -394,7 +397,7 @@ class Rewriter {
         if (c.role != Role::Replicated || c.block >= 0)
           fail(u.node, "is reached from two tensor-parallel regions (from '" + nd(x).name + "')");
         c.block = b;
-        if (c.op == "linear") {
+        if (c.tp == ops::TpShard::Linear) {
           c.role = Role::Row;
           blk.row.push_back(u.node);
         } else {
@@ -445,11 +448,11 @@ class Rewriter {
           fail(u.node, "belongs to two transformer blocks");
         nx.block = b;
         blk.tail.push_back(u.node);
-        if ((nx.op == "dropout" || nx.op == "contiguous") && nx.args.size() == 1) {
+        if (nx.tp == ops::TpShard::Identity && nx.args.size() == 1) {
           cur = u.node;
           continue;
         }
-        if (nx.op == "add" && nx.args.size() == 2) {
+        if (nx.tp == ops::TpShard::ResidualAdd && nx.args.size() == 2) {
           const Ref& other = nx.args[static_cast<std::size_t>(1 - u.arg)];
           if (other.node >= 0 && nd(other.node).block == b &&
               nd(other.node).role != Role::Replicated)
@@ -470,7 +473,7 @@ class Rewriter {
       blk.ln = ln;
     }
     for (int r : blk.region)
-      if (nd(r).op == "matmul" || nd(r).op == "bmm") blk.attention = true;
+      if (nd(r).tp == ops::TpShard::BatchedMatmul) blk.attention = true;
     blocks_[static_cast<std::size_t>(b)] = std::move(blk);
   }
 
@@ -491,11 +494,10 @@ class Rewriter {
     const Node& a0 = nd(n.args[0].node);
     const auto& in0 = a0.outs[0];
     const std::string& op = n.op;
-    static const std::set<std::string> unary = {"relu",    "gelu",    "silu",       "tanh",
-                                                "sigmoid", "dropout", "contiguous", "softmax"};
-    static const std::set<std::string> binary = {"add", "sub", "mul", "div"};
+    using ops::TpShard;
     auto from_end = [](const Node& p) { return static_cast<int>(p.outs[0].size()) - p.axis; };
-    if (unary.count(op) || binary.count(op)) {
+    if (n.tp == TpShard::Pointwise || n.tp == TpShard::Identity || n.tp == TpShard::ResidualAdd ||
+        n.tp == TpShard::RowReduce) {
       if (n.args.size() == 2) {
         const Node& a1 = nd(n.args[1].node);
         if (from_end(a0) != from_end(a1))
@@ -504,11 +506,12 @@ class Rewriter {
       }
       n.axis = rank - from_end(a0);
       if (n.axis < 0) fail(i, "cannot follow the sharded dim");
-      if (op == "softmax" && norm_dim(i, attr_int(i, "dim", -1), out.size(), "dim") == n.axis)
+      if (n.tp == TpShard::RowReduce &&
+          norm_dim(i, attr_int(i, "dim", -1), out.size(), "dim") == n.axis)
         fail(i, "softmax over the sharded dim " + std::to_string(n.axis) + " is not supported");
       return;
     }
-    if (op == "view" || op == "reshape" || op == "flatten") {
+    if (n.tp == TpShard::Reshape || n.tp == TpShard::Flatten) {
       std::int64_t suffix = 1;
       for (std::size_t k = static_cast<std::size_t>(a0.axis); k < in0.size(); ++k) suffix *= in0[k];
       std::int64_t s = 1;
@@ -524,7 +527,7 @@ class Rewriter {
       n.axis = found;
       const std::int64_t m = out[static_cast<std::size_t>(found)];
       if (m < in0[static_cast<std::size_t>(a0.axis)]) blk.splits.emplace_back(i, m);
-      if (op != "flatten") {
+      if (n.tp == TpShard::Reshape) {
         const YAML::Node sh = y["attrs"] ? y["attrs"]["shape"] : YAML::Node();
         if (!sh || !sh.IsSequence() || static_cast<int>(sh.size()) != rank)
           fail(i, "attrs.shape must list one entry per result dim");
@@ -532,13 +535,13 @@ class Rewriter {
       }
       return;
     }
-    if (op == "transpose") {
+    if (n.tp == TpShard::Transpose) {
       const int d0 = norm_dim(i, attr_int(i, "dim0", -2), out.size(), "dim0");
       const int d1 = norm_dim(i, attr_int(i, "dim1", -1), out.size(), "dim1");
       n.axis = a0.axis == d0 ? d1 : a0.axis == d1 ? d0 : a0.axis;
       return;
     }
-    if (op == "permute") {
+    if (n.tp == TpShard::Permute) {
       const YAML::Node d = y["attrs"] ? y["attrs"]["dims"] : YAML::Node();
       if (!d || !d.IsSequence()) fail(i, "permute needs attrs.dims");
       for (std::size_t k = 0; k < d.size(); ++k)
@@ -547,7 +550,7 @@ class Rewriter {
       if (n.axis < 0) fail(i, "cannot follow the sharded dim through this permute");
       return;
     }
-    if (op == "matmul" || op == "bmm") {
+    if (n.tp == TpShard::BatchedMatmul) {
       if (n.args.size() != 2) fail(i, op + " needs two operands");
       const Node& a1 = nd(n.args[1].node);
       if (from_end(a0) != from_end(a1) || from_end(a0) < 3)

@@ -18,7 +18,7 @@
 #include "sim/llm.hpp"
 #include "workloads/error.hpp"
 #include "workloads/graph.hpp"
-#include "workloads/op_rules.hpp"
+#include "models/ops/registry.hpp"
 #include "workloads/yaml_util.hpp"
 
 using namespace masesim;
@@ -47,7 +47,7 @@ Node make_node(const std::string& op, const std::map<std::string, double>& attrs
 }
 
 std::vector<Shape> infer(const Node& n, const std::vector<Shape>& in) {
-  const OpRule* r = find_op_rule(n.op);
+  const OpSchema* r = find_op_schema(n.op);
   if (!r) throw std::logic_error("no op rule " + n.op);
   return r->infer(n, in);
 }
@@ -136,7 +136,7 @@ NodeHw hw8(const Graph& g, const Node& n) {
 // 1. Op rules: slice, cat, kv_cache
 
 TEST(LlmUnit, SliceRuleRegistered) {
-  const OpRule* r = find_op_rule("slice");
+  const OpSchema* r = find_op_schema("slice");
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->cls, OpClass::Wire);
   EXPECT_EQ(r->min_inputs, 1);
@@ -183,7 +183,7 @@ TEST(LlmUnit, SliceRejectsEmptyOrOutOfRange) {
 }
 
 TEST(LlmUnit, CatRuleArityAndShapes) {
-  const OpRule* r = find_op_rule("cat");
+  const OpSchema* r = find_op_schema("cat");
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->cls, OpClass::Wire);
   EXPECT_EQ(r->min_inputs, 2);
@@ -235,7 +235,7 @@ TEST(LlmUnit, CatArityEnforcedByLoader) {
 }
 
 TEST(LlmUnit, KvCacheRuleShape) {
-  const OpRule* r = find_op_rule("kv_cache");
+  const OpSchema* r = find_op_schema("kv_cache");
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->cls, OpClass::KvCache);
   EXPECT_EQ(r->min_inputs, 1);

@@ -100,7 +100,7 @@ TEST(ResourceModel, HandComputedFormulas) {
   EXPECT_DOUBLE_EQ(f.lut, 118);
   EXPECT_DOUBLE_EQ(f.ff, 10);
   // int_add: FF = 12 + L·(1 + max(a, b)) (exact).
-  EXPECT_DOUBLE_EQ(elementwise_resources("add", 16, fx(8), fx(6)).ff, 12 + 16 * 9);
+  EXPECT_DOUBLE_EQ(elementwise_resources(EltwiseKind::AddSub, 16, fx(8), fx(6)).ff, 12 + 16 * 9);
   // Storage: 64 KiB in BRAM36 (15 blocks of 36 Kb), one bit more → URAM (2 × 288 Kb).
   EXPECT_DOUBLE_EQ(buffer_resources(8.0 * 64 * 1024).bram36, 15);
   EXPECT_DOUBLE_EQ(buffer_resources(8.0 * 64 * 1024).uram, 0);
@@ -130,13 +130,14 @@ TEST(ResourceModel, MoreLanesNeverCheaper) {
       (void)prev;
     }
   }
-  for (const char* op : {"relu", "add", "mul", "div", "gelu", "batch_norm"})
+  for (EltwiseKind op : {EltwiseKind::SignTest, EltwiseKind::AddSub, EltwiseKind::Mul,
+                         EltwiseKind::Div, EltwiseKind::Activation, EltwiseKind::Affine})
     for (std::int64_t l = 1; l < 64; l *= 2) {
       const Resources a = elementwise_resources(op, l, fx(8), fx(8));
       const Resources b = elementwise_resources(op, l * 2, fx(8), fx(8));
-      EXPECT_GE(b.lut, a.lut) << op;
-      EXPECT_GE(b.ff, a.ff) << op;
-      EXPECT_GE(b.dsp, a.dsp) << op;
+      EXPECT_GE(b.lut, a.lut) << static_cast<int>(op);
+      EXPECT_GE(b.ff, a.ff) << static_cast<int>(op);
+      EXPECT_GE(b.dsp, a.dsp) << static_cast<int>(op);
     }
   for (std::int64_t r = 1; r <= 8; ++r)
     for (std::int64_t c = 1; c <= 8; ++c) {
@@ -215,7 +216,7 @@ TEST(ResourceModel, NodeEntryPointMatchesBlockFunctions) {
   hr.in.push_back(tile_port(g.nodes[0].results[0].shape, {16}));
   hr.out = hr.in[0];
   const Resources rr = node_resources(g, g.nodes[1], hr, op_timing(g, g.nodes[1], hr));
-  EXPECT_DOUBLE_EQ(rr.lut, elementwise_resources("relu", 16, fx(8), fx(8)).lut);
+  EXPECT_DOUBLE_EQ(rr.lut, elementwise_resources(EltwiseKind::SignTest, 16, fx(8), fx(8)).lut);
 
   NodeHw ht;
   ht.in.push_back(tile_port(g.nodes[1].results[0].shape, {16}));
@@ -334,21 +335,24 @@ TEST(ResourceModelCalibration, Linear2d) {
 TEST(ResourceModelCalibration, Relu) {
   check_csv("int_relu.csv",
             [](const Row& r) {
-              return elementwise_resources("relu", lanes(r), fx1(r["x_width"]), fx1(r["x_width"]));
+              return elementwise_resources(EltwiseKind::SignTest, lanes(r), fx1(r["x_width"]),
+                                           fx1(r["x_width"]));
             },
             {{"lut", 7}, {"ff", 4}, {"dsp", 0.01}});
 }
 TEST(ResourceModelCalibration, Add) {
   check_csv("int_add.csv",
             [](const Row& r) {
-              return elementwise_resources("add", lanes(r), fx1(r["x_width"]), fx1(r["w_width"]));
+              return elementwise_resources(EltwiseKind::AddSub, lanes(r), fx1(r["x_width"]),
+                                           fx1(r["w_width"]));
             },
             {{"lut", 4}, {"ff", 0.5}, {"dsp", 0.01}});
 }
 TEST(ResourceModelCalibration, Mult) {
   check_csv("int_mult.csv",
             [](const Row& r) {
-              return elementwise_resources("mul", lanes(r), fx1(r["x_width"]), fx1(r["w_width"]));
+              return elementwise_resources(EltwiseKind::Mul, lanes(r), fx1(r["x_width"]),
+                                           fx1(r["w_width"]));
             },
             {{"lut", 20}, {"ff", 17}, {"dsp", 0.01}});
 }

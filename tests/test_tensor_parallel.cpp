@@ -4,9 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
-#include <iostream>
 #include <map>
 #include <set>
 #include <string>
@@ -331,31 +329,10 @@ TEST(TensorParallel, Opt13bTp8Loads) {
             (Shape{2048, 1024}));
 }
 
-// The transform is linear in the nodes it writes (name -> index maps, no scans per node).
-// Its constant is yaml-cpp's: ~1 us per YAML node built, ~30 YAML nodes per graph node, so
-// OPT-1.3B at tp=16 (~47k graph nodes) takes ~1.5 s in Release; the test checks that the
-// time per written node does not grow with the graph (a scan per node would make it ~10x).
-TEST(TensorParallel, Opt13bTp16ScalesLinearly) {
+// OPT-1.3B at tp=4 and tp=16: the rewrite's node counts (the time it takes is measured
+// in bench/, not asserted here).
+TEST(TensorParallel, Opt13bNodeCounts) {
   const YAML::Node tree = yaml::load_file(kOpt13b);
-  auto per_node = [&](int tp, std::size_t* nodes) {
-    double best = 1e30;
-    for (int k = 0; k < 2; ++k) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const YAML::Node out = tensor_parallel_graph(tree, kOpt13b, spec(tp));
-      best = std::min(best,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      *nodes = out["nodes"].size();
-    }
-    return best / static_cast<double>(*nodes);
-  };
-  std::size_t n4 = 0, n16 = 0;
-  const double s4 = per_node(4, &n4), s16 = per_node(16, &n16);
-  EXPECT_GT(n16, 40000u);
-  EXPECT_GT(n16, 8 * n4);
-  std::cout << "tp=4: " << n4 << " nodes, " << s4 * 1e6 << " us/node; tp=16: " << n16 << " nodes, "
-            << s16 * 1e6 << " us/node, " << s16 * static_cast<double>(n16) << " s\n";
-  EXPECT_LT(s16, 4 * s4) << "time per node grows with the graph";
-#ifndef __SANITIZE_ADDRESS__  // ASan builds (CI) are several times slower
-  EXPECT_LT(s16 * static_cast<double>(n16), 10.0);
-#endif
+  EXPECT_EQ(tensor_parallel_graph(tree, kOpt13b, spec(4))["nodes"].size(), 4825u);
+  EXPECT_EQ(tensor_parallel_graph(tree, kOpt13b, spec(16))["nodes"].size(), 46945u);
 }

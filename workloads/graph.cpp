@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "workloads/error.hpp"
-#include "workloads/op_rules.hpp"
+#include "workloads/op_schema.hpp"
 #include "workloads/yaml_util.hpp"
 
 namespace masesim {
@@ -114,21 +114,9 @@ std::vector<std::pair<int, int>> Graph::consumers_of(const PortRef& r) const {
 }
 
 std::int64_t node_macs(const Graph& g, const Node& n) {
-  if (n.op == "linear") {
-    const Shape& in = g.tensor_of(n.args[0]).shape;
-    const Shape& out = n.results[0].shape;
-    return checked_mul(shape_numel(out, n.name), in.back(), n.name + " MACs");
-  }
-  if (n.op == "matmul" || n.op == "bmm") {
-    const Shape& a = g.tensor_of(n.args[0]).shape;
-    return checked_mul(shape_numel(n.results[0].shape, n.name), a.back(), n.name + " MACs");
-  }
-  if (n.op == "conv2d") {
-    const Shape& w = n.param("weight")->tensor.shape;
-    const std::int64_t per_out = checked_mul(checked_mul(w[1], w[2], n.name), w[3], n.name);
-    return checked_mul(shape_numel(n.results[0].shape, n.name), per_out, n.name + " MACs");
-  }
-  return 0;
+  const OpSchema* op = find_op_schema(n.op);
+  if (!op) throw InputError("node '" + n.name + "': unknown op '" + n.op + "'");
+  return op->macs(g, n);
 }
 
 WorkloadSummary summarize(const Graph& g) {
@@ -368,7 +356,7 @@ static void check_shape_rule(const Graph& g, const Node& n, const std::string& a
   for (const auto& a : n.args) in.push_back(g.tensor_of(a).shape);
   std::vector<Shape> out;
   try {
-    out = find_op_rule(n.op)->infer(n, in);
+    out = find_op_schema(n.op)->infer(n, in);
   } catch (const InputError& e) {
     throw InputError(at + ": " + e.what());
   }
@@ -448,7 +436,7 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
                {"name", "op", "args", "params", "attrs", "results", "hw", "implicit"});
     if (!names.insert(n.name).second) L.fail(y, ctx + ": duplicate name '" + n.name + "'");
     n.op = as_string(file, require(file, y, ctx, "op"), ctx + ".op");
-    const OpRule* rule = find_op_rule(n.op);
+    const OpSchema* rule = find_op_schema(n.op);
     if (!rule)
       L.fail(y["op"], ctx + ": unknown op '" + n.op + "'" + did_you_mean(n.op, op_names()));
     L.indexed_ports(require(file, y, ctx, "args"), ctx + ".args", "data_in_",

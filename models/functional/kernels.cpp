@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
+#include "models/ops/registry.hpp"
 #include "workloads/error.hpp"
-#include "workloads/op_rules.hpp"
 
 namespace masesim::fn {
 namespace {
@@ -93,6 +94,8 @@ const Precision* bias_prec(const Node& n) {
   return b ? &b->tensor.precision : nullptr;
 }
 
+}  // namespace
+
 // ------------------------------------------------------------------- GEMM / conv
 void linear(const Graph& g, const Node& n, const QTensor& x,
             const std::map<std::string, QTensor>& params, QTensor& y) {
@@ -134,7 +137,7 @@ void matmul(const Graph& g, const Node& n, const QTensor& a, const QTensor& b, Q
   });
 }
 
-std::vector<I> pair(const Node& n, const char* a, I dflt) {
+static std::vector<I> pair(const Node& n, const char* a, I dflt) {
   auto v = n.attr_ints(a, {dflt, dflt});
   if (v.size() == 1) v.push_back(v[0]);
   return v;
@@ -203,44 +206,36 @@ void pool(const Node& n, const QTensor& x, QTensor& y, bool is_max) {
 constexpr double kSqrt1_2 = 0.7071067811865476;      // 1/sqrt(2), same double as Python's
 constexpr double kSqrt2OverPi = 0.7978845608028654;  // sqrt(2/pi)
 
-double unary(const std::string& op, double x, bool gelu_tanh) {
-  if (op == "relu") return x > 0 ? x : 0.0;
-  if (op == "gelu") {
-    if (gelu_tanh) return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
-    return 0.5 * x * (1.0 + std::erf(x * kSqrt1_2));
-  }
-  if (op == "silu") return x / (1.0 + std::exp(-x));
-  if (op == "sigmoid") return 1.0 / (1.0 + std::exp(-x));
-  if (op == "tanh") return std::tanh(x);
-  return x;
+void map_unary(const QTensor& x, QTensor& y, const std::function<double(double)>& f) {
+  for (std::size_t i = 0; i < y.v.size(); ++i) y.v[i] = f(x.v[i]);
 }
 
-double binary(char op, double a, double b) {
-  switch (op) {
-    case '+':
-      return a + b;
-    case '-':
-      return a - b;
-    case '*':
-      return a * b;
-    default:
-      return a / b;
-  }
+double gelu(double x, bool tanh_approximation) {
+  if (tanh_approximation)
+    return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+  return 0.5 * x * (1.0 + std::erf(x * kSqrt1_2));
 }
 
-void eltwise2(const Node& n, const std::vector<const QTensor*>& in, QTensor& y) {
-  const char op = n.op == "add" ? '+' : n.op == "sub" ? '-' : n.op == "mul" ? '*' : '/';
-  if (in.size() == 1) {
-    const double s = n.attrs.at("scalar").number;  // the constant is not quantised
-    for (std::size_t i = 0; i < y.v.size(); ++i) y.v[i] = binary(op, in[0]->v[i], s);
+void map_binary(const Node& n, const std::vector<const QTensor*>& in,
+                const std::map<std::string, QTensor>& params, QTensor& y,
+                double (*f)(double, double)) {
+  if (in.size() == 2) {
+    walk(y.shape, bcast_strides(in[0]->shape, y.shape), bcast_strides(in[1]->shape, y.shape),
+         [&](I i, I oa, I ob) { y.v[i] = f(in[0]->v[oa], in[1]->v[ob]); });
     return;
   }
-  walk(y.shape, bcast_strides(in[0]->shape, y.shape), bcast_strides(in[1]->shape, y.shape),
-       [&](I i, I oa, I ob) { y.v[i] = binary(op, in[0]->v[oa], in[1]->v[ob]); });
+  if (n.param("other")) {  // a constant tensor operand, broadcast against the input
+    const QTensor* c = find_param(n, params, "other", true);
+    walk(y.shape, bcast_strides(in[0]->shape, y.shape), bcast_strides(c->shape, y.shape),
+         [&](I i, I oa, I ob) { y.v[i] = f(in[0]->v[oa], c->v[ob]); });
+    return;
+  }
+  const double s = n.attrs.at("scalar").number;  // the constant is not quantised
+  for (std::size_t i = 0; i < y.v.size(); ++i) y.v[i] = f(in[0]->v[i], s);
 }
 
 // -------------------------------------------------------------- row reductions
-I norm_axis(I d, std::size_t rank) {
+static I norm_axis(I d, std::size_t rank) {
   return d < 0 ? d + static_cast<I>(rank) : d;
 }
 
@@ -342,8 +337,6 @@ void permute(const QTensor& x, const std::vector<I>& dims, QTensor& y) {
   walk(y.shape, sa, std::vector<I>(dims.size(), 0), [&](I i, I oa, I) { y.v[i] = x.v[oa]; });
 }
 
-}  // namespace
-
 int accumulator_bits(const Precision& a, const Precision& b, std::int64_t K,
                      const Precision* bias) {
   if (a.kind != PrecisionKind::Fixed || b.kind != PrecisionKind::Fixed) return 0;
@@ -378,46 +371,7 @@ QTensor eval_node(const Graph& g, const Node& n, const std::vector<const QTensor
   QTensor y;
   y.shape = out.shape;
   y.v.assign(static_cast<std::size_t>(numel(out.shape)), 0.0);
-  const std::string& op = n.op;
-  const QTensor& x = *inputs[0];
-  if (op == "linear") {
-    linear(g, n, x, params, y);
-  } else if (op == "matmul" || op == "bmm") {
-    matmul(g, n, x, *inputs[1], y);
-  } else if (op == "conv2d") {
-    conv2d(g, n, x, params, y);
-  } else if (op == "relu" || op == "gelu" || op == "silu" || op == "tanh" || op == "sigmoid") {
-    bool gelu_tanh = false;
-    if (auto it = n.attrs.find("approximate"); it != n.attrs.end())
-      gelu_tanh = it->second.kind == AttrValue::Kind::String && it->second.str == "tanh";
-    for (std::size_t i = 0; i < y.v.size(); ++i) y.v[i] = unary(op, x.v[i], gelu_tanh);
-  } else if (op == "add" || op == "sub" || op == "mul" || op == "div") {
-    eltwise2(n, inputs, y);
-  } else if (op == "softmax") {
-    softmax(n, x, y);
-  } else if (op == "layer_norm") {
-    layer_norm(n, x, params, y);
-  } else if (op == "batch_norm") {
-    batch_norm(n, x, params, y);
-  } else if (op == "embedding") {
-    embedding(n, x, params, y);
-  } else if (op == "max_pool2d" || op == "avg_pool2d") {
-    pool(n, x, y, op == "max_pool2d");
-  } else if (op == "flatten" || op == "view" || op == "reshape" || op == "dropout" ||
-             op == "contiguous") {
-    y.v = x.v;
-  } else if (op == "permute") {
-    permute(x, n.attr_ints("dims", {}), y);
-  } else if (op == "transpose") {
-    const std::size_t rank = x.shape.size();
-    std::vector<I> dims(rank);
-    for (std::size_t i = 0; i < rank; ++i) dims[i] = static_cast<I>(i);
-    std::swap(dims[norm_axis(n.attr_int("dim0", -2), rank)],
-              dims[norm_axis(n.attr_int("dim1", -1), rank)]);
-    permute(x, dims, y);
-  } else {
-    fail(n, "op has no functional kernel");
-  }
+  ops::of(n).kernel(ops::KernelCall{g, n, inputs, params, y});
   quantize(y.v, y.shape, out.precision, r);
   return y;
 }

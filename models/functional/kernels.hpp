@@ -1,6 +1,7 @@
-// Functional (value-level) kernels of every op of workloads/op_rules.cpp, with the
+// Functional (value-level) kernels of the registered ops (models/ops), with the
 // hardware's arithmetic (docs/functional.md). Kernel-free: nothing here knows SystemC.
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -28,6 +29,31 @@ using QTensor = masesim::TensorData;
 /// parameter, a wrong input count or shape, or an embedding id out of range.
 QTensor eval_node(const Graph& g, const Node& n, const std::vector<const QTensor*>& inputs,
                   const std::map<std::string, QTensor>& params, Rounding r);
+
+// ---- Kernels the op descriptors' `kernel` parts call (y is shaped and zeroed) ----
+void linear(const Graph& g, const Node& n, const QTensor& x,
+            const std::map<std::string, QTensor>& params, QTensor& y);
+void matmul(const Graph& g, const Node& n, const QTensor& a, const QTensor& b, QTensor& y);
+void conv2d(const Graph& g, const Node& n, const QTensor& x,
+            const std::map<std::string, QTensor>& params, QTensor& y);
+void pool(const Node& n, const QTensor& x, QTensor& y, bool is_max);
+/// y[i] = f(x[i]).
+void map_unary(const QTensor& x, QTensor& y, const std::function<double(double)>& f);
+/// y = f(a, b) with broadcasting: two inputs, one input and a constant param `other`, or
+/// one input and the attribute `scalar`.
+void map_binary(const Node& n, const std::vector<const QTensor*>& in,
+                const std::map<std::string, QTensor>& params, QTensor& y,
+                double (*f)(double, double));
+double gelu(double x, bool tanh_approximation);
+void softmax(const Node& n, const QTensor& x, QTensor& y);
+void layer_norm(const Node& n, const QTensor& x, const std::map<std::string, QTensor>& params,
+                QTensor& y);
+void batch_norm(const Node& n, const QTensor& x, const std::map<std::string, QTensor>& params,
+                QTensor& y);
+void embedding(const Node& n, const QTensor& ids, const std::map<std::string, QTensor>& params,
+               QTensor& y);
+/// y = x with its dims reordered: y dim i is x dim dims[i].
+void permute(const QTensor& x, const std::vector<std::int64_t>& dims, QTensor& y);
 
 /// The accumulator width (bits) of a fixed × fixed dot product of length K plus an
 /// optional fixed bias; 0 when the operands are not both fixed point.
