@@ -118,3 +118,26 @@ TEST(Ops, ConstantOperandBroadcasts) {
                std::string("    params: {other: {shape: [3], precision: ") + kPrec + "}}\n"),
       InputError);  // cannot broadcast [2, 4] with [3]
 }
+
+// exp, added after the registry: one descriptor in models/ops/elementwise.cpp.
+TEST(Ops, ExpIsAStreamingActivation) {
+  const Graph g = one_node("exp", "[1, 4]", "[1, 4]");
+  fn::QTensor x{{1, 4}, {0, 1, -1, 0.5}};
+  // Q8.8 with round-half-even: e^1 = 2.71828 -> 696/256, e^-1 = 0.36788 -> 94/256,
+  // e^0.5 = 1.64872 -> 422/256.
+  EXPECT_EQ(run(g, x).v, (std::vector<double>{1.0, 696 / 256.0, 94 / 256.0, 422 / 256.0}));
+  NodeHw hw;
+  hw.in.push_back(tile_port({1, 4}, {2}));
+  hw.out = tile_port({1, 4}, {2});
+  const OpTiming t = op_timing(g, g.nodes[0], hw);
+  EXPECT_EQ(t.engine, OpTiming::Engine::Streaming);
+  EXPECT_EQ(t.latency_cycles, 4);
+  EXPECT_EQ(t.out_beats, 2);
+  EXPECT_EQ(t.macs, 0);
+  const Resources r = estimate_resources(g, g.nodes[0], hw, t);
+  const Precision q = g.inputs[0].tensor.precision;
+  const Resources act = elementwise_resources(EltwiseKind::Activation, 2, q, q);
+  EXPECT_DOUBLE_EQ(r.lut, act.lut);
+  EXPECT_DOUBLE_EQ(r.dsp, act.dsp);
+  EXPECT_EQ(ops::find("exp")->tp, ops::TpShard::Pointwise);
+}

@@ -92,6 +92,8 @@ void register_elementwise_ops(std::vector<OpDescriptor>& v) {
   v.push_back(unary("silu", "x·sigmoid(x)", K::Activation, 4,
                     [](double x) { return x / (1.0 + std::exp(-x)); }));
   v.push_back(unary("tanh", "tanh(x)", K::Activation, 4, [](double x) { return std::tanh(x); }));
+  v.push_back(unary("exp", "e^x (fixed-point exponential)", K::Activation, 4,
+                    [](double x) { return std::exp(x); }));
   v.push_back(unary("sigmoid", "1 / (1 + e^-x)", K::Activation, 4,
                     [](double x) { return 1.0 / (1.0 + std::exp(-x)); }));
 
