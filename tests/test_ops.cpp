@@ -141,3 +141,119 @@ TEST(Ops, ExpIsAStreamingActivation) {
   EXPECT_DOUBLE_EQ(r.dsp, act.dsp);
   EXPECT_EQ(ops::find("exp")->tp, ops::TpShard::Pointwise);
 }
+
+// ---- ops the importers emit (docs/graph-format.md); Q8.8 values, round half even ----
+namespace {
+std::vector<double> eval1(const std::string& op, const std::string& extra,
+                          const std::vector<double>& x) {
+  const std::string s = "[1, " + std::to_string(x.size()) + "]";
+  const Graph g = one_node(op, s, s, extra);
+  return run(g, fn::QTensor{{1, static_cast<std::int64_t>(x.size())}, x}).v;
+}
+OpTiming timing_of(const Graph& g, std::int64_t lanes) {
+  NodeHw hw;
+  hw.in.push_back(tile_port(g.inputs[0].tensor.shape, {lanes}));
+  hw.out = tile_port(g.nodes[0].results[0].shape, {lanes});
+  return op_timing(g, g.nodes[0], hw);
+}
+}  // namespace
+
+TEST(Ops, UnaryKernels) {
+  EXPECT_EQ(eval1("hardtanh", "    attrs: {min_val: -1, max_val: 1}\n", {-2, 0.5, 3}),
+            (std::vector<double>{-1, 0.5, 1}));
+  EXPECT_EQ(eval1("hardswish", "", {-3, 0, 1.5, 3}), (std::vector<double>{0, 0, 1.125, 3}));
+  // log 2 = 0.693147 -> 177/256; beta 2, threshold 1: 2·1 > 1 -> identity.
+  EXPECT_EQ(eval1("softplus", "", {0}), (std::vector<double>{177 / 256.0}));
+  EXPECT_EQ(eval1("softplus", "    attrs: {beta: 2, threshold: 1}\n", {1}),
+            (std::vector<double>{1}));
+  EXPECT_EQ(eval1("erf", "", {0, 1}), (std::vector<double>{0, 216 / 256.0}));  // 0.8427
+  EXPECT_EQ(eval1("sqrt", "", {4, 2.25}), (std::vector<double>{2, 1.5}));
+  EXPECT_EQ(eval1("rsqrt", "", {4, 0.25}), (std::vector<double>{0.5, 2}));
+  EXPECT_EQ(eval1("pow", "    attrs: {scalar: 2}\n", {1.5, -2}), (std::vector<double>{2.25, 4}));
+  EXPECT_THROW(eval1("pow", "", {1}), InputError);  // no exponent
+  EXPECT_THROW(eval1("hardtanh", "    attrs: {min_val: 2, max_val: 1}\n", {1}), InputError);
+}
+
+TEST(Ops, PowOfTwoIsAMultiplier) {
+  const Graph sq = one_node("pow", "[1, 8]", "[1, 8]", "    attrs: {scalar: 2}\n");
+  const Graph cube = one_node("pow", "[1, 8]", "[1, 8]", "    attrs: {scalar: 3}\n");
+  EXPECT_EQ(timing_of(sq, 4).latency_cycles, 2);    // as mul
+  EXPECT_EQ(timing_of(cube, 4).latency_cycles, 4);  // exp/log as an activation
+}
+
+TEST(Ops, MeanOverTrailingDims) {
+  const Graph g = one_node("mean", "[2, 4]", "[2]", "    attrs: {dim: [-1]}\n");
+  EXPECT_EQ(run(g, fn::QTensor{{2, 4}, {0, 1, 2, 3, 4, 5, 6, 7}}).v,
+            (std::vector<double>{1.5, 5.5}));
+  const Graph k = one_node("mean", "[2, 4]", "[2, 1]", "    attrs: {dim: [1], keepdim: true}\n");
+  EXPECT_EQ(k.nodes[0].results[0].shape, (Shape{2, 1}));
+  // A row of 4 elements at 2 lanes: 2 rows of ceil(4/2) = 2 cycles each.
+  const OpTiming t = timing_of(g, 2);
+  EXPECT_EQ(t.engine, OpTiming::Engine::Rows);
+  EXPECT_EQ(t.rows, 2);
+  EXPECT_EQ(t.row_cycles, 2);
+  EXPECT_THROW(one_node("mean", "[2, 4]", "[4]", "    attrs: {dim: [0]}\n"), InputError);
+}
+
+TEST(Ops, RmsNormScalesByTheRootMeanSquare) {
+  const Graph g =
+      one_node("rms_norm", "[1, 4]", "[1, 4]",
+               std::string("    params: {weight: {shape: [4], precision: ") + kPrec + "}}\n");
+  fn::QTensor w{{4}, {0.5, 1, 2, 1}};
+  EXPECT_EQ(run(g, fn::QTensor{{1, 4}, {1, 1, 1, 1}}, {{"weight", w}}).v,
+            (std::vector<double>{0.5, 1, 2, 1}));
+  // [3, 4]: rms = sqrt(12.5) -> 3/3.5355 = 0.8485 -> 217/256, 4/3.5355 = 1.1314 -> 290/256.
+  const Graph u = one_node("rms_norm", "[1, 2]", "[1, 2]");
+  EXPECT_EQ(run(u, fn::QTensor{{1, 2}, {3, 4}}).v, (std::vector<double>{217 / 256.0, 290 / 256.0}));
+}
+
+TEST(Ops, AdaptiveAvgPoolWindows) {
+  // 3 -> 2: windows [0, 2) and [1, 3) in both dims.
+  const Graph g = one_node("adaptive_avg_pool2d", "[1, 1, 3, 3]", "[1, 1, 2, 2]",
+                           "    attrs: {output_size: [2, 2]}\n");
+  fn::QTensor x{{1, 1, 3, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8}};
+  EXPECT_EQ(run(g, x).v, (std::vector<double>{2, 3, 5, 6}));
+  // Line buffer of the largest window (2 rows) less one: one input row of 3 beats.
+  NodeHw hw;
+  hw.in.push_back(tile_port({1, 1, 3, 3}, {1}));
+  hw.out = tile_port({1, 1, 2, 2}, {1});
+  const OpTiming t = op_timing(g, g.nodes[0], hw);
+  EXPECT_EQ(t.rows, 2);
+  EXPECT_EQ(t.preload_beats[0], 3);
+  EXPECT_THROW(one_node("adaptive_avg_pool2d", "[1, 1, 3, 3]", "[1, 1, 4, 4]",
+                        "    attrs: {output_size: 4}\n"),
+               InputError);
+}
+
+TEST(Ops, Conv1dSlidesAlongTheLength) {
+  const Graph g =
+      one_node("conv1d", "[1, 1, 4]", "[1, 1, 3]",
+               std::string("    params: {weight: {shape: [1, 1, 2], precision: ") + kPrec + "}}\n");
+  fn::QTensor w{{1, 1, 2}, {1, 1}};
+  EXPECT_EQ(run(g, fn::QTensor{{1, 1, 4}, {1, 2, 3, 4}}, {{"weight", w}}).v,
+            (std::vector<double>{3, 5, 7}));
+  EXPECT_EQ(node_macs(g, g.nodes[0]), 3 * 2);
+  EXPECT_TRUE(ops::find("conv1d")->weights_can_stream);
+}
+
+TEST(Ops, CatPrependsABroadcastConstant) {
+  // A class token [1, 1, 2] before x [2, 2, 2] along dim 1, broadcast over the batch.
+  const Graph g = one_node(
+      "cat", "[2, 2, 2]", "[2, 3, 2]",
+      std::string("    attrs: {dim: 1}\n    params: {other: {shape: [1, 1, 2], precision: ") +
+          kPrec + "}}\n");
+  fn::QTensor cls{{1, 1, 2}, {9, 8}};
+  EXPECT_EQ(run(g, fn::QTensor{{2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7}}, {{"other", cls}}).v,
+            (std::vector<double>{9, 8, 0, 1, 2, 3, 9, 8, 4, 5, 6, 7}));
+}
+
+TEST(Ops, BatchNormRunningStatisticsAreNotParameters) {
+  std::string p;
+  for (const char* n : {"weight", "bias", "running_mean", "running_var"})
+    p += std::string(p.empty() ? "" : ", ") + n + ": {shape: [3], precision: " + kPrec + "}";
+  const Graph g =
+      one_node("batch_norm", "[1, 3, 2, 2]", "[1, 3, 2, 2]", "    params: {" + p + "}\n");
+  const WorkloadSummary s = summarize(g);
+  EXPECT_EQ(s.parameters, 6);            // weight and bias
+  EXPECT_EQ(s.weight_bytes, 4 * 3 * 2);  // all four are stored (16-bit)
+}

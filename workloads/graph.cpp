@@ -46,6 +46,14 @@ std::int64_t Node::attr_int(const std::string& a, std::int64_t dflt) const {
   return static_cast<std::int64_t>(it->second.number);
 }
 
+double Node::attr_number(const std::string& a, double dflt) const {
+  auto it = attrs.find(a);
+  if (it == attrs.end()) return dflt;
+  if (it->second.kind != AttrValue::Kind::Number)
+    throw InputError("attribute " + a + " must be a number");
+  return it->second.number;
+}
+
 std::vector<std::int64_t> Node::attr_ints(const std::string& a,
                                           std::vector<std::int64_t> dflt) const {
   auto it = attrs.find(a);
@@ -124,9 +132,12 @@ WorkloadSummary summarize(const Graph& g) {
   s.nodes = static_cast<std::int64_t>(g.nodes.size());
   for (const auto& n : g.nodes) {
     s.macs = checked_add(s.macs, node_macs(g, n), "workload MACs");
+    const OpSchema* op = find_op_schema(n.op);
     for (const auto& p : n.params) {
       if (!p.shared_with.empty()) continue;
-      s.parameters = checked_add(s.parameters, p.tensor.numel(), "parameter count");
+      const bool buffer = op && std::find(op->params_buffers.begin(), op->params_buffers.end(),
+                                          p.name) != op->params_buffers.end();
+      if (!buffer) s.parameters = checked_add(s.parameters, p.tensor.numel(), "parameter count");
       s.weight_bytes = checked_add(s.weight_bytes, p.tensor.bytes(), "weight bytes");
     }
   }

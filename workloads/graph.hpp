@@ -84,6 +84,8 @@ struct Node {
   const Param* param(const std::string& n) const;
   bool has_attr(const std::string& a) const { return attrs.count(a) != 0; }
   std::int64_t attr_int(const std::string& a, std::int64_t dflt) const;
+  /// A number attribute (InputError when it is another kind).
+  double attr_number(const std::string& a, double dflt) const;
   std::vector<std::int64_t> attr_ints(const std::string& a, std::vector<std::int64_t> dflt) const;
 };
 
@@ -137,7 +139,7 @@ Graph rebind_dims(const Graph& g, const std::map<std::string, std::int64_t>& dim
 std::int64_t node_macs(const Graph& g, const Node& n);
 
 struct WorkloadSummary {
-  std::int64_t parameters = 0;  ///< elements of params, tied ones counted once
+  std::int64_t parameters = 0;  ///< elements of learned params (tied once; no buffers)
   std::int64_t macs = 0;        ///< per inference
   std::int64_t nodes = 0;
   std::int64_t weight_bytes = 0;  ///< params at their precision, tied counted once

@@ -33,6 +33,9 @@ struct OpSchema {
   std::vector<std::string> params_allowed;
   std::vector<std::string> params_required;
   std::vector<std::string> attrs_allowed;
+  /// Params that are state, not learned parameters (batch_norm's running statistics):
+  /// stored and streamed like parameters, not counted as model parameters.
+  std::vector<std::string> params_buffers;
   /// Output shapes from input shapes; throws InputError with the message tail only
   /// (the caller prefixes file and node).
   std::function<std::vector<Shape>(const Node&, const std::vector<Shape>&)> infer;

@@ -63,7 +63,9 @@ int ceil_log2(I k) {
   return b;
 }
 
-const QTensor* find_param(const Node& n, const std::map<std::string, QTensor>& params,
+}  // namespace
+
+const QTensor* param_data(const Node& n, const std::map<std::string, QTensor>& params,
                           const std::string& name, bool required) {
   const Param* decl = n.param(name);
   if (!decl) {
@@ -78,6 +80,8 @@ const QTensor* find_param(const Node& n, const std::map<std::string, QTensor>& p
                 ", the graph declares " + shape_to_string(decl->tensor.shape));
   return &it->second;
 }
+
+namespace {
 
 void check_acc(const Node& n, const Precision& a, const Precision& b, I K, const Precision* bias) {
   const int bits = accumulator_bits(a, b, K, bias);
@@ -99,8 +103,8 @@ const Precision* bias_prec(const Node& n) {
 // ------------------------------------------------------------------- GEMM / conv
 void linear(const Graph& g, const Node& n, const QTensor& x,
             const std::map<std::string, QTensor>& params, QTensor& y) {
-  const QTensor* w = find_param(n, params, "weight", true);
-  const QTensor* b = find_param(n, params, "bias", false);
+  const QTensor* w = param_data(n, params, "weight", true);
+  const QTensor* b = param_data(n, params, "bias", false);
   const I K = x.shape.back(), O = w->shape[0], R = numel(x.shape) / K;
   check_acc(n, g.tensor_of(n.args[0]).precision, n.param("weight")->tensor.precision, K,
             bias_prec(n));
@@ -145,8 +149,8 @@ static std::vector<I> pair(const Node& n, const char* a, I dflt) {
 
 void conv2d(const Graph& g, const Node& n, const QTensor& x,
             const std::map<std::string, QTensor>& params, QTensor& y) {
-  const QTensor* w = find_param(n, params, "weight", true);
-  const QTensor* b = find_param(n, params, "bias", false);
+  const QTensor* w = param_data(n, params, "weight", true);
+  const QTensor* b = param_data(n, params, "bias", false);
   const I N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
   const I O = w->shape[0], CG = w->shape[1], KH = w->shape[2], KW = w->shape[3];
   const I OH = y.shape[2], OW = y.shape[3];
@@ -225,7 +229,7 @@ void map_binary(const Node& n, const std::vector<const QTensor*>& in,
     return;
   }
   if (n.param("other")) {  // a constant tensor operand, broadcast against the input
-    const QTensor* c = find_param(n, params, "other", true);
+    const QTensor* c = param_data(n, params, "other", true);
     walk(y.shape, bcast_strides(in[0]->shape, y.shape), bcast_strides(c->shape, y.shape),
          [&](I i, I oa, I ob) { y.v[i] = f(in[0]->v[oa], c->v[ob]); });
     return;
@@ -262,8 +266,8 @@ void softmax(const Node& n, const QTensor& x, QTensor& y) {
 
 void layer_norm(const Node& n, const QTensor& x, const std::map<std::string, QTensor>& params,
                 QTensor& y) {
-  const QTensor* w = find_param(n, params, "weight", false);
-  const QTensor* b = find_param(n, params, "bias", false);
+  const QTensor* w = param_data(n, params, "weight", false);
+  const QTensor* b = param_data(n, params, "bias", false);
   I len = x.shape.back();
   if (n.has_attr("normalized_shape")) {
     len = 1;
@@ -297,10 +301,10 @@ void layer_norm(const Node& n, const QTensor& x, const std::map<std::string, QTe
 
 void batch_norm(const Node& n, const QTensor& x, const std::map<std::string, QTensor>& params,
                 QTensor& y) {
-  const QTensor* w = find_param(n, params, "weight", false);
-  const QTensor* b = find_param(n, params, "bias", false);
-  const QTensor* rm = find_param(n, params, "running_mean", true);
-  const QTensor* rv = find_param(n, params, "running_var", true);
+  const QTensor* w = param_data(n, params, "weight", false);
+  const QTensor* b = param_data(n, params, "bias", false);
+  const QTensor* rm = param_data(n, params, "running_mean", true);
+  const QTensor* rv = param_data(n, params, "running_var", true);
   double eps = 1e-5;
   if (n.has_attr("eps")) eps = n.attrs.at("eps").number;
   const I N = x.shape[0], C = x.shape[1], inner = numel(x.shape) / (N * C);
@@ -319,7 +323,7 @@ void batch_norm(const Node& n, const QTensor& x, const std::map<std::string, QTe
 
 void embedding(const Node& n, const QTensor& ids, const std::map<std::string, QTensor>& params,
                QTensor& y) {
-  const QTensor* w = find_param(n, params, "weight", true);
+  const QTensor* w = param_data(n, params, "weight", true);
   const I V = w->shape[0], D = w->shape[1];
   for (std::size_t i = 0; i < ids.v.size(); ++i) {
     const double id = ids.v[i];

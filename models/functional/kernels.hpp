@@ -31,6 +31,10 @@ QTensor eval_node(const Graph& g, const Node& n, const std::vector<const QTensor
                   const std::map<std::string, QTensor>& params, Rounding r);
 
 // ---- Kernels the op descriptors' `kernel` parts call (y is shaped and zeroed) ----
+/// The data of parameter `name` (by bare name or "<node>.<name>"), checked against the
+/// graph's declared shape; nullptr when absent and not `required` (else InputError).
+const QTensor* param_data(const Node& n, const std::map<std::string, QTensor>& params,
+                          const std::string& name, bool required);
 void linear(const Graph& g, const Node& n, const QTensor& x,
             const std::map<std::string, QTensor>& params, QTensor& y);
 void matmul(const Graph& g, const Node& n, const QTensor& a, const QTensor& b, QTensor& y);

@@ -94,6 +94,67 @@ void register_elementwise_ops(std::vector<OpDescriptor>& v) {
   v.push_back(unary("tanh", "tanh(x)", K::Activation, 4, [](double x) { return std::tanh(x); }));
   v.push_back(unary("exp", "e^x (fixed-point exponential)", K::Activation, 4,
                     [](double x) { return std::exp(x); }));
+  OpDescriptor ht =
+      unary("hardtanh", "clamp(x, min_val, max_val) (ReLU6, Clip)", K::AddSub, 1, nullptr);
+  ht.attrs_allowed = {"inplace", "min_val", "max_val"};
+  ht.infer = [](const Node& n, const std::vector<Shape>& in) {
+    if (n.attr_number("min_val", -1.0) > n.attr_number("max_val", 1.0))
+      fail_rule("min_val is above max_val");
+    return std::vector<Shape>{in[0]};
+  };
+  ht.kernel = [](const KernelCall& c) {
+    const double lo = c.n.attr_number("min_val", -1.0), hi = c.n.attr_number("max_val", 1.0);
+    fn::map_unary(*c.in[0], c.y, [lo, hi](double x) { return x < lo ? lo : x > hi ? hi : x; });
+  };
+  v.push_back(ht);
+  v.push_back(unary("hardswish", "x·relu6(x + 3)/6", K::Mul, 3, [](double x) {
+    const double r = x + 3.0 < 0 ? 0.0 : x + 3.0 > 6.0 ? 6.0 : x + 3.0;
+    return x * r / 6.0;
+  }));
+  OpDescriptor sp = unary("softplus", "log(1 + e^(beta·x))/beta; x above threshold/beta: x",
+                          K::Activation, 4, nullptr);
+  sp.attrs_allowed = {"beta", "threshold"};
+  sp.infer = [](const Node& n, const std::vector<Shape>& in) {
+    if (!(n.attr_number("beta", 1.0) > 0)) fail_rule("attribute beta must be positive");
+    n.attr_number("threshold", 20.0);
+    return std::vector<Shape>{in[0]};
+  };
+  sp.kernel = [](const KernelCall& c) {
+    const double beta = c.n.attr_number("beta", 1.0), th = c.n.attr_number("threshold", 20.0);
+    fn::map_unary(*c.in[0], c.y, [beta, th](double x) {
+      return beta * x > th ? x : std::log1p(std::exp(beta * x)) / beta;
+    });
+  };
+  v.push_back(sp);
+  v.push_back(
+      unary("erf", "error function", K::Activation, 4, [](double x) { return std::erf(x); }));
+  v.push_back(unary("sqrt", "square root (digit-recurrence unit)", K::Div, 8,
+                    [](double x) { return std::sqrt(x); }));
+  v.push_back(unary("rsqrt", "1/sqrt(x) (digit-recurrence unit)", K::Div, 8,
+                    [](double x) { return 1.0 / std::sqrt(x); }));
+  // pow with a constant exponent `scalar`: x² (the RMSNorm pattern) is one multiplier;
+  // any other exponent goes through exp/log like an activation.
+  OpDescriptor pw =
+      unary("pow", "x^scalar (scalar 2: a multiplier; else exp/log)", K::Activation, 4, nullptr);
+  pw.attrs_allowed = {"scalar"};
+  pw.infer = [](const Node& n, const std::vector<Shape>& in) {
+    if (!n.has_attr("scalar")) fail_rule("attribute scalar (the exponent) is required");
+    n.attr_number("scalar", 0);
+    return std::vector<Shape>{in[0]};
+  };
+  auto square = [](const Node& n) { return n.attr_number("scalar", 0) == 2.0; };
+  pw.timing = [square](const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
+    streaming_timing(g, n, hw, t, square(n) ? 2 : 4);
+  };
+  pw.resources = [square](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
+                          const ResourceOptions&) {
+    return elementwise_block_resources(g, n, hw, t, square(n) ? K::Mul : K::Activation);
+  };
+  pw.kernel = [](const KernelCall& c) {
+    const double e = c.n.attr_number("scalar", 1.0);
+    fn::map_unary(*c.in[0], c.y, [e](double x) { return std::pow(x, e); });
+  };
+  v.push_back(pw);
   v.push_back(unary("sigmoid", "1 / (1 + e^-x)", K::Activation, 4,
                     [](double x) { return 1.0 / (1.0 + std::exp(-x)); }));
 
@@ -112,6 +173,7 @@ void register_elementwise_ops(std::vector<OpDescriptor>& v) {
       eltwise("batch_norm", "(x − running_mean)/sqrt(var + eps)·w + b per channel", K::Affine, 3);
   bn.params_allowed = {"weight", "bias", "running_mean", "running_var"};
   bn.attrs_allowed = {"eps", "momentum"};
+  bn.params_buffers = {"running_mean", "running_var"};
   bn.infer = batch_norm_shape;
   bn.kernel = [](const KernelCall& c) { fn::batch_norm(c.n, *c.in[0], c.params, c.y); };
   bn.tp = TpShard::None;

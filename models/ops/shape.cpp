@@ -102,10 +102,30 @@ std::vector<Shape> slice_shape(const Node& n, const std::vector<Shape>& in) {
   return {out};
 }
 
+/// cat's constant operand `other` as concatenated: broadcast over its size-1 dims to
+/// data_in_0's shape outside `dim`.
+Shape other_expanded(const Node& n, const Shape& in0, std::size_t d) {
+  const Shape& o = n.param("other")->tensor.shape;
+  if (o.size() != in0.size())
+    fail_rule("param other " + shape_to_string(o) + " has another rank than data_in_0 " +
+              shape_to_string(in0));
+  Shape e = in0;
+  for (std::size_t i = 0; i < in0.size(); ++i)
+    if (i == d)
+      e[i] = o[i];
+    else if (o[i] != in0[i] && o[i] != 1)
+      fail_rule("param other " + shape_to_string(o) + " does not broadcast to data_in_0 " +
+                shape_to_string(in0) + " outside dim " + std::to_string(d));
+  return e;
+}
+
 std::vector<Shape> cat_shape(const Node& n, const std::vector<Shape>& in) {
   const std::size_t d =
       static_cast<std::size_t>(norm_dim(n.attr_int("dim", -1), in[0].size(), "dim"));
+  if (in.size() < 2 && !n.param("other"))
+    fail_rule("cat needs two inputs, or one input and param other");
   Shape out = in[0];
+  if (n.param("other")) out[d] += other_expanded(n, in[0], d)[d];
   for (std::size_t k = 1; k < in.size(); ++k) {
     if (in[k].size() != in[0].size())
       fail_rule("data_in_" + std::to_string(k) + " " + shape_to_string(in[k]) +
@@ -143,8 +163,27 @@ void cat_kernel(const KernelCall& c) {
   const Shape& y = c.y.shape;
   const auto d = static_cast<std::size_t>(norm_dim(c.n.attr_int("dim", -1), y.size(), "dim"));
   const auto [outer, inner] = outer_inner(y, d);
+  std::vector<const fn::QTensor*> parts(c.in.begin(), c.in.end());
+  fn::QTensor expanded;  // the constant operand, broadcast, placed first
+  if (const fn::QTensor* o = fn::param_data(c.n, c.params, "other", false)) {
+    expanded.shape = other_expanded(c.n, c.in[0]->shape, d);
+    expanded.v.resize(static_cast<std::size_t>(shape_numel(expanded.shape)));
+    const std::size_t rank = expanded.shape.size();
+    std::vector<std::int64_t> idx(rank, 0), ostride(rank, 1);
+    for (std::size_t i = rank; i-- > 1;) ostride[i - 1] = ostride[i] * o->shape[i];
+    for (std::size_t k = 0; k < expanded.v.size(); ++k) {
+      std::int64_t off = 0;
+      for (std::size_t i = 0; i < rank; ++i) off += (o->shape[i] == 1 ? 0 : idx[i]) * ostride[i];
+      expanded.v[k] = o->v[static_cast<std::size_t>(off)];
+      for (std::size_t i = rank; i-- > 0;) {
+        if (++idx[i] < expanded.shape[i]) break;
+        idx[i] = 0;
+      }
+    }
+    parts.insert(parts.begin(), &expanded);
+  }
   std::int64_t at = 0;  // offset along dim d
-  for (const fn::QTensor* x : c.in) {
+  for (const fn::QTensor* x : parts) {
     const std::int64_t len = x->shape[d];
     for (std::int64_t o = 0; o < outer; ++o)
       std::copy_n(x->v.begin() + o * len * inner, len * inner,
@@ -241,7 +280,13 @@ void register_shape_ops(std::vector<OpDescriptor>& v) {
   OpDescriptor cat = wire("cat", "inputs concatenated along dim (interleaved in proportion)",
                           cat_shape, {"dim"}, TpShard::None);
   cat.max_inputs = 64;
-  cat.min_inputs = 2;
+  cat.min_inputs = 1;
+  cat.params_allowed = {"other"};
+  cat.resources = [](const Graph&, const Node& n, const NodeHw&, const OpTiming&,
+                     const ResourceOptions&) {
+    const Param* o = n.param("other");  // the constant operand in BRAM/URAM
+    return o ? buffer_resources(tensor_bits(o->tensor)) : Resources{};
+  };
   cat.timing = [](const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
     streaming_timing(g, n, hw, t, 0, false);
   };
