@@ -8,6 +8,7 @@ import torch.nn as nn
 
 import helpers  # noqa: F401
 import export_graph
+import graph_stats
 import masesim_models as zoo
 from mase_graph_common import GraphError, QuantConfig
 
@@ -92,11 +93,17 @@ class Errors(unittest.TestCase):
         self.assertIn("LSTM", msg)
         self.assertIn("enc.rnn", msg)
 
-    def test_bert_pooler_slice_is_unsupported(self):
-        m = zoo.bert_base(pooler=True)
-        with self.assertRaises(GraphError) as cm:
-            export(m, ("batch", "seq"), lambda s: zoo.example_inputs(m, s))
-        self.assertIn("getitem", str(cm.exception))
+    def test_bert_pooler_token0_is_a_slice(self):
+        # x[:, 0] -> slice(dim 1, [0, 1)) + reshape dropping the dim
+        m = zoo.BertModel(layers=1, pooler=True, device="meta").eval()
+        g = export(m, ("batch", "seq"), lambda s: zoo.example_inputs(m, s))
+        tail = [(n["op"], n.get("attrs"), n["results"]["data_out_0"]["shape"])
+                for n in g["nodes"][-4:]]
+        self.assertEqual(tail, [("slice", {"dim": 1, "start": 0, "end": 1}, ["batch", 1, 768]),
+                                ("reshape", {"shape": ["batch", 768]}, ["batch", 768]),
+                                ("linear", None, ["batch", 768]), ("tanh", None, ["batch", 768])])
+        self.assertEqual(len(g["outputs"]), 2)
+        self.assertEqual(graph_stats.stats(g)["params"], zoo.count_params(m))
 
     def test_unmatched_by_op_key(self):
         q = QuantConfig({"default": {"type": "fixed", "width": 8, "frac_width": 4},
