@@ -85,6 +85,26 @@ SUPPORTED_TORCH = sorted(
      "softplus", "neg", "expand", "contiguous", "to", "layer_norm"})
 
 
+# The nearest supported ops of common unsupported ones (error messages).
+UNSUPPORTED_HINTS = {
+    "topk": "nearest supported: softmax over all experts (dense gating); top-k routing is "
+            "not a mase op",
+    "sort": "nearest supported: none; sorting is not a mase op",
+    "argmax": "nearest supported: softmax; argmax is not a mase op",
+    "cumsum": "nearest supported: add; scans (cumsum, selective scan) are not mase ops",
+    "gather": "nearest supported: embedding (rows of a parameter) or slice",
+    "index_select": "nearest supported: embedding (rows of a parameter) or slice",
+    "scatter": "nearest supported: none; scatter is not a mase op",
+    "LSTM": "nearest supported: linear + sigmoid/tanh + mul/add (an unrolled cell)",
+    "GRU": "nearest supported: linear + sigmoid/tanh + mul/add (an unrolled cell)",
+    "RNN": "nearest supported: linear + tanh (an unrolled cell)",
+    "expand": "nearest supported: broadcasting add/sub/mul/div",
+    "repeat": "nearest supported: cat, or broadcasting add/sub/mul/div",
+    "masked_fill": "nearest supported: none; masks add no MACs, drop them for the export",
+    "where": "nearest supported: none; masks add no MACs, drop them for the export",
+}
+
+
 def _fname(target):
     return getattr(target, "__name__", str(target))
 
@@ -131,8 +151,19 @@ class _UnpackProxy(fx.Proxy):
                 f"e.g. a, b = ...)")
         return (self[i] for i in range(n))
 
+    def __getattr__(self, k):
+        return _UnpackAttribute(self, k)
 
-_TORCH_DIR = os.path.dirname(torch.__file__)
+
+class _UnpackAttribute(fx.proxy.Attribute):
+    """`x.shape` etc.: an Attribute that unpacks like _UnpackProxy."""
+    __iter__ = _UnpackProxy.__iter__
+
+    def __getattr__(self, k):
+        return _UnpackAttribute(self, k)
+
+
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 _THIS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -264,9 +295,14 @@ class _Builder:
 
     def unsupported(self, n, what, hint=None):
         key = what.split(" ")[0].split(".")[-1]
+        hint = hint or UNSUPPORTED_HINTS.get(key)
         near = nearest(key, SUPPORTED_TORCH) if hint is None else f" ({hint})"
         raise GraphError(f"unsupported PyTorch op '{what}' ({n.op} {n.name}) in {self.where(n)} "
                          f"of {self.model_name}{near}")
+
+    def _hint(self, key):
+        h = UNSUPPORTED_HINTS.get(key)
+        return f" ({h})" if h else nearest(key, SUPPORTED_TORCH)
 
     def sym_dim(self, v):
         for name, s in self.sample.items():
@@ -432,7 +468,7 @@ class _Builder:
             raise GraphError(f"unsupported PyTorch op '{type(m).__module__}.{type(m).__name__}' "
                              f"(module '{n.target}', several outputs) at "
                              f"{self.lines.get(n, 'an unknown line')} in {self.model_name}"
-                             f"{nearest(type(m).__name__, SUPPORTED_TORCH)}")
+                             f"{self._hint(type(m).__name__)}")
         if name in SPLIT_OPS:
             return self.split(n, name)
         self.unsupported(n, name)
@@ -468,6 +504,8 @@ class _Builder:
         """getitem of a split tuple or a tensor index. True when handled."""
         src, idx = n.args[0], self.concrete(n.args[1])
         if src in self.mha_out:
+            if idx != 0 and self.values[n] is None:
+                return True             # need_weights=False: no attention weights
             if idx != 0:
                 self.unsupported(n, "MultiheadAttention attention weights",
                                  "only the attention output (item 0) is exported")
@@ -609,7 +647,7 @@ class _Builder:
         if op is None:
             raise GraphError(f"unsupported PyTorch op '{type(m).__module__}.{type(m).__name__}' "
                              f"(module '{n.target}') at {self.lines.get(n, 'an unknown line')} "
-                             f"in {self.model_name}{nearest(type(m).__name__, SUPPORTED_TORCH)}")
+                             f"in {self.model_name}{self._hint(type(m).__name__)}")
         if n.kwargs or len(n.args) != 1:
             self.unsupported(n, f"{type(m).__name__} with extra arguments")
         x = self.tensor_arg(n, n.args[0])
@@ -896,8 +934,9 @@ def _symbolic_graph(model, model_name, sample, make_inputs):
                 s = scope.get(bad, "")
                 where = f" at {_fname(bad.target)} in {f'module {s!r}' if s else 'the top level'}" \
                     f"{' (' + lines[bad] + ')' if bad in lines else ''}"
+            msg = str(e).split("\n\nWhile executing")[0].strip()
             raise GraphError(f"running {model_name} on sample inputs {sample} failed{where}: "
-                             f"{type(e).__name__}: {e}") from None
+                             f"{type(e).__name__}: {msg}") from None
     b = _Builder(gm, scope, lines, rec.values, sample, model_name)
     outputs = b.build()
     nodes = b.nodes
