@@ -38,7 +38,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mase_graph_common import (INDEX_PRECISION, SAMPLE_A, SAMPLE_B,  # noqa: E402,F401
                                GraphError, QuantConfig, add_quant_args, apply_quant,
-                               first_difference, fuse_patterns, nearest, parse_dims,
+                               first_difference, fuse_patterns, merge_samples, nearest, parse_dims,
                                parse_input_spec, quant_from_args, sample_dims, write_graph)
 
 IMPLICIT_OPS = {"view", "reshape", "flatten", "permute", "transpose", "dropout", "contiguous"}
@@ -528,7 +528,7 @@ class _Builder:
                              "... index a tensor; gather/scatter are not mase ops")
         n_real = sum(1 for i in idx if i is not None and i is not Ellipsis)
         out, d = [], 0
-        slices, squeeze, unsq = [], [], 0
+        slices, squeeze, unsq, neg = [], [], 0, {}
         for i in idx:
             if i is Ellipsis:
                 d += len(shape) - n_real
@@ -541,18 +541,23 @@ class _Builder:
                 k = i + size if i < 0 else i
                 slices.append((d, k, k + 1))
                 squeeze.append(d)
+                if i < 0:
+                    neg[(d, "start")] = neg[(d, "end")] = True
             elif isinstance(i, slice):
                 if i.step not in (None, 1):
                     self.unsupported(n, "getitem with a step", "slice steps are not mase ops")
                 a, b, _ = i.indices(size)
                 if (a, b) != (0, size):
                     slices.append((d, a, b))
+                    neg[(d, "start")] = i.start is not None and i.start < 0
+                    neg[(d, "end")] = i.stop is not None and i.stop < 0
             else:
                 self.unsupported(n, f"getitem with index {i!r}")
             d += 1
-        return self._slices(n, src, slices, squeeze=squeeze, reshape=bool(unsq))
+        return self._slices(n, src, slices, squeeze=squeeze, reshape=bool(unsq), neg=neg)
 
-    def _slices(self, n, src, slices, squeeze=(), reshape=False):
+    def _slices(self, n, src, slices, squeeze=(), reshape=False, neg=None):
+        neg = neg or {}
         ref = self.tensor_arg(n, src)
         cur = self.values[src]
         if not slices and not squeeze and not reshape:
@@ -563,8 +568,12 @@ class _Builder:
             idx[dim] = slice(a, b)
             cur = cur[tuple(idx)]
             last = k == len(slices) - 1 and not squeeze and not reshape
-            node = self.emit(n, "slice", [ref], attrs={"dim": dim, "start": a, "end": b},
-                             value=None if last else cur)
+            # from the end when written so (x[:, -1]): independent of a symbolic size
+            size = self.values[src].shape[dim]
+            attrs = {"dim": dim, "start": a - size if neg.get((dim, "start")) else a}
+            if b != size:
+                attrs["end"] = b - size if neg.get((dim, "end")) else b
+            node = self.emit(n, "slice", [ref], attrs=attrs, value=None if last else cur)
             ref = node["name"]
         if squeeze or reshape:
             self.emit(n, "reshape", [ref], attrs={"shape": self.sym_shape(self.values[n].shape)})
@@ -937,7 +946,8 @@ def _symbolic_graph(model, model_name, sample, make_inputs):
             msg = str(e).split("\n\nWhile executing")[0].strip()
             raise GraphError(f"running {model_name} on sample inputs {sample} failed{where}: "
                              f"{type(e).__name__}: {msg}") from None
-    b = _Builder(gm, scope, lines, rec.values, sample, model_name)
+    # concrete shapes; merge_samples() makes them symbolic from passes A and B
+    b = _Builder(gm, scope, lines, rec.values, {}, model_name)
     outputs = b.build()
     nodes = b.nodes
     fuse_patterns(nodes, outputs, {i["name"]: i["shape"] for i in b.inputs})
@@ -963,11 +973,12 @@ def export_module(model, model_name, dim_names, make_inputs, quant, dims=None, a
     sb = sample_dims(dim_names, "B")
     ga, integer = _symbolic_graph(model, model_name, sa, make_inputs)
     gb, _ = _symbolic_graph(model, model_name, sb, make_inputs)
-    diff = first_difference(ga, gb)
-    if diff:
+    try:
+        ga = merge_samples(ga, gb, sa, sb)
+    except GraphError as e:
         raise GraphError(f"{model_name}: shapes/attributes are not expressible with dims "
-                         f"{', '.join(dim_names)} (a model constant equals a sample size, or a dim "
-                         f"appears only inside a product such as batch*heads): {diff}")
+                         f"{', '.join(dim_names)} (a dim appears only inside a product such as "
+                         f"batch*heads, or an attribute depends on a dim): {e}") from None
     graph = {"format": "mase-graph", "version": 1, "name": model_name, "dims": full,
              "inputs": ga["inputs"], "nodes": ga["nodes"], "outputs": ga["outputs"],
              "attrs": dict(attrs or {})}

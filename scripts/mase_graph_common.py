@@ -511,3 +511,39 @@ def fuse_patterns(nodes, outputs, input_shapes):
                 if pe.get("shared_with") in renames:
                     pe["shared_with"] = renames[pe["shared_with"]]
     return renames
+
+
+def merge_samples(a, b, sample_a, sample_b, path="graph", key=None):
+    """The symbolic graph of two concrete exports at the sample sizes of pass A and B.
+
+    Entries of shape lists (any list under a key named `shape`) that are equal in both
+    passes are constants; an entry equal to sample_a[d] in A and sample_b[d] in B
+    becomes the dim name d. Anything else that differs (a dim inside a product such as
+    batch*heads, an attribute that depends on a dim) raises GraphError naming the entry.
+    A model constant that equals a sample size is thus told apart from the dim."""
+    if type(a) is not type(b) and not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+        raise GraphError(f"{path} ({a!r} vs {b!r})")
+    if isinstance(a, dict):
+        if set(a) != set(b):
+            k = sorted(set(a) ^ set(b))[0]
+            raise GraphError(f"{path}.{k}")
+        return {k: merge_samples(a[k], b[k], sample_a, sample_b, f"{path}.{k}", k) for k in a}
+    if isinstance(a, list):
+        if len(a) != len(b):
+            raise GraphError(f"{path} (length {len(a)} vs {len(b)})")
+        if key == "shape" and all(isinstance(x, int) for x in a + b):
+            out = []
+            for i, (x, y) in enumerate(zip(a, b)):
+                if x == y:
+                    out.append(x)
+                    continue
+                d = [n for n in sample_a if sample_a[n] == x and sample_b.get(n) == y]
+                if not d:
+                    raise GraphError(f"{path}[{i}] ({x} vs {y})")
+                out.append(d[0])
+            return out
+        return [merge_samples(x, y, sample_a, sample_b, f"{path}[{i}]", key)
+                for i, (x, y) in enumerate(zip(a, b))]
+    if a != b:
+        raise GraphError(f"{path} ({a!r} vs {b!r})")
+    return a

@@ -137,8 +137,12 @@ class Errors(unittest.TestCase):
             export(FlattenBatchSeq(), ("batch", "seq"),
                    lambda s: {"x": torch.zeros(s["batch"], s["seq"], 8, device="meta")})
         self.assertIn("not expressible", str(cm.exception))
-        with self.assertRaises(GraphError):
-            export(ConstEqualsSample())
+        self.assertIn("(185 vs 301)", str(cm.exception))     # batch*seq in pass A and B
+
+    def test_constant_equal_to_a_sample_size_stays_a_constant(self):
+        # out_features 5 = pass A's batch: equal in both passes, so a constant
+        g = export(ConstEqualsSample())
+        self.assertEqual(g["nodes"][0]["results"]["data_out_0"]["shape"], ["batch", 5])
 
     def test_cli_errors_exit_1(self):
         with tempfile.TemporaryDirectory() as tmp:
