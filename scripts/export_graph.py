@@ -1299,20 +1299,28 @@ def write_data(graph, model_name, data_dir, seed=0, inferences=2, rounding="half
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", help="zoo model: opt-125m, opt-350m, opt-1.3b, "
-                    "bert-base, mnist-cnn")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--model", help=f"zoo model: {', '.join(model_names())}")
+    src.add_argument("--module", metavar="FILE.py:FACTORY",
+                     help="any nn.Module: FACTORY() in FILE.py returns it (called without "
+                     "arguments); needs --input for every forward argument")
+    ap.add_argument("--input", action="append", default=[], metavar="NAME:SHAPE[:DTYPE]",
+                    help="a forward argument of --module: SHAPE is a comma list of sizes and "
+                    "dim names (x:batch,3,224,224 or input_ids:batch,seq:int64); DTYPE "
+                    "float32 (default), int64, ...; repeat per argument, in any order")
     ap.add_argument("--regen", metavar="DIR", help="write all committed graphs "
                     "(workloads/graphs/*.json made by this script) into DIR and exit")
-    q = ap.add_mutually_exclusive_group()
-    q.add_argument("--quant", help="quantization config YAML")
-    q.add_argument("--quant-preset", help="int8, msfp12, msfp16, mxint8 or mxfp8")
-    ap.add_argument("--dims", default="batch=1,seq=128",
-                    help="default dim values written to the graph (dims the model lacks are "
-                    "ignored only if left at the default)")
+    add_quant_args(ap)
+    ap.add_argument("--dims", default=None,
+                    help="default dim values written to the graph, e.g. batch=1,seq=128 "
+                    "(--model: default batch=1,seq=128 for the dims the model has; --module: "
+                    "1 for dims not given)")
+    ap.add_argument("--name", help="graph name (default: the model or FILE.FACTORY)")
     ap.add_argument("--out", help="output .json")
     ap.add_argument("--data", metavar="DIR", help="also write tensor data: parameters, inputs "
                     "and every node's reference output (docs/graph-format.md, 'Tensor data "
-                    "files'); by convention DIR is the graph's name with .data for .json")
+                    "files'); by convention DIR is the graph's name with .data for .json "
+                    "(zoo models)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random parameters and "
                     "inputs (--data)")
     ap.add_argument("--weights", help="state_dict file (torch.save) to use instead of seeded "
@@ -1325,19 +1333,35 @@ def main(argv=None):
         for p in regenerate(a.regen):
             print(p)
         return 0
-    if not a.model or not a.out or not (a.quant or a.quant_preset):
-        ap.error("--model, --out and one of --quant/--quant-preset are required")
+    if not (a.model or a.module) or not a.out or not (a.quant or a.quant_preset):
+        ap.error("one of --model/--module, --out and one of --quant/--quant-preset are required")
     try:
-        import masesim_models as zoo
-        dims = parse_dims(a.dims)
-        if a.model in zoo.ZOO and a.dims == ap.get_default("dims"):
-            dims = {k: v for k, v in dims.items() if k in zoo.ZOO[a.model][1]}
-        if a.model in EXTRA_MODELS and a.dims == ap.get_default("dims"):
-            dims = {k: v for k, v in dims.items() if k in EXTRA_MODELS[a.model][1]}
-        qc = QuantConfig.load(a.quant, a.quant_preset)
-        if a.model not in zoo.ZOO and a.model not in EXTRA_MODELS:
-            raise GraphError(f"unknown model '{a.model}' (zoo: {', '.join(model_names())})")
-        g = export_zoo(a.model, qc, dims)
+        qc = quant_from_args(a)
+        if a.module:
+            if a.data:
+                raise GraphError("--data is for zoo models (--model) only")
+            specs = [parse_input_spec(t) for t in a.input]
+            names = [s[0] for s in specs]
+            dup = sorted({x for x in names if names.count(x) > 1})
+            if dup:
+                raise GraphError(f"--input {dup[0]} is given twice")
+            model, label = load_user_module(a.module)
+            g = export_user_module(model, a.name or label, specs, qc, parse_dims(a.dims or ""),
+                                   attrs={"source": "masesim scripts/export_graph.py (torch.fx)",
+                                          "module": a.module})
+        else:
+            import masesim_models as zoo
+            if a.input:
+                raise GraphError("--input is for --module; zoo models know their inputs")
+            dims = parse_dims(a.dims if a.dims is not None else "batch=1,seq=128")
+            if a.model not in zoo.ZOO and a.model not in EXTRA_MODELS:
+                raise GraphError(f"unknown model '{a.model}' (zoo: {', '.join(model_names())})")
+            if a.dims is None:
+                known = zoo.ZOO[a.model][1] if a.model in zoo.ZOO else EXTRA_MODELS[a.model][1]
+                dims = {k: v for k, v in dims.items() if k in known}
+            g = export_zoo(a.model, qc, dims)
+            if a.name:
+                g["name"] = a.name
         write_graph(g, a.out)
         if a.data:
             write_data(g, a.model, a.data, seed=a.seed, inferences=a.inferences,

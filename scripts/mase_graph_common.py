@@ -354,8 +354,9 @@ def first_difference(a, b, path="graph"):
 def nearest(name, known, n=3):
     """' (nearest supported: a, b)' for an error message, or '' when nothing is close."""
     import difflib
-    close = difflib.get_close_matches(str(name).lower(), sorted(known), n=n, cutoff=0.4)
-    return f" (nearest supported: {', '.join(close)})" if close else ""
+    lower = {k.lower(): k for k in sorted(known)}
+    close = difflib.get_close_matches(str(name).lower(), list(lower), n=n, cutoff=0.4)
+    return f" (nearest supported: {', '.join(lower[c] for c in close)})" if close else ""
 
 
 # Parameters that are buffers in PyTorch (state, not learned): stored and counted in
