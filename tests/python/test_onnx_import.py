@@ -242,7 +242,7 @@ class Quantized(unittest.TestCase):
         with self.assertRaises(GraphError) as cm:
             onnx_to_graph.convert_model(m, {"batch": 5}, {})
         self.assertEqual(str(cm.exception), "unsupported ONNX op 'Sin' at ONNX node '/blk/Sin' "
-                         "(Sin) (nearest supported: Sigmoid)")
+                         "(Sin) (nearest supported: Split, Slice, Sigmoid)")
 
 
 if __name__ == "__main__":
