@@ -391,7 +391,8 @@ def fuse_patterns(nodes, outputs, input_shapes):
       [-> mul by a constant `other` of shape [D]] becomes rms_norm (param weight,
       attrs normalized_shape [D], eps), named after the pattern's scope;
     * GELU (erf form, ONNX): div(x, sqrt 2) | mul(x, 1/sqrt 2) -> erf -> add(1) ->
-      mul(x, .) -> mul(0.5) becomes gelu.
+      mul(x, .) -> mul(0.5) becomes gelu;
+    * SiLU: sigmoid(x) -> mul(x, .) becomes silu.
 
     Every intermediate must have exactly one consumer. input_shapes: {ref: shape} of
     the graph inputs. Returns {old "node.param": new "node.param"} renames."""
@@ -463,6 +464,21 @@ def fuse_patterns(nodes, outputs, input_shapes):
                 drop = {id(q) for q in (p, r, a, s, m, last)}
                 at = nodes.index(p)
                 nodes[:] = [q for q in nodes if id(q) not in drop]
+                nodes.insert(at, fused)
+                rename(fused, p)
+                changed = True
+                break
+            # ---- SiLU: x * sigmoid(x) (ONNX before opset 22 has no SiLU)
+            if one_input(p, "sigmoid"):
+                x = p["args"]["data_in_0"]
+                m = only(cons, p["name"])
+                if m is None or m["op"] != "mul" or m.get("params") or \
+                        sorted(m["args"].values()) != sorted([x, p["name"]]):
+                    continue
+                fused = {"name": m["name"], "op": "silu", "args": {"data_in_0": x},
+                         "results": m["results"]}
+                at = nodes.index(p)
+                nodes[:] = [q for q in nodes if q is not p and q is not m]
                 nodes.insert(at, fused)
                 rename(fused, p)
                 changed = True

@@ -158,7 +158,7 @@ NP_FOLD = {
     "Squeeze": lambda n, v: np.squeeze(v[0], axis=tuple(_np_axes(n, v)) if _np_axes(n, v)
                                        is not None else None),
     "Concat": lambda n, v: np.concatenate([np.atleast_1d(x) for x in v], axis=_attr(n, "axis")),
-    "Cast": lambda n, v: v[0].astype(helper.tensor_dtype_to_np_dtype(_attr(n, "to"))),
+    "Cast": lambda n, v: v[0].astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[_attr(n, "to")]),
     "Add": lambda n, v: np.add(v[0], v[1]), "Sub": lambda n, v: np.subtract(v[0], v[1]),
     "Mul": lambda n, v: np.multiply(v[0], v[1]),
     "Div": lambda n, v: (np.floor_divide(v[0], v[1]) if np.issubdtype(v[0].dtype, np.integer)
@@ -500,7 +500,7 @@ class Converter:
         elif op == "Concat":
             out = np.concatenate([np.atleast_1d(x) for x in vals], axis=self.attr(n, "axis"))
         elif op == "Cast":
-            out = vals[0].astype(helper.tensor_dtype_to_np_dtype(self.attr(n, "to")))
+            out = vals[0].astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[self.attr(n, "to")])
         elif op == "Identity":
             self.values[n.output[0]] = ins[0]
             return True
@@ -807,6 +807,7 @@ class Converter:
                 raise GraphError(f"{self.where(n)}: a zero Pad is supported before Conv and "
                                  f"AveragePool only (merged into their padding)")
             self.pads[n.output[0]] = (x, list(pads))
+            self.values[n.output[0]] = x        # read through pad_input() by its consumers
             return None
         if op == "Concat":
             parts = [self.get(i, n) for i in n.input]
