@@ -192,6 +192,7 @@ class ScopeTracer(fx.Tracer):
         self.scope = {}
         self.lines = {}
         self.last_line = None
+        self.fail_scope = None
 
     def is_leaf_module(self, m, qualname):
         if isinstance(m, nn.MultiheadAttention):
@@ -205,6 +206,10 @@ class ScopeTracer(fx.Tracer):
         self.stack.append(self.path_of_module(m))
         try:
             return super().call_module(m, forward, args, kwargs)
+        except Exception:
+            if self.fail_scope is None:
+                self.fail_scope = self.stack[-1]        # the innermost module that failed
+            raise
         finally:
             self.stack.pop()
 
@@ -229,11 +234,13 @@ def trace(model, model_name):
         while tb.tb_next is not None:
             tb = tb.tb_next
         where = _user_line(tb.tb_frame) or tracer.last_line
-        scope = tracer.stack[-1]
+        scope = tracer.fail_scope or ""
         raise GraphError(f"torch.fx could not trace {model_name}"
                          f"{f' in module {scope!r}' if scope else ''}"
                          f"{f' at {where}' if where else ''}: {type(e).__name__}: {e}") from None
-    return fx.GraphModule(tracer.root, graph), tracer.scope, tracer.lines
+    gm = fx.GraphModule(tracer.root, graph)
+    gm.graph.eliminate_dead_code()      # unused results (r0 of r0, r1 = x.unbind(1))
+    return gm, tracer.scope, tracer.lines
 
 
 class _Recorder(fx.Interpreter):

@@ -5,6 +5,7 @@ import unittest
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 import helpers  # noqa: F401
 import export_graph
@@ -260,3 +261,225 @@ class Graphs(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ----------------------------------------------------------------- issue 14 behaviour
+HERE = os.path.dirname(os.path.abspath(__file__))
+USER_MODELS = os.path.join(HERE, "user_models.py")
+SIMULATE = os.environ.get("MASESIM_SIMULATE") or os.path.join(helpers.ROOT, "build", "simulate")
+
+
+def _line_of(text, path=__file__):
+    """'file:line' of the first line of `path` containing text (for error messages)."""
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if text in line:
+                return f"{path}:{i}"
+    raise AssertionError(text)
+
+
+def ops_of(g):
+    return [(n["op"], n.get("attrs"), n["results"]["data_out_0"]["shape"]) for n in g["nodes"]]
+
+
+class Unpack(nn.Module):
+    """Tuple unpacking of sizes, chunk, split, unbind and a loop over a chunk."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 24, device="meta")
+
+    def forward(self, x):
+        B, T, C = x.size()
+        n, t, c = x.shape
+        q, k, v = self.fc(x).chunk(3, dim=-1)
+        a, b = torch.split(q, [2, 6], dim=-1)
+        r0, r1 = k.view(n, t, 2, 4).unbind(2)
+        parts = [p for p in v.chunk(2, dim=-1)]         # iteration: chunk's known arity
+        return torch.cat([b, a], dim=-1) * r1.mean(-1, keepdim=True) + \
+            torch.cat(parts, dim=-1).view(B, T, C)
+
+
+class Capture(unittest.TestCase):
+    def test_unpacking_sizes_chunk_split_unbind(self):
+        g = export(Unpack(), ("batch", "seq"),
+                   lambda s: {"x": torch.zeros(s["batch"], s["seq"], 8, device="meta")})
+        self.assertEqual(ops_of(g), [
+            ("linear", None, ["batch", "seq", 24]),
+            ("slice", {"dim": 2, "start": 0, "end": 8}, ["batch", "seq", 8]),      # q
+            ("slice", {"dim": 2, "start": 8, "end": 16}, ["batch", "seq", 8]),     # k
+            ("slice", {"dim": 2, "start": 16}, ["batch", "seq", 8]),               # v
+            ("slice", {"dim": 2, "start": 0, "end": 2}, ["batch", "seq", 2]),      # a
+            ("slice", {"dim": 2, "start": 2}, ["batch", "seq", 6]),                # b
+            ("view", {"shape": ["batch", "seq", 2, 4]}, ["batch", "seq", 2, 4]),
+            ("slice", {"dim": 2, "start": 1}, ["batch", "seq", 1, 4]),             # r1
+            ("reshape", {"shape": ["batch", "seq", 4]}, ["batch", "seq", 4]),      # r0: dead
+            ("slice", {"dim": 2, "start": 0, "end": 4}, ["batch", "seq", 4]),      # parts
+            ("slice", {"dim": 2, "start": 4}, ["batch", "seq", 4]),
+            ("cat", {"dim": 2}, ["batch", "seq", 8]),
+            ("mean", {"dim": [2], "keepdim": True}, ["batch", "seq", 1]),
+            ("mul", None, ["batch", "seq", 8]),
+            ("cat", {"dim": 2}, ["batch", "seq", 8]),
+            ("view", {"shape": ["batch", "seq", 8]}, ["batch", "seq", 8]),
+            ("add", None, ["batch", "seq", 8])])
+        cat = g["nodes"][11]
+        self.assertEqual(cat["args"], {"data_in_0": "slice_4", "data_in_1": "slice_3"})
+
+    def test_torchvision_vit_traces(self):
+        # torchvision's ViT: n, c, h, w = x.shape, a class token (cat with a parameter),
+        # a learned position table (add with a parameter), nn.MultiheadAttention, x[:, 0]
+        m = zoo.vit_tiny(image_size=48, num_layers=1)
+        g = export(m, ("batch",), lambda s: m.example_inputs(s["batch"], device="meta"))
+        by = {n["name"]: n for n in g["nodes"]}
+        cat = [n for n in g["nodes"] if n["op"] == "cat"][0]
+        self.assertEqual(cat["params"]["other"]["shape"], [1, 1, 192])      # the class token
+        self.assertEqual(cat["attrs"], {"dim": 1})
+        self.assertEqual(cat["results"]["data_out_0"]["shape"], ["batch", 10, 192])
+        pos = [n for n in g["nodes"] if n["op"] == "add" and "params" in n][0]
+        self.assertEqual(pos["params"]["other"]["shape"], [1, 10, 192])     # pos_embedding
+        attn = "encoder.layers.encoder_layer_0.self_attention"
+        self.assertEqual(by[f"{attn}.in_proj"]["params"]["weight"]["shape"], [576, 192])
+        self.assertEqual(by[f"{attn}.scores"]["results"]["data_out_0"]["shape"],
+                         ["batch", 3, 10, 10])
+        self.assertEqual(by[f"{attn}.scale"]["attrs"], {"scalar": 64 ** -0.5})
+        self.assertEqual(graph_stats.stats(g)["params"], zoo.count_params(m))
+
+    def test_unsupported_op_names_op_module_line_and_nearest(self):
+        import user_models
+        with self.assertRaises(GraphError) as cm:
+            export(user_models.moe().to("meta"), make=lambda s: {
+                "x": torch.zeros(s["batch"], 16, device="meta")})
+        line = _line_of("torch.topk(self.gate(x)", USER_MODELS)
+        self.assertEqual(str(cm.exception),
+                         f"unsupported PyTorch op 'topk' (call_function topk) in module 'router' "
+                         f"at {line}: weights, experts = torch.topk(self.gate(x), 2, dim=-1) of "
+                         f"test (nearest supported: softmax over all experts (dense gating); "
+                         f"top-k routing is not a mase op)")
+
+    def test_lstm_names_module_line_and_nearest(self):
+        with self.assertRaises(GraphError) as cm:
+            export(WithLSTM(), make=lambda s: {"x": torch.zeros(3, s["batch"], 8, device="meta")})
+        msg = str(cm.exception)
+        self.assertIn("'torch.nn.modules.rnn.LSTM' (module 'enc.rnn', several outputs) at "
+                      f"{_line_of('return self.enc.rnn(x)')}", msg)
+        self.assertIn("nearest supported: linear + sigmoid/tanh + mul/add", msg)
+
+    def test_untraceable_control_flow_names_module_and_line(self):
+        class Inner(nn.Module):
+            def forward(self, x):
+                if x.sum() > 0:                 # data-dependent: fx cannot trace it
+                    return x
+                return -x
+
+        class Outer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = Inner()
+
+            def forward(self, x):
+                return self.body(x)
+        with self.assertRaises(GraphError) as cm:
+            export(Outer())
+        msg = str(cm.exception)
+        self.assertIn("torch.fx could not trace test in module 'body' at "
+                      f"{_line_of('if x.sum() > 0:')}", msg)
+        self.assertIn("TraceError: symbolically traced variables cannot be used as inputs to "
+                      "control flow", msg)
+
+
+class Convs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        d = dict(device="meta")
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8, **d)
+        self.act = nn.ReLU6()
+        self.pool = nn.AdaptiveAvgPool2d((2, 1))
+        self.c1 = nn.Conv1d(8, 4, 3, stride=2, padding=1, **d)
+        self.hs = nn.Hardswish()
+        self.sp = nn.Softplus(beta=2.0, threshold=10.0)
+
+    def forward(self, x):
+        h = self.pool(self.act(self.dw(x)))            # [b, 8, 2, 1]
+        y = self.c1(h.flatten(2))                      # [b, 4, 1]
+        z = torch.clamp(self.sp(self.hs(y)), -1.0, 3.0)
+        return torch.exp(z) + torch.erf(z) + torch.sqrt(z) + torch.rsqrt(z) + z ** 3 \
+            + F.hardtanh(z, -2.0, 2.0) + z.mean(dim=(1, 2), keepdim=True)
+
+
+class NewOps(unittest.TestCase):
+    def test_new_ops_and_attrs(self):
+        g = export(Convs(), make=lambda s: {"x": torch.zeros(s["batch"], 8, 6, 6, device="meta")})
+        comp = [(n["op"], n.get("attrs")) for n in g["nodes"] if n["op"] not in ("add", "flatten")]
+        self.assertEqual(comp, [
+            ("conv2d", {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 8}),
+            ("hardtanh", {"min_val": 0.0, "max_val": 6.0}),
+            ("adaptive_avg_pool2d", {"output_size": [2, 1]}),
+            ("conv1d", {"stride": 2, "padding": 1, "dilation": 1, "groups": 1}),
+            ("hardswish", None), ("softplus", {"beta": 2.0, "threshold": 10.0}),
+            ("hardtanh", {"min_val": -1.0, "max_val": 3.0}),
+            ("exp", None), ("erf", None), ("sqrt", None), ("rsqrt", None), ("pow", {"scalar": 3}),
+            ("hardtanh", {"min_val": -2.0, "max_val": 2.0}),
+            ("mean", {"dim": [1, 2], "keepdim": True})])
+        self.assertEqual(g["nodes"][4]["results"]["data_out_0"]["shape"], ["batch", 4, 1])
+        st = graph_stats.stats(g)
+        # depthwise 3x3: 8*6*6 outputs x 1*9; conv1d: 4*1 outputs x 8*3
+        self.assertEqual(st["macs"], 8 * 6 * 6 * 9 + 4 * 1 * 8 * 3)
+        self.assertEqual(st["params"], zoo.count_params(Convs()))
+
+    def test_constant_operands_are_param_other(self):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.pos = nn.Parameter(torch.zeros(1, 64, 8, device="meta"))
+                self.cls = nn.Parameter(torch.zeros(1, 1, 8, device="meta"))
+                self.register_buffer("scale", torch.ones(8, device="meta"))
+
+            def forward(self, x):
+                b, t, _ = x.shape
+                x = x + self.pos[:, :t]                       # learned positions, sliced
+                x = torch.cat([self.cls.expand(b, -1, -1), x], dim=1)
+                return self.scale * x - self.cls
+        g = export(M(), ("batch",), lambda s: {"x": torch.zeros(s["batch"], 6, 8, device="meta")})
+        self.assertEqual([(n["name"], {k: p["shape"] for k, p in n["params"].items()}, n["args"],
+                           n.get("attrs"), n["results"]["data_out_0"]["shape"])
+                          for n in g["nodes"]],
+                         [("add", {"other": [1, 6, 8]}, {"data_in_0": "x"}, None, ["batch", 6, 8]),
+                          ("cat", {"other": [1, 1, 8]}, {"data_in_0": "add"}, {"dim": 1},
+                           ["batch", 7, 8]),
+                          ("mul", {"other": [8]}, {"data_in_0": "cat"}, None, ["batch", 7, 8]),
+                          ("sub", {"other": [1, 1, 8]}, {"data_in_0": "mul"}, None,
+                           ["batch", 7, 8])])
+        self.assertEqual(g["nodes"][3]["params"]["other"]["shared_with"], "cat.other")
+        # the used rows of the table, the class token once, the buffer
+        self.assertEqual(graph_stats.stats(g)["params"], 6 * 8 + 8 + 8)
+
+    def test_position_slice_follows_seq(self):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.pos = nn.Parameter(torch.zeros(1, 64, 8, device="meta"))
+
+            def forward(self, x):
+                return x + self.pos[:, :x.size(1)]
+        g = export(M(), ("batch", "seq"),
+                   lambda s: {"x": torch.zeros(s["batch"], s["seq"], 8, device="meta")})
+        self.assertEqual(g["nodes"][0]["params"]["other"]["shape"], [1, "seq", 8])
+
+    def test_rms_norm_is_fused(self):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm = zoo.RMSNorm(16, eps=1e-6, device="meta")
+
+            def forward(self, x):
+                return self.norm(x)
+        g = export(M(), make=lambda s: {"x": torch.zeros(s["batch"], 16, device="meta")})
+        self.assertEqual(g["nodes"], [{
+            "name": "norm", "op": "rms_norm", "args": {"data_in_0": "x"},
+            "attrs": {"normalized_shape": [16], "eps": 1e-6},
+            "params": {"weight": {"shape": [16], "precision": FX8}},
+            "results": {"data_out_0": {"shape": ["batch", 16], "precision": FX8}}}])
+        self.assertEqual(graph_stats.stats(g)["params"], 16)
+
+
+FX8 = {"type": "fixed", "width": 8, "frac_width": 4}
