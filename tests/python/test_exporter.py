@@ -483,3 +483,93 @@ class NewOps(unittest.TestCase):
 
 
 FX8 = {"type": "fixed", "width": 8, "frac_width": 4}
+
+
+def run_main(main, args):
+    """(exit code, stderr) of a script's main() run in this process (a subprocess would
+    pay torch's import again); an exception other than SystemExit fails the test, as a
+    traceback would."""
+    import contextlib
+    import io
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            rc = main(args)
+        except SystemExit as e:
+            rc = e.code
+    return rc, err.getvalue()
+
+
+class UserModuleCli(unittest.TestCase):
+    def test_export_simulate_user_module(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "gpt.json")
+            r = run_main(export_graph.main, [
+                "--module", f"{USER_MODELS}:gpt_block", "--input", "x:batch,seq,32",
+                "--dims", "batch=1,seq=16", "--quant-preset", "int8", "--out", out])
+            self.assertEqual(r, (0, ""))
+            from mase_graph_common import load_graph
+            g = load_graph(out)
+            self.assertEqual(g["name"], "user_models.gpt_block")
+            self.assertEqual(g["dims"], {"batch": 1, "seq": 16})
+            self.assertEqual(g["inputs"], [{"name": "x", "shape": ["batch", "seq", 32],
+                                            "precision": FX8}])
+            self.assertEqual([n["op"] for n in g["nodes"]][:5],
+                             ["layer_norm", "linear", "slice", "slice", "slice"])
+            # LayerNorm 2*32, qkv 32*96 + 96, proj 32*32 + 32
+            params = 64 + 32 * 96 + 96 + 32 * 32 + 32
+            # qkv 16*32*96, scores and context 4 heads x 16x16x8 each, proj 16*32*32
+            macs = 16 * 32 * 96 + 2 * 4 * 16 * 16 * 8 + 16 * 32 * 32
+            st = graph_stats.stats(g)
+            self.assertEqual((st["params"], st["macs"]), (params, macs))
+            if not os.access(SIMULATE, os.X_OK):
+                self.skipTest(f"no simulate binary at {SIMULATE}")
+            cfg = os.path.join(tmp, "sys.yaml")
+            with open(cfg, "w") as f:
+                f.write("workload:\n  graph: gpt.json\n  inferences: 2\nsystem:\n  devices:\n"
+                        "    - {name: fpga0, type: u250}\n")
+            import subprocess
+            r = subprocess.run([SIMULATE, "--config", cfg, "--summary"], capture_output=True,
+                               text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f"parameters    {params}\n", r.stdout)
+            self.assertIn(f"macs          {macs}\n", r.stdout)
+            r = subprocess.run([SIMULATE, "--config", cfg, "--quiet"], capture_output=True,
+                               text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_bad_input_exits_1_without_traceback(self):
+        cases = [
+            (["--module", "nope.py:make", "--input", "x:4"], "--module: no file 'nope.py'"),
+            (["--module", f"{USER_MODELS}:gpt_blok", "--input", "x:4"],
+             f"--module: '{USER_MODELS}' has no 'gpt_blok' (nearest supported: gpt_block"),
+            (["--module", f"{USER_MODELS}:broken", "--input", "x:4"],
+             f"--module: {USER_MODELS}:broken() raised ValueError: hidden size must be even "
+             f"(at {_line_of('raise ValueError', USER_MODELS)})"),
+            (["--module", f"{USER_MODELS}:not_a_module", "--input", "x:4"],
+             "returned a int, not a torch.nn.Module"),
+            (["--module", f"{USER_MODELS}:gpt_block", "--input", "x:batch,seq"],
+             "running user_models.gpt_block on sample inputs {'batch': 5, 'seq': 37} failed"),
+            (["--module", f"{USER_MODELS}:gpt_block", "--input", "y:batch,seq,32"],
+             "no sample input for forward argument 'x' of user_models.gpt_block "
+             "(inputs given: y)"),
+            (["--module", f"{USER_MODELS}:gpt_block", "--input", "x:batch,-3,32"],
+             "--input 'x:batch,-3,32': shape entries must be positive, got -3"),
+            (["--module", f"{USER_MODELS}:gpt_block", "--input", "x:batch,seq,32:complex"],
+             "unknown dtype 'complex'"),
+            (["--module", f"{USER_MODELS}:gpt_block", "--input", "x:batch,seq,32",
+              "--dims", "tokens=4"], "--dims: 'tokens' is not a dim of user_models.gpt_block"),
+            (["--module", f"{USER_MODELS}:moe", "--input", "x:batch,16"],
+             "unsupported PyTorch op 'topk' (call_function topk) in module 'router' at "
+             f"{_line_of('torch.topk(self.gate(x)', USER_MODELS)}"),
+        ]
+        with tempfile.TemporaryDirectory() as tmp:
+            for args, want in cases:
+                with self.subTest(args=args):
+                    rc, err = run_main(export_graph.main, args + [
+                        "--quant-preset", "int8", "--out", os.path.join(tmp, "g.json")])
+                    self.assertEqual(rc, 1, err)
+                    self.assertTrue(err.startswith("export_graph: error: "), err)
+                    self.assertEqual(err.count("\n"), 1, err)          # one line, no traceback
+                    self.assertIn(want, err)
+                    self.assertFalse(os.path.exists(os.path.join(tmp, "g.json")))
