@@ -50,6 +50,17 @@ INTEGER_TYPES = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProt
                  onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.BOOL}
 
 
+def _scalar(a):
+    """A one-element constant as a Python number; float32 values as their shortest
+    round-trip decimal (1e-05, not 9.99999974738e-06)."""
+    a = np.asarray(a).reshape(())
+    if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
+        return int(a)
+    if a.dtype == np.float32:
+        return float(str(a))
+    return float(a)
+
+
 def fixed_from_qparams(scale, zp_dtype_width):
     s = float(np.max(np.abs(np.asarray(scale, dtype=np.float64))))
     w = zp_dtype_width
@@ -590,9 +601,7 @@ class Converter:
                                  f"exceeds the data's rank {len(t.shape)}")
             return self.emit(n, op, [t], n.output[0],
                              lambda nm: {"other": self.param(nm, "other", c)})
-        s = c.value.reshape(()).item()
-        if isinstance(s, float) and s.is_integer() and np.issubdtype(c.value.dtype, np.integer):
-            s = int(s)
+        s = _scalar(c.value)
         return self.emit(n, op, [t], n.output[0], attrs={"scalar": s})
 
     def pad_input(self, n, x_name, spatial):
@@ -749,7 +758,7 @@ class Converter:
             e = self.get(n.input[1], n)
             if not isinstance(e, Const) or e.value.size != 1:
                 raise GraphError(f"{self.where(n)}: Pow with a tensor exponent is unsupported")
-            v = e.value.reshape(()).item()
+            v = _scalar(e.value)
             v = int(v) if float(v).is_integer() else float(v)
             return self.emit(n, "pow", [self.tensor(n.input[0], n)], n.output[0],
                              attrs={"scalar": v})
@@ -757,8 +766,8 @@ class Converter:
             if len(n.input) > 1:
                 lo = self.get(n.input[1], n) if n.input[1] else None
                 hi = self.get(n.input[2], n) if len(n.input) > 2 and n.input[2] else None
-                lo = None if lo is None else float(lo.value.reshape(()))
-                hi = None if hi is None else float(hi.value.reshape(()))
+                lo = None if lo is None else float(_scalar(lo.value))
+                hi = None if hi is None else float(_scalar(hi.value))
             else:
                 lo, hi = self.attr(n, "min"), self.attr(n, "max")
             x = self.tensor(n.input[0], n)
