@@ -394,7 +394,10 @@ class _Builder:
                 "args": {f"data_in_{i}": r for i, r in enumerate(data)},
                 "results": {"data_out_0": {"shape": self.sym_shape(v.shape)}}}
         if params:
-            node["params"] = {k: self.param(name, k, t) for k, t in params.items()}
+            node["params"] = {}
+            for k, t in params.items():
+                node["params"][k] = self.param(name, k, t)
+                node["params"][k]["_tensor"] = t      # popped by export_module
         if attrs:
             node["attrs"] = attrs
         if op in IMPLICIT_OPS:
@@ -964,12 +967,15 @@ def _symbolic_graph(model, model_name, sample, make_inputs):
 _first_difference = first_difference
 
 
-def export_module(model, model_name, dim_names, make_inputs, quant, dims=None, attrs=None):
+def export_module(model, model_name, dim_names, make_inputs, quant, dims=None, attrs=None,
+                  tensors=None):
     """Export an nn.Module to a mase-graph dict.
 
     dim_names: symbolic dims the inputs use (e.g. ('batch', 'seq'));
     make_inputs(sample_dims) -> {forward arg name: tensor};
-    quant: a QuantConfig; dims: default values written to the graph."""
+    quant: a QuantConfig; dims: default values written to the graph;
+    tensors: a dict to fill with {"node.param": the tensor (pass A's)} (values for a
+    module on the CPU: constants such as a sliced position table included)."""
     dims = dict(dims or {})
     for k in dims:
         if k not in dim_names:
@@ -980,6 +986,12 @@ def export_module(model, model_name, dim_names, make_inputs, quant, dims=None, a
     sb = sample_dims(dim_names, "B")
     ga, integer = _symbolic_graph(model, model_name, sa, make_inputs)
     gb, _ = _symbolic_graph(model, model_name, sb, make_inputs)
+    for g, out in ((ga, tensors), (gb, None)):
+        for n in g["nodes"]:
+            for pname, p in n.get("params", {}).items():
+                t = p.pop("_tensor")
+                if out is not None:
+                    out[f"{n['name']}.{pname}"] = t
     try:
         ga = merge_samples(ga, gb, sa, sb)
     except GraphError as e:
@@ -1371,8 +1383,11 @@ def main(argv=None):
                 g["name"] = a.name
         write_graph(g, a.out)
         if a.data:
-            write_data(g, a.model, a.data, seed=a.seed, inferences=a.inferences,
-                       rounding=a.rounding, weights=a.weights)
+            try:
+                write_data(g, a.model, a.data, seed=a.seed, inferences=a.inferences,
+                           rounding=a.rounding, weights=a.weights)
+            except ValueError as e:         # quant_emulation: no emulation, ids out of range
+                raise GraphError(f"--data: {e}") from None
     except GraphError as e:
         print(f"export_graph: error: {e}", file=sys.stderr)
         return 1

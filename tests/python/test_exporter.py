@@ -3,6 +3,8 @@ import os
 import tempfile
 import unittest
 
+import numpy as np
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -285,9 +287,9 @@ def ops_of(g):
 class Unpack(nn.Module):
     """Tuple unpacking of sizes, chunk, split, unbind and a loop over a chunk."""
 
-    def __init__(self):
+    def __init__(self, device="meta"):
         super().__init__()
-        self.fc = nn.Linear(8, 24, device="meta")
+        self.fc = nn.Linear(8, 24, device=device)
 
     def forward(self, x):
         B, T, C = x.size()
@@ -388,9 +390,9 @@ class Capture(unittest.TestCase):
 
 
 class Convs(nn.Module):
-    def __init__(self):
+    def __init__(self, device="meta"):
         super().__init__()
-        d = dict(device="meta")
+        d = dict(device=device)
         self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8, **d)
         self.act = nn.ReLU6()
         self.pool = nn.AdaptiveAvgPool2d((2, 1))
@@ -404,6 +406,20 @@ class Convs(nn.Module):
         z = torch.clamp(self.sp(self.hs(y)), -1.0, 3.0)
         return torch.exp(z) + torch.erf(z) + torch.sqrt(z) + torch.rsqrt(z) + z ** 3 \
             + F.hardtanh(z, -2.0, 2.0) + z.mean(dim=(1, 2), keepdim=True)
+
+
+class ConstOperands(nn.Module):
+    def __init__(self, device="meta"):
+        super().__init__()
+        self.pos = nn.Parameter(torch.zeros(1, 64, 8, device=device))
+        self.cls = nn.Parameter(torch.zeros(1, 1, 8, device=device))
+        self.register_buffer("scale", torch.ones(8, device=device))
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        x = x + self.pos[:, :t]                       # learned positions, sliced
+        x = torch.cat([self.cls.expand(b, -1, -1), x], dim=1)
+        return self.scale * x - self.cls
 
 
 class NewOps(unittest.TestCase):
@@ -427,19 +443,7 @@ class NewOps(unittest.TestCase):
         self.assertEqual(st["params"], zoo.count_params(Convs()))
 
     def test_constant_operands_are_param_other(self):
-        class M(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.pos = nn.Parameter(torch.zeros(1, 64, 8, device="meta"))
-                self.cls = nn.Parameter(torch.zeros(1, 1, 8, device="meta"))
-                self.register_buffer("scale", torch.ones(8, device="meta"))
-
-            def forward(self, x):
-                b, t, _ = x.shape
-                x = x + self.pos[:, :t]                       # learned positions, sliced
-                x = torch.cat([self.cls.expand(b, -1, -1), x], dim=1)
-                return self.scale * x - self.cls
-        g = export(M(), ("batch",), lambda s: {"x": torch.zeros(s["batch"], 6, 8, device="meta")})
+        g = export(ConstOperands(), ("batch",), lambda s: {"x": torch.zeros(s["batch"], 6, 8, device="meta")})
         self.assertEqual([(n["name"], {k: p["shape"] for k, p in n["params"].items()}, n["args"],
                            n.get("attrs"), n["results"]["data_out_0"]["shape"])
                           for n in g["nodes"]],
@@ -485,26 +489,11 @@ class NewOps(unittest.TestCase):
 FX8 = {"type": "fixed", "width": 8, "frac_width": 4}
 
 
-def run_main(main, args):
-    """(exit code, stderr) of a script's main() run in this process (a subprocess would
-    pay torch's import again); an exception other than SystemExit fails the test, as a
-    traceback would."""
-    import contextlib
-    import io
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        try:
-            rc = main(args)
-        except SystemExit as e:
-            rc = e.code
-    return rc, err.getvalue()
-
-
 class UserModuleCli(unittest.TestCase):
     def test_export_simulate_user_module(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "gpt.json")
-            r = run_main(export_graph.main, [
+            r = helpers.run_main(export_graph.main, [
                 "--module", f"{USER_MODELS}:gpt_block", "--input", "x:batch,seq,32",
                 "--dims", "batch=1,seq=16", "--quant-preset", "int8", "--out", out])
             self.assertEqual(r, (0, ""))
@@ -566,10 +555,68 @@ class UserModuleCli(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             for args, want in cases:
                 with self.subTest(args=args):
-                    rc, err = run_main(export_graph.main, args + [
+                    rc, err = helpers.run_main(export_graph.main, args + [
                         "--quant-preset", "int8", "--out", os.path.join(tmp, "g.json")])
                     self.assertEqual(rc, 1, err)
                     self.assertTrue(err.startswith("export_graph: error: "), err)
                     self.assertEqual(err.count("\n"), 1, err)          # one line, no traceback
                     self.assertIn(want, err)
                     self.assertFalse(os.path.exists(os.path.join(tmp, "g.json")))
+
+
+class Semantics(unittest.TestCase):
+    """The exported graph computes what the module computes: the graph evaluated
+    unquantised by scripts/quant_emulation.py (the simulator's reference semantics of
+    each op) against the module in float64, on random parameters and inputs."""
+
+    def check(self, model, dim_names, make, dims):
+        from quant_emulation import eval_graph, quantize_params
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for t in list(model.parameters()) + list(model.buffers()):
+                if t.is_floating_point():
+                    t.copy_((torch.rand(t.shape, generator=gen) - 0.5) * 0.5)
+        model = model.eval()
+        tensors = {}
+        g = export_graph.export_module(model, "m", dim_names, make,
+                                       QuantConfig.load(preset="int8"), dims, tensors=tensors)
+        raw = {k: t.detach().double().numpy() for k, t in tensors.items()}
+        inputs = make(dims)
+        inputs = {k: (torch.rand(v.shape, generator=gen, dtype=torch.float64) * 2 - 1)
+                  if v.is_floating_point() else v for k, v in inputs.items()}
+        got = eval_graph(g, quantize_params(g, raw, quant=False),
+                         {k: v.numpy() for k, v in inputs.items()}, quant=False)
+        with torch.no_grad():
+            want = model.double()(**inputs)
+        want = [want] if isinstance(want, torch.Tensor) else list(want)
+        self.assertEqual(len(g["outputs"]), len(want))
+        for ref, w in zip(g["outputs"], want):
+            np.testing.assert_allclose(got[ref], w.numpy(), rtol=1e-9, atol=1e-9)
+        return g
+
+    def test_new_ops(self):
+        self.check(Convs("cpu"), ("batch",), lambda s: {"x": torch.zeros(s["batch"], 8, 6, 6)},
+                   {"batch": 2})
+
+    def test_unpacking_and_constant_operands(self):
+        self.check(Unpack("cpu"), ("batch", "seq"),
+                   lambda s: {"x": torch.zeros(s["batch"], s["seq"], 8)}, {"batch": 2, "seq": 3})
+        self.check(ConstOperands("cpu"), ("batch",), lambda s: {"x": torch.zeros(s["batch"], 6, 8)},
+                   {"batch": 2})
+
+    def test_llama_rope_gqa_rmsnorm(self):
+        m = zoo.tinyllama("cpu", hidden=32, layers=1, heads=4, kv_heads=2, ffn=48, vocab=50)
+        ids = torch.tensor([[3, 1, 4, 1], [5, 9, 2, 6]])
+
+        def make(s):
+            x = m.example_inputs(s["batch"], s["seq"])
+            x["input_ids"] = ids[:s["batch"], :s["seq"]] if s["seq"] <= 4 else x["input_ids"]
+            return x
+        g = self.check(m, ("batch", "seq"), make, {"batch": 2, "seq": 4})
+        self.assertEqual(sum(n["op"] == "rms_norm" for n in g["nodes"]), 3)
+
+    def test_vit_mha_class_token(self):
+        m = zoo.vit_tiny("cpu", image_size=32, patch_size=8, num_layers=1, num_heads=2,
+                         hidden_dim=16, mlp_dim=32)
+        self.check(m, ("batch",), lambda s: {"x": torch.zeros(s["batch"], 3, 32, 32)},
+                   {"batch": 2})

@@ -422,7 +422,7 @@ class BadOnnx(unittest.TestCase):
 
     def test_cli_exit_1(self):
         import tempfile
-        from test_exporter import run_main
+        from helpers import run_main
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "g.json")
             rc, err = run_main(onnx_to_graph.main, [os.path.join(tmp, "none.onnx"), "--out", out])
