@@ -100,8 +100,10 @@ UNSUPPORTED_HINTS = {
     "RNN": "nearest supported: linear + tanh (an unrolled cell)",
     "expand": "nearest supported: broadcasting add/sub/mul/div",
     "repeat": "nearest supported: cat, or broadcasting add/sub/mul/div",
-    "masked_fill": "nearest supported: none; masks add no MACs, drop them for the export",
-    "where": "nearest supported: none; masks add no MACs, drop them for the export",
+    "masked_fill": "nearest supported: add of an additive mask given as a graph input; "
+                   "masks add no MACs, so dropping them keeps the cost",
+    "where": "nearest supported: add of an additive mask given as a graph input; masks add "
+             "no MACs, so dropping them keeps the cost",
 }
 
 
@@ -193,6 +195,7 @@ class ScopeTracer(fx.Tracer):
         self.lines = {}
         self.last_line = None
         self.fail_scope = None
+        self.proxy_buffer_attributes = True     # self.bias[:, :, :T, :T] with traced T
 
     def is_leaf_module(self, m, qualname):
         if isinstance(m, nn.MultiheadAttention):
@@ -223,10 +226,43 @@ class ScopeTracer(fx.Tracer):
         return proxy
 
 
+# Tensor factories whose size arguments may be traced values (torch.arange(t) with t =
+# x.size(1)): torch's argument parser rejects a Proxy there, so they are wrapped while
+# tracing and recorded as call_function nodes of the original function.
+FACTORIES = ("arange", "ones", "zeros", "full", "empty", "eye")
+
+
+class _Factories:
+    def __init__(self, tracer):
+        self.tracer = tracer
+        self.saved = {}
+
+    def __enter__(self):
+        for name in FACTORIES:
+            orig = getattr(torch, name)
+            self.saved[name] = orig
+
+            def wrapper(*args, _orig=orig, **kwargs):
+                found = []
+                fx.node.map_aggregate((args, kwargs), lambda a: found.append(a)
+                                      if isinstance(a, fx.Proxy) else None)
+                if found:
+                    return self.tracer.create_proxy("call_function", _orig, args, kwargs)
+                return _orig(*args, **kwargs)
+            setattr(torch, name, wrapper)
+        return self
+
+    def __exit__(self, *exc):
+        for name, orig in self.saved.items():
+            setattr(torch, name, orig)
+        return False
+
+
 def trace(model, model_name):
     tracer = ScopeTracer()
     try:
-        graph = tracer.trace(model)
+        with _Factories(tracer):
+            graph = tracer.trace(model)
     except GraphError:
         raise
     except Exception as e:  # fx cannot trace data-dependent control flow etc.
@@ -453,16 +489,22 @@ class _Builder:
 
     def const_node(self, n):
         """An op whose tensor operands are all constants is folded into a constant."""
-        if n.op not in ("call_function", "call_method") or \
+        if n.op not in ("call_function", "call_method", "call_module") or \
                 not isinstance(self.values[n], torch.Tensor):
             return False
         tensors = []
         fx.node.map_arg((n.args, n.kwargs), lambda a: tensors.append(a)
                         if isinstance(self.values.get(a), torch.Tensor) else None)
-        if not tensors or not all(a in self.consts for a in tensors):
+        name = n.target if n.op != "call_function" else _fname(n.target)
+        if not tensors:
+            if n.op != "call_function" or n.target in (operator.getitem,):
+                return False
+            # a factory (torch.arange(t), torch.ones(...)): a constant
+            self.consts[n] = _Const(self.values[n], f"{name}(...)")
+            return True
+        if not all(a in self.consts for a in tensors):
             return False
         first = self.consts[tensors[0]]
-        name = _fname(n.target)
         if name in ("expand", "expand_as") and len(tensors) <= 2:
             self.consts[n] = _Const(first.base, first.source)        # broadcast: keep base
         else:
@@ -657,12 +699,23 @@ class _Builder:
         # (attn_output, attn_weights): item 0 is the output; weights are not produced
         self.mha_out[n] = out
 
+    def _hardsigmoid(self, n, x, name=None):
+        """hardsigmoid(x) = relu6(x + 3) / 6 = clamp(x / 6 + 1/2, 0, 1): three MASE ops."""
+        base = self.unique(name) if name else self.auto_name(n, "hardsigmoid")
+        a = self.emit(n, "mul", [self.tensor_arg(n, x)], attrs={"scalar": 1.0 / 6.0},
+                      name=self.unique(f"{base}.scale"), value=self.values[n])["name"]
+        b = self.emit(n, "add", [a], attrs={"scalar": 0.5}, name=self.unique(f"{base}.shift"),
+                      value=self.values[n])["name"]
+        return self.emit(n, "hardtanh", [b], attrs={"min_val": 0.0, "max_val": 1.0}, name=base)
+
     def module_node(self, n):
         m = self.modules[n.target]
         op = MODULE_OPS.get(type(m))
         if isinstance(m, nn.Identity):
             self.ref[n] = self.tensor_arg(n, n.args[0])
             return
+        if isinstance(m, nn.Hardsigmoid):
+            return self._hardsigmoid(n, n.args[0], name=n.target)
         if op is None:
             raise GraphError(f"unsupported PyTorch op '{type(m).__module__}.{type(m).__name__}' "
                              f"(module '{n.target}') at {self.lines.get(n, 'an unknown line')} "
@@ -856,6 +909,15 @@ class _Builder:
                              attrs={"beta": float(kw.get("beta", args[1] if len(args) > 1 else 1)),
                                     "threshold": float(kw.get("threshold", args[2]
                                                               if len(args) > 2 else 20))})
+        if t is F.hardsigmoid:
+            return self._hardsigmoid(n, n.args[0])
+        if _fname(t) == "stochastic_depth" and getattr(t, "__module__", "").startswith(
+                "torchvision"):
+            training = kw.get("training", args[3] if len(args) > 3 else True)
+            if training:
+                self.unsupported(n, "stochastic_depth in training mode", "export in eval mode")
+            self.ref[n] = self.tensor_arg(n, args[0])       # identity at inference
+            return None
         if t is F.adaptive_avg_pool2d:
             return self.emit(n, "adaptive_avg_pool2d", [self.tensor_arg(n, args[0])],
                              attrs={"output_size": [int(d) for d in self.values[n].shape[-2:]]})

@@ -620,3 +620,69 @@ class Semantics(unittest.TestCase):
                          hidden_dim=16, mlp_dim=32)
         self.check(m, ("batch",), lambda s: {"x": torch.zeros(s["batch"], 3, 32, 32)},
                    {"batch": 2})
+
+
+class TorchvisionExtras(unittest.TestCase):
+    def test_hardsigmoid_and_stochastic_depth(self):
+        from torchvision.ops import StochasticDepth
+
+        class M(nn.Module):
+            def __init__(self, device="meta"):
+                super().__init__()
+                self.gate = nn.Hardsigmoid()
+                self.drop = StochasticDepth(0.2, "row")
+
+            def forward(self, x):
+                return self.drop(self.gate(x)) + F.hardsigmoid(x)
+        g = export(M())
+        self.assertEqual([(n["name"], n["op"], n.get("attrs")) for n in g["nodes"]], [
+            ("gate.scale", "mul", {"scalar": 1 / 6}), ("gate.shift", "add", {"scalar": 0.5}),
+            ("gate", "hardtanh", {"min_val": 0.0, "max_val": 1.0}),
+            ("hardsigmoid.scale", "mul", {"scalar": 1 / 6}),
+            ("hardsigmoid.shift", "add", {"scalar": 0.5}),
+            ("hardsigmoid", "hardtanh", {"min_val": 0.0, "max_val": 1.0}),
+            ("add", "add", None)])
+        Semantics.check(self, M("cpu"), ("batch",), lambda s: {"x": torch.zeros(s["batch"], 8)},
+                        {"batch": 3})
+
+
+class Gpt2Style(nn.Module):
+    """nanoGPT-style: positions from torch.arange(t), a causal-mask buffer sliced to T."""
+
+    def __init__(self, masked_fill, device="meta"):
+        super().__init__()
+        self.masked_fill = masked_fill
+        self.wte = nn.Embedding(100, 16, device=device)
+        self.wpe = nn.Embedding(64, 16, device=device)
+        self.c_attn = nn.Linear(16, 48, device=device)
+        self.register_buffer("bias", torch.tril(torch.ones(64, 64, device=device))
+                             .view(1, 1, 64, 64))
+
+    def forward(self, idx):
+        b, t = idx.size()
+        pos = torch.arange(0, t, dtype=torch.long, device=idx.device)
+        x = self.wte(idx) + self.wpe(pos)
+        q, k, v = self.c_attn(x).split(16, dim=2)
+        att = q.unsqueeze(1) @ k.unsqueeze(1).transpose(-2, -1)
+        if self.masked_fill:
+            att = att.masked_fill(self.bias[:, :, :t, :t] == 0, float("-inf"))
+        return F.softmax(att, dim=-1) @ v.unsqueeze(1)
+
+
+class Gpt2(unittest.TestCase):
+    def make(self, s):
+        return {"idx": torch.zeros(s["batch"], s["seq"], dtype=torch.long, device="meta")}
+
+    def test_arange_positions_are_a_constant_operand(self):
+        with self.assertRaises(GraphError) as cm:
+            export(Gpt2Style(True), ("batch", "seq"), self.make)
+        self.assertIn("unsupported PyTorch op 'Tensor.masked_fill' (call_method masked_fill) "
+                      f"in the top-level module at {_line_of('att = att.masked_fill(')}", str(cm.exception))
+        self.assertIn("nearest supported: add of an additive mask given as a graph input",
+                      str(cm.exception))
+        g = export(Gpt2Style(False), ("batch", "seq"), self.make)
+        add = g["nodes"][1]
+        # wpe(arange(t)) is the first t rows of the table: a constant [seq, 16]
+        self.assertEqual((add["op"], add["params"]["other"]["shape"], add["args"]),
+                         ("add", ["seq", 16], {"data_in_0": "wte"}))
+        self.assertEqual([n["op"] for n in g["nodes"][2:6]], ["linear", "slice", "slice", "slice"])
