@@ -81,6 +81,7 @@ SUPPORTED_TORCH = sorted(
     {_f.__name__ for _f in ELEMENTWISE_FUNCS} |
     {"add", "sub", "mul", "div", "matmul", "bmm", "softmax", "flatten", "transpose", "permute",
      "reshape", "view", "linear", "embedding", "mean", "pow", "cat", "chunk", "split",
+     "unsqueeze", "squeeze",
      "unbind", "getitem", "size", "adaptive_avg_pool2d", "hardtanh", "relu6", "clamp",
      "softplus", "neg", "expand", "contiguous", "to", "layer_norm"})
 
@@ -886,6 +887,9 @@ class _Builder:
             return self._shape_op(n, "permute", n.args[0], args[1:])
         if t is torch.reshape:
             return self._shape_op(n, "reshape", n.args[0], args[1:])
+        if t in (torch.unsqueeze, torch.squeeze):
+            return self.emit(n, "reshape", [self.tensor_arg(n, args[0])],
+                             attrs={"shape": self.sym_shape(self.values[n].shape)})
         if t is torch.mean:
             return self._mean(n, n.args[0], kw.get("dim", args[1] if len(args) > 1 else None),
                               kw.get("keepdim", args[2] if len(args) > 2 else False))
@@ -953,6 +957,9 @@ class _Builder:
         x = n.args[0]
         rest = list(self.concrete(n.args[1:]))
         kw = {k: self.concrete(v) for k, v in n.kwargs.items()}
+        if name in ("unsqueeze", "squeeze"):
+            return self.emit(n, "reshape", [self.tensor_arg(n, x)],
+                             attrs={"shape": self.sym_shape(self.values[n].shape)})
         if name in ("view", "reshape", "transpose", "permute", "flatten"):
             if name == "flatten" and kw:
                 rest = [kw.get("start_dim", 0), kw.get("end_dim", -1)]
