@@ -1460,6 +1460,13 @@ def main(argv=None):
     except GraphError as e:
         print(f"export_graph: error: {e}", file=sys.stderr)
         return 1
+    except Exception as e:  # a bug here, not bad input: exit 3, still one line
+        import traceback
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        print(f"export_graph: internal error: {type(e).__name__}: {e} (at "
+              f"{os.path.basename(last.filename)}:{last.lineno}; please report it with the "
+              f"model)", file=sys.stderr)
+        return 3
     return 0
 
 

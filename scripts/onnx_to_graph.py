@@ -283,7 +283,8 @@ def prepare(model, fixed, label):
 
 SUPPORTED_ONNX = sorted({
     "MatMul", "Gemm", "QLinearMatMul", "MatMulInteger", "Conv", "QLinearConv", "Relu", "Gelu",
-    "Tanh", "Sigmoid", "Erf", "Sqrt", "Exp", "HardSwish", "Softplus", "Neg", "Pow", "Clip",
+    "Tanh", "Sigmoid", "Erf", "Sqrt", "Exp", "HardSwish", "HardSigmoid", "Softplus", "Neg",
+    "Pow", "Clip",
     "ReduceMean", "GlobalAveragePool", "Pad", "Concat", "Slice", "Split", "Squeeze",
     "Unsqueeze", "Expand", "Add", "Sub", "Mul", "Div", "Gather", "Softmax",
     "LayerNormalization", "BatchNormalization", "MaxPool", "AveragePool", "Flatten",
@@ -748,6 +749,14 @@ class Converter:
             return self.emit(n, simple[op], [self.tensor(n.input[0], n)], n.output[0])
         if op in ("Add", "Sub", "Mul", "Div"):
             return self.binary(n, op.lower())
+        if op == "HardSigmoid":         # clamp(alpha x + beta, 0, 1): three MASE ops
+            x = self.tensor(n.input[0], n)
+            a = _scalar(np.float32(self.attr(n, "alpha", 0.2)))
+            b = _scalar(np.float32(self.attr(n, "beta", 0.5)))
+            t = self.emit_mid(n, "mul", x, x.shape, {"scalar": a}, "_scale")
+            t = self.emit_mid(n, "add", t, x.shape, {"scalar": b}, "_shift")
+            return self.emit(n, "hardtanh", [t], n.output[0],
+                             attrs={"min_val": 0.0, "max_val": 1.0})
         if op == "Softplus":
             return self.emit(n, "softplus", [self.tensor(n.input[0], n)], n.output[0],
                              attrs={"beta": 1.0, "threshold": 20.0})
@@ -1166,6 +1175,13 @@ def main(argv=None):
     except GraphError as e:
         print(f"onnx_to_graph: error: {e}", file=sys.stderr)
         return 1
+    except Exception as e:  # a bug here, not bad input: exit 3, still one line
+        import traceback
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        print(f"onnx_to_graph: internal error: {type(e).__name__}: {e} (at "
+              f"{os.path.basename(last.filename)}:{last.lineno}; please report it with the "
+              f"model)", file=sys.stderr)
+        return 3
     return 0
 
 
