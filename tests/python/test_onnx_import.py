@@ -451,10 +451,11 @@ class BadOnnx(unittest.TestCase):
 class HardSigmoidOnnx(unittest.TestCase):
     def test_hardsigmoid_is_three_ops(self):
         m = nn.Sequential(nn.Linear(8, 8), nn.Hardsigmoid()).eval()
-        make = lambda s: {"x": torch.zeros(s["batch"], 8)}  # noqa: E731
-        om = export_onnx(m, make(SAMPLE), {"x": {0: "batch"}})
+        make = lambda s: {"input": torch.zeros(s["batch"], 8)}  # noqa: E731
+        om = export_onnx(m, make(SAMPLE), {"input": {0: "batch"}})
         self.assertIn("HardSigmoid", [n.op_type for n in om.graph.node])
-        og = onnx_to_graph.convert_model(om, None, {}, inputs=[("x", ["batch", 8], "float32")])
+        og = onnx_to_graph.convert_model(om, None, {}, inputs=[("input", ["batch", 8],
+                                                                 "float32")])
         self.assertEqual([(n["op"], n.get("attrs")) for n in og["nodes"]][1:], [
             ("mul", {"scalar": 0.16666667}), ("add", {"scalar": 0.5}),
             ("hardtanh", {"min_val": 0.0, "max_val": 1.0})])
