@@ -535,15 +535,11 @@ class _Builder:
         kw = {k: self.concrete(v) for k, v in n.kwargs.items()}
         shape = list(self.values[x].shape)
         rank = len(shape)
-        dim_default = 0
-        if name == "chunk":
-            chunks = rest[0] if rest else kw["chunks"]
-            dim = rest[1] if len(rest) > 1 else kw.get("dim", dim_default)
-        elif name == "unbind":
+        # the items' sizes come from the recorded results; only the dim is read here
+        if name == "unbind":
             dim = rest[0] if rest else kw.get("dim", 0)
         else:
-            sec = rest[0] if rest else kw.get("split_size_or_sections", kw.get("sections"))
-            dim = rest[1] if len(rest) > 1 else kw.get("dim", dim_default)
+            dim = rest[1] if len(rest) > 1 else kw.get("dim", 0)
         dim = self.norm_dim(dim, rank)
         outs = self.values[n]
         items, start = [], 0
@@ -580,7 +576,7 @@ class _Builder:
             self.unsupported(n, "getitem with a tensor index", "only ints, slices, None and "
                              "... index a tensor; gather/scatter are not mase ops")
         n_real = sum(1 for i in idx if i is not None and i is not Ellipsis)
-        out, d = [], 0
+        d = 0
         slices, squeeze, unsq, neg = [], [], 0, {}
         for i in idx:
             if i is Ellipsis:
@@ -903,7 +899,8 @@ class _Builder:
         if t in (F.relu6,):
             return self._hardtanh(n, n.args[0], 0.0, 6.0)
         if t is F.hardtanh:
-            return self._hardtanh(n, n.args[0], kw.get("min_val", args[1] if len(args) > 1 else -1.0),
+            return self._hardtanh(n, n.args[0],
+                                  kw.get("min_val", args[1] if len(args) > 1 else -1.0),
                                   kw.get("max_val", args[2] if len(args) > 2 else 1.0))
         if t in (torch.clamp, torch.clip):
             return self._hardtanh(n, n.args[0], kw.get("min", args[1] if len(args) > 1 else None),

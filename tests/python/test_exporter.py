@@ -443,7 +443,8 @@ class NewOps(unittest.TestCase):
         self.assertEqual(st["params"], zoo.count_params(Convs()))
 
     def test_constant_operands_are_param_other(self):
-        g = export(ConstOperands(), ("batch",), lambda s: {"x": torch.zeros(s["batch"], 6, 8, device="meta")})
+        g = export(ConstOperands(), ("batch",),
+                   lambda s: {"x": torch.zeros(s["batch"], 6, 8, device="meta")})
         self.assertEqual([(n["name"], {k: p["shape"] for k, p in n["params"].items()}, n["args"],
                            n.get("attrs"), n["results"]["data_out_0"]["shape"])
                           for n in g["nodes"]],
@@ -677,7 +678,8 @@ class Gpt2(unittest.TestCase):
         with self.assertRaises(GraphError) as cm:
             export(Gpt2Style(True), ("batch", "seq"), self.make)
         self.assertIn("unsupported PyTorch op 'Tensor.masked_fill' (call_method masked_fill) "
-                      f"in the top-level module at {_line_of('att = att.masked_fill(')}", str(cm.exception))
+                      f"in the top-level module at {_line_of('att = att.masked_fill(')}",
+                      str(cm.exception))
         self.assertIn("nearest supported: add of an additive mask given as a graph input",
                       str(cm.exception))
         g = export(Gpt2Style(False), ("batch", "seq"), self.make)
