@@ -3,22 +3,25 @@
 
     /usr/bin/python3 scripts/export_graph.py --model opt-125m --quant-preset int8 \
         --dims batch=1,seq=128 --out workloads/graphs/opt125m_int8.json
+    /usr/bin/python3 scripts/export_graph.py --module my_model.py:make \
+        --input x:batch,seq,64 --dims seq=128 --quant my_quant.yaml --out my_model.json
 
 How it works (docs/workloads.md has the long version):
 
 1. torch.fx symbolic trace with a tracer that records, for every fx node, the
-   path of the module whose forward created it (for names and error messages).
+   path of the module whose forward created it and the user's source line (for
+   names and error messages), and that unpacks tuple results on Python 3.11
+   (`B, T, C = x.size()`, `q, k, v = x.chunk(3)`).
 2. The traced graph is run on the ``meta`` device with sample inputs whose
-   symbolic dims are unusual primes (pass A: batch=5, seq=37). Every tensor's
-   concrete shape is mapped back to dim names: an entry equal to the sample
-   value of ``batch`` becomes "batch", and so on. Non-tensor values (x.size(),
-   getattr shape, getitem on sizes, arithmetic on them) are folded into the
-   consumers' attributes.
-3. The same is done again with other primes (pass B: batch=7, seq=43), and the
-   two symbolic graphs must be identical. This catches a model constant that
-   happens to equal a sample value and a dim that only appears inside a
-   product (e.g. batch*heads), which a shape list cannot express.
-4. A MASE-style quantization config sets every tensor's precision.
+   symbolic dims are unusual primes (pass A: batch=5, seq=37). Non-tensor values
+   (x.size(), getattr shape, getitem on sizes, arithmetic on them) are folded into
+   the consumers' attributes; ops on parameters only fold into constants.
+3. The same is done again with other primes (pass B: batch=7, seq=43), and the two
+   concrete graphs are merged entry by entry: equal entries are constants, entries
+   that follow the samples are dims, anything else (a dim inside a product such as
+   batch*heads) is an error naming the entry.
+4. Decomposed RMSNorm / GELU / SiLU patterns are fused; a MASE-style quantization
+   config sets every tensor's precision.
 """
 import argparse
 import dis

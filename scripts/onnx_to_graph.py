@@ -2,21 +2,27 @@
 """Convert an ONNX model (float or QDQ-quantized) to a masesim mase-graph.
 
     /usr/bin/python3 scripts/onnx_to_graph.py model.onnx --out model.json \
-        --sample batch=5,seq=37 --dims batch=1,seq=128 [--quant-preset int8]
+        --input x:batch,seq,64 --dims batch=1,seq=128 [--quant-preset int8]
 
-Shapes: the ONNX model should have static shapes (torch.onnx.export without
-dynamic_axes, at sample sizes that are unusual primes). --sample says which
-concrete sizes are which symbolic dims; every shape entry equal to a sample
-value becomes the dim name (the same trick as export_graph.py). Inputs with
-symbolic dim_params named like a --sample dim are fixed to the sample value
-before ONNX shape inference.
+Shapes: --input NAME:SHAPE[:DTYPE] names which axes of each graph input are which
+symbolic dims (as export_graph.py --module). Dynamic axes (dim_params) are set to the
+sample sizes of pass A and pass B, shape arithmetic is folded with numpy and shapes
+are inferred with onnx.shape_inference until a fixpoint, and the two converted graphs
+must agree entry by entry (docs/workloads.md, "ONNX path"). A static export's sizes
+are pass A; --second FILE (the same model exported at other sizes) is pass B, else
+entries equal to a sample size are named by value with a note. Only the default ONNX
+domain at a known opset is accepted. The historical --sample batch=5,seq=37 (a static
+export at those sizes) still works.
 
 Ops: MatMul (+ following bias Add) / Gemm -> linear when the right operand is a
-constant, else matmul; Conv; Relu/Gelu/Tanh/Sigmoid; Softmax; LayerNormalization;
-BatchNormalization; Add/Sub/Mul/Div (constant scalars become attr `scalar`);
-Gather on a constant table -> embedding; MaxPool/AveragePool; Flatten; Reshape;
-Transpose (a two-axis swap -> transpose, else permute). Identity, Dropout, Cast
-and shape arithmetic (Shape, Gather/Unsqueeze/Concat on constants) are folded.
+constant, else matmul; Conv (1-D -> conv1d); Relu/Gelu/Tanh/Sigmoid/Erf/Sqrt/Exp/
+HardSwish/HardSigmoid/Softplus/Neg/Pow/Clip; ReduceMean; GlobalAveragePool; a zero Pad
+before Conv/AveragePool (merged); Softmax; LayerNormalization; BatchNormalization;
+Add/Sub/Mul/Div (constant scalars become attr `scalar`, constant tensors param
+`other`); Concat; Slice/Split -> slice; Gather on a constant table -> embedding;
+MaxPool/AveragePool; Flatten; Reshape; Squeeze/Unsqueeze; Transpose (a two-axis swap
+-> transpose, else permute). Identity, Dropout, Cast and shape arithmetic are folded;
+RMSNorm, Erf-GELU and x*sigmoid(x) patterns are fused (mase_graph_common).
 
 Quantization: QuantizeLinear/DequantizeLinear pairs are precision annotations:
 the tensor (or initializer) they wrap gets `fixed` with the zero point's width
