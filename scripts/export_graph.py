@@ -1151,11 +1151,16 @@ def export_user_module(model, model_name, input_specs, quant, dims=None, attrs=N
 
 # Small models for the functional tests (not in the published zoo): name ->
 # (constructor(device), dims). opt-tiny is tests/python/test_onnx_import.py's
-# two-layer OPT-style decoder (hidden 64, 4 heads, FFN 256, vocabulary 1000).
+# two-layer OPT-style decoder (hidden 64, 4 heads, FFN 256, vocabulary 1000);
+# vit-micro a one-layer torchvision ViT (MultiheadAttention, class token).
 EXTRA_MODELS = {
     "opt-tiny": (lambda device="meta": __import__("masesim_models").OPTForCausalLM(
         hidden=64, layers=2, heads=4, ffn=256, proj=64, pre_ln=True, vocab=1000, max_pos=128,
         device=device), ("batch", "seq")),
+    # torchvision VisionTransformer, 32x32, patch 8, 1 layer, 2 heads, hidden 16, MLP 32
+    "vit-micro": (lambda device="meta": __import__("masesim_models").vit_tiny(
+        device, image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=16,
+        mlp_dim=32), ("batch",)),
 }
 
 
@@ -1231,24 +1236,43 @@ def _quantum(p):
     return 2.0 ** -p["frac_width"] if p["type"] == "fixed" else 0.0
 
 
-def init_in_range(model, graph, seed):
+def graph_tensors(model, model_name, graph):
+    """{"node.param": the module's tensor} for every parameter of `graph`: the state_dict
+    entry of that name, else (nn.MultiheadAttention's in_proj, constant operands 'other')
+    the tensor the exporter read, found by exporting `model` (on the CPU) again."""
+    sd = model.state_dict(keep_vars=True)     # tied tensors under every name
+    keys = [f"{n['name']}.{p}" for n in graph["nodes"] for p in n.get("params", {})]
+    if all(k in sd for k in keys):
+        return sd
+    import masesim_models as zoo
+    found = {}
+    dim_names = tuple(graph["dims"])
+    export_module(model, model_name, dim_names,
+                  lambda s: zoo.example_inputs(model, s, device="cpu"),
+                  QuantConfig({"default": {"type": "float", "width": 32}}, "float32"),
+                  tensors=found)
+    return {k: sd[k] if k in sd else found[k] for k in keys if k in sd or k in found}
+
+
+def init_in_range(model, graph, seed, tensors=None):
     """Seeded random parameters scaled so that the graph's formats see non-trivial values:
     GEMM/conv weights U(-a, a), a = max(2/sqrt(fan_in), 2 LSBs of a fixed-point weight);
     biases U(-0.5, 0.5); norm scales U(0.5, 1.5), shifts U(-0.25, 0.25); embeddings
     U(-1, 1); batch-norm statistics mean U(-0.5, 0.5), variance U(0.5, 2)."""
     gen = torch.Generator().manual_seed(seed)
-    tensors = model.state_dict(keep_vars=True)     # tied tensors under every name
+    if tensors is None:
+        tensors = model.state_dict(keep_vars=True)     # tied tensors under every name
     for n in graph["nodes"]:
         for pname, p in n.get("params", {}).items():
             if "shared_with" in p:
                 continue
             t = tensors[f"{n['name']}.{pname}"]
             op = n["op"]
-            if op in ("linear", "conv2d") and pname == "weight":
+            if op in ("linear", "conv2d", "conv1d") and pname == "weight":
                 fan_in = int(np.prod(t.shape[1:]))
                 a = max(2.0 / math.sqrt(fan_in), 2 * _quantum(p["precision"]))
                 _uniform(t, -a, a, gen)
-            elif op in ("linear", "conv2d"):
+            elif op in ("linear", "conv2d", "conv1d"):
                 _uniform(t, -0.5, 0.5, gen)
             elif op == "embedding":
                 _uniform(t, -1.0, 1.0, gen)
@@ -1338,9 +1362,9 @@ def write_data(graph, model_name, data_dir, seed=0, inferences=2, rounding="half
         except RuntimeError as e:
             raise GraphError(f"--weights {weights}: {e}") from None
     else:
-        init_in_range(model, graph, seed)
+        init_in_range(model, graph, seed, graph_tensors(model, model_name, graph))
     model.eval()
-    tensors = model.state_dict(keep_vars=True)     # tied tensors under every name
+    tensors = graph_tensors(model, model_name, graph)
     raw = {}
     for sub in ("params", "inputs", "reference"):
         os.makedirs(os.path.join(data_dir, sub), exist_ok=True)

@@ -688,3 +688,19 @@ class Gpt2(unittest.TestCase):
         self.assertEqual((add["op"], add["params"]["other"]["shape"], add["args"]),
                          ("add", ["seq", 16], {"data_in_0": "wte"}))
         self.assertEqual([n["op"] for n in g["nodes"][2:6]], ["linear", "slice", "slice", "slice"])
+
+
+class TensorData(unittest.TestCase):
+    def test_data_of_a_vit_with_mha_and_class_token(self):
+        # write_data checks the unquantised graph against the module (float64, 1e-9)
+        # and needs every parameter: MHA's in_proj_weight and the class token are found
+        # through the exporter, not by state_dict name
+        g = export_graph.export_zoo("vit-micro", QuantConfig.load(preset="int8"), {"batch": 1})
+        with tempfile.TemporaryDirectory() as tmp:
+            export_graph.write_data(g, "vit-micro", tmp, inferences=1)
+            files = sorted(os.listdir(os.path.join(tmp, "params")))
+            attn = "encoder.layers.encoder_layer_0.self_attention"
+            for f in ("cat.other.npy", f"{attn}.in_proj.weight.npy", "encoder.add.other.npy"):
+                self.assertIn(f, files)
+            w = np.load(os.path.join(tmp, "params", f"{attn}.in_proj.weight.npy"))
+            self.assertEqual(w.shape, (48, 16))
