@@ -460,3 +460,19 @@ class HardSigmoidOnnx(unittest.TestCase):
             ("mul", {"scalar": 0.16666667}), ("add", {"scalar": 0.5}),
             ("hardtanh", {"min_val": 0.0, "max_val": 1.0})])
         self.assertEqual(compute_profile(og), compute_profile(fx_export(m, ("batch",), make)))
+
+
+class UnsupportedOnnx(unittest.TestCase):
+    def test_topk_names_node_and_nearest(self):
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 16])
+        v = helper.make_tensor_value_info("v", TensorProto.FLOAT, [5, 2])
+        i = helper.make_tensor_value_info("i", TensorProto.INT64, [5, 2])
+        k = numpy_helper.from_array(np.array([2], np.int64), "k")
+        node = helper.make_node("TopK", ["x", "k"], ["v", "i"], name="/router/TopK")
+        m = helper.make_model(helper.make_graph([node], "moe", [x], [v, i], [k]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+        with self.assertRaises(GraphError) as cm:
+            onnx_to_graph.convert_model(m, None, {}, inputs=[("x", ["batch", 16], "float32")])
+        self.assertEqual(str(cm.exception), "unsupported ONNX op 'TopK' at ONNX node "
+                         "'/router/TopK' (TopK) (nearest supported: Softmax over all experts "
+                         "(dense gating); top-k routing is not a mase op)")
