@@ -704,3 +704,31 @@ class TensorData(unittest.TestCase):
                 self.assertIn(f, files)
             w = np.load(os.path.join(tmp, "params", f"{attn}.in_proj.weight.npy"))
             self.assertEqual(w.shape, (48, 16))
+
+
+class Gpt2Simulate(unittest.TestCase):
+    def make(self, s):
+        return {"idx": torch.zeros(s["batch"], s["seq"], dtype=torch.long, device="meta")}
+
+    def test_simulate_constant_operand_with_a_dim(self):
+        # add with param 'other' [seq, 16] (wpe(arange(t))): needs the op registry's 'other'
+        if not os.access(SIMULATE, os.X_OK):
+            self.skipTest(f"no simulate binary at {SIMULATE}")
+        import subprocess
+        from mase_graph_common import write_graph
+        g = export(Gpt2Style(False), ("batch", "seq"), self.make, dims={"batch": 1, "seq": 8})
+        with tempfile.TemporaryDirectory() as tmp:
+            write_graph(g, os.path.join(tmp, "gpt2.json"))
+            cfg = os.path.join(tmp, "sys.yaml")
+            with open(cfg, "w") as f:
+                f.write("workload:\n  graph: gpt2.json\n  inferences: 2\nsystem:\n  devices:\n"
+                        "    - {name: fpga0, type: u250}\n")
+            r = subprocess.run([SIMULATE, "--config", cfg, "--summary"], capture_output=True,
+                               text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # wte 100*16 + the 8 used rows of wpe + c_attn 16*48 + 48
+            self.assertIn(f"parameters    {100 * 16 + 8 * 16 + 16 * 48 + 48}\n", r.stdout)
+            self.assertEqual(graph_stats.stats(g)["params"], 100 * 16 + 8 * 16 + 16 * 48 + 48)
+            r = subprocess.run([SIMULATE, "--config", cfg, "--quiet"], capture_output=True,
+                               text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
