@@ -150,12 +150,24 @@ class _UnpackProxy(fx.Proxy):
                 break
         if n is None:
             n = _known_arity(self.node)
+        if n is None:       # `*x.shape[:-1]`: the length of the traced sample value
+            shadow = getattr(self.tracer, "shadow", {}).get(self.node, _MISSING)
+            if isinstance(shadow, (tuple, list)):
+                n = len(shadow)
         if n is None:
             raise fx.proxy.TraceError(
                 f"cannot iterate over the result of '{_fname(self.node.target)}' while "
                 f"tracing: its length is unknown (unpack it into a fixed number of names, "
                 f"e.g. a, b = ...)")
         return (self[i] for i in range(n))
+
+    def __len__(self):
+        """The length of a traced size tuple (`(*x.shape[:-1], -1)` asks for it); a
+        tensor's len() stays untraceable."""
+        shadow = getattr(self.tracer, "shadow", {}).get(self.node, _MISSING)
+        if isinstance(shadow, (tuple, list)):
+            return len(shadow)
+        raise RuntimeError("'len' of a traced tensor is not supported; use x.size(0)")
 
     def __getattr__(self, k):
         return _UnpackAttribute(self, k)
@@ -164,11 +176,13 @@ class _UnpackProxy(fx.Proxy):
 class _UnpackAttribute(fx.proxy.Attribute):
     """`x.shape` etc.: an Attribute that unpacks like _UnpackProxy."""
     __iter__ = _UnpackProxy.__iter__
+    __len__ = _UnpackProxy.__len__
 
     def __getattr__(self, k):
         return _UnpackAttribute(self, k)
 
 
+_MISSING = object()
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 _THIS_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -199,6 +213,9 @@ class ScopeTracer(fx.Tracer):
         self.lines = {}
         self.last_line = None
         self.fail_scope = None
+        self.sample_inputs = None       # {forward arg: sample tensor}, for _run_shadow
+        self.shadow = {}
+        self._in_shadow = False
         self.proxy_buffer_attributes = True     # self.bias[:, :, :T, :T] with traced T
 
     def is_leaf_module(self, m, qualname):
@@ -209,7 +226,14 @@ class ScopeTracer(fx.Tracer):
     def proxy(self, node):
         return _UnpackProxy(node, self)
 
+    def getattr(self, attr, attr_val, parameter_proxy_cache):
+        if self._in_shadow:                 # _run_shadow: the real parameter
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
+
     def call_module(self, m, forward, args, kwargs):
+        if self._in_shadow:                 # _run_shadow: run it, record nothing
+            return forward(*args, **kwargs)
         self.stack.append(self.path_of_module(m))
         try:
             return super().call_module(m, forward, args, kwargs)
@@ -220,8 +244,39 @@ class ScopeTracer(fx.Tracer):
         finally:
             self.stack.pop()
 
+    def _run_shadow(self, node):
+        """The node's value on the sample inputs (meta tensors), computed while tracing,
+        only to know the length of a traced tuple (`*x.shape[:-1]`); _MISSING when it
+        cannot be computed (the arity is then unknown, an error, as before)."""
+        self._in_shadow = True
+        try:
+            args, kwargs = fx.node.map_arg((node.args, node.kwargs), lambda a: self.shadow[a])
+            with torch.no_grad():
+                if node.op == "placeholder":
+                    return self.sample_inputs[node.target]
+                if node.op == "get_attr":
+                    v = self.root
+                    for part in node.target.split("."):
+                        v = getattr(v, part)
+                    return v
+                if node.op == "call_function":
+                    return node.target(*args, **kwargs)
+                if node.op == "call_method":
+                    return getattr(args[0], node.target)(*args[1:], **kwargs)
+                if node.op == "call_module":
+                    return self.root.get_submodule(node.target)(*args, **kwargs)
+        except Exception:
+            pass
+        finally:
+            self._in_shadow = False
+        return _MISSING
+
     def create_proxy(self, kind, target, args, kwargs, name=None, type_expr=None, *a, **k):
         proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr, *a, **k)
+        if self.sample_inputs is not None:
+            v = self._run_shadow(proxy.node)
+            if v is not _MISSING:
+                self.shadow[proxy.node] = v
         self.scope[proxy.node] = self.stack[-1]
         line = _user_line(inspect.currentframe().f_back)
         if line:
@@ -262,8 +317,9 @@ class _Factories:
         return False
 
 
-def trace(model, model_name):
+def trace(model, model_name, sample_inputs=None):
     tracer = ScopeTracer()
+    tracer.sample_inputs = sample_inputs
     try:
         with _Factories(tracer):
             graph = tracer.trace(model)
@@ -995,8 +1051,8 @@ class _Builder:
 
 
 def _symbolic_graph(model, model_name, sample, make_inputs):
-    gm, scope, lines = trace(model, model_name)
     inputs = make_inputs(sample)
+    gm, scope, lines = trace(model, model_name, inputs)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     args = []
     for p in placeholders:

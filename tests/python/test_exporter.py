@@ -327,6 +327,25 @@ class Capture(unittest.TestCase):
         cat = g["nodes"][11]
         self.assertEqual(cat["args"], {"data_in_0": "slice_4", "data_in_1": "slice_3"})
 
+    def test_starred_sizes(self):
+        # HF style: hidden_shape = (*x.shape[:-1], -1, head_dim); the length of the traced
+        # size tuple comes from the sample value computed while tracing
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.q = nn.Linear(16, 16, device="meta")
+
+            def forward(self, x):
+                input_shape = x.shape[:-1]
+                q = self.q(x).view((*input_shape, -1, 4)).transpose(1, 2)
+                return q.transpose(1, 2).reshape(*input_shape, -1)
+        g = export(M(), ("batch", "seq"),
+                   lambda s: {"x": torch.zeros(s["batch"], s["seq"], 16, device="meta")})
+        self.assertEqual([(n["op"], n.get("attrs")) for n in g["nodes"]], [
+            ("linear", None), ("view", {"shape": ["batch", "seq", 4, 4]}),
+            ("transpose", {"dim0": 1, "dim1": 2}), ("transpose", {"dim0": 1, "dim1": 2}),
+            ("reshape", {"shape": ["batch", "seq", 16]})])
+
     def test_torchvision_vit_traces(self):
         # torchvision's ViT: n, c, h, w = x.shape, a class token (cat with a parameter),
         # a learned position table (add with a parameter), nn.MultiheadAttention, x[:, 0]
