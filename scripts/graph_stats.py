@@ -17,9 +17,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mase_graph_common import GraphError, bits_per_element, load_graph, parse_dims  # noqa: E402
+from mase_graph_common import (BUFFER_PARAMS, GraphError, bits_per_element,  # noqa: E402
+                               load_graph, parse_dims)
 
-MAC_OPS = ("linear", "matmul", "bmm", "conv2d")
+MAC_OPS = ("linear", "matmul", "bmm", "conv2d", "conv1d")
 
 
 def resolve(shape, dims):
@@ -62,6 +63,9 @@ def node_macs(graph, n, dims):
     if op == "conv2d":
         w = n["params"]["weight"]["shape"]
         return numel * w[1] * w[2] * w[3]
+    if op == "conv1d":
+        w = n["params"]["weight"]["shape"]
+        return numel * w[1] * w[2]
     return 0
 
 
@@ -75,11 +79,12 @@ def stats(graph, dims_override=None):
     macs_by_op = {}
     for n in graph["nodes"]:
         by_op[n["op"]] = by_op.get(n["op"], 0) + 1
-        for p in n.get("params", {}).values():
+        for pname, p in n.get("params", {}).items():
             if "shared_with" in p:
                 continue
             k = math.prod(resolve(p["shape"], dims))
-            params += k
+            if pname not in BUFFER_PARAMS:
+                params += k
             weight_bits += k * bits_per_element(p["precision"])
         m = node_macs(graph, n, dims)
         macs += m

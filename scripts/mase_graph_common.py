@@ -245,3 +245,322 @@ def parse_dims(text):
         if dims[k.strip()] <= 0:
             raise GraphError(f"--dims: '{k}' must be positive")
     return dims
+
+
+# ----------------------------------------------------- shared command-line options
+def add_quant_args(ap):
+    """--quant FILE / --quant-preset NAME, the same for export_graph.py and
+    onnx_to_graph.py (one MASE-style per-tensor config, docs/workloads.md)."""
+    q = ap.add_mutually_exclusive_group()
+    q.add_argument("--quant", metavar="CONFIG", help="MASE-style quantization config YAML "
+                   "(default / by_op / by_name / index, docs/workloads.md)")
+    q.add_argument("--quant-preset", metavar="NAME",
+                   help=f"uniform preset: {', '.join(sorted(PRESETS))}")
+    return q
+
+
+def quant_from_args(a):
+    """The QuantConfig of parsed --quant/--quant-preset, or None when neither is given."""
+    if a.quant or a.quant_preset:
+        return QuantConfig.load(a.quant, a.quant_preset)
+    return None
+
+
+# The dims trick (docs/workloads.md): symbolic dims get unusual primes as sample sizes,
+# pass A and pass B; the two symbolic graphs must be identical. batch and seq keep their
+# historical values; other dim names take the next unused primes in name order.
+SAMPLE_A = {"batch": 5, "seq": 37}
+SAMPLE_B = {"batch": 7, "seq": 43}
+_SPARE_A = (41, 53, 59, 67, 73, 79, 83, 89, 97, 101, 103)
+_SPARE_B = (47, 61, 71, 109, 113, 127, 131, 137, 139, 149, 151)
+
+
+def sample_dims(dim_names, which):
+    """{dim: sample size} of pass 'A' or 'B' for the given symbolic dim names."""
+    base, spare = (SAMPLE_A, _SPARE_A) if which == "A" else (SAMPLE_B, _SPARE_B)
+    out, k = {}, 0
+    for d in sorted(dim_names, key=lambda d: (d not in base, d)):
+        if d in base:
+            out[d] = base[d]
+        else:
+            if k >= len(spare):
+                raise GraphError(f"too many symbolic dims ({len(dim_names)}); at most "
+                                 f"{len(spare) + len(base)}")
+            out[d] = spare[k]
+            k += 1
+    return out
+
+
+INPUT_DTYPES = {"float32": "float32", "float": "float32", "f32": "float32",
+                "float16": "float16", "f16": "float16", "bfloat16": "bfloat16",
+                "float64": "float64", "int64": "int64", "long": "int64", "int32": "int32",
+                "int": "int32", "bool": "bool", "uint8": "uint8", "int8": "int8"}
+
+
+def parse_input_spec(text):
+    """'NAME:SHAPE[:DTYPE]' with SHAPE a comma list of ints and dim names, e.g.
+    'input_ids:batch,seq:int64' or 'x:batch,3,224,224' (dtype float32).
+    Returns (name, [int | str], dtype name)."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise GraphError(f"--input '{text}': expected NAME:SHAPE[:DTYPE], e.g. "
+                         f"x:batch,3,224,224:float32")
+    name, shape_text = parts[0].strip(), parts[1]
+    dtype = parts[2].strip() if len(parts) == 3 else "float32"
+    if dtype not in INPUT_DTYPES:
+        raise GraphError(f"--input '{text}': unknown dtype '{dtype}' "
+                         f"(known: {', '.join(sorted(set(INPUT_DTYPES.values())))})")
+    shape = []
+    for item in shape_text.split(","):
+        item = item.strip()
+        if not item:
+            raise GraphError(f"--input '{text}': empty shape entry")
+        if item.lstrip("-").isdigit():
+            v = int(item)
+            if v <= 0:
+                raise GraphError(f"--input '{text}': shape entries must be positive, got {v}")
+            shape.append(v)
+        elif item.isidentifier():
+            shape.append(item)
+        else:
+            raise GraphError(f"--input '{text}': shape entry '{item}' is neither a positive "
+                             f"integer nor a dim name")
+    return name, shape, INPUT_DTYPES[dtype]
+
+
+def first_difference(a, b, path="graph"):
+    """Path of the first entry where two JSON-like values differ, or None."""
+    if type(a) is not type(b):
+        return f"{path} ({a!r} vs {b!r})"
+    if isinstance(a, dict):
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                return f"{path}.{k}"
+            d = first_difference(a[k], b[k], f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path} (length {len(a)} vs {len(b)})"
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = first_difference(x, y, f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    return None if a == b else f"{path} ({a!r} vs {b!r})"
+
+
+def nearest(name, known, n=3):
+    """' (nearest supported: a, b)' for an error message, or '' when nothing is close."""
+    import difflib
+    lower = {k.lower(): k for k in sorted(known)}
+    close = difflib.get_close_matches(str(name).lower(), list(lower), n=n, cutoff=0.4)
+    return f" (nearest supported: {', '.join(lower[c] for c in close)})" if close else ""
+
+
+# Parameters that are buffers in PyTorch (state, not learned): stored and counted in
+# weight bytes, not in parameter counts (BatchNorm's running statistics).
+BUFFER_PARAMS = {"running_mean", "running_var"}
+
+
+# -------------------------------------------------------- pattern fusion (both paths)
+def _consumers(nodes, outputs):
+    cons = {}
+    for n in nodes:
+        for r in n["args"].values():
+            cons.setdefault(r.split(".data_out_")[0], []).append(n)
+    for o in outputs:
+        cons.setdefault(o.split(".data_out_")[0], []).append(None)
+    return cons
+
+
+def _scope_of(name, fallback):
+    return name.rsplit(".", 1)[0] if "." in name else fallback
+
+
+def _near(v, want, rel=1e-3):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and \
+        abs(v - want) <= rel * abs(want)
+
+
+def fuse_patterns(nodes, outputs, input_shapes):
+    """Fuses decomposed patterns of a mase-graph node list (in place, order kept):
+
+    * RMSNorm: pow(x, 2) -> mean(dim [-1], keepdim) -> add(eps) -> rsqrt -> mul(x, .)
+      [-> mul by a constant `other` of shape [D]] becomes rms_norm (param weight,
+      attrs normalized_shape [D], eps), named after the pattern's scope;
+    * GELU (erf form, ONNX): div(x, sqrt 2) | mul(x, 1/sqrt 2) -> erf -> add(1) ->
+      mul(x, .) -> mul(0.5) becomes gelu;
+    * SiLU: sigmoid(x) -> mul(x, .) becomes silu.
+
+    Every intermediate must have exactly one consumer. input_shapes: {ref: shape} of
+    the graph inputs. Returns {old "node.param": new "node.param"} renames."""
+    renames = {}
+    shapes = dict(input_shapes)
+    for n in nodes:
+        shapes[n["name"]] = n["results"]["data_out_0"]["shape"]
+
+    def only(cons, name):
+        c = cons.get(name, [])
+        return c[0] if len(c) == 1 and c[0] is not None else None
+
+    def rename(node, first):
+        """Names a fused node after the scope of the pattern's first node when free."""
+        old, new = node["name"], _scope_of(first["name"], node["name"])
+        if new == old or any(q["name"] == new for q in nodes) or new in shapes:
+            return
+        node["name"] = new
+        for q in nodes:
+            for k, v in q["args"].items():
+                if v == old:
+                    q["args"][k] = new
+        outputs[:] = [new if o == old else o for o in outputs]
+        for k, v in list(renames.items()):
+            if v.startswith(old + "."):
+                renames[k] = new + v[len(old):]
+        shapes[new] = shapes.pop(old)
+
+    def one_input(n, op):
+        return n is not None and n["op"] == op and len(n["args"]) == 1 and not n.get("params")
+
+    changed = True
+    while changed:
+        changed = False
+        cons = _consumers(nodes, outputs)
+        for p in nodes:
+            # ---- RMSNorm
+            if one_input(p, "pow") and p.get("attrs", {}).get("scalar") == 2:
+                x = p["args"]["data_in_0"]
+                r = only(cons, p["name"])
+                if not one_input(r, "mean") or r.get("attrs", {}).get("keepdim") is not True:
+                    continue
+                rank = len(shapes.get(x, []))
+                if r["attrs"].get("dim") not in ([rank - 1], [-1]):
+                    continue
+                a = only(cons, r["name"])
+                if not one_input(a, "add") or "scalar" not in a.get("attrs", {}):
+                    continue
+                s = only(cons, a["name"])
+                if not one_input(s, "rsqrt"):
+                    continue
+                m = only(cons, s["name"])
+                if m is None or m["op"] != "mul" or m.get("params") or \
+                        sorted(m["args"].values()) != sorted([x, s["name"]]):
+                    continue
+                d = shapes[x][-1]
+                w = only(cons, m["name"])
+                last, weight = m, None
+                if w is not None and w["op"] == "mul" and len(w["args"]) == 1 and \
+                        list(w.get("params", {})) == ["other"] and \
+                        w["params"]["other"]["shape"] == [d]:
+                    last, weight = w, w["params"]["other"]
+                fused = {"name": last["name"], "op": "rms_norm", "args": {"data_in_0": x},
+                         "attrs": {"normalized_shape": [d], "eps": a["attrs"]["scalar"]},
+                         "results": last["results"]}
+                if weight is not None:
+                    fused["params"] = {"weight": weight}
+                    renames[f"{last['name']}.other"] = f"{last['name']}.weight"
+                drop = {id(q) for q in (p, r, a, s, m, last)}
+                at = nodes.index(p)
+                nodes[:] = [q for q in nodes if id(q) not in drop]
+                nodes.insert(at, fused)
+                rename(fused, p)
+                changed = True
+                break
+            # ---- SiLU: x * sigmoid(x) (ONNX before opset 22 has no SiLU)
+            if one_input(p, "sigmoid"):
+                x = p["args"]["data_in_0"]
+                m = only(cons, p["name"])
+                if m is None or m["op"] != "mul" or m.get("params") or \
+                        sorted(m["args"].values()) != sorted([x, p["name"]]):
+                    continue
+                fused = {"name": m["name"], "op": "silu", "args": {"data_in_0": x},
+                         "results": m["results"]}
+                at = nodes.index(p)
+                nodes[:] = [q for q in nodes if q is not p and q is not m]
+                nodes.insert(at, fused)
+                rename(fused, p)
+                changed = True
+                break
+            # ---- GELU from erf
+            if one_input(p, "erf"):
+                d = next((q for q in nodes if q["name"] == p["args"]["data_in_0"]), None)
+                if not (one_input(d, "div") and _near(d.get("attrs", {}).get("scalar"), 2 ** 0.5)
+                        or one_input(d, "mul") and _near(d.get("attrs", {}).get("scalar"),
+                                                          2 ** -0.5)):
+                    continue
+                if only(cons, d["name"]) is not p:
+                    continue
+                x = d["args"]["data_in_0"]
+                a = only(cons, p["name"])
+                if not one_input(a, "add") or not _near(a.get("attrs", {}).get("scalar"), 1.0):
+                    continue
+                m = only(cons, a["name"])
+                if m is None or m["op"] != "mul" or m.get("params") or len(m["args"]) != 2:
+                    continue
+                other = [v for v in m["args"].values() if v != a["name"]]
+                h, last = None, None
+                if other == [x]:
+                    h = only(cons, m["name"])
+                    if not one_input(h, "mul") or not _near(h.get("attrs", {}).get("scalar"), 0.5):
+                        continue
+                    last, extra = h, [h]
+                else:
+                    pre = next((q for q in nodes if other and q["name"] == other[0]), None)
+                    if not one_input(pre, "mul") or pre["args"]["data_in_0"] != x or \
+                            not _near(pre.get("attrs", {}).get("scalar"), 0.5) or \
+                            only(cons, pre["name"]) is not m:
+                        continue
+                    last, extra = m, [pre]
+                fused = {"name": last["name"], "op": "gelu", "args": {"data_in_0": x},
+                         "results": last["results"]}
+                drop = {id(q) for q in [d, p, a, m] + extra}
+                at = min(nodes.index(q) for q in [d, p, a, m] + extra)
+                nodes[:] = [q for q in nodes if id(q) not in drop]
+                nodes.insert(at, fused)
+                rename(fused, d)
+                changed = True
+                break
+    if renames:
+        for n in nodes:
+            for pe in n.get("params", {}).values():
+                if pe.get("shared_with") in renames:
+                    pe["shared_with"] = renames[pe["shared_with"]]
+    return renames
+
+
+def merge_samples(a, b, sample_a, sample_b, path="graph", key=None):
+    """The symbolic graph of two concrete exports at the sample sizes of pass A and B.
+
+    Entries of shape lists (any list under a key named `shape`) that are equal in both
+    passes are constants; an entry equal to sample_a[d] in A and sample_b[d] in B
+    becomes the dim name d. Anything else that differs (a dim inside a product such as
+    batch*heads, an attribute that depends on a dim) raises GraphError naming the entry.
+    A model constant that equals a sample size is thus told apart from the dim."""
+    if type(a) is not type(b) and not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+        raise GraphError(f"{path} ({a!r} vs {b!r})")
+    if isinstance(a, dict):
+        if set(a) != set(b):
+            k = sorted(set(a) ^ set(b))[0]
+            raise GraphError(f"{path}.{k}")
+        return {k: merge_samples(a[k], b[k], sample_a, sample_b, f"{path}.{k}", k) for k in a}
+    if isinstance(a, list):
+        if len(a) != len(b):
+            raise GraphError(f"{path} (length {len(a)} vs {len(b)})")
+        if key == "shape" and all(isinstance(x, int) for x in a + b):
+            out = []
+            for i, (x, y) in enumerate(zip(a, b)):
+                if x == y:
+                    out.append(x)
+                    continue
+                d = [n for n in sample_a if sample_a[n] == x and sample_b.get(n) == y]
+                if not d:
+                    raise GraphError(f"{path}[{i}] ({x} vs {y})")
+                out.append(d[0])
+            return out
+        return [merge_samples(x, y, sample_a, sample_b, f"{path}[{i}]", key)
+                for i, (x, y) in enumerate(zip(a, b))]
+    if a != b:
+        raise GraphError(f"{path} ({a!r} vs {b!r})")
+    return a

@@ -254,6 +254,158 @@ def mnist_cnn(device="meta"):
     return MnistCNN(device=device)
 
 
+# ------------------------------------------------------------ LLaMA-style decoder
+class RMSNorm(nn.Module):
+    """x * rsqrt(mean(x^2) + eps) * weight (the exporter fuses it into rms_norm)."""
+
+    def __init__(self, dim, eps=1e-5, device=None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim, device=device))
+        self.eps = eps
+
+    def forward(self, x):
+        var = x.pow(2).mean(-1, keepdim=True)
+        return self.weight * (x * torch.rsqrt(var + self.eps))
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_rope(x, cos, sin):
+    """Rotary position embedding (GPT-NeoX / HF LLaMA layout): x*cos + rotate_half(x)*sin;
+    cos and sin are [seq, head_dim] tables (graph inputs, computed by the host like
+    position ids)."""
+    return x * cos + rotate_half(x) * sin
+
+
+class LlamaAttention(nn.Module):
+    """Grouped-query attention: heads/kv_heads query heads share one key/value head.
+    The queries are viewed as [batch, kv_heads, group, seq, head_dim] and the keys and
+    values as [batch, kv_heads, 1, seq, head_dim], so the two matmuls broadcast over the
+    group: no repeated K/V (HF's repeat_kv has the same head order, h // group)."""
+
+    def __init__(self, hidden, heads, kv_heads, device=None):
+        super().__init__()
+        self.heads, self.kv_heads = heads, kv_heads
+        self.group = heads // kv_heads
+        self.head_dim = hidden // heads
+        self.scale = self.head_dim ** -0.5
+        kv = kv_heads * self.head_dim
+        self.q_proj = nn.Linear(hidden, hidden, bias=False, device=device)
+        self.k_proj = nn.Linear(hidden, kv, bias=False, device=device)
+        self.v_proj = nn.Linear(hidden, kv, bias=False, device=device)
+        self.o_proj = nn.Linear(hidden, hidden, bias=False, device=device)
+
+    def forward(self, x, cos, sin):
+        b, s, h = x.size()
+        q = self.q_proj(x).view(b, s, self.kv_heads, self.group, self.head_dim)
+        k = self.k_proj(x).view(b, s, self.kv_heads, 1, self.head_dim)
+        v = self.v_proj(x).view(b, s, self.kv_heads, 1, self.head_dim)
+        q, k, v = (t.permute(0, 2, 3, 1, 4) for t in (q, k, v))
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale
+        ctx = torch.matmul(F.softmax(scores, dim=-1), v)        # [b, kvh, group, s, d]
+        return self.o_proj(ctx.permute(0, 3, 1, 2, 4).reshape(b, s, h))
+
+
+class LlamaMLP(nn.Module):
+    """SwiGLU: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, hidden, ffn, device=None):
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden, ffn, bias=False, device=device)
+        self.up_proj = nn.Linear(hidden, ffn, bias=False, device=device)
+        self.down_proj = nn.Linear(ffn, hidden, bias=False, device=device)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaDecoderLayer(nn.Module):
+    def __init__(self, hidden, heads, kv_heads, ffn, eps, device=None):
+        super().__init__()
+        self.input_layernorm = RMSNorm(hidden, eps, device=device)
+        self.self_attn = LlamaAttention(hidden, heads, kv_heads, device=device)
+        self.post_attention_layernorm = RMSNorm(hidden, eps, device=device)
+        self.mlp = LlamaMLP(hidden, ffn, device=device)
+
+    def forward(self, x, cos, sin):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class LlamaForCausalLM(nn.Module):
+    """HF LlamaForCausalLM's structure: token embedding, pre-norm decoder layers (RMSNorm,
+    RoPE, GQA, SwiGLU), final RMSNorm, untied LM head; no biases."""
+
+    def __init__(self, hidden, layers, heads, kv_heads, ffn, vocab, eps=1e-5, device=None):
+        super().__init__()
+        self.head_dim = hidden // heads
+        self.model = nn.Module()
+        self.model.embed_tokens = nn.Embedding(vocab, hidden, device=device)
+        self.model.layers = nn.ModuleList([LlamaDecoderLayer(hidden, heads, kv_heads, ffn, eps,
+                                                             device=device)
+                                           for _ in range(layers)])
+        self.model.norm = RMSNorm(hidden, eps, device=device)
+        self.lm_head = nn.Linear(hidden, vocab, bias=False, device=device)
+
+    def forward(self, input_ids, cos, sin):
+        x = self.model.embed_tokens(input_ids)
+        for layer in self.model.layers:
+            x = layer(x, cos, sin)
+        return self.lm_head(self.model.norm(x))
+
+    def example_inputs(self, batch, seq, device=None):
+        return {"input_ids": torch.zeros(batch, seq, dtype=torch.long, device=device),
+                "cos": torch.zeros(seq, self.head_dim, device=device),
+                "sin": torch.zeros(seq, self.head_dim, device=device)}
+
+
+# TinyLlama-1.1B (TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T config.json):
+# hidden 2048, 22 layers, 32 heads, 4 key/value heads, intermediate 5632, vocab 32000,
+# rms_norm_eps 1e-5.
+TINYLLAMA = dict(hidden=2048, layers=22, heads=32, kv_heads=4, ffn=5632, vocab=32000, eps=1e-5)
+
+
+def tinyllama(device="meta", **override):
+    cfg = dict(TINYLLAMA)
+    cfg.update(override)
+    return LlamaForCausalLM(device=device, **cfg)
+
+
+# ------------------------------------------------------------------- torchvision
+def _image_inputs(batch, seq=None, device=None, size=224):
+    return {"x": torch.zeros(batch, 3, size, size, device=device)}
+
+
+def _torchvision(builder, device, **kw):
+    """A torchvision architecture without weights (built on the CPU with torchvision's
+    random init, then moved to `device`)."""
+    import torchvision.models as tvm
+    m = getattr(tvm, builder)(weights=None, **kw) if builder != "VisionTransformer" else \
+        tvm.VisionTransformer(**kw)
+    if device is not None:
+        m = m.to(device)
+    m.example_inputs = _image_inputs
+    return m
+
+
+# ViT-Ti/16 (DeiT-tiny shapes): 224x224, patch 16, 12 layers, 3 heads, hidden 192, MLP 768.
+VIT_TINY = dict(image_size=224, patch_size=16, num_layers=12, num_heads=3, hidden_dim=192,
+                mlp_dim=768)
+
+
+def vit_tiny(device="meta", **override):
+    cfg = dict(VIT_TINY)
+    cfg.update(override)
+    m = _torchvision("VisionTransformer", device, **cfg)
+    size = cfg["image_size"]
+    m.example_inputs = lambda batch, seq=None, device=None: _image_inputs(batch, seq, device, size)
+    return m
+
+
 # -------------------------------------------------------------------------- zoo
 # name -> (constructor(device), symbolic dims used by the inputs)
 ZOO = {
@@ -262,6 +414,10 @@ ZOO = {
     "opt-1.3b": (lambda device="meta": opt("opt-1.3b", device), ("batch", "seq")),
     "bert-base": (lambda device="meta": bert_base(device), ("batch", "seq")),
     "mnist-cnn": (lambda device="meta": mnist_cnn(device), ("batch",)),
+    "resnet-18": (lambda device="meta": _torchvision("resnet18", device), ("batch",)),
+    "mobilenet-v2": (lambda device="meta": _torchvision("mobilenet_v2", device), ("batch",)),
+    "vit-tiny": (lambda device="meta": vit_tiny(device), ("batch",)),
+    "tinyllama-1.1b": (lambda device="meta": tinyllama(device), ("batch", "seq")),
 }
 
 # Published parameter counts (tied embeddings counted once).
@@ -271,6 +427,10 @@ PUBLISHED_PARAMS = {
     "opt-1.3b": 1_315_758_080,
     "bert-base": 108_891_648,      # BertModel without pooler (with pooler: 109,482,240)
     "mnist-cnn": 6_438_602,
+    "resnet-18": 11_689_512,       # torchvision resnet18
+    "mobilenet-v2": 3_504_872,     # torchvision mobilenet_v2
+    "vit-tiny": 5_717_416,         # ViT-Ti/16
+    "tinyllama-1.1b": 1_100_048_384,
 }
 
 
@@ -284,7 +444,7 @@ def build_model(name, device="meta"):
 
 def example_inputs(model, dims, device="meta"):
     """Sample inputs of the model at concrete dims {'batch': b, 'seq': s}."""
-    return type(model).example_inputs(dims.get("batch", 1), dims.get("seq", 1), device=device)
+    return model.example_inputs(dims.get("batch", 1), dims.get("seq", 1), device=device)
 
 
 def count_params(module):

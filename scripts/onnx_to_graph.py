@@ -2,21 +2,27 @@
 """Convert an ONNX model (float or QDQ-quantized) to a masesim mase-graph.
 
     /usr/bin/python3 scripts/onnx_to_graph.py model.onnx --out model.json \
-        --sample batch=5,seq=37 --dims batch=1,seq=128 [--quant-preset int8]
+        --input x:batch,seq,64 --dims batch=1,seq=128 [--quant-preset int8]
 
-Shapes: the ONNX model should have static shapes (torch.onnx.export without
-dynamic_axes, at sample sizes that are unusual primes). --sample says which
-concrete sizes are which symbolic dims; every shape entry equal to a sample
-value becomes the dim name (the same trick as export_graph.py). Inputs with
-symbolic dim_params named like a --sample dim are fixed to the sample value
-before ONNX shape inference.
+Shapes: --input NAME:SHAPE[:DTYPE] names which axes of each graph input are which
+symbolic dims (as export_graph.py --module). Dynamic axes (dim_params) are set to the
+sample sizes of pass A and pass B, shape arithmetic is folded with numpy and shapes
+are inferred with onnx.shape_inference until a fixpoint, and the two converted graphs
+must agree entry by entry (docs/workloads.md, "ONNX path"). A static export's sizes
+are pass A; --second FILE (the same model exported at other sizes) is pass B, else
+entries equal to a sample size are named by value with a note. Only the default ONNX
+domain at a known opset is accepted. The historical --sample batch=5,seq=37 (a static
+export at those sizes) still works.
 
 Ops: MatMul (+ following bias Add) / Gemm -> linear when the right operand is a
-constant, else matmul; Conv; Relu/Gelu/Tanh/Sigmoid; Softmax; LayerNormalization;
-BatchNormalization; Add/Sub/Mul/Div (constant scalars become attr `scalar`);
-Gather on a constant table -> embedding; MaxPool/AveragePool; Flatten; Reshape;
-Transpose (a two-axis swap -> transpose, else permute). Identity, Dropout, Cast
-and shape arithmetic (Shape, Gather/Unsqueeze/Concat on constants) are folded.
+constant, else matmul; Conv (1-D -> conv1d); Relu/Gelu/Tanh/Sigmoid/Erf/Sqrt/Exp/
+HardSwish/HardSigmoid/Softplus/Neg/Pow/Clip; ReduceMean; GlobalAveragePool; a zero Pad
+before Conv/AveragePool (merged); Softmax; LayerNormalization; BatchNormalization;
+Add/Sub/Mul/Div (constant scalars become attr `scalar`, constant tensors param
+`other`); Concat; Slice/Split -> slice; Gather on a constant table -> embedding;
+MaxPool/AveragePool; Flatten; Reshape; Squeeze/Unsqueeze; Transpose (a two-axis swap
+-> transpose, else permute). Identity, Dropout, Cast and shape arithmetic are folded;
+RMSNorm, Erf-GELU and x*sigmoid(x) patterns are fused (mase_graph_common).
 
 Quantization: QuantizeLinear/DequantizeLinear pairs are precision annotations:
 the tensor (or initializer) they wrap gets `fixed` with the zero point's width
@@ -37,8 +43,10 @@ import onnx
 from onnx import helper, numpy_helper, shape_inference
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mase_graph_common import (GraphError, QuantConfig,  # noqa: E402
-                               apply_quant, parse_dims, write_graph)
+from mase_graph_common import (SAMPLE_A, GraphError, QuantConfig,  # noqa: E402
+                               add_quant_args, apply_quant, fuse_patterns, merge_samples, nearest,
+                               parse_dims, parse_input_spec, quant_from_args, sample_dims,
+                               write_graph)
 
 FLOAT32 = {"type": "float", "width": 32}
 IMPLICIT_OPS = {"view", "reshape", "flatten", "permute", "transpose", "dropout", "contiguous"}
@@ -46,6 +54,17 @@ INT_WIDTH = {onnx.TensorProto.INT8: 8, onnx.TensorProto.UINT8: 8, onnx.TensorPro
              onnx.TensorProto.UINT16: 16, onnx.TensorProto.INT32: 32}
 INTEGER_TYPES = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16,
                  onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.BOOL}
+
+
+def _scalar(a):
+    """A one-element constant as a Python number; float32 values as their shortest
+    round-trip decimal (1e-05, not 9.99999974738e-06)."""
+    a = np.asarray(a).reshape(())
+    if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
+        return int(a)
+    if a.dtype == np.float32:
+        return float(str(a))
+    return float(a)
 
 
 def fixed_from_qparams(scale, zp_dtype_width):
@@ -75,20 +94,225 @@ class Tensor:
         self.integer = integer
 
 
+# ------------------------------------------------------------ opsets and domains
+MIN_OPSET = 7
+
+
+def check_opsets(model, label):
+    """The default domain at a known opset only; anything else says so."""
+    newest = onnx.defs.onnx_opset_version()
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            if not MIN_OPSET <= o.version <= newest:
+                raise GraphError(f"{label}: opset {o.version} of the default domain is not "
+                                 f"supported (this onnx {onnx.__version__} knows opsets "
+                                 f"{MIN_OPSET}..{newest})")
+        elif any(n.domain == o.domain for n in model.graph.node):
+            raise GraphError(f"{label}: operator domain '{o.domain}' (version {o.version}) is not "
+                             f"supported; only the default ONNX domain (ai.onnx) is")
+    for n in model.graph.node:
+        if n.domain not in ("", "ai.onnx"):
+            raise GraphError(f"{label}: ONNX node '{n.name or n.output[0]}' ({n.op_type}) is in "
+                             f"domain '{n.domain}'; only the default ONNX domain is supported")
+
+
+# ----------------------------------------------------------- constant folding
+def _attr(n, key, default=None):
+    for a in n.attribute:
+        if a.name == key:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _np_slice(n, v):
+    x = v[0]
+    if len(v) > 1:
+        starts, ends = v[1], v[2]
+        axes = v[3] if len(v) > 3 and v[3] is not None else range(len(starts))
+        steps = v[4] if len(v) > 4 and v[4] is not None else [1] * len(starts)
+    else:
+        starts, ends = _attr(n, "starts"), _attr(n, "ends")
+        axes = _attr(n, "axes", list(range(len(starts))))
+        steps = [1] * len(starts)
+    idx = [slice(None)] * x.ndim
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        idx[int(a)] = slice(int(s), int(e), int(st))
+    return x[tuple(idx)]
+
+
+def _np_axes(n, v, k=1):
+    axes = v[k] if len(v) > k and v[k] is not None else _attr(n, "axes")
+    return None if axes is None else [int(a) for a in np.atleast_1d(axes)]
+
+
+def _np_unsqueeze(n, v):
+    out = v[0]
+    axes = _np_axes(n, v)
+    rank = out.ndim + len(axes)
+    for a in sorted(a % rank for a in axes):
+        out = np.expand_dims(out, a)
+    return out
+
+
+def _np_reshape(n, v):
+    shape = [int(d) for d in v[1]]
+    if not _attr(n, "allowzero", 0):
+        shape = [v[0].shape[i] if d == 0 else d for i, d in enumerate(shape)]
+    return v[0].reshape(shape)
+
+
+def _np_reduce(f):
+    def g(n, v):
+        axes = _np_axes(n, v)
+        return f(v[0], axis=tuple(axes) if axes else None, keepdims=bool(_attr(n, "keepdims", 1)))
+    return g
+
+
+NP_FOLD = {
+    "Identity": lambda n, v: v[0],
+    "Gather": lambda n, v: np.take(v[0], v[1], axis=_attr(n, "axis", 0)),
+    "Unsqueeze": _np_unsqueeze,
+    "Squeeze": lambda n, v: np.squeeze(v[0], axis=tuple(_np_axes(n, v)) if _np_axes(n, v)
+                                       is not None else None),
+    "Concat": lambda n, v: np.concatenate([np.atleast_1d(x) for x in v], axis=_attr(n, "axis")),
+    "Cast": lambda n, v: v[0].astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[_attr(n, "to")]),
+    "Add": lambda n, v: np.add(v[0], v[1]), "Sub": lambda n, v: np.subtract(v[0], v[1]),
+    "Mul": lambda n, v: np.multiply(v[0], v[1]),
+    "Div": lambda n, v: (np.floor_divide(v[0], v[1]) if np.issubdtype(v[0].dtype, np.integer)
+                         else np.divide(v[0], v[1])),
+    "Mod": lambda n, v: np.mod(v[0], v[1]), "Pow": lambda n, v: np.power(v[0], v[1]),
+    "Neg": lambda n, v: -v[0], "Abs": lambda n, v: np.abs(v[0]),
+    "Sqrt": lambda n, v: np.sqrt(v[0]), "Floor": lambda n, v: np.floor(v[0]),
+    "Ceil": lambda n, v: np.ceil(v[0]),
+    "Min": lambda n, v: np.minimum.reduce(v), "Max": lambda n, v: np.maximum.reduce(v),
+    "Equal": lambda n, v: np.equal(v[0], v[1]), "Less": lambda n, v: np.less(v[0], v[1]),
+    "Greater": lambda n, v: np.greater(v[0], v[1]), "Not": lambda n, v: np.logical_not(v[0]),
+    "Where": lambda n, v: np.where(v[0], v[1], v[2]),
+    "Reshape": _np_reshape,
+    "Slice": _np_slice,
+    "Expand": lambda n, v: v[0] * np.ones([int(d) for d in v[1]], dtype=v[0].dtype),
+    "Tile": lambda n, v: np.tile(v[0], [int(d) for d in v[1]]),
+    "ConstantOfShape": lambda n, v: np.full(
+        [int(d) for d in v[0]], numpy_helper.to_array(_attr(n, "value")).reshape(-1)[0]
+        if _attr(n, "value") is not None else np.float32(0)),
+    "Range": lambda n, v: np.arange(v[0], v[1], v[2]).astype(v[0].dtype),
+    "ReduceProd": _np_reduce(np.prod), "ReduceSum": _np_reduce(np.sum),
+    "Transpose": lambda n, v: np.transpose(v[0], _attr(n, "perm")),
+    "Size": lambda n, v: np.array(v[0].size, dtype=np.int64),
+}
+# never folded here: precision annotations and ops the converter maps itself
+NO_FOLD = {"QuantizeLinear", "DequantizeLinear"}
+
+
+def _is_param_like(init):
+    """An original initializer that holds weights (kept for the converter, which tracks
+    its origin for shared_with), as opposed to shape arithmetic constants."""
+    return init.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16,
+                              onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16,
+                              onnx.TensorProto.INT8, onnx.TensorProto.UINT8) and \
+        int(np.prod(init.dims)) > 1
+
+
+def _shapes_of(model):
+    shapes = {}
+    for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
+        t = vi.type.tensor_type
+        if t.HasField("shape"):
+            shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None
+                               for d in t.shape.dim]
+    return shapes
+
+
+def prepare(model, fixed, label):
+    """A copy of `model` with the input dims in `fixed` ({input: [size or None]}) set,
+    shape arithmetic folded to initializers with numpy and shapes inferred by
+    onnx.shape_inference, repeated until nothing more folds (Shape -> Gather -> Concat
+    -> Reshape chains, ConstantOfShape/Expand/Range of known sizes)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g = m.graph
+    for inp in g.input:
+        sizes = fixed.get(inp.name)
+        if sizes is None:
+            continue
+        for d, v in zip(inp.type.tensor_type.shape.dim, sizes):
+            if v is not None:
+                d.Clear()
+                d.dim_value = v
+    del g.value_info[:]
+    for o in g.output:
+        o.type.tensor_type.ClearField("shape")
+    params = {i.name for i in g.initializer if _is_param_like(i)}
+    for _ in range(16):
+        try:
+            m = shape_inference.infer_shapes(m, strict_mode=True, data_prop=True)
+        except Exception as e:
+            msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            raise GraphError(f"{label}: ONNX shape inference failed: {msg}") from None
+        g = m.graph
+        shapes = _shapes_of(m)
+        known = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+        keep, folded = [], []
+        for n in g.node:
+            vals = None
+            try:
+                if n.op_type == "Constant":
+                    t = _attr(n, "value")
+                    if t is not None:
+                        vals = [numpy_helper.to_array(t)]
+                elif n.op_type == "Shape" and n.input[0] in shapes and \
+                        None not in shapes[n.input[0]]:
+                    s = shapes[n.input[0]]
+                    start, end = _attr(n, "start", 0), _attr(n, "end", len(s))
+                    vals = [np.array(s[start:end], dtype=np.int64)]
+                elif n.op_type in NP_FOLD and n.op_type not in NO_FOLD and \
+                        all(i == "" or i in known for i in n.input) and \
+                        not any(i in params for i in n.input):
+                    vals = [NP_FOLD[n.op_type](n, [known[i] if i else None for i in n.input])]
+            except Exception as e:
+                raise GraphError(f"{label}: folding ONNX node '{n.name or n.output[0]}' "
+                                 f"({n.op_type}) on constants failed: {e}") from None
+            if vals is None:
+                keep.append(n)
+                continue
+            for out, v in zip(n.output, vals):
+                known[out] = np.asarray(v)
+                folded.append(numpy_helper.from_array(np.asarray(v), out))
+        if not folded:
+            break
+        del g.node[:]
+        g.node.extend(keep)
+        g.initializer.extend(folded)
+        del g.value_info[:]
+    return m
+
+
+SUPPORTED_ONNX = sorted({
+    "MatMul", "Gemm", "QLinearMatMul", "MatMulInteger", "Conv", "QLinearConv", "Relu", "Gelu",
+    "Tanh", "Sigmoid", "Erf", "Sqrt", "Exp", "HardSwish", "HardSigmoid", "Softplus", "Neg",
+    "Pow", "Clip",
+    "ReduceMean", "GlobalAveragePool", "Pad", "Concat", "Slice", "Split", "Squeeze",
+    "Unsqueeze", "Expand", "Add", "Sub", "Mul", "Div", "Gather", "Softmax",
+    "LayerNormalization", "BatchNormalization", "MaxPool", "AveragePool", "Flatten",
+    "Reshape", "Transpose", "Identity", "Dropout", "Cast", "Constant", "Shape",
+    "QuantizeLinear", "DequantizeLinear"})
+ONNX_HINTS = {
+    "TopK": " (nearest supported: Softmax over all experts (dense gating); top-k routing is "
+            "not a mase op)",
+    "LSTM": " (nearest supported: MatMul + Sigmoid/Tanh + Mul/Add, an unrolled cell)",
+    "GRU": " (nearest supported: MatMul + Sigmoid/Tanh + Mul/Add, an unrolled cell)",
+    "CumSum": " (nearest supported: Add; scans are not mase ops)",
+    "ScatterND": " (nearest supported: none; scatter is not a mase op)",
+}
+
+
 class Converter:
+    """model: prepared (prepare()); sample: {dim: size} for symbolising shapes by value
+    ({} keeps them concrete, for merge_samples)."""
+
     def __init__(self, model, sample, name):
         self.sample = sample
         self.name = name
-        for inp in model.graph.input:
-            for d in inp.type.tensor_type.shape.dim:
-                if d.dim_param and d.dim_param in sample:
-                    v = sample[d.dim_param]
-                    d.Clear()
-                    d.dim_value = v
-        try:
-            model = shape_inference.infer_shapes(model)
-        except Exception as e:
-            raise GraphError(f"ONNX shape inference failed: {e}") from None
         self.model = model
         g = model.graph
         self.shapes = {}
@@ -117,6 +341,8 @@ class Converter:
         self.param_values = []      # (array, "node.param") for value-equality sharing
         self.fused = set()          # outputs of ONNX nodes folded into a predecessor
         self.param_prec = {}        # (node, param) -> precision from DequantizeLinear
+        self.pads = {}              # output of a zero Pad -> (input Tensor, pads) (merged)
+        self.producer = {}          # mase node name -> node dict
 
     # ---------------------------------------------------------------- helpers
     def sym(self, shape, what):
@@ -201,8 +427,21 @@ class Converter:
         if out_prec is not None:
             self.prec_override[name] = out_prec
         self.nodes.append(node)
+        self.producer[name] = node
         self.values[out_name] = Tensor(name, shape, integer=integer)
         return node
+
+    def emit_mid(self, n, op, x, shape, attrs, suffix):
+        """An intermediate node of a chain (its ONNX output is not a tensor name)."""
+        name = self.unique((n.name or n.output[0]) + suffix)
+        node = {"name": name, "op": op, "args": {"data_in_0": x.ref},
+                "results": {"data_out_0": {"shape": self.sym(shape, self.where(n))}},
+                "attrs": attrs}
+        if op in IMPLICIT_OPS:
+            node["implicit"] = True
+        self.nodes.append(node)
+        self.producer[name] = node
+        return Tensor(name, shape, integer=x.integer)
 
     def scope_name(self, n):
         """'/decoder/layers.0/fc1/MatMul' -> 'decoder.layers.0.fc1' for fused linears."""
@@ -279,7 +518,7 @@ class Converter:
         elif op == "Concat":
             out = np.concatenate([np.atleast_1d(x) for x in vals], axis=self.attr(n, "axis"))
         elif op == "Cast":
-            out = vals[0].astype(helper.tensor_dtype_to_np_dtype(self.attr(n, "to")))
+            out = vals[0].astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[self.attr(n, "to")])
         elif op == "Identity":
             self.values[n.output[0]] = ins[0]
             return True
@@ -292,8 +531,15 @@ class Converter:
         elif op in ("Add", "Sub", "Mul", "Div"):
             f = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op]
             out = f(vals[0], vals[1])
-        elif op == "Reshape":
-            out = vals[0].reshape([int(x) for x in vals[1]])
+        elif op == "Expand":        # a broadcast: binary ops and cat broadcast the base
+            c = ins[0]
+            self.values[n.output[0]] = Const(c.value, c.origin, c.precision, c.transposed)
+            return True
+        elif op in NP_FOLD:
+            try:
+                out = NP_FOLD[op](n, vals)
+            except Exception as e:
+                raise GraphError(f"{self.where(n)}: folding on constants failed: {e}") from None
         else:
             raise GraphError(f"unsupported ONNX op '{op}' on constants at {self.where(n)}")
         self.values[n.output[0]] = Const(out)
@@ -344,15 +590,63 @@ class Converter:
         t, c, first = (a, b, False) if isinstance(a, Tensor) else (b, a, True)
         if not isinstance(t, Tensor):
             return self.fold(n)
-        if c.value.size != 1:
-            raise GraphError(f"{self.where(n)}: {op} with a non-scalar constant operand "
-                             f"(shape {list(c.value.shape)}) is unsupported")
+        if first and op == "div" and c.value.size == 1 and float(c.value.reshape(())) == 1.0:
+            prod = self.producer.get(t.ref)
+            cons = self.consumers.get(n.input[1] if first else n.input[0], [])
+            if prod is not None and prod["op"] == "sqrt" and len(cons) == 1:
+                prod["op"] = "rsqrt"                      # 1 / sqrt(x): torch's rsqrt
+                self.values[n.output[0]] = t
+                return prod
+            raise GraphError(f"{self.where(n)}: 1 / x is unsupported (only 1 / sqrt(x), "
+                             f"exported as rsqrt)")
         if first and op in ("sub", "div"):
-            raise GraphError(f"{self.where(n)}: scalar {op} with the constant first is unsupported")
-        s = c.value.reshape(()).item()
-        if isinstance(s, float) and s.is_integer() and np.issubdtype(c.value.dtype, np.integer):
-            s = int(s)
+            raise GraphError(f"{self.where(n)}: {op} with the constant first is unsupported "
+                             f"(nearest supported: {op} with the constant second)")
+        if c.value.size != 1 or c.value.ndim > len(t.shape):
+            if c.value.ndim > len(t.shape):
+                raise GraphError(f"{self.where(n)}: constant operand of rank {c.value.ndim} "
+                                 f"exceeds the data's rank {len(t.shape)}")
+            return self.emit(n, op, [t], n.output[0],
+                             lambda nm: {"other": self.param(nm, "other", c)})
+        s = _scalar(c.value)
         return self.emit(n, op, [t], n.output[0], attrs={"scalar": s})
+
+    def pad_input(self, n, x_name, spatial):
+        """(Tensor, extra [h, w] padding) when x_name is the output of a zero Pad."""
+        if x_name in self.pads:
+            x, pads = self.pads[x_name]
+            r = len(pads) // 2
+            begin, end = pads[:r], pads[r:]
+            if list(begin) != list(end) or any(begin[:r - spatial]):
+                raise GraphError(f"{self.where(n)}: the Pad before it is asymmetric or pads "
+                                 f"batch/channels ({list(pads)})")
+            return x, [int(v) for v in begin[r - spatial:]]
+        return self.tensor(x_name, n), [0] * spatial
+
+    def slice_chain(self, n, x, cuts, out_name, squeeze=False):
+        """cuts: [(dim, start, end)] of x; the last node produces out_name. Negative
+        bounds stay negative (from the end), independent of a symbolic size."""
+        shape = list(x.shape)
+        cur = x
+        for k, (dim, a0, b0) in enumerate(cuts):
+            size = shape[dim]
+            a = max(0, min(size, a0 + size if a0 < 0 else a0))
+            b = max(0, min(size, b0 + size if b0 < 0 else b0))
+            if b <= a:
+                raise GraphError(f"{self.where(n)}: empty slice [{a}, {b}) of dim {dim}")
+            attrs = {"dim": dim, "start": a0 if a0 < 0 else a}
+            if b != size:
+                attrs["end"] = b0 if b0 < 0 else b
+            shape[dim] = b - a
+            last = k == len(cuts) - 1 and not squeeze
+            if last:
+                return self.emit(n, "slice", [cur], out_name, attrs=attrs)
+            cur = self.emit_mid(n, "slice", cur, list(shape), attrs, f"_slice{k}")
+        if squeeze:
+            return self.emit(n, "reshape", [cur], out_name,
+                             attrs={"shape": self.sym(self.shapes[out_name], self.where(n))})
+        self.values[out_name] = cur
+        return None
 
     def convert(self, n):
         op = n.op_type
@@ -416,8 +710,11 @@ class Converter:
             return self.emit(n, "matmul", [self.tensor(n.input[0], n), self.tensor(n.input[1], n)],
                              n.output[0], out_prec=out_prec)
         if op in ("Conv", "QLinearConv"):
+            extra = None
             if op == "Conv":
-                x, w = self.tensor(n.input[0], n), self.get(n.input[1], n)
+                w = self.get(n.input[1], n)
+                spatial = w.value.ndim - 2 if isinstance(w, Const) else 2
+                x, extra = self.pad_input(n, n.input[0], spatial)
                 bias = self.get(n.input[2], n) if len(n.input) > 2 and n.input[2] else None
                 out_prec = None
             else:
@@ -428,9 +725,15 @@ class Converter:
                 w = Const(w.value, w.origin, fixed_from_qparams(ws.value, w.value.dtype.itemsize * 8))
                 if bias is not None:
                     bias = Const(bias.value, bias.origin, {"type": "fixed", "width": 32, "frac_width": 0})
-            if not isinstance(w, Const) or w.value.ndim != 4:
-                raise GraphError(f"{self.where(n)}: only 2-D convolution with constant weights")
+            if not isinstance(w, Const) or w.value.ndim not in (3, 4):
+                raise GraphError(f"{self.where(n)}: only 1-D and 2-D convolution with constant "
+                                 f"weights")
+            if w.value.ndim == 3:
+                return self.conv1d(n, x, w, bias, extra, out_prec)
             pads = list(self.attr(n, "pads", [0, 0, 0, 0]))
+            if extra:
+                pads = [pads[0] + extra[0], pads[1] + extra[1], pads[2] + extra[0],
+                        pads[3] + extra[1]]
             if pads[0] != pads[2] or pads[1] != pads[3]:
                 raise GraphError(f"{self.where(n)}: asymmetric padding {pads} is unsupported")
             if self.attr(n, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
@@ -446,11 +749,158 @@ class Converter:
                 return p
             return self.emit(n, "conv2d", [x], n.output[0], params, attrs,
                              name=self.scope_name(n), out_prec=out_prec)
-        simple = {"Relu": "relu", "Gelu": "gelu", "Tanh": "tanh", "Sigmoid": "sigmoid"}
+        simple = {"Relu": "relu", "Gelu": "gelu", "Tanh": "tanh", "Sigmoid": "sigmoid",
+                  "Erf": "erf", "Sqrt": "sqrt", "Exp": "exp", "HardSwish": "hardswish"}
         if op in simple:
             return self.emit(n, simple[op], [self.tensor(n.input[0], n)], n.output[0])
         if op in ("Add", "Sub", "Mul", "Div"):
             return self.binary(n, op.lower())
+        if op == "HardSigmoid":         # clamp(alpha x + beta, 0, 1): three MASE ops
+            x = self.tensor(n.input[0], n)
+            a = _scalar(np.float32(self.attr(n, "alpha", 0.2)))
+            b = _scalar(np.float32(self.attr(n, "beta", 0.5)))
+            t = self.emit_mid(n, "mul", x, x.shape, {"scalar": a}, "_scale")
+            t = self.emit_mid(n, "add", t, x.shape, {"scalar": b}, "_shift")
+            return self.emit(n, "hardtanh", [t], n.output[0],
+                             attrs={"min_val": 0.0, "max_val": 1.0})
+        if op == "Softplus":
+            return self.emit(n, "softplus", [self.tensor(n.input[0], n)], n.output[0],
+                             attrs={"beta": 1.0, "threshold": 20.0})
+        if op == "Neg":
+            return self.emit(n, "mul", [self.tensor(n.input[0], n)], n.output[0],
+                             attrs={"scalar": -1})
+        if op == "Pow":
+            e = self.get(n.input[1], n)
+            if not isinstance(e, Const) or e.value.size != 1:
+                raise GraphError(f"{self.where(n)}: Pow with a tensor exponent is unsupported")
+            v = _scalar(e.value)
+            v = int(v) if float(v).is_integer() else float(v)
+            return self.emit(n, "pow", [self.tensor(n.input[0], n)], n.output[0],
+                             attrs={"scalar": v})
+        if op == "Clip":
+            if len(n.input) > 1:
+                lo = self.get(n.input[1], n) if n.input[1] else None
+                hi = self.get(n.input[2], n) if len(n.input) > 2 and n.input[2] else None
+                lo = None if lo is None else float(_scalar(lo.value))
+                hi = None if hi is None else float(_scalar(hi.value))
+            else:
+                lo, hi = self.attr(n, "min"), self.attr(n, "max")
+            x = self.tensor(n.input[0], n)
+            if lo == 0.0 and hi is None:
+                return self.emit(n, "relu", [x], n.output[0])
+            if lo is None or hi is None:
+                raise GraphError(f"{self.where(n)}: Clip with one bound other than min 0 is "
+                                 f"unsupported (nearest supported: hardtanh, relu)")
+            return self.emit(n, "hardtanh", [x], n.output[0],
+                             attrs={"min_val": lo, "max_val": hi})
+        if op == "ReduceMean":
+            x = self.tensor(n.input[0], n)
+            axes = self.attr(n, "axes")
+            if axes is None and len(n.input) > 1 and n.input[1]:
+                axes = [int(a) for a in self.get(n.input[1], n).value.reshape(-1)]
+            r = len(x.shape)
+            dims = sorted(int(a) % r for a in axes) if axes is not None else list(range(r))
+            return self.emit(n, "mean", [x], n.output[0],
+                             attrs={"dim": dims, "keepdim": bool(self.attr(n, "keepdims", 1))})
+        if op == "GlobalAveragePool":
+            x = self.tensor(n.input[0], n)
+            if len(x.shape) != 4:
+                raise GraphError(f"{self.where(n)}: GlobalAveragePool of rank {len(x.shape)} "
+                                 f"(only 2-D pooling)")
+            return self.emit(n, "adaptive_avg_pool2d", [x], n.output[0],
+                             attrs={"output_size": [1, 1]}, name=self.scope_name(n))
+        if op == "Pad":
+            x = self.tensor(n.input[0], n)
+            mode = self.attr(n, "mode", b"constant")
+            pads = self.attr(n, "pads")
+            if pads is None:
+                pads = [int(v) for v in self.get(n.input[1], n).value.reshape(-1)]
+            value = 0.0
+            if len(n.input) > 2 and n.input[2]:
+                value = float(self.get(n.input[2], n).value.reshape(()))
+            elif self.attr(n, "value") is not None:
+                value = float(self.attr(n, "value"))
+            if mode not in (b"constant", "constant") or value != 0.0:
+                raise GraphError(f"{self.where(n)}: Pad mode {mode!r} value {value} is "
+                                 f"unsupported (only zero padding)")
+            if not any(pads):
+                self.values[n.output[0]] = x
+                return None
+            cons = self.consumers.get(n.output[0], [])
+            if not cons or any(c.op_type not in ("Conv", "AveragePool") for c in cons):
+                raise GraphError(f"{self.where(n)}: a zero Pad is supported before Conv and "
+                                 f"AveragePool only (merged into their padding)")
+            self.pads[n.output[0]] = (x, list(pads))
+            self.values[n.output[0]] = x        # read through pad_input() by its consumers
+            return None
+        if op == "Concat":
+            parts = [self.get(i, n) for i in n.input]
+            ax = self.attr(n, "axis") % len(self.shapes[n.output[0]])
+            params = None
+            if isinstance(parts[0], Const):
+                c = parts[0]
+                params = lambda nm: {"other": self.param(nm, "other", c)}  # noqa: E731
+                parts = parts[1:]
+            if any(isinstance(p_, Const) for p_ in parts):
+                raise GraphError(f"{self.where(n)}: Concat with a constant operand after the "
+                                 f"first is unsupported")
+            if len(parts) == 1 and params is None:
+                self.values[n.output[0]] = parts[0]
+                return None
+            return self.emit(n, "cat", parts, n.output[0], params, attrs={"dim": ax})
+        if op == "Slice":
+            x = self.tensor(n.input[0], n)
+            vals = [self.get(i, n) if i else None for i in n.input[1:]]
+            if any(v is not None and not isinstance(v, Const) for v in vals):
+                raise GraphError(f"{self.where(n)}: Slice with computed bounds is unsupported")
+            vals = [None if v is None else v.value for v in vals]
+            if n.input[1:]:
+                starts, ends = vals[0], vals[1]
+                axes = vals[2] if len(vals) > 2 and vals[2] is not None else range(len(starts))
+                steps = vals[3] if len(vals) > 3 and vals[3] is not None else [1] * len(starts)
+            else:
+                starts, ends = self.attr(n, "starts"), self.attr(n, "ends")
+                axes = self.attr(n, "axes", list(range(len(starts))))
+                steps = [1] * len(starts)
+            if any(int(st) != 1 for st in steps):
+                raise GraphError(f"{self.where(n)}: Slice with steps is unsupported")
+            r = len(x.shape)
+            cuts = [(int(a) % r, int(st), int(min(e, 2 ** 62)) if e > 0 else int(e))
+                    for st, e, a in zip(starts, ends, axes)]
+            cuts = [(d, a, b) for d, a, b in cuts if not (a == 0 and b >= x.shape[d])]
+            if not cuts:
+                self.values[n.output[0]] = x
+                return None
+            return self.slice_chain(n, x, cuts, n.output[0])
+        if op == "Split":
+            x = self.tensor(n.input[0], n)
+            ax = self.attr(n, "axis", 0) % len(x.shape)
+            split = self.attr(n, "split")
+            if split is None and len(n.input) > 1 and n.input[1]:
+                split = [int(v) for v in self.get(n.input[1], n).value.reshape(-1)]
+            if split is None:
+                k = len(n.output)
+                split = [x.shape[ax] // k] * k
+            start = 0
+            for out, size in zip(n.output, split):
+                if out:
+                    self.slice_chain(n, x, [(ax, start, start + size)], out)
+                start += size
+            return None
+        if op in ("Squeeze", "Unsqueeze", "Expand"):
+            x = self.tensor(n.input[0], n)
+            out_shape = self.shapes.get(n.output[0])
+            if op == "Expand":
+                if out_shape == x.shape:
+                    self.values[n.output[0]] = x
+                    return None
+                raise GraphError(f"{self.where(n)}: Expand of graph data is unsupported "
+                                 f"(nearest supported: broadcasting Add/Sub/Mul/Div)")
+            return self.emit(n, "reshape", [x], n.output[0],
+                             attrs={"shape": self.sym(out_shape, self.where(n))})
+        if op == "Reciprocal":
+            raise GraphError(f"{self.where(n)}: Reciprocal is unsupported (nearest supported: "
+                             f"rsqrt, div by a constant)")
         if op == "Gather":
             data, ids = self.get(n.input[0], n), self.get(n.input[1], n)
             if isinstance(data, Const) and isinstance(ids, Tensor) and data.value.ndim == 2 \
@@ -458,8 +908,14 @@ class Converter:
                 return self.emit(n, "embedding", [ids], n.output[0],
                                  lambda nm: {"weight": self.param(nm, "weight", data)},
                                  name=self.scope_name(n))
-            raise GraphError(f"{self.where(n)}: Gather on a computed tensor is unsupported")
-        x = self.tensor(n.input[0], n)
+            if isinstance(data, Tensor) and isinstance(ids, Const) and ids.value.size == 1:
+                ax = self.attr(n, "axis", 0) % len(data.shape)
+                i = int(ids.value.reshape(()))
+                return self.slice_chain(n, data, [(ax, i, i + 1 if i != -1 else data.shape[ax])],
+                                        n.output[0], squeeze=ids.value.ndim == 0)
+            raise GraphError(f"{self.where(n)}: Gather on a computed tensor is unsupported "
+                             f"(nearest supported: embedding on a constant table, slice)")
+        x = self.pads[n.input[0]][0] if n.input[0] in self.pads else self.tensor(n.input[0], n)
         rank = len(x.shape)
         if op == "Softmax":
             ax = self.attr(n, "axis", -1)
@@ -490,6 +946,13 @@ class Converter:
         if op in ("MaxPool", "AveragePool"):
             k = list(self.attr(n, "kernel_shape"))
             pads = list(self.attr(n, "pads", [0, 0, 0, 0]))
+            if op == "AveragePool":
+                x, extra = self.pad_input(n, n.input[0], 2)
+                if any(extra) and not self.attr(n, "count_include_pad", 0) and any(pads):
+                    raise GraphError(f"{self.where(n)}: a Pad before AveragePool with its own "
+                                     f"pads and count_include_pad 0 is unsupported")
+                pads = [pads[0] + extra[0], pads[1] + extra[1], pads[2] + extra[0],
+                        pads[3] + extra[1]]
             if pads[0] != pads[2] or pads[1] != pads[3] or self.attr(n, "ceil_mode", 0):
                 raise GraphError(f"{self.where(n)}: asymmetric padding / ceil_mode unsupported")
             return self.emit(n, "max_pool2d" if op == "MaxPool" else "avg_pool2d", [x], n.output[0],
@@ -512,28 +975,150 @@ class Converter:
                 return self.emit(n, "transpose", [x], n.output[0],
                                  attrs={"dim0": moved[0], "dim1": moved[1]})
             return self.emit(n, "permute", [x], n.output[0], attrs={"dims": perm})
-        raise GraphError(f"unsupported ONNX op '{op}' at {self.where(n)}")
+        raise GraphError(f"unsupported ONNX op '{op}' at {self.where(n)}"
+                         f"{ONNX_HINTS.get(op) or nearest(op, SUPPORTED_ONNX)}")
+
+    def conv1d(self, n, x, w, bias, extra, out_prec):
+        pads = list(self.attr(n, "pads", [0, 0]))
+        if pads[0] != pads[1]:
+            raise GraphError(f"{self.where(n)}: asymmetric padding {pads} is unsupported")
+        if self.attr(n, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise GraphError(f"{self.where(n)}: auto_pad is unsupported")
+        attrs = {"stride": int(self.attr(n, "strides", [1])[0]),
+                 "padding": int(pads[0] + (extra[0] if extra else 0)),
+                 "dilation": int(self.attr(n, "dilations", [1])[0]),
+                 "groups": int(self.attr(n, "group", 1))}
+
+        def params(node_name):
+            p = {"weight": self.param(node_name, "weight", w)}
+            if bias is not None:
+                p["bias"] = self.param(node_name, "bias", bias)
+            return p
+        return self.emit(n, "conv1d", [x], n.output[0], params, attrs, name=self.scope_name(n),
+                         out_prec=out_prec)
 
     def elem_width(self, name):
         return INT_WIDTH.get(self.elem.get(name), 8)
 
 
-def convert_model(model, sample, dims, quant=None, name=None):
-    """Convert a loaded onnx.ModelProto to a mase-graph dict."""
+def _dims_of_inputs(model, inputs, label):
+    """{input: [dim name | int | dim_param str]} of the non-initializer graph inputs, from
+    --input specs (name, shape, dtype) or, without them, the model's own dims."""
+    init = {i.name for i in model.graph.initializer}
+    graph_inputs = [i for i in model.graph.input if i.name not in init]
+    out = {}
+    specs = {s[0]: s for s in inputs or []}
+    for name in specs:
+        if name not in {i.name for i in graph_inputs}:
+            raise GraphError(f"{label}: --input '{name}' is not a graph input "
+                             f"(inputs: {', '.join(i.name for i in graph_inputs)})")
+    for i in graph_inputs:
+        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                for d in i.type.tensor_type.shape.dim]
+        if i.name in specs:
+            want = specs[i.name][1]
+            if len(want) != len(dims):
+                raise GraphError(f"{label}: --input {i.name} has rank {len(want)}, the model's "
+                                 f"input has rank {len(dims)} {dims}")
+            for k, (w, d) in enumerate(zip(want, dims)):
+                if isinstance(w, int) and isinstance(d, int) and w != d:
+                    raise GraphError(f"{label}: --input {i.name} dim {k} is {w}, the model has {d}")
+            out[i.name] = [(w, d) for w, d in zip(want, dims)]
+        elif inputs:
+            raise GraphError(f"{label}: graph input '{i.name}' has no --input")
+        else:
+            out[i.name] = [(d if isinstance(d, str) else None, d) for d in dims]
+    return out
+
+
+def _one_pass(model, fixed, sample, name):
+    conv = Converter(prepare(model, fixed, name), sample, name)
+    return conv.run(), conv
+
+
+def convert_model(model, sample=None, dims=None, quant=None, name=None, inputs=None,
+                  second=None):
+    """Convert a loaded onnx.ModelProto to a mase-graph dict.
+
+    Symbolic dims come from `inputs` ([(name, shape with dim names, dtype)], as
+    --input) or from the inputs' dim_params. Dynamic dims (dim_params) are set to the
+    sample sizes of pass A and pass B (mase_graph_common.sample_dims) and both
+    conversions must agree entry by entry (merge_samples); static dims take the
+    model's sizes as pass A, and `second` (the same model exported at other sizes)
+    gives pass B. With `sample` ({dim: size}) and neither, entries equal to a sample
+    size are named by value, unchecked (the historical --sample behaviour)."""
+    dims = dict(dims or {})
     name = name or model.graph.name or "onnx-model"
-    conv = Converter(model, sample, name)
-    g = conv.run()
+    check_opsets(model, name)
+    spec = _dims_of_inputs(model, inputs, name)
+    dim_names = []
+    for axes in spec.values():
+        for w, _ in axes:
+            if isinstance(w, str) and w not in dim_names:
+                dim_names.append(w)
+    static = {}         # dim -> size where the model has a fixed size for it
+    dynamic = set()
+    for iname, axes in spec.items():
+        for w, d in axes:
+            if not isinstance(w, str):
+                continue
+            if isinstance(d, int):
+                if static.get(w, d) != d:
+                    raise GraphError(f"{name}: dim '{w}' is {static[w]} and {d} in the inputs")
+                static[w] = d
+            else:
+                dynamic.add(w)
+    if static and dynamic & set(static):
+        raise GraphError(f"{name}: dim(s) {', '.join(sorted(dynamic & set(static)))} are "
+                         f"fixed in one input and dynamic in another")
+    if sample:
+        for k, v in sample.items():
+            if k in static and static[k] != v:
+                raise GraphError(f"{name}: --sample {k}={v} but the model has {static[k]}")
     for k in dims:
-        if k not in sample:
-            raise GraphError(f"--dims: '{k}' has no --sample value")
-    used = set()
-    for t in g["inputs"]:
-        used.update(d for d in t["shape"] if isinstance(d, str))
+        if k not in dim_names and not (sample and k in sample):
+            raise GraphError(f"--dims: '{k}' is not a dim of the inputs "
+                             f"({', '.join(dim_names) or 'none'})")
+    qc = quant or QuantConfig({"default": FLOAT32}, "float32")
+    if dim_names and (dynamic or second is not None):
+        sa = dict(sample_dims(dim_names, "A"))
+        sa.update(static)
+        sa.update({k: v for k, v in (sample or {}).items() if k in dynamic})
+        sb = sample_dims(dim_names, "B")
+        if second is not None:
+            check_opsets(second, name + " (--second)")
+            spec_b = _dims_of_inputs(second, inputs, name + " (--second)")
+            for axes in spec_b.values():
+                for w, d in axes:
+                    if isinstance(w, str) and isinstance(d, int):
+                        sb[w] = d
+            if any(sa[d] == sb[d] for d in dim_names):
+                same = [d for d in dim_names if sa[d] == sb[d]]
+                raise GraphError(f"{name}: --second has the same size for {', '.join(same)}")
+        fix = lambda s_: {i: [s_[w] if isinstance(w, str) else None for w, _ in axes]  # noqa
+                          for i, axes in spec.items()}
+        ga, conv = _one_pass(model, fix(sa), {}, name)
+        gb, _ = _one_pass(second if second is not None else model, fix(sb), {}, name)
+        try:
+            g = merge_samples(ga, gb, sa, sb)
+        except GraphError as e:
+            raise GraphError(f"{name}: shapes/attributes differ between the two samples "
+                             f"{sa} and {sb} in a way dims cannot express (a dim inside a "
+                             f"product, or a size fixed by the export): {e}") from None
+        used = dim_names
+    else:
+        sa = dict(sample or {})
+        sa.update(static)
+        if not sa and dim_names:
+            sa = sample_dims(dim_names, "A")
+        g, conv = _one_pass(model, {i: [sa.get(w) if isinstance(w, str) else None
+                                        for w, _ in axes] for i, axes in spec.items()}, sa, name)
+        used = [d for d in sa if any(d in t["shape"] for t in g["inputs"])]
+    fuse_patterns(g["nodes"], g["outputs"], {i["name"]: i["shape"] for i in g["inputs"]})
     graph = {"format": "mase-graph", "version": 1, "name": name,
-             "dims": {d: dims.get(d, 1) for d in sample if d in used},
+             "dims": {d: dims.get(d, 1) for d in used},
              "inputs": g["inputs"], "nodes": g["nodes"], "outputs": g["outputs"],
              "attrs": {"source": "masesim scripts/onnx_to_graph.py"}}
-    qc = quant or QuantConfig({"default": FLOAT32}, "float32")
     apply_quant(graph, qc, conv.integer)
     # QDQ annotations win over the config
     for t in graph["inputs"]:
@@ -548,28 +1133,61 @@ def convert_model(model, sample, dims, quant=None, name=None):
     return graph
 
 
+def load_onnx(path, label="onnx"):
+    if not os.path.isfile(path):
+        raise GraphError(f"{label}: no file '{path}'")
+    try:
+        return onnx.load(path)
+    except Exception as e:
+        raise GraphError(f"{label}: '{path}' is not an ONNX model: {type(e).__name__}: {e}") \
+            from None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="ONNX -> mase-graph")
     ap.add_argument("onnx")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--sample", default="batch=5,seq=37",
-                    help="concrete sizes of the symbolic dims in the ONNX shapes")
+    ap.add_argument("--input", action="append", default=[], metavar="NAME:SHAPE[:DTYPE]",
+                    help="symbolic shape of a graph input, as for export_graph.py --module "
+                    "(x:batch,seq,64): names which axes are which dims; dynamic axes are set "
+                    "to two sample sizes and checked, static axes are the model's sizes")
+    ap.add_argument("--second", metavar="FILE", help="the same model exported at other sizes "
+                    "of the symbolic dims (second-sample check of a static export)")
+    ap.add_argument("--sample", default=None,
+                    help="historical: concrete sizes of the symbolic dims in a static export "
+                    "(entries equal to a sample size are named by value, unchecked), e.g. "
+                    "batch=5,seq=37")
     ap.add_argument("--dims", default="", help="default dim values written to the graph")
     ap.add_argument("--name", default=None)
-    q = ap.add_mutually_exclusive_group()
-    q.add_argument("--quant")
-    q.add_argument("--quant-preset")
+    add_quant_args(ap)
     a = ap.parse_args(argv)
     try:
-        qc = None
-        if a.quant or a.quant_preset:
-            qc = QuantConfig.load(a.quant, a.quant_preset)
-        model = onnx.load(a.onnx)
-        g = convert_model(model, parse_dims(a.sample), parse_dims(a.dims), qc, a.name)
+        qc = quant_from_args(a)
+        specs = [parse_input_spec(t) for t in a.input]
+        model = load_onnx(a.onnx)
+        second = load_onnx(a.second, "--second") if a.second else None
+        sample = parse_dims(a.sample) if a.sample else None
+        if sample is None and not specs and not any(
+                d.dim_param for i in model.graph.input for d in i.type.tensor_type.shape.dim):
+            sample = dict(SAMPLE_A)
+        g = convert_model(model, sample, parse_dims(a.dims), qc, a.name, inputs=specs or None,
+                          second=second)
+        if second is None and not any(d.dim_param for i in model.graph.input
+                                      for d in i.type.tensor_type.shape.dim) and g["dims"]:
+            print(f"onnx_to_graph: note: static export, dims {', '.join(g['dims'])} named by "
+                  f"value without a second-sample check (export with dynamic_axes or pass "
+                  f"--second)", file=sys.stderr)
         write_graph(g, a.out)
     except GraphError as e:
         print(f"onnx_to_graph: error: {e}", file=sys.stderr)
         return 1
+    except Exception as e:  # a bug here, not bad input: exit 3, still one line
+        import traceback
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        print(f"onnx_to_graph: internal error: {type(e).__name__}: {e} (at "
+              f"{os.path.basename(last.filename)}:{last.lineno}; please report it with the "
+              f"model)", file=sys.stderr)
+        return 3
     return 0
 
 

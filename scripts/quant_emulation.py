@@ -226,7 +226,10 @@ def eval_node(node, args, params, dims, out_shape):
     if op in ("relu", "gelu", "silu", "tanh", "sigmoid"):
         return _unary(op, x, attrs)
     if op in ("add", "sub", "mul", "div"):
-        b = attrs["scalar"] if len(args) == 1 else args[1]
+        if len(args) == 2:
+            b = args[1]
+        else:
+            b = params["other"] if "other" in params else attrs["scalar"]
         fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[op]
         with np.errstate(divide="ignore", invalid="ignore"):
             return fn(x, b).astype(np.float64)
@@ -278,6 +281,63 @@ def eval_node(node, args, params, dims, out_shape):
         return np.transpose(x, attrs["dims"])
     if op == "transpose":
         return np.swapaxes(x, attrs.get("dim0", -2), attrs.get("dim1", -1))
+    if op == "conv1d":
+        b = params.get("bias")
+        return F.conv1d(_t(x), _t(params["weight"]), None if b is None else _t(b),
+                        stride=attrs.get("stride", 1), padding=attrs.get("padding", 0),
+                        dilation=attrs.get("dilation", 1), groups=attrs.get("groups", 1)).numpy()
+    if op == "hardtanh":
+        return np.clip(x, attrs["min_val"], attrs["max_val"])
+    if op == "hardswish":
+        return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+    if op == "exp":
+        return _f(_vexp, x)
+    if op == "erf":
+        return _f(_verf, x)
+    if op in ("sqrt", "rsqrt"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.sqrt(x)
+            return r if op == "sqrt" else 1.0 / r
+    if op == "softplus":
+        beta, th = attrs.get("beta", 1.0), attrs.get("threshold", 20.0)
+        bx = beta * x
+        soft = _f(np.frompyfunc(lambda v: math.log1p(math.exp(v)) if v <= th else v, 1, 1), bx)
+        return np.where(bx > th, x, soft / beta)
+    if op == "pow":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.power(x, attrs["scalar"])
+    if op == "mean":
+        dims = sorted(d % x.ndim for d in attrs["dim"])
+        rest = [d for d in range(x.ndim) if d not in dims]
+        moved = np.transpose(x, rest + dims)
+        n = int(np.prod([x.shape[d] for d in dims]))
+        m = _seq_sum(moved.reshape(moved.shape[:len(rest)] + (n,)), -1) / float(n)
+        return m.reshape(out_shape)
+    if op == "rms_norm":
+        w = params.get("weight")
+        n = int(np.prod(attrs.get("normalized_shape", [x.shape[-1]])))
+        rows = x.reshape(-1, n)
+        den = np.sqrt(_seq_sum(rows * rows, 1) / float(n) + attrs.get("eps", 1e-5))
+        y = rows / den[:, None]
+        if w is not None:
+            y = y * w.reshape(-1)
+        return y.reshape(x.shape)
+    if op == "adaptive_avg_pool2d":
+        return F.adaptive_avg_pool2d(_t(x), list(attrs["output_size"])).numpy()
+    if op == "slice":
+        d = attrs.get("dim", -1) % x.ndim
+        idx = [slice(None)] * x.ndim
+        idx[d] = slice(attrs.get("start", 0), attrs.get("end", x.shape[d]))
+        return x[tuple(idx)]
+    if op == "cat":
+        d = attrs.get("dim", -1) % x.ndim
+        parts = list(args)
+        if "other" in params:
+            o = params["other"]
+            shape = list(x.shape)
+            shape[d] = o.shape[d]
+            parts.insert(0, np.broadcast_to(o, shape))
+        return np.concatenate(parts, axis=d)
     raise ValueError(f"no emulation for op {op!r}")
 
 

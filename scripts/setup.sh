@@ -9,7 +9,7 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libsystemc-dev libyaml-cpp-dev libboost-program-options-dev
       libgtest-dev googletest verilator)
 if [ "${MASESIM_SETUP_PYTHON:-1}" = "1" ]; then
-  PKGS+=(python3 python3-yaml python3-numpy python3-torch python3-onnx
+  PKGS+=(python3 python3-yaml python3-numpy python3-torch python3-torchvision python3-onnx
         python3-matplotlib python3-tqdm python3-distributed)
 fi
 missing=()

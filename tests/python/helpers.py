@@ -7,3 +7,18 @@ SCRIPTS = os.path.join(ROOT, "scripts")
 GRAPHS = os.path.join(ROOT, "workloads", "graphs")
 if SCRIPTS not in sys.path:
     sys.path.insert(0, SCRIPTS)
+
+
+def run_main(main, args):
+    """(exit code, stderr) of a script's main() run in this process (a subprocess would
+    pay torch's import again); an exception other than SystemExit fails the test, as a
+    traceback would."""
+    import contextlib
+    import io
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            rc = main(args)
+        except SystemExit as e:
+            rc = e.code
+    return rc, err.getvalue()

@@ -73,3 +73,87 @@ class OptMacs(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def mobilenet_v2_macs(r):
+    """MACs of MobileNetV2 (width 1.0) at r x r from the architecture table (Sandler et
+    al. 2018, Table 2): stem 3x3 s2 conv 3->32; inverted residuals (expansion t, out
+    channels c, repeats n, first stride s): 1x1 expand (t != 1), 3x3 depthwise, 1x1
+    project; 1x1 conv 320->1280; classifier 1280->1000."""
+    table = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+             (6, 160, 3, 2), (6, 320, 1, 1)]
+    h = (r - 1) // 2 + 1
+    macs, cin = h * h * 32 * 3 * 9, 32
+    for t, c, n, s in table:
+        for i in range(n):
+            stride = s if i == 0 else 1
+            hid = cin * t
+            if t != 1:
+                macs += h * h * cin * hid
+            h = (h - 1) // stride + 1
+            macs += h * h * hid * 9 + h * h * hid * c
+            cin = c
+    return macs + h * h * cin * 1280 + 1280 * 1000
+
+
+class NewZoo(unittest.TestCase):
+    def test_resnet18_params_buffers_macs(self):
+        st = graph_stats.stats(export("resnet-18"))
+        self.assertEqual(st["params"], 11_689_512)          # torch: BN stats are buffers
+        # 4800 BatchNorm channels (64 + 4x64 + 5x128 + 5x256 + 5x512) carry 2 x 4800
+        # running statistics: stored (weight bytes, int8) but not parameters
+        self.assertEqual(st["weight_bytes"], 11_689_512 + 2 * 4800)
+        conv3 = 3 * 3
+        expected = (112 * 112 * 64 * 3 * 7 * 7                      # conv1 7x7 s2
+                    + 4 * 56 * 56 * 64 * 64 * conv3                  # layer1
+                    + sum(hw * hw * c * (c // 2) * conv3             # first conv, stride 2
+                          + 3 * hw * hw * c * c * conv3              # other three 3x3
+                          + hw * hw * c * (c // 2)                   # 1x1 downsample
+                          for hw, c in ((28, 128), (14, 256), (7, 512)))
+                    + 512 * 1000)                                    # fc
+        self.assertEqual(expected, 1_814_073_344)
+        self.assertEqual(st["macs"], expected)
+        self.assertEqual(st["ops"]["adaptive_avg_pool2d"], 1)
+
+    def test_mobilenet_v2(self):
+        g = export("mobilenet-v2")
+        st = graph_stats.stats(g)
+        self.assertEqual(st["params"], 3_504_872)
+        self.assertEqual(mobilenet_v2_macs(224), 300_774_272)
+        self.assertEqual(st["macs"], mobilenet_v2_macs(224))
+        self.assertEqual(st["ops"]["hardtanh"], 35)                      # ReLU6
+        dw = [n for n in g["nodes"] if n["op"] == "conv2d" and n["attrs"]["groups"] > 1]
+        self.assertEqual(len(dw), 17)                                    # one per block
+        self.assertEqual(dw[0]["params"]["weight"]["shape"], [32, 1, 3, 3])
+
+    def test_vit_tiny(self):
+        st = graph_stats.stats(export("vit-tiny"))
+        self.assertEqual(st["params"], 5_717_416)
+        n, d, mlp, layers = 197, 192, 768, 12          # 14x14 patches + class token
+        per_layer = n * d * 3 * d + 2 * n * n * d + n * d * d + 2 * n * d * mlp
+        self.assertEqual(st["macs"], 196 * d * 3 * 16 * 16 + layers * per_layer + d * 1000)
+
+    def test_tinyllama_shapes_and_macs(self):
+        m = zoo.tinyllama(layers=2)
+        g = export_graph.export_module(m, "tinyllama-2", ("batch", "seq"),
+                                       lambda s: zoo.example_inputs(m, s), INT8,
+                                       {"batch": 1, "seq": 128})
+        by = {n["name"]: n for n in g["nodes"]}
+        attn = "model.layers.0.self_attn"
+        self.assertEqual(by[f"{attn}.k_proj"]["params"]["weight"]["shape"], [256, 2048])
+        scores = by[f"{attn}.matmul"]["results"]["data_out_0"]["shape"]
+        self.assertEqual(scores, ["batch", 4, 8, "seq", "seq"])            # GQA: 4 x 8 heads
+        norm = by["model.layers.0.input_layernorm"]
+        self.assertEqual((norm["op"], norm["attrs"]),
+                         ("rms_norm", {"normalized_shape": [2048], "eps": 1e-5}))
+        st = graph_stats.stats(g)
+        self.assertEqual(st["ops"]["rms_norm"], 2 * 2 + 1)
+        self.assertEqual(st["params"], zoo.count_params(m))
+        s, h, kv, ffn, V = 128, 2048, 256, 5632, 32000
+        per_layer = (2 * s * h * h + 2 * s * h * kv        # q, o; k, v (4 kv heads x 64)
+                     + 2 * s * s * h                        # scores and context, 32 heads
+                     + 3 * s * h * ffn)                     # gate, up, down
+        self.assertEqual(st["macs"], 2 * per_layer + s * h * V)
+        # RoPE is written out: per layer q and k each x*cos + cat(-x2, x1)*sin
+        self.assertEqual(st["ops"]["cat"], 2 * 2)
+        self.assertEqual(zoo.count_params(zoo.tinyllama()), 1_100_048_384)
