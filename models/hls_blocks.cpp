@@ -247,7 +247,11 @@ HlsBlockEstimate hls_linear(const HlsLinearParams& q) {
       in_dsp = false;
       break;
   }
-  multipliers(core, P, a, b, in_dsp);
+  // LUT multipliers wider than int_linear2d's own (1×b and 2×2 only) take int_mult's
+  // constants, the family whose data has LUT multipliers up to 8×8.
+  const bool wide_lut_mul = !in_dsp && std::min(a, b) > 1 && a * b > 4;
+  PrimCounts wide{};
+  multipliers(wide_lut_mul ? wide : core, P, a, b, in_dsp);
   if (in_dsp && q.binding == MulBinding::HlsDefault) at(core, Prim::DspTree) = O;
   at(core, Prim::AddBits) = O * (K + 1) * y;  // K−1 tree adders, accumulate, bias
   at(core, Prim::SelBits) = O * y;            // accumulate / restart select
@@ -255,6 +259,7 @@ HlsBlockEstimate hls_linear(const HlsLinearParams& q) {
   arrays(core, storage, O, Nd, y);            // partial sums
   arrays(core, storage, N, Nd, y);            // bias
   Resources r = hls_prim_cost(core, HlsFamily::Linear);
+  r += hls_prim_cost(wide, HlsFamily::Mult);
   if (in_dsp && q.binding != MulBinding::HlsDefault) {
     // Packed: two ≤8-bit products sharing an operand per DSP48E2 (WP487): outputs of
     // the O-tile pair up, ⌈O/2⌉ DSPs per reduction lane; wider products tile (UG579).

@@ -112,11 +112,12 @@ TEST(HlsBlocks, LinearNarrowInLuts) {
 TEST(HlsBlocks, BindingSwitchMovesMultipliers) {
   const Resources hls = hls_linear(linear(4, 2, 3, 8, 8)).res;
   // lut: no DSP; the 24 multipliers leave the DSP glue (LUT 15.36, FF 22.98 each) and
-  // cost 24·16 operand bits · 3.881 LUT (linear's LUT-multiplier constant).
+  // become 8×8 LUT multipliers, wider than int_linear2d's, at int_mult's constants:
+  // 24·64 partial products and 24·16 operand bits.
   const auto lut = hls_linear(linear(4, 2, 3, 8, 8, MulBinding::Lut));
   EXPECT_EQ(lut.res.dsp, 0);
-  EXPECT_NEAR(lut.res.lut, hls.lut - 24 * 15.36 + 384 * 3.881, kTol);
-  EXPECT_NEAR(lut.res.ff, hls.ff - 24 * 22.98, kTol);
+  EXPECT_NEAR(lut.res.lut, hls.lut - 24 * 15.36 + 1536 * 0.04703 + 384 * 2.296, kTol);
+  EXPECT_NEAR(lut.res.ff, hls.ff - 24 * 22.98 + 1536 * 0.1248 + 384 * 0.8338, kTol);
   // dsp_packed: two int8 MACs per DSP48E2, K·⌈O/2⌉ = 4·3 = 12; the glue is unchanged.
   const auto packed = hls_linear(linear(4, 2, 3, 8, 8, MulBinding::DspPacked));
   EXPECT_NEAR(packed.res.dsp, 12, kTol);
