@@ -215,6 +215,7 @@ HlsBlockEstimate hls_linear(const HlsLinearParams& q) {
   v.depth(q.k_depth, "k_depth");
   v.depth(q.n_depth, "n_depth");
   v.binding(q.binding);
+  v.check(q.bias, "no bias (int_matmul: no synthesis data, int_linear2d's constants)");
   const double K = static_cast<double>(q.k_par), C = static_cast<double>(q.row_par),
                N = static_cast<double>(q.n_par);
   const double Kd = static_cast<double>(q.k_depth), Nd = static_cast<double>(q.n_depth);
@@ -253,11 +254,11 @@ HlsBlockEstimate hls_linear(const HlsLinearParams& q) {
   PrimCounts wide{};
   multipliers(wide_lut_mul ? wide : core, P, a, b, in_dsp);
   if (in_dsp && q.binding == MulBinding::HlsDefault) at(core, Prim::DspTree) = O;
-  at(core, Prim::AddBits) = O * (K + 1) * y;  // K−1 tree adders, accumulate, bias
-  at(core, Prim::SelBits) = O * y;            // accumulate / restart select
-  arrays(core, storage, N * K, Kd * Nd, b);   // weights
-  arrays(core, storage, O, Nd, y);            // partial sums
-  arrays(core, storage, N, Nd, y);            // bias
+  at(core, Prim::AddBits) = O * (K + (q.bias ? 1 : 0)) * y;  // K−1 tree, accumulate, bias
+  at(core, Prim::SelBits) = O * y;                           // accumulate / restart select
+  arrays(core, storage, N * K, Kd * Nd, b);                  // weights
+  arrays(core, storage, O, Nd, y);                           // partial sums
+  if (q.bias) arrays(core, storage, N, Nd, y);               // bias
   Resources r = hls_prim_cost(core, HlsFamily::Linear);
   r += hls_prim_cost(wide, HlsFamily::Mult);
   if (in_dsp && q.binding != MulBinding::HlsDefault) {

@@ -62,7 +62,7 @@ enum class HlsFamily { Add, Buffer, Fork, LayerNorm, Linear, Mult, Relu, RmsNorm
 Resources hls_prim_cost(const PrimCounts& p, HlsFamily f);
 Resources hls_prim_cost_shared(const PrimCounts& p);
 
-/// MASE int_linear2d / bfp_linear2d: per cycle k_par × n_par × row_par MACs.
+/// MASE int_linear2d / int_matmul / bfp_linear2d: per cycle k_par × n_par × row_par MACs.
 struct HlsLinearParams {
   std::int64_t k_par = 1;    ///< reduction lanes per beat (x_row = w_col)
   std::int64_t row_par = 1;  ///< rows per beat (x_col)
@@ -72,6 +72,7 @@ struct HlsLinearParams {
   Precision x = fixed_precision(8, 0);
   Precision w = fixed_precision(8, 0);
   MulBinding binding = MulBinding::HlsDefault;
+  bool bias = true;  ///< false: MASE int_matmul (int_linear2d's loop without the bias add)
 };
 HlsBlockEstimate hls_linear(const HlsLinearParams& p);
 

@@ -100,6 +100,19 @@ TEST(HlsBlocks, LinearInt8InDsps) {
   EXPECT_FALSE(e.extrapolated) << e.reason;
 }
 
+TEST(HlsBlocks, MatmulIsLinearWithoutBias) {
+  // int_matmul: int_linear2d's loop without the bias add (O·y = 96 adder bits) and the
+  // bias arrays (3 × 8 × 16 = 384 bits, 3 arrays).
+  HlsLinearParams q = linear(4, 2, 3, 8, 8);
+  const Resources lin = hls_linear(q).res;
+  q.bias = false;
+  const auto mm = hls_linear(q);
+  EXPECT_NEAR(lin.lut - mm.res.lut, 96 * 1.817 + 384 * 0.03436 + 3 * 10.26, kTol);
+  EXPECT_NEAR(lin.ff - mm.res.ff, 96 * 0.551 + 384 * 0.02424, kTol);
+  EXPECT_NEAR(mm.res.dsp, lin.dsp, kTol);
+  EXPECT_EQ(mm.reason, "no bias (int_matmul: no synthesis data, int_linear2d's constants)");
+}
+
 TEST(HlsBlocks, LinearNarrowInLuts) {
   // K=8, C=N=1, a=b=2 (2×2 products stay in LUTs): partial products 32, operand bits 32,
   // adder bits 1·9·4 = 36, select 4, arrays 8×64×2 + 8×4 + 8×4 = 1088 bits in 10.
