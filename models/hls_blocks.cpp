@@ -379,9 +379,15 @@ HlsBlockEstimate hls_binary(HlsBinary op, std::int64_t lanes, const Precision& x
     multipliers(p, L, a, b, in_dsp);
     r = hls_prim_cost(p, HlsFamily::Mult);
     r.dsp = in_dsp ? lane_dsps(L, a, b) : 0;
-    if (ex > 0 || se > 0) {  // exponent add per lane (or per block) and renormalise
-      const int e = std::max(ex, se);
-      at(fmt, Prim::AddBits) += L * (e + 1);
+    if (se > 0) {
+      // MASE bfp_block_multiplier per element: exponent add, normalise (increment and a
+      // 1-bit shift of the a+b-bit product), running max exponent (compare, select),
+      // shift amount and the final shift of the product to the block's exponent.
+      const double e1 = se + 1, pw = a + b;
+      at(fmt, Prim::AddBits) += L * 4 * e1;
+      at(fmt, Prim::SelBits) += L * (pw + e1 + (pw + 1) * clog2(pw + 1));
+    } else if (ex > 0) {  // per-element exponent add and renormalise
+      at(fmt, Prim::AddBits) += L * (ex + 1);
       at(fmt, Prim::SelBits) += L * (a + b) * clog2(a + b);
     }
   } else {
@@ -389,10 +395,14 @@ HlsBlockEstimate hls_binary(HlsBinary op, std::int64_t lanes, const Precision& x
     r = hls_prim_cost(p, HlsFamily::Add);
     if (ex > 0) {
       fmt = format_conversion(L, ex >= elem_exp_bits(y) ? x : y, std::max(a, b) + 3);
-    } else if (se > 0) {  // two blocks: align one to the other (one shifter per lane)
-      const double w = std::max(a, b) + 1;
-      at(fmt, Prim::SelBits) += L * w * clog2(w);
-      at(fmt, Prim::AddBits) += 2.0 * (se + 1);
+    } else if (se > 0) {
+      // MASE bfp_adder per element + bfp_block_adder: exponent equal / two differences,
+      // one adder per alignment case (1..min_shift−1, beyond the datapath's one) with its
+      // shifted operand selected, carry increment; then the running max exponent, the
+      // shift amount and the final shift of the (m+1)-bit mantissa.
+      const double e1 = se + 1, m = std::max(a, b), min_shift = std::min(a, b);
+      at(fmt, Prim::AddBits) += L * (6 * e1 + std::max(0.0, min_shift - 1) * (m + 2));
+      at(fmt, Prim::SelBits) += L * (min_shift * (m + 2) + e1 + (m + 1) * clog2(m + 1));
     }
   }
   r += hls_prim_cost_shared(fmt);

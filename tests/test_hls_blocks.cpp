@@ -166,6 +166,21 @@ TEST(HlsBlocks, BlockFormatAddsExponentLogicPerOutput) {
   EXPECT_NE(e.reason.find("format block_fp"), std::string::npos) << e.reason;
 }
 
+TEST(HlsBlocks, BlockFormatElementwise) {
+  // Add of two block_fp blocks (mantissa 4, exponent 8), 4 lanes, per lane: adder bits
+  // 6·9 + 3 alignment adders × 6 = 72, select bits 4·6 + 9 + 5·3 = 48.
+  const Precision b4 = bfp(4, 8, 16);
+  const auto add = hls_binary(HlsBinary::Add, 4, b4, b4);
+  const Resources add_fixed = hls_binary(HlsBinary::Add, 4, fx(4), fx(4)).res;
+  EXPECT_NEAR(add.res.lut - add_fixed.lut, 4 * (72 * 1.691 + 48 * 0.4844), kTol);
+  EXPECT_TRUE(add.extrapolated);
+  // Multiply: per lane 4·9 = 36 adder bits; select 8 + 9 + 9·4 = 53 bits.
+  const auto mul = hls_binary(HlsBinary::Mul, 4, b4, b4);
+  const Resources mul_fixed = hls_binary(HlsBinary::Mul, 4, fx(4), fx(4)).res;
+  EXPECT_NEAR(mul.res.lut - mul_fixed.lut, 4 * (36 * 1.691 + 53 * 0.4844), kTol);
+  EXPECT_NEAR(mul.res.ff - mul_fixed.ff, 4 * (36 * 0.8647 + 53 * 0.514), kTol);
+}
+
 TEST(HlsBlocks, Softmax) {
   // R=2, Kr=4, a=8 (L=8): exp 64 bits, row-sum adder 64 bits, divider 8·15·8 = 960 cells.
   auto r = hls_softmax(tile(2, 4), fx(8)).res;
