@@ -9,21 +9,32 @@ time_ps timed_read(tlm::tlm_fw_transport_if<>& target, time_ps t, std::uint64_t 
                    std::uint64_t addr, bool write, const void* who, bool retire) {
   tlm::tlm_generic_payload trans;
   RequestTime ext;
-  ext.t = t;
   ext.who = who;
   ext.retire = retire;
   trans.set_extension(&ext);
   trans.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-  trans.set_address(addr);
   trans.set_data_ptr(nullptr);  // timing: no data moves
-  trans.set_data_length(static_cast<unsigned>(std::min<std::uint64_t>(bytes, 0xffffffffu)));
-  trans.set_streaming_width(trans.get_data_length());
   trans.set_byte_enable_ptr(nullptr);
-  trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-  target.b_transport(trans, delay);
+  // One transaction per part of at most kMaxTransactionBytes; part k+1 starts when part
+  // k's transfer ends (its returned time), so the parts are booked back to back.
+  std::uint64_t offset = 0;
+  time_ps at = t;
+  do {
+    const std::uint64_t len = std::min(bytes - offset, kMaxTransactionBytes);
+    ext.t = at;
+    ext.offset = offset;
+    ext.more = offset + len < bytes;
+    trans.set_address(addr + offset);
+    trans.set_data_length(static_cast<unsigned>(len));
+    trans.set_streaming_width(static_cast<unsigned>(len));
+    trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    target.b_transport(trans, delay);
+    at = static_cast<time_ps>(sc_core::sc_time_stamp().value() + delay.value());
+    offset += len;
+  } while (offset < bytes);
   trans.clear_extension(&ext);
-  return static_cast<time_ps>(sc_core::sc_time_stamp().value() + delay.value());
+  return at;
 }
 
 OffChipMemory::OffChipMemory(const sc_core::sc_module_name& name, const MemoryTiming& timing)
@@ -36,9 +47,13 @@ void OffChipMemory::b_transport(int /*initiator*/, tlm::tlm_generic_payload& tra
   const time_ps now = static_cast<time_ps>(sc_core::sc_time_stamp().value());
   time_ps start = now + static_cast<time_ps>(delay.value());
   const void* who = nullptr;
+  std::uint64_t offset = 0;
+  bool last = true;
   if (RequestTime* rt = trans.get_extension<RequestTime>()) {
     start = rt->t;
     who = rt->who;
+    offset = rt->offset;
+    last = !rt->more;
     if (rt->retire) {
       if (last_.count(who)) last_[who] = kNever;
       trans.set_response_status(tlm::TLM_OK_RESPONSE);
@@ -50,7 +65,7 @@ void OffChipMemory::b_transport(int /*initiator*/, tlm::tlm_generic_payload& tra
     untagged_ = true;
   else
     it->second = std::max(it->second, start);
-  const time_ps done = ch_.serve(start, trans.get_data_length());
+  const time_ps done = ch_.serve_part(start, offset, trans.get_data_length(), last);
   if (!untagged_ && ++since_prune_ >= 1024) {
     since_prune_ = 0;
     time_ps h = kNever;

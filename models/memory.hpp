@@ -4,7 +4,11 @@
 // when absent); the bytes are interleaved over all channels, each channel serves its
 // share after the requests it already accepted, and the returned delay makes
 // sc_time_stamp() + delay the completion time (last byte + access latency).
-// Timing-mode payloads carry no data (data pointer may be null).
+// Timing-mode payloads carry no data (data pointer may be null). A request longer than
+// kMaxTransactionBytes (the generic payload's length is 32-bit) is sent as consecutive
+// transactions tagged with their offset in the request (RequestTime::offset, ::more);
+// the memory books them back to back and adds the access latency once, so its timing is
+// that of the whole request (MemoryChannels::serve_part).
 #pragma once
 #include <tlm_utils/multi_passthrough_target_socket.h>
 #include <systemc>
@@ -21,20 +25,29 @@ namespace masesim {
 
 /// Carries the initiator's local (decoupled) time of a request.
 /// `who` identifies a registered initiator (OffChipMemory::register_initiator) whose
-/// requests never go back in time; `retire` says it will send no more.
+/// requests never go back in time; `retire` says it will send no more. A request split
+/// into several transactions carries, on each, the byte `offset` of that part in the
+/// request and `more` = another part follows (no access latency yet).
 struct RequestTime : tlm::tlm_extension<RequestTime> {
   time_ps t = 0;
   const void* who = nullptr;
   bool retire = false;
+  std::uint64_t offset = 0;
+  bool more = false;
   tlm::tlm_extension_base* clone() const override { return new RequestTime(*this); }
   void copy_from(const tlm::tlm_extension_base& o) override {
     const auto& r = static_cast<const RequestTime&>(o);
-    t = r.t, who = r.who, retire = r.retire;
+    t = r.t, who = r.who, retire = r.retire, offset = r.offset, more = r.more;
   }
 };
 
-/// Issues one timed READ of `bytes` at address `addr` that starts at the initiator's local
-/// time `t` through `target` (an initiator socket's ->), and returns its completion time.
+/// Largest data length of one transaction (a power of two below the generic payload's
+/// 32-bit limit); longer requests are split (see timed_read).
+constexpr std::uint64_t kMaxTransactionBytes = std::uint64_t{1} << 31;
+
+/// Issues one timed READ of `bytes` (any 64-bit length) at address `addr` that starts at
+/// the initiator's local time `t` through `target` (an initiator socket's ->), and
+/// returns its completion time. Above kMaxTransactionBytes it sends consecutive parts.
 time_ps timed_read(tlm::tlm_fw_transport_if<>& target, time_ps t, std::uint64_t bytes,
                    std::uint64_t addr, bool write = false, const void* who = nullptr,
                    bool retire = false);

@@ -25,7 +25,15 @@ class MemoryChannels {
   /// every channel (byte interleaving, so the channels are busy in lockstep and share one
   /// calendar; a request holds them for its largest share) in the first idle gap at or
   /// after `start` (requests may arrive out of time order), plus the access latency.
-  time_ps serve(time_ps start, std::uint64_t bytes);
+  time_ps serve(time_ps start, std::uint64_t bytes) { return serve_part(start, 0, bytes, true); }
+  /// One part of a request that is split into several transactions: its bytes
+  /// [offset, offset + bytes) in the request's interleaving. The part holds the channels
+  /// for the growth of the busiest channel's share, T(⌈(offset+bytes)/n⌉) − T(⌈offset/n⌉),
+  /// in the first idle gap at or after `start` (for the next part: this part's return
+  /// value), so the parts of a request sum to the duration serve() books for it whole.
+  /// The access latency is added, and the request counted, on the `last` part only; a
+  /// part that is not last returns the end of its transfer.
+  time_ps serve_part(time_ps start, std::uint64_t offset, std::uint64_t bytes, bool last);
   /// Forgets bookings that end before `h` (no request will start earlier).
   void prune_before(time_ps h) { all_.prune_before(h); }
   std::uint64_t bytes() const { return bytes_; }

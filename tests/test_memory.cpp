@@ -27,3 +27,34 @@ TEST(Memory, ChannelsInterleaveAndQueue) {
   EXPECT_EQ(ch.bytes(), 4020u);
   EXPECT_EQ(ch.requests(), 3u);
 }
+
+// A request longer than 4 GiB, whole and in the parts timed_read sends: 5 GiB over two
+// 10 GB/s channels is 2684354560 bytes = 268435456 ns per channel, + 50 ns latency once.
+TEST(Memory, RequestAbove4GiBWholeAndInPartsAgree) {
+  MemoryTiming t;
+  t.channels = 2;
+  t.gbytes_per_s_per_channel = 10.0;
+  t.latency_ps = 50000;
+  const std::uint64_t bytes = 5ull << 30;
+  MemoryChannels whole(t), parts(t);
+  EXPECT_EQ(whole.serve(0, bytes), 268435456000ull + 50000ull);
+  time_ps at = 0;
+  for (std::uint64_t off = 0; off < bytes; off += 1ull << 31) {
+    const std::uint64_t len = std::min<std::uint64_t>(bytes - off, 1ull << 31);
+    at = parts.serve_part(at, off, len, off + len == bytes);
+    if (off + len < bytes) EXPECT_EQ(at, (off + len) / 2 * 100);  // transfer end, no latency
+  }
+  EXPECT_EQ(at, 268435456000ull + 50000ull);
+  EXPECT_EQ(parts.busy_ps(), whole.busy_ps());
+  EXPECT_EQ(parts.busy_ps(), 2 * 268435456000ull);
+  EXPECT_EQ(parts.bytes(), bytes);
+  EXPECT_EQ(parts.requests(), 1u);
+  // An odd tail: 4 GiB + 3 bytes in parts (2 GiB, 2 GiB, 3): the last part holds the
+  // channels for the busiest share's growth, 2 bytes = 200 ps.
+  MemoryChannels odd(t);
+  time_ps a = odd.serve_part(0, 0, 1ull << 31, false);
+  a = odd.serve_part(a, 1ull << 31, 1ull << 31, false);
+  EXPECT_EQ(a, 214748364800ull);
+  EXPECT_EQ(odd.serve_part(a, 1ull << 32, 3, true), 214748364800ull + 200 + 50000);
+  EXPECT_EQ(odd.busy_ps(), 2 * 214748364800ull + 200 + 100);  // channels hold 2 and 1 bytes
+}
