@@ -166,3 +166,22 @@ TEST(MappingSim, EffectiveConfigReRunsTheSameSimulation) {
   ASSERT_EQ(b.exit_code, 0) << b.stderr_text;
   EXPECT_EQ(read_file(b.dir + "/out/stats.json"), read_file(a.dir + "/out/stats.json"));
 }
+
+// An LLM pipeline over several devices without a placement is partitioned with balanced:
+// a choice derived in the system description, not written into the configuration (the
+// effective configuration keeps mapping.partition: manual and re-runs the same simulation).
+TEST(MappingSim, LlmPipelineDefaultPartitionIsNotWrittenIntoTheConfig) {
+  const std::string cfg = "workload: {graph: " + std::string(MASESIM_SOURCE_DIR) +
+                          "/workloads/graphs/opt125m_int8.json, phase: decode, prompt_len: 8, "
+                          "gen_tokens: 2}\nsystem:\n  devices: [{count: 2, type: u250}]\n"
+                          "mapping: {weights: auto}\n";
+  const auto a = run_simulate({{"c.yaml", cfg}}, "c.yaml");
+  ASSERT_EQ(a.exit_code, 0) << a.stderr_text;
+  EXPECT_EQ(a.str("mapping.partition"), "balanced");
+  EXPECT_EQ(a.num("mapping.devices_used"), 2);
+  const std::string eff = read_file(a.dir + "/out/config.yaml");
+  EXPECT_NE(eff.find("partition: manual"), std::string::npos) << eff;
+  const auto b = run_simulate({{"c.yaml", eff}}, "c.yaml");
+  ASSERT_EQ(b.exit_code, 0) << b.stderr_text;
+  EXPECT_EQ(read_file(b.dir + "/out/stats.json"), read_file(a.dir + "/out/stats.json"));
+}
