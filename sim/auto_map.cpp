@@ -35,14 +35,14 @@ bool coupled(const Graph& g, const Node& n) {
 }
 
 /// Tiles for the knobs; false if a lane count does not divide a dim it must.
-bool apply(const Config& cfg, const Graph& g, const Node& n, const Knobs& k, NodeHw& hw) {
+bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k, NodeHw& hw) {
   hw.in.clear();
   for (const auto& a : n.args) {
     const Shape& s = g.tensor_of(a).shape;
     // A KV cache feeds its context at its read port's width (the consumer buffers it whole).
     const Node* p = g.find_node(a.node);
     if (p && p->op == "kv_cache") {
-      hw.in.push_back(tile_port(s, default_tile(s, kv_port_lanes(cfg, p->results[0]))));
+      hw.in.push_back(tile_port(s, default_tile(s, kv_port_lanes(ms, p->results[0]))));
       continue;
     }
     const std::int64_t lanes = s.back() % k.in == 0 ? k.in : 1;  // broadcast operands (last dim 1)
@@ -61,9 +61,9 @@ struct Eval {
   bool ok = false;
 };
 
-Eval evaluate(const Config& cfg, const Graph& g, const Node& n, NodeMap nm, const Knobs& k) {
+Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, const Knobs& k) {
   Eval e;
-  if (!apply(cfg, g, n, k, nm.hw)) return e;
+  if (!apply(ms, g, n, k, nm.hw)) return e;
   try {
     nm.hw.weights_off_chip = false;
     const OpTiming t = op_timing(g, n, nm.hw);
@@ -77,6 +77,7 @@ Eval evaluate(const Config& cfg, const Graph& g, const Node& n, NodeMap nm, cons
       const Resources ro = estimate_resources(g, n, off, to);
       e.res.bram36 = ro.bram36;
       e.res.uram = ro.uram;
+      if (nm.weights_fixed_off) e.res = ro;  // they never come on chip
     }
     e.ok = true;
   } catch (const InputError&) {
@@ -97,10 +98,12 @@ Resources sub(Resources a, const Resources& b) {
 
 }  // namespace
 
-AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices,
-                               const Config& cfg, Mapping& m, bool fixed_devices) {
+AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m,
+                               bool fixed_devices) {
   AutoMapReport rep;
-  const double cap = cfg.get_double("mapping.utilisation_cap");
+  const auto& devices = sys.devices;
+  const MappingSpec& ms = sys.mapping;
+  const double cap = ms.utilisation_cap;
   Resources budget,
       one_device;  // all devices together; the largest single device (a node cannot span devices)
   for (const auto& d : devices) {
@@ -118,14 +121,14 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
   const std::size_t n = g.nodes.size();
   // Start from the default lanes (mapping.default_parallelism), so that nodes that never
   // become the bottleneck do not stream one element per beat.
-  const std::int64_t start_lanes = cfg.get_int("mapping.default_parallelism");
+  const std::int64_t start_lanes = ms.default_parallelism;
   std::vector<Knobs> knobs(n);
   for (std::size_t i = 0; i < n; ++i) {
     const Node& nd = g.nodes[i];
     const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(),
                        out_dim = nd.results[0].shape.back();
     knobs[i].out = largest_divisor_at_most(out_dim, ops::of(nd).cls == OpClass::KvCache
-                                                        ? kv_port_lanes(cfg, nd.results[0])
+                                                        ? kv_port_lanes(ms, nd.results[0])
                                                         : start_lanes);
     knobs[i].in = coupled(g, nd) ? knobs[i].out : largest_divisor_at_most(in_dim, start_lanes);
     if (coupled(g, nd) && (in_dim % knobs[i].in != 0 && in_dim != 1)) knobs[i] = Knobs{};
@@ -140,7 +143,7 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
   }
   auto dev_of = [&](std::size_t i) { return static_cast<std::size_t>(m.nodes[i].device); };
   for (std::size_t i = 0; i < n; ++i) {
-    ev[i] = evaluate(cfg, g, g.nodes[i], m.nodes[i], knobs[i]);
+    ev[i] = evaluate(ms, g, g.nodes[i], m.nodes[i], knobs[i]);
     if (!ev[i].ok)
       throw InputError(g.file + ": node '" + g.nodes[i].name + "': no valid tiling with one lane");
     used += ev[i].res;
@@ -173,7 +176,7 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
     Eval best;
     Knobs best_k;
     for (const auto& k : cand) {
-      const Eval e = evaluate(cfg, g, nd, m.nodes[worst], k);
+      const Eval e = evaluate(ms, g, nd, m.nodes[worst], k);
       if (!e.ok || !within(e.res, one_device) || !within(sub(used, ev[worst].res) += e.res, budget))
         continue;
       if (fixed_devices &&
@@ -205,8 +208,8 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
   auto set_all = [&](const std::vector<Knobs>& ks) {
     for (std::size_t i = 0; i < n; ++i) {
       NodeMap& nm = m.nodes[i];
-      apply(cfg, g, g.nodes[i], ks[i], nm.hw);
-      nm.hw.weights_off_chip = false;
+      apply(ms, g, g.nodes[i], ks[i], nm.hw);
+      nm.hw.weights_off_chip = nm.weights_fixed_off;
       nm.timing = op_timing(g, g.nodes[i], nm.hw);
       nm.resources = estimate_resources(g, g.nodes[i], nm.hw, nm.timing);
     }
@@ -219,11 +222,11 @@ AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>
   std::size_t lo = 0, hi = history.size();  // lo: known to place (or 0), hi: candidate
   set_all(knobs_at(hi));
   rep.steps = static_cast<int>(hi);
-  if (fixed_devices || partition_fits(g, devices, cfg, m)) return rep;
+  if (fixed_devices || partition_fits(g, sys, m)) return rep;
   while (hi - lo > 1) {
     const std::size_t mid = (lo + hi) / 2;
     set_all(knobs_at(mid));
-    if (partition_fits(g, devices, cfg, m))
+    if (partition_fits(g, sys, m))
       lo = mid;
     else
       hi = mid;

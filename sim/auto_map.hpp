@@ -11,9 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/config.hpp"
-#include "sim/device_types.hpp"
 #include "sim/mapping.hpp"
+#include "sim/system_spec.hpp"
 
 namespace masesim {
 
@@ -24,8 +23,9 @@ struct AutoMapReport {
 };
 
 /// Sets the tiles of every node in `m` (nodes already hold their default mapping).
-AutoMapReport auto_parallelism(const Graph& g, const std::vector<DeviceInstance>& devices,
-                               const Config& cfg, Mapping& m, bool fixed_devices = false);
+/// Weights fixed off chip (NodeMap::weights_fixed_off) stay off chip.
+AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m,
+                               bool fixed_devices = false);
 
 /// Smallest divisor of `dim` that is >= 2·p, else the smallest one > p; 0 if none.
 std::int64_t next_divisor(std::int64_t dim, std::int64_t p);

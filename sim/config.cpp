@@ -1,5 +1,6 @@
 #include "sim/config.hpp"
 
+#include <unistd.h>
 #include <cmath>
 #include <sstream>
 
@@ -502,6 +503,34 @@ void emit(YAML::Emitter& out, const DumpTree& t) {
   out << YAML::EndMap;
 }
 }  // namespace
+
+std::string Config::absolute_path(const std::string& p) const {
+  const std::string r = resolve_path(p);
+  if (r.empty() || r[0] == '/') return r;
+  char buf[4096];
+  if (!getcwd(buf, sizeof buf)) return r;
+  return std::string(buf) + "/" + r;
+}
+
+std::string Config::dump_effective() const {
+  Config c = *this;
+  for (auto& [k, v] : c.values_) {
+    const KeyDecl* d = find_decl(k);
+    if (d && d->unit == "path" && v.IsScalar() && !v.Scalar().empty())
+      v = YAML::Node(absolute_path(v.Scalar()));
+  }
+  auto it = c.values_.find("system.devices");
+  if (it != c.values_.end() && it->second.IsSequence()) {
+    YAML::Node list = YAML::Clone(it->second);
+    for (auto e : list) {
+      if (!e.IsMap() || !e["type"] || !e["type"].IsScalar()) continue;
+      const std::string t = e["type"].Scalar();
+      if (t.size() > 5 && t.compare(t.size() - 5, 5, ".yaml") == 0) e["type"] = absolute_path(t);
+    }
+    it->second = list;
+  }
+  return c.dump();
+}
 
 std::string Config::dump() const {
   DumpTree root;

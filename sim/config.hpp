@@ -50,6 +50,11 @@ class Config {
 
   const std::string& file() const { return file_; }
   const std::string& base_dir() const { return base_dir_; }
+  /// resolve_path made absolute (against the working directory).
+  std::string absolute_path(const std::string& p) const;
+  /// The effective configuration as YAML: dump() with every path (keys of unit "path",
+  /// device-type files in system.devices) absolute, so that it runs from any directory.
+  std::string dump_effective() const;
   /// Resolves a path from the config against the config's directory.
   std::string resolve_path(const std::string& p) const;
 

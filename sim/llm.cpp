@@ -227,11 +227,13 @@ YAML::Node llm_graph(const YAML::Node& root0, const std::string& file, LlmGraphI
   return root;
 }
 
-Graph load_llm_graph(const std::string& path, Config& cfg, const LlmSpec& spec,
-                     const std::vector<DeviceInstance>& devices) {
-  std::map<std::string, std::int64_t> dims = cfg.int_family("workload.dims.");
+Graph load_llm_graph(const SystemSpec& sys) {
+  const std::string& path = sys.workload.graph_path;
+  const LlmSpec& spec = sys.llm;
+  const auto& devices = sys.devices;
+  std::map<std::string, std::int64_t> dims = sys.workload.dims;
   if (dims.count("seq") || dims.count("ctx"))
-    throw InputError(cfg.file() +
+    throw InputError(sys.file +
                      ": workload.dims.seq/ctx are set by workload.phase (use "
                      "workload.prompt_len and workload.gen_tokens)");
   YAML::Node tree = yaml::load_file(path);
@@ -240,10 +242,10 @@ Graph load_llm_graph(const std::string& path, Config& cfg, const LlmSpec& spec,
     const std::int64_t t =
         spec.parallelism == "tensor" || spec.tensor_parallel == 0 ? n : spec.tensor_parallel;
     if (t > n || n % t != 0)
-      throw InputError(cfg.file() + ": mapping.tensor_parallel = " + std::to_string(t) +
+      throw InputError(sys.file + ": mapping.tensor_parallel = " + std::to_string(t) +
                        " must divide the " + std::to_string(n) + " devices");
-    if (cfg.get_string("mapping.partition") != "manual")
-      throw InputError(cfg.file() + ": mapping.parallelism: " + spec.parallelism +
+    if (sys.mapping.partition != "manual")
+      throw InputError(sys.file + ": mapping.parallelism: " + spec.parallelism +
                        " places every node itself; mapping.partition must be manual");
     TensorParallelSpec tp;
     tp.tp = static_cast<int>(t);
@@ -251,9 +253,6 @@ Graph load_llm_graph(const std::string& path, Config& cfg, const LlmSpec& spec,
     for (const auto& d : devices) tp.devices.push_back(d.name);
     tp.algorithm = spec.allreduce;
     tree = tensor_parallel_graph(tree, path, tp);
-  } else if (devices.size() > 1 && cfg.get_string("mapping.partition") == "manual" &&
-             cfg.get_node("mapping.place").size() == 0 && !cfg.get_bool("mapping.auto")) {
-    cfg.set("mapping.partition=balanced");
   }
   tree = llm_graph(tree, path);
   dims["seq"] = spec.phase == "prefill" ? spec.prompt_len : 1;
@@ -292,8 +291,9 @@ void subtract(Resources& u, const Resources& r) {
 
 }  // namespace
 
-LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
-                 const LlmSpec& spec, Mapping& m) {
+LlmPlan plan_llm(const Graph& g, const SystemSpec& sys, Mapping& m) {
+  const auto& devices = sys.devices;
+  const LlmSpec& spec = sys.llm;
   LlmPlan p;
   p.spec = spec;
   const std::size_t nd = devices.size();
@@ -337,7 +337,7 @@ LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, con
     if (!m.nodes[i].hw.kv_off_chip) p.kv_bytes_on_chip[d] += m.nodes[i].hw.kv_capacity_bytes;
   }
   m.overflows = resource_overflows(devices, m.used);
-  if (!m.overflows.empty() && !cfg.get_bool("mapping.oversubscribe"))
+  if (!m.overflows.empty() && !sys.mapping.oversubscribe)
     throw SimulationError(
         "the mapping does not fit with a KV cache of " + std::to_string(p.kv_bytes_per_sequence) +
         " bytes per sequence x " + std::to_string(spec.batch) + " sequences: " + m.overflows[0] +

@@ -21,6 +21,7 @@
 #include "sim/config.hpp"
 #include "sim/device_types.hpp"
 #include "sim/mapping.hpp"
+#include "sim/system_spec.hpp"
 #include "workloads/graph.hpp"
 
 namespace YAML {
@@ -28,24 +29,6 @@ class Node;
 }
 
 namespace masesim {
-
-struct LlmSpec {
-  std::string phase;  ///< "" (not an LLM run), prefill, decode, generate
-  std::int64_t prompt_len = 128;
-  std::int64_t gen_tokens = 128;
-  std::int64_t batch = 1;  ///< sequences in flight
-  double turnaround_ns = 0;
-  std::string kv_cache = "auto";         ///< auto | on_chip | off_chip
-  std::string parallelism = "pipeline";  ///< pipeline | tensor | hybrid
-  std::int64_t tensor_parallel = 0;      ///< devices per tensor group (0: all devices)
-  std::string allreduce = "ring";
-  bool enabled() const { return !phase.empty(); }
-  /// Token steps per sequence in the run (prefill counts as one).
-  std::int64_t steps() const;
-  /// Context length (tokens whose K/V the cache holds) of step k.
-  std::int64_t context_of_step(std::int64_t k) const;
-  std::int64_t max_context() const { return prompt_len + gen_tokens; }
-};
 
 /// Reads workload.phase & co.; checks them (InputError naming the key).
 LlmSpec llm_spec(const Config& cfg);
@@ -60,13 +43,11 @@ struct LlmGraphInfo {
 YAML::Node llm_graph(const YAML::Node& root, const std::string& file, LlmGraphInfo* info = nullptr);
 
 /// The graph of an LLM run: the tensor-parallel rewrite (mapping.parallelism tensor or
-/// hybrid, placing every node on `devices`), then llm_graph, with `seq`/`ctx` bound to the
-/// step the mapping is chosen on (a decode step for decode/generate, the prompt for
-/// prefill; other steps re-tile with the same parallelism). Pipeline runs on several
-/// devices without a placement get mapping.partition: balanced in `cfg`. InputError
-/// naming the config key or graph node.
-Graph load_llm_graph(const std::string& path, Config& cfg, const LlmSpec& spec,
-                     const std::vector<DeviceInstance>& devices);
+/// hybrid, placing every node on the devices), then llm_graph, with `seq`/`ctx` bound to
+/// the step the mapping is chosen on (a decode step for decode/generate, the prompt for
+/// prefill; other steps re-tile with the same parallelism). InputError naming the config
+/// key or graph node.
+Graph load_llm_graph(const SystemSpec& s);
 
 /// Per-variant analytic costs of one sequence-step (bounds).
 struct VariantCost {
@@ -104,7 +85,6 @@ struct LlmPlan {
 /// Places the KV caches (mapping.kv_cache) — updating `m`'s kv nodes, resources and
 /// overflows — and derives every variant's tilings and costs from `m`'s tilings
 /// (padded to each variant's shapes).
-LlmPlan plan_llm(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
-                 const LlmSpec& spec, Mapping& m);
+LlmPlan plan_llm(const Graph& g, const SystemSpec& s, Mapping& m);
 
 }  // namespace masesim

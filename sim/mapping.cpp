@@ -15,11 +15,11 @@
 
 namespace masesim {
 
-std::int64_t kv_port_lanes(const Config& cfg, const Tensor& t) {
+std::int64_t kv_port_lanes(const MappingSpec& ms, const Tensor& t) {
   const double bits = t.precision.bits_per_element();
-  const auto lanes = static_cast<std::int64_t>(
-      static_cast<double>(cfg.get_int("mapping.kv_port_bytes")) * 8.0 / std::max(1.0, bits));
-  return std::max<std::int64_t>({1, lanes, cfg.get_int("mapping.default_parallelism")});
+  const auto lanes =
+      static_cast<std::int64_t>(static_cast<double>(ms.kv_port_bytes) * 8.0 / std::max(1.0, bits));
+  return std::max<std::int64_t>({1, lanes, ms.default_parallelism});
 }
 
 std::vector<std::int64_t> default_tile(const Shape& s, std::int64_t cap) {
@@ -37,9 +37,16 @@ std::string fmt(double v) {
 
 namespace {
 
+/// True when a node's weights can stream from off-chip memory.
+bool streams_weights(const Node& n) {
+  return n.param("weight") != nullptr && ops::of(n).weights_can_stream;
+}
+
 /// Fills node devices (and off-chip weights) with the balanced or greedy partitioner.
-void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devices,
-                         const Config& cfg, Mapping& m, const std::string& method) {
+/// Weights fixed off chip stay there; the partitioner places the others.
+void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
+                         const std::string& method) {
+  const auto& devices = sys.devices;
   const time_ps period = period_ps_for_mhz(devices[0].type.clock_mhz);
   std::vector<PartNode> pn(g.nodes.size());
   std::vector<PartEdge> pe;
@@ -51,11 +58,13 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
     pn[i].res_on = estimate_resources(g, n, on.hw, on.timing);
     pn[i].time_on_ps = static_cast<double>(on.timing.ideal_cycles()) * static_cast<double>(period);
     pn[i].name = n.name;
-    // mapping.weights: on_chip pins every weight on chip; otherwise the partitioner may
-    // stream a node's weights from off-chip memory to make a stage fit.
-    pn[i].has_weights = n.param("weight") != nullptr && ops::of(n).weights_can_stream &&
-                        cfg.get_string("mapping.weights") != "on_chip";
-    if (pn[i].has_weights) {
+    // mapping.weights: on_chip pins every weight on chip, and weights fixed off chip stay
+    // there; otherwise the partitioner may stream a node's weights from off-chip memory
+    // to make a stage fit.
+    pn[i].weights_fixed_off = m.nodes[i].weights_fixed_off;
+    pn[i].has_weights = streams_weights(n) && sys.mapping.weights != WeightPolicy::OnChip &&
+                        !pn[i].weights_fixed_off;
+    if (pn[i].has_weights || pn[i].weights_fixed_off) {
       NodeMap off = m.nodes[i];
       off.hw.weights_off_chip = true;
       off.timing = op_timing(g, n, off.hw);
@@ -76,36 +85,26 @@ void automatic_partition(const Graph& g, const std::vector<DeviceInstance>& devi
     pd.push_back(
         {d.type.capacity, d.type.memory.channels * d.type.memory.gbytes_per_s_per_channel * 1e-3});
   PartLinks links;
-  interconnect::FramingConfig f;
-  f.kind = interconnect::parse_framing_kind(cfg.get_string("link.framing"));
-  f.mtu_bytes = static_cast<std::uint64_t>(cfg.get_int("link.mtu_bytes"));
-  links.bytes_per_ps = interconnect::goodput_gbps(f.mtu_bytes, f) / 8.0 * 1e-3;
+  links.bytes_per_ps = sys.link.goodput_bytes_per_ps();
   if (devices.size() > 1) {
-    interconnect::TopologyParams tp;
-    for (const auto& d : devices)
-      tp.ports_per_device.push_back(static_cast<std::uint32_t>(d.type.qsfp28_ports));
-    tp.rows = static_cast<std::uint32_t>(cfg.get_int("system.torus_rows"));
-    tp.cols = static_cast<std::uint32_t>(cfg.get_int("system.torus_cols"));
-    tp.allow_switch = cfg.get_bool("system.allow_switch");
+    const auto topo = build_topology(sys);
     try {
-      const auto topo = interconnect::make_topology(
-          interconnect::parse_topology_kind(cfg.get_string("system.topology")),
-          static_cast<std::uint32_t>(devices.size()), tp);
       links.hops.assign(devices.size(), std::vector<int>(devices.size(), 0));
       for (std::uint32_t a = 0; a < devices.size(); ++a)
         for (std::uint32_t b = 0; b < devices.size(); ++b)
           links.hops[a][b] = a == b ? 0 : static_cast<int>(interconnect::hop_count(topo, a, b));
     } catch (const std::runtime_error& e) {
-      throw InputError(cfg.file() + ": " + e.what());
+      throw InputError(sys.file + ": system.topology " +
+                       interconnect::to_string(sys.topology.kind) + ": " + e.what());
     }
   }
-  const double cap = cfg.get_double("mapping.utilisation_cap");
+  const double cap = sys.mapping.utilisation_cap;
   const PartResult r = method == "balanced" ? partition_balanced(pn, pe, pd, links, cap)
                                             : partition_greedy(pn, pe, pd, links, cap);
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     NodeMap& nm = m.nodes[i];
     nm.device = r.device[i];
-    const bool off = r.weights_off[i] && pn[i].has_weights;
+    const bool off = pn[i].weights_fixed_off || (r.weights_off[i] && pn[i].has_weights);
     if (off != nm.hw.weights_off_chip) {
       nm.hw.weights_off_chip = off;
       nm.timing = op_timing(g, g.nodes[i], nm.hw);
@@ -139,27 +138,23 @@ std::vector<std::string> resource_overflows(const std::vector<DeviceInstance>& d
   return v;
 }
 
-bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
-                    const Mapping& m) {
+bool partition_fits(const Graph& g, const SystemSpec& sys, const Mapping& m) {
   Mapping copy = m;
   try {
-    automatic_partition(g, devices, cfg, copy, "balanced");
+    automatic_partition(g, sys, copy, "balanced");
   } catch (const SimulationError&) {
     return false;
   }
   return true;
 }
 
-Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg) {
+Mapping map_graph(const Graph& g, const SystemSpec& sys) {
   Mapping m;
-  const std::int64_t cap = cfg.get_int("mapping.default_parallelism");
-  const std::string weights = cfg.get_string("mapping.weights");
-  const std::int64_t block_rows = cfg.get_int("mapping.weight_block_rows");
+  const auto& devices = sys.devices;
+  const MappingSpec& ms = sys.mapping;
+  const std::int64_t cap = ms.default_parallelism;
+  const WeightPolicy weights = ms.weights;
   m.used.assign(devices.size(), Resources{});
-  const YAML::Node place = cfg.get_node("mapping.place");
-  const YAML::Node systolic_globs = cfg.get_node("mapping.systolic");
-  if (!place.IsMap() && !(place.IsSequence() && place.size() == 0))
-    throw InputError(cfg.file() + ": mapping.place: expected a mapping {node-name glob: device}");
   for (const auto& in : g.inputs)
     m.inputs.push_back(tile_port(in.tensor.shape, default_tile(in.tensor.shape, cap)));
 
@@ -184,17 +179,12 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
         throw InputError(at + ": hw.device '" + n.hw.device + "' is not in system.devices" +
                          did_you_mean(n.hw.device, names));
       }
+      nm.device_given = true;
     }
-    for (const auto& kv : place) {
-      const std::string glob = yaml::key_string(cfg.file(), kv.first, "mapping.place");
-      if (fnmatch(glob.c_str(), n.name.c_str(), 0) != 0) continue;
-      const std::string dev = yaml::scalar_string(cfg.file(), kv.second, "mapping.place." + glob);
-      nm.device = -1;
-      for (std::size_t d = 0; d < devices.size(); ++d)
-        if (devices[d].name == dev) nm.device = static_cast<int>(d);
-      if (nm.device < 0)
-        throw InputError(cfg.file() + ": mapping.place." + glob + ": device '" + dev +
-                         "' is not in system.devices");
+    for (const auto& rule : ms.place) {
+      if (fnmatch(rule.glob.c_str(), n.name.c_str(), 0) != 0) continue;
+      nm.device = rule.device;
+      nm.device_given = true;
       break;
     }
     const ops::OpDescriptor* rule = &ops::of(n);
@@ -213,31 +203,35 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
                g.tensor_of(n.args[0]).shape == os) {
       nm.hw.out = tile_port(os, nm.hw.in[0].tile);
     } else if (rule->cls == OpClass::KvCache) {
-      nm.hw.out = tile_port(os, default_tile(os, kv_port_lanes(cfg, n.results[0])));
+      nm.hw.out = tile_port(os, default_tile(os, kv_port_lanes(ms, n.results[0])));
     } else {
       nm.hw.out = tile_port(os, default_tile(os, cap));
     }
+    // An explicit off-chip placement (hw.weights or mapping.weights: off_chip) is kept by
+    // every partitioner and by mapping.auto; mapping.weights: on_chip cannot keep it.
     bool off = n.hw.weights == WeightPlace::OffChip;
-    if (weights == "on_chip" || weights == "auto") off = false;
-    if (weights == "off_chip") off = true;
     if (n.hw.weights == WeightPlace::OffChip && !rule->weights_can_stream)
-      throw InputError(g.file + ":" + std::to_string(n.line) + ": node '" + n.name +
-                       "': hw.weights: off_chip, but op '" + n.op +
+      throw InputError(at + ": hw.weights: off_chip, but op '" + n.op +
                        "' cannot stream weights from off-chip memory (only linear, conv and "
                        "embedding blocks can)");
-    nm.hw.weights_off_chip = off && n.param("weight") != nullptr && rule->weights_can_stream;
-    nm.hw.weight_block_rows = block_rows;
+    if (off && weights == WeightPolicy::OnChip && n.param("weight"))
+      throw InputError(at + ": hw.weights: off_chip conflicts with mapping.weights: on_chip in " +
+                       sys.file + " (use mapping.weights: graph, auto or off_chip, or drop the " +
+                       "node's hw.weights)");
+    if (weights == WeightPolicy::OffChip) off = true;
+    nm.hw.weights_off_chip = off && streams_weights(n);
+    nm.weights_fixed_off = nm.hw.weights_off_chip;
+    nm.hw.weight_block_rows = ms.weight_block_rows;
     nm.hw.systolic = n.hw.impl == "systolic";
-    for (std::size_t k = 0; systolic_globs.IsSequence() && k < systolic_globs.size(); ++k)
-      if (fnmatch(yaml::scalar_string(cfg.file(), systolic_globs[k], "mapping.systolic").c_str(),
-                  n.name.c_str(), 0) == 0)
+    for (const auto& glob : ms.systolic)
+      if (fnmatch(glob.c_str(), n.name.c_str(), 0) == 0)
         nm.hw.systolic = rule->cls == OpClass::Gemm
                              ? true
-                             : throw InputError(cfg.file() + ": mapping.systolic: node '" + n.name +
+                             : throw InputError(sys.file + ": mapping.systolic: node '" + n.name +
                                                 "' (" + n.op + ") is not a linear, matmul or bmm");
-    nm.hw.systolic_rows = cfg.get_int("systolic.rows");
-    nm.hw.systolic_cols = cfg.get_int("systolic.cols");
-    nm.hw.weight_stationary = cfg.get_string("systolic.dataflow") == "weight_stationary";
+    nm.hw.systolic_rows = sys.systolic.rows;
+    nm.hw.systolic_cols = sys.systolic.cols;
+    nm.hw.weight_stationary = sys.systolic.weight_stationary;
     try {
       nm.timing = op_timing(g, n, nm.hw);
     } catch (const InputError& e) {
@@ -247,24 +241,44 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
     m.nodes.push_back(nm);
   }
 
-  std::string partition = cfg.get_string("mapping.partition");
-  if (cfg.get_bool("mapping.auto")) {
-    // A graph that places every node itself (hw.device: tensor-parallel rewrites) keeps
-    // its placement; auto then only sizes the tiles within each device.
-    bool placed = !g.nodes.empty();
-    for (const auto& n : g.nodes) placed = placed && !n.hw.device.empty();
-    const AutoMapReport rep = auto_parallelism(g, devices, cfg, m, placed);
+  std::string partition = ms.partition;
+  if (ms.automatic) {
+    // Every node placed (hw.device, e.g. by the tensor-parallel rewrite, or
+    // mapping.place): the placement is kept and auto only sizes the tiles within each
+    // device. No node placed: auto partitions with balanced. Some placed: an error, since
+    // the balanced partitioner cannot keep a partial placement.
+    std::size_t given = 0;
+    const Node* unplaced = nullptr;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      if (m.nodes[i].device_given)
+        ++given;
+      else if (!unplaced)
+        unplaced = &g.nodes[i];
+    }
+    const bool placed = !g.nodes.empty() && given == g.nodes.size();
+    if (given > 0 && !placed)
+      throw InputError(sys.file + ": mapping.auto partitions the graph itself, but " +
+                       std::to_string(given) + " of its " + std::to_string(g.nodes.size()) +
+                       " nodes have a device from mapping.place or hw.device and node '" +
+                       unplaced->name +
+                       "' has none: place every node (mapping.auto then only sizes the tiles) or "
+                       "none");
+    const AutoMapReport rep = auto_parallelism(g, sys, m, placed);
     m.automatic = true;
     m.auto_steps = rep.steps;
     m.auto_stop = rep.stop_reason;
     if (!placed) partition = "balanced";
   }
+  if (!ms.automatic && partition != "manual" && !ms.place.empty())
+    throw InputError(sys.file + ": mapping.place is kept only by mapping.partition: manual (or " +
+                     "mapping.auto with every node placed); mapping.partition: " + partition +
+                     " places every node itself");
   m.partition = partition;
-  if (partition != "manual") automatic_partition(g, devices, cfg, m, partition);
+  if (partition != "manual") automatic_partition(g, sys, m, partition);
   for (const auto& nm : m.nodes) m.used[static_cast<std::size_t>(nm.device)] += nm.resources;
   // mapping.weights: auto starts with every weight on chip and moves the largest ones
   // off chip until each device's BRAM and URAM fit.
-  if (weights == "auto") {
+  if (weights == WeightPolicy::Auto) {
     for (std::size_t d = 0; d < devices.size(); ++d) {
       const auto& c = devices[d].type.capacity;
       auto& used = m.used[d];
@@ -292,7 +306,7 @@ Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, co
   }
 
   m.overflows = resource_overflows(devices, m.used);
-  if (!m.overflows.empty() && !cfg.get_bool("mapping.oversubscribe")) {
+  if (!m.overflows.empty() && !ms.oversubscribe) {
     std::string msg = "the mapping does not fit: " + m.overflows[0];
     for (std::size_t i = 1; i < m.overflows.size(); ++i) msg += "; " + m.overflows[i];
     throw SimulationError(msg +

@@ -9,14 +9,18 @@
 #include <vector>
 
 #include "models/op_cost.hpp"
-#include "sim/config.hpp"
 #include "sim/device_types.hpp"
+#include "sim/system_spec.hpp"
 #include "workloads/graph.hpp"
 
 namespace masesim {
 
 struct NodeMap {
   int device = 0;
+  bool device_given = false;  ///< from hw.device or mapping.place
+  /// Weights off chip because the configuration says so (hw.weights or mapping.weights:
+  /// off_chip); no partitioner, mapping.auto or mapping.weights: auto moves them.
+  bool weights_fixed_off = false;
   NodeHw hw;
   OpTiming timing;
   Resources resources;
@@ -36,7 +40,10 @@ struct Mapping {
   std::string auto_stop;
 };
 
-Mapping map_graph(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg);
+/// Maps `g` onto `s.devices` with `s.mapping`. InputError when the configuration
+/// contradicts itself (hw.weights: off_chip under mapping.weights: on_chip; mapping.auto
+/// with only some nodes placed).
+Mapping map_graph(const Graph& g, const SystemSpec& s);
 
 /// "device 'x' (u250): uram needs 3000 but has 1280" for every resource of every device
 /// that `used` exceeds.
@@ -44,8 +51,7 @@ std::vector<std::string> resource_overflows(const std::vector<DeviceInstance>& d
                                             const std::vector<Resources>& used);
 
 /// True when the balanced partitioner can place `m`'s nodes (tilings as they are).
-bool partition_fits(const Graph& g, const std::vector<DeviceInstance>& devices, const Config& cfg,
-                    const Mapping& m);
+bool partition_fits(const Graph& g, const SystemSpec& s, const Mapping& m);
 
 /// The tiling a port gets when the graph gives none: [1, d] on the last dim with d the
 /// largest divisor <= cap.
@@ -53,6 +59,6 @@ std::vector<std::int64_t> default_tile(const Shape& s, std::int64_t cap);
 
 /// Elements per beat of a KV-cache read port (mapping.kv_port_bytes at the tensor's
 /// precision, at least mapping.default_parallelism).
-std::int64_t kv_port_lanes(const Config& cfg, const Tensor& t);
+std::int64_t kv_port_lanes(const MappingSpec& ms, const Tensor& t);
 
 }  // namespace masesim

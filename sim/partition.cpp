@@ -81,11 +81,17 @@ StageEval eval_stage(const std::vector<PartNode>& nodes, int i, int j, const Par
   e.off.assign(static_cast<std::size_t>(j - i), false);
   Res cur{};
   std::vector<std::pair<double, int>> cand;
+  std::size_t fixed_off = 0;
   for (int n = i; n < j; ++n) {
     const auto& nd = nodes[static_cast<std::size_t>(n)];
-    const Res on = to_array(nd.res_on);
-    for (int k = 0; k < kNumRes; ++k) cur[k] += on[k];
-    if (nd.has_weights) cand.emplace_back(nd.weight_bytes, n);
+    const Res r = to_array(nd.weights_fixed_off ? nd.res_off : nd.res_on);
+    for (int k = 0; k < kNumRes; ++k) cur[k] += r[k];
+    if (nd.weights_fixed_off) {
+      e.off[static_cast<std::size_t>(n - i)] = true;
+      ++fixed_off;
+    } else if (nd.has_weights) {
+      cand.emplace_back(nd.weight_bytes, n);
+    }
   }
   std::sort(cand.begin(), cand.end(), spill_before);
   const bool can_spill = dev.mem_bytes_per_ps > 0;
@@ -108,7 +114,7 @@ StageEval eval_stage(const std::vector<PartNode>& nodes, int i, int j, const Par
   }
   e.fits = true;
   e.time_ps = 0;
-  const double n_off = static_cast<double>(p);
+  const double n_off = static_cast<double>(p + fixed_off);
   for (int n = i; n < j; ++n) {
     const auto& nd = nodes[static_cast<std::size_t>(n)];
     double t = nd.time_on_ps;
@@ -123,7 +129,9 @@ std::string does_not_fit(const std::vector<PartNode>& nodes, int n, int d, const
                          const Limits& lim, const PartDevice& dev) {
   const auto r = static_cast<std::size_t>(e.fail_res);
   std::string msg = node_label(nodes, n) + " does not fit device " + std::to_string(d);
-  if (nodes[static_cast<std::size_t>(n)].has_weights)
+  if (nodes[static_cast<std::size_t>(n)].weights_fixed_off)
+    msg += " with its weights off chip (as configured)";
+  else if (nodes[static_cast<std::size_t>(n)].has_weights)
     msg += dev.mem_bytes_per_ps > 0 ? " even with its weights off chip"
                                     : " (the device has no off-chip memory for its weights)";
   return msg + ": " + kResName[r] + " needs " + num(e.fail_need) + " but " + num(lim.limit[r]) +
@@ -249,16 +257,23 @@ std::vector<double> build_row(const std::vector<PartNode>& nodes, int i, const P
   Res sum_on{}, sum_min{};
   std::vector<std::pair<double, int>> cand;
   double max_t = 0;
+  std::size_t fixed_off = 0;   // nodes whose weights stay off chip
+  double fixed_max_bytes = 0;  // the largest of their weights
   for (int j = i + 1; j <= n; ++j) {
     const auto& nd = nodes[static_cast<std::size_t>(j - 1)];
-    const Res on = to_array(nd.res_on), off = to_array(nd.res_off);
-    const bool may_spill = can_spill && nd.has_weights;
+    const Res on = to_array(nd.weights_fixed_off ? nd.res_off : nd.res_on),
+              off = to_array(nd.res_off);
+    const bool may_spill = can_spill && nd.has_weights && !nd.weights_fixed_off;
     for (int k = 0; k < kNumRes; ++k) {
       sum_on[k] += on[k];
       sum_min[k] += may_spill ? std::min(on[k], off[k]) : on[k];
     }
+    if (nd.weights_fixed_off) {
+      ++fixed_off;
+      fixed_max_bytes = std::max(fixed_max_bytes, nd.weight_bytes);
+    }
     if (first_over(sum_min, lim) >= 0) break;
-    if (nd.has_weights) {
+    if (nd.has_weights && !nd.weights_fixed_off) {
       const std::pair<double, int> c{nd.weight_bytes, j - 1};
       cand.insert(std::upper_bound(cand.begin(), cand.end(), c, spill_before), c);
     }
@@ -280,7 +295,12 @@ std::vector<double> build_row(const std::vector<PartNode>& nodes, int i, const P
       continue;
     }
     double t = max_t;
-    if (p > 0) t = std::max(t, cand[0].first * static_cast<double>(p) / dev.mem_bytes_per_ps);
+    if (p + fixed_off > 0) {
+      // The largest off-chip weights (spilled ones are the largest candidates) set the
+      // memory time; the same product as eval_stage's, so the times are bit-identical.
+      const double largest = std::max(p > 0 ? cand[0].first : 0.0, fixed_max_bytes);
+      t = std::max(t, largest * static_cast<double>(p + fixed_off) / dev.mem_bytes_per_ps);
+    }
     row.push_back(t);
   }
   return row;

@@ -28,13 +28,6 @@ namespace masesim {
 
 namespace {
 
-std::string absolute(const std::string& p) {
-  if (p.empty() || p[0] == '/') return p;
-  char buf[4096];
-  if (!getcwd(buf, sizeof buf)) return p;
-  return std::string(buf) + "/" + p;
-}
-
 void workload_stats(StatsTree& root, const Graph& g, const std::vector<DeviceInstance>& devices) {
   const WorkloadSummary w = summarize(g);
   auto& t = root.child("workload");
@@ -188,16 +181,15 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     for (const auto& s : sets) cfg.set(s);
     if (!cfg.has("workload.graph") || cfg.get_string("workload.graph").empty())
       throw InputError(cfg.file() + ": missing required key 'workload.graph'");
-    const std::string graph_path = absolute(cfg.resolve_path(cfg.get_string("workload.graph")));
-    cfg.set("workload.graph=" + graph_path);
     if (vm.count("dump-config")) {
-      out << cfg.dump();
+      out << cfg.dump_effective();
       return 0;
     }
-    const LlmSpec llm = llm_spec(cfg);
-    const auto devices = load_system_devices(cfg);
-    const Graph g = llm.enabled() ? load_llm_graph(graph_path, cfg, llm, devices)
-                                  : load_graph(graph_path, cfg.int_family("workload.dims."));
+    const SystemSpec spec = load_system_spec(cfg);  // the last read of the configuration
+    const LlmSpec& llm = spec.llm;
+    const auto& devices = spec.devices;
+    const Graph g = llm.enabled() ? load_llm_graph(spec)
+                                  : load_graph(spec.workload.graph_path, spec.workload.dims);
     StatsTree stats;
     workload_stats(stats, g, devices);
     if (vm.count("summary")) {
@@ -212,10 +204,10 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       write_files_atomically(dir, {{".probe", ""}});
       std::remove((dir + "/.probe").c_str());
     }
-    Mapping mapping = map_graph(g, devices, cfg);
+    Mapping mapping = map_graph(g, spec);
     std::unique_ptr<LlmPlan> plan;
     if (llm.enabled()) {
-      plan = std::make_unique<LlmPlan>(plan_llm(g, devices, cfg, llm, mapping));
+      plan = std::make_unique<LlmPlan>(plan_llm(g, spec, mapping));
       sim_opts.llm = plan.get();
     }
     if (logs("mapping", 2)) {
@@ -232,7 +224,7 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
             << devices[static_cast<std::size_t>(mapping.nodes[i].device)].name << ", "
             << mapping.nodes[i].timing.ideal_cycles() << " cycles/inference, weights "
             << (mapping.nodes[i].hw.weights_off_chip ? "off" : "on") << " chip\n";
-    System system(g, devices, mapping, cfg, sim_opts);
+    System system(g, mapping, spec, sim_opts);
     wall0 = std::chrono::steady_clock::now();
     system.run();
     system.report(stats);
@@ -260,7 +252,7 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     }
     std::int64_t failing = 0;
     if (vm.count("check-reference"))
-      failing = system.check_reference(stats, cfg.get_double("simulation.check_tolerance"));
+      failing = system.check_reference(stats, spec.simulation.check_tolerance);
     if (system.trace()) {
       std::ostringstream tr;
       system.trace()->write(tr);
@@ -282,14 +274,14 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       js << "\n";
       stats.write_csv(csv);
       system.write_outputs(vm["out"].as<std::string>());
-      write_files_atomically(
-          vm["out"].as<std::string>(),
-          {{"stats.json", js.str()}, {"stats.csv", csv.str()}, {"config.yaml", cfg.dump()}});
+      write_files_atomically(vm["out"].as<std::string>(), {{"stats.json", js.str()},
+                                                           {"stats.csv", csv.str()},
+                                                           {"config.yaml", cfg.dump_effective()}});
     }
     if (!vm.count("quiet")) out << format_summary(stats);
     if (failing > 0) {
       err << "simulate: reference check failed: " << failing << " node(s) beyond tolerance "
-          << format_double(cfg.get_double("simulation.check_tolerance"))
+          << format_double(spec.simulation.check_tolerance)
           << "; first: " << stats.get("reference_check.first_failure") << "\n";
       return 2;
     }

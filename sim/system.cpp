@@ -37,9 +37,9 @@ std::string sanitize(const std::string& s) {
 
 struct System::Impl {
   const Graph& g;
+  const SystemSpec& spec;
   const std::vector<DeviceInstance>& devices;
   const Mapping& m;
-  const Config& cfg;
   SimOptions opts;
   std::int64_t inferences;
   std::vector<std::unique_ptr<DeviceModule>> dev;
@@ -69,12 +69,11 @@ struct System::Impl {
   std::map<std::string, TensorData> params;
 
   void attach_functional() {
-    functional = cfg.get_string("simulation.mode") == "functional";
+    functional = spec.simulation.functional;
     if (!functional) return;
-    rounding = cfg.get_string("simulation.rounding") == "truncate" ? fn::Rounding::Truncate
-                                                                   : fn::Rounding::HalfEven;
-    const std::string given = cfg.get_string("workload.data");
-    data_dir = given.empty() ? default_data_dir(g.file) : cfg.resolve_path(given);
+    rounding = spec.simulation.truncate ? fn::Rounding::Truncate : fn::Rounding::HalfEven;
+    const std::string& given = spec.simulation.data_dir;
+    data_dir = given.empty() ? default_data_dir(g.file) : given;
     params = fn::load_params(g, data_dir, rounding);
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       FunctionalNode f{&g, &g.nodes[i], &params, rounding};
@@ -111,14 +110,13 @@ struct System::Impl {
       l->set_trace(rec.get(), rec->track("links", l->from() + "->" + l->to()));
   }
 
-  Impl(const Graph& g_, const std::vector<DeviceInstance>& d_, const Mapping& m_, const Config& c_,
-       const SimOptions& o)
+  Impl(const Graph& g_, const Mapping& m_, const SystemSpec& s_, const SimOptions& o)
       : g(g_),
-        devices(d_),
+        spec(s_),
+        devices(s_.devices),
         m(m_),
-        cfg(c_),
         opts(o),
-        inferences(o.llm ? o.llm->inferences : c_.get_int("workload.inferences")) {
+        inferences(o.llm ? o.llm->inferences : s_.workload.inferences) {
     if (o.llm) {
       llm = o.llm;
       completed.assign(static_cast<std::size_t>(inferences), kNever);
@@ -173,47 +171,9 @@ struct System::Impl {
 
   void build_network() {
     if (devices.size() < 2) return;
-    interconnect::TopologyParams tp;
-    for (const auto& d : devices) {
-      tp.names.push_back(d.name);
-      tp.ports_per_device.push_back(static_cast<std::uint32_t>(d.type.qsfp28_ports));
-    }
-    tp.rows = static_cast<std::uint32_t>(cfg.get_int("system.torus_rows"));
-    tp.cols = static_cast<std::uint32_t>(cfg.get_int("system.torus_cols"));
-    tp.allow_switch = cfg.get_bool("system.allow_switch");
-    const YAML::Node cables = cfg.get_node("system.links");
-    auto index_of = [&](const std::string& n) -> std::uint32_t {
-      for (std::size_t d = 0; d < devices.size(); ++d)
-        if (devices[d].name == n) return static_cast<std::uint32_t>(d);
-      throw InputError(cfg.file() + ": system.links: unknown device '" + n + "'");
-    };
-    if (cables.IsSequence())
-      for (std::size_t i = 0; i < cables.size(); ++i) {
-        if (!cables[i].IsSequence() || cables[i].size() != 2)
-          throw InputError(cfg.file() + ": system.links[" + std::to_string(i) +
-                           "]: expected [device_a, device_b]");
-        tp.links.emplace_back(
-            index_of(yaml::scalar_string(cfg.file(), cables[i][0], "system.links")),
-            index_of(yaml::scalar_string(cfg.file(), cables[i][1], "system.links")));
-      }
-    try {
-      topo = interconnect::make_topology(
-          interconnect::parse_topology_kind(cfg.get_string("system.topology")),
-          static_cast<std::uint32_t>(devices.size()), tp);
-      framing.kind = interconnect::parse_framing_kind(cfg.get_string("link.framing"));
-      framing.mtu_bytes = static_cast<std::uint64_t>(cfg.get_int("link.mtu_bytes"));
-      interconnect::validate(framing);
-    } catch (const std::runtime_error& e) {
-      throw InputError(cfg.file() + ": " + e.what());
-    }
-    link_timing = framing.kind == interconnect::FramingKind::ethernet
-                      ? interconnect::ethernet_link_timing()
-                      : interconnect::aurora_link_timing();
-    if (cfg.get_double("link.tx_latency_ns") >= 0)
-      link_timing.mac_pcs_tx_ns = cfg.get_double("link.tx_latency_ns");
-    if (cfg.get_double("link.rx_latency_ns") >= 0)
-      link_timing.mac_pcs_rx_ns = cfg.get_double("link.rx_latency_ns");
-    link_timing.cable_m = cfg.get_double("link.cable_m");
+    topo = build_topology(spec);
+    framing = spec.link.framing;
+    link_timing = spec.link.timing;
   }
 
   /// The link of a channel, made when a route first uses it (an unbound TLM socket is
@@ -238,7 +198,7 @@ struct System::Impl {
       hops = interconnect::route(topo, static_cast<std::uint32_t>(pdev),
                                  static_cast<std::uint32_t>(cdev));
     } catch (const std::runtime_error& e) {
-      throw InputError(cfg.file() + ": " + what + ": " + e.what());
+      throw InputError(spec.file + ": " + what + ": " + e.what());
     }
     std::vector<Qsfp28Link*> route;
     for (const auto& h : hops) route.push_back(link(h));
@@ -253,20 +213,18 @@ struct System::Impl {
       shape.schedule = llm->schedule;
     }
     const std::uint64_t max_payload = std::max<std::uint64_t>(1, FramePlan(shape).max_payload);
-    const auto buffer = static_cast<std::uint64_t>(cfg.get_int("link.rx_buffer_bytes"));
+    const std::uint64_t buffer = spec.link.rx_buffer_bytes;
     Stream* frames =
         new_stream(what + ".frames",
                    static_cast<std::size_t>(std::max<std::uint64_t>(1, buffer / max_payload)));
     frames->set_credit_delay(route.back()->fixed_latency_ps());
-    Stream* out =
-        new_stream(what + ".rx", static_cast<std::size_t>(cfg.get_int("simulation.stream_depth")));
+    Stream* out = new_stream(what + ".rx", spec.simulation.stream_depth);
     const std::string base = sanitize(what);
     auto& pd = *dev[static_cast<std::size_t>(pdev)];
     auto& cd = *dev[static_cast<std::size_t>(cdev)];
     sc_core::sc_get_curr_simcontext()->hierarchy_push(&pd);
     txs.push_back(std::make_unique<TxBridge>(("tx_" + base).c_str(), period_of(pdev), leg, frames,
-                                             shape, route,
-                                             cfg.get_string("link.forwarding") == "cut_through"));
+                                             shape, route, spec.link.cut_through));
     sc_core::sc_get_curr_simcontext()->hierarchy_pop();
     tx_from.emplace_back(pdev, what.substr(0, what.find("->")));
     for (Qsfp28Link* l : route) txs.back()->net.bind(l->socket);
@@ -284,8 +242,8 @@ struct System::Impl {
     for (const auto& d : devices)
       dev.push_back(std::make_unique<DeviceModule>(sanitize(d.name).c_str(), d.type));
     build_network();
-    const std::size_t depth = static_cast<std::size_t>(cfg.get_int("simulation.stream_depth"));
-    const std::int64_t fork_depth = cfg.get_int("simulation.fork_depth");
+    const std::size_t depth = spec.simulation.stream_depth;
+    const std::int64_t fork_depth = spec.simulation.fork_depth;
 
     // Input streams of each node port, filled as producers are wired.
     std::vector<std::vector<Stream*>> node_in(g.nodes.size());
@@ -491,7 +449,7 @@ struct System::Impl {
     for (auto& b : rxs) all_blocks.push_back(b.get());
     attach_trace();
     attach_functional();
-    const auto limit = static_cast<time_ps>(cfg.get_double("simulation.max_sim_time_ms") * 1e9);
+    const auto limit = static_cast<time_ps>(spec.simulation.max_sim_time_ms * 1e9);
     block_time_limit() = limit;
     for (auto& snk : sinks) snk->set_time_limit(limit);
     if (llm) {
@@ -522,9 +480,8 @@ struct System::Impl {
   }
 };
 
-System::System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m,
-               const Config& cfg, const SimOptions& opts)
-    : impl_(std::make_unique<Impl>(g, devices, m, cfg, opts)) {
+System::System(const Graph& g, const Mapping& m, const SystemSpec& spec, const SimOptions& opts)
+    : impl_(std::make_unique<Impl>(g, m, spec, opts)) {
   impl_->build();
 }
 
@@ -595,7 +552,7 @@ std::int64_t System::check_reference(StatsTree& root, double tolerance) const {
 }
 
 void System::run() {
-  const double limit_ms = impl_->cfg.get_double("simulation.max_sim_time_ms");
+  const double limit_ms = impl_->spec.simulation.max_sim_time_ms;
   sc_core::sc_start(sc_core::sc_time(limit_ms, sc_core::SC_MS));
   if (!block_failure().empty()) throw SimulationError(block_failure());
   bool done = true;

@@ -13,10 +13,9 @@
 #include "models/memory.hpp"
 #include "models/node_block.hpp"
 #include "models/systolic_block.hpp"
-#include "sim/config.hpp"
-#include "sim/device_types.hpp"
 #include "sim/mapping.hpp"
 #include "sim/stats.hpp"
+#include "sim/system_spec.hpp"
 #include "workloads/graph.hpp"
 
 namespace masesim {
@@ -60,8 +59,8 @@ struct SimOptions {
 
 class System {
  public:
-  System(const Graph& g, const std::vector<DeviceInstance>& devices, const Mapping& m,
-         const Config& cfg, const SimOptions& opts = {});
+  /// `g`, `m` and `spec` must outlive the System.
+  System(const Graph& g, const Mapping& m, const SystemSpec& spec, const SimOptions& opts = {});
   ~System();
   /// Runs to completion. SimulationError on deadlock or time limit.
   void run();

@@ -189,6 +189,41 @@ TEST(Partition, SpillingStopsWhenItFits) {
   EXPECT_EQ(off, (std::vector<bool>{false, true, false}));
 }
 
+// Weights fixed off chip (the configuration says so) stay off chip even where they fit,
+// count res_off, and share the memory bandwidth with the nodes that spill.
+TEST(Partition, FixedOffChipWeightsStayOffChip) {
+  PartNode fixed = weighted(100, 80, 1000, 4000);
+  fixed.has_weights = false;
+  fixed.weights_fixed_off = true;
+  const std::vector<PartNode> nodes{fixed, weighted(100, 60, 1000, 10000)};
+  std::vector<bool> off;
+  // Plenty of BRAM: node 1 stays on chip, node 0 reads 4000 bytes at 2 bytes/ps.
+  EXPECT_EQ(stage_time_ps(nodes, 0, 2, device(1000, 1000, 2.0), 1.0, &off), 2000.0);
+  EXPECT_EQ(off, (std::vector<bool>{true, false}));
+  // 50 BRAM: node 0 holds none (res_off), node 1's 60 spill too; two off-chip nodes share
+  // 2 bytes/ps: node 1 reads 10000 bytes at 1 byte/ps.
+  EXPECT_EQ(stage_time_ps(nodes, 0, 2, device(1000, 50, 2.0), 1.0, &off), 10000.0);
+  EXPECT_EQ(off, (std::vector<bool>{true, true}));
+  // 60 BRAM: node 1 fits beside node 0, which needs none.
+  EXPECT_EQ(stage_time_ps(nodes, 0, 2, device(1000, 60, 2.0), 1.0, &off), 2000.0);
+  EXPECT_EQ(off, (std::vector<bool>{true, false}));
+  // The balanced DP (incremental stage table) and greedy agree with the evaluation.
+  for (const auto& r :
+       {partition_balanced(nodes, chain({1}), {device(1000, 60, 2.0)}, links(1.0), 1.0),
+        partition_greedy(nodes, chain({1}), {device(1000, 60, 2.0)}, links(1.0), 1.0)}) {
+    EXPECT_EQ(r.device, (std::vector<int>{0, 0}));
+    EXPECT_EQ(r.weights_off, (std::vector<bool>{true, false}));
+    EXPECT_EQ(r.bottleneck_ps, 2000.0);
+  }
+  // Two devices: node 0 alone still reads its weights; node 1 on chip on device 1.
+  const auto r2 = partition_balanced(
+      nodes, chain({1}), std::vector<PartDevice>(2, device(1000, 50, 2.0)), links(1.0), 1.0);
+  EXPECT_EQ(r2.device, (std::vector<int>{0, 1}));
+  EXPECT_EQ(r2.weights_off, (std::vector<bool>{true, true}));
+  // Device 1: node 1's 60 BRAM > 50 spill; alone it reads 10000 bytes at 2 bytes/ps.
+  EXPECT_EQ(r2.bottleneck_ps, 5000.0);
+}
+
 TEST(Partition, GreedyFillsSeventyFivePercentOfLuts) {
   const std::vector<PartNode> nodes(4, plain(250, 1));
   const auto r = partition_greedy(nodes, chain({1, 1, 1}), std::vector<PartDevice>(3, device(1000)),

@@ -1,0 +1,187 @@
+// Mapping choices end to end through the simulate binary: explicit topologies with every
+// partitioner (one topology builder for the mapper and the system), off-chip weight
+// placements that every partitioner and mapping.auto keep, mapping.auto with a full
+// mapping.place, and the effective configuration re-running the same simulation.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim_harness.hpp"
+
+using masesim::test::read_file;
+using masesim::test::run_simulate;
+using masesim::test::SimRun;
+
+namespace {
+
+const long kElems = 4096;  // int8 elements of x, a and b: 4096 bytes per inference
+const int kInferences = 2;
+
+// x -> relu a -> relu b -> host.
+const std::string kRelus =
+    "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [1, 4096], precision: {type: "
+    "fixed, width: 8}}]\nnodes:\n"
+    "  - {name: a, op: relu, args: {data_in_0: x}, results: {data_out_0: {shape: [1, 4096], "
+    "precision: {type: fixed, width: 8}}}}\n"
+    "  - {name: b, op: relu, args: {data_in_0: a}, results: {data_out_0: {shape: [1, 4096], "
+    "precision: {type: fixed, width: 8}}}}\n"
+    "outputs: [b]\n";
+
+// A device on which one 8-lane relu (149 LUTs) fits under the 80 % cap (200 LUTs) and
+// under greedy's 75 % LUT fill (187.5), but two (297) do not: every partitioner must cut
+// between a and b.
+const std::string kTiny =
+    "name: tiny\nlut: 250\nff: 100000\ndsp: 100\nbram36: 100\nuram: 10\nslrs: 1\nclock_mhz: 250\n"
+    "qsfp28_ports: 2\nmemory: {kind: ddr4, channels: 1, gbytes_per_s: 16, latency_ns: 100, "
+    "capacity_gbytes: 4}\n";
+
+// Three devices cabled fpga0 - fpga2 - fpga1: stage 0 (fpga0) reaches stage 1 (fpga1)
+// only through fpga2, over the two explicit cables.
+const std::string kExplicit =
+    "workload: {graph: g.yaml, inferences: 2}\nsystem:\n  devices: [{count: 3, type: "
+    "tiny.yaml}]\n  topology: explicit\n  links: [[fpga0, fpga2], [fpga2, fpga1]]\n";
+
+SimRun run_explicit(const std::string& set) {
+  return run_simulate({{"g.yaml", kRelus}, {"tiny.yaml", kTiny}, {"c.yaml", kExplicit}}, "c.yaml",
+                      "--set " + set);
+}
+
+void expect_cut_over_explicit_cables(const SimRun& r) {
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("nodes.a.device"), "fpga0");
+  EXPECT_EQ(r.str("nodes.b.device"), "fpga1");
+  // a's output crosses both cables once per inference; no cable fpga0-fpga1 exists.
+  EXPECT_EQ(r.num("links.fpga0->fpga2.bytes"), kElems * kInferences);
+  EXPECT_EQ(r.num("links.fpga2->fpga1.bytes"), kElems * kInferences);
+  EXPECT_EQ(r.stats.count("links.fpga0->fpga1.bytes"), 0u);
+  EXPECT_EQ(r.stats.count("links.fpga2->fpga0.bytes"), 0u);
+}
+
+}  // namespace
+
+TEST(MappingSim, ExplicitTopologyWithBalancedPartition) {
+  const auto r = run_explicit("mapping.partition=balanced");
+  expect_cut_over_explicit_cables(r);
+  EXPECT_EQ(r.str("mapping.partition"), "balanced");
+}
+
+TEST(MappingSim, ExplicitTopologyWithGreedyPartition) {
+  const auto r = run_explicit("mapping.partition=greedy");
+  expect_cut_over_explicit_cables(r);
+  EXPECT_EQ(r.str("mapping.partition"), "greedy");
+}
+
+TEST(MappingSim, ExplicitTopologyWithAutoMapping) {
+  const auto r = run_explicit("mapping.auto=true");
+  expect_cut_over_explicit_cables(r);
+  EXPECT_EQ(r.str("mapping.partition"), "balanced");
+  EXPECT_EQ(r.str("mapping.auto"), "true");
+}
+
+namespace {
+
+// One linear 64 -> 32 (2048 weight bytes), one row per inference; `weights` is the
+// node's hw.weights.
+std::string linear_graph(const std::string& weights) {
+  return "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [1, 64], precision: {type: "
+         "fixed, width: 8}}]\nnodes:\n  - name: fc\n    op: linear\n    args: {data_in_0: x}\n"
+         "    params: {weight: {shape: [32, 64], precision: {type: fixed, width: 8}}}\n"
+         "    results: {data_out_0: {shape: [1, 32], precision: {type: fixed, width: 8}}}\n"
+         "    hw: {weights: " +
+         weights + "}\noutputs: [fc]\n";
+}
+
+SimRun run_linear(const std::string& node_weights, const std::string& sets) {
+  const std::string cfg =
+      "workload: {graph: g.yaml, inferences: 2}\nsystem:\n  devices: [{count: 2, type: u250}]\n";
+  return run_simulate({{"g.yaml", linear_graph(node_weights)}, {"c.yaml", cfg}}, "c.yaml", sets);
+}
+
+const char* const kPlacers[] = {"mapping.partition=manual", "mapping.partition=balanced",
+                                "mapping.partition=greedy", "mapping.auto=true"};
+
+// The weights fit on chip easily, so any partitioner left to itself keeps them there; an
+// explicit off-chip placement must survive: each inference reads the 2048 weight bytes
+// from fpga0's memory.
+void expect_off_chip(const SimRun& r, const std::string& what) {
+  ASSERT_EQ(r.exit_code, 0) << what << ": " << r.stderr_text;
+  EXPECT_EQ(r.str("nodes.fc.device"), "fpga0") << what;
+  EXPECT_EQ(r.str("nodes.fc.weights"), "off_chip") << what;
+  EXPECT_EQ(r.num("nodes.fc.weight_bytes_read"), 2048 * kInferences) << what;
+  EXPECT_EQ(r.num("devices.fpga0.memory.bytes_read"), 2048 * kInferences) << what;
+}
+
+}  // namespace
+
+TEST(MappingSim, MappingWeightsOffChipIsKeptByEveryPartitioner) {
+  for (const std::string p : kPlacers)
+    expect_off_chip(run_linear("on_chip", "--set mapping.weights=off_chip --set " + p), p);
+}
+
+TEST(MappingSim, NodeWeightsOffChipIsKeptByEveryPartitioner) {
+  for (const std::string p : kPlacers) expect_off_chip(run_linear("off_chip", "--set " + p), p);
+}
+
+TEST(MappingSim, NodeWeightsOffChipIsKeptByMappingWeightsAuto) {
+  for (const std::string p : kPlacers)
+    expect_off_chip(run_linear("off_chip", "--set mapping.weights=auto --set " + p), p);
+}
+
+// The control: without an off-chip placement every partitioner keeps these weights on chip.
+TEST(MappingSim, OnChipWeightsStayOnChip) {
+  for (const std::string p : kPlacers) {
+    const auto r = run_linear("on_chip", "--set " + p);
+    ASSERT_EQ(r.exit_code, 0) << p << ": " << r.stderr_text;
+    EXPECT_EQ(r.str("nodes.fc.weights"), "on_chip") << p;
+    EXPECT_EQ(r.num("devices.fpga0.memory.bytes_read"), 0) << p;
+  }
+}
+
+// mapping.auto with every node placed by mapping.place keeps the placement (even one
+// against the graph order) and only sizes the tiles.
+TEST(MappingSim, AutoKeepsAFullMappingPlace) {
+  const std::string cfg =
+      "workload: {graph: g.yaml, inferences: 2}\nsystem:\n  devices: [{count: 2, type: u250}]\n"
+      "mapping:\n  auto: true\n  place: {a: fpga1, b: fpga0}\n";
+  const auto r = run_simulate({{"g.yaml", kRelus}, {"c.yaml", cfg}}, "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("mapping.auto"), "true");
+  EXPECT_EQ(r.str("mapping.partition"), "manual");
+  EXPECT_EQ(r.str("nodes.a.device"), "fpga1");
+  EXPECT_EQ(r.str("nodes.b.device"), "fpga0");
+  // x enters at a's device (fpga1); a -> b crosses fpga1 -> fpga0 once per inference.
+  EXPECT_EQ(r.num("links.fpga1->fpga0.bytes"), kElems * kInferences);
+  EXPECT_EQ(r.stats.count("links.fpga0->fpga1.bytes"), 0u);
+}
+
+// The effective configuration (out/config.yaml) re-runs the same simulation from another
+// directory: the graph and device-type paths in it are absolute.
+TEST(MappingSim, EffectiveConfigReRunsTheSameSimulation) {
+  const auto a = run_explicit("mapping.partition=balanced");
+  ASSERT_EQ(a.exit_code, 0) << a.stderr_text;
+  const std::string eff = read_file(a.dir + "/out/config.yaml");
+  EXPECT_NE(eff.find("graph: " + a.dir + "/g.yaml"), std::string::npos) << eff;
+  EXPECT_NE(eff.find("type: " + a.dir + "/tiny.yaml"), std::string::npos) << eff;
+  const auto b = run_simulate({{"c.yaml", eff}}, "c.yaml");
+  ASSERT_EQ(b.exit_code, 0) << b.stderr_text;
+  EXPECT_EQ(read_file(b.dir + "/out/stats.json"), read_file(a.dir + "/out/stats.json"));
+}
+
+// An LLM pipeline over several devices without a placement is partitioned with balanced:
+// a choice derived in the system description, not written into the configuration (the
+// effective configuration keeps mapping.partition: manual and re-runs the same simulation).
+TEST(MappingSim, LlmPipelineDefaultPartitionIsNotWrittenIntoTheConfig) {
+  const std::string cfg = "workload: {graph: " + std::string(MASESIM_SOURCE_DIR) +
+                          "/workloads/graphs/opt125m_int8.json, phase: decode, prompt_len: 8, "
+                          "gen_tokens: 2}\nsystem:\n  devices: [{count: 2, type: u250}]\n"
+                          "mapping: {weights: auto}\n";
+  const auto a = run_simulate({{"c.yaml", cfg}}, "c.yaml");
+  ASSERT_EQ(a.exit_code, 0) << a.stderr_text;
+  EXPECT_EQ(a.str("mapping.partition"), "balanced");
+  EXPECT_EQ(a.num("mapping.devices_used"), 2);
+  const std::string eff = read_file(a.dir + "/out/config.yaml");
+  EXPECT_NE(eff.find("partition: manual"), std::string::npos) << eff;
+  const auto b = run_simulate({{"c.yaml", eff}}, "c.yaml");
+  ASSERT_EQ(b.exit_code, 0) << b.stderr_text;
+  EXPECT_EQ(read_file(b.dir + "/out/stats.json"), read_file(a.dir + "/out/stats.json"));
+}
