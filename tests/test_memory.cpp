@@ -42,7 +42,9 @@ TEST(Memory, RequestAbove4GiBWholeAndInPartsAgree) {
   for (std::uint64_t off = 0; off < bytes; off += 1ull << 31) {
     const std::uint64_t len = std::min<std::uint64_t>(bytes - off, 1ull << 31);
     at = parts.serve_part(at, off, len, off + len == bytes);
-    if (off + len < bytes) EXPECT_EQ(at, (off + len) / 2 * 100);  // transfer end, no latency
+    if (off + len < bytes) {
+      EXPECT_EQ(at, (off + len) / 2 * 100);  // transfer end, no latency
+    }
   }
   EXPECT_EQ(at, 268435456000ull + 50000ull);
   EXPECT_EQ(parts.busy_ps(), whole.busy_ps());
