@@ -170,11 +170,18 @@ class Model final : public SystolicGemmRtl::Impl {
     GemmRunResult res;
     res.c.assign(s.m * s.n, 0);
     std::uint64_t tick = 0;
+    // Time advances when the clock changes level (by the length of the phase that ends);
+    // repeated settles at one level evaluate at the same time.
+    bool have_level = false;
+    int level = 0;
     auto half = [&](int clk) {
+      const bool advance = have_level && clk != level;
+      if (advance) ctx->timeInc(level ? high : low);
       top->clk = clk;
       top->eval();
-      if (vcd) vcd->dump(ctx->time());
-      ctx->timeInc(clk ? high : low);
+      if (vcd && (advance || !have_level)) vcd->dump(ctx->time());
+      have_level = true;
+      level = clk;
     };
     auto cycle = [&] {
       half(1);
@@ -283,7 +290,7 @@ class Model final : public SystolicGemmRtl::Impl {
         if (!first_seen) {
           first_tick = tick;
           // This iteration's rising edge closes the cycle; the previous one opened it.
-          res.first_cycle_time = ctx->time() - high - period - options.time_origin;
+          res.first_cycle_time = ctx->time() - period - options.time_origin;
         }
         first_seen = true;
       }
