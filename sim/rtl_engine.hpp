@@ -12,8 +12,8 @@ namespace masesim {
 struct RtlEngineOptions {
   std::int64_t rows = 16, cols = 16;
   bool weight_stationary = false;
-  std::string node;      ///< for seeds and messages
-  std::string vcd_path;  ///< "" = no waveform; else the first GEMM is traced
+  std::string node;          ///< for seeds and messages
+  std::string vcd_path;      ///< "" = no waveform; else the first GEMM is traced
   time_ps period_ps = 4000;  ///< the device's clock period (the waveform's clock)
 };
 

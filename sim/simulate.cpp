@@ -102,7 +102,7 @@ class Warnings {
 // Fails (InputError naming the option) unless `path` can be created as a regular file; the
 // probe leaves nothing behind.
 void check_writable_file(const std::string& option, const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (path.empty()) throw InputError(option + ": empty path");
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw InputError(option + " " + path + ": is a directory (expected a file name)");
@@ -410,7 +410,8 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
               warnings.add(std::string("resource ") + r,
                            "device '" + d.name + "' uses " + pct + " of its " + r +
                                " (routing congestion and timing closure get hard above ~80-90 %)",
-                           d.name + " " + pct, std::string("devices use over 90 % of their ") + r + ":",
+                           d.name + " " + pct,
+                           std::string("devices use over 90 % of their ") + r + ":",
                            " (routing congestion and timing closure get hard above ~80-90 %)");
             }
           }
@@ -445,10 +446,11 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       stats.child("trace").set("merged_slices", rec->merged());
       stats.child("trace").set("bytes", static_cast<std::uint64_t>(trace_text.size()));
       if (rec->dropped() > 0)
-        warnings.add("trace", "--trace: dropped " + rec->drop_summary() +
-                                  " to stay within --trace-max-events " +
-                                  std::to_string(sim_opts.trace_max_events) +
-                                  "; choose a part of the run with --trace-window BEGIN_US:END_US",
+        warnings.add("trace",
+                     "--trace: dropped " + rec->drop_summary() +
+                         " to stay within --trace-max-events " +
+                         std::to_string(sim_opts.trace_max_events) +
+                         "; choose a part of the run with --trace-window BEGIN_US:END_US",
                      "", "", "");
     }
     if (vm.count("trace")) {

@@ -130,8 +130,8 @@ struct System::Impl {
     attach_progress();
     if (!opts.trace) return rec->set_recording(false);
     for (std::size_t d = 0; d < dev.size(); ++d)
-      dev[d]->memory.set_trace(
-          rec.get(), rec->counter(devices[d].name, "off-chip memory GB/s", 1000.0));
+      dev[d]->memory.set_trace(rec.get(),
+                               rec->counter(devices[d].name, "off-chip memory GB/s", 1000.0));
   }
   // Progress: node-inferences finished, weighted by their ideal time (the node tracks are
   // the first g.nodes.size() tracks of the recorder).
