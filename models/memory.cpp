@@ -66,6 +66,13 @@ void OffChipMemory::b_transport(int /*initiator*/, tlm::tlm_generic_payload& tra
   else
     it->second = std::max(it->second, start);
   const time_ps done = ch_.serve_part(start, offset, trans.get_data_length(), last);
+  if (trace_ && trans.get_data_length() > 0) {  // the channels move the bytes before the latency
+    const std::uint64_t n = static_cast<std::uint64_t>(std::max(1, timing_.channels));
+    const time_ps served = done - timing_.latency_ps;
+    const time_ps xfer =
+        transfer_ps((trans.get_data_length() + n - 1) / n, timing_.gbytes_per_s_per_channel);
+    trace_->add(counter_, served - xfer, served, static_cast<double>(trans.get_data_length()));
+  }
   if (!untagged_ && ++since_prune_ >= 1024) {
     since_prune_ = 0;
     time_ps h = kNever;

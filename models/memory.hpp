@@ -20,6 +20,7 @@
 
 #include "models/memory_timing.hpp"
 #include "models/time.hpp"
+#include "models/trace.hpp"
 
 namespace masesim {
 
@@ -75,8 +76,15 @@ class OffChipMemory : public sc_core::sc_module {
   /// long runs keep the calendars small.
   void register_initiator(const void* who) { last_[who] = 0; }
   const MemoryTiming& timing() const { return timing_; }
+  /// Records the bytes served over time on `counter` of `rec` (null: no trace).
+  void set_trace(TraceRecorder* rec, int counter) {
+    trace_ = rec;
+    counter_ = counter;
+  }
 
  private:
+  TraceRecorder* trace_ = nullptr;
+  int counter_ = -1;
   void b_transport(int initiator, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   MemoryTiming timing_;
   MemoryChannels ch_;

@@ -107,6 +107,7 @@ void SystolicBlock::run() {
     std::vector<std::int8_t> qa, qb;
     for (std::int64_t b = 0; b < t_.gemm_batch; ++b) {
       const bool real = functional_ && int8_operands(vals, b, qa, qb);
+      engine_->start_at(start + static_cast<time_ps>(cycles) * period_);
       cycles += engine_->run(t_.gemm_m, t_.gemm_k, t_.gemm_n, gemm_index++, real ? &qa : nullptr,
                              real ? &qb : nullptr);
       real_gemms_ += real ? 1 : 0;

@@ -30,6 +30,8 @@ class GemmEngine {
                             const std::vector<std::int8_t>* a = nullptr,
                             const std::vector<std::int8_t>* b = nullptr) = 0;
   virtual std::string impl() const = 0;  ///< "tlm" or "rtl"
+  /// The simulated time at which the next run()'s first cycle starts (waveforms).
+  virtual void start_at(time_ps) {}
 };
 
 /// The transaction-level engine: the cycle model's count, computed once per shape.

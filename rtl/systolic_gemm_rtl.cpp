@@ -152,6 +152,9 @@ class Model final : public SystolicGemmRtl::Impl {
 
     auto ctx = std::make_unique<VerilatedContext>();
     ctx->traceEverOn(vcd_path.has_value());
+    ctx->time(options.time_origin);
+    const std::uint64_t period = std::max<std::uint64_t>(2, options.clock_period);
+    const std::uint64_t high = period / 2, low = period - high;
     auto top = std::make_unique<V>(ctx.get(), "systolic_gemm");
     std::unique_ptr<VerilatedVcdC> vcd;
     if constexpr (kTraced) {
@@ -167,11 +170,18 @@ class Model final : public SystolicGemmRtl::Impl {
     GemmRunResult res;
     res.c.assign(s.m * s.n, 0);
     std::uint64_t tick = 0;
+    // Time advances when the clock changes level (by the length of the phase that ends);
+    // repeated settles at one level evaluate at the same time.
+    bool have_level = false;
+    int level = 0;
     auto half = [&](int clk) {
+      const bool advance = have_level && clk != level;
+      if (advance) ctx->timeInc(level ? high : low);
       top->clk = clk;
       top->eval();
-      if (vcd) vcd->dump(ctx->time());
-      ctx->timeInc(1);
+      if (vcd && (advance || !have_level)) vcd->dump(ctx->time());
+      have_level = true;
+      level = clk;
     };
     auto cycle = [&] {
       half(1);
@@ -277,7 +287,11 @@ class Model final : public SystolicGemmRtl::Impl {
       }
       half(1);  // rising edge
       if (a_fire || b_fire) {
-        if (!first_seen) first_tick = tick;
+        if (!first_seen) {
+          first_tick = tick;
+          // This iteration's rising edge closes the cycle; the previous one opened it.
+          res.first_cycle_time = ctx->time() - period - options.time_origin;
+        }
         first_seen = true;
       }
       if (a_fire) {
@@ -375,6 +389,19 @@ SystolicGemmRtl::SystolicGemmRtl(const ArrayConfig& array) : array_(array) {
 }
 
 SystolicGemmRtl::~SystolicGemmRtl() = default;
+
+bool SystolicGemmRtl::is_traced(const ArrayConfig& array) {
+  for (const auto& e : entries())
+    if (matches(e.array, array)) return e.traced;
+  return false;
+}
+
+std::vector<ArrayConfig> SystolicGemmRtl::available_traced() {
+  std::vector<ArrayConfig> r;
+  for (const auto& e : entries())
+    if (e.traced) r.push_back(e.array);
+  return r;
+}
 
 bool SystolicGemmRtl::has_trace() const {
   return impl_->has_trace();

@@ -36,6 +36,9 @@ struct GemmRunResult {
   std::uint64_t b_beats = 0;      ///< B handshakes seen
   std::uint64_t c_beats = 0;      ///< C handshakes seen
   std::uint64_t clock_ticks = 0;  ///< all clock cycles simulated, reset and cfg included
+  /// Time (RunOptions units) of the rising edge that opens the cycle of the first A or B
+  /// handshake: the cycle the model counts as the GEMM's first.
+  std::uint64_t first_cycle_time = 0;
 };
 
 /// Optional stimulus for run(): random starvation / back-pressure to check that the core
@@ -46,6 +49,10 @@ struct RunOptions {
   double b_idle = 0.0;  ///< same for B
   double c_busy = 0.0;  ///< probability that C ready is low in a cycle
   std::uint64_t seed = 1;
+  /// Waveform time: the clock period (high for period/2, low for the rest; >= 2) and the
+  /// time of the first reset edge, in the VCD's unit (the model's time precision, 1 ps).
+  std::uint64_t clock_period = 2;
+  std::uint64_t time_origin = 0;
 };
 
 class SystolicGemmRtl {
@@ -74,6 +81,10 @@ class SystolicGemmRtl {
   /// The configurations compiled into this build.
   static std::vector<ArrayConfig> available();
   static bool is_available(const ArrayConfig& array);
+  /// Whether the instance matching `array` was built with waveform (VCD) support.
+  static bool is_traced(const ArrayConfig& array);
+  /// The configurations built with waveform support.
+  static std::vector<ArrayConfig> available_traced();
 
   class Impl;  // defined in systolic_gemm_rtl.cpp
 

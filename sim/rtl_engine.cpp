@@ -25,14 +25,23 @@ class RtlGemmEngine : public GemmEngine {
     // Functional mode hands in the node's real operands; timing mode uses seeded ones.
     const auto a = ra ? *ra : systolic::random_int8(shape.m * shape.k, seed);
     const auto b = rb ? *rb : systolic::random_int8(shape.k * shape.n, seed + 1);
-    std::optional<std::string> vcd;
-    if (!o_.vcd_path.empty() && index == 0) vcd = o_.vcd_path;
-    const auto r = rtl_.run(shape, a, b, vcd);
+    rtl::RunOptions ro;
+    ro.clock_period = static_cast<std::uint64_t>(o_.period_ps);
+    auto r = rtl_.run(shape, a, b, ro);
+    if (!o_.vcd_path.empty() && index == 0) {
+      // Again with the waveform, its clock placed so that the GEMM's first counted cycle
+      // starts at its simulated start (reset and configuration come before it).
+      const auto first = static_cast<std::uint64_t>(start_ps_);
+      ro.time_origin = first >= r.first_cycle_time ? first - r.first_cycle_time : 0;
+      ro.vcd_path = o_.vcd_path;
+      r = rtl_.run(shape, a, b, ro);
+    }
     const auto ref = systolic::gemm_reference(shape, a, b);
     for (std::size_t i = 0; i < ref.size(); ++i) mismatches_ += r.c[i] != ref[i] ? 1 : 0;
     return r.cycles;
   }
   std::string impl() const override { return "rtl"; }
+  void start_at(time_ps t) override { start_ps_ = t; }
   std::uint64_t mismatches() const { return mismatches_; }
 
  private:
@@ -51,9 +60,20 @@ class RtlGemmEngine : public GemmEngine {
                        std::to_string(o.rows) + "x" + std::to_string(o.cols) + " " +
                        systolic::to_string(a.dataflow) + " in this build (built: " + have + ")");
     }
+    if (!o.vcd_path.empty() && !rtl::SystolicGemmRtl::is_traced(a)) {
+      std::string have;
+      for (const auto& x : rtl::SystolicGemmRtl::available_traced())
+        have += (have.empty() ? "" : ", ") + std::to_string(x.rows) + "x" + std::to_string(x.cols) +
+                " " + systolic::to_string(x.dataflow);
+      throw InputError("--vcd: node '" + o.node + "' runs on a " + std::to_string(o.rows) + "x" +
+                       std::to_string(o.cols) + " " + systolic::to_string(a.dataflow) +
+                       " core, built without waveform support; cores with waveforms: " +
+                       (have.empty() ? "none" : have));
+    }
     return a;
   }
   RtlEngineOptions o_;
+  time_ps start_ps_ = 0;
   rtl::SystolicGemmRtl rtl_;
   std::uint64_t mismatches_ = 0;
 };

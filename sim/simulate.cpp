@@ -4,6 +4,7 @@
 
 #include <systemc>
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <boost/program_options.hpp>
@@ -17,10 +18,12 @@
 #include "sim/device_types.hpp"
 #include "sim/llm.hpp"
 #include "sim/mapping.hpp"
+#include "sim/sha256.hpp"
 #include "sim/stats.hpp"
 #include "sim/system.hpp"
 #include "workloads/error.hpp"
 #include "workloads/graph.hpp"
+#include "workloads/yaml_util.hpp"
 
 namespace po = boost::program_options;
 
@@ -40,6 +43,122 @@ void workload_stats(StatsTree& root, const Graph& g, const std::vector<DeviceIns
   auto& d = t.child("dims");
   for (const auto& [k, v] : g.dims) d.set(k, v);
   root.child("system").set("devices", static_cast<std::int64_t>(devices.size()));
+}
+
+// Warnings of one kind (e.g. the idle links of a long chain) print as one line with a
+// count; --quiet prints only how many there were.
+class Warnings {
+ public:
+  /// `kind` groups warnings; `alone` is printed when it is the only one of its kind, else
+  /// "<count> <plural> <items...><tail>".
+  void add(const std::string& kind, std::string alone, std::string item, std::string plural,
+           std::string tail) {
+    auto& g = groups_[kind];
+    if (g.items.empty()) {
+      order_.push_back(kind);
+      g.alone = std::move(alone);
+      g.plural = std::move(plural);
+      g.tail = std::move(tail);
+    }
+    g.items.push_back(std::move(item));
+    ++count_;
+  }
+  void print(std::ostream& err, bool quiet) const {
+    if (count_ == 0) return;
+    if (quiet) {
+      err << "simulate: " << count_ << " warning" << (count_ == 1 ? "" : "s")
+          << " (run without --quiet to see them)\n";
+      return;
+    }
+    for (const auto& kind : order_) {
+      const Group& g = groups_.at(kind);
+      if (g.items.size() == 1) {
+        err << "simulate: warning: " << g.alone << "\n";
+        continue;
+      }
+      err << "simulate: warning: " << g.items.size() << " " << g.plural << " ";
+      const std::size_t shown = std::min<std::size_t>(g.items.size(), 3);
+      for (std::size_t i = 0; i < shown; ++i) err << (i ? ", " : "") << g.items[i];
+      if (shown < g.items.size()) err << ", ... (" << g.items.size() - shown << " more)";
+      err << g.tail << "\n";
+    }
+  }
+
+ private:
+  struct Group {
+    std::string alone, plural, tail;
+    std::vector<std::string> items;
+  };
+  std::map<std::string, Group> groups_;
+  std::vector<std::string> order_;
+  std::size_t count_ = 0;
+};
+
+// Fails (InputError naming the option) unless `path` can be created as a regular file; the
+// probe leaves nothing behind.
+void check_writable_file(const std::string& option, const std::string& path) {
+  struct stat st {};
+  if (path.empty()) throw InputError(option + ": empty path");
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw InputError(option + " " + path + ": is a directory (expected a file name)");
+  const std::string probe = path + ".probe";
+  std::ofstream f(probe);
+  const bool ok = static_cast<bool>(f);
+  f.close();
+  std::remove(probe.c_str());
+  if (!ok)
+    throw InputError(option + " " + path + ": cannot create the file (" +
+                     "missing directory or no permission)");
+}
+
+// Three significant digits, for the progress line.
+std::string sig3(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, v >= 999.5 ? "%.0f" : "%.3g", v);
+  return b;
+}
+std::string duration_text(double s) {
+  if (s < 60) return sig3(s) + " s";
+  const auto t = static_cast<long long>(s + 0.5);
+  char b[48];
+  if (t < 3600)
+    std::snprintf(b, sizeof b, "%lldm%02llds", t / 60, t % 60);
+  else
+    std::snprintf(b, sizeof b, "%lldh%02lldm", t / 3600, (t / 60) % 60);
+  return b;
+}
+
+#ifndef MASESIM_VERSION
+#define MASESIM_VERSION "unknown"
+#define MASESIM_GIT_COMMIT "unknown"
+#define MASESIM_GIT_DIRTY "unknown"
+#endif
+
+// What produced the results: the simulator's version and commit (at configure time) and
+// the hashes of the files the run read.
+void provenance_stats(StatsTree& root, const Config& cfg, const std::string& config_path,
+                      const std::string& graph_path) {
+  auto& p = root.child("provenance");
+  p.set("simulator_version", MASESIM_VERSION);
+  p.set("git_commit", MASESIM_GIT_COMMIT);
+  p.set("git_dirty", MASESIM_GIT_DIRTY);
+  p.set("config", absolute(config_path));
+  p.set("config_sha256", sha256_file(config_path));
+  p.set("graph", graph_path);
+  p.set("graph_sha256", sha256_file(graph_path));
+  auto& d = p.child("device_types");
+  const YAML::Node list = cfg.get_node("system.devices");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string type = list[i]["type"].as<std::string>();
+    std::string key = type;
+    for (char& c : key)
+      if (c == '.' || c == '/') c = '_';
+    if (d.find_child(key)) continue;
+    const std::string file = absolute(find_device_type_file(cfg, type));
+    auto& t = d.child(key);
+    t.set("file", file);
+    t.set("sha256", sha256_file(file));
+  }
 }
 
 }  // namespace
@@ -66,17 +185,19 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       "list-keys", "list every configuration key with its default and description")(
       "list-ops", po::value<std::string>()->implicit_value("text"),
       "list every op kind with its ports, params, attributes and models (text|json)")(
-      "quiet,q", "print nothing on success")(
+      "quiet,q", "print no summary, no progress, and instead of warnings only their count")(
       "cosim", po::value<std::vector<std::string>>(&sim_opts.cosim)->composing(),
       "run the systolic nodes matching this glob on the Verilated RTL core (repeatable)")(
       "vcd", po::value<std::string>(&sim_opts.vcd_path),
-      "write a VCD waveform of the first co-simulated GEMM (4x4 cores)")(
+      "write a VCD waveform of the first co-simulated GEMM (1 ps resolution, the device's "
+      "clock period, times from the GEMM's simulated start; cores built with tracing only)")(
       "trace", po::value<std::string>(),
       "write a Chrome/Perfetto trace-event timeline (JSON) of the run")(
       "trace-window", po::value<std::string>(),
       "only record the timeline in BEGIN_US:END_US of simulated time")(
       "trace-max-events", po::value<std::uint64_t>(&sim_opts.trace_max_events),
-      "most timeline events kept (default 2000000)")(
+      "most timeline events written, counter samples included (default 350000, about 45 MB); "
+      "beyond it the latest-starting events are dropped with a warning")(
       "log-level", po::value<std::vector<std::string>>()->composing(),
       "error|warn|info|debug, or MODULE=LEVEL for mapping, system (repeatable; default warn)")(
       "check-reference",
@@ -163,19 +284,44 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
   }
   const bool progress =
       !vm.count("quiet") && !vm.count("no-progress") && (vm.count("progress") || isatty(2));
+  // Progress: simulated work done (node-inferences weighted by their ideal time, prefill
+  // included), inferences finished, rate and ETA; at most 4 lines a second.
   auto wall0 = std::chrono::steady_clock::now();
-  auto last_print = wall0;
-  if (progress)
-    sim_opts.on_inference = [&](std::int64_t i, std::int64_t n, time_ps t) {
-      const auto now = std::chrono::steady_clock::now();
-      if (i + 1 < n && now - last_print < std::chrono::milliseconds(200)) return;
-      last_print = now;
-      const double wall = std::chrono::duration<double>(now - wall0).count();
-      err << "\r[simulate] " << (i + 1) << "/" << n << " inferences, simulated "
-          << format_double(static_cast<double>(t) / 1e6) << " us, wall " << format_double(wall)
-          << " s, " << format_double((i + 1) / std::max(wall, 1e-9)) << " inferences/s wall"
-          << (i + 1 == n ? "\n" : "") << std::flush;
+  auto last_print = wall0 - std::chrono::seconds(1);
+  std::int64_t inf_done = 0, inf_total = 0;
+  double work_fraction = 0;
+  std::size_t line_width = 0;
+  bool progress_done = false;
+  auto show = [&](bool final_line) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!final_line && now - last_print < std::chrono::milliseconds(250)) return;
+    last_print = now;
+    const double wall = std::chrono::duration<double>(now - wall0).count();
+    std::string line = "[simulate] " + sig3(100 * work_fraction) + " %, " +
+                       std::to_string(inf_done) + "/" + std::to_string(inf_total) +
+                       " inferences, " + duration_text(wall) + " elapsed";
+    if (inf_done > 0) line += ", " + sig3(inf_done / std::max(wall, 1e-9)) + " inferences/s";
+    if (!final_line && work_fraction > 0.001 && wall > 0.5)
+      line += ", ETA " + duration_text(wall * (1 - work_fraction) / work_fraction);
+    const std::size_t w = line.size();
+    if (w < line_width) line += std::string(line_width - w, ' ');
+    line_width = w;
+    err << "\r" << line << (final_line ? "\n" : "") << std::flush;
+    progress_done = final_line;
+  };
+  if (progress) {
+    sim_opts.on_inference = [&](std::int64_t i, std::int64_t n, time_ps) {
+      (void)i;
+      ++inf_done;
+      inf_total = n;
+      show(false);
     };
+    sim_opts.on_progress = [&](double done, double total, time_ps) {
+      work_fraction = total > 0 ? std::min(1.0, done / total) : 0;
+      show(false);
+    };
+  }
+  Warnings warnings;
   try {
     Config cfg = Config::from_file(vm["config"].as<std::string>());
     for (const auto& s : sets) cfg.set(s);
@@ -185,12 +331,34 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       out << cfg.dump_effective();
       return 0;
     }
+    // Run-affecting options go into the configuration, so that config.yaml re-runs the
+    // same simulation: --cosim adds to simulation.cosim, --check-reference sets its key.
+    {
+      const YAML::Node listed = cfg.get_node("simulation.cosim");
+      if (!listed.IsSequence())
+        throw InputError(cfg.file() + ": simulation.cosim: expected a list of node-name globs");
+      std::vector<std::string> globs;
+      for (const auto& n : listed)
+        globs.push_back(yaml::scalar_string(cfg.file(), n, "simulation.cosim"));
+      for (const auto& c : sim_opts.cosim)
+        if (std::find(globs.begin(), globs.end(), c) == globs.end()) globs.push_back(c);
+      sim_opts.cosim = globs;
+      YAML::Node seq(YAML::NodeType::Sequence);
+      for (const auto& c : globs) seq.push_back(c);
+      YAML::Emitter em;
+      em << YAML::Flow << seq;
+      cfg.set("simulation.cosim=" + std::string(em.c_str()));
+      if (vm.count("check-reference")) cfg.set("simulation.check_reference=true");
+    }
+    const bool check_reference = cfg.get_bool("simulation.check_reference");
     const SystemSpec spec = load_system_spec(cfg);  // the last read of the configuration
     const LlmSpec& llm = spec.llm;
     const auto& devices = spec.devices;
     const Graph g = llm.enabled() ? load_llm_graph(spec)
                                   : load_graph(spec.workload.graph_path, spec.workload.dims);
     StatsTree stats;
+    stats.set("schema_version", kStatsSchemaVersion);
+    provenance_stats(stats, cfg, vm["config"].as<std::string>(), spec.workload.graph_path);
     workload_stats(stats, g, devices);
     if (vm.count("summary")) {
       const auto w = summarize(g);
@@ -199,11 +367,14 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
           << "\n  macs          " << w.macs << "\n  weight_bytes  " << w.weight_bytes << "\n";
       return 0;
     }
-    if (vm.count("out")) {  // fail before simulating when the results could not be written
+    // Fail before simulating when an output could not be written (no partial output).
+    if (vm.count("out")) {
       const std::string dir = vm["out"].as<std::string>();
       write_files_atomically(dir, {{".probe", ""}});
       std::remove((dir + "/.probe").c_str());
     }
+    if (vm.count("trace")) check_writable_file("--trace", vm["trace"].as<std::string>());
+    if (!sim_opts.vcd_path.empty()) check_writable_file("--vcd", sim_opts.vcd_path);
     Mapping mapping = map_graph(g, spec);
     std::unique_ptr<LlmPlan> plan;
     if (llm.enabled()) {
@@ -226,7 +397,12 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
             << (mapping.nodes[i].hw.weights_off_chip ? "off" : "on") << " chip\n";
     System system(g, mapping, spec, sim_opts);
     wall0 = std::chrono::steady_clock::now();
+    inf_total = llm.enabled() ? plan->inferences : spec.workload.inferences;
     system.run();
+    if (progress) {
+      work_fraction = 1;
+      show(true);
+    }
     system.report(stats);
     if (logs("system", 1)) {
       // Odd but legal: resources nearly full, links on the pipeline that are almost idle.
@@ -234,51 +410,85 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
         for (const auto& d : devices)
           for (const char* r : {"lut", "ff", "dsp", "bram36", "uram"}) {
             const std::string u = devs->get(d.name + ".resources." + r + ".utilisation");
-            if (!u.empty() && std::stod(u) > 0.9)
-              err << "simulate: warning: device '" << d.name << "' uses "
-                  << format_double(100 * std::stod(u)) << " % of its " << r
-                  << " (routing congestion and timing closure get hard above ~80-90 %)\n";
+            if (!u.empty() && std::stod(u) > 0.9) {
+              const std::string pct = sig3(100 * std::stod(u)) + " %";
+              warnings.add(std::string("resource ") + r,
+                           "device '" + d.name + "' uses " + pct + " of its " + r +
+                               " (routing congestion and timing closure get hard above ~80-90 %)",
+                           d.name + " " + pct,
+                           std::string("devices use over 90 % of their ") + r + ":",
+                           " (routing congestion and timing closure get hard above ~80-90 %)");
+            }
           }
       if (const StatsTree* ls = stats.find_child("links");
           ls && !(llm.enabled() && llm.parallelism != "pipeline"))
         for (std::size_t a = 0; a + 1 < devices.size(); ++a) {
           const std::string u =
               ls->get(devices[a].name + "->" + devices[a + 1].name + ".utilisation");
-          if (!u.empty() && std::stod(u) < 0.05)
-            err << "simulate: warning: link " << devices[a].name << "->" << devices[a + 1].name
-                << " between pipeline stages is " << format_double(100 * std::stod(u))
-                << " % utilised: the cut could move or the stages merge\n";
+          if (!u.empty() && std::stod(u) < 0.05) {
+            const std::string link = devices[a].name + "->" + devices[a + 1].name;
+            const std::string pct = sig3(100 * std::stod(u)) + " %";
+            warnings.add("idle link",
+                         "link " + link + " between pipeline stages is " + pct +
+                             " utilised: the cut could move or the stages merge",
+                         link + " " + pct, "links between pipeline stages are under 5 % utilised:",
+                         ": the cuts could move or the stages merge");
+          }
         }
     }
     std::int64_t failing = 0;
-    if (vm.count("check-reference"))
+    if (check_reference)
       failing = system.check_reference(stats, spec.simulation.check_tolerance);
-    if (system.trace()) {
+    // Write every output; a failure to write one does not discard the others.
+    std::vector<std::string> write_errors;
+    std::string trace_text;
+    if (const TraceRecorder* rec = system.trace()) {
       std::ostringstream tr;
-      system.trace()->write(tr);
+      rec->write(tr);
+      trace_text = tr.str();
+      stats.child("trace").set("events", rec->kept());
+      stats.child("trace").set("dropped_events", rec->dropped());
+      stats.child("trace").set("merged_slices", rec->merged());
+      stats.child("trace").set("bytes", static_cast<std::uint64_t>(trace_text.size()));
+      if (rec->dropped() > 0)
+        warnings.add("trace",
+                     "--trace: dropped " + rec->drop_summary() +
+                         " to stay within --trace-max-events " +
+                         std::to_string(sim_opts.trace_max_events) +
+                         "; choose a part of the run with --trace-window BEGIN_US:END_US",
+                     "", "", "");
+    }
+    if (vm.count("trace")) {
       const std::string path = vm["trace"].as<std::string>();
       const std::string tmp = path + ".tmp";
       std::ofstream f(tmp);
-      f << tr.str();
+      f << trace_text;
       f.close();
       if (!f || std::rename(tmp.c_str(), path.c_str()) != 0) {
         std::remove(tmp.c_str());
-        throw InputError("--trace " + path + ": cannot write the file");
+        write_errors.push_back("--trace " + path + ": cannot write the file");
       }
-      stats.child("trace").set("events", system.trace()->kept());
-      stats.child("trace").set("dropped_events", system.trace()->dropped());
     }
     if (vm.count("out")) {
-      std::ostringstream js, csv;
-      stats.write_json(js);
-      js << "\n";
-      stats.write_csv(csv);
-      system.write_outputs(vm["out"].as<std::string>());
-      write_files_atomically(vm["out"].as<std::string>(), {{"stats.json", js.str()},
-                                                           {"stats.csv", csv.str()},
-                                                           {"config.yaml", cfg.dump_effective()}});
+      try {
+        std::ostringstream js, csv;
+        stats.write_json(js);
+        js << "\n";
+        stats.write_csv(csv);
+        system.write_outputs(vm["out"].as<std::string>());
+        write_files_atomically(
+            vm["out"].as<std::string>(),
+            {{"stats.json", js.str()}, {"stats.csv", csv.str()}, {"config.yaml", cfg.dump_effective()}});
+      } catch (const InputError& e) {
+        write_errors.push_back(e.what());
+      }
     }
+    warnings.print(err, vm.count("quiet") > 0);
     if (!vm.count("quiet")) out << format_summary(stats);
+    if (!write_errors.empty()) {
+      for (const auto& e : write_errors) err << "simulate: error: " << e << "\n";
+      return 1;
+    }
     if (failing > 0) {
       err << "simulate: reference check failed: " << failing << " node(s) beyond tolerance "
           << format_double(spec.simulation.check_tolerance)
@@ -287,12 +497,15 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     }
     return 0;
   } catch (const InputError& e) {
+    if (line_width > 0 && !progress_done) err << "\n";  // end the progress line
     err << "simulate: error: " << e.what() << "\n";
     return 1;
   } catch (const SimulationError& e) {
+    if (line_width > 0 && !progress_done) err << "\n";  // end the progress line
     err << "simulate: simulation failed: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {
+    if (line_width > 0 && !progress_done) err << "\n";  // end the progress line
     err << "simulate: internal error: " << e.what() << "\n";
     return 3;
   }

@@ -9,6 +9,10 @@
 
 namespace masesim {
 
+/// Version of the stats.json layout (docs/stats.md); raised when a key changes meaning or
+/// is removed (adding keys keeps it).
+constexpr int kStatsSchemaVersion = 1;
+
 class StatsTree {
  public:
   StatsTree& child(const std::string& name);

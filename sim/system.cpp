@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
@@ -95,19 +96,83 @@ struct System::Impl {
   std::vector<int> sink_output;           ///< graph output of each sink (-1: a drain)
 
   void attach_trace() {
-    if (!opts.trace) return;
+    if (!opts.trace && !opts.on_progress) return;
     rec = std::make_unique<TraceRecorder>(
         static_cast<time_ps>(opts.trace_begin_us * 1e6),
         opts.trace_end_us >= 1e17 ? kNever : static_cast<time_ps>(opts.trace_end_us * 1e6),
         opts.trace_max_events);
-    for (std::size_t i = 0; i < g.nodes.size(); ++i)
-      block_of(i)->set_trace(
-          rec.get(),
-          rec->track(devices[static_cast<std::size_t>(m.nodes[i].device)].name, g.nodes[i].name));
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      const int d = m.nodes[i].device;
+      const int tr = rec->track(devices[static_cast<std::size_t>(d)].name, g.nodes[i].name);
+      block_of(i)->set_trace(rec.get(), tr);
+      // Weight waits one tile's compute apart are one stall on the weight stream.
+      time_ps tile_ps = 0;
+      auto widest = [&](const OpTiming& t) {
+        tile_ps = std::max(tile_ps, static_cast<time_ps>(t.weight_tile_cycles_per_row *
+                                                         std::max<std::int64_t>(1, t.block_rows)) *
+                                        period_of(d));
+      };
+      widest(m.nodes[i].timing);
+      if (llm)
+        for (const auto& t : llm->node_timing[i]) widest(t);
+      rec->merge(tr, "wait weights", tile_ps);
+    }
     for (auto& b : sources) b->set_trace(rec.get(), rec->track("host", b->basename()));
     for (auto& b : sinks) b->set_trace(rec.get(), rec->track("host", b->basename()));
-    for (auto& [key, l] : links)
-      l->set_trace(rec.get(), rec->track("links", l->from() + "->" + l->to()));
+    for (auto& [key, l] : links) {
+      const std::string name = l->from() + "->" + l->to();
+      const int tr = rec->track("links", name);
+      l->set_trace(rec.get(), tr);
+      rec->merge(tr, "frame", 0);  // back-to-back frames: one busy period
+      rec->count_busy(tr, rec->counter("links", name + " utilisation %", 100.0));
+    }
+    attach_progress();
+    if (!opts.trace) return rec->set_recording(false);
+    for (std::size_t d = 0; d < dev.size(); ++d)
+      dev[d]->memory.set_trace(rec.get(),
+                               rec->counter(devices[d].name, "off-chip memory GB/s", 1000.0));
+  }
+  // Progress: node-inferences finished, weighted by their ideal time (the node tracks are
+  // the first g.nodes.size() tracks of the recorder).
+  void attach_progress() {
+    if (!opts.on_progress) return;
+    auto work = std::make_shared<std::vector<std::vector<double>>>(g.nodes.size());
+    double total = 0;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      const double per = static_cast<double>(period_of(m.nodes[i].device));
+      auto& w = (*work)[i];
+      for (std::int64_t inf = 0; inf < inferences; ++inf) {
+        const OpTiming& t =
+            llm ? llm->node_timing[i][static_cast<std::size_t>(
+                      llm->node_timing_of[i][static_cast<std::size_t>(llm->schedule->of(inf))])]
+                : m.nodes[i].timing;
+        w.push_back(per * static_cast<double>(std::max<std::int64_t>(1, t.ideal_cycles())));
+        total += w.back();
+      }
+    }
+    auto gemms = std::make_shared<std::vector<std::int64_t>>(g.nodes.size(), 0);
+    auto done = std::make_shared<double>(0);
+    const std::size_t n_nodes = g.nodes.size();
+    auto cb = opts.on_progress;
+    rec->observe([=](int tr, const char* name, time_ps end, std::int64_t arg) {
+      const auto i = static_cast<std::size_t>(tr);
+      if (i >= n_nodes) return;
+      std::int64_t inf = -1;
+      if (std::strcmp(name, "inference") == 0)
+        inf = arg;
+      else if (std::strcmp(name, "gemm") == 0)
+        inf = (*gemms)[i]++;
+      if (inf < 0 || inf >= static_cast<std::int64_t>((*work)[i].size())) return;
+      *done += (*work)[i][static_cast<std::size_t>(inf)];
+      cb(*done, total, end);
+    });
+  }
+  void finish_trace() {
+    if (!rec) return;
+    time_ps end = 0;
+    for (const auto& s : sinks)
+      if (!s->last_out().empty()) end = std::max(end, s->last_out().back());
+    rec->finish(end);
   }
 
   Impl(const Graph& g_, const Mapping& m_, const SystemSpec& s_, const SimOptions& o)
@@ -413,6 +478,7 @@ struct System::Impl {
           ro.cols = nm.hw.systolic_cols;
           ro.weight_stationary = nm.hw.weight_stationary;
           ro.node = g.nodes[i].name;
+          ro.period_ps = period_of(nm.device);
           if (!vcd_taken) ro.vcd_path = opts.vcd_path;
           vcd_taken = true;
           engines.push_back(make_rtl_engine(ro));
@@ -488,7 +554,7 @@ System::System(const Graph& g, const Mapping& m, const SystemSpec& spec, const S
 System::~System() = default;
 
 const TraceRecorder* System::trace() const {
-  return impl_->rec.get();
+  return impl_->opts.trace ? impl_->rec.get() : nullptr;
 }
 
 void System::write_outputs(const std::string& dir) const {
@@ -557,7 +623,7 @@ void System::run() {
   if (!block_failure().empty()) throw SimulationError(block_failure());
   bool done = true;
   for (const auto& s : impl_->sinks) done = done && s->inferences_done() == impl_->inferences;
-  if (done) return;
+  if (done) return impl_->finish_trace();
   std::int64_t min_done = impl_->inferences;
   for (const auto& s : impl_->sinks) min_done = std::min(min_done, s->inferences_done());
   if (sc_core::sc_pending_activity())

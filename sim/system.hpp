@@ -52,9 +52,12 @@ struct SimOptions {
   std::string vcd_path;            ///< waveform of the first co-simulated GEMM
   bool trace = false;              ///< record a timeline (trace())
   double trace_begin_us = 0, trace_end_us = 1e18;  ///< simulated-time window of the timeline
-  std::uint64_t trace_max_events = 2000000;
+  std::uint64_t trace_max_events = 350000;         ///< about 45 MB of JSON (<= 130 bytes an event)
   /// Called when inference i (of n) completed at simulated time t (progress display).
   std::function<void(std::int64_t, std::int64_t, time_ps)> on_inference;
+  /// Called when a node finished one inference: `done` of `total` simulated work (each
+  /// node-inference weighted by its ideal cycles x clock period), at simulated time t.
+  std::function<void(double done, double total, time_ps t)> on_progress;
 };
 
 class System {
