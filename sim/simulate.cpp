@@ -31,6 +31,13 @@ namespace masesim {
 
 namespace {
 
+std::string absolute(const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  char buf[4096];
+  if (!getcwd(buf, sizeof buf)) return p;
+  return std::string(buf) + "/" + p;
+}
+
 void workload_stats(StatsTree& root, const Graph& g, const std::vector<DeviceInstance>& devices) {
   const WorkloadSummary w = summarize(g);
   auto& t = root.child("workload");
@@ -437,8 +444,7 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
         }
     }
     std::int64_t failing = 0;
-    if (check_reference)
-      failing = system.check_reference(stats, spec.simulation.check_tolerance);
+    if (check_reference) failing = system.check_reference(stats, spec.simulation.check_tolerance);
     // Write every output; a failure to write one does not discard the others.
     std::vector<std::string> write_errors;
     std::string trace_text;
@@ -476,9 +482,10 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
         js << "\n";
         stats.write_csv(csv);
         system.write_outputs(vm["out"].as<std::string>());
-        write_files_atomically(
-            vm["out"].as<std::string>(),
-            {{"stats.json", js.str()}, {"stats.csv", csv.str()}, {"config.yaml", cfg.dump_effective()}});
+        write_files_atomically(vm["out"].as<std::string>(),
+                               {{"stats.json", js.str()},
+                                {"stats.csv", csv.str()},
+                                {"config.yaml", cfg.dump_effective()}});
       } catch (const InputError& e) {
         write_errors.push_back(e.what());
       }
