@@ -1,4 +1,8 @@
 """Zoo parameter counts (module and exported graph) and the OPT-125M MAC count."""
+import json
+import os
+import subprocess
+import tempfile
 import unittest
 
 import helpers  # noqa: F401
@@ -157,3 +161,47 @@ class NewZoo(unittest.TestCase):
         # RoPE is written out: per layer q and k each x*cos + cat(-x2, x1)*sin
         self.assertEqual(st["ops"]["cat"], 2 * 2)
         self.assertEqual(zoo.count_params(zoo.tinyllama()), 1_100_048_384)
+
+
+SIMULATE = os.environ.get("MASESIM_SIMULATE") or os.path.join(helpers.ROOT, "build", "simulate")
+
+
+@unittest.skipUnless(os.access(SIMULATE, os.X_OK), f"no simulate binary at {SIMULATE}")
+class NewZooLoads(unittest.TestCase):
+    """Every op the exporters emit for the new zoo models is one the simulator's op
+    registry knows, with the same shapes: simulate --summary loads each graph and counts
+    the exporter's parameters and MACs."""
+
+    def summary(self, g):
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "g.json"), "w") as f:
+                json.dump(g, f)
+            cfg = os.path.join(tmp, "sys.yaml")
+            with open(cfg, "w") as f:
+                f.write("workload:\n  graph: g.json\n  inferences: 1\nsystem:\n  devices:\n"
+                        "    - {name: fpga0, type: u250}\n")
+            r = subprocess.run([SIMULATE, "--config", cfg, "--summary"], capture_output=True,
+                               text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def check(self, g):
+        st = graph_stats.stats(g)
+        out = self.summary(g)
+        self.assertIn(f"parameters    {st['params']}\n", out)
+        self.assertIn(f"macs          {st['macs']}\n", out)
+
+    def test_resnet18(self):
+        self.check(export("resnet-18"))
+
+    def test_mobilenet_v2(self):
+        self.check(export("mobilenet-v2"))
+
+    def test_vit_tiny(self):
+        self.check(export("vit-tiny"))
+
+    def test_tinyllama_two_layers(self):
+        m = zoo.tinyllama(layers=2)
+        self.check(export_graph.export_module(m, "tinyllama-2", ("batch", "seq"),
+                                              lambda s: zoo.example_inputs(m, s), INT8,
+                                              {"batch": 1, "seq": 32}))
