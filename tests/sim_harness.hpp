@@ -48,6 +48,24 @@ inline std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+/// stats.json text without its "provenance" object (which names the config file's path
+/// and hash, so two runs from different folders differ there and nowhere else).
+inline std::string without_provenance(const std::string& json) {
+  const std::string key = "\"provenance\": {";
+  const auto at = json.find(key);
+  if (at == std::string::npos) return json;
+  int depth = 0;
+  for (std::size_t i = at + key.size() - 1; i < json.size(); ++i) {
+    if (json[i] == '{') ++depth;
+    if (json[i] == '}' && --depth == 0) {
+      std::size_t end = i + 1;
+      if (end < json.size() && json[end] == ',') ++end;
+      return json.substr(0, at) + json.substr(end);
+    }
+  }
+  return json;
+}
+
 /// Writes `files` (name -> text) into a new directory and runs
 /// `simulate --config <dir>/<config> --out <dir>/out --quiet <extra>`.
 inline SimRun run_simulate(const std::map<std::string, std::string>& files,

@@ -15,10 +15,10 @@
 #include "models/calendar.hpp"
 #include "models/memory_timing.hpp"
 #include "models/op_cost.hpp"
+#include "models/ops/registry.hpp"
 #include "sim/llm.hpp"
 #include "workloads/error.hpp"
 #include "workloads/graph.hpp"
-#include "models/ops/registry.hpp"
 #include "workloads/yaml_util.hpp"
 
 using namespace masesim;
@@ -186,8 +186,9 @@ TEST(LlmUnit, CatRuleArityAndShapes) {
   const OpSchema* r = find_op_schema("cat");
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->cls, OpClass::Wire);
-  EXPECT_EQ(r->min_inputs, 2);
+  EXPECT_EQ(r->min_inputs, 1);  // one input needs a constant operand (param other)
   EXPECT_EQ(r->max_inputs, 64);
+  EXPECT_THROW(infer(make_node("cat", {{"dim", 1}}), {{1, 3, 8}}), InputError);
   // dim 1: 3 + 5 + 2 = 10.
   EXPECT_EQ(infer(make_node("cat", {{"dim", 1}}), {{1, 3, 8}, {1, 5, 8}, {1, 2, 8}})[0],
             (Shape{1, 10, 8}));
