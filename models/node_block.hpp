@@ -12,13 +12,17 @@
 // fetch of tile i+1 overlaps the compute of tile i) and tile i's compute for the block
 // starts only when its fetch completed.
 // Preloaded ports are read whole before the first row of every inference.
+// Statistics: every block counts its own activity (Activity, per phase when split) as it
+// works, a few integer operations per beat or row; see docs/architecture.md.
 #pragma once
 #include <tlm_utils/simple_initiator_socket.h>
 #include <systemc>
 #include <tlm>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,11 +50,74 @@ std::string& block_failure();
 /// Simulated-time limit: a block that would emit a beat later stops the run (kNever: none).
 time_ps& block_time_limit();
 
-struct BlockStats {
+/// What a block did, counted by the block as it does it (a few integer operations per
+/// beat or per row, never per cycle).
+struct Activity {
+  std::uint64_t busy_cycles = 0;  ///< cycles its datapath worked (stalls excluded)
   std::uint64_t beats_in = 0, beats_out = 0;
+  std::uint64_t macs = 0;
   time_ps stall_in_ps = 0;   ///< waiting for input beats
   time_ps stall_out_ps = 0;  ///< waiting for downstream space
-  time_ps stall_mem_ps = 0;  ///< waiting for off-chip weights
+  time_ps stall_mem_ps = 0;  ///< waiting for off-chip memory (weights, KV cache)
+  Activity& operator+=(const Activity& o);
+};
+
+/// The phases a run's statistics are split by (LLM: prefill, decode): inference i is in
+/// phase `of[i]`, named `names[of[i]]`.
+struct PhaseMap {
+  std::vector<std::string> names;
+  std::vector<int> of;
+};
+using PhaseMapPtr = std::shared_ptr<const PhaseMap>;
+
+/// A block's activity counters, one set per phase; the block selects the phase of the
+/// inference it works on (begin()) and counts into now().
+class ActivityCounters {
+ public:
+  /// Splits the counts by `p`'s phases (call before the run; null: one set).
+  void set_phases(PhaseMapPtr p) {
+    phases_ = std::move(p);
+    by_phase_.assign(phases_ ? std::max<std::size_t>(1, phases_->names.size()) : 1, Activity{});
+    cur_ = 0;
+  }
+  /// Counts inference `inf`'s work from here on.
+  void begin(std::int64_t inf) {
+    if (phases_) cur_ = static_cast<std::size_t>(phases_->of[static_cast<std::size_t>(inf)]);
+  }
+  Activity& now() { return by_phase_[cur_]; }
+  Activity total() const;
+  const std::vector<Activity>& by_phase() const { return by_phase_; }
+  const PhaseMap* phases() const { return phases_.get(); }
+  /// Registers the counters into `t` (a StatsTree: child(name), set(key, int64)) in cycles
+  /// of `period_ps`: busy_cycles, stall_in/out/mem_cycles, beats_in/out, macs, and the same
+  /// under phases.<name> when split by phase.
+  template <typename Tree>
+  void write(Tree& t, time_ps period_ps) const {
+    write_one(t, total(), period_ps);
+    if (!phases_) return;
+    for (std::size_t k = 0; k < by_phase_.size(); ++k)
+      write_one(t.child("phases").child(phases_->names[k]), by_phase_[k], period_ps);
+  }
+  template <typename Tree>
+  static void write_one(Tree& t, const Activity& a, time_ps period_ps) {
+    auto cycles = [&](time_ps ps) { return static_cast<std::int64_t>(ps / period_ps); };
+    t.set("busy_cycles", static_cast<std::int64_t>(a.busy_cycles));
+    t.set("stall_in_cycles", cycles(a.stall_in_ps));
+    t.set("stall_out_cycles", cycles(a.stall_out_ps));
+    t.set("stall_mem_cycles", cycles(a.stall_mem_ps));
+    t.set("beats_in", static_cast<std::int64_t>(a.beats_in));
+    t.set("beats_out", static_cast<std::int64_t>(a.beats_out));
+    t.set("macs", static_cast<std::int64_t>(a.macs));
+  }
+
+ private:
+  PhaseMapPtr phases_;
+  std::vector<Activity> by_phase_{1};
+  std::size_t cur_ = 0;
+};
+
+struct BlockStats {
+  ActivityCounters act;
   std::uint64_t weight_bytes = 0;
   std::uint64_t kv_read_bytes = 0, kv_write_bytes = 0;  ///< off-chip KV-cache traffic
   time_ps first_active_ps = kNever, last_active_ps = 0;
@@ -96,6 +163,13 @@ class NodeBlock : public Block {
                   : t_;
   }
   const BlockStats& stats() const { return st_; }
+  /// Splits its counters by phase (LLM mode).
+  void set_phases(PhaseMapPtr p) { st_.act.set_phases(std::move(p)); }
+  /// Registers its activity counters into `t` (ActivityCounters::write).
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    st_.act.write(t, period_);
+  }
   time_ps period_ps() const { return period_; }
   std::int64_t inferences_done() const { return done_; }
   /// Functional mode: beats carry values and this block computes its outputs.
@@ -107,7 +181,7 @@ class NodeBlock : public Block {
   const BeatValue& first_output() const { return first_out_; }
 
  private:
-  void begin_inference();
+  void begin_inference(std::int64_t inf);
   void run();
   void run_streaming();
   void run_rows();
@@ -143,6 +217,10 @@ class ForkBlock : public Block {
   ForkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* input,
             std::vector<Stream*> outputs, std::uint64_t beats_total);
   const BlockStats& stats() const { return st_; }
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    st_.act.write(t, period_);
+  }
 
  private:
   void run();
@@ -160,6 +238,12 @@ class SourceBlock : public Block {
   SourceBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* output,
               std::int64_t beats_per_inference, std::int64_t inferences);
   const std::vector<time_ps>& first_in() const { return first_in_; }
+  const BlockStats& stats() const { return st_; }
+  void set_phases(PhaseMapPtr p) { st_.act.set_phases(std::move(p)); }
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    st_.act.write(t, period_);
+  }
   /// Functional mode: the input tensor of each inference.
   void set_values(std::vector<BeatValue> v) { values_ = std::move(v); }
   /// Per-variant beats of an inference (LLM mode).
@@ -185,6 +269,7 @@ class SourceBlock : public Block {
   std::int64_t inferences_;
   std::vector<time_ps> first_in_;
   std::vector<BeatValue> values_;
+  BlockStats st_;
 };
 
 /// Host sink: consumes an output tensor and timestamps the last beat of each inference.
@@ -196,6 +281,12 @@ class SinkBlock : public Block {
   const std::vector<time_ps>& first_out() const { return first_out_; }
   const std::vector<time_ps>& last_out() const { return last_out_; }
   std::int64_t inferences_done() const { return static_cast<std::int64_t>(last_out_.size()); }
+  const BlockStats& stats() const { return st_; }
+  void set_phases(PhaseMapPtr p) { st_.act.set_phases(std::move(p)); }
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    st_.act.write(t, period_);
+  }
   /// Stops the simulation (block_failure) when an inference completes after `limit`.
   void set_time_limit(time_ps limit) { limit_ = limit; }
   /// Functional mode: the tensor received for each inference.
@@ -223,6 +314,7 @@ class SinkBlock : public Block {
   std::function<void(std::int64_t, time_ps)> on_done_;
   std::vector<BeatValue> values_;
   time_ps limit_ = kNever;
+  BlockStats st_;
 };
 
 }  // namespace masesim

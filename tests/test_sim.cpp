@@ -194,3 +194,49 @@ TEST(Sim, TraceOfASmallKnownRun) {
                                 "c.yaml", "--trace /tmp/x.json --trace-window 5:1");
   EXPECT_EQ(bad.exit_code, 1);
 }
+
+// Statistics are counted by the blocks. x [2, 16] -> fc (linear 16 -> 8, tile in 8, out 4)
+// -> relu -> host, 3 inferences, FIFOs of depth 2. fc: K/8 = 2 input beats and N/4 = 2
+// output tiles per row, row_cycles 2 x 2 = 4, 2 rows: 8 busy cycles per inference; first
+// output 2 cycles after a row starts, then one every 2, pipeline depth log2(8) + 3 = 6.
+// By hand (cycles): fc's rows start at 0, 4, 8, ..., 20 (datapath-bound; its inputs are
+// always there), its outputs are offered at 8, 10, 12, 14, ..., 30. relu (1 beat per
+// cycle, depth 1) waits 8 cycles for the first and 1 cycle for each of the 11 others:
+// stall_in 19. The sink takes beat j one cycle after relu got it: 9 + 11 x 1 stall cycles.
+// The source pushes 12 beats from cycle 0; beat 10 waits for fc to take beat 8 (cycle 12,
+// row 0 of inference 2), 2 cycles.
+TEST(Sim, BlocksCountBusyStallsBeatsAndMacs) {
+  const std::string p = "precision: {type: fixed, width: 8, frac_width: 4}";
+  const std::string g =
+      "format: mase-graph\nversion: 1\nname: lr\ninputs: [{name: x, shape: [2, 16], " + p +
+      "}]\nnodes:\n"
+      "  - {name: fc, op: linear, args: {data_in_0: x}, params: {weight: {shape: [8, 16], " +
+      p + "}},\n     results: {data_out_0: {shape: [2, 8], " + p +
+      "}}, hw: {parallelism: {data_in_0: [8], data_out_0: [4]}}}\n"
+      "  - {name: r, op: relu, args: {data_in_0: fc}, results: {data_out_0: {shape: [2, 8], " +
+      p + "}}}\noutputs: [r]\n";
+  const auto r = run_simulate({{"g.yaml", g}, {"c.yaml", config(3)}}, "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.num("nodes.fc.busy_cycles"), 3 * 8);
+  EXPECT_EQ(r.num("nodes.fc.analytic_busy_cycles"), 3 * 8);
+  EXPECT_EQ(r.num("nodes.fc.macs"), 3 * 2 * 16 * 8);
+  EXPECT_EQ(r.num("nodes.fc.analytic_macs"), 3 * 2 * 16 * 8);
+  EXPECT_EQ(r.num("nodes.fc.beats_in"), 3 * 4);
+  EXPECT_EQ(r.num("nodes.fc.beats_out"), 3 * 4);
+  EXPECT_EQ(r.num("nodes.fc.stall_in_cycles"), 0);
+  EXPECT_EQ(r.num("nodes.fc.stall_out_cycles"), 0);
+  EXPECT_EQ(r.num("nodes.fc.stall_mem_cycles"), 0);
+  EXPECT_EQ(r.num("nodes.r.busy_cycles"), 3 * 4);
+  EXPECT_EQ(r.num("nodes.r.macs"), 0);
+  EXPECT_EQ(r.num("nodes.r.stall_in_cycles"), 8 + 11);
+  EXPECT_EQ(r.num("nodes.r.stall_out_cycles"), 0);
+  EXPECT_EQ(r.num("blocks.sink_r.busy_cycles"), 12);
+  EXPECT_EQ(r.num("blocks.sink_r.beats_in"), 12);
+  EXPECT_EQ(r.num("blocks.sink_r.stall_in_cycles"), 9 + 11);
+  EXPECT_EQ(r.num("blocks.source_x.beats_out"), 12);
+  EXPECT_EQ(r.num("blocks.source_x.stall_out_cycles"), 2);
+  EXPECT_EQ(r.num("latency_cycles"), 15);  // inference 0: first input at 0, last output 15
+  EXPECT_EQ(r.str("bottleneck.node"), "fc");
+  EXPECT_EQ(r.num("bottleneck.busy_cycles"), 24);
+  EXPECT_EQ(r.str("nodes.fc.bound"), "compute");
+}
