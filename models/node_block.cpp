@@ -14,23 +14,6 @@ std::int64_t share(std::int64_t total, std::int64_t parts, std::int64_t r) {
 }
 }  // namespace
 
-Activity& Activity::operator+=(const Activity& o) {
-  busy_cycles += o.busy_cycles;
-  beats_in += o.beats_in;
-  beats_out += o.beats_out;
-  macs += o.macs;
-  stall_in_ps += o.stall_in_ps;
-  stall_out_ps += o.stall_out_ps;
-  stall_mem_ps += o.stall_mem_ps;
-  return *this;
-}
-
-Activity ActivityCounters::total() const {
-  Activity a;
-  for (const auto& p : by_phase_) a += p;
-  return a;
-}
-
 std::string& block_failure() {
   static std::string failure;
   return failure;

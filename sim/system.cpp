@@ -1039,12 +1039,15 @@ RunSummary System::report(StatsTree& root) const {
     bn.set("kind", "node");
     bn.set("name", r.bottleneck);
   }
-  // Blocks that are not graph nodes: forks, width adapters, the host's sources and sinks.
+  // Blocks that are not graph nodes: forks, width adapters, the host's sources and sinks,
+  // the links' TX and RX bridges.
   auto& bl = root.child("blocks");
   for (const auto& b : I.forks) b->write_stats(bl.child(b->basename()));
   for (const auto& b : I.adapters) b->write_stats(bl.child(b->basename()));
   for (const auto& b : I.sources) b->write_stats(bl.child(b->basename()));
   for (const auto& b : I.sinks) b->write_stats(bl.child(b->basename()));
+  for (const auto& b : I.txs) b->write_stats(bl.child(b->basename()));
+  for (const auto& b : I.rxs) b->write_stats(bl.child(b->basename()));
   auto& ss = root.child("streams");
   for (const auto& s : I.streams) {
     auto& t = ss.child(s->name());

@@ -240,3 +240,49 @@ TEST(Sim, BlocksCountBusyStallsBeatsAndMacs) {
   EXPECT_EQ(r.num("bottleneck.busy_cycles"), 24);
   EXPECT_EQ(r.str("nodes.fc.bound"), "compute");
 }
+
+// A systolic node counts the cycles its GEMM engine reports: MNIST fc2 (1x1024x10) on the
+// 16x16 output-stationary array, K + rows in the last tile + C + 1 = 1024 + 1 + 16 + 1
+// cycles per GEMM, one GEMM per inference.
+TEST(Sim, SystolicBlockCountsItsEngineCycles) {
+  std::string g = read_file(kSrc + "/workloads/graphs/mnist_cnn.yaml");
+  const std::string from = "hw: {parallelism: {data_in_0: [32], data_out_0: [10]}}";
+  ASSERT_NE(g.find(from), std::string::npos);
+  g.replace(g.find(from), from.size(),
+            "hw: {parallelism: {data_in_0: [32], data_out_0: [10]}, impl: systolic}");
+  const auto r = run_simulate({{"g.yaml", g}, {"c.yaml", config(3)}}, "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.num("nodes.fc2.busy_cycles"), 3 * (1024 + 1 + 16 + 1));
+  EXPECT_EQ(r.num("nodes.fc2.analytic_busy_cycles"), 3 * (1024 + 1 + 16 + 1));
+  EXPECT_EQ(r.num("nodes.fc2.macs"), 3 * 1024 * 10);
+  EXPECT_EQ(r.num("nodes.fc2.beats_out"), 3 * 1);  // one 10-wide tile per inference
+}
+
+// The links' bridges count too: x [1, 640] int8 -> relu a (fpga0) -> relu b (fpga1), tiles
+// of 64: the TX bridge reads a's 10 beats (one per cycle) into one 640-byte frame (MTU
+// 1500), the RX bridge takes that frame and pushes 10 beats to b, for each of 2 inferences.
+TEST(Sim, BridgesCountBeatsAndFrames) {
+  const std::string p = "precision: {type: fixed, width: 8}";
+  const std::string g =
+      "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [1, 640], " + p +
+      "}]\nnodes:\n"
+      "  - {name: a, op: relu, args: {data_in_0: x}, results: {data_out_0: {shape: [1, 640], " +
+      p + "}}, hw: {device: fpga0}}\n" +
+      "  - {name: b, op: relu, args: {data_in_0: a}, results: {data_out_0: {shape: [1, 640], " + p +
+      "}}, hw: {device: fpga1}}\noutputs: [b]\n";
+  const auto r =
+      run_simulate({{"g.yaml", g},
+                    {"c.yaml", config(2,
+                                      "system:\n  devices: [{count: 2, type: u250}]\nmapping: "
+                                      "{default_parallelism: 64}\n")}},
+                   "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const std::string tx = "blocks.tx_a__b_data_in_0.", rx = "blocks.rx_a__b_data_in_0.";
+  EXPECT_EQ(r.num(tx + "beats_in"), 2 * 10);
+  EXPECT_EQ(r.num(tx + "busy_cycles"), 2 * 10);
+  EXPECT_EQ(r.num(tx + "beats_out"), 2 * 1);  // frames
+  EXPECT_EQ(r.num(rx + "beats_in"), 2 * 1);
+  EXPECT_EQ(r.num(rx + "beats_out"), 2 * 10);
+  EXPECT_EQ(r.num("links.fpga0->fpga1.frames"), 2);
+  EXPECT_EQ(r.num("nodes.b.beats_in"), 2 * 10);
+}
