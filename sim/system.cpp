@@ -1103,6 +1103,10 @@ std::string format_summary(const StatsTree& s) {
       o << "  " << ph << (std::string(ph) == "decode" ? " " : "") << "      simulated "
         << L->get(p + "simulated_us") << " us, analytic bound " << L->get(p + "bound_us") << " us ("
         << L->get(p + "bound") << "); limited by " << L->get(p + "limited_by") << "\n";
+      const std::string bp = std::string("bottleneck.phases.") + ph + ".";
+      if (!s.get(bp + "node").empty())
+        o << "               busiest node " << s.get(bp + "node") << " ("
+          << s.get(bp + "busy_cycles") << " busy cycles)\n";
     }
   }
   if (!s.get("bottleneck.busiest_link").empty())
