@@ -253,6 +253,10 @@ TEST(Llm, BusyCyclesAreCountedPerPhase) {
   EXPECT_EQ(r.num("nodes.q.phases.prefill.macs"), 4 * 16 * 16);
   EXPECT_EQ(r.num("nodes.q.phases.prefill.beats_in"), 4 * 2);
   EXPECT_EQ(r.num("nodes.q.phases.decode.beats_out"), 2 * 2);
+  // Tiles are chosen at a decode step (seq = 1), so kt's output [1, 16, seq] has tiles of
+  // 1: the prompt's transpose is 64 beats (reorder: max(8 in, 64 out) cycles), a step's 16.
+  EXPECT_EQ(r.num("nodes.kt.phases.prefill.busy_cycles"), 64);
+  EXPECT_EQ(r.num("nodes.kt.phases.decode.busy_cycles"), 2 * 16);
   EXPECT_EQ(r.num("nodes.head.phases.prefill.busy_cycles"), 2);
   EXPECT_EQ(r.num("nodes.head.phases.decode.busy_cycles"), 2 * 2);
   EXPECT_EQ(r.num("blocks.source_x.phases.prefill.beats_out"), 4 * 2);

@@ -1,6 +1,9 @@
 // End-to-end simulations through the simulate binary, checked against hand-computed
 // cycle counts and the bounds the cost models promise.
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "sim_harness.hpp"
 
@@ -285,4 +288,22 @@ TEST(Sim, BridgesCountBeatsAndFrames) {
   EXPECT_EQ(r.num(rx + "beats_out"), 2 * 10);
   EXPECT_EQ(r.num("links.fpga0->fpga1.frames"), 2);
   EXPECT_EQ(r.num("nodes.b.beats_in"), 2 * 10);
+}
+
+// The harness never turns a missing statistic into a passing comparison: num() of a
+// missing or non-numeric key fails the test and reads as NaN (which equals nothing).
+TEST(Harness, MissingStatisticFailsTheTest) {
+  static masesim::test::SimRun r;
+  r.stats["nodes.fc.busy_cycles"] = "24";
+  r.stats["nodes.fc.bound"] = "\"compute\"";
+  EXPECT_EQ(r.num("nodes.fc.busy_cycles"), 24);
+  EXPECT_EQ(r.str("nodes.fc.bound"), "compute");
+  static double v = 0;
+  EXPECT_NONFATAL_FAILURE(v = r.num("nodes.fc.busy"), "statistic 'nodes.fc.busy' is missing");
+  EXPECT_TRUE(std::isnan(v));
+  EXPECT_NONFATAL_FAILURE(v = r.num("nodes.fc.bound"), "is not a number");
+  EXPECT_TRUE(std::isnan(v));
+  EXPECT_NONFATAL_FAILURE(r.str("nodes.fc.op"), "statistic 'nodes.fc.op' is missing");
+  EXPECT_TRUE(r.has("nodes.fc.bound"));
+  EXPECT_FALSE(r.has("nodes.fc.op"));
 }
