@@ -97,10 +97,14 @@ void TxBridge::run() {
     std::int64_t j = 0;
     std::uint64_t end = 0;
     time_ps ready = 0;
+    Activity& a = act_.now();
     for (const std::uint64_t p : payloads) {
       end += p;
       while (j < beats && last_byte(j, shape_.beat_bits) < end) {
         ready = in_->pop(t_read, this, &value);
+        a.stall_in_ps += ready - t_read;
+        ++a.beats_in;
+        ++a.busy_cycles;
         t_read = ready + period_;
         ++j;
       }
@@ -108,6 +112,8 @@ void TxBridge::run() {
       const time_ps accepted = frames_->push_deferred(
           frame_ready, this, [&](time_ps acc) { return send(acc, p); }, value);
       hops_.front()->stats().credit_stall_ps += accepted - frame_ready;
+      a.stall_out_ps += accepted - frame_ready;
+      ++a.beats_out;
       ++frames_sent_;
       bytes_sent_ += p;
     }
@@ -135,16 +141,23 @@ void RxBridge::run() {
     const std::int64_t beats = shape_.beats_of(inf);
     std::int64_t j = 0;
     std::uint64_t end = 0;
+    Activity& a = act_.now();
     for (const std::uint64_t p : payloads) {
       end += p;
       BeatValue value;
       const time_ps got = frames_->pop(t, this, &value);
+      a.stall_in_ps += got - t;
+      ++a.beats_in;
       const std::uint64_t occupancy = (frames_->visible_occupancy(got) + 1) * max_payload;
       auto& st = last_hop_->stats();
       st.max_buffer_bytes = std::max(st.max_buffer_bytes, occupancy);
       t = std::max(t, got);
       while (j < beats && last_byte(j, shape_.beat_bits) < end) {
-        t = out_->push(t, this, value) + period_;
+        const time_ps accepted = out_->push(t, this, value);
+        a.stall_out_ps += accepted - t;
+        ++a.beats_out;
+        ++a.busy_cycles;
+        t = accepted + period_;
         ++j;
       }
     }

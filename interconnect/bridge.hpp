@@ -21,6 +21,7 @@
 
 #include "interconnect/framing.hpp"
 #include "interconnect/qsfp28_link.hpp"
+#include "models/activity.hpp"
 #include "models/stream.hpp"
 
 namespace masesim {
@@ -67,6 +68,12 @@ class TxBridge : public Block {
            const FlowShape& shape, std::vector<Qsfp28Link*> hops, bool cut_through);
   std::uint64_t frames_sent() const { return frames_sent_; }
   std::uint64_t bytes_sent() const { return bytes_sent_; }  ///< payload bytes
+  /// Counters: beats_in (beats read, one per cycle = busy), beats_out (frames sent),
+  /// stall_in (waiting for beats), stall_out (waiting for a receive-buffer credit).
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    act_.write(t, period_);
+  }
 
  private:
   void run();
@@ -80,6 +87,7 @@ class TxBridge : public Block {
   std::uint64_t frames_sent_ = 0;
   std::uint64_t bytes_sent_ = 0;
   std::vector<time_ps> hop_end_;  ///< end of this flow's last frame on each hop
+  ActivityCounters act_;
 };
 
 class RxBridge : public Block {
@@ -89,6 +97,12 @@ class RxBridge : public Block {
   /// @param last_hop   link whose receive buffer this is (its max_buffer_bytes is updated)
   RxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* frames, Stream* out,
            const FlowShape& shape, Qsfp28Link* last_hop);
+  /// Counters: beats_in (frames taken), beats_out (beats pushed, one per cycle = busy),
+  /// stall_in (waiting for a frame), stall_out (waiting for downstream space).
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    act_.write(t, period_);
+  }
 
  private:
   void run();
@@ -97,6 +111,7 @@ class RxBridge : public Block {
   Stream* out_;
   FlowShape shape_;
   Qsfp28Link* last_hop_;
+  ActivityCounters act_;
 };
 
 }  // namespace masesim

@@ -63,7 +63,8 @@ NodeBlock::NodeBlock(const sc_core::sc_module_name& name, const OpTiming& timing
   SC_THREAD(run);
 }
 
-void NodeBlock::begin_inference() {
+void NodeBlock::begin_inference(std::int64_t inf) {
+  st_.act.begin(inf);
   if (!functional_) return;
   in_vals_.assign(in_.size(), nullptr);
   out_val_.reset();
@@ -74,8 +75,9 @@ time_ps NodeBlock::read(std::size_t port, time_ps t) {
   BeatValue v;
   const time_ps got = in_[port]->pop(want, this, functional_ ? &v : nullptr);
   if (v && !in_vals_[port]) in_vals_[port] = std::move(v);
-  st_.stall_in_ps += got - want;
-  ++st_.beats_in;
+  Activity& a = st_.act.now();
+  a.stall_in_ps += got - want;
+  ++a.beats_in;
   t_read_[port] = got + period_;
   st_.first_active_ps = std::min(st_.first_active_ps, got);
   return got;
@@ -89,8 +91,9 @@ time_ps NodeBlock::write(time_ps offered) {
   offered = std::max(offered, last_write_);  // a stream's beats leave in order
   if (offered > block_time_limit()) time_limit_reached(offered);
   const time_ps got = out_->push(offered, this, out_val_);
-  st_.stall_out_ps += got - offered;
-  ++st_.beats_out;
+  Activity& a = st_.act.now();
+  a.stall_out_ps += got - offered;
+  ++a.beats_out;
   st_.last_active_ps = std::max(st_.last_active_ps, got);
   last_write_ = got;
   return got;
@@ -127,7 +130,10 @@ void NodeBlock::run_streaming() {
     const OpTiming& t = timing_of(inf);
     const time_ps ii = static_cast<time_ps>(t.out_interval_cycles) * period_;
     const time_ps lat = static_cast<time_ps>(t.latency_cycles) * period_;
-    begin_inference();
+    begin_inference(inf);
+    // Busy: its issue slots (out_interval per output beat) or the beats its busiest input
+    // port took (one per cycle), whichever is more: reads and issues overlap.
+    std::int64_t issue_cycles = 0;
     time_ps ready = 0;
     time_ps first_in = kNever, last_out = 0;
     for (std::size_t p = 0; p < np; ++p) {
@@ -164,9 +170,11 @@ void NodeBlock::run_streaming() {
       } else if (!chunk_done.empty()) {
         const time_ps arrived = chunk_done[static_cast<std::size_t>(
             j * t.mem_read_chunks / std::max<std::int64_t>(1, lead))];
-        if (arrived > std::max(issue, ready)) st_.stall_mem_ps += arrived - std::max(issue, ready);
+        if (arrived > std::max(issue, ready))
+          st_.act.now().stall_mem_ps += arrived - std::max(issue, ready);
         ready = std::max(ready, arrived);
       }
+      issue_cycles += t.out_interval_cycles;
       issue = std::max(issue, ready);
       if (j == 0) first_in = std::min(ready, issue);
       const time_ps offered = issue + lat;
@@ -181,6 +189,11 @@ void NodeBlock::run_streaming() {
       kv_addr_ += static_cast<std::uint64_t>(t.mem_write_bytes);
       st_.kv_write_bytes += static_cast<std::uint64_t>(t.mem_write_bytes);
     }
+    std::int64_t busy = issue_cycles;
+    for (std::size_t p = 0; p < np; ++p) busy = std::max(busy, t.preload_beats[p] + got[p]);
+    Activity& a = st_.act.now();
+    a.busy_cycles += static_cast<std::uint64_t>(busy);
+    a.macs += static_cast<std::uint64_t>(t.macs);
     if (first_in != kNever) trace("inference", first_in, last_out, inf);
     ++done_;
   }
@@ -197,7 +210,7 @@ void NodeBlock::run_rows() {
     const time_ps lat = static_cast<time_ps>(t_.latency_cycles) * period_;
     const time_ps interval = static_cast<time_ps>(t_.out_interval_cycles) * period_;
     const std::int64_t block = t_.weight_tiles > 0 ? t_.block_rows : 1;
-    begin_inference();
+    begin_inference(inf);
     time_ps preload_done = 0;
     time_ps inf_first = kNever, inf_last = 0;
     for (std::size_t p = 0; p < np; ++p)
@@ -222,6 +235,16 @@ void NodeBlock::run_rows() {
       prev_start = start;
       std::int64_t nout = 0;
       for (std::int64_t r = r0; r < r0 + nrows; ++r) nout += share(t_.out_beats, t_.rows, r);
+      // Busy: the datapath's cycles for these rows (back-pressure and weight waits are
+      // counted as stalls); MACs: the rows' share of the inference's.
+      {
+        Activity& a = st_.act.now();
+        a.busy_cycles += static_cast<std::uint64_t>(
+            t_.weight_tiles == 0 ? t_.row_cycles * nrows
+                                 : t_.weight_tile_cycles_per_row * nrows * t_.weight_tiles);
+        a.macs +=
+            static_cast<std::uint64_t>(t_.macs * (r0 + nrows) / t_.rows - t_.macs * r0 / t_.rows);
+      }
       if (t_.weight_tiles == 0) {
         // Streaming datapath (MASE dataflow): outputs follow the row's passes.
         time_ps issue =
@@ -254,7 +277,7 @@ void NodeBlock::run_rows() {
               fetch(issue_fetch, static_cast<std::uint64_t>(t_.weight_tile_bytes), fetch_addr);
           fetch_addr += static_cast<std::uint64_t>(t_.weight_tile_bytes);
           const time_ps begin = std::max(compute, arrived);
-          st_.stall_mem_ps += begin - compute;
+          st_.act.now().stall_mem_ps += begin - compute;
           if (begin > compute) trace("wait weights", compute, begin);
           issue_fetch = begin;  // double buffer: next fetch may start when this tile computes
           fetch_slot = begin;
@@ -298,15 +321,14 @@ void ForkBlock::run() {
     const time_ps want = t;
     BeatValue v;
     t = in_->pop(t, this, &v);
-    st_.stall_in_ps += t - want;
-    ++st_.beats_in;
+    Activity& act = st_.act.now();
+    act.stall_in_ps += t - want;
+    ++act.beats_in;
+    ++act.busy_cycles;  // one beat per cycle
     time_ps accepted = t;
-    for (Stream* o : out_) {
-      const time_ps a = o->push(t, this, v);
-      st_.stall_out_ps += a - t;
-      accepted = std::max(accepted, a);
-    }
-    st_.beats_out += out_.size();
+    for (Stream* o : out_) accepted = std::max(accepted, o->push(t, this, v));
+    act.stall_out_ps += accepted - t;  // the beat waits for its slowest leg
+    act.beats_out += out_.size();
     t = accepted + period_;
   }
   set_finished();
@@ -326,8 +348,14 @@ void SourceBlock::run() {
   time_ps t = 0;
   for (std::int64_t i = 0; i < inferences_; ++i) {
     if (release_) t = std::max(t, release_(i));
+    st_.act.begin(i);
+    Activity& a = st_.act.now();
     for (std::int64_t b = 0, nb = beats_of(i); b < nb; ++b) {
+      const time_ps offered = t;
       t = out_->push(t, this, values_.empty() ? nullptr : values_[static_cast<std::size_t>(i)]);
+      a.stall_out_ps += t - offered;
+      ++a.beats_out;
+      ++a.busy_cycles;
       if (b == 0) {
         first_in_.push_back(t);
         trace_instant("inference " + std::to_string(i) + " in", t);
@@ -351,9 +379,15 @@ SinkBlock::SinkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Str
 void SinkBlock::run() {
   time_ps t = 0;
   for (std::int64_t i = 0; i < inferences_; ++i) {
+    st_.act.begin(i);
+    Activity& a = st_.act.now();
     for (std::int64_t b = 0, nb = beats_of(i); b < nb; ++b) {
       BeatValue v;
+      const time_ps want = t;
       t = in_->pop(t, this, &v);
+      a.stall_in_ps += t - want;
+      ++a.beats_in;
+      ++a.busy_cycles;
       if (b == 0) {
         first_out_.push_back(t);
         values_.push_back(v);

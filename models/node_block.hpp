@@ -12,16 +12,21 @@
 // fetch of tile i+1 overlaps the compute of tile i) and tile i's compute for the block
 // starts only when its fetch completed.
 // Preloaded ports are read whole before the first row of every inference.
+// Statistics: every block counts its own activity (Activity, per phase when split) as it
+// works, a few integer operations per beat or row; see docs/architecture.md.
 #pragma once
 #include <tlm_utils/simple_initiator_socket.h>
 #include <systemc>
 #include <tlm>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "models/activity.hpp"
 #include "models/functional/kernels.hpp"
 #include "models/op_cost.hpp"
 #include "models/stream.hpp"
@@ -47,10 +52,7 @@ std::string& block_failure();
 time_ps& block_time_limit();
 
 struct BlockStats {
-  std::uint64_t beats_in = 0, beats_out = 0;
-  time_ps stall_in_ps = 0;   ///< waiting for input beats
-  time_ps stall_out_ps = 0;  ///< waiting for downstream space
-  time_ps stall_mem_ps = 0;  ///< waiting for off-chip weights
+  ActivityCounters act;
   std::uint64_t weight_bytes = 0;
   std::uint64_t kv_read_bytes = 0, kv_write_bytes = 0;  ///< off-chip KV-cache traffic
   time_ps first_active_ps = kNever, last_active_ps = 0;
@@ -96,6 +98,13 @@ class NodeBlock : public Block {
                   : t_;
   }
   const BlockStats& stats() const { return st_; }
+  /// Splits its counters by phase (LLM mode).
+  void set_phases(PhaseMapPtr p) { st_.act.set_phases(std::move(p)); }
+  /// Registers its activity counters into `t` (ActivityCounters::write).
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    st_.act.write(t, period_);
+  }
   time_ps period_ps() const { return period_; }
   std::int64_t inferences_done() const { return done_; }
   /// Functional mode: beats carry values and this block computes its outputs.
@@ -107,7 +116,7 @@ class NodeBlock : public Block {
   const BeatValue& first_output() const { return first_out_; }
 
  private:
-  void begin_inference();
+  void begin_inference(std::int64_t inf);
   void run();
   void run_streaming();
   void run_rows();
@@ -143,6 +152,10 @@ class ForkBlock : public Block {
   ForkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* input,
             std::vector<Stream*> outputs, std::uint64_t beats_total);
   const BlockStats& stats() const { return st_; }
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    st_.act.write(t, period_);
+  }
 
  private:
   void run();
@@ -160,6 +173,12 @@ class SourceBlock : public Block {
   SourceBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* output,
               std::int64_t beats_per_inference, std::int64_t inferences);
   const std::vector<time_ps>& first_in() const { return first_in_; }
+  const BlockStats& stats() const { return st_; }
+  void set_phases(PhaseMapPtr p) { st_.act.set_phases(std::move(p)); }
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    st_.act.write(t, period_);
+  }
   /// Functional mode: the input tensor of each inference.
   void set_values(std::vector<BeatValue> v) { values_ = std::move(v); }
   /// Per-variant beats of an inference (LLM mode).
@@ -185,6 +204,7 @@ class SourceBlock : public Block {
   std::int64_t inferences_;
   std::vector<time_ps> first_in_;
   std::vector<BeatValue> values_;
+  BlockStats st_;
 };
 
 /// Host sink: consumes an output tensor and timestamps the last beat of each inference.
@@ -196,6 +216,12 @@ class SinkBlock : public Block {
   const std::vector<time_ps>& first_out() const { return first_out_; }
   const std::vector<time_ps>& last_out() const { return last_out_; }
   std::int64_t inferences_done() const { return static_cast<std::int64_t>(last_out_.size()); }
+  const BlockStats& stats() const { return st_; }
+  void set_phases(PhaseMapPtr p) { st_.act.set_phases(std::move(p)); }
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    st_.act.write(t, period_);
+  }
   /// Stops the simulation (block_failure) when an inference completes after `limit`.
   void set_time_limit(time_ps limit) { limit_ = limit; }
   /// Functional mode: the tensor received for each inference.
@@ -223,6 +249,7 @@ class SinkBlock : public Block {
   std::function<void(std::int64_t, time_ps)> on_done_;
   std::vector<BeatValue> values_;
   time_ps limit_ = kNever;
+  BlockStats st_;
 };
 
 }  // namespace masesim

@@ -76,8 +76,9 @@ void SystolicBlock::run() {
     BeatValue v;
     const time_ps got = in_[p]->pop(want, this, functional_ ? &v : nullptr);
     if (v && !vals[p]) vals[p] = std::move(v);
-    st_.stall_in_ps += got - want;
-    ++st_.beats_in;
+    Activity& a = st_.act.now();
+    a.stall_in_ps += got - want;
+    ++a.beats_in;
     t_read[p] = got + period_;
     return got;
   };
@@ -85,6 +86,7 @@ void SystolicBlock::run() {
   std::uint64_t gemm_index = 0;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
     std::fill(vals.begin(), vals.end(), nullptr);
+    st_.act.begin(inf);
     time_ps ready = 0;
     // Operands: B whole (matmul/bmm), then A; loading may overlap the previous GEMM.
     for (std::size_t p = in_.size(); p-- > 0;) {
@@ -98,7 +100,7 @@ void SystolicBlock::run() {
           timed_read(mem_socket, start, static_cast<std::uint64_t>(t_.weight_tile_bytes), 0);
       st_.weight_bytes += static_cast<std::uint64_t>(t_.weight_tile_bytes);
       if (arrived > start) {
-        st_.stall_mem_ps += arrived - start;
+        st_.act.now().stall_mem_ps += arrived - start;
         start = arrived;
       }
     }
@@ -113,6 +115,8 @@ void SystolicBlock::run() {
       real_gemms_ += real ? 1 : 0;
     }
     engine_cycles_ += cycles;
+    st_.act.now().busy_cycles += cycles;  // the array's cycles, as its engine counted them
+    st_.act.now().macs += static_cast<std::uint64_t>(t_.macs);
     const time_ps end = start + static_cast<time_ps>(cycles) * period_;
     trace("gemm", start, end, static_cast<std::int64_t>(cycles));
     st_.first_active_ps = std::min(st_.first_active_ps, start);
@@ -131,8 +135,9 @@ void SystolicBlock::run() {
     }
     for (std::int64_t j = 0; j < t_.out_beats; ++j) {
       const time_ps got = out_->push(t, this, out_val);
-      st_.stall_out_ps += got - t;
-      ++st_.beats_out;
+      Activity& a = st_.act.now();
+      a.stall_out_ps += got - t;
+      ++a.beats_out;
       t = got + period_;
     }
     st_.last_active_ps = std::max(st_.last_active_ps, t);

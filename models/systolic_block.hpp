@@ -60,6 +60,11 @@ class SystolicBlock : public Block {
                 GemmEngine* engine);
 
   const BlockStats& stats() const { return st_; }
+  /// Registers its activity counters into `t` (ActivityCounters::write).
+  template <typename Tree>
+  void write_stats(Tree& t) const {
+    st_.act.write(t, period_);
+  }
   std::uint64_t engine_cycles() const { return engine_cycles_; }
   const GemmEngine& engine() const { return *engine_; }
   void set_functional(const FunctionalNode& f) {

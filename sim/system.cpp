@@ -187,7 +187,22 @@ struct System::Impl {
       completed.assign(static_cast<std::size_t>(inferences), kNever);
       sink_count.assign(static_cast<std::size_t>(inferences), 0);
       partial_done.assign(static_cast<std::size_t>(inferences), 0);
+      phases = llm_phases(*llm);
     }
+  }
+  /// LLM mode: the phase (prefill, decode) of every inference, for the blocks' counters.
+  PhaseMapPtr phases;
+  static PhaseMapPtr llm_phases(const LlmPlan& P) {
+    auto pm = std::make_shared<PhaseMap>();
+    auto index = [&](const std::string& name) {
+      for (std::size_t k = 0; k < pm->names.size(); ++k)
+        if (pm->names[k] == name) return static_cast<int>(k);
+      pm->names.push_back(name);
+      return static_cast<int>(pm->names.size() - 1);
+    };
+    for (const std::int64_t step : P.step_of)
+      pm->of.push_back(index(P.spec.phase != "decode" && step == 0 ? "prefill" : "decode"));
+    return pm;
   }
   // LLM mode: completion of each inference (its last output over all sinks) releases the
   // same sequence's next step.
@@ -217,6 +232,32 @@ struct System::Impl {
   }
   const BlockStats& stats_of(std::size_t i) const {
     return nodes[i] ? nodes[i]->stats() : sys[i]->stats();
+  }
+  template <typename Tree>
+  void write_block_stats(std::size_t i, Tree& t) const {
+    if (nodes[i])
+      nodes[i]->write_stats(t);
+    else
+      sys[i]->write_stats(t);
+  }
+  /// The cost model's figures of node i over the run (each inference at its own
+  /// variant's timing, never stalled): per phase, then the whole run.
+  struct Analytic {
+    std::int64_t busy_cycles = 0, macs = 0;
+  };
+  std::vector<Analytic> analytic_of(std::size_t i) const {
+    const std::size_t np = phases ? phases->names.size() : 0;
+    std::vector<Analytic> a(np + 1);
+    for (std::int64_t inf = 0; inf < inferences; ++inf) {
+      const OpTiming& t = nodes[i] ? nodes[i]->timing_of(inf) : m.nodes[i].timing;
+      a[np].busy_cycles += t.ideal_cycles();
+      a[np].macs += t.macs;
+      if (!phases) continue;
+      Analytic& ph = a[static_cast<std::size_t>(phases->of[static_cast<std::size_t>(inf)])];
+      ph.busy_cycles += t.ideal_cycles();
+      ph.macs += t.macs;
+    }
+    return a;
   }
 
   bool cosim_match(const std::string& name) const {
@@ -513,6 +554,13 @@ struct System::Impl {
     for (auto& b : sinks) all_blocks.push_back(b.get());
     for (auto& b : txs) all_blocks.push_back(b.get());
     for (auto& b : rxs) all_blocks.push_back(b.get());
+    if (phases) {
+      for (auto& b : nodes)
+        if (b) b->set_phases(phases);
+      for (auto& b : adapters) b->set_phases(phases);
+      for (auto& b : sources) b->set_phases(phases);
+      for (auto& b : sinks) b->set_phases(phases);
+    }
     attach_trace();
     attach_functional();
     const auto limit = static_cast<time_ps>(spec.simulation.max_sim_time_ms * 1e9);
@@ -817,11 +865,17 @@ RunSummary System::report(StatsTree& root) const {
   // Nodes.
   auto& nodes = root.child("nodes");
   double worst = -1;
+  // Per phase (LLM): the node busiest in that phase, measured like the run's bottleneck.
+  const std::size_t n_phases = I.phases ? I.phases->names.size() : 0;
+  std::vector<double> phase_worst(n_phases, -1);
+  std::vector<std::string> phase_node(n_phases);
+  std::vector<std::uint64_t> phase_busy(n_phases, 0);
   for (std::size_t i = 0; i < I.g.nodes.size(); ++i) {
     const Node& n = I.g.nodes[i];
     const NodeMap& nm = I.m.nodes[i];
     const time_ps p = I.period_of(nm.device);
     const BlockStats& st = I.stats_of(i);
+    const Activity act = st.act.total();
     auto& t = nodes.child(n.name);
     t.set("op", n.op);
     t.set("device", I.devices[static_cast<std::size_t>(nm.device)].name);
@@ -842,14 +896,24 @@ RunSummary System::report(StatsTree& root) const {
         t.set("rtl_real_operand_gemms", I.sys[i]->real_operand_gemms());
       }
     }
-    const std::int64_t busy = nm.timing.ideal_cycles() * N;
-    t.set("busy_cycles", busy);
-    t.set("stall_in_cycles", static_cast<std::int64_t>(st.stall_in_ps / p));
-    t.set("stall_out_cycles", static_cast<std::int64_t>(st.stall_out_ps / p));
-    t.set("stall_mem_cycles", static_cast<std::int64_t>(st.stall_mem_ps / p));
-    t.set("beats_in", st.beats_in);
-    t.set("beats_out", st.beats_out);
-    t.set("macs", nm.timing.macs * N);
+    // Measured by the block; the cost model's figures beside them under their own names.
+    I.write_block_stats(i, t);
+    const auto analytic = I.analytic_of(i);
+    t.set("analytic_busy_cycles", analytic[n_phases].busy_cycles);
+    t.set("analytic_macs", analytic[n_phases].macs);
+    for (std::size_t k = 0; k < n_phases; ++k) {
+      auto& ph = t.child("phases").child(I.phases->names[k]);
+      ph.set("analytic_busy_cycles", analytic[k].busy_cycles);
+      ph.set("analytic_macs", analytic[k].macs);
+      const Activity& pa = st.act.by_phase()[k];
+      const double occ =
+          static_cast<double>(static_cast<time_ps>(pa.busy_cycles) * p + pa.stall_mem_ps);
+      if (occ > phase_worst[k]) {
+        phase_worst[k] = occ;
+        phase_node[k] = n.name;
+        phase_busy[k] = pa.busy_cycles;
+      }
+    }
     t.set("macs_per_cycle", nm.timing.macs_per_cycle);
     t.set("latency_cycles", nm.timing.latency_cycles);
     t.set("weights", nm.hw.weights_off_chip ? "off_chip" : "on_chip");
@@ -860,7 +924,8 @@ RunSummary System::report(StatsTree& root) const {
       t.set("kv_read_bytes", st.kv_read_bytes);
       t.set("kv_write_bytes", st.kv_write_bytes);
     }
-    const bool mem_bound = st.stall_mem_ps > static_cast<time_ps>(busy) * p / 2;
+    const time_ps busy_ps = static_cast<time_ps>(act.busy_cycles) * p;
+    const bool mem_bound = act.stall_mem_ps > busy_ps / 2;
     t.set("bound", mem_bound ? "memory" : "compute");
     std::string tile;
     for (auto x : nm.hw.out.tile) tile += (tile.empty() ? "" : "x") + std::to_string(x);
@@ -871,7 +936,7 @@ RunSummary System::report(StatsTree& root) const {
     res.set("dsp", nm.resources.dsp);
     res.set("bram36", nm.resources.bram36);
     res.set("uram", nm.resources.uram);
-    const double occupancy = static_cast<double>(static_cast<time_ps>(busy) * p + st.stall_mem_ps);
+    const double occupancy = static_cast<double>(busy_ps + act.stall_mem_ps);
     if (occupancy > worst) {
       worst = occupancy;
       r.bottleneck = n.name;
@@ -883,6 +948,12 @@ RunSummary System::report(StatsTree& root) const {
     const auto* t = nodes.find_child(r.bottleneck);
     bn.set("bound", t->get("bound"));
     bn.set("busy_cycles", static_cast<std::int64_t>(std::stoll(t->get("busy_cycles"))));
+  }
+  for (std::size_t k = 0; k < n_phases; ++k) {
+    if (phase_node[k].empty()) continue;
+    auto& ph = bn.child("phases").child(I.phases->names[k]);
+    ph.set("node", phase_node[k]);
+    ph.set("busy_cycles", phase_busy[k]);
   }
 
   auto& mp = root.child("mapping");
@@ -991,6 +1062,15 @@ RunSummary System::report(StatsTree& root) const {
     bn.set("kind", "node");
     bn.set("name", r.bottleneck);
   }
+  // Blocks that are not graph nodes: forks, width adapters, the host's sources and sinks,
+  // the links' TX and RX bridges.
+  auto& bl = root.child("blocks");
+  for (const auto& b : I.forks) b->write_stats(bl.child(b->basename()));
+  for (const auto& b : I.adapters) b->write_stats(bl.child(b->basename()));
+  for (const auto& b : I.sources) b->write_stats(bl.child(b->basename()));
+  for (const auto& b : I.sinks) b->write_stats(bl.child(b->basename()));
+  for (const auto& b : I.txs) b->write_stats(bl.child(b->basename()));
+  for (const auto& b : I.rxs) b->write_stats(bl.child(b->basename()));
   auto& ss = root.child("streams");
   for (const auto& s : I.streams) {
     auto& t = ss.child(s->name());
@@ -1046,6 +1126,10 @@ std::string format_summary(const StatsTree& s) {
       o << "  " << ph << (std::string(ph) == "decode" ? " " : "") << "      simulated "
         << L->get(p + "simulated_us") << " us, analytic bound " << L->get(p + "bound_us") << " us ("
         << L->get(p + "bound") << "); limited by " << L->get(p + "limited_by") << "\n";
+      const std::string bp = std::string("bottleneck.phases.") + ph + ".";
+      if (!s.get(bp + "node").empty())
+        o << "               busiest node " << s.get(bp + "node") << " ("
+          << s.get(bp + "busy_cycles") << " busy cycles)\n";
     }
   }
   if (!s.get("bottleneck.busiest_link").empty())

@@ -1,11 +1,13 @@
 // Runs the `simulate` binary in a child process (one SystemC design per process) on
 // files written to a fresh temporary directory, and reads back stats.csv.
 #pragma once
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -17,13 +19,31 @@ struct SimRun {
   std::string stderr_text;
   std::string dir;
   std::map<std::string, std::string> stats;  ///< dotted key -> value text
+  bool has(const std::string& k) const { return stats.count(k) != 0; }
+  /// The statistic's number. A missing or non-numeric key fails the test and reads as NaN,
+  /// which no comparison accepts.
   double num(const std::string& k) const {
     auto it = stats.find(k);
-    return it == stats.end() ? -1.0 : std::stod(it->second);
+    if (it == stats.end()) {
+      ADD_FAILURE() << "statistic '" << k << "' is missing from stats.csv";
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+    try {
+      std::size_t used = 0;
+      const double v = std::stod(it->second, &used);
+      if (used == it->second.size()) return v;
+    } catch (const std::exception&) {
+    }
+    ADD_FAILURE() << "statistic '" << k << "' is not a number: " << it->second;
+    return std::numeric_limits<double>::quiet_NaN();
   }
+  /// The statistic's text; a missing key fails the test.
   std::string str(const std::string& k) const {
     auto it = stats.find(k);
-    if (it == stats.end()) return "<missing " + k + ">";
+    if (it == stats.end()) {
+      ADD_FAILURE() << "statistic '" << k << "' is missing from stats.csv";
+      return "<missing " + k + ">";
+    }
     std::string v = it->second;
     if (v.size() >= 2 && v.front() == '"') v = v.substr(1, v.size() - 2);
     return v;

@@ -198,3 +198,67 @@ TEST(Llm, KvCacheAutoMovesTheLastLayersOffChipFirst) {
   EXPECT_EQ(r.num(l11 + "kv_write_bytes"), 16.0 * 768);
   EXPECT_EQ(r.num(l11 + "kv_read_bytes"), 0);  // the prefill reads no earlier context
 }
+
+namespace {
+const std::string kP = "precision: {type: fixed, width: 8, frac_width: 4}";
+std::string tiny_linear(const std::string& name, const std::string& in, int k, int n,
+                        const std::string& out_shape) {
+  return "  - {name: " + name + ", op: linear, args: {data_in_0: " + in +
+         "}, params: {weight: {shape: [" + std::to_string(n) + ", " + std::to_string(k) + "], " +
+         kP + "}},\n     results: {data_out_0: {shape: " + out_shape + ", " + kP +
+         "}}, hw: {parallelism: {data_in_0: [8], data_out_0: [8]}}}\n";
+}
+// A one-head decoder layer on 16-wide tokens: q, k, v projections, scores = q k^T,
+// softmax, probs v, and an LM head 16 -> 8.
+const std::string kTinyDecoder =
+    "format: mase-graph\nversion: 1\nname: tinydec\ndims: {seq: 4}\ninputs: [{name: x, "
+    "shape: [1, seq, 16], " +
+    kP + "}]\nnodes:\n" + tiny_linear("q", "x", 16, 16, "[1, seq, 16]") +
+    tiny_linear("k", "x", 16, 16, "[1, seq, 16]") + tiny_linear("v", "x", 16, 16, "[1, seq, 16]") +
+    "  - {name: kt, op: transpose, args: {data_in_0: k}, attrs: {dim0: 1, dim1: 2},\n"
+    "     results: {data_out_0: {shape: [1, 16, seq], " +
+    kP +
+    "}}}\n"
+    "  - {name: scores, op: matmul, args: {data_in_0: q, data_in_1: kt},\n"
+    "     results: {data_out_0: {shape: [1, seq, seq], " +
+    kP +
+    "}}}\n"
+    "  - {name: probs, op: softmax, args: {data_in_0: scores}, attrs: {dim: -1},\n"
+    "     results: {data_out_0: {shape: [1, seq, seq], " +
+    kP +
+    "}}}\n"
+    "  - {name: attn, op: matmul, args: {data_in_0: probs, data_in_1: v},\n"
+    "     results: {data_out_0: {shape: [1, seq, 16], " +
+    kP + "}}}\n" + tiny_linear("head", "attn", 16, 8, "[1, seq, 8]") + "outputs: [head]\n";
+}  // namespace
+
+// Busy cycles are counted per phase by the blocks. Prompt of 4 tokens, 3 generated tokens
+// (the prefill, then 2 decode steps). q (16 -> 16, tiles of 8): 2 input beats x 2 output
+// tiles = 4 cycles per token, so the prefill's 4 tokens take 16 cycles and each decode
+// step's one token 4: 16 + 2 x 4 = 24 (the mapping's decode-step timing x 3 steps would
+// say 12). The LM head sees only the last token (16 -> 8: 2 x 1 = 2 cycles per step).
+TEST(Llm, BusyCyclesAreCountedPerPhase) {
+  const auto r = run_simulate(
+      {{"g.yaml", kTinyDecoder},
+       {"c.yaml",
+        "workload:\n  graph: g.yaml\n  phase: generate\n  prompt_len: 4\n  gen_tokens: 3\n"}},
+      "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.num("nodes.q.phases.prefill.busy_cycles"), 16);
+  EXPECT_EQ(r.num("nodes.q.phases.decode.busy_cycles"), 2 * 4);
+  EXPECT_EQ(r.num("nodes.q.busy_cycles"), 16 + 2 * 4);
+  EXPECT_EQ(r.num("nodes.q.analytic_busy_cycles"), 16 + 2 * 4);
+  EXPECT_EQ(r.num("nodes.q.phases.prefill.analytic_busy_cycles"), 16);
+  EXPECT_EQ(r.num("nodes.q.macs"), (4 + 2) * 16 * 16);
+  EXPECT_EQ(r.num("nodes.q.phases.prefill.macs"), 4 * 16 * 16);
+  EXPECT_EQ(r.num("nodes.q.phases.prefill.beats_in"), 4 * 2);
+  EXPECT_EQ(r.num("nodes.q.phases.decode.beats_out"), 2 * 2);
+  // Tiles are chosen at a decode step (seq = 1), so kt's output [1, 16, seq] has tiles of
+  // 1: the prompt's transpose is 64 beats (reorder: max(8 in, 64 out) cycles), a step's 16.
+  EXPECT_EQ(r.num("nodes.kt.phases.prefill.busy_cycles"), 64);
+  EXPECT_EQ(r.num("nodes.kt.phases.decode.busy_cycles"), 2 * 16);
+  EXPECT_EQ(r.num("nodes.head.phases.prefill.busy_cycles"), 2);
+  EXPECT_EQ(r.num("nodes.head.phases.decode.busy_cycles"), 2 * 2);
+  EXPECT_EQ(r.num("blocks.source_x.phases.prefill.beats_out"), 4 * 2);
+  EXPECT_EQ(r.num("blocks.source_x.phases.decode.beats_out"), 2 * 2);
+}

@@ -1,6 +1,9 @@
 // End-to-end simulations through the simulate binary, checked against hand-computed
 // cycle counts and the bounds the cost models promise.
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "sim_harness.hpp"
 
@@ -194,4 +197,114 @@ TEST(Sim, TraceOfASmallKnownRun) {
   const auto bad = run_simulate({{"g.yaml", linear_graph(1, 64, 32, 8, 4)}, {"c.yaml", config(1)}},
                                 "c.yaml", "--trace /tmp/x.json --trace-window 5:1");
   EXPECT_EQ(bad.exit_code, 1);
+}
+
+// Statistics are counted by the blocks. x [2, 16] -> fc (linear 16 -> 8, tile in 8, out 4)
+// -> relu -> host, 3 inferences, FIFOs of depth 2. fc: K/8 = 2 input beats and N/4 = 2
+// output tiles per row, row_cycles 2 x 2 = 4, 2 rows: 8 busy cycles per inference; first
+// output 2 cycles after a row starts, then one every 2, pipeline depth log2(8) + 3 = 6.
+// By hand (cycles): fc's rows start at 0, 4, 8, ..., 20 (datapath-bound; its inputs are
+// always there), its outputs are offered at 8, 10, 12, 14, ..., 30. relu (1 beat per
+// cycle, depth 1) waits 8 cycles for the first and 1 cycle for each of the 11 others:
+// stall_in 19. The sink takes beat j one cycle after relu got it: 9 + 11 x 1 stall cycles.
+// The source pushes 12 beats from cycle 0; beat 10 waits for fc to take beat 8 (cycle 12,
+// row 0 of inference 2), 2 cycles.
+TEST(Sim, BlocksCountBusyStallsBeatsAndMacs) {
+  const std::string p = "precision: {type: fixed, width: 8, frac_width: 4}";
+  const std::string g =
+      "format: mase-graph\nversion: 1\nname: lr\ninputs: [{name: x, shape: [2, 16], " + p +
+      "}]\nnodes:\n"
+      "  - {name: fc, op: linear, args: {data_in_0: x}, params: {weight: {shape: [8, 16], " +
+      p + "}},\n     results: {data_out_0: {shape: [2, 8], " + p +
+      "}}, hw: {parallelism: {data_in_0: [8], data_out_0: [4]}}}\n"
+      "  - {name: r, op: relu, args: {data_in_0: fc}, results: {data_out_0: {shape: [2, 8], " +
+      p + "}}}\noutputs: [r]\n";
+  const auto r = run_simulate({{"g.yaml", g}, {"c.yaml", config(3)}}, "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.num("nodes.fc.busy_cycles"), 3 * 8);
+  EXPECT_EQ(r.num("nodes.fc.analytic_busy_cycles"), 3 * 8);
+  EXPECT_EQ(r.num("nodes.fc.macs"), 3 * 2 * 16 * 8);
+  EXPECT_EQ(r.num("nodes.fc.analytic_macs"), 3 * 2 * 16 * 8);
+  EXPECT_EQ(r.num("nodes.fc.beats_in"), 3 * 4);
+  EXPECT_EQ(r.num("nodes.fc.beats_out"), 3 * 4);
+  EXPECT_EQ(r.num("nodes.fc.stall_in_cycles"), 0);
+  EXPECT_EQ(r.num("nodes.fc.stall_out_cycles"), 0);
+  EXPECT_EQ(r.num("nodes.fc.stall_mem_cycles"), 0);
+  EXPECT_EQ(r.num("nodes.r.busy_cycles"), 3 * 4);
+  EXPECT_EQ(r.num("nodes.r.macs"), 0);
+  EXPECT_EQ(r.num("nodes.r.stall_in_cycles"), 8 + 11);
+  EXPECT_EQ(r.num("nodes.r.stall_out_cycles"), 0);
+  EXPECT_EQ(r.num("blocks.sink_r.busy_cycles"), 12);
+  EXPECT_EQ(r.num("blocks.sink_r.beats_in"), 12);
+  EXPECT_EQ(r.num("blocks.sink_r.stall_in_cycles"), 9 + 11);
+  EXPECT_EQ(r.num("blocks.source_x.beats_out"), 12);
+  EXPECT_EQ(r.num("blocks.source_x.stall_out_cycles"), 2);
+  EXPECT_EQ(r.num("latency_cycles"), 15);  // inference 0: first input at 0, last output 15
+  EXPECT_EQ(r.str("bottleneck.node"), "fc");
+  EXPECT_EQ(r.num("bottleneck.busy_cycles"), 24);
+  EXPECT_EQ(r.str("nodes.fc.bound"), "compute");
+}
+
+// A systolic node counts the cycles its GEMM engine reports: MNIST fc2 (1x1024x10) on the
+// 16x16 output-stationary array, K + rows in the last tile + C + 1 = 1024 + 1 + 16 + 1
+// cycles per GEMM, one GEMM per inference.
+TEST(Sim, SystolicBlockCountsItsEngineCycles) {
+  std::string g = read_file(kSrc + "/workloads/graphs/mnist_cnn.yaml");
+  const std::string from = "hw: {parallelism: {data_in_0: [32], data_out_0: [10]}}";
+  ASSERT_NE(g.find(from), std::string::npos);
+  g.replace(g.find(from), from.size(),
+            "hw: {parallelism: {data_in_0: [32], data_out_0: [10]}, impl: systolic}");
+  const auto r = run_simulate({{"g.yaml", g}, {"c.yaml", config(3)}}, "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.num("nodes.fc2.busy_cycles"), 3 * (1024 + 1 + 16 + 1));
+  EXPECT_EQ(r.num("nodes.fc2.analytic_busy_cycles"), 3 * (1024 + 1 + 16 + 1));
+  EXPECT_EQ(r.num("nodes.fc2.macs"), 3 * 1024 * 10);
+  EXPECT_EQ(r.num("nodes.fc2.beats_out"), 3 * 1);  // one 10-wide tile per inference
+}
+
+// The links' bridges count too: x [1, 640] int8 -> relu a (fpga0) -> relu b (fpga1), tiles
+// of 64: the TX bridge reads a's 10 beats (one per cycle) into one 640-byte frame (MTU
+// 1500), the RX bridge takes that frame and pushes 10 beats to b, for each of 2 inferences.
+TEST(Sim, BridgesCountBeatsAndFrames) {
+  const std::string p = "precision: {type: fixed, width: 8}";
+  const std::string g =
+      "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [1, 640], " + p +
+      "}]\nnodes:\n"
+      "  - {name: a, op: relu, args: {data_in_0: x}, results: {data_out_0: {shape: [1, 640], " +
+      p + "}}, hw: {device: fpga0}}\n" +
+      "  - {name: b, op: relu, args: {data_in_0: a}, results: {data_out_0: {shape: [1, 640], " + p +
+      "}}, hw: {device: fpga1}}\noutputs: [b]\n";
+  const auto r =
+      run_simulate({{"g.yaml", g},
+                    {"c.yaml", config(2,
+                                      "system:\n  devices: [{count: 2, type: u250}]\nmapping: "
+                                      "{default_parallelism: 64}\n")}},
+                   "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const std::string tx = "blocks.tx_a__b_data_in_0.", rx = "blocks.rx_a__b_data_in_0.";
+  EXPECT_EQ(r.num(tx + "beats_in"), 2 * 10);
+  EXPECT_EQ(r.num(tx + "busy_cycles"), 2 * 10);
+  EXPECT_EQ(r.num(tx + "beats_out"), 2 * 1);  // frames
+  EXPECT_EQ(r.num(rx + "beats_in"), 2 * 1);
+  EXPECT_EQ(r.num(rx + "beats_out"), 2 * 10);
+  EXPECT_EQ(r.num("links.fpga0->fpga1.frames"), 2);
+  EXPECT_EQ(r.num("nodes.b.beats_in"), 2 * 10);
+}
+
+// The harness never turns a missing statistic into a passing comparison: num() of a
+// missing or non-numeric key fails the test and reads as NaN (which equals nothing).
+TEST(Harness, MissingStatisticFailsTheTest) {
+  static masesim::test::SimRun r;
+  r.stats["nodes.fc.busy_cycles"] = "24";
+  r.stats["nodes.fc.bound"] = "\"compute\"";
+  EXPECT_EQ(r.num("nodes.fc.busy_cycles"), 24);
+  EXPECT_EQ(r.str("nodes.fc.bound"), "compute");
+  static double v = 0;
+  EXPECT_NONFATAL_FAILURE(v = r.num("nodes.fc.busy"), "statistic 'nodes.fc.busy' is missing");
+  EXPECT_TRUE(std::isnan(v));
+  EXPECT_NONFATAL_FAILURE(v = r.num("nodes.fc.bound"), "is not a number");
+  EXPECT_TRUE(std::isnan(v));
+  EXPECT_NONFATAL_FAILURE(r.str("nodes.fc.op"), "statistic 'nodes.fc.op' is missing");
+  EXPECT_TRUE(r.has("nodes.fc.bound"));
+  EXPECT_FALSE(r.has("nodes.fc.op"));
 }
