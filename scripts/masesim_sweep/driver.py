@@ -16,7 +16,8 @@ import time
 import uuid
 
 from . import runner
-from .results import csv_text, error_text, load_json, make_row, write_dir_atomic, write_file_atomic
+from .results import (RESULT_KEYS, STATS_KEYS, Unreadable, csv_text, error_text, load_checked, make_row,
+                      parse_checked, write_dir_atomic, write_file_atomic)
 from .spec import Spec, SpecError
 
 FINAL = ("ok", "failed")  # statuses kept on disk; others are retried by the next run
@@ -65,6 +66,7 @@ class Sweep:
         self.texts = {p.id: spec.config_text(p) for p in spec.points}
         self.rows = {}  # id -> csv row
         self.pending = []
+        self.unreadable = []  # (point, path, what is wrong) found by scan()
         self.reused = self.stale = 0
 
     # ------------------------------------------------------------------ directory state
@@ -96,28 +98,44 @@ class Sweep:
         write_file_atomic(os.path.join(self.out, "sweep.json"), json.dumps(man, indent=1, default=str) + "\n")
 
     def scan(self):
-        """Finds finished points (kept from earlier runs) and the ones to run."""
+        """Finds finished points (kept from earlier runs) and the ones to run. A point dir
+        whose result.json or stats.json is unreadable, not a JSON object or lacks a key the
+        CSV needs is not finished: its path goes to self.unreadable and the point runs again."""
         for p in self.spec.points:
             d = os.path.join(self.points_dir, p.id)
             row = None
-            rj = os.path.join(d, "result.json")
-            if not self.force and os.path.isfile(rj):
+            if not self.force and os.path.lexists(d):
                 try:
-                    r = load_json(rj)
-                    ok_cfg = r.get("config_sha256") == config_sha(self.texts[p.id])
-                    if not ok_cfg:
-                        self.stale += 1
-                    elif r.get("status") in FINAL and not (self.retry_failed and r["status"] == "failed"):
-                        stats = load_json(os.path.join(d, "out", "stats.json")) if r["status"] == "ok" else None
-                        row = make_row(p, r["status"], r.get("exit_code"), stats, r.get("error", ""))
-                except (OSError, ValueError, KeyError):
-                    row = None  # unreadable: run it again
+                    row = self.kept_row(p, d)
+                except Unreadable as e:
+                    self.unreadable.append((p, e.args[0], e.args[1]))
             if row is None:
                 self.rows[p.id] = make_row(p, "pending")
                 self.pending.append(p)
             else:
                 self.rows[p.id] = row
                 self.reused += 1
+
+    def kept_row(self, p, d):
+        """The CSV row of a point finished by an earlier run, or None to run it again."""
+        rj = os.path.join(d, "result.json")
+        try:
+            r = load_checked(rj, RESULT_KEYS)
+        except Unreadable as e:
+            raise Unreadable(rj, str(e)) from None
+        if r["config_sha256"] != config_sha(self.texts[p.id]):
+            self.stale += 1
+            return None
+        if r["status"] not in FINAL or (self.retry_failed and r["status"] == "failed"):
+            return None
+        stats = None
+        if r["status"] == "ok":
+            sj = os.path.join(d, "out", "stats.json")
+            try:
+                stats = load_checked(sj, STATS_KEYS)
+            except Unreadable as e:
+                raise Unreadable(sj, str(e)) from None
+        return make_row(p, r["status"], r.get("exit_code"), stats, str(r.get("error") or ""))
 
     def write_csv(self):
         text = csv_text(self.spec.axes.keys(), [self.rows[p.id] for p in self.spec.points])
@@ -135,10 +153,12 @@ class Sweep:
         stats = None
         if res["status"] == "ok":
             try:
-                stats = json.loads(res["files"]["stats.json"])
-            except (KeyError, ValueError) as e:
-                res = dict(res, status="error")
-                err = f"unreadable stats.json: {e}"
+                stats = parse_checked(res["files"]["stats.json"], STATS_KEYS)
+            except (KeyError, Unreadable) as e:
+                why = "missing" if isinstance(e, KeyError) else e.args[0]
+                res = dict(res, status="error", stderr=(res.get("stderr", "") + "\nsweep: simulate exited 0 but "
+                                                        f"its stats.json is unusable: {why}").strip())
+                err = f"stats.json from simulate unusable: {why}"
         if res["status"] in FINAL:
             meta = {"id": p.id, "name": p.name, "index": p.index, "assignments": p.assignments,
                     "status": res["status"], "exit_code": res.get("exit_code"), "error": err,
@@ -300,8 +320,11 @@ def main(argv=None):
         elif bar is None and not a.quiet:
             say(f"sweep: [{done[0]}/{n}] {p.id} {p.name} ok ({res.get('wall_s', 0):.1f} s)")
 
+    for p, path, why in sw.unreadable:  # printed with --quiet too: results were lost
+        print(f"sweep: warning: {path}: {why}; point {p.id} ({p.name}) runs again", file=sys.stderr)
     if not a.quiet:
         say(f"sweep: {spec.name}: {n} points, {sw.reused} already done"
+            + (f", {len(sw.unreadable)} unreadable" if sw.unreadable else "")
             + (f", {sw.stale} stale (config changed)" if sw.stale else "")
             + f", {len(sw.pending)} to run ({a.backend}"
             + (f", {a.jobs} jobs" if a.backend == "local" else f", {a.scheduler}") + ")")

@@ -5,8 +5,18 @@ ships it by value with cloudpickle; workers need no masesim checkout on sys.path
 simulate binary, the graphs and the device type files must exist at the same absolute
 paths). The result carries the output files' text back to the driver, which writes the
 point directory; so workers need no shared file system.
+
+Orphans: each simulate runs in its own session (process group, so the driver can end it
+and anything it started with one killpg) and asks the kernel to SIGKILL it when its parent
+dies (prctl PR_SET_PDEATHSIG, set between fork and exec), so a driver or Dask worker killed
+by SIGKILL takes its simulations with it. Scratch folders are named
+point-<id>-<pid of the runner>-*; a runner removes the ones in its scratch root whose
+runner process is gone (a killed driver or Dask worker). On a Dask worker the scratch root
+is the worker's own local directory, which Dask removes when the worker ends.
 """
+import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,6 +26,39 @@ import threading
 import time
 
 OUT_FILES = ("stats.json", "stats.csv", "config.yaml")
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """A preexec_fn: the child gets SIGKILL when the thread that started it ends (a killed
+    driver or worker). None where prctl is missing (not Linux): then only the signal
+    handlers of the driver end the simulations. (Looked up per call, not at import: the
+    module is pickled by value for Dask, and ctypes handles cannot be pickled.)"""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def fn():  # runs in the child between fork and exec: no allocation-heavy work
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(137)
+
+    return fn
+
+
+def kill_group(proc):
+    """SIGKILL to proc's process group (its own session), while proc is not yet reaped
+    (so the id cannot belong to another process)."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
 
 class LiveProcesses:
     """The simulate processes a local driver has running, to kill them on interrupt."""
@@ -35,11 +78,46 @@ class LiveProcesses:
     def kill_all(self):
         with self._lock:
             procs = list(self._procs)
-        for p in procs:  # by pid, only processes this driver started
-            try:
-                p.kill()
-            except OSError:
-                pass
+        for p in procs:  # by process group, only groups this driver started
+            kill_group(p)
+
+
+_SCRATCH_RE = re.compile(r"point-[0-9a-f]+-(\d+)-")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def purge_stale_scratch(root):
+    """Removes point-<id>-<pid>-* folders in root whose runner process no longer exists."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    gone = []
+    for n in names:
+        m = _SCRATCH_RE.match(n)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(os.path.join(root, n), ignore_errors=True)
+            gone.append(n)
+    return gone
+
+
+def default_scratch_root():
+    """The Dask worker's local directory (cleaned by Dask when the worker ends), else
+    <tempdir>/masesim-sweep."""
+    try:
+        from distributed import get_worker
+        return os.path.join(get_worker().local_directory, "masesim-sweep")
+    except (ImportError, ValueError, AttributeError):
+        return os.path.join(tempfile.gettempdir(), "masesim-sweep")
 
 
 def run_point(task, live=None):
@@ -52,17 +130,18 @@ def run_point(task, live=None):
     t0 = time.monotonic()
     res = {"id": task["id"], "status": "error", "exit_code": None, "stdout": "", "stderr": "",
            "files": {}, "wall_s": 0.0, "host": socket.gethostname()}
-    root = task.get("scratch_root")
-    if root:
-        os.makedirs(root, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=f"point-{task['id']}-", dir=root)
+    root = task.get("scratch_root") or default_scratch_root()
+    os.makedirs(root, exist_ok=True)
+    purge_stale_scratch(root)
+    work = tempfile.mkdtemp(prefix=f"point-{task['id']}-{os.getpid()}-", dir=root)
     try:
         with open(os.path.join(work, "config.yaml"), "w") as f:
             f.write(task["config_text"])
         cmd = [task["simulate"], "--config", "config.yaml", "--out", "out", "--quiet"]
         try:
             proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    stdin=subprocess.DEVNULL, text=True, errors="replace")
+                                    stdin=subprocess.DEVNULL, text=True, errors="replace",
+                                    start_new_session=True, preexec_fn=die_with_parent())
         except OSError as e:
             res["stderr"] = f"cannot run {task['simulate']}: {e.strerror or e}"
             return res
@@ -71,11 +150,14 @@ def run_point(task, live=None):
         try:
             out, err = proc.communicate(timeout=task.get("timeout_s"))
         except subprocess.TimeoutExpired:
-            proc.kill()
+            kill_group(proc)
             out, err = proc.communicate()
             res.update(status="timeout", stdout=out, exit_code=None,
                        stderr=(err + f"\nsweep: point timed out after {task['timeout_s']} s").strip())
             return res
+        except BaseException:
+            kill_group(proc)
+            raise
         finally:
             if live is not None:
                 live.discard(proc)

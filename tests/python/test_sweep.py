@@ -25,7 +25,7 @@ PY = "/usr/bin/python3"
 SWEEP = os.path.join(ROOT, "scripts", "sweep.py")
 PLOT = os.path.join(ROOT, "scripts", "plot_sweep.py")
 MNIST_SPEC = os.path.join(ROOT, "configs", "sweeps", "mnist_parallelism.yaml")
-SIMULATE = os.environ.get("MASESIM_SIMULATE") or os.path.join(ROOT, "build", "simulate")
+SIMULATE = os.path.abspath(os.environ.get("MASESIM_SIMULATE") or os.path.join(ROOT, "build", "simulate"))
 HAVE_SIM = os.access(SIMULATE, os.X_OK)
 
 try:
@@ -39,12 +39,17 @@ try:
 except ImportError:
     HAVE_MPL = False
 
-# a simulate stand-in: logs which point runs, can sleep, can die by SIGKILL for one point
+# a simulate stand-in: logs which point runs (and its pid), can sleep, can die by SIGKILL
+# for one point, can hang (SWEEPTEST_HANG: a child `sleep`, so the point is a process group
+# of two), can write a stats.json of its own (SWEEPTEST_STATS) instead of simulating
 WRAPPER = """#!/bin/sh
 if [ "$1" = "--list-keys" ]; then exec "{real}" "$@"; fi
 basename "$(pwd)" >> "{log}"
+echo $$ >> "{log}.pids"
 if [ -n "$SWEEPTEST_KILL_MATCH" ] && grep -q "$SWEEPTEST_KILL_MATCH" config.yaml; then kill -9 $$; fi
 if [ -n "$SWEEPTEST_DELAY" ]; then sleep "$SWEEPTEST_DELAY"; fi
+if [ -n "$SWEEPTEST_HANG" ]; then sleep "$SWEEPTEST_HANG"; exit 0; fi
+if [ -n "$SWEEPTEST_STATS" ]; then mkdir -p out; printf '%s' "$SWEEPTEST_STATS" > out/stats.json; exit 0; fi
 exec "{real}" "$@"
 """
 
@@ -57,6 +62,29 @@ def read_csv(path):
 def read_text(path):
     with open(path) as f:
         return f.read()
+
+
+def pid_alive(pid):
+    """True while pid runs (a zombie counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def group_alive(pgid):
+    """True while a process of group pgid runs."""
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
 
 
 class Tmp(unittest.TestCase):
@@ -98,6 +126,11 @@ class Tmp(unittest.TestCase):
         if not os.path.exists(self.log):
             return []
         return [l.split("-")[1] for l in read_text(self.log).split()]
+
+    def pids(self):
+        """Process ids of the wrapper runs (each the leader of its point's process group)."""
+        p = self.log + ".pids"
+        return [int(x) for x in read_text(p).split()] if os.path.exists(p) else []
 
     def sweep(self, out, *args, spec=MNIST_SPEC, simulate=SIMULATE, env=None, timeout=60):
         e = dict(os.environ, **(env or {}))
@@ -255,6 +288,96 @@ class LocalSweep(Tmp):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.runs(), [gone.id, gone.id])
         self.assertEqual(read_text(os.path.join(out, "results.csv")), self.ref_csv)
+
+    def test_resume_reruns_corrupt_and_partial_points(self):
+        out = os.path.join(self.tmp, "o")
+        shutil.copytree(self.ref_dir, out)
+        pts = sweep_spec.Spec.load(MNIST_SPEC).points
+        res = json.loads(read_text(os.path.join(out, "points", pts[5].id, "result.json")))
+        del res["config_sha256"]
+        bad = {  # point -> (file, content, what the driver must say)
+            pts[0]: ("result.json", "null\n", "expected a JSON object, found null"),
+            pts[2]: ("out/stats.json", "{}\n", "missing keys 'throughput_inferences_per_s', 'latency_us', 'devices'"),
+            pts[4]: ("result.json", '{"status": "ok", "exit_co', "not valid JSON"),
+            pts[5]: ("result.json", json.dumps(res), "missing key 'config_sha256'"),
+            pts[6]: ("out/stats.json", '{"throughput_inferences_per_s": null, "latency_us": 1, "devices": {}}',
+                     "key 'throughput_inferences_per_s' is null"),
+        }
+        for p, (f, text, _) in bad.items():
+            self.write(os.path.join(out, "points", p.id, f), text)
+        # a file that cannot be read at all (root reads any mode bits, so: a directory)
+        unreadable = os.path.join(out, "points", pts[7].id, "out", "stats.json")
+        os.unlink(unreadable)
+        os.mkdir(unreadable)
+        wrap = self.wrapper()
+        r = self.sweep(out, "--jobs", "2", "--quiet", simulate=wrap)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(self.runs()), sorted([p.id for p in bad] + [pts[7].id]))  # exactly those
+        for p, (f, _, why) in bad.items():
+            path = os.path.join(out, "points", p.id, f)
+            self.assertIn(f"sweep: warning: {path}: {why}", r.stderr)
+            self.assertIn(f"point {p.id} ({p.name}) runs again", r.stderr)
+        self.assertIn(f"sweep: warning: {unreadable}: cannot read (Is a directory)", r.stderr)
+        self.assertEqual(read_text(os.path.join(out, "results.csv")), self.ref_csv)
+        r = self.sweep(out, "--jobs", "2", simulate=wrap)  # all repaired: nothing runs
+        self.assertEqual((r.returncode, len(self.runs())), (0, 6), r.stderr)
+        self.assertNotIn("warning", r.stderr)
+
+    def test_unusable_stats_from_simulate_is_not_kept(self):
+        out = os.path.join(self.tmp, "o")
+        r = self.sweep(out, "--jobs", "2", simulate=self.wrapper(), env={"SWEEPTEST_STATS": "{}"})
+        self.assertEqual(r.returncode, 2, r.stderr)  # no point has a result
+        rows = read_csv(os.path.join(out, "results.csv"))
+        self.assertEqual({x["status"] for x in rows}, {"error"})
+        self.assertEqual(rows[0]["error"], "stats.json from simulate unusable: missing keys "
+                                           "'throughput_inferences_per_s', 'latency_us', 'devices'")
+        self.assertEqual([f for f in os.listdir(os.path.join(out, "points"))], [])
+        r = self.sweep(out, "--jobs", "2", simulate=self.wrapper())
+        self.assertEqual((r.returncode, len(self.runs())), (0, 16), r.stderr)
+        self.assertEqual(read_text(os.path.join(out, "results.csv")), self.ref_csv)
+
+    def start_hanging_sweep(self, out):
+        """A sweep whose two points in flight hang; returns (sweep process, their pids)."""
+        env = dict(os.environ, SWEEPTEST_HANG="60")
+        p = subprocess.Popen([PY, SWEEP, "--spec", MNIST_SPEC, "--out", out, "--simulate", self.wrapper(),
+                              "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                             text=True, start_new_session=True)
+        self.procs.append(p)
+        deadline = time.monotonic() + 30
+        while len(self.pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(self.pids()), 2, "two points did not start within 30 s")
+        return p, self.pids()
+
+    def assert_groups_end(self, groups):
+        deadline = time.monotonic() + 10
+        alive = groups
+        while alive and time.monotonic() < deadline:
+            alive = [g for g in alive if group_alive(g)]
+            time.sleep(0.05)
+        self.assertEqual(alive, [], "simulate process groups outlived the sweep")
+
+    def test_interrupted_sweep_ends_its_process_groups(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with self.subTest(sig=sig.name):
+                out = os.path.join(self.tmp, sig.name)
+                p, pids = self.start_hanging_sweep(out)
+                # each point is its own process group (the wrapper and its `sleep`)
+                self.assertTrue(all(os.getpgid(x) == x for x in pids))
+                os.kill(p.pid, sig)
+                self.assertEqual(p.wait(timeout=20), 130)
+                self.assertIn("interrupted", p.stderr.read())
+                self.assert_groups_end(pids)
+                os.unlink(self.log + ".pids")
+
+    def test_killed_sweep_takes_its_simulations(self):
+        p, pids = self.start_hanging_sweep(os.path.join(self.tmp, "o"))
+        os.kill(p.pid, signal.SIGKILL)  # the driver alone, not its group
+        p.wait(timeout=10)
+        deadline = time.monotonic() + 10  # PR_SET_PDEATHSIG: the kernel kills the wrappers
+        while any(pid_alive(x) for x in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual([x for x in pids if pid_alive(x)], [])
 
     def test_kill_sweep_then_rerun(self):
         out = os.path.join(self.tmp, "o")
