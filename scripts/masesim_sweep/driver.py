@@ -200,18 +200,39 @@ class Sweep:
             ex.shutdown(wait=True)
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def run_dask(self, scheduler, report):
+    def run_dask(self, scheduler, report, jobs=1, host="127.0.0.1", say=None):
+        """Runs the pending points on the Dask scheduler `scheduler`; without one, on a
+        local cluster of `jobs` one-thread workers whose scheduler and workers listen on
+        `host` only (127.0.0.1 unless told otherwise), shut down at the end."""
         try:
             import cloudpickle
-            from distributed import Client, as_completed
+            from distributed import Client, LocalCluster, as_completed
         except ImportError as e:
             raise SpecError(f"--backend dask needs Debian's python3-distributed ({e})")
         # ship the runner by value: workers need not have scripts/ on their sys.path
         if hasattr(cloudpickle, "register_pickle_by_value"):
             cloudpickle.register_pickle_by_value(runner)
+        cluster = None
+        if scheduler is None:
+            import logging
+            try:
+                # the HTTP servers (dashboard, health, metrics) listen even without a
+                # dashboard, by default on every interface: bind them to `host` too
+                http = f"[{host}]:0" if ":" in host else f"{host}:0"
+                cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host=host,
+                                       dashboard_address=None, worker_dashboard_address=http,
+                                       scheduler_kwargs={"dashboard": False, "dashboard_address": http},
+                                       silence_logs=logging.ERROR)
+            except (OSError, ValueError) as e:
+                raise SpecError(f"cannot start a local Dask cluster on {host}: {e}")
+            scheduler = cluster.scheduler_address
+            if say:
+                say(f"sweep: local Dask cluster {scheduler} ({jobs} workers)")
         try:
             client = Client(scheduler, timeout="20s", set_as_default=False)
         except (OSError, TimeoutError) as e:
+            if cluster is not None:
+                cluster.close()
             raise SpecError(f"cannot connect to the Dask scheduler {scheduler}: {e}")
         futs = {}
         try:
@@ -232,6 +253,8 @@ class Sweep:
                     client.cancel(list(futs))
             finally:
                 client.close()
+                if cluster is not None:
+                    cluster.close()
 
 
 def parse_args(argv):
@@ -241,8 +264,13 @@ def parse_args(argv):
     ap.add_argument("--out", required=True, help="output directory (results.csv, points/<id>/)")
     ap.add_argument("--backend", choices=("local", "dask"), default="local")
     ap.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-                    help="local backend: concurrent simulations (default: CPU count)")
-    ap.add_argument("--scheduler", help="dask backend: scheduler address, e.g. tcp://127.0.0.1:8786")
+                    help="local backend, or dask without --scheduler: concurrent simulations "
+                         "(default: CPU count)")
+    ap.add_argument("--scheduler", help="dask backend: scheduler address, e.g. tcp://127.0.0.1:8786 "
+                    "(default: start a local cluster of --jobs workers)")
+    ap.add_argument("--dask-host", default="127.0.0.1",
+                    help="dask backend without --scheduler: the address the local cluster listens on "
+                         "(default 127.0.0.1: this machine only)")
     ap.add_argument("--simulate", default=os.environ.get("MASESIM_SIMULATE") or DEFAULT_SIMULATE,
                     help="simulate binary (default: $MASESIM_SIMULATE or build/simulate)")
     ap.add_argument("--timeout", type=float, help="per-point wall-clock limit in s (overrides the spec)")
@@ -252,8 +280,6 @@ def parse_args(argv):
     ap.add_argument("--list", action="store_true", help="print the points (id, name) and exit")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     a = ap.parse_args(argv)
-    if a.backend == "dask" and not a.scheduler:
-        ap.error("--backend dask needs --scheduler tcp://HOST:PORT")
     if a.jobs < 1:
         ap.error("--jobs must be at least 1")
     return a
@@ -327,7 +353,8 @@ def main(argv=None):
             + (f", {len(sw.unreadable)} unreadable" if sw.unreadable else "")
             + (f", {sw.stale} stale (config changed)" if sw.stale else "")
             + f", {len(sw.pending)} to run ({a.backend}"
-            + (f", {a.jobs} jobs" if a.backend == "local" else f", {a.scheduler}") + ")")
+            + (f", {a.jobs} jobs" if a.backend == "local" or not a.scheduler else "")
+            + (f", {a.scheduler}" if a.backend == "dask" and a.scheduler else "") + ")")
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     rc = 0
     try:
@@ -335,7 +362,7 @@ def main(argv=None):
             if a.backend == "local":
                 sw.run_local(a.jobs, report)
             else:
-                sw.run_dask(a.scheduler, report)
+                sw.run_dask(a.scheduler, report, a.jobs, a.dask_host, say)
     except (KeyboardInterrupt, Interrupted) as e:
         say(f"sweep: interrupted ({e or 'SIGINT'}); finished points are kept, re-run to continue")
         rc = 130

@@ -120,6 +120,41 @@ def default_scratch_root():
         return os.path.join(tempfile.gettempdir(), "masesim-sweep")
 
 
+def dask_cancelled_probe():
+    """On a Dask worker: a function telling whether this task was cancelled or released
+    (its driver was interrupted or died); None elsewhere."""
+    try:
+        from distributed import get_worker
+        from distributed.worker import thread_state
+        worker, key = get_worker(), thread_state.key
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+    def cancelled():
+        ts = worker.state.tasks.get(key)
+        return ts is None or ts.state not in ("executing", "long-running", "resumed")
+
+    return cancelled
+
+
+def _wait(proc, timeout_s, cancelled, poll_s=1.0):
+    """proc.communicate(), polling `cancelled` every poll_s; ends proc's group when it says
+    so. Returns (stdout, stderr, None or 'cancelled'); raises TimeoutExpired after timeout_s."""
+    if cancelled is None:
+        return proc.communicate(timeout=timeout_s) + (None,)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        step = poll_s if deadline is None else max(0.0, min(poll_s, deadline - time.monotonic()))
+        try:
+            return proc.communicate(timeout=step) + (None,)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
+            if cancelled():
+                kill_group(proc)
+                return proc.communicate() + ("cancelled",)
+
+
 def run_point(task, live=None):
     """task: {id, config_text, simulate, timeout_s, scratch_root (or None)}.
 
@@ -148,7 +183,7 @@ def run_point(task, live=None):
         if live is not None:
             live.add(proc)
         try:
-            out, err = proc.communicate(timeout=task.get("timeout_s"))
+            out, err, why = _wait(proc, task.get("timeout_s"), dask_cancelled_probe())
         except subprocess.TimeoutExpired:
             kill_group(proc)
             out, err = proc.communicate()
@@ -162,6 +197,9 @@ def run_point(task, live=None):
             if live is not None:
                 live.discard(proc)
         rc = proc.returncode
+        if why == "cancelled":
+            res.update(status="killed", stderr="sweep: the driver cancelled this point (interrupted or gone)")
+            return res
         # messages name the scratch dir; make them independent of where the point ran
         err = err.replace(work + "/", "").replace(work, ".")
         out = out.replace(work + "/", "").replace(work, ".")

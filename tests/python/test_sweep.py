@@ -87,6 +87,32 @@ def group_alive(pgid):
     return False
 
 
+def listening(pid):
+    """The local addresses ('127.0.0.1', '0.0.0.0', '::', ...) pid's TCP sockets listen on."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    found = []
+    for name in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{name}") as f:
+            for line in f.readlines()[1:]:
+                x = line.split()
+                if x[3] == "0A" and x[9] in inodes:  # LISTEN
+                    raw = bytes.fromhex(x[1].split(":")[0])
+                    if name == "tcp":
+                        found.append(".".join(str(b) for b in reversed(raw)))
+                    else:
+                        import ipaddress
+                        words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+                        found.append(str(ipaddress.IPv6Address(b"".join(words))))
+    return found
+
+
 class Tmp(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="test_sweep-")
@@ -213,6 +239,25 @@ class SpecExpansion(unittest.TestCase):
         _, ok = self.load("base: cfg/base.yaml\naxes:\n  workload.dims.seq: [1]\n"
                           "  system.devices.0.count: [2]\n")
         ok.check_keys(keys)
+
+
+class RunnerScratch(Tmp):
+    """Scratch folders of a killed runner (driver or Dask worker) are removed by the next one."""
+
+    def test_stale_scratch_purged(self):
+        from masesim_sweep import runner
+        dead = subprocess.Popen(["true"])
+        dead.wait()  # a pid that no longer runs
+        root = os.path.join(self.tmp, "scratch")
+        stale = os.path.join(root, f"point-0123456789ab-{dead.pid}-x1")
+        mine = os.path.join(root, f"point-0123456789ab-{os.getpid()}-x2")
+        other = os.path.join(root, "not-a-point")
+        for d in (stale, mine, other):
+            os.makedirs(os.path.join(d, "out"))
+        res = runner.run_point({"id": "abc", "config_text": "", "simulate": "/bin/false",
+                                "timeout_s": 10, "scratch_root": root})
+        self.assertEqual((res["status"], res["exit_code"]), ("failed", 1))
+        self.assertEqual(sorted(os.listdir(root)), sorted(os.path.basename(d) for d in (mine, other)))
 
 
 @unittest.skipUnless(HAVE_SIM, f"no simulate binary at {SIMULATE} (set MASESIM_SIMULATE)")
@@ -470,18 +515,21 @@ class LocalSweep(Tmp):
 @unittest.skipUnless(HAVE_SIM, f"no simulate binary at {SIMULATE} (set MASESIM_SIMULATE)")
 @unittest.skipUnless(HAVE_DASK, "python3-distributed (Dask) not installed")
 class DaskSweep(Tmp):
-    def start(self, *args):
-        env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    def start(self, *args, env=None):
+        env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False", **(env or {}))
         env.pop("PYTHONPATH", None)  # workers must not need scripts/ (the runner is shipped)
         p = subprocess.Popen([PY, "-m", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              cwd=self.tmp, env=env, start_new_session=True)
         self.procs.append(p)
         return p
 
-    def test_dask_equals_local(self):
+    def cluster(self, workers, env=None):
+        """A scheduler and `workers` workers on 127.0.0.1; returns the scheduler's address."""
         sched_file = os.path.join(self.tmp, "scheduler.json")
-        self.start("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                   "--scheduler-file", sched_file, "--idle-timeout", "120s")
+        # the commands of docs/sweeps.md: every listening socket on 127.0.0.1
+        sched = self.start("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                           "--dashboard-address", "127.0.0.1:0", "--no-dashboard",
+                           "--scheduler-file", sched_file, "--idle-timeout", "120s")
         deadline = time.monotonic() + 30
         while not os.path.exists(sched_file) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -489,15 +537,58 @@ class DaskSweep(Tmp):
         time.sleep(0.2)  # the file is complete once it parses
         address = json.loads(read_text(sched_file))["address"]
         self.assertTrue(address.startswith("tcp://127.0.0.1:"), address)
-        for i in range(2):
-            self.start("distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-                       "--no-nanny", "--no-dashboard", "--name", f"w{i}", "--death-timeout", "60",
-                       "--local-directory", os.path.join(self.tmp, f"w{i}"))
+        ws = [self.start("distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                         "--no-nanny", "--dashboard-address", "127.0.0.1:0", "--no-dashboard",
+                         "--name", f"w{i}", "--death-timeout", "60",
+                         "--local-directory", os.path.join(self.tmp, f"w{i}"), env=env)
+              for i in range(workers)]
         from distributed import Client
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # tornado's make_current
             with Client(address, timeout="20s", set_as_default=False) as c:
-                c.wait_for_workers(2, timeout=30)
+                c.wait_for_workers(workers, timeout=30)
+        for p in [sched] + ws:
+            addrs = listening(p.pid)
+            self.assertGreaterEqual(len(addrs), 2, addrs)  # the comm and the HTTP server
+            self.assertEqual(set(addrs), {"127.0.0.1"})
+        return address
+
+    def test_killed_driver_cancels_worker_simulations(self):
+        wrap = self.wrapper()
+        address = self.cluster(1, env={"SWEEPTEST_HANG": "60"})
+        p = subprocess.Popen([PY, SWEEP, "--spec", MNIST_SPEC, "--out", os.path.join(self.tmp, "o"),
+                              "--simulate", wrap, "--backend", "dask", "--scheduler", address],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(p)
+        deadline = time.monotonic() + 30
+        while not self.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(self.pids()), 1, "no point started on the worker within 30 s")
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=10)
+        # the scheduler releases the dead client's tasks; the worker's runner sees its task
+        # cancelled and ends the point's process group (the wrapper and its sleep)
+        deadline = time.monotonic() + 20
+        while group_alive(self.pids()[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(group_alive(self.pids()[0]), "the worker's simulation outlived the driver")
+        time.sleep(1.5)  # the worker is free again: it does not start the other points
+        self.assertEqual(len(self.pids()), 1)
+        scratch = os.path.join(self.tmp, "w0")
+        left = [os.path.join(r, d) for r, ds, _ in os.walk(scratch) for d in ds if d.startswith("point-")]
+        self.assertEqual(left, [])
+
+    def test_local_cluster(self):
+        """--backend dask without --scheduler: a local cluster on 127.0.0.1 runs every point."""
+        out = os.path.join(self.tmp, "o")
+        r = self.sweep(out, "--backend", "dask", "--jobs", "2", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"sweep: local Dask cluster tcp://127\.0\.0\.1:\d+ \(2 workers\)")
+        rows = read_csv(os.path.join(out, "results.csv"))
+        self.assertEqual([x["status"] for x in rows], ["ok"] * 8)
+
+    def test_dask_equals_local(self):
+        address = self.cluster(2)
         dask_out, local_out = os.path.join(self.tmp, "dask"), os.path.join(self.tmp, "local")
         r = self.sweep(dask_out, "--backend", "dask", "--scheduler", address)
         self.assertEqual(r.returncode, 0, r.stderr)
