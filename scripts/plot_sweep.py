@@ -20,7 +20,6 @@ Writes into DIR/plots/ (or --plots-dir):
                              (--point ID or name; default: the highest-throughput point):
                              grouped bars up to 8 devices, a heatmap beyond
 """
-import argparse
 import csv
 import json
 import math
@@ -36,6 +35,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import EngFormatter, FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
+from masesim_sweep.driver import ArgParser  # noqa: E402
 from masesim_sweep.spec import format_value  # noqa: E402
 
 RES = ("lut", "ff", "dsp", "bram36", "uram")
@@ -609,7 +609,7 @@ def plot_utilisation(man, r, devs, util, cap, path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="plot_sweep.py", description=__doc__.split("\n\n")[0])
+    ap = ArgParser(prog="plot_sweep.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("dir", help="sweep output directory (results.csv, sweep.json, points/)")
     ap.add_argument("--point", help="point (id, id prefix or name) for the utilisation plot")
     ap.add_argument("--x", default="devices", help="x column/axis of the throughput plot (default: devices)")

@@ -257,8 +257,14 @@ class Sweep:
                     cluster.close()
 
 
+class ArgParser(argparse.ArgumentParser):
+    def error(self, message):  # bad arguments are bad input: exit 1, as documented (argparse: 2)
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def parse_args(argv):
-    ap = argparse.ArgumentParser(
+    ap = ArgParser(
         prog="sweep.py", description="Runs a masesim design-space sweep (docs/sweeps.md).")
     ap.add_argument("--spec", required=True, help="sweep spec (YAML)")
     ap.add_argument("--out", required=True, help="output directory (results.csv, points/<id>/)")
@@ -268,7 +274,7 @@ def parse_args(argv):
                          "(default: CPU count)")
     ap.add_argument("--scheduler", help="dask backend: scheduler address, e.g. tcp://127.0.0.1:8786 "
                     "(default: start a local cluster of --jobs workers)")
-    ap.add_argument("--dask-host", default="127.0.0.1",
+    ap.add_argument("--dask-host",
                     help="dask backend without --scheduler: the address the local cluster listens on "
                          "(default 127.0.0.1: this machine only)")
     ap.add_argument("--simulate", default=os.environ.get("MASESIM_SIMULATE") or DEFAULT_SIMULATE,
@@ -278,10 +284,16 @@ def parse_args(argv):
     ap.add_argument("--force", action="store_true", help="re-run every point")
     ap.add_argument("--strict", action="store_true", help="exit 2 when a point failed")
     ap.add_argument("--list", action="store_true", help="print the points (id, name) and exit")
-    ap.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    ap.add_argument("--quiet", "-q", action="store_true",
+                    help="no progress output (unreadable point files are still reported)")
     a = ap.parse_args(argv)
     if a.jobs < 1:
         ap.error("--jobs must be at least 1")
+    if a.dask_host is not None and (a.backend != "dask" or a.scheduler):
+        ap.error("--dask-host applies to --backend dask without --scheduler (the local cluster it starts)")
+    if a.scheduler and a.backend != "dask":
+        ap.error("--scheduler needs --backend dask")
+    a.dask_host = a.dask_host or "127.0.0.1"
     return a
 
 
