@@ -227,7 +227,7 @@ class Sweep:
                 raise SpecError(f"cannot start a local Dask cluster on {host}: {e}")
             scheduler = cluster.scheduler_address
             if say:
-                say(f"sweep: local Dask cluster {scheduler} ({jobs} workers)")
+                say(f"sweep: local Dask cluster {scheduler} ({jobs} worker{'s' if jobs > 1 else ''})")
         try:
             client = Client(scheduler, timeout="20s", set_as_default=False)
         except (OSError, TimeoutError) as e:

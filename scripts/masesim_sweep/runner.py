@@ -66,10 +66,16 @@ class LiveProcesses:
     def __init__(self):
         self._procs = set()
         self._lock = threading.Lock()
+        self._closed = False
 
     def add(self, p):
+        """Registers p; after kill_all (a run that started while the driver was being
+        interrupted) p is killed at once."""
         with self._lock:
-            self._procs.add(p)
+            if self._closed:
+                kill_group(p)
+            else:
+                self._procs.add(p)
 
     def discard(self, p):
         with self._lock:
@@ -77,6 +83,7 @@ class LiveProcesses:
 
     def kill_all(self):
         with self._lock:
+            self._closed = True
             procs = list(self._procs)
         for p in procs:  # by process group, only groups this driver started
             kill_group(p)

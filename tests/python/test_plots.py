@@ -1,7 +1,9 @@
 """scripts/plot_sweep.py on a synthetic results directory (no simulate needed): every PNG
 is written, failed points are counted in the legend, a 256-device point gets a heatmap of
 bounded width, log2 device axes, Pareto costs that compare boards, unreadable inputs."""
+import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -109,7 +111,12 @@ class Plots(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def plot(self, *args, d=None):
-        return subprocess.run([PY, PLOT, d or self.dir, *args], capture_output=True, text=True, timeout=120)
+        """plot_sweep.main in this process (the CLI itself runs once, in setUpClass):
+        (exit code, stderr)."""
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            rc = self.ps.main([d or self.dir, *args])
+        return rc, err.getvalue()
 
     def test_cli_writes_every_plot_bounded(self):
         r = self.cli
@@ -165,27 +172,24 @@ class Plots(unittest.TestCase):
 
     def test_failed_point_and_unreadable_inputs_named(self):
         failed = self.by_name["graph=net_g_b,type=small,count=1"]
-        r = self.plot("--plots-dir", os.path.join(self.tmp, "p1"), "--point", failed.id)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn(f"point {failed.id} (graph=net_g_b,type=small,count=1) has no stats.json (status failed)",
-                      r.stderr)
+        rc, err = self.plot("--plots-dir", os.path.join(self.tmp, "p1"), "--point", failed.id)
+        self.assertEqual(rc, 1)
+        self.assertIn(f"point {failed.id} (graph=net_g_b,type=small,count=1) has no stats.json (status failed)", err)
         d = os.path.join(self.tmp, "broken")
         shutil.copytree(self.dir, d)
         p = self.by_name["graph=net_g_a,type=big,count=16"]
         sj = os.path.join(d, "points", p.id, "out", "stats.json")
         with open(sj, "w") as f:
             f.write("null")
-        r = self.plot("--plots-dir", os.path.join(self.tmp, "p2"), "--point", p.id, d=d)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn(f"plot_sweep: error: {sj}: unreadable", r.stderr)
-        self.assertNotIn("Traceback", r.stderr)
+        rc, err = self.plot("--plots-dir", os.path.join(self.tmp, "p2"), "--point", p.id, d=d)
+        self.assertEqual(rc, 1)
+        self.assertIn(f"plot_sweep: error: {sj}: unreadable", err)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "p2")))  # checked before drawing
         with open(os.path.join(d, "sweep.json"), "w") as f:
             f.write('{"name": ')
-        r = self.plot(d=d)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn(f"plot_sweep: error: {os.path.join(d, 'sweep.json')}: unreadable", r.stderr)
-        self.assertNotIn("Traceback", r.stderr)
+        rc, err = self.plot(d=d)
+        self.assertEqual(rc, 1)
+        self.assertIn(f"plot_sweep: error: {os.path.join(d, 'sweep.json')}: unreadable", err)
 
 
 if __name__ == "__main__":
