@@ -16,7 +16,8 @@ import time
 import uuid
 
 from . import runner
-from .results import csv_text, error_text, load_json, make_row, write_dir_atomic, write_file_atomic
+from .results import (RESULT_KEYS, STATS_KEYS, Unreadable, csv_text, error_text, load_checked, make_row,
+                      parse_checked, write_dir_atomic, write_file_atomic)
 from .spec import Spec, SpecError
 
 FINAL = ("ok", "failed")  # statuses kept on disk; others are retried by the next run
@@ -65,6 +66,7 @@ class Sweep:
         self.texts = {p.id: spec.config_text(p) for p in spec.points}
         self.rows = {}  # id -> csv row
         self.pending = []
+        self.unreadable = []  # (point, path, what is wrong) found by scan()
         self.reused = self.stale = 0
 
     # ------------------------------------------------------------------ directory state
@@ -96,28 +98,44 @@ class Sweep:
         write_file_atomic(os.path.join(self.out, "sweep.json"), json.dumps(man, indent=1, default=str) + "\n")
 
     def scan(self):
-        """Finds finished points (kept from earlier runs) and the ones to run."""
+        """Finds finished points (kept from earlier runs) and the ones to run. A point dir
+        whose result.json or stats.json is unreadable, not a JSON object or lacks a key the
+        CSV needs is not finished: its path goes to self.unreadable and the point runs again."""
         for p in self.spec.points:
             d = os.path.join(self.points_dir, p.id)
             row = None
-            rj = os.path.join(d, "result.json")
-            if not self.force and os.path.isfile(rj):
+            if not self.force and os.path.lexists(d):
                 try:
-                    r = load_json(rj)
-                    ok_cfg = r.get("config_sha256") == config_sha(self.texts[p.id])
-                    if not ok_cfg:
-                        self.stale += 1
-                    elif r.get("status") in FINAL and not (self.retry_failed and r["status"] == "failed"):
-                        stats = load_json(os.path.join(d, "out", "stats.json")) if r["status"] == "ok" else None
-                        row = make_row(p, r["status"], r.get("exit_code"), stats, r.get("error", ""))
-                except (OSError, ValueError, KeyError):
-                    row = None  # unreadable: run it again
+                    row = self.kept_row(p, d)
+                except Unreadable as e:
+                    self.unreadable.append((p, e.args[0], e.args[1]))
             if row is None:
                 self.rows[p.id] = make_row(p, "pending")
                 self.pending.append(p)
             else:
                 self.rows[p.id] = row
                 self.reused += 1
+
+    def kept_row(self, p, d):
+        """The CSV row of a point finished by an earlier run, or None to run it again."""
+        rj = os.path.join(d, "result.json")
+        try:
+            r = load_checked(rj, RESULT_KEYS)
+        except Unreadable as e:
+            raise Unreadable(rj, str(e)) from None
+        if r["config_sha256"] != config_sha(self.texts[p.id]):
+            self.stale += 1
+            return None
+        if r["status"] not in FINAL or (self.retry_failed and r["status"] == "failed"):
+            return None
+        stats = None
+        if r["status"] == "ok":
+            sj = os.path.join(d, "out", "stats.json")
+            try:
+                stats = load_checked(sj, STATS_KEYS)
+            except Unreadable as e:
+                raise Unreadable(sj, str(e)) from None
+        return make_row(p, r["status"], r.get("exit_code"), stats, str(r.get("error") or ""))
 
     def write_csv(self):
         text = csv_text(self.spec.axes.keys(), [self.rows[p.id] for p in self.spec.points])
@@ -135,10 +153,12 @@ class Sweep:
         stats = None
         if res["status"] == "ok":
             try:
-                stats = json.loads(res["files"]["stats.json"])
-            except (KeyError, ValueError) as e:
-                res = dict(res, status="error")
-                err = f"unreadable stats.json: {e}"
+                stats = parse_checked(res["files"]["stats.json"], STATS_KEYS)
+            except (KeyError, Unreadable) as e:
+                why = "missing" if isinstance(e, KeyError) else e.args[0]
+                res = dict(res, status="error", stderr=(res.get("stderr", "") + "\nsweep: simulate exited 0 but "
+                                                        f"its stats.json is unusable: {why}").strip())
+                err = f"stats.json from simulate unusable: {why}"
         if res["status"] in FINAL:
             meta = {"id": p.id, "name": p.name, "index": p.index, "assignments": p.assignments,
                     "status": res["status"], "exit_code": res.get("exit_code"), "error": err,
@@ -180,18 +200,39 @@ class Sweep:
             ex.shutdown(wait=True)
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def run_dask(self, scheduler, report):
+    def run_dask(self, scheduler, report, jobs=1, host="127.0.0.1", say=None):
+        """Runs the pending points on the Dask scheduler `scheduler`; without one, on a
+        local cluster of `jobs` one-thread workers whose scheduler and workers listen on
+        `host` only (127.0.0.1 unless told otherwise), shut down at the end."""
         try:
             import cloudpickle
-            from distributed import Client, as_completed
+            from distributed import Client, LocalCluster, as_completed
         except ImportError as e:
             raise SpecError(f"--backend dask needs Debian's python3-distributed ({e})")
         # ship the runner by value: workers need not have scripts/ on their sys.path
         if hasattr(cloudpickle, "register_pickle_by_value"):
             cloudpickle.register_pickle_by_value(runner)
+        cluster = None
+        if scheduler is None:
+            import logging
+            try:
+                # the HTTP servers (dashboard, health, metrics) listen even without a
+                # dashboard, by default on every interface: bind them to `host` too
+                http = f"[{host}]:0" if ":" in host else f"{host}:0"
+                cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host=host,
+                                       dashboard_address=None, worker_dashboard_address=http,
+                                       scheduler_kwargs={"dashboard": False, "dashboard_address": http},
+                                       silence_logs=logging.ERROR)
+            except (OSError, ValueError) as e:
+                raise SpecError(f"cannot start a local Dask cluster on {host}: {e}")
+            scheduler = cluster.scheduler_address
+            if say:
+                say(f"sweep: local Dask cluster {scheduler} ({jobs} worker{'s' if jobs > 1 else ''})")
         try:
             client = Client(scheduler, timeout="20s", set_as_default=False)
         except (OSError, TimeoutError) as e:
+            if cluster is not None:
+                cluster.close()
             raise SpecError(f"cannot connect to the Dask scheduler {scheduler}: {e}")
         futs = {}
         try:
@@ -212,17 +253,30 @@ class Sweep:
                     client.cancel(list(futs))
             finally:
                 client.close()
+                if cluster is not None:
+                    cluster.close()
+
+
+class ArgParser(argparse.ArgumentParser):
+    def error(self, message):  # bad arguments are bad input: exit 1, as documented (argparse: 2)
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(
+    ap = ArgParser(
         prog="sweep.py", description="Runs a masesim design-space sweep (docs/sweeps.md).")
     ap.add_argument("--spec", required=True, help="sweep spec (YAML)")
     ap.add_argument("--out", required=True, help="output directory (results.csv, points/<id>/)")
     ap.add_argument("--backend", choices=("local", "dask"), default="local")
     ap.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-                    help="local backend: concurrent simulations (default: CPU count)")
-    ap.add_argument("--scheduler", help="dask backend: scheduler address, e.g. tcp://127.0.0.1:8786")
+                    help="local backend, or dask without --scheduler: concurrent simulations "
+                         "(default: CPU count)")
+    ap.add_argument("--scheduler", help="dask backend: scheduler address, e.g. tcp://127.0.0.1:8786 "
+                    "(default: start a local cluster of --jobs workers)")
+    ap.add_argument("--dask-host",
+                    help="dask backend without --scheduler: the address the local cluster listens on "
+                         "(default 127.0.0.1: this machine only)")
     ap.add_argument("--simulate", default=os.environ.get("MASESIM_SIMULATE") or DEFAULT_SIMULATE,
                     help="simulate binary (default: $MASESIM_SIMULATE or build/simulate)")
     ap.add_argument("--timeout", type=float, help="per-point wall-clock limit in s (overrides the spec)")
@@ -230,12 +284,16 @@ def parse_args(argv):
     ap.add_argument("--force", action="store_true", help="re-run every point")
     ap.add_argument("--strict", action="store_true", help="exit 2 when a point failed")
     ap.add_argument("--list", action="store_true", help="print the points (id, name) and exit")
-    ap.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    ap.add_argument("--quiet", "-q", action="store_true",
+                    help="no progress output (unreadable point files are still reported)")
     a = ap.parse_args(argv)
-    if a.backend == "dask" and not a.scheduler:
-        ap.error("--backend dask needs --scheduler tcp://HOST:PORT")
     if a.jobs < 1:
         ap.error("--jobs must be at least 1")
+    if a.dask_host is not None and (a.backend != "dask" or a.scheduler):
+        ap.error("--dask-host applies to --backend dask without --scheduler (the local cluster it starts)")
+    if a.scheduler and a.backend != "dask":
+        ap.error("--scheduler needs --backend dask")
+    a.dask_host = a.dask_host or "127.0.0.1"
     return a
 
 
@@ -300,11 +358,15 @@ def main(argv=None):
         elif bar is None and not a.quiet:
             say(f"sweep: [{done[0]}/{n}] {p.id} {p.name} ok ({res.get('wall_s', 0):.1f} s)")
 
+    for p, path, why in sw.unreadable:  # printed with --quiet too: results were lost
+        print(f"sweep: warning: {path}: {why}; point {p.id} ({p.name}) runs again", file=sys.stderr)
     if not a.quiet:
         say(f"sweep: {spec.name}: {n} points, {sw.reused} already done"
+            + (f", {len(sw.unreadable)} unreadable" if sw.unreadable else "")
             + (f", {sw.stale} stale (config changed)" if sw.stale else "")
             + f", {len(sw.pending)} to run ({a.backend}"
-            + (f", {a.jobs} jobs" if a.backend == "local" else f", {a.scheduler}") + ")")
+            + (f", {a.jobs} jobs" if a.backend == "local" or not a.scheduler else "")
+            + (f", {a.scheduler}" if a.backend == "dask" and a.scheduler else "") + ")")
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     rc = 0
     try:
@@ -312,7 +374,7 @@ def main(argv=None):
             if a.backend == "local":
                 sw.run_local(a.jobs, report)
             else:
-                sw.run_dask(a.scheduler, report)
+                sw.run_dask(a.scheduler, report, a.jobs, a.dask_host, say)
     except (KeyboardInterrupt, Interrupted) as e:
         say(f"sweep: interrupted ({e or 'SIGINT'}); finished points are kept, re-run to continue")
         rc = 130

@@ -191,3 +191,55 @@ def write_dir_atomic(final, files):
 def load_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+class Unreadable(Exception):
+    """A per-point file that is missing, not JSON, or lacks what the driver needs."""
+
+
+# what a point's files must hold to count as finished (resume) and to fill a CSV row
+RESULT_KEYS = {"status": str, "exit_code": (int, type(None)), "config_sha256": str}
+STATS_KEYS = {"throughput_inferences_per_s": (int, float), "latency_us": (int, float),
+              "devices": dict}
+
+
+def _kind(v):
+    return "null" if v is None else {dict: "an object", list: "a list", str: "a string",
+                                     bool: "a boolean"}.get(type(v), "a number")
+
+
+def check_keys(obj, keys):
+    """None when obj is a JSON object with every key of `keys` of its type, else what is wrong."""
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, found {_kind(obj)}"
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        return "missing key" + ("s " if len(missing) > 1 else " ") + ", ".join(f"'{k}'" for k in missing)
+    for k, t in keys.items():
+        v = obj[k]
+        if not isinstance(v, t) or isinstance(v, bool):
+            return f"key '{k}' is {_kind(v)}"
+    return None
+
+
+def parse_checked(text, keys):
+    """json.loads(text), checked against `keys`; raises Unreadable saying what is wrong."""
+    try:
+        obj = json.loads(text)
+    except ValueError as e:
+        raise Unreadable(f"not valid JSON ({e})") from None
+    why = check_keys(obj, keys)
+    if why:
+        raise Unreadable(why)
+    return obj
+
+
+def load_checked(path, keys):
+    try:
+        with open(path, errors="strict") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise Unreadable("missing") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise Unreadable(f"cannot read ({getattr(e, 'strerror', None) or e})") from None
+    return parse_checked(text, keys)

@@ -25,7 +25,7 @@ PY = "/usr/bin/python3"
 SWEEP = os.path.join(ROOT, "scripts", "sweep.py")
 PLOT = os.path.join(ROOT, "scripts", "plot_sweep.py")
 MNIST_SPEC = os.path.join(ROOT, "configs", "sweeps", "mnist_parallelism.yaml")
-SIMULATE = os.environ.get("MASESIM_SIMULATE") or os.path.join(ROOT, "build", "simulate")
+SIMULATE = os.path.abspath(os.environ.get("MASESIM_SIMULATE") or os.path.join(ROOT, "build", "simulate"))
 HAVE_SIM = os.access(SIMULATE, os.X_OK)
 
 try:
@@ -39,12 +39,17 @@ try:
 except ImportError:
     HAVE_MPL = False
 
-# a simulate stand-in: logs which point runs, can sleep, can die by SIGKILL for one point
+# a simulate stand-in: logs which point runs (and its pid), can sleep, can die by SIGKILL
+# for one point, can hang (SWEEPTEST_HANG: a child `sleep`, so the point is a process group
+# of two), can write a stats.json of its own (SWEEPTEST_STATS) instead of simulating
 WRAPPER = """#!/bin/sh
 if [ "$1" = "--list-keys" ]; then exec "{real}" "$@"; fi
 basename "$(pwd)" >> "{log}"
+echo $$ >> "{log}.pids"
 if [ -n "$SWEEPTEST_KILL_MATCH" ] && grep -q "$SWEEPTEST_KILL_MATCH" config.yaml; then kill -9 $$; fi
 if [ -n "$SWEEPTEST_DELAY" ]; then sleep "$SWEEPTEST_DELAY"; fi
+if [ -n "$SWEEPTEST_HANG" ]; then sleep "$SWEEPTEST_HANG"; exit 0; fi
+if [ -n "$SWEEPTEST_STATS" ]; then mkdir -p out; printf '%s' "$SWEEPTEST_STATS" > out/stats.json; exit 0; fi
 exec "{real}" "$@"
 """
 
@@ -57,6 +62,55 @@ def read_csv(path):
 def read_text(path):
     with open(path) as f:
         return f.read()
+
+
+def pid_alive(pid):
+    """True while pid runs (a zombie counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def group_alive(pgid):
+    """True while a process of group pgid runs."""
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
+def listening(pid):
+    """The local addresses ('127.0.0.1', '0.0.0.0', '::', ...) pid's TCP sockets listen on."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    found = []
+    for name in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{name}") as f:
+            for line in f.readlines()[1:]:
+                x = line.split()
+                if x[3] == "0A" and x[9] in inodes:  # LISTEN
+                    raw = bytes.fromhex(x[1].split(":")[0])
+                    if name == "tcp":
+                        found.append(".".join(str(b) for b in reversed(raw)))
+                    else:
+                        import ipaddress
+                        words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+                        found.append(str(ipaddress.IPv6Address(b"".join(words))))
+    return found
 
 
 class Tmp(unittest.TestCase):
@@ -98,6 +152,11 @@ class Tmp(unittest.TestCase):
         if not os.path.exists(self.log):
             return []
         return [l.split("-")[1] for l in read_text(self.log).split()]
+
+    def pids(self):
+        """Process ids of the wrapper runs (each the leader of its point's process group)."""
+        p = self.log + ".pids"
+        return [int(x) for x in read_text(p).split()] if os.path.exists(p) else []
 
     def sweep(self, out, *args, spec=MNIST_SPEC, simulate=SIMULATE, env=None, timeout=60):
         e = dict(os.environ, **(env or {}))
@@ -182,6 +241,25 @@ class SpecExpansion(unittest.TestCase):
         ok.check_keys(keys)
 
 
+class RunnerScratch(Tmp):
+    """Scratch folders of a killed runner (driver or Dask worker) are removed by the next one."""
+
+    def test_stale_scratch_purged(self):
+        from masesim_sweep import runner
+        dead = subprocess.Popen(["true"])
+        dead.wait()  # a pid that no longer runs
+        root = os.path.join(self.tmp, "scratch")
+        stale = os.path.join(root, f"point-0123456789ab-{dead.pid}-x1")
+        mine = os.path.join(root, f"point-0123456789ab-{os.getpid()}-x2")
+        other = os.path.join(root, "not-a-point")
+        for d in (stale, mine, other):
+            os.makedirs(os.path.join(d, "out"))
+        res = runner.run_point({"id": "abc", "config_text": "", "simulate": "/bin/false",
+                                "timeout_s": 10, "scratch_root": root})
+        self.assertEqual((res["status"], res["exit_code"]), ("failed", 1))
+        self.assertEqual(sorted(os.listdir(root)), sorted(os.path.basename(d) for d in (mine, other)))
+
+
 @unittest.skipUnless(HAVE_SIM, f"no simulate binary at {SIMULATE} (set MASESIM_SIMULATE)")
 class LocalSweep(Tmp):
     ref_dir = None
@@ -255,6 +333,97 @@ class LocalSweep(Tmp):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.runs(), [gone.id, gone.id])
         self.assertEqual(read_text(os.path.join(out, "results.csv")), self.ref_csv)
+
+    def test_resume_reruns_corrupt_and_partial_points(self):
+        out = os.path.join(self.tmp, "o")
+        shutil.copytree(self.ref_dir, out)
+        pts = sweep_spec.Spec.load(MNIST_SPEC).points
+        res = json.loads(read_text(os.path.join(out, "points", pts[5].id, "result.json")))
+        del res["config_sha256"]
+        bad = {  # point -> (file, content, what the driver must say)
+            pts[0]: ("result.json", "null\n", "expected a JSON object, found null"),
+            pts[2]: ("out/stats.json", "{}\n", "missing keys 'throughput_inferences_per_s', 'latency_us', 'devices'"),
+            pts[4]: ("result.json", '{"status": "ok", "exit_co', "not valid JSON"),
+            pts[5]: ("result.json", json.dumps(res), "missing key 'config_sha256'"),
+            pts[6]: ("out/stats.json", '{"throughput_inferences_per_s": null, "latency_us": 1, "devices": {}}',
+                     "key 'throughput_inferences_per_s' is null"),
+        }
+        for p, (f, text, _) in bad.items():
+            self.write(os.path.join(out, "points", p.id, f), text)
+        # a file that cannot be read at all (root reads any mode bits, so: a directory)
+        unreadable = os.path.join(out, "points", pts[7].id, "out", "stats.json")
+        os.unlink(unreadable)
+        os.mkdir(unreadable)
+        wrap = self.wrapper()
+        r = self.sweep(out, "--jobs", "2", "--quiet", simulate=wrap)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(self.runs()), sorted([p.id for p in bad] + [pts[7].id]))  # exactly those
+        for p, (f, _, why) in bad.items():
+            path = os.path.join(out, "points", p.id, f)
+            self.assertIn(f"sweep: warning: {path}: {why}", r.stderr)
+            self.assertIn(f"point {p.id} ({p.name}) runs again", r.stderr)
+        self.assertIn(f"sweep: warning: {unreadable}: cannot read (Is a directory)", r.stderr)
+        self.assertEqual(read_text(os.path.join(out, "results.csv")), self.ref_csv)
+        r = self.sweep(out, "--jobs", "2", simulate=wrap)  # all repaired: nothing runs
+        self.assertEqual((r.returncode, len(self.runs())), (0, 6), r.stderr)
+        self.assertNotIn("warning", r.stderr)
+
+    def test_unusable_stats_from_simulate_is_not_kept(self):
+        spec = self.write("two.yaml", f"base: {os.path.join(ROOT, 'configs', 'mnist_cnn_u250.yaml')}\n"
+                                      "axes:\n  mapping.default_parallelism: [4, 8]\n")
+        out = os.path.join(self.tmp, "o")
+        r = self.sweep(out, "--jobs", "2", spec=spec, simulate=self.wrapper(), env={"SWEEPTEST_STATS": "{}"})
+        self.assertEqual(r.returncode, 2, r.stderr)  # no point has a result
+        rows = read_csv(os.path.join(out, "results.csv"))
+        self.assertEqual({x["status"] for x in rows}, {"error"})
+        self.assertEqual(rows[0]["error"], "stats.json from simulate unusable: missing keys "
+                                           "'throughput_inferences_per_s', 'latency_us', 'devices'")
+        self.assertEqual([f for f in os.listdir(os.path.join(out, "points"))], [])
+        r = self.sweep(out, "--jobs", "2", spec=spec, simulate=self.wrapper(), env={"SWEEPTEST_STATS": "{}"})
+        self.assertEqual((r.returncode, len(self.runs())), (2, 4), r.stderr)  # both of them again
+
+    def start_hanging_sweep(self, out):
+        """A sweep whose two points in flight hang; returns (sweep process, their pids)."""
+        env = dict(os.environ, SWEEPTEST_HANG="60")
+        p = subprocess.Popen([PY, SWEEP, "--spec", MNIST_SPEC, "--out", out, "--simulate", self.wrapper(),
+                              "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                             text=True, start_new_session=True)
+        self.procs.append(p)
+        deadline = time.monotonic() + 30
+        while len(self.pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(self.pids()), 2, "two points did not start within 30 s")
+        return p, self.pids()
+
+    def assert_groups_end(self, groups):
+        deadline = time.monotonic() + 10
+        alive = groups
+        while alive and time.monotonic() < deadline:
+            alive = [g for g in alive if group_alive(g)]
+            time.sleep(0.05)
+        self.assertEqual(alive, [], "simulate process groups outlived the sweep")
+
+    def test_interrupted_sweep_ends_its_process_groups(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with self.subTest(sig=sig.name):
+                out = os.path.join(self.tmp, sig.name)
+                p, pids = self.start_hanging_sweep(out)
+                # each point is its own process group (the wrapper and its `sleep`)
+                self.assertTrue(all(os.getpgid(x) == x for x in pids))
+                os.kill(p.pid, sig)
+                self.assertEqual(p.wait(timeout=20), 130)
+                self.assertIn("interrupted", p.stderr.read())
+                self.assert_groups_end(pids)
+                os.unlink(self.log + ".pids")
+
+    def test_killed_sweep_takes_its_simulations(self):
+        p, pids = self.start_hanging_sweep(os.path.join(self.tmp, "o"))
+        os.kill(p.pid, signal.SIGKILL)  # the driver alone, not its group
+        p.wait(timeout=10)
+        deadline = time.monotonic() + 10  # PR_SET_PDEATHSIG: the kernel kills the wrappers
+        while any(pid_alive(x) for x in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual([x for x in pids if pid_alive(x)], [])
 
     def test_kill_sweep_then_rerun(self):
         out = os.path.join(self.tmp, "o")
@@ -347,18 +516,21 @@ class LocalSweep(Tmp):
 @unittest.skipUnless(HAVE_SIM, f"no simulate binary at {SIMULATE} (set MASESIM_SIMULATE)")
 @unittest.skipUnless(HAVE_DASK, "python3-distributed (Dask) not installed")
 class DaskSweep(Tmp):
-    def start(self, *args):
-        env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    def start(self, *args, env=None):
+        env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False", **(env or {}))
         env.pop("PYTHONPATH", None)  # workers must not need scripts/ (the runner is shipped)
         p = subprocess.Popen([PY, "-m", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              cwd=self.tmp, env=env, start_new_session=True)
         self.procs.append(p)
         return p
 
-    def test_dask_equals_local(self):
+    def cluster(self, workers, env=None):
+        """A scheduler and `workers` workers on 127.0.0.1; returns the scheduler's address."""
         sched_file = os.path.join(self.tmp, "scheduler.json")
-        self.start("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                   "--scheduler-file", sched_file, "--idle-timeout", "120s")
+        # the commands of docs/sweeps.md: every listening socket on 127.0.0.1
+        sched = self.start("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                           "--dashboard-address", "127.0.0.1:0", "--no-dashboard",
+                           "--scheduler-file", sched_file, "--idle-timeout", "120s")
         deadline = time.monotonic() + 30
         while not os.path.exists(sched_file) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -366,15 +538,60 @@ class DaskSweep(Tmp):
         time.sleep(0.2)  # the file is complete once it parses
         address = json.loads(read_text(sched_file))["address"]
         self.assertTrue(address.startswith("tcp://127.0.0.1:"), address)
-        for i in range(2):
-            self.start("distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-                       "--no-nanny", "--no-dashboard", "--name", f"w{i}", "--death-timeout", "60",
-                       "--local-directory", os.path.join(self.tmp, f"w{i}"))
+        ws = [self.start("distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                         "--no-nanny", "--dashboard-address", "127.0.0.1:0", "--no-dashboard",
+                         "--name", f"w{i}", "--death-timeout", "60",
+                         "--local-directory", os.path.join(self.tmp, f"w{i}"), env=env)
+              for i in range(workers)]
         from distributed import Client
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # tornado's make_current
             with Client(address, timeout="20s", set_as_default=False) as c:
-                c.wait_for_workers(2, timeout=30)
+                c.wait_for_workers(workers, timeout=30)
+        for p in [sched] + ws:
+            addrs = listening(p.pid)
+            self.assertGreaterEqual(len(addrs), 2, addrs)  # the comm and the HTTP server
+            self.assertEqual(set(addrs), {"127.0.0.1"})
+        return address
+
+    def test_killed_driver_cancels_worker_simulations(self):
+        wrap = self.wrapper()
+        address = self.cluster(1, env={"SWEEPTEST_HANG": "60"})
+        p = subprocess.Popen([PY, SWEEP, "--spec", MNIST_SPEC, "--out", os.path.join(self.tmp, "o"),
+                              "--simulate", wrap, "--backend", "dask", "--scheduler", address],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(p)
+        deadline = time.monotonic() + 30
+        while not self.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(self.pids()), 1, "no point started on the worker within 30 s")
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=10)
+        # the scheduler releases the dead client's tasks; the worker's runner sees its task
+        # cancelled and ends the point's process group (the wrapper and its sleep)
+        deadline = time.monotonic() + 20
+        while group_alive(self.pids()[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(group_alive(self.pids()[0]), "the worker's simulation outlived the driver")
+        time.sleep(1.5)  # the worker is free again: it does not start the other points
+        self.assertEqual(len(self.pids()), 1)
+        scratch = os.path.join(self.tmp, "w0")
+        left = [os.path.join(r, d) for r, ds, _ in os.walk(scratch) for d in ds if d.startswith("point-")]
+        self.assertEqual(left, [])
+
+    def test_local_cluster(self):
+        """--backend dask without --scheduler: a local cluster on 127.0.0.1 runs every point."""
+        spec = self.write("two.yaml", f"base: {os.path.join(ROOT, 'configs', 'mnist_cnn_u250.yaml')}\n"
+                                      "axes:\n  mapping.default_parallelism: [4, 8]\n")
+        out = os.path.join(self.tmp, "o")
+        r = self.sweep(out, "--backend", "dask", "--jobs", "1", spec=spec, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"sweep: local Dask cluster tcp://127\.0\.0\.1:\d+ \(1 worker\)")
+        rows = read_csv(os.path.join(out, "results.csv"))
+        self.assertEqual([x["status"] for x in rows], ["ok"] * 2)
+
+    def test_dask_equals_local(self):
+        address = self.cluster(2)
         dask_out, local_out = os.path.join(self.tmp, "dask"), os.path.join(self.tmp, "local")
         r = self.sweep(dask_out, "--backend", "dask", "--scheduler", address)
         self.assertEqual(r.returncode, 0, r.stderr)
