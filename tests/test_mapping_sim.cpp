@@ -10,6 +10,7 @@
 
 using masesim::test::read_file;
 using masesim::test::run_simulate;
+using masesim::test::without_provenance;
 using masesim::test::SimRun;
 
 namespace {

@@ -9,6 +9,7 @@
 
 using masesim::test::read_file;
 using masesim::test::run_simulate;
+using masesim::test::without_provenance;
 
 namespace {
 const std::string kSrc = MASESIM_SOURCE_DIR;
