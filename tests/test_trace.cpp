@@ -3,6 +3,8 @@
 // progress on stderr, and the provenance of stats.json.
 #include <gtest/gtest.h>
 
+#include <systemc>
+
 #include <sys/stat.h>
 #include <cmath>
 #include <set>
@@ -595,4 +597,10 @@ TEST(TraceCli, ConfigYamlReproducesACosimRun) {
   };
   EXPECT_EQ(strip(read_file(dir + "/a/stats.csv")), strip(read_file(dir + "/b/stats.csv")));
   EXPECT_GT(a.at("nodes").at("mm").at("rtl_cycles").num, 0);
+}
+
+// masesim_models links libsystemc, whose main() calls sc_main.
+int sc_main(int argc, char** argv) {
+  testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
 }
