@@ -27,7 +27,7 @@ struct Wiring {
   }
   void finish() {
     for (auto* v : {&cables, &channels}) {
-      std::sort(v->begin(), v->end());
+      if (!std::is_sorted(v->begin(), v->end())) std::sort(v->begin(), v->end());
       v->erase(std::unique(v->begin(), v->end()), v->end());
     }
   }
@@ -82,9 +82,12 @@ Wiring wire(TopologyKind kind, uint32_t n, const TopologyParams& p) {
       }
       break;
     }
-    case TopologyKind::fully_connected:
+    case TopologyKind::fully_connected:  // written in sorted order: finish() need not sort
       for (uint32_t a = 0; a < n; ++a) {
-        for (uint32_t b = a + 1; b < n; ++b) w.add_cable(a, b);
+        for (uint32_t b = 0; b < n; ++b) {
+          if (b != a) w.channels.emplace_back(a, b);
+          if (b > a) w.cables.emplace_back(a, b);
+        }
       }
       break;
     case TopologyKind::explicit_links: {
@@ -118,6 +121,9 @@ Wiring wire(TopologyKind kind, uint32_t n, const TopologyParams& p) {
 
 void fill(Topology& t, const Wiring& w) {
   t.out.assign(t.n_devices + (t.has_switch ? 1 : 0), {});
+  std::vector<uint32_t> degree(t.out.size(), 0);
+  for (const auto& c : w.channels) ++degree[c.first];
+  for (std::size_t a = 0; a < t.out.size(); ++a) t.out[a].reserve(degree[a]);
   for (const auto& [a, b] : w.channels) t.out[a].push_back(b);  // sorted: ascending
   t.cables = w.cables;
 }
