@@ -5,12 +5,16 @@
 // physical link is a full-duplex cable using one port at each end; each direction
 // is a separate channel LinkId{from, to}. A unidirectional ring has channels in one
 // direction only (its cables still occupy two ports per device). route() returns
-// the same hop list for the same topology every time. Errors raise TopologyError
-// (a std::runtime_error) naming the topology, device, and what was expected.
-// Rules and defaults: docs/interconnect.md.
+// the same hop list for the same topology every time; its distances come in closed form
+// for the regular kinds and from one breadth-first search per destination (cached) for
+// explicit links, so a Topology's channel lists must not change after make_topology().
+// At most kMaxTopologyDevices devices and kMaxTopologyChannels channels are modelled.
+// Errors raise TopologyError (a std::runtime_error) naming the topology, device, and
+// what was expected. Rules and defaults: docs/interconnect.md.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -37,6 +41,12 @@ enum class TopologyKind {
 /// "explicit", "switch"; throws TopologyError otherwise.
 TopologyKind parse_topology_kind(const std::string& name);
 const char* to_string(TopologyKind kind);
+
+/// Largest topology modelled: a routing table holds a distance per (node, destination)
+/// pair, 4 bytes each, i.e. at most 256 MiB.
+inline constexpr uint32_t kMaxTopologyDevices = 8192;
+/// Largest number of directed channels (a fully connected topology of 4,097 devices).
+inline constexpr uint64_t kMaxTopologyChannels = uint64_t{1} << 24;
 
 /// QSFP28 cages on an Alveo U250 or U280.
 inline constexpr uint32_t kAlveoQsfp28Ports = 2;
@@ -70,6 +80,8 @@ struct LinkId {
 };
 using Hop = LinkId;
 
+struct RouteCache;
+
 struct Topology {
   TopologyKind requested_kind = TopologyKind::chain;  ///< what was asked for
   TopologyKind kind = TopologyKind::chain;            ///< what was built (switched if substituted)
@@ -80,6 +92,10 @@ struct Topology {
   std::vector<uint32_t> ports;                        ///< available ports, one per device
   std::vector<std::vector<uint32_t>> out;             ///< per node: channel targets, ascending
   std::vector<std::pair<uint32_t, uint32_t>> cables;  ///< (a < b), ascending
+  uint32_t rows = 0;  ///< torus2d: the grid (index = r * cols + c); 0 otherwise
+  uint32_t cols = 0;
+  /// Distances route() computed by search (explicit links); shared by copies.
+  std::shared_ptr<RouteCache> route_cache;
 
   uint32_t n_nodes() const { return static_cast<uint32_t>(out.size()); }
   uint32_t switch_node() const;  ///< throws if there is no switch

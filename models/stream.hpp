@@ -6,9 +6,13 @@
 // FIFO stage of `depth` entries). push() of beat i blocks (in wall order) until beat
 // i-depth has been popped and returns the time the slot became free at or after the
 // producer's time: max(t, pop time of beat i-depth). pop() blocks until beat j exists
-// and returns max(t, push time of beat j). The resulting times are exactly those of a
-// depth-entry valid/ready FIFO, independent of the order in which the SystemC kernel
-// runs the two threads. Beats carry no values in timing mode.
+// and returns max(t, push time of beat j). Beats are offered in order: an offer earlier
+// than the previous beat's offer counts from that offer. The resulting
+// times are exactly those of a depth-entry valid/ready FIFO, independent of the order in
+// which the SystemC kernel runs the two threads. Beats carry no values in timing mode.
+// Memory grows with the beats in flight, not with `depth`: the stream holds a time for
+// each beat pushed and not yet popped, and for each popped beat whose slot may still delay
+// a later offer (pop time plus credit delay after the last offer), never more than depth.
 #pragma once
 #include <systemc>
 
@@ -54,7 +58,9 @@ class Stream {
   void set_credit_delay(time_ps d) { credit_delay_ps_ = d; }
 
   const std::string& name() const { return name_; }
-  std::size_t depth() const { return ring_.size(); }
+  std::size_t depth() const { return depth_; }
+  /// Beat times the stream holds room for now (grows with the beats in flight; <= 2 x depth).
+  std::size_t capacity() const { return times_.capacity(); }
   std::uint64_t beats() const { return pushed_; }
   std::uint64_t occupancy() const { return pushed_ - popped_; }
   /// Total ps the producer waited on a full FIFO / the consumer on an empty one.
@@ -68,13 +74,37 @@ class Stream {
   }
 
  private:
-  struct Slot {
-    time_ps push_t = 0;  ///< when the beat entered
-    time_ps pop_t = 0;   ///< when it left (slot free from then)
-    BeatValue value;
+  /// Per-beat entries addressed by beat index (a power-of-two ring that grows on demand).
+  template <typename T>
+  class BeatRing {
+   public:
+    T& operator[](std::uint64_t beat) { return buf_[beat & (buf_.size() - 1)]; }
+    const T& operator[](std::uint64_t beat) const { return buf_[beat & (buf_.size() - 1)]; }
+    std::size_t capacity() const { return buf_.size(); }
+    /// Makes room for beat `end` while keeping the entries of beats [lo, end).
+    void make_room(std::uint64_t lo, std::uint64_t end) {
+      if (end - lo < buf_.size()) return;
+      std::size_t n = buf_.empty() ? 2 : buf_.size() * 2;
+      while (n <= end - lo) n *= 2;
+      std::vector<T> next(n);
+      for (std::uint64_t k = lo; k < end; ++k) next[k & (n - 1)] = std::move((*this)[k]);
+      buf_.swap(next);
+    }
+
+   private:
+    std::vector<T> buf_;
   };
   std::string name_;
-  std::vector<Slot> ring_;
+  std::size_t depth_;
+  /// Beats [base_, pushed_): the push (visible) time of each beat not yet popped, the pop
+  /// time of each popped one that may still delay a push.
+  BeatRing<time_ps> times_;
+  std::uint64_t base_ = 0;
+  time_ps last_offer_ = 0;  ///< offer time of the last push (offers never go back)
+  /// Values of beats [max(popped_, values_from_), pushed_), once a value was pushed.
+  BeatRing<BeatValue> values_;
+  bool has_values_ = false;
+  std::uint64_t values_from_ = 0;
   std::uint64_t pushed_ = 0;
   std::uint64_t popped_ = 0;
   std::uint64_t full_ps_ = 0;
@@ -88,6 +118,7 @@ class Stream {
   time_ps credit_delay_ps_ = 0;
   time_ps wait_for_slot(time_ps t, Block* who);
   void commit(time_ps visible, BeatValue v);
+  void forget_popped();  ///< drops leading popped beats that can no longer delay a push
 };
 
 template <typename F>
@@ -119,7 +150,10 @@ class Block : public sc_core::sc_module {
   }
 
  protected:
-  void set_finished() { finished_ = true; }
+  /// Marks the block done and parks its thread for good (call it last in the thread): a
+  /// SystemC thread that returns is unlinked from the kernel's process list by a linear
+  /// search, quadratic over thousands of blocks; a parked thread costs nothing more.
+  void set_finished();
   void trace(const char* what, time_ps b, time_ps e, std::int64_t arg = -1) {
     if (trace_) trace_->complete(track_, what, b, e, arg);
   }

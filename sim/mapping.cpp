@@ -89,10 +89,8 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
   if (devices.size() > 1) {
     const auto topo = build_topology(sys);
     try {
-      links.hops.assign(devices.size(), std::vector<int>(devices.size(), 0));
-      for (std::uint32_t a = 0; a < devices.size(); ++a)
-        for (std::uint32_t b = 0; b < devices.size(); ++b)
-          links.hops[a][b] = a == b ? 0 : static_cast<int>(interconnect::hop_count(topo, a, b));
+      for (std::uint32_t k = 0; k + 1 < devices.size(); ++k)
+        links.next_hops.push_back(static_cast<int>(interconnect::hop_count(topo, k, k + 1)));
     } catch (const std::runtime_error& e) {
       throw InputError(sys.file + ": system.topology " +
                        interconnect::to_string(sys.topology.kind) + ": " + e.what());

@@ -146,14 +146,11 @@ void check_input(const std::vector<PartNode>& nodes, const std::vector<PartEdge>
       throw std::invalid_argument("partition: edge " + std::to_string(e.from) + "->" +
                                   std::to_string(e.to) + " must go forward between nodes 0.." +
                                   std::to_string(n - 1) + " with bytes >= 0");
-  if (!links.hops.empty()) {
-    bool ok = links.hops.size() == devices.size();
-    for (const auto& row : links.hops) ok = ok && row.size() == devices.size();
-    if (!ok)
-      throw std::invalid_argument("partition: links.hops must be empty or " +
-                                  std::to_string(devices.size()) + " x " +
-                                  std::to_string(devices.size()));
-  }
+  if (!links.next_hops.empty() && links.next_hops.size() + 1 != devices.size())
+    throw std::invalid_argument("partition: links.next_hops must be empty or have " +
+                                std::to_string(devices.empty() ? 0 : devices.size() - 1) +
+                                " entries (one per device but the last), found " +
+                                std::to_string(links.next_hops.size()));
   if (devices.empty() && !nodes.empty())
     throw SimulationError("partition: no devices to place " + std::to_string(n) + " nodes on");
 }
@@ -229,8 +226,8 @@ PartResult finish(const std::vector<PartNode>& nodes, const std::vector<PartEdge
       const double t = link_time(b, links.bytes_per_ps);
       const std::string name = "link " + std::to_string(k) + "->" + std::to_string(k + 1);
       r.notes.push_back(name + ": " + num(b) + " bytes, " + num(t) + " ps");
-      if (!links.hops.empty()) {
-        const int h = links.hops[static_cast<std::size_t>(k)][static_cast<std::size_t>(k + 1)];
+      if (!links.next_hops.empty()) {
+        const int h = links.next_hops[static_cast<std::size_t>(k)];
         if (h != 1)
           r.notes.push_back("warning: devices " + std::to_string(k) + " and " +
                             std::to_string(k + 1) + " are " + std::to_string(h) +

@@ -3,7 +3,7 @@
 // Contract: nodes are in topological order and every edge goes forward (from < to);
 // stage k (a contiguous range of nodes) goes on device k. Failure: SimulationError when
 // a node fits no device or the nodes need more devices than given; std::invalid_argument
-// for malformed input (edge indices, hops matrix size).
+// for malformed input (edge indices, next_hops size).
 #pragma once
 #include <string>
 #include <vector>
@@ -37,8 +37,10 @@ struct PartDevice {
 };
 
 struct PartLinks {
-  double bytes_per_ps = 0;             ///< goodput of one link direction
-  std::vector<std::vector<int>> hops;  ///< hops[a][b] between devices a, b (empty: a chain)
+  double bytes_per_ps = 0;  ///< goodput of one link direction
+  /// next_hops[k]: hops from device k to device k + 1, the only pairs a stage boundary
+  /// joins (empty: a chain; else one entry per device but the last).
+  std::vector<int> next_hops;
 };
 
 struct PartResult {

@@ -138,14 +138,14 @@ TEST(Partition, EdgeSkippingAStageLoadsEveryLinkOnItsWay) {
 TEST(Partition, NonNeighbourDevicesAreNoted) {
   const std::vector<PartNode> nodes(2, plain(600, 1));
   PartLinks l = links(1.0);
-  l.hops = {{0, 2}, {2, 0}};
+  l.next_hops = {2};
   const auto r =
       partition_balanced(nodes, chain({5}), std::vector<PartDevice>(2, device(1000)), l, 1.0);
   bool noted = false;
   for (const auto& n : r.notes)
     noted = noted || n.find("devices 0 and 1 are 2 hops apart") != std::string::npos;
   EXPECT_TRUE(noted);
-  l.hops = {{0}};
+  l.next_hops = {1, 1};
   EXPECT_THROW(
       partition_balanced(nodes, chain({5}), std::vector<PartDevice>(2, device(1000)), l, 1.0),
       std::invalid_argument);
