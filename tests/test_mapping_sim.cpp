@@ -10,8 +10,8 @@
 
 using masesim::test::read_file;
 using masesim::test::run_simulate;
-using masesim::test::without_provenance;
 using masesim::test::SimRun;
+using masesim::test::without_provenance;
 
 namespace {
 
