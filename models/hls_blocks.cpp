@@ -58,37 +58,7 @@ Resources cost(const PrimCounts& p, const PrimTable& t) {
   return r;
 }
 
-/// DSP48E2 tiles of one unpacked a×b multiplier (27×18, UG579).
-double dsp_tiles(int a, int b) {
-  const int lo = std::min(a, b), hi = std::max(a, b);
-  if (lo <= 18 && hi <= 27) return 1;
-  return std::ceil(lo / 18.0) * std::ceil(hi / 27.0);
-}
-
-/// Exponent bits per element (minifloat, MX-FP elements, IEEE float) and of a shared
-/// block exponent (block_fp, MXINT/MXFP E8M0 scale); 0 when none.
-int elem_exp_bits(const Precision& p) {
-  switch (p.kind) {
-    case PrecisionKind::Float:
-      return p.width == 16 ? 5 : (p.width == 32 ? 8 : 11);
-    case PrecisionKind::Minifloat:
-    case PrecisionKind::MxFp:
-      return p.exponent_width;
-    default:
-      return 0;
-  }
-}
-int shared_exp_bits(const Precision& p) {
-  switch (p.kind) {
-    case PrecisionKind::BlockFp:
-      return p.exponent_width;
-    case PrecisionKind::MxInt:
-    case PrecisionKind::MxFp:
-      return 8;
-    default:
-      return 0;
-  }
-}
+// dsp_tiles, float_exp_bits and shared_exp_bits: models/resource_model.hpp.
 
 /// Collects the validity checks of one query.
 struct Range {
@@ -150,7 +120,7 @@ void multipliers(PrimCounts& p, double n, int a, int b, bool in_dsp) {
 /// of ⌈log2 w⌉ stages and the exponent arithmetic. Zero for fixed point.
 PrimCounts format_conversion(double lanes, const Precision& p, int w) {
   PrimCounts c{};
-  const int e = std::max(elem_exp_bits(p), shared_exp_bits(p));
+  const int e = std::max(float_exp_bits(p), shared_exp_bits(p));
   if (e == 0) return c;
   at(c, Prim::SelBits) += lanes * 2.0 * w * clog2(w);
   at(c, Prim::AddBits) += lanes * (2.0 * (e + 1) + clog2(w));
@@ -221,7 +191,7 @@ HlsBlockEstimate hls_linear(const HlsLinearParams& q) {
   const double Kd = static_cast<double>(q.k_depth), Nd = static_cast<double>(q.n_depth);
   const int a = q.x.mac_operand_bits(), b = q.w.mac_operand_bits();
   const double P = K * C * N, O = C * N;
-  const int ex = std::max(elem_exp_bits(q.x), elem_exp_bits(q.w));
+  const int ex = std::max(float_exp_bits(q.x), float_exp_bits(q.w));
   const int se = std::max(shared_exp_bits(q.x), shared_exp_bits(q.w));
   const bool is_float = q.x.kind == PrecisionKind::Float || q.w.kind == PrecisionKind::Float;
   // Product and accumulator widths: fixed a+b (int_linear2d's y_width); a per-element
@@ -367,7 +337,7 @@ HlsBlockEstimate hls_binary(HlsBinary op, std::int64_t lanes, const Precision& x
   at(p, Prim::Proc) = 1;
   at(p, Prim::Port) = 3;
   PrimCounts fmt{};
-  const int ex = std::max(elem_exp_bits(x), elem_exp_bits(y));
+  const int ex = std::max(float_exp_bits(x), float_exp_bits(y));
   const int se = std::max(shared_exp_bits(x), shared_exp_bits(y));
   Resources r;
   if (op == HlsBinary::Mul) {
@@ -394,7 +364,7 @@ HlsBlockEstimate hls_binary(HlsBinary op, std::int64_t lanes, const Precision& x
     at(p, Prim::AddBits) = L * (std::max(a, b) + 1);
     r = hls_prim_cost(p, HlsFamily::Add);
     if (ex > 0) {
-      fmt = format_conversion(L, ex >= elem_exp_bits(y) ? x : y, std::max(a, b) + 3);
+      fmt = format_conversion(L, ex >= float_exp_bits(y) ? x : y, std::max(a, b) + 3);
     } else if (se > 0) {
       // MASE bfp_adder per element + bfp_block_adder: exponent equal / two differences,
       // one adder per alignment case (1..min_shift−1, beyond the datapath's one) with its

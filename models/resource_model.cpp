@@ -98,6 +98,22 @@ bool hls_uses_dsp(int a, int b) {
   return !(a <= 1 || b <= 1 || a * b <= 4);
 }
 
+int elem_bits(const Precision& p) {
+  return static_cast<int>(std::ceil(p.bits_per_element()));
+}
+
+/// Per-lane extra logic of a non-fixed element-wise add/compare/normalise of width `p`
+/// significand bits: align + normalise shifters, leading-zero count, exponent logic.
+Resources float_add_lane(int p, int e) {
+  Resources r;
+  const double w = p + 3;  // guard, round, sticky
+  r.lut = 2 * shifter_luts(w, clog2(w)) + w + 2.0 * (e + 1);
+  r.ff = w + e;
+  return r;
+}
+
+}  // namespace
+
 /// DSP48E2 tiles of one unpacked a×b multiplier (27×18, UG579).
 double dsp_tiles(int a, int b) {
   const int lo = std::min(a, b), hi = std::max(a, b);
@@ -127,21 +143,6 @@ int shared_exp_bits(const Precision& p) {
       return 0;
   }
 }
-int elem_bits(const Precision& p) {
-  return static_cast<int>(std::ceil(p.bits_per_element()));
-}
-
-/// Per-lane extra logic of a non-fixed element-wise add/compare/normalise of width `p`
-/// significand bits: align + normalise shifters, leading-zero count, exponent logic.
-Resources float_add_lane(int p, int e) {
-  Resources r;
-  const double w = p + 3;  // guard, round, sticky
-  r.lut = 2 * shifter_luts(w, clog2(w)) + w + 2.0 * (e + 1);
-  r.ff = w + e;
-  return r;
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------
 Resources buffer_resources(double bits) {

@@ -113,6 +113,13 @@ Resources row_reduce_block_resources(const Graph& g, const Node& n, const NodeHw
 Resources elementwise_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
                                       const OpTiming& t, EltwiseKind kind);
 
+/// DSP48E2 tiles of one unpacked a×b multiplier (27×18, UG579).
+double dsp_tiles(int a, int b);
+/// Exponent bits per element (IEEE float, minifloat, MX-FP elements); 0 when none.
+int float_exp_bits(const Precision& p);
+/// Bits of a shared block exponent (block_fp; MXINT/MXFP: the E8M0 scale); 0 when none.
+int shared_exp_bits(const Precision& p);
+
 /// The calibrated model for one graph node: same contract and signature as
 /// estimate_resources() (models/op_cost.hpp), which may forward to it.
 Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t);
