@@ -9,19 +9,24 @@
 namespace masesim::ops {
 namespace {
 
+/// Grouped channels: groups divides both channel counts, weight [out, in/groups, ...]
+/// matches data_in_0's channels (dim 1), and the bias is [out].
+void check_channels(const Node& n, const Shape& x, const Shape& w) {
+  const std::int64_t groups = n.attr_int("groups", 1);
+  if (groups <= 0 || x[1] % groups != 0 || w[0] % groups != 0)
+    fail_rule("groups = " + std::to_string(groups) + " must divide in and out channels");
+  if (w[1] * groups != x[1])
+    fail_rule("weight " + shape_to_string(w) + " expects " + std::to_string(w[1] * groups) +
+              " input channels, data_in_0 " + shape_to_string(x) + " has " + std::to_string(x[1]));
+  check_bias(n, w[0]);
+}
+
 std::vector<Shape> conv2d_shape(const Node& n, const std::vector<Shape>& in) {
   need_rank(in[0], 4, 4, "data_in_0");
   const Shape w = param_shape(n, "weight");
   if (w.size() != 4)
     fail_rule("weight must be [out, in/groups, kh, kw], got " + shape_to_string(w));
-  const std::int64_t groups = n.attr_int("groups", 1);
-  if (groups <= 0 || in[0][1] % groups != 0 || w[0] % groups != 0)
-    fail_rule("groups = " + std::to_string(groups) + " must divide in and out channels");
-  if (w[1] * groups != in[0][1])
-    fail_rule("weight " + shape_to_string(w) + " expects " + std::to_string(w[1] * groups) +
-              " input channels, data_in_0 " + shape_to_string(in[0]) + " has " +
-              std::to_string(in[0][1]));
-  check_bias(n, w[0]);
+  check_channels(n, in[0], w);
   const auto s = pair_attr(n, "stride", 1), p = pair_attr(n, "padding", 0),
              d = pair_attr(n, "dilation", 1);
   return {{in[0][0], w[0], window_out(in[0][2], w[2], s[0], p[0], d[0], "conv2d height"),
@@ -42,14 +47,7 @@ std::vector<Shape> conv1d_shape(const Node& n, const std::vector<Shape>& in) {
   need_rank(in[0], 3, 3, "data_in_0");
   const Shape w = param_shape(n, "weight");
   if (w.size() != 3) fail_rule("weight must be [out, in/groups, k], got " + shape_to_string(w));
-  const std::int64_t groups = n.attr_int("groups", 1);
-  if (groups <= 0 || in[0][1] % groups != 0 || w[0] % groups != 0)
-    fail_rule("groups = " + std::to_string(groups) + " must divide in and out channels");
-  if (w[1] * groups != in[0][1])
-    fail_rule("weight " + shape_to_string(w) + " expects " + std::to_string(w[1] * groups) +
-              " input channels, data_in_0 " + shape_to_string(in[0]) + " has " +
-              std::to_string(in[0][1]));
-  check_bias(n, w[0]);
+  check_channels(n, in[0], w);
   return {{in[0][0], w[0],
            window_out(in[0][2], w[2], n.attr_int("stride", 1), n.attr_int("padding", 0),
                       n.attr_int("dilation", 1), "conv1d length")}};
