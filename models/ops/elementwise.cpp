@@ -177,6 +177,7 @@ void register_elementwise_ops(std::vector<OpDescriptor>& v) {
   bn.infer = batch_norm_shape;
   bn.kernel = [](const KernelCall& c) { fn::batch_norm(c.n, *c.in[0], c.params, c.y); };
   bn.tp = TpShard::None;
+  bn.alu_ops_per_elem = 2;  // folded into a per-channel scale and shift: multiply, add
   v.push_back(bn);
 }
 

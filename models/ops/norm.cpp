@@ -52,6 +52,9 @@ OpDescriptor row_op(const char* name, const char* summary,
   d.summary = summary;
   d.cls = OpClass::RowReduce;
   d.macs = no_macs;
+  // On a shared vector unit a row reduction makes three passes over the row: reduce (max
+  // or mean), transform and accumulate (exp-sum or variance), normalise.
+  d.alu_ops_per_elem = 3;
   d.timing = [row](const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
     row_reduce_timing(g, n, hw, t, row(g, n));
   };

@@ -60,6 +60,10 @@ struct OpDescriptor : OpSchema {
   /// (linear, conv, embedding); otherwise weights are on-chip constants.
   bool weights_can_stream = false;
   TpShard tp = TpShard::None;
+  /// ALU operations per output element when the node runs on a shared engine's vector
+  /// unit (models/engine_cost.hpp): one for element-wise ops; a pool counts its window,
+  /// a row reduction its passes; batch_norm is a multiply and an add.
+  std::int64_t alu_ops_per_elem = 1;
 };
 
 /// A kernel for an op without a functional model: throws InputError naming node and op.
