@@ -170,6 +170,31 @@ std::int64_t alu_cycles(std::int64_t elems, std::int64_t ops, const CoreConfig& 
   return cdiv(elems * ops, c.alu_lanes) + c.alu_pipeline_cycles;
 }
 
+std::int64_t gemm_ideal_cycles(
+    const GemmWork& w, const TilePlan& p, std::int64_t fused_ops, const CoreConfig& c,
+    const std::function<std::uint64_t(std::int64_t, std::int64_t, std::int64_t)>& tile_cycles) {
+  std::int64_t sum = 0;
+  for (std::int64_t nb = 0; nb < p.tiles_n; ++nb) {
+    const std::int64_t n = std::min(p.n_t, w.n - nb * p.n_t);
+    for (std::int64_t mb = 0; mb < p.tiles_m; ++mb) {
+      const std::int64_t m = std::min(p.m_t, w.m - mb * p.m_t);
+      for (std::int64_t kb = 0; kb < p.tiles_k; ++kb) {
+        const std::int64_t k = std::min(p.k_t, w.k - kb * p.k_t);
+        sum += static_cast<std::int64_t>(tile_cycles(m, k, n)) + c.extra_pipeline_cycles;
+      }
+      if (fused_ops > 0) sum += alu_cycles(m * n, fused_ops, c);
+    }
+  }
+  return sum * w.groups;
+}
+
+std::int64_t vector_ideal_cycles(const VectorWork& w, std::int64_t chunk, const CoreConfig& c) {
+  std::int64_t sum = 0;
+  for (std::int64_t c0 = 0; c0 < w.out_elems; c0 += chunk)
+    sum += alu_cycles(std::min(chunk, w.out_elems - c0), w.ops_per_elem, c);
+  return sum;
+}
+
 time_ps cpu_node_ps(const Lowering& l, std::int64_t macs, double bytes, const CpuConfig& c) {
   if (l.kind == Lowering::Kind::Free) return 0;
   double compute_s = 0;

@@ -112,6 +112,14 @@ std::int64_t vector_chunk_elems(const VectorWork& w, const CoreConfig& c);
 /// ALU cycles of `elems` output elements at `ops` ops per element: one pass.
 std::int64_t alu_cycles(std::int64_t elems, std::int64_t ops, const CoreConfig& c);
 
+/// Compute-unit cycles of one GEMM node if never stalled: every tile's array cycles (edge
+/// tiles at their own size) plus the core's extra pipeline and the fused ALU passes.
+std::int64_t gemm_ideal_cycles(
+    const GemmWork& w, const TilePlan& p, std::int64_t fused_ops, const CoreConfig& c,
+    const std::function<std::uint64_t(std::int64_t, std::int64_t, std::int64_t)>& tile_cycles);
+/// ALU cycles of one vector node in chunks of `chunk` outputs, if never stalled.
+std::int64_t vector_ideal_cycles(const VectorWork& w, std::int64_t chunk, const CoreConfig& c);
+
 /// Host CPU time of a node in ps (see CpuConfig).
 time_ps cpu_node_ps(const Lowering& l, std::int64_t macs, double bytes, const CpuConfig& c);
 

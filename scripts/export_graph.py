@@ -1254,6 +1254,7 @@ COMMITTED = {
     "opt1.3b_int8.json": ("opt-1.3b", "int8"),
     "bert_base_int8.json": ("bert-base", "int8"),
     "mnist_cnn_int8.json": ("mnist-cnn", "int8"),
+    "resnet18_int8.json": ("resnet-18", "int8"),
 }
 DEFAULT_DIMS = {"batch": 1, "seq": 128}
 

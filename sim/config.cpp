@@ -73,6 +73,15 @@ const std::vector<KeyDecl>& config_keys() {
        "list of {name, type} or {count, type[, prefix]}; type names configs/devices/<type>.yaml or "
        "a path",
        {}},
+      {"system.engines",
+       KeyType::Any,
+       "[]",
+       "",
+       "shared engines: list of {name, device, gemm: {rows, cols, dataflow, "
+       "extra_pipeline_cycles}, alu: {lanes, pipeline_cycles, ops}, buffers: {input_bytes, "
+       "weight_bytes, acc_bytes, acc_elem_bytes, double_buffer}, load_bytes_per_cycle, "
+       "store_bytes_per_cycle, fuse} (docs/engines.md)",
+       {}},
       {"system.clock_mhz",
        KeyType::Double,
        "0",
@@ -180,6 +189,19 @@ const std::vector<KeyDecl>& config_keys() {
        "{}",
        "",
        "manual placement overrides: {node-name glob: device name}",
+       {}},
+      {"mapping.engines",
+       KeyType::Any,
+       "{}",
+       "",
+       "shared engines: {engine name: [node-name globs]}; a node matched runs on that engine, "
+       "the others stay spatial blocks (docs/engines.md)",
+       {}},
+      {"mapping.engine_order",
+       KeyType::Any,
+       "{}",
+       "",
+       "execution order on an engine: {engine name: [node names]} (default: topological)",
        {}},
       {"mapping.systolic",
        KeyType::Any,

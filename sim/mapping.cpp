@@ -239,6 +239,34 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
     m.nodes.push_back(nm);
   }
 
+  // Shared engines: their nodes live on the engine's device and use the engine's resources.
+  m.engines = assign_engines(g, sys.engines, sys.file);
+  if (m.engines.any()) {
+    if (ms.automatic || ms.partition != "manual")
+      throw InputError(sys.file +
+                       ": shared engines (mapping.engines) need mapping.partition: "
+                       "manual and mapping.auto: false (the partitioners place spatial blocks "
+                       "only)");
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      const int e = m.engines.engine_of[i];
+      if (e < 0) continue;
+      const EngineSpec& es = sys.engines[static_cast<std::size_t>(e)];
+      NodeMap& nm = m.nodes[i];
+      if (nm.device_given && nm.device != es.device)
+        throw InputError(sys.file + ": node '" + g.nodes[i].name + "' is placed on device '" +
+                         devices[static_cast<std::size_t>(nm.device)].name +
+                         "' but runs on engine '" + es.name + "' of device '" +
+                         devices[static_cast<std::size_t>(es.device)].name + "'");
+      nm.device = es.device;
+      nm.device_given = true;
+      nm.resources = Resources{};
+    }
+    for (const auto& es : sys.engines) {
+      m.engine_resources.push_back(
+          engine_resources(es, devices[static_cast<std::size_t>(es.device)].type));
+      m.used[static_cast<std::size_t>(es.device)] += m.engine_resources.back();
+    }
+  }
   std::string partition = ms.partition;
   if (ms.automatic) {
     // Every node placed (hw.device, e.g. by the tensor-parallel rewrite, or
@@ -285,7 +313,7 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
         for (std::size_t j = 0; j < g.nodes.size(); ++j) {
           const auto& o = m.nodes[j];
           if (o.device != static_cast<int>(d) || o.hw.weights_off_chip ||
-              !g.nodes[j].param("weight"))
+              !g.nodes[j].param("weight") || m.engines.engine_of[j] >= 0)
             continue;
           if (best == g.nodes.size() || g.nodes[j].param("weight")->tensor.bytes() >
                                             g.nodes[best].param("weight")->tensor.bytes())

@@ -10,6 +10,7 @@
 
 #include "models/op_cost.hpp"
 #include "sim/device_types.hpp"
+#include "sim/engines.hpp"
 #include "sim/system_spec.hpp"
 #include "workloads/graph.hpp"
 
@@ -38,6 +39,10 @@ struct Mapping {
   bool automatic = false;  ///< mapping.auto chose the tilings
   int auto_steps = 0;
   std::string auto_stop;
+  /// Shared engines: which nodes run on which engine, in which order, with which tiles.
+  /// A node on an engine has no block resources of its own; each engine's are in `used`.
+  EngineAssignment engines;
+  std::vector<Resources> engine_resources;  ///< per engine (SystemSpec::engines)
 };
 
 /// Maps `g` onto `s.devices` with `s.mapping`. InputError when the configuration

@@ -51,6 +51,13 @@ void StatsTree::set_bool(const std::string& key, bool v) {
   e.i = v;
 }
 
+std::vector<std::string> StatsTree::child_names() const {
+  std::vector<std::string> v;
+  for (const auto& e : entries_)
+    if (e.kind == Entry::Kind::Tree) v.push_back(e.key);
+  return v;
+}
+
 const StatsTree* StatsTree::find_child(const std::string& name) const {
   for (const auto& e : entries_)
     if (e.key == name && e.kind == Entry::Kind::Tree) return e.tree.get();

@@ -27,6 +27,8 @@ class StatsTree {
   /// Value at a dotted path as text ("" when absent); for tests and the summary.
   std::string get(const std::string& dotted) const;
   const StatsTree* find_child(const std::string& name) const;
+  /// Names of the sub-trees, in insertion order.
+  std::vector<std::string> child_names() const;
 
   void write_json(std::ostream& os, int indent = 0) const;
   /// "dotted.key,value" rows.

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -13,6 +14,7 @@
 
 #include "interconnect/bridge.hpp"
 #include "interconnect/topology.hpp"
+#include "models/engine_block.hpp"
 #include "models/functional/check.hpp"
 #include "models/functional/run.hpp"
 #include "models/ops/registry.hpp"
@@ -63,6 +65,31 @@ struct System::Impl {
   std::vector<std::pair<int, std::string>> tx_from;  ///< per TX bridge: device, producer
   std::vector<std::unique_ptr<RxBridge>> rxs;
   std::unique_ptr<TraceRecorder> rec;
+  // Shared engines (sim/engines.hpp): per engine its block; per engine node the tensor its
+  // output is in memory as; ingress/egress blocks between streams and memory.
+  std::vector<std::unique_ptr<TensorSignal>> signals;
+  std::vector<TensorSignal*> node_signal;  ///< per graph node (engine nodes), else null
+  std::vector<std::unique_ptr<EngineBlock>> engine_blocks;  ///< per engine
+  std::vector<std::unique_ptr<GemmEngine>> engine_gemms;
+  std::vector<std::unique_ptr<IngressBlock>> ingress;
+  std::vector<std::unique_ptr<EgressBlock>> egress;
+  /// Per graph node on an engine: (engine, job, stage in the job's fused chain).
+  std::vector<std::array<int, 3>> job_of;
+  BlockStats no_stats;
+  bool on_engine(std::size_t i) const { return m.engines.any() && m.engines.engine_of[i] >= 0; }
+  /// Consumer `c` reads producer node `p`'s output from the same device memory (both on
+  /// engines of one device): no stream between them.
+  bool memory_edge(int p, int c) const {
+    return p >= 0 && c >= 0 && on_engine(static_cast<std::size_t>(p)) &&
+           on_engine(static_cast<std::size_t>(c)) &&
+           m.nodes[static_cast<std::size_t>(p)].device ==
+               m.nodes[static_cast<std::size_t>(c)].device;
+  }
+  const EngineJob* job_ptr(std::size_t i) const {
+    if (!on_engine(i) || job_of.empty() || job_of[i][0] < 0) return nullptr;
+    return &engine_blocks[static_cast<std::size_t>(job_of[i][0])]
+                ->jobs()[static_cast<std::size_t>(job_of[i][1])];
+  }
   // Functional mode.
   bool functional = false;
   std::string data_dir;
@@ -80,8 +107,17 @@ struct System::Impl {
       FunctionalNode f{&g, &g.nodes[i], &params, rounding};
       if (nodes[i])
         nodes[i]->set_functional(f);
-      else
+      else if (sys[i])
         sys[i]->set_functional(f);
+    }
+    for (auto& eb : engine_blocks) {
+      eb->set_functional();
+      for (auto& j : eb->jobs()) {
+        j.fn.clear();
+        for (const int n : j.nodes)
+          j.fn.push_back(
+              FunctionalNode{&g, &g.nodes[static_cast<std::size_t>(n)], &params, rounding});
+      }
     }
     for (auto& a : adapters) a->set_functional(FunctionalNode{});
     for (std::size_t k = 0; k < sources.size(); ++k) {
@@ -104,6 +140,13 @@ struct System::Impl {
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       const int d = m.nodes[i].device;
       const int tr = rec->track(devices[static_cast<std::size_t>(d)].name, g.nodes[i].name);
+      if (on_engine(i)) {  // the engine records the node's slices on its node track
+        if (job_of[i][0] >= 0 && job_of[i][2] == 0)
+          engine_blocks[static_cast<std::size_t>(job_of[i][0])]
+              ->jobs()[static_cast<std::size_t>(job_of[i][1])]
+              .track = tr;
+        continue;
+      }
       block_of(i)->set_trace(rec.get(), tr);
       // Weight waits one tile's compute apart are one stall on the weight stream.
       time_ps tile_ps = 0;
@@ -117,6 +160,15 @@ struct System::Impl {
         for (const auto& t : llm->node_timing[i]) widest(t);
       rec->merge(tr, "wait weights", tile_ps);
     }
+    for (std::size_t e = 0; e < engine_blocks.size(); ++e) {
+      const std::string dev_name = devices[static_cast<std::size_t>(spec.engines[e].device)].name;
+      const std::string en = "engine " + spec.engines[e].name;
+      engine_blocks[e]->set_unit_tracks(rec.get(), rec->track(dev_name, en + " compute"),
+                                        rec->track(dev_name, en + " load"),
+                                        rec->track(dev_name, en + " store"));
+    }
+    for (auto& b : ingress) b->set_trace(rec.get(), rec->track("dma", b->basename()));
+    for (auto& b : egress) b->set_trace(rec.get(), rec->track("dma", b->basename()));
     for (auto& b : sources) b->set_trace(rec.get(), rec->track("host", b->basename()));
     for (auto& b : sinks) b->set_trace(rec.get(), rec->track("host", b->basename()));
     for (auto& [key, l] : links) {
@@ -227,15 +279,22 @@ struct System::Impl {
     return sum;
   }
 
+  /// The block of a spatial node (null for a node on a shared engine).
   Block* block_of(std::size_t i) const {
     return nodes[i] ? static_cast<Block*>(nodes[i].get()) : sys[i].get();
   }
   const BlockStats& stats_of(std::size_t i) const {
+    if (on_engine(i)) {
+      const EngineJob* j = job_ptr(i);
+      return j && job_of[i][2] == 0 ? j->stats : no_stats;
+    }
     return nodes[i] ? nodes[i]->stats() : sys[i]->stats();
   }
   template <typename Tree>
   void write_block_stats(std::size_t i, Tree& t) const {
-    if (nodes[i])
+    if (on_engine(i))
+      stats_of(i).act.write(t, period_of(m.nodes[i].device));
+    else if (nodes[i])
       nodes[i]->write_stats(t);
     else
       sys[i]->write_stats(t);
@@ -248,6 +307,14 @@ struct System::Impl {
   std::vector<Analytic> analytic_of(std::size_t i) const {
     const std::size_t np = phases ? phases->names.size() : 0;
     std::vector<Analytic> a(np + 1);
+    if (on_engine(i)) {  // the job's tiles if never stalled (fused nodes: in their GEMM)
+      const EngineJob* j = job_ptr(i);
+      if (j && job_of[i][2] == 0) {
+        a[np].busy_cycles = j->ideal_cycles * inferences;
+        a[np].macs = j->macs * inferences;
+      }
+      return a;
+    }
     for (std::int64_t inf = 0; inf < inferences; ++inf) {
       const OpTiming& t = nodes[i] ? nodes[i]->timing_of(inf) : m.nodes[i].timing;
       a[np].busy_cycles += t.ideal_cycles();
@@ -344,6 +411,140 @@ struct System::Impl {
     return out;
   }
 
+  /// The shared engines: one EngineBlock per engine with a job per node (a GEMM with the
+  /// vector nodes fused into it is one job), ingress blocks where a stream enters an engine
+  /// node, egress blocks where an engine node's output leaves as a stream.
+  void build_engines(std::vector<std::vector<Stream*>>& node_in, std::vector<Stream*>& node_out,
+                     bool& vcd_taken) {
+    if (llm)
+      throw InputError(spec.file +
+                       ": shared engines (mapping.engines) are not supported with workload.phase "
+                       "yet (the engine has no per-step variants)");
+    const EngineAssignment& EA = m.engines;
+    node_signal.assign(g.nodes.size(), nullptr);
+    job_of.assign(g.nodes.size(), {-1, -1, -1});
+    for (std::size_t e = 0; e < EA.plans.size(); ++e) {
+      const auto& tasks = EA.plans[e].tasks;
+      for (std::size_t k = 0; k < tasks.size(); ++k) {
+        const EngineTask& t = tasks[k];
+        if (t.fused_into >= 0) continue;
+        const int last = t.fused.empty() ? t.node : t.fused.back();
+        signals.push_back(
+            std::make_unique<TensorSignal>(g.nodes[static_cast<std::size_t>(last)].name));
+        node_signal[static_cast<std::size_t>(t.node)] = signals.back().get();
+        for (const int f : t.fused) node_signal[static_cast<std::size_t>(f)] = signals.back().get();
+      }
+    }
+    // Activations in memory: after the weights (addresses only spread the channels).
+    std::uint64_t act_addr = std::uint64_t{1} << 36;
+    auto next_addr = [&](std::int64_t bytes) {
+      const std::uint64_t a = act_addr;
+      act_addr += (static_cast<std::uint64_t>(bytes) + 4095) / 4096 * 4096;
+      return a;
+    };
+    for (std::size_t e = 0; e < EA.plans.size(); ++e) {
+      const EngineSpec& es = spec.engines[e];
+      auto& dm = *dev[static_cast<std::size_t>(es.device)];
+      const time_ps period = period_of(es.device);
+      std::vector<EngineJob> jobs;
+      const auto& tasks = EA.plans[e].tasks;
+      for (std::size_t k = 0; k < tasks.size(); ++k) {
+        const EngineTask& t = tasks[k];
+        const auto ni = static_cast<std::size_t>(t.node);
+        if (t.fused_into >= 0) continue;
+        const Node& n = g.nodes[ni];
+        EngineJob j;
+        j.name = n.name;
+        j.low = t.low;
+        j.plan = t.plan;
+        j.chunk = t.chunk;
+        j.fused_ops = t.fused_ops;
+        j.macs = t.macs;
+        j.nodes.push_back(t.node);
+        for (const int f : t.fused) j.nodes.push_back(f);
+        j.output = node_signal[ni];
+        for (std::size_t s = 0; s < j.nodes.size(); ++s)
+          job_of[static_cast<std::size_t>(j.nodes[s])] = {
+              static_cast<int>(e), static_cast<int>(jobs.size()), static_cast<int>(s)};
+        for (std::size_t p = 0; p < n.args.size(); ++p) {
+          const auto it = g.node_index.find(n.args[p].node);
+          const int pi = it == g.node_index.end() ? -1 : static_cast<int>(it->second);
+          if (memory_edge(pi, t.node)) {
+            j.inputs.push_back(node_signal[static_cast<std::size_t>(pi)]);
+            continue;
+          }
+          Stream* in = node_in[ni][p];
+          if (!in) throw std::logic_error("engine node without its input stream: " + n.name);
+          signals.push_back(
+              std::make_unique<TensorSignal>(n.name + ".data_in_" + std::to_string(p)));
+          const std::int64_t bytes = g.tensor_of(n.args[p]).bytes();
+          sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
+          ingress.push_back(std::make_unique<IngressBlock>(
+              ("ingress_" + sanitize(n.name) + "_" + std::to_string(p)).c_str(), period, in,
+              m.nodes[ni].hw.in[p].beats, bytes, inferences, signals.back().get(),
+              next_addr(bytes)));
+          sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+          ingress.back()->mem_socket.bind(dm.memory.socket);
+          dm.memory.register_initiator(ingress.back().get());
+          in->set_ends(in->producer(), ingress.back().get());
+          j.inputs.push_back(signals.back().get());
+        }
+        jobs.push_back(std::move(j));
+      }
+      // Egress: an engine node's output that a stream carries on.
+      for (const auto& t : tasks) {
+        const auto ni = static_cast<std::size_t>(t.node);
+        if (!node_out[ni]) continue;
+        const Tensor& out = g.nodes[ni].results[0];
+        sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
+        egress.push_back(std::make_unique<EgressBlock>(
+            ("egress_" + sanitize(g.nodes[ni].name)).c_str(), period, node_signal[ni], node_out[ni],
+            m.nodes[ni].hw.out.beats, out.bytes(), inferences, next_addr(out.bytes())));
+        sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+        egress.back()->mem_socket.bind(dm.memory.socket);
+        dm.memory.register_initiator(egress.back().get());
+        node_out[ni]->set_ends(egress.back().get(), node_out[ni]->consumer());
+      }
+      // The GEMM core: the cycle model, or the Verilated RTL for --cosim <engine>.
+      if (es.core.has_gemm() && cosim_match(es.name)) {
+        RtlEngineOptions ro;
+        ro.rows = es.core.gemm_rows;
+        ro.cols = es.core.gemm_cols;
+        ro.weight_stationary = es.core.weight_stationary;
+        ro.node = es.name;
+        ro.period_ps = period;
+        if (!vcd_taken) ro.vcd_path = opts.vcd_path;
+        vcd_taken = true;
+        engine_gemms.push_back(make_rtl_engine(ro));
+      } else {
+        engine_gemms.push_back(std::make_unique<ShapeGemmEngine>(
+            std::max<std::int64_t>(1, es.core.gemm_rows),
+            std::max<std::int64_t>(1, es.core.gemm_cols), es.core.weight_stationary));
+      }
+      ShapeGemmEngine model(std::max<std::int64_t>(1, es.core.gemm_rows),
+                            std::max<std::int64_t>(1, es.core.gemm_cols),
+                            es.core.weight_stationary);
+      for (auto& j : jobs) {
+        if (j.low.kind == engine::Lowering::Kind::Gemm)
+          j.ideal_cycles =
+              engine::gemm_ideal_cycles(j.low.gemm, j.plan, j.fused_ops, es.core,
+                                        [&](std::int64_t mm, std::int64_t kk, std::int64_t nn) {
+                                          return model.run(mm, kk, nn, 0, nullptr, nullptr);
+                                        });
+        else if (j.low.kind == engine::Lowering::Kind::Vector)
+          j.ideal_cycles = engine::vector_ideal_cycles(j.low.vec, j.chunk, es.core);
+      }
+      sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
+      engine_blocks.push_back(std::make_unique<EngineBlock>(("engine_" + sanitize(es.name)).c_str(),
+                                                            es.core, period, std::move(jobs),
+                                                            inferences, engine_gemms.back().get()));
+      sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+      engine_blocks.back()->mem_socket.bind(dm.memory.socket);
+      dm.memory.register_initiator(engine_blocks.back()->load_id());
+      dm.memory.register_initiator(engine_blocks.back()->store_id());
+    }
+  }
+
   void build() {
     for (const auto& d : devices)
       dev.push_back(std::make_unique<DeviceModule>(sanitize(d.name).c_str(), d.type));
@@ -360,10 +561,19 @@ struct System::Impl {
 
     auto wire_producer = [&](const PortRef& ref, const PortTiling& tiling, int device,
                              Stream** out_slot, const std::function<void(Stream*)>& make_producer,
-                             const std::vector<std::int64_t>* var) {
+                             const std::vector<std::int64_t>* var, int producer_node) {
       std::int64_t max_beats = tiling.beats;
       for (const auto b : beats_per_variant(var, tiling)) max_beats = std::max(max_beats, b);
-      auto consumers = g.consumers_of(ref);
+      // Consumers that read the producer's output from the same device memory (shared
+      // engines) get no stream; with no other consumer the producer has no stream at all.
+      auto all_consumers = g.consumers_of(ref);
+      std::vector<std::pair<int, int>> consumers;
+      for (const auto& c : all_consumers)
+        if (!memory_edge(producer_node, c.first)) consumers.push_back(c);
+      if (consumers.empty() && !all_consumers.empty()) {
+        *out_slot = nullptr;
+        return;
+      }
       const time_ps period = period_of(device);
       const std::string pname = ref.node;
       // Each consumer gets a stream carrying the producer's tiling; adapters convert.
@@ -481,24 +691,36 @@ struct System::Impl {
               });
             }
           },
-          llm ? &llm->input_beats[i] : nullptr);
+          llm ? &llm->input_beats[i] : nullptr, -1);
     }
     for (std::size_t i = 0; i < g.nodes.size(); ++i)
       wire_producer(
           PortRef{g.nodes[i].name, 0}, m.nodes[i].hw.out, m.nodes[i].device, &node_out[i],
-          [](Stream*) {}, llm ? &llm->node_out_beats[i] : nullptr);
+          [](Stream*) {}, llm ? &llm->node_out_beats[i] : nullptr, static_cast<int>(i));
     nodes.resize(g.nodes.size());
     sys.resize(g.nodes.size());
     for (const auto& p : opts.cosim) {
       bool any = false;
+      for (const auto& es : spec.engines) {
+        if (fnmatch(p.c_str(), es.name.c_str(), 0) != 0) continue;
+        if (!es.core.has_gemm())
+          throw InputError("--cosim " + p + ": engine '" + es.name + "' has no GEMM core");
+        any = true;
+      }
       for (std::size_t i = 0; i < g.nodes.size(); ++i) {
         if (fnmatch(p.c_str(), g.nodes[i].name.c_str(), 0) != 0) continue;
         any = true;
+        if (on_engine(i))
+          throw InputError(
+              "--cosim " + p + ": node '" + g.nodes[i].name + "' runs on shared engine '" +
+              spec.engines[static_cast<std::size_t>(m.engines.engine_of[i])].name +
+              "': co-simulate the engine (--cosim " +
+              spec.engines[static_cast<std::size_t>(m.engines.engine_of[i])].name + ")");
         if (m.nodes[i].timing.engine != OpTiming::Engine::Systolic)
           throw InputError("--cosim " + p + ": node '" + g.nodes[i].name + "' (" + g.nodes[i].op +
                            ") does not run on the systolic core (set hw.impl: systolic)");
       }
-      if (!any) throw InputError("--cosim " + p + ": matches no node of the graph");
+      if (!any) throw InputError("--cosim " + p + ": matches no node or engine of the system");
     }
     std::uint64_t addr = 0;
     bool vcd_taken = false;
@@ -506,6 +728,7 @@ struct System::Impl {
       const auto& nm = m.nodes[i];
       auto& dm = *dev[static_cast<std::size_t>(nm.device)];
       const std::string bname = sanitize(g.nodes[i].name);
+      if (on_engine(i)) continue;  // build_engines
       // Create the block inside its device module so the hierarchy is device.node.
       sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
       if (nm.timing.engine == OpTiming::Engine::Systolic) {
@@ -542,12 +765,17 @@ struct System::Impl {
       for (Stream* s : node_in[i]) s->set_ends(s->producer(), block_of(i));
       node_out[i]->set_ends(block_of(i), node_out[i]->consumer());
     }
+    if (m.engines.any()) build_engines(node_in, node_out, vcd_taken);
     if (!opts.vcd_path.empty() && !vcd_taken)
       throw InputError("--vcd needs a co-simulated node (--cosim PATTERN)");
     n_output_sinks = 0;
     for (const auto& s : sinks)
       if (std::string(s->basename()).rfind("sink_", 0) == 0) ++n_output_sinks;
-    for (std::size_t i = 0; i < g.nodes.size(); ++i) all_blocks.push_back(block_of(i));
+    for (std::size_t i = 0; i < g.nodes.size(); ++i)
+      if (block_of(i)) all_blocks.push_back(block_of(i));
+    for (auto& b : engine_blocks) all_blocks.push_back(b.get());
+    for (auto& b : ingress) all_blocks.push_back(b.get());
+    for (auto& b : egress) all_blocks.push_back(b.get());
     for (auto& b : adapters) all_blocks.push_back(b.get());
     for (auto& b : forks) all_blocks.push_back(b.get());
     for (auto& b : sources) all_blocks.push_back(b.get());
@@ -558,6 +786,7 @@ struct System::Impl {
       for (auto& b : nodes)
         if (b) b->set_phases(phases);
       for (auto& b : adapters) b->set_phases(phases);
+      for (auto& b : engine_blocks) b->set_phases(phases);
       for (auto& b : sources) b->set_phases(phases);
       for (auto& b : sinks) b->set_phases(phases);
     }
@@ -639,7 +868,14 @@ std::int64_t System::check_reference(StatsTree& root, double tolerance) const {
   auto& nodes = root.child("nodes");
   for (std::size_t i = 0; i < I.g.nodes.size(); ++i) {
     const Node& n = I.g.nodes[i];
-    const BeatValue& got = I.nodes[i] ? I.nodes[i]->first_output() : I.sys[i]->first_output();
+    static const BeatValue none;
+    const EngineJob* job = I.job_ptr(i);
+    const BeatValue& got = I.on_engine(i)
+                               ? (job && !job->first_out.empty()
+                                      ? job->first_out[static_cast<std::size_t>(I.job_of[i][2])]
+                                      : none)
+                           : I.nodes[i] ? I.nodes[i]->first_output()
+                                        : I.sys[i]->first_output();
     const TensorData ref = fn::load_reference(I.g, I.data_dir, n.name);
     auto& c = nodes.child(n.name).child("check");
     if (!got) throw SimulationError("functional mode: node '" + n.name + "' produced no output");
@@ -880,6 +1116,33 @@ RunSummary System::report(StatsTree& root) const {
     t.set("op", n.op);
     t.set("device", I.devices[static_cast<std::size_t>(nm.device)].name);
     t.set("impl", I.sys[i] ? I.sys[i]->engine().impl() : "tlm");
+    if (I.on_engine(i)) {
+      const auto e = static_cast<std::size_t>(I.m.engines.engine_of[i]);
+      const EngineJob* job = I.job_ptr(i);
+      auto& en = t.child("engine");
+      en.set("name", I.spec.engines[e].name);
+      t.set("impl", I.engine_gemms[e]->impl());
+      if (job && I.job_of[i][2] > 0) {
+        en.set("fused_into", job->name);  // runs on the accumulator tiles of that GEMM
+      } else if (job) {
+        en.set("lowering", job->low.kind == engine::Lowering::Kind::Gemm     ? "gemm"
+                           : job->low.kind == engine::Lowering::Kind::Vector ? "vector"
+                                                                             : "free");
+        if (job->low.kind == engine::Lowering::Kind::Gemm) {
+          const auto& w = job->low.gemm;
+          en.set("gemm", std::to_string(w.groups) + "x" + std::to_string(w.m) + "x" +
+                             std::to_string(w.k) + "x" + std::to_string(w.n));
+          en.set("tile", std::to_string(job->plan.m_t) + "x" + std::to_string(job->plan.k_t) + "x" +
+                             std::to_string(job->plan.n_t));
+        }
+        en.set("tiles", static_cast<std::int64_t>(job->tiles));
+        std::string fused;
+        for (std::size_t f = 1; f < job->nodes.size(); ++f)
+          fused +=
+              (fused.empty() ? "" : ",") + I.g.nodes[static_cast<std::size_t>(job->nodes[f])].name;
+        if (!fused.empty()) en.set("fused", fused);
+      }
+    }
     if (I.sys[i]) {
       auto& sy = t.child("systolic");
       sy.set("array",
@@ -937,14 +1200,88 @@ RunSummary System::report(StatsTree& root) const {
     res.set("bram36", nm.resources.bram36);
     res.set("uram", nm.resources.uram);
     const double occupancy = static_cast<double>(busy_ps + act.stall_mem_ps);
-    if (occupancy > worst) {
+    if (occupancy > worst && !I.on_engine(i)) {  // an engine's nodes: the engine, below
       worst = occupancy;
       r.bottleneck = n.name;
     }
   }
+  // Shared engines: what each unit did, measured by the engine's timeline. An engine is
+  // occupied while it computes or waits for its loads and stores (not while it waits for
+  // its input to exist); the busiest engine bounds the run if it beats every block.
+  std::string engine_bound, engine_kind;
+  std::int64_t engine_busy = 0;
+  if (!I.engine_blocks.empty()) {
+    auto& es = root.child("engines");
+    for (std::size_t e = 0; e < I.engine_blocks.size(); ++e) {
+      const EngineBlock& eb = *I.engine_blocks[e];
+      const EngineSpec& spec = I.spec.engines[e];
+      const engine::CoreCounters& k = eb.counters();
+      const engine::CoreConfig& c = eb.core();
+      const time_ps p = eb.period_ps();
+      auto cyc = [&](time_ps ps) { return static_cast<std::int64_t>(ps / p); };
+      auto& t = es.child(spec.name);
+      t.set("device", I.devices[static_cast<std::size_t>(spec.device)].name);
+      t.set("impl", I.engine_gemms[e]->impl());
+      if (c.has_gemm())
+        t.set("gemm", std::to_string(c.gemm_rows) + "x" + std::to_string(c.gemm_cols) + " " +
+                          (c.weight_stationary ? "weight_stationary" : "output_stationary"));
+      if (c.has_alu()) t.set("alu_lanes", c.alu_lanes);
+      t.set("nodes", static_cast<std::int64_t>(I.m.engines.plans[e].tasks.size()));
+      const std::int64_t total = cyc(r.total_ps);
+      const std::int64_t busy = cyc(k.compute_busy_ps), wl = cyc(k.wait_load_ps),
+                         ws = cyc(k.wait_store_ps), wi = cyc(k.wait_input_ps);
+      t.set("busy_cycles", busy);
+      t.set("wait_load_cycles", wl);
+      t.set("wait_store_cycles", ws);
+      t.set("wait_input_cycles", wi);
+      t.set("idle_cycles", std::max<std::int64_t>(0, total - busy - wl - ws));
+      t.set("load_busy_cycles", cyc(k.load_busy_ps));
+      t.set("store_busy_cycles", cyc(k.store_busy_ps));
+      t.set("gemm_tiles", static_cast<std::int64_t>(k.gemm_tiles));
+      t.set("alu_passes", static_cast<std::int64_t>(k.alu_passes));
+      t.set("loads", static_cast<std::int64_t>(k.loads));
+      t.set("stores", static_cast<std::int64_t>(k.stores));
+      t.set("bytes_loaded", static_cast<std::int64_t>(k.bytes_loaded));
+      t.set("bytes_stored", static_cast<std::int64_t>(k.bytes_stored));
+      t.set("macs", static_cast<std::int64_t>(k.macs));
+      const double peak =
+          static_cast<double>(c.gemm_rows * c.gemm_cols) * static_cast<double>(total);
+      t.set("utilisation", peak > 0 ? static_cast<double>(k.macs) / peak : 0.0);
+      auto& bu = t.child("buffers");
+      bu.set("input_bytes", c.input_buffer_bytes);
+      bu.set("weight_bytes", c.weight_buffer_bytes);
+      bu.set("acc_bytes", c.acc_buffer_bytes);
+      bu.set("peak_input_bytes", k.peak_input_bytes);
+      bu.set("peak_weight_bytes", k.peak_weight_bytes);
+      bu.set("peak_acc_bytes", k.peak_acc_bytes);
+      const Resources& er = I.m.engine_resources[e];
+      auto& res = t.child("resources");
+      res.set("lut", er.lut);
+      res.set("ff", er.ff);
+      res.set("dsp", er.dsp);
+      res.set("bram36", er.bram36);
+      res.set("uram", er.uram);
+      if (I.engine_gemms[e]->impl() == "rtl")
+        t.set("rtl_mismatches", rtl_mismatches(*I.engine_gemms[e]));
+      const double occupancy =
+          static_cast<double>(k.compute_busy_ps + k.wait_load_ps + k.wait_store_ps);
+      t.set("bound", k.wait_load_ps + k.wait_store_ps > k.compute_busy_ps ? "memory" : "compute");
+      if (occupancy > worst) {
+        worst = occupancy;
+        r.bottleneck = "engine " + spec.name;
+        engine_bound = t.get("bound");
+        engine_busy = busy;
+        engine_kind = spec.name;
+      }
+    }
+  }
   auto& bn = root.child("bottleneck");
   bn.set("node", r.bottleneck);
-  if (!r.bottleneck.empty()) {
+  if (!engine_kind.empty()) {
+    bn.set("engine", engine_kind);
+    bn.set("bound", engine_bound);
+    bn.set("busy_cycles", engine_busy);
+  } else if (!r.bottleneck.empty()) {
     const auto* t = nodes.find_child(r.bottleneck);
     bn.set("bound", t->get("bound"));
     bn.set("busy_cycles", static_cast<std::int64_t>(std::stoll(t->get("busy_cycles"))));
@@ -1102,6 +1439,14 @@ std::string format_summary(const StatsTree& s) {
   else
     o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound")
       << "-bound, " << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
+  if (const StatsTree* E = s.find_child("engines"))
+    for (const auto& name : E->child_names()) {
+      const StatsTree& e = *E->find_child(name);
+      o << "  engine       " << name << " on " << e.get("device") << ": " << e.get("nodes")
+        << " nodes, busy " << e.get("busy_cycles") << " cycles, waits load "
+        << e.get("wait_load_cycles") << " / store " << e.get("wait_store_cycles") << " / input "
+        << e.get("wait_input_cycles") << ", utilisation " << e.get("utilisation") << "\n";
+    }
   if (!s.get("reference_check.nodes").empty())
     o << "  reference    " << s.get("reference_check.nodes") << " nodes checked, "
       << s.get("reference_check.failing_nodes") << " beyond tolerance "

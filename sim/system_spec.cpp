@@ -124,6 +124,7 @@ SystemSpec load_system_spec(const Config& cfg) {
   s.topology = topology_spec(cfg, s);
   s.link = link_spec(cfg, s.devices.size());
   s.mapping = mapping_spec(cfg, s);
+  s.engines = load_engine_specs(cfg, s.devices);
   s.systolic.rows = cfg.get_int("systolic.rows");
   s.systolic.cols = cfg.get_int("systolic.cols");
   s.systolic.weight_stationary = cfg.get_string("systolic.dataflow") == "weight_stationary";

@@ -19,6 +19,7 @@
 #include "interconnect/topology.hpp"
 #include "sim/config.hpp"
 #include "sim/device_types.hpp"
+#include "sim/engines.hpp"
 
 namespace masesim {
 
@@ -106,6 +107,7 @@ struct SystemSpec {
   TopologySpec topology;
   LinkSpec link;
   MappingSpec mapping;
+  std::vector<EngineSpec> engines;  ///< system.engines with their mapping.engines globs
   SystolicSpec systolic;
   SimulationSpec simulation;
 };

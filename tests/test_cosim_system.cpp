@@ -95,11 +95,56 @@ TEST(CosimSystem, VcdWaveformAndErrors) {
   EXPECT_NE(read_file("/tmp/masesim_cosim_test.vcd").find("$enddefinitions"), std::string::npos);
   const auto none = run_simulate(files, "c.yaml", "--cosim nothing*");
   EXPECT_EQ(none.exit_code, 1);
-  EXPECT_NE(none.stderr_text.find("--cosim nothing*: matches no node of the graph"),
+  EXPECT_NE(none.stderr_text.find("--cosim nothing*: matches no node or engine of the system"),
             std::string::npos)
       << none.stderr_text;
   const auto big = run_simulate(files, "c.yaml", "--cosim mm --set systolic.rows=5");
   EXPECT_EQ(big.exit_code, 1);
   EXPECT_NE(big.stderr_text.find("no Verilated systolic core of 5x4"), std::string::npos)
       << big.stderr_text;
+}
+
+// A shared core on the Verilated RTL: every GEMM tile of every node scheduled on it runs on
+// the RTL (4x4 weight-stationary), with the same end-to-end timing as the cycle model.
+TEST(CosimSystem, SharedEngineOnRtlMatchesTlm) {
+  const std::string q = "precision: {type: fixed, width: 8, frac_width: 4}";
+  const std::string g =
+      "format: mase-graph\nversion: 1\ninputs:\n  - {name: x, shape: [1, 3, 6, 6], " + q +
+      "}\nnodes:\n"
+      "  - {name: conv, op: conv2d, args: {data_in_0: x}, params: {weight: {shape: [8, 3, 3, 3], " +
+      q + "}}, attrs: {stride: 1, padding: 1}, results: {data_out_0: {shape: [1, 8, 6, 6], " + q +
+      "}}}\n  - {name: relu, op: relu, args: {data_in_0: conv}, results: {data_out_0: {shape: "
+      "[1, 8, 6, 6], " +
+      q +
+      "}}}\n  - {name: flat, op: flatten, args: {data_in_0: relu}, attrs: {start_dim: 1}, "
+      "results: {data_out_0: {shape: [1, 288], " +
+      q +
+      "}}}\n  - {name: fc, op: linear, args: {data_in_0: flat}, params: {weight: {shape: [10, "
+      "288], " +
+      q + "}}, results: {data_out_0: {shape: [1, 10], " + q + "}}}\noutputs: [fc]\n";
+  const std::map<std::string, std::string> files = {
+      {"g.yaml", g},
+      {"c.yaml",
+       "workload: {graph: g.yaml, inferences: 2}\nsystem:\n  devices: [{name: d0, type: "
+       "u250}]\n  engines:\n    - {name: core, device: d0, gemm: {rows: 4, cols: 4, dataflow: "
+       "weight_stationary}, alu: {lanes: 4, ops: [relu]}, buffers: {input_bytes: 512, "
+       "weight_bytes: 512, acc_bytes: 1024}}\nmapping: {engines: {core: [\"*\"]}}\n"}};
+  const auto tlm = run_simulate(files, "c.yaml");
+  const auto rtl = run_simulate(files, "c.yaml", "--cosim core");
+  ASSERT_EQ(tlm.exit_code, 0) << tlm.stderr_text;
+  ASSERT_EQ(rtl.exit_code, 0) << rtl.stderr_text;
+  EXPECT_EQ(tlm.str("engines.core.impl"), "tlm");
+  EXPECT_EQ(rtl.str("engines.core.impl"), "rtl");
+  EXPECT_EQ(rtl.num("engines.core.rtl_mismatches"), 0);
+  EXPECT_GT(rtl.num("engines.core.gemm_tiles"), 4);  // several tiles per node
+  for (const std::string k :
+       {"latency_cycles", "total_cycles", "engines.core.busy_cycles",
+        "engines.core.wait_load_cycles", "engines.core.gemm_tiles", "nodes.fc.busy_cycles"})
+    EXPECT_EQ(rtl.num(k), tlm.num(k)) << k;
+  const auto bad = run_simulate(files, "c.yaml", "--cosim conv");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.stderr_text.find("node 'conv' runs on shared engine 'core': co-simulate the "
+                                 "engine (--cosim core)"),
+            std::string::npos)
+      << bad.stderr_text;
 }

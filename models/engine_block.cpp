@@ -1,0 +1,256 @@
+#include "models/engine_block.hpp"
+
+#include <algorithm>
+
+#include "models/memory.hpp"
+#include "models/systolic/systolic_cost.hpp"
+#include "workloads/error.hpp"
+
+namespace masesim {
+
+time_ps TensorSignal::wait(std::int64_t inf, Block* who, BeatValue* v) {
+  while (static_cast<std::int64_t>(ready_.size()) <= inf) {
+    who->set_waiting_other("tensor '" + name_ + "' of inference " + std::to_string(inf) +
+                           " in memory");
+    sc_core::wait(ev_);
+  }
+  who->set_waiting_other("");
+  if (v) *v = values_[static_cast<std::size_t>(inf)];
+  return ready_[static_cast<std::size_t>(inf)];
+}
+
+void TensorSignal::publish(std::int64_t inf, time_ps t, BeatValue v) {
+  if (inf != static_cast<std::int64_t>(ready_.size()))
+    throw SimulationError("tensor '" + name_ + "': inference " + std::to_string(inf) +
+                          " published out of order");
+  ready_.push_back(t);
+  values_.push_back(std::move(v));
+  ev_.notify(sc_core::SC_ZERO_TIME);
+}
+
+std::uint64_t ShapeGemmEngine::run(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t,
+                                   const std::vector<std::int8_t>*,
+                                   const std::vector<std::int8_t>*) {
+  const auto key = std::make_tuple(m, k, n);
+  const auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  systolic::ArrayConfig a;
+  a.rows = static_cast<std::uint32_t>(rows_);
+  a.cols = static_cast<std::uint32_t>(cols_);
+  a.dataflow = ws_ ? systolic::Dataflow::WeightStationary : systolic::Dataflow::OutputStationary;
+  const auto c = systolic::gemm_cycles(
+      {static_cast<std::uint64_t>(m), static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(n)},
+      a);
+  cache_[key] = c.total_cycles;
+  return c.total_cycles;
+}
+
+EngineBlock::EngineBlock(const sc_core::sc_module_name& name, const engine::CoreConfig& core,
+                         time_ps period_ps, std::vector<EngineJob> jobs, std::int64_t inferences,
+                         GemmEngine* gemm)
+    : Block(name),
+      mem_socket("mem_socket"),
+      core_(core),
+      period_(period_ps),
+      jobs_(std::move(jobs)),
+      inferences_(inferences),
+      gemm_(gemm),
+      tl_(
+          core, period_ps,
+          [this](time_ps issue, std::uint64_t bytes, bool write) {
+            const void* who = write ? static_cast<const void*>(&store_tag_) : &load_tag_;
+            const time_ps done =
+                timed_read(*mem_socket.operator->(), issue, bytes, 0, write, who, false);
+            last_ps_ = std::max(last_ps_, done);
+            return done;
+          },
+          [this](int unit, const char* what, time_ps b, time_ps e) {
+            if (rec_ && unit_track_[unit] >= 0) rec_->complete(unit_track_[unit], what, b, e);
+          }) {
+  SC_THREAD(run);
+}
+
+void EngineBlock::run() {
+  try {
+    for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+      for (auto& j : jobs_) {
+        j.stats.act.begin(inf);
+        std::vector<BeatValue> vals(j.inputs.size());
+        std::vector<time_ps> ready(j.inputs.size(), 0);
+        for (std::size_t p = 0; p < j.inputs.size(); ++p)
+          ready[p] = j.inputs[p]->wait(inf, this, functional_ ? &vals[p] : nullptr);
+        const time_ps all = ready.empty() ? 0 : *std::max_element(ready.begin(), ready.end());
+        const engine::CoreCounters before = tl_.counters();
+        time_ps done = all;
+        switch (j.low.kind) {
+          case engine::Lowering::Kind::Gemm:
+            done = tl_.gemm(j.low.gemm, j.plan, ready[0], ready.size() > 1 ? ready[1] : 0,
+                            j.fused_ops, [&](std::int64_t m, std::int64_t k, std::int64_t n) {
+                              return gemm_->run(m, k, n, tiles_run_++);
+                            });
+            break;
+          case engine::Lowering::Kind::Vector:
+            done = tl_.vector(j.low.vec, j.chunk, all);
+            break;
+          case engine::Lowering::Kind::Free:
+          case engine::Lowering::Kind::None:
+            break;
+        }
+        const engine::CoreCounters& after = tl_.counters();
+        Activity& a = j.stats.act.now();
+        a.busy_cycles +=
+            static_cast<std::uint64_t>((after.compute_busy_ps - before.compute_busy_ps) / period_);
+        a.macs += static_cast<std::uint64_t>(j.macs);
+        a.stall_in_ps += after.wait_input_ps - before.wait_input_ps;
+        a.stall_mem_ps += (after.wait_load_ps - before.wait_load_ps) +
+                          (after.wait_store_ps - before.wait_store_ps);
+        j.tiles +=
+            (after.gemm_tiles - before.gemm_tiles) + (j.low.kind == engine::Lowering::Kind::Vector
+                                                          ? after.alu_passes - before.alu_passes
+                                                          : 0);
+        j.stats.weight_bytes += after.bytes_loaded - before.bytes_loaded;
+        if (done > all || j.low.kind != engine::Lowering::Kind::Free) {
+          j.stats.first_active_ps = std::min(j.stats.first_active_ps, all);
+          j.stats.last_active_ps = std::max(j.stats.last_active_ps, done);
+        }
+        if (done > block_time_limit())
+          throw SimulationError("simulated-time limit of " +
+                                std::to_string(static_cast<double>(block_time_limit()) / 1e9) +
+                                " ms (simulation.max_sim_time_ms) reached on node '" + j.name +
+                                "'; no throughput is reported");
+        BeatValue out;
+        if (functional_) {
+          j.first_out.resize(j.fn.size());
+          out = evaluate_node(j.fn[0], vals);
+          if (!j.first_out[0]) j.first_out[0] = out;
+          for (std::size_t f = 1; f < j.fn.size(); ++f) {
+            out = evaluate_node(j.fn[f], {out});
+            if (!j.first_out[f]) j.first_out[f] = out;
+          }
+        }
+        if (rec_ && j.track >= 0) rec_->complete(j.track, "inference", all, done, inf);
+        j.output->publish(inf, done, std::move(out));
+      }
+    }
+  } catch (const std::exception& e) {
+    if (block_failure().empty()) block_failure() = std::string(name()) + ": " + e.what();
+    sc_core::sc_stop();
+    return;
+  }
+  timed_read(*mem_socket.operator->(), 0, 0, 0, false, &load_tag_, true);
+  timed_read(*mem_socket.operator->(), 0, 0, 0, true, &store_tag_, true);
+  set_finished();
+}
+
+// ---------------------------------------------------------------------------------------
+IngressBlock::IngressBlock(const sc_core::sc_module_name& name, time_ps period_ps, Stream* in,
+                           std::int64_t beats, std::int64_t bytes, std::int64_t inferences,
+                           TensorSignal* out, std::uint64_t addr)
+    : Block(name),
+      mem_socket("mem_socket"),
+      period_(period_ps),
+      in_(in),
+      beats_(beats),
+      bytes_(bytes),
+      inferences_(inferences),
+      out_(out),
+      addr_(addr) {
+  SC_THREAD(run);
+}
+
+void IngressBlock::run() {
+  time_ps t = 0, mem_t = 0;
+  for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+    st_.act.begin(inf);
+    BeatValue v, first;
+    std::int64_t written = 0;
+    time_ps ready = 0;
+    for (std::int64_t b = 0; b < beats_; ++b) {
+      const time_ps want = t;
+      t = in_->pop(t, this, &v);
+      if (v && !first) first = v;
+      Activity& a = st_.act.now();
+      a.stall_in_ps += t - want;
+      ++a.beats_in;
+      ++a.busy_cycles;
+      const std::int64_t have = bytes_ * (b + 1) / beats_;
+      if (have - written >= kDmaBurstBytes || b + 1 == beats_) {
+        mem_t = std::max(mem_t, t);
+        ready =
+            std::max(ready, timed_read(*mem_socket.operator->(), mem_t,
+                                       static_cast<std::uint64_t>(have - written),
+                                       addr_ + static_cast<std::uint64_t>(written), true, this));
+        written = have;
+      }
+      t += period_;
+    }
+    st_.first_active_ps = std::min(st_.first_active_ps, t);
+    st_.last_active_ps = std::max(st_.last_active_ps, ready);
+    out_->publish(inf, ready, first);
+  }
+  timed_read(*mem_socket.operator->(), 0, 0, 0, true, this, true);
+  set_finished();
+}
+
+EgressBlock::EgressBlock(const sc_core::sc_module_name& name, time_ps period_ps, TensorSignal* in,
+                         Stream* out, std::int64_t beats, std::int64_t bytes,
+                         std::int64_t inferences, std::uint64_t addr)
+    : Block(name),
+      mem_socket("mem_socket"),
+      period_(period_ps),
+      in_(in),
+      out_(out),
+      beats_(beats),
+      bytes_(bytes),
+      inferences_(inferences),
+      addr_(addr) {
+  SC_THREAD(run);
+}
+
+void EgressBlock::run() {
+  time_ps t = 0, mem_t = 0;
+  try {
+    for (std::int64_t inf = 0; inf < inferences_; ++inf) {
+      st_.act.begin(inf);
+      BeatValue v;
+      const time_ps ready = in_->wait(inf, this, &v);
+      mem_t = std::max(mem_t, ready);
+      // Bursts are requested back to back from when the tensor is complete; beat b leaves
+      // once the burst holding it has arrived.
+      std::vector<time_ps> burst_done;
+      for (std::int64_t off = 0; off < bytes_; off += kDmaBurstBytes)
+        burst_done.push_back(timed_read(
+            *mem_socket.operator->(), mem_t,
+            static_cast<std::uint64_t>(std::min<std::int64_t>(kDmaBurstBytes, bytes_ - off)),
+            addr_ + static_cast<std::uint64_t>(off), false, this));
+      for (std::int64_t b = 0; b < beats_; ++b) {
+        const std::int64_t end_byte = std::max<std::int64_t>(1, bytes_ * (b + 1) / beats_);
+        const auto k = static_cast<std::size_t>((end_byte - 1) / kDmaBurstBytes);
+        const time_ps avail =
+            burst_done.empty() ? ready : burst_done[std::min(k, burst_done.size() - 1)];
+        const time_ps offered = std::max(t, avail);
+        if (offered > block_time_limit())
+          throw SimulationError("simulated-time limit of " +
+                                std::to_string(static_cast<double>(block_time_limit()) / 1e9) +
+                                " ms (simulation.max_sim_time_ms) reached; no throughput is "
+                                "reported");
+        t = out_->push(offered, this, v);
+        Activity& a = st_.act.now();
+        a.stall_out_ps += t - offered;
+        ++a.beats_out;
+        ++a.busy_cycles;
+        st_.first_active_ps = std::min(st_.first_active_ps, t);
+        st_.last_active_ps = std::max(st_.last_active_ps, t);
+        t += period_;
+      }
+    }
+  } catch (const std::exception& e) {
+    if (block_failure().empty()) block_failure() = std::string(name()) + ": " + e.what();
+    sc_core::sc_stop();
+    return;
+  }
+  timed_read(*mem_socket.operator->(), 0, 0, 0, false, this, true);
+  set_finished();
+}
+
+}  // namespace masesim
