@@ -250,6 +250,23 @@ TEST(TraceRecorder, CountersSampleBusyTimeAndBandwidth) {
   EXPECT_NEAR(busy_ps, 1000 * 500000.0, 1000 * 500000.0 * 1e-3);  // values have 4 digits
 }
 
+// Counter buckets count from the window's start: a 1 ns burst 1 ms into the run, in a
+// window starting there, is sampled on 1 ns buckets (not on buckets of 1 ms / 100).
+TEST(TraceRecorder, CountersOfALateWindowKeepTheirResolution) {
+  const masesim::time_ps ms = 1000000000;
+  TraceRecorder r(ms, masesim::kNever, 400);  // 100 samples per counter
+  const int c = r.counter("links", "a->b utilisation %", 100.0);
+  r.add(c, ms - 5000, ms + 1000, 6000);  // 1/6 of it inside the window: 1 ns busy
+  r.add(c, ms + 2000, ms + 3000, 1000);
+  r.finish(ms + 4000);
+  const Timeline tl = read_timeline(write_to_string(r));
+  std::vector<std::pair<std::int64_t, double>> v;
+  for (const Json* e : tl.counters) v.emplace_back(ps(e->at("ts")), e->at("args").at("value").num);
+  EXPECT_EQ(v, (std::vector<std::pair<std::int64_t, double>>{
+                   {ms, 100}, {ms + 1000, 0}, {ms + 2000, 100}, {ms + 3000, 0}}));
+  EXPECT_EQ(r.kept(), 4u);
+}
+
 // --trace-window clips slices to the window and drops what lies outside.
 TEST(TraceRecorder, WindowClipsSlices) {
   TraceRecorder r(1000000, 2000000, 100);
@@ -336,6 +353,54 @@ TEST(TraceCli, PipelinedRunRendersWithoutOverlaps) {
   EXPECT_GT(peak, 90);  // link-bound: busy nearly all the time
   EXPECT_LE(peak, 100);
   EXPECT_GT(l.num("trace.merged_slices"), 0);
+}
+
+// Buffer occupancy is a counter track of the device that drains the buffer. x (8 rows of
+// one 2-element beat, one beat per 4 ns cycle from 0) forks to fc (a linear layer,
+// 2 cycles a row) and r (relu, one beat a cycle). fc takes row 0 at 0, row 1 at 4 ns, and
+// row k >= 2 no earlier than the start of row k-1 (its input double buffer), 8 (k-2) + 8
+// ns; so beats 3..7 wait in the fork leg x->fc from 4k ns to 8 (k-1) ns: 1 beat from 12
+// ns, 2 from 20, 3 from 28, 2 from 32, 1 from 40, none from 48 (1 ns buckets, averaged).
+// r takes every beat when it arrives: its leg never holds one and has no track. A window
+// [20, 40) ns keeps the samples inside it and ends the track at its end.
+TEST(TraceCli, ForkLegOccupancyIsACounterTrack) {
+  const std::string dir = make_temp_dir();
+  const std::string fx = "precision: {type: fixed, width: 8, frac_width: 4}";
+  write_file(dir + "/g.yaml",
+             "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [8, 2], " + fx +
+                 "}]\nnodes:\n  - name: fc\n    op: linear\n    args: {data_in_0: x}\n"
+                 "    params: {weight: {shape: [2, 2], " +
+                 fx + "}}\n    results: {data_out_0: {shape: [8, 2], " + fx +
+                 "}}\n    hw: {parallelism: {data_in_0: [1, 2], data_out_0: [1, 1]}}\n"
+                 "  - name: r\n    op: relu\n    args: {data_in_0: x}\n    results: "
+                 "{data_out_0: {shape: [8, 2], " +
+                 fx +
+                 "}}\n    hw: {parallelism: {data_in_0: [1, 2], data_out_0: [1, 2]}}\n"
+                 "outputs: [fc, r]\n");
+  write_file(dir + "/c.yaml", "workload: {graph: g.yaml, inferences: 1}\n");
+  using Samples = std::vector<std::pair<std::int64_t, double>>;
+  auto occupancy = [&](const std::string& window) {
+    const auto [code, err] =
+        run_raw(dir, "--config " + dir + "/c.yaml --quiet --trace " + dir + "/t.json" + window);
+    EXPECT_EQ(code, 0) << err;
+    const Timeline tl = read_timeline(read_file(dir + "/t.json"));
+    std::map<std::string, Samples> by_name;
+    for (const Json* e : tl.counters) {
+      if (e->at("name").str.find("occupancy") == std::string::npos) continue;
+      EXPECT_EQ(tl.process_name.at(std::to_string(static_cast<int>(e->at("pid").num))), "fpga0");
+      by_name[e->at("name").str].emplace_back(ps(e->at("ts")), e->at("args").at("value").num);
+    }
+    return by_name;
+  };
+  const auto all = occupancy("");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all.begin()->first, "x->fc.data_in_0 occupancy (depth 8)");
+  EXPECT_EQ(
+      all.begin()->second,
+      (Samples{{0, 0}, {12000, 1}, {20000, 2}, {28000, 3}, {32000, 2}, {40000, 1}, {48000, 0}}));
+  const auto part = occupancy(" --trace-window 0.02:0.04");
+  ASSERT_EQ(part.size(), 1u);
+  EXPECT_EQ(part.begin()->second, (Samples{{20000, 2}, {28000, 3}, {32000, 2}, {40000, 0}}));
 }
 
 // The shipped OPT-125M generation config at a small size: weight waits are merged (far
