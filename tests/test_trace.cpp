@@ -522,6 +522,37 @@ TEST(TraceCli, WarningsAreGroupedAndQuietCountsThem) {
   EXPECT_EQ(qerr, "simulate: 5 warnings (run without --quiet to see them)\n");
 }
 
+// The same on a 256-device chain (64-wide layers, 0.3 s): the 255 idle links are one line
+// naming three of them, and --quiet leaves one line that counts all 255.
+TEST(TraceCli, WarningsOfA256DeviceChainAreOneLine) {
+  const std::string dir = make_temp_dir();
+  const std::string fx = "precision: {type: fixed, width: 8, frac_width: 4}";
+  std::string g =
+      "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [1, 64], " + fx + "}]\nnodes:\n";
+  std::string prev = "x";
+  for (int i = 0; i < 256; ++i) {
+    const std::string n = "fc" + std::to_string(i);
+    g += "  - name: " + n + "\n    op: linear\n    args: {data_in_0: " + prev +
+         "}\n    params: {weight: {shape: [64, 64], " + fx +
+         "}}\n    results: {data_out_0: {shape: [1, 64], " + fx + "}}\n    hw: {device: fpga" +
+         std::to_string(i) + ", parallelism: {data_in_0: [1], data_out_0: [1]}}\n";
+    prev = n;
+  }
+  write_file(dir + "/g.yaml", g + "outputs: [" + prev + "]\n");
+  write_file(dir + "/c.yaml",
+             "workload: {graph: g.yaml, inferences: 2}\nsystem: {devices: [{count: 256, type: "
+             "u250}], topology: chain}\n");
+  const auto [code, err] = run_raw(dir, "--config " + dir + "/c.yaml --no-progress");
+  ASSERT_EQ(code, 0) << err;
+  EXPECT_EQ(err,
+            "simulate: warning: 255 links between pipeline stages are under 5 % utilised: "
+            "fpga0->fpga1 0.00038 %, fpga1->fpga2 0.00038 %, fpga2->fpga3 0.00038 %, ... (252 "
+            "more): the cuts could move or the stages merge\n");
+  const auto [qcode, qerr] = run_raw(dir, "--config " + dir + "/c.yaml --quiet");
+  ASSERT_EQ(qcode, 0) << qerr;
+  EXPECT_EQ(qerr, "simulate: 255 warnings (run without --quiet to see them)\n");
+}
+
 // Progress: nothing when stderr is not a terminal; --progress forces it, and the final
 // line says 100 % and how many inferences finished.
 TEST(TraceCli, ProgressOnlyOnATerminalOrWhenAsked) {
