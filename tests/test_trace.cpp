@@ -6,7 +6,9 @@
 #include <systemc>
 
 #include <sys/stat.h>
+#include <cctype>
 #include <cmath>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -592,6 +594,91 @@ TEST(TraceCli, StatsCarrySchemaAndProvenance) {
   EXPECT_EQ(p.at("simulator_version").str, "0.1");
   const std::string commit = p.at("git_commit").str;
   EXPECT_TRUE(commit == "unknown" || commit.size() == 40) << commit;
+}
+
+// The keys docs/stats.md documents, as patterns: a table row's first cell holds keys in
+// backticks (`.x` after `a.b`: `a.x`), relative to its section's heading (`nodes.<node>`)
+// unless they start with the heading's first component; `<name>` is any text (names
+// hold dots), `<a|b>` one of the words.
+std::vector<std::pair<std::string, std::regex>> documented_stats_keys(const std::string& md) {
+  auto spans = [](const std::string& text) {
+    std::vector<std::string> r;
+    for (std::size_t a = text.find('`'); a != std::string::npos; a = text.find('`', a + 1)) {
+      const std::size_t b = text.find('`', a + 1);
+      if (b == std::string::npos) break;
+      r.push_back(text.substr(a + 1, b - a - 1));
+      a = b;
+    }
+    return r;
+  };
+  auto first = [](const std::string& k) { return k.substr(0, k.find('.')); };
+  std::vector<std::pair<std::string, std::regex>> keys;
+  std::vector<std::string> heads;
+  std::istringstream in(md);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("## ", 0) == 0) {
+      heads = spans(line.substr(0, std::min(line.find(" ("), line.find(" *("))));
+      continue;
+    }
+    if (line.rfind("| `", 0) != 0) continue;
+    std::string prev;
+    for (std::string k : spans(line.substr(2, line.find(" | ") - 2))) {
+      if (k[0] == '.' && !prev.empty()) k = prev.substr(0, prev.rfind('.')) + k;
+      prev = k;
+      bool full = heads.empty();
+      for (const auto& h : heads) full = full || first(h) == first(k);
+      const std::string key = full ? k : heads[0] + "." + k;
+      std::string rx;
+      for (std::size_t i = 0; i < key.size(); ++i) {
+        if (key[i] == '<') {
+          const std::size_t e = key.find('>', i);
+          const std::string inner = key.substr(i + 1, e - i - 1);
+          rx += inner.find('|') == std::string::npos ? ".+" : "(" + inner + ")";
+          i = e;
+        } else if (std::isalnum(static_cast<unsigned char>(key[i])) || key[i] == '_') {
+          rx += key[i];
+        } else {
+          rx += std::string("\\") + key[i];
+        }
+      }
+      keys.emplace_back(key, std::regex(rx));
+    }
+  }
+  return keys;
+}
+
+// Every key stats.json holds is documented in docs/stats.md: a multi-device run with a
+// trace, a balanced 4-device transformer, an LLM generation, a systolic node.
+TEST(TraceCli, EveryStatisticIsDocumented) {
+  const auto keys = documented_stats_keys(read_file(kSrc + "/docs/stats.md"));
+  ASSERT_GT(keys.size(), 100u);
+  const std::string graphs = kSrc + "/workloads/graphs/";
+  const std::vector<masesim::test::SimRun> runs = {
+      run_simulate({{"c.yaml", read_file(kSrc + "/configs/link_bound_2xu250.yaml")}}, "c.yaml",
+                   "--set workload.graph=" + graphs + "elementwise_chain.yaml --trace /dev/null"),
+      run_simulate({{"c.yaml", read_file(kSrc + "/configs/opt125m_4xu250_ring.yaml")}}, "c.yaml",
+                   "--set workload.graph=" + graphs +
+                       "opt125m_int8.json --set workload.dims.seq=4 --set workload.inferences=1"),
+      run_simulate({{"c.yaml", read_file(kSrc + "/configs/opt125m_generate_u280.yaml")}}, "c.yaml",
+                   "--no-progress --set workload.graph=" + graphs +
+                       "opt125m_int8.json --set workload.prompt_len=8 --set workload.gen_tokens=3"),
+      run_simulate({{"g.yaml", bmm_graph(1, 4, 4, 4)},
+                    {"c.yaml", "workload: {graph: g.yaml, inferences: 1}\n"}},
+                   "c.yaml")};
+  for (const auto& r : runs) {
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+    ASSERT_GT(r.stats.size(), 20u);
+    std::vector<std::string> missing;
+    for (const auto& [k, v] : r.stats) {
+      bool found = false;
+      const std::string top = k.substr(0, k.find('.'));
+      for (const auto& [doc, rx] : keys)
+        found = found || (doc.compare(0, doc.find('.'), top) == 0 && std::regex_match(k, rx));
+      if (!found) missing.push_back(k);
+    }
+    EXPECT_TRUE(missing.empty()) << missing.size() << " keys of " << r.dir
+                                 << "/out/stats.json not in docs/stats.md, e.g. " << missing[0];
+  }
 }
 
 // ---------------------------------------------------------------------------------------
