@@ -363,8 +363,9 @@ TEST(TraceCli, PipelinedRunRendersWithoutOverlaps) {
 // row k >= 2 no earlier than the start of row k-1 (its input double buffer), 8 (k-2) + 8
 // ns; so beats 3..7 wait in the fork leg x->fc from 4k ns to 8 (k-1) ns: 1 beat from 12
 // ns, 2 from 20, 3 from 28, 2 from 32, 1 from 40, none from 48 (1 ns buckets, averaged).
-// r takes every beat when it arrives: its leg never holds one and has no track. A window
-// [20, 40) ns keeps the samples inside it and ends the track at its end.
+// r takes every beat when it arrives: its leg never holds one and has no track. With
+// --trace-window 0.02:0.04 every slice, instant and sample lies in [20, 40] ns, the two
+// inference slices are clipped to it, and the occupancy track ends at 40 ns.
 TEST(TraceCli, ForkLegOccupancyIsACounterTrack) {
   const std::string dir = make_temp_dir();
   const std::string fx = "precision: {type: fixed, width: 8, frac_width: 4}";
@@ -381,11 +382,29 @@ TEST(TraceCli, ForkLegOccupancyIsACounterTrack) {
                  "outputs: [fc, r]\n");
   write_file(dir + "/c.yaml", "workload: {graph: g.yaml, inferences: 1}\n");
   using Samples = std::vector<std::pair<std::int64_t, double>>;
-  auto occupancy = [&](const std::string& window) {
+  // Every event lies in [lo, hi] ps.
+  auto occupancy = [&](const std::string& window, std::int64_t lo, std::int64_t hi) {
     const auto [code, err] =
         run_raw(dir, "--config " + dir + "/c.yaml --quiet --trace " + dir + "/t.json" + window);
     EXPECT_EQ(code, 0) << err;
     const Timeline tl = read_timeline(read_file(dir + "/t.json"));
+    expect_no_overlap(tl);
+    std::size_t slices = 0;
+    for (const auto& [k, v] : tl.slices)
+      for (const auto& sl : v) {
+        EXPECT_GE(sl.begin, lo);
+        EXPECT_LE(sl.end, hi);
+        ++slices;
+      }
+    EXPECT_EQ(slices, 2u);  // fc's and r's inference
+    for (const Json* e : tl.counters) {
+      EXPECT_GE(ps(e->at("ts")), lo);
+      EXPECT_LE(ps(e->at("ts")), hi);
+    }
+    for (const Json* e : tl.instants) {
+      EXPECT_GE(ps(e->at("ts")), lo);
+      EXPECT_LE(ps(e->at("ts")), hi);
+    }
     std::map<std::string, Samples> by_name;
     for (const Json* e : tl.counters) {
       if (e->at("name").str.find("occupancy") == std::string::npos) continue;
@@ -394,13 +413,13 @@ TEST(TraceCli, ForkLegOccupancyIsACounterTrack) {
     }
     return by_name;
   };
-  const auto all = occupancy("");
+  const auto all = occupancy("", 0, 80000);  // the run ends at 80 ns
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all.begin()->first, "x->fc.data_in_0 occupancy (depth 8)");
   EXPECT_EQ(
       all.begin()->second,
       (Samples{{0, 0}, {12000, 1}, {20000, 2}, {28000, 3}, {32000, 2}, {40000, 1}, {48000, 0}}));
-  const auto part = occupancy(" --trace-window 0.02:0.04");
+  const auto part = occupancy(" --trace-window 0.02:0.04", 20000, 40000);
   ASSERT_EQ(part.size(), 1u);
   EXPECT_EQ(part.begin()->second, (Samples{{20000, 2}, {28000, 3}, {32000, 2}, {40000, 0}}));
 }
@@ -570,6 +589,38 @@ TEST(TraceCli, ProgressOnlyOnATerminalOrWhenAsked) {
   ASSERT_EQ(pcode, 0) << perr;
   EXPECT_NE(perr.find("\r[simulate] 100 %, 3/3 inferences, "), std::string::npos) << perr;
   EXPECT_EQ(perr.find("e+"), std::string::npos) << perr;  // three significant digits, no 1e+01
+}
+
+// Progress during a long prefill (one 256-token prompt, ~1 s of wall time): the
+// percentage counts simulated work, so it rises while no inference has finished yet, and
+// an ETA follows once half a second has passed; at most 4 lines a second.
+TEST(TraceCli, ProgressCountsThePrefillAndGivesAnEta) {
+  const std::string dir = make_temp_dir();
+  write_file(dir + "/c.yaml", read_file(kSrc + "/configs/opt125m_generate_u280.yaml"));
+  const auto [code, err] =
+      run_raw(dir, "--config " + dir + "/c.yaml --progress --set workload.graph=" + kSrc +
+                       "/workloads/graphs/opt125m_int8.json --set workload.prompt_len=256 --set "
+                       "workload.gen_tokens=2");
+  ASSERT_EQ(code, 0) << err;
+  std::vector<double> pct;
+  double elapsed_s = 0;
+  bool prefill_eta = false;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line, '\r');) {
+    if (line.rfind("[simulate] ", 0) != 0) continue;
+    pct.push_back(std::stod(line.substr(11)));
+    const auto e = line.find(" s elapsed");
+    ASSERT_NE(e, std::string::npos) << line;
+    elapsed_s = std::stod(line.substr(line.rfind(", ", e) + 2));
+    if (line.find(" %, 0/2 inferences, ") != std::string::npos && pct.back() > 0 &&
+        pct.back() < 100 && line.find(" elapsed, ETA ") != std::string::npos)
+      prefill_eta = true;
+  }
+  ASSERT_GE(pct.size(), 3u) << err;
+  EXPECT_TRUE(prefill_eta) << err;
+  EXPECT_TRUE(std::is_sorted(pct.begin(), pct.end())) << err;
+  EXPECT_EQ(pct.back(), 100);
+  EXPECT_LE(static_cast<double>(pct.size()), 4 * elapsed_s + 2) << err;
 }
 
 // stats.json says which schema it follows and what produced it; the hashes are those of
