@@ -87,6 +87,8 @@ time_ps Stream::pop(time_ps t, Block* who, BeatValue* v) {
   time_ps& entry = times_[popped_];
   const time_ps taken = std::max(t, entry);
   empty_ps_ += taken - t;
+  if (trace_ && taken > entry)
+    trace_->add(counter_, entry, taken, static_cast<double>(taken - entry));
   entry = taken;  // from now on the beat's pop time
   if (has_values_ && popped_ >= values_from_) {
     if (v)

@@ -56,6 +56,13 @@ class Stream {
   /// occupancy seen by the consumer at t, for buffer statistics).
   std::uint64_t visible_occupancy(time_ps t) const;
   void set_credit_delay(time_ps d) { credit_delay_ps_ = d; }
+  /// Records the occupancy on `counter` of `rec`: each popped beat adds the time it spent
+  /// in the FIFO (from visible to taken), so a counter sample is the time-averaged number
+  /// of entries over its bucket (scale 1).
+  void set_trace(TraceRecorder* rec, int counter) {
+    trace_ = rec;
+    counter_ = counter;
+  }
 
   const std::string& name() const { return name_; }
   std::size_t depth() const { return depth_; }
@@ -116,6 +123,8 @@ class Stream {
   bool consumer_waits_ = false;
   bool producer_waits_ = false;
   time_ps credit_delay_ps_ = 0;
+  TraceRecorder* trace_ = nullptr;
+  int counter_ = -1;
   time_ps wait_for_slot(time_ps t, Block* who);
   void commit(time_ps visible, BeatValue v);
   void forget_popped();  ///< drops leading popped beats that can no longer delay a push

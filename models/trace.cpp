@@ -92,7 +92,8 @@ void TraceRecorder::add(int counter, time_ps begin, time_ps end, double amount) 
     amount *= static_cast<double>(e - b) / whole;
     begin = b, end = e;
   }
-  add_clipped(counters_[static_cast<std::size_t>(counter)], begin, end, amount);
+  // Buckets count from the window's start, so that a late window keeps its resolution.
+  add_clipped(counters_[static_cast<std::size_t>(counter)], begin - begin_, end - begin_, amount);
 }
 
 bool TraceRecorder::by_begin(const Event& a, const Event& b) {
@@ -175,7 +176,7 @@ std::uint64_t TraceRecorder::counter_samples() const {
   for (const auto& c : counters_) {
     double prev = -1;
     for (std::size_t k = 0; k < c.bucket.size(); ++k) {
-      const time_ps lo = std::max<time_ps>(begin_, static_cast<time_ps>(k) * bucket_ps_);
+      const time_ps lo = begin_ + static_cast<time_ps>(k) * bucket_ps_;
       if (lo >= limit) break;
       if (c.bucket[k] != prev) ++n;
       prev = c.bucket[k];
@@ -363,9 +364,9 @@ void TraceRecorder::write(std::ostream& os) const {
       const std::string head = "{\"ph\": \"C\", \"name\": \"" + esc(c.name) +
                                "\", \"pid\": " + std::to_string(c.pid) + ", \"ts\": ";
       for (std::size_t k = 0; k < c.bucket.size(); ++k) {
-        const time_ps lo = std::max<time_ps>(begin_, static_cast<time_ps>(k) * bucket_ps_);
+        const time_ps lo = begin_ + static_cast<time_ps>(k) * bucket_ps_;
         if (lo >= limit) break;
-        const time_ps hi = std::min<time_ps>(limit, static_cast<time_ps>(k + 1) * bucket_ps_);
+        const time_ps hi = std::min<time_ps>(limit, lo + bucket_ps_);
         if (c.bucket[k] == prev) continue;
         prev = c.bucket[k];
         char v[48];
@@ -375,7 +376,7 @@ void TraceRecorder::write(std::ostream& os) const {
       }
       if (prev > 0) {
         const time_ps hi =
-            std::min<time_ps>(limit, static_cast<time_ps>(c.bucket.size()) * bucket_ps_);
+            std::min<time_ps>(limit, begin_ + static_cast<time_ps>(c.bucket.size()) * bucket_ps_);
         sep();
         os << head << us(hi) << ", \"args\": {\"value\": 0}}";
       }

@@ -10,8 +10,9 @@
 // * Aggregation: slices of a kind declared with merge() that start at most `gap_ps` after
 //   the previous one of the same track and kind ended become one slice whose args say how
 //   many were merged ("n"), the time they covered ("busy_us") and the sum of their args
-//   ("sum"). Counters are sampled in equal time buckets (the bucket doubles when the run
-//   outgrows it), so their size is bounded whatever the run's length.
+//   ("sum"). Counters are sampled in equal time buckets counted from the window's start
+//   (the bucket doubles when the run outgrows it), so their size is bounded whatever the
+//   run's length.
 // * Window: events outside [begin_ps, end_ps) are dropped, slices are clipped to it.
 // * Budget: at most max_events events are written (counter samples included). When more
 //   arrive, the latest-starting ones are dropped, so the file holds every event that

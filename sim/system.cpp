@@ -183,6 +183,25 @@ struct System::Impl {
     for (std::size_t d = 0; d < dev.size(); ++d)
       dev[d]->memory.set_trace(rec.get(),
                                rec->counter(devices[d].name, "off-chip memory GB/s", 1000.0));
+    // Occupancy of the deep buffers (fork legs, link receive buffers, any stream deeper
+    // than two entries), on the device of the block that drains them; at most
+    // kOccupancyCounters of them (in build order), so that the link and memory counters
+    // keep their resolution.
+    constexpr std::size_t kOccupancyCounters = 256;
+    std::size_t occupancy = 0;
+    for (auto& s : streams) {
+      if (s->depth() <= 2 || occupancy == kOccupancyCounters) continue;
+      std::string group = "host";
+      const sc_core::sc_object* parent =
+          s->consumer() ? s->consumer()->get_parent_object() : nullptr;
+      for (std::size_t d = 0; d < dev.size(); ++d)
+        if (parent == dev[d].get()) group = devices[d].name;
+      s->set_trace(
+          rec.get(),
+          rec->counter(group, s->name() + " occupancy (depth " + std::to_string(s->depth()) + ")",
+                       1.0));
+      ++occupancy;
+    }
   }
   // Progress: node-inferences finished, weighted by their ideal time (the node tracks are
   // the first g.nodes.size() tracks of the recorder).

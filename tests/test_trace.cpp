@@ -6,7 +6,9 @@
 #include <systemc>
 
 #include <sys/stat.h>
+#include <cctype>
 #include <cmath>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -250,6 +252,23 @@ TEST(TraceRecorder, CountersSampleBusyTimeAndBandwidth) {
   EXPECT_NEAR(busy_ps, 1000 * 500000.0, 1000 * 500000.0 * 1e-3);  // values have 4 digits
 }
 
+// Counter buckets count from the window's start: a 1 ns burst 1 ms into the run, in a
+// window starting there, is sampled on 1 ns buckets (not on buckets of 1 ms / 100).
+TEST(TraceRecorder, CountersOfALateWindowKeepTheirResolution) {
+  const masesim::time_ps ms = 1000000000;
+  TraceRecorder r(ms, masesim::kNever, 400);  // 100 samples per counter
+  const int c = r.counter("links", "a->b utilisation %", 100.0);
+  r.add(c, ms - 5000, ms + 1000, 6000);  // 1/6 of it inside the window: 1 ns busy
+  r.add(c, ms + 2000, ms + 3000, 1000);
+  r.finish(ms + 4000);
+  const Timeline tl = read_timeline(write_to_string(r));
+  std::vector<std::pair<std::int64_t, double>> v;
+  for (const Json* e : tl.counters) v.emplace_back(ps(e->at("ts")), e->at("args").at("value").num);
+  EXPECT_EQ(v, (std::vector<std::pair<std::int64_t, double>>{
+                   {ms, 100}, {ms + 1000, 0}, {ms + 2000, 100}, {ms + 3000, 0}}));
+  EXPECT_EQ(r.kept(), 4u);
+}
+
 // --trace-window clips slices to the window and drops what lies outside.
 TEST(TraceRecorder, WindowClipsSlices) {
   TraceRecorder r(1000000, 2000000, 100);
@@ -336,6 +355,73 @@ TEST(TraceCli, PipelinedRunRendersWithoutOverlaps) {
   EXPECT_GT(peak, 90);  // link-bound: busy nearly all the time
   EXPECT_LE(peak, 100);
   EXPECT_GT(l.num("trace.merged_slices"), 0);
+}
+
+// Buffer occupancy is a counter track of the device that drains the buffer. x (8 rows of
+// one 2-element beat, one beat per 4 ns cycle from 0) forks to fc (a linear layer,
+// 2 cycles a row) and r (relu, one beat a cycle). fc takes row 0 at 0, row 1 at 4 ns, and
+// row k >= 2 no earlier than the start of row k-1 (its input double buffer), 8 (k-2) + 8
+// ns; so beats 3..7 wait in the fork leg x->fc from 4k ns to 8 (k-1) ns: 1 beat from 12
+// ns, 2 from 20, 3 from 28, 2 from 32, 1 from 40, none from 48 (1 ns buckets, averaged).
+// r takes every beat when it arrives: its leg never holds one and has no track. With
+// --trace-window 0.02:0.04 every slice, instant and sample lies in [20, 40] ns, the two
+// inference slices are clipped to it, and the occupancy track ends at 40 ns.
+TEST(TraceCli, ForkLegOccupancyIsACounterTrack) {
+  const std::string dir = make_temp_dir();
+  const std::string fx = "precision: {type: fixed, width: 8, frac_width: 4}";
+  write_file(dir + "/g.yaml",
+             "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [8, 2], " + fx +
+                 "}]\nnodes:\n  - name: fc\n    op: linear\n    args: {data_in_0: x}\n"
+                 "    params: {weight: {shape: [2, 2], " +
+                 fx + "}}\n    results: {data_out_0: {shape: [8, 2], " + fx +
+                 "}}\n    hw: {parallelism: {data_in_0: [1, 2], data_out_0: [1, 1]}}\n"
+                 "  - name: r\n    op: relu\n    args: {data_in_0: x}\n    results: "
+                 "{data_out_0: {shape: [8, 2], " +
+                 fx +
+                 "}}\n    hw: {parallelism: {data_in_0: [1, 2], data_out_0: [1, 2]}}\n"
+                 "outputs: [fc, r]\n");
+  write_file(dir + "/c.yaml", "workload: {graph: g.yaml, inferences: 1}\n");
+  using Samples = std::vector<std::pair<std::int64_t, double>>;
+  // Every event lies in [lo, hi] ps.
+  auto occupancy = [&](const std::string& window, std::int64_t lo, std::int64_t hi) {
+    const auto [code, err] =
+        run_raw(dir, "--config " + dir + "/c.yaml --quiet --trace " + dir + "/t.json" + window);
+    EXPECT_EQ(code, 0) << err;
+    const Timeline tl = read_timeline(read_file(dir + "/t.json"));
+    expect_no_overlap(tl);
+    std::size_t slices = 0;
+    for (const auto& [k, v] : tl.slices)
+      for (const auto& sl : v) {
+        EXPECT_GE(sl.begin, lo);
+        EXPECT_LE(sl.end, hi);
+        ++slices;
+      }
+    EXPECT_EQ(slices, 2u);  // fc's and r's inference
+    for (const Json* e : tl.counters) {
+      EXPECT_GE(ps(e->at("ts")), lo);
+      EXPECT_LE(ps(e->at("ts")), hi);
+    }
+    for (const Json* e : tl.instants) {
+      EXPECT_GE(ps(e->at("ts")), lo);
+      EXPECT_LE(ps(e->at("ts")), hi);
+    }
+    std::map<std::string, Samples> by_name;
+    for (const Json* e : tl.counters) {
+      if (e->at("name").str.find("occupancy") == std::string::npos) continue;
+      EXPECT_EQ(tl.process_name.at(std::to_string(static_cast<int>(e->at("pid").num))), "fpga0");
+      by_name[e->at("name").str].emplace_back(ps(e->at("ts")), e->at("args").at("value").num);
+    }
+    return by_name;
+  };
+  const auto all = occupancy("", 0, 80000);  // the run ends at 80 ns
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all.begin()->first, "x->fc.data_in_0 occupancy (depth 8)");
+  EXPECT_EQ(
+      all.begin()->second,
+      (Samples{{0, 0}, {12000, 1}, {20000, 2}, {28000, 3}, {32000, 2}, {40000, 1}, {48000, 0}}));
+  const auto part = occupancy(" --trace-window 0.02:0.04", 20000, 40000);
+  ASSERT_EQ(part.size(), 1u);
+  EXPECT_EQ(part.begin()->second, (Samples{{20000, 2}, {28000, 3}, {32000, 2}, {40000, 0}}));
 }
 
 // The shipped OPT-125M generation config at a small size: weight waits are merged (far
@@ -457,6 +543,37 @@ TEST(TraceCli, WarningsAreGroupedAndQuietCountsThem) {
   EXPECT_EQ(qerr, "simulate: 5 warnings (run without --quiet to see them)\n");
 }
 
+// The same on a 256-device chain (64-wide layers, 0.3 s): the 255 idle links are one line
+// naming three of them, and --quiet leaves one line that counts all 255.
+TEST(TraceCli, WarningsOfA256DeviceChainAreOneLine) {
+  const std::string dir = make_temp_dir();
+  const std::string fx = "precision: {type: fixed, width: 8, frac_width: 4}";
+  std::string g =
+      "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [1, 64], " + fx + "}]\nnodes:\n";
+  std::string prev = "x";
+  for (int i = 0; i < 256; ++i) {
+    const std::string n = "fc" + std::to_string(i);
+    g += "  - name: " + n + "\n    op: linear\n    args: {data_in_0: " + prev +
+         "}\n    params: {weight: {shape: [64, 64], " + fx +
+         "}}\n    results: {data_out_0: {shape: [1, 64], " + fx + "}}\n    hw: {device: fpga" +
+         std::to_string(i) + ", parallelism: {data_in_0: [1], data_out_0: [1]}}\n";
+    prev = n;
+  }
+  write_file(dir + "/g.yaml", g + "outputs: [" + prev + "]\n");
+  write_file(dir + "/c.yaml",
+             "workload: {graph: g.yaml, inferences: 2}\nsystem: {devices: [{count: 256, type: "
+             "u250}], topology: chain}\n");
+  const auto [code, err] = run_raw(dir, "--config " + dir + "/c.yaml --no-progress");
+  ASSERT_EQ(code, 0) << err;
+  EXPECT_EQ(err,
+            "simulate: warning: 255 links between pipeline stages are under 5 % utilised: "
+            "fpga0->fpga1 0.00038 %, fpga1->fpga2 0.00038 %, fpga2->fpga3 0.00038 %, ... (252 "
+            "more): the cuts could move or the stages merge\n");
+  const auto [qcode, qerr] = run_raw(dir, "--config " + dir + "/c.yaml --quiet");
+  ASSERT_EQ(qcode, 0) << qerr;
+  EXPECT_EQ(qerr, "simulate: 255 warnings (run without --quiet to see them)\n");
+}
+
 // Progress: nothing when stderr is not a terminal; --progress forces it, and the final
 // line says 100 % and how many inferences finished.
 TEST(TraceCli, ProgressOnlyOnATerminalOrWhenAsked) {
@@ -472,6 +589,38 @@ TEST(TraceCli, ProgressOnlyOnATerminalOrWhenAsked) {
   ASSERT_EQ(pcode, 0) << perr;
   EXPECT_NE(perr.find("\r[simulate] 100 %, 3/3 inferences, "), std::string::npos) << perr;
   EXPECT_EQ(perr.find("e+"), std::string::npos) << perr;  // three significant digits, no 1e+01
+}
+
+// Progress during a long prefill (one 256-token prompt, ~1 s of wall time): the
+// percentage counts simulated work, so it rises while no inference has finished yet, and
+// an ETA follows once half a second has passed; at most 4 lines a second.
+TEST(TraceCli, ProgressCountsThePrefillAndGivesAnEta) {
+  const std::string dir = make_temp_dir();
+  write_file(dir + "/c.yaml", read_file(kSrc + "/configs/opt125m_generate_u280.yaml"));
+  const auto [code, err] =
+      run_raw(dir, "--config " + dir + "/c.yaml --progress --set workload.graph=" + kSrc +
+                       "/workloads/graphs/opt125m_int8.json --set workload.prompt_len=256 --set "
+                       "workload.gen_tokens=2");
+  ASSERT_EQ(code, 0) << err;
+  std::vector<double> pct;
+  double elapsed_s = 0;
+  bool prefill_eta = false;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line, '\r');) {
+    if (line.rfind("[simulate] ", 0) != 0) continue;
+    pct.push_back(std::stod(line.substr(11)));
+    const auto e = line.find(" s elapsed");
+    ASSERT_NE(e, std::string::npos) << line;
+    elapsed_s = std::stod(line.substr(line.rfind(", ", e) + 2));
+    if (line.find(" %, 0/2 inferences, ") != std::string::npos && pct.back() > 0 &&
+        pct.back() < 100 && line.find(" elapsed, ETA ") != std::string::npos)
+      prefill_eta = true;
+  }
+  ASSERT_GE(pct.size(), 3u) << err;
+  EXPECT_TRUE(prefill_eta) << err;
+  EXPECT_TRUE(std::is_sorted(pct.begin(), pct.end())) << err;
+  EXPECT_EQ(pct.back(), 100);
+  EXPECT_LE(static_cast<double>(pct.size()), 4 * elapsed_s + 2) << err;
 }
 
 // stats.json says which schema it follows and what produced it; the hashes are those of
@@ -496,6 +645,91 @@ TEST(TraceCli, StatsCarrySchemaAndProvenance) {
   EXPECT_EQ(p.at("simulator_version").str, "0.1");
   const std::string commit = p.at("git_commit").str;
   EXPECT_TRUE(commit == "unknown" || commit.size() == 40) << commit;
+}
+
+// The keys docs/stats.md documents, as patterns: a table row's first cell holds keys in
+// backticks (`.x` after `a.b`: `a.x`), relative to its section's heading (`nodes.<node>`)
+// unless they start with the heading's first component; `<name>` is any text (names
+// hold dots), `<a|b>` one of the words.
+std::vector<std::pair<std::string, std::regex>> documented_stats_keys(const std::string& md) {
+  auto spans = [](const std::string& text) {
+    std::vector<std::string> r;
+    for (std::size_t a = text.find('`'); a != std::string::npos; a = text.find('`', a + 1)) {
+      const std::size_t b = text.find('`', a + 1);
+      if (b == std::string::npos) break;
+      r.push_back(text.substr(a + 1, b - a - 1));
+      a = b;
+    }
+    return r;
+  };
+  auto first = [](const std::string& k) { return k.substr(0, k.find('.')); };
+  std::vector<std::pair<std::string, std::regex>> keys;
+  std::vector<std::string> heads;
+  std::istringstream in(md);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("## ", 0) == 0) {
+      heads = spans(line.substr(0, std::min(line.find(" ("), line.find(" *("))));
+      continue;
+    }
+    if (line.rfind("| `", 0) != 0) continue;
+    std::string prev;
+    for (std::string k : spans(line.substr(2, line.find(" | ") - 2))) {
+      if (k[0] == '.' && !prev.empty()) k = prev.substr(0, prev.rfind('.')) + k;
+      prev = k;
+      bool full = heads.empty();
+      for (const auto& h : heads) full = full || first(h) == first(k);
+      const std::string key = full ? k : heads[0] + "." + k;
+      std::string rx;
+      for (std::size_t i = 0; i < key.size(); ++i) {
+        if (key[i] == '<') {
+          const std::size_t e = key.find('>', i);
+          const std::string inner = key.substr(i + 1, e - i - 1);
+          rx += inner.find('|') == std::string::npos ? ".+" : "(" + inner + ")";
+          i = e;
+        } else if (std::isalnum(static_cast<unsigned char>(key[i])) || key[i] == '_') {
+          rx += key[i];
+        } else {
+          rx += std::string("\\") + key[i];
+        }
+      }
+      keys.emplace_back(key, std::regex(rx));
+    }
+  }
+  return keys;
+}
+
+// Every key stats.json holds is documented in docs/stats.md: a multi-device run with a
+// trace, a balanced 4-device transformer, an LLM generation, a systolic node.
+TEST(TraceCli, EveryStatisticIsDocumented) {
+  const auto keys = documented_stats_keys(read_file(kSrc + "/docs/stats.md"));
+  ASSERT_GT(keys.size(), 100u);
+  const std::string graphs = kSrc + "/workloads/graphs/";
+  const std::vector<masesim::test::SimRun> runs = {
+      run_simulate({{"c.yaml", read_file(kSrc + "/configs/link_bound_2xu250.yaml")}}, "c.yaml",
+                   "--set workload.graph=" + graphs + "elementwise_chain.yaml --trace /dev/null"),
+      run_simulate({{"c.yaml", read_file(kSrc + "/configs/opt125m_4xu250_ring.yaml")}}, "c.yaml",
+                   "--set workload.graph=" + graphs +
+                       "opt125m_int8.json --set workload.dims.seq=4 --set workload.inferences=1"),
+      run_simulate({{"c.yaml", read_file(kSrc + "/configs/opt125m_generate_u280.yaml")}}, "c.yaml",
+                   "--no-progress --set workload.graph=" + graphs +
+                       "opt125m_int8.json --set workload.prompt_len=8 --set workload.gen_tokens=3"),
+      run_simulate({{"g.yaml", bmm_graph(1, 4, 4, 4)},
+                    {"c.yaml", "workload: {graph: g.yaml, inferences: 1}\n"}},
+                   "c.yaml")};
+  for (const auto& r : runs) {
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+    ASSERT_GT(r.stats.size(), 20u);
+    std::vector<std::string> missing;
+    for (const auto& [k, v] : r.stats) {
+      bool found = false;
+      const std::string top = k.substr(0, k.find('.'));
+      for (const auto& [doc, rx] : keys)
+        found = found || (doc.compare(0, doc.find('.'), top) == 0 && std::regex_match(k, rx));
+      if (!found) missing.push_back(k);
+    }
+    EXPECT_TRUE(missing.empty()) << missing.size() << " keys of " << r.dir
+                                 << "/out/stats.json not in docs/stats.md, e.g. " << missing[0];
+  }
 }
 
 // ---------------------------------------------------------------------------------------
