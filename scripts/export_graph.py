@@ -824,7 +824,17 @@ class _Builder:
             attrs = {"min_val": float(m.min_val), "max_val": float(m.max_val)}
         elif op == "softplus":
             attrs = {"beta": float(m.beta), "threshold": float(m.threshold)}
+        elif op == "gelu" and getattr(m, "approximate", "none") != "none":
+            attrs = self._gelu_attrs(n, m.approximate)
         self.emit(n, op, [x], params, attrs, name=self.unique(n.target))
+
+    def _gelu_attrs(self, n, approximate):
+        """GELU's form: erf (no attribute) or 'tanh' (GPT-2's gelu_new)."""
+        if approximate == "tanh":
+            return {"approximate": "tanh"}
+        if approximate in (None, "none"):
+            return {}
+        self.unsupported(n, f"gelu with approximate={approximate!r}", "supported: approximate='none' or 'tanh'")
 
     def _param_of(self, n, a):
         if isinstance(a, fx.Node) and a.op == "get_attr":
@@ -925,6 +935,9 @@ class _Builder:
             return self.emit(n, "matmul", [self.tensor_arg(n, args[0]), self.tensor_arg(n, args[1])])
         if t is torch.bmm:
             return self.emit(n, "bmm", [self.tensor_arg(n, args[0]), self.tensor_arg(n, args[1])])
+        if t is F.gelu:
+            return self.emit(n, "gelu", [self.tensor_arg(n, args[0])],
+                             attrs=self._gelu_attrs(n, kw.get("approximate", "none")))
         if t in ELEMENTWISE_FUNCS:
             return self.emit(n, ELEMENTWISE_FUNCS[t], [self.tensor_arg(n, args[0])])
         if t in (F.softmax, torch.softmax):
@@ -1255,6 +1268,8 @@ COMMITTED = {
     "bert_base_int8.json": ("bert-base", "int8"),
     "mnist_cnn_int8.json": ("mnist-cnn", "int8"),
     "resnet18_int8.json": ("resnet-18", "int8"),
+    "gpt2_int8.json": ("gpt2", "int8"),
+    "gpt2_medium_int8.json": ("gpt2-medium", "int8"),
 }
 DEFAULT_DIMS = {"batch": 1, "seq": 128}
 

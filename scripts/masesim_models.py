@@ -16,10 +16,20 @@ Zoo (``build_model(name)``):
   word + position + token-type embeddings. ``pooler=False`` by default (the
   pooler reads token 0 only, a slice the mase-graph op set does not express):
   108,891,648 parameters; with ``pooler=True`` 109,482,240.
+* ``gpt2``, ``gpt2-medium``, ``gpt2-large``, ``gpt2-xl``: OpenAI GPT-2 (HF
+  ``GPT2LMHeadModel`` shapes; Radford et al. 2019): token + learned position
+  embeddings (50,257 x h, 1024 x h), pre-LN blocks (ln_1 -> attention -> residual,
+  ln_2 -> FFN 4h with tanh-GELU -> residual), final ln_f, LM head tied to the token
+  embedding (no bias), biases on every projection. HF's fused ``c_attn`` (h -> 3h) is
+  written as three h -> h projections q/k/v (the same weights in three column blocks,
+  the same parameters and MACs; the simulator's KV-cache and tensor-parallel rewrites
+  find K and V as separate operands). ``gpt2-1.5b-dfx`` is the 1.5 B shape DFX (Hong
+  et al., MICRO 2022) describes: 48 layers, hidden 1536, 24 heads (1,438,683,648
+  parameters), next to the standard gpt2-xl (48 layers, 1600, 25 heads).
 * ``mnist-cnn``: conv 1->16 3x3 p1, ReLU, conv 16->32 3x3 p1, ReLU, max-pool
   2x2, flatten (6272), linear 6272->1024, ReLU, linear 1024->10.
 
-The attention mask is omitted (causal for OPT, padding for BERT): it adds no
+The attention mask is omitted (causal for OPT/GPT-2, padding for BERT): it adds no
 MACs and the simulator does not model values. Position ids are a graph input.
 """
 import math
@@ -170,6 +180,94 @@ def opt(name, device="meta", **override):
     cfg = dict(OPT_CONFIGS[name])
     cfg.update(override)
     return OPTForCausalLM(device=device, **cfg)
+
+
+# ------------------------------------------------------------------------- GPT-2
+# name: layers, hidden, heads (FFN 4 x hidden, vocabulary 50,257, 1,024 positions).
+GPT2_CONFIGS = {
+    "gpt2": dict(layers=12, hidden=768, heads=12),            # 124 M
+    "gpt2-medium": dict(layers=24, hidden=1024, heads=16),    # 355 M
+    "gpt2-large": dict(layers=36, hidden=1280, heads=20),     # 774 M
+    "gpt2-xl": dict(layers=48, hidden=1600, heads=25),        # 1.5 B (HF gpt2-xl)
+    "gpt2-1.5b-dfx": dict(layers=48, hidden=1536, heads=24),  # 1.5 B as DFX describes it
+}
+GPT2_VOCAB = 50257
+GPT2_MAX_POS = 1024
+
+
+def gpt2_params(layers, hidden, vocab=GPT2_VOCAB, max_pos=GPT2_MAX_POS, ffn=None):
+    """Hand count of GPT-2's parameters with the tied LM head counted once:
+    wte V*h + wpe P*h + per layer (ln_1 2h; q, k, v, c_proj 4(h^2 + h); ln_2 2h;
+    c_fc h*f + f; mlp.c_proj f*h + h) + ln_f 2h. With f = 4h a layer is 12h^2 + 13h."""
+    f = 4 * hidden if ffn is None else ffn
+    h = hidden
+    per_layer = 2 * h + 4 * (h * h + h) + 2 * h + (h * f + f) + (f * h + h)
+    return vocab * h + max_pos * h + layers * per_layer + 2 * h
+
+
+class GPT2MLP(nn.Module):
+    def __init__(self, hidden, ffn, device=None):
+        super().__init__()
+        self.c_fc = nn.Linear(hidden, ffn, device=device)
+        self.act = nn.GELU(approximate="tanh")      # HF gelu_new: the tanh form
+        self.c_proj = nn.Linear(ffn, hidden, device=device)
+        self.dropout = nn.Dropout(0.1)
+
+    def forward(self, x):
+        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
+
+
+class GPT2Block(nn.Module):
+    def __init__(self, hidden, heads, ffn, eps, device=None):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(hidden, eps=eps, device=device)
+        # GPT-2 scales the scores by 1/sqrt(head_dim) (not the query)
+        self.attn = SelfAttention(hidden, heads, out_name="c_proj", scale_query=False,
+                                  device=device)
+        self.resid_dropout = nn.Dropout(0.1)
+        self.ln_2 = nn.LayerNorm(hidden, eps=eps, device=device)
+        self.mlp = GPT2MLP(hidden, ffn, device=device)
+
+    def forward(self, x):
+        x = x + self.resid_dropout(self.attn(self.ln_1(x)))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2LMHeadModel(nn.Module):
+    """GPT-2: wte + wpe, pre-LN blocks, ln_f, LM head tied to wte (no bias)."""
+
+    def __init__(self, layers, hidden, heads, ffn=None, vocab=GPT2_VOCAB, max_pos=GPT2_MAX_POS,
+                 eps=1e-5, device=None):
+        super().__init__()
+        ffn = 4 * hidden if ffn is None else ffn
+        self.transformer = nn.Module()
+        self.transformer.wte = nn.Embedding(vocab, hidden, device=device)
+        self.transformer.wpe = nn.Embedding(max_pos, hidden, device=device)
+        self.transformer.drop = nn.Dropout(0.1)
+        self.transformer.h = nn.ModuleList(
+            [GPT2Block(hidden, heads, ffn, eps, device=device) for _ in range(layers)])
+        self.transformer.ln_f = nn.LayerNorm(hidden, eps=eps, device=device)
+        self.lm_head = nn.Linear(hidden, vocab, bias=False, device=device)
+        self.lm_head.weight = self.transformer.wte.weight                # tied
+
+    def forward(self, input_ids, position_ids):
+        t = self.transformer
+        x = t.drop(t.wte(input_ids) + t.wpe(position_ids))
+        for block in t.h:
+            x = block(x)
+        return self.lm_head(t.ln_f(x))
+
+    @staticmethod
+    def example_inputs(batch, seq, device=None):
+        ids = torch.zeros(batch, seq, dtype=torch.long, device=device)
+        pos = torch.zeros(batch, seq, dtype=torch.long, device=device)
+        return {"input_ids": ids, "position_ids": pos}
+
+
+def gpt2(name="gpt2", device="meta", **override):
+    cfg = dict(GPT2_CONFIGS[name])
+    cfg.update(override)
+    return GPT2LMHeadModel(device=device, **cfg)
 
 
 # -------------------------------------------------------------------------- BERT
@@ -419,6 +517,8 @@ ZOO = {
     "vit-tiny": (lambda device="meta": vit_tiny(device), ("batch",)),
     "tinyllama-1.1b": (lambda device="meta": tinyllama(device), ("batch", "seq")),
 }
+for _name in GPT2_CONFIGS:
+    ZOO[_name] = (lambda device="meta", _n=_name: gpt2(_n, device), ("batch", "seq"))
 
 # Published parameter counts (tied embeddings counted once).
 PUBLISHED_PARAMS = {
@@ -431,6 +531,12 @@ PUBLISHED_PARAMS = {
     "mobilenet-v2": 3_504_872,     # torchvision mobilenet_v2
     "vit-tiny": 5_717_416,         # ViT-Ti/16
     "tinyllama-1.1b": 1_100_048_384,
+    # GPT-2, tied LM head once (gpt2_params; HF GPT2LMHeadModel reports the same)
+    "gpt2": 124_439_808,
+    "gpt2-medium": 354_823_168,
+    "gpt2-large": 774_030_080,
+    "gpt2-xl": 1_557_611_200,
+    "gpt2-1.5b-dfx": 1_438_683_648,    # DFX's 1.5 B shape (48 x 1536, 24 heads)
 }
 
 

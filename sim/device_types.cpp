@@ -1,6 +1,9 @@
 #include "sim/device_types.hpp"
 
 #include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <set>
 
@@ -15,21 +18,171 @@ bool is_file(const std::string& p) {
   return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 double positive(const std::string& file, const YAML::Node& map, const std::string& key,
-                bool allow_zero = false) {
-  const YAML::Node n = yaml::require(file, map, "device", key);
+                bool allow_zero = false, const std::string& ctx = "device") {
+  const YAML::Node n = yaml::require(file, map, ctx, key);
   const double v = yaml::as_double(file, n, key);
   if (v < 0 || (!allow_zero && v == 0))
-    throw InputError(yaml::where(file, n) + ": " + key + " = " + n.Scalar() + " must be " +
-                     (allow_zero ? "non-negative" : "positive"));
+    throw InputError(yaml::where(file, n) + ": " + (ctx == "device" ? "" : ctx + ".") + key +
+                     " = " + n.Scalar() + " must be " + (allow_zero ? "non-negative" : "positive"));
   return v;
+}
+std::int64_t int_in(const std::string& file, const YAML::Node& map, const std::string& ctx,
+                    const std::string& key, std::int64_t lo, std::int64_t hi) {
+  const YAML::Node n = yaml::require(file, map, ctx, key);
+  const std::string full = ctx == "device" ? key : ctx + "." + key;
+  const std::int64_t v = yaml::as_int(file, n, full);
+  if (v < lo || v > hi)
+    throw InputError(yaml::where(file, n) + ": " + full + " = " + n.Scalar() +
+                     " is out of range (" + std::to_string(lo) + ".." + std::to_string(hi) + ")");
+  return v;
+}
+
+/// The keys of device_type_keys() directly under `prefix` ("" = top level).
+std::vector<std::string> keys_under(const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& k : device_type_keys()) {
+    if (k.key.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string rest = k.key.substr(prefix.size());
+    rest = rest.substr(0, rest.find('.'));
+    if (rest.size() > 2 && rest.compare(rest.size() - 2, 2, "[]") == 0)
+      rest.resize(rest.size() - 2);
+    if (!rest.empty() && std::find(out.begin(), out.end(), rest) == out.end()) out.push_back(rest);
+  }
+  return out;
+}
+
+constexpr int kMaxSlrs = 16;
+
+struct ResourceField {
+  const char* key;
+  double Resources::*member;
+};
+constexpr ResourceField kResourceFields[] = {{"lut", &Resources::lut},
+                                             {"ff", &Resources::ff},
+                                             {"dsp", &Resources::dsp},
+                                             {"bram36", &Resources::bram36},
+                                             {"uram", &Resources::uram}};
+
+std::string number_text(double v) {
+  std::string t = std::to_string(v);
+  t.erase(t.find_last_not_of('0') + 1);
+  if (!t.empty() && t.back() == '.') t.pop_back();
+  return t;
+}
+
+/// slrs: N (N equal SLRs) or a list of {name, lut, ff, dsp, bram36, uram}; then the
+/// crossing cost when there is more than one.
+void load_slrs(const std::string& path, const YAML::Node& y, DeviceType& d) {
+  const YAML::Node s = yaml::require(path, y, "device type", "slrs");
+  if (s.IsScalar()) {
+    const std::int64_t n = int_in(path, y, "device", "slrs", 1, kMaxSlrs);
+    for (std::int64_t i = 0; i < n; ++i) {
+      Slr slr;
+      slr.name = "SLR" + std::to_string(i);
+      for (const auto& f : kResourceFields)
+        slr.capacity.*(f.member) = d.capacity.*(f.member) / static_cast<double>(n);
+      d.slr_list.push_back(slr);
+    }
+  } else if (s.IsSequence()) {
+    if (s.size() == 0 || s.size() > static_cast<std::size_t>(kMaxSlrs))
+      throw InputError(yaml::where(path, s) + ": slrs: expected 1.." + std::to_string(kMaxSlrs) +
+                       " SLRs, found " + std::to_string(s.size()));
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const YAML::Node e = s[i];
+      const std::string ctx = "slrs[" + std::to_string(i) + "]";
+      if (!e.IsMap())
+        throw InputError(yaml::where(path, e) + ": " + ctx +
+                         ": expected a map {name, lut, ff, dsp, bram36, uram}");
+      yaml::check_keys(path, e, ctx, keys_under("slrs[]."));
+      Slr slr;
+      slr.name = yaml::as_string(path, yaml::require(path, e, ctx, "name"), ctx + ".name");
+      if (slr.name.empty() || !names.insert(slr.name).second)
+        throw InputError(
+            yaml::where(path, e["name"]) + ": " + ctx + ".name: " +
+            (slr.name.empty() ? "empty SLR name" : "duplicate SLR name '" + slr.name + "'"));
+      for (const auto& f : kResourceFields)
+        slr.capacity.*(f.member) = positive(path, e, f.key, true, ctx);
+      d.slr_list.push_back(slr);
+    }
+    for (const auto& f : kResourceFields) {
+      double sum = 0;
+      for (const auto& slr : d.slr_list) sum += slr.capacity.*(f.member);
+      const double total = d.capacity.*(f.member);
+      if (std::fabs(sum - total) > 1e-9 * std::max(1.0, total))
+        throw InputError(yaml::where(path, s) + ": slrs: the SLRs' " + f.key + " sum to " +
+                         number_text(sum) + " but the device has " + f.key + " = " +
+                         number_text(total) + " (the per-SLR figures must add up to the totals)");
+    }
+  } else {
+    throw InputError(yaml::where(path, s) +
+                     ": slrs: expected a count or a list of {name, lut, ff, dsp, bram36, uram}");
+  }
+  d.slrs = static_cast<int>(d.slr_list.size());
+
+  const YAML::Node c = y["slr_crossing"];
+  if (d.slrs == 1) {
+    if (c)
+      throw InputError(yaml::where(path, c) +
+                       ": slr_crossing: the device has one SLR, so there is nothing to cross");
+    return;
+  }
+  if (!c)
+    throw InputError(path + ": slr_crossing: required for a device with " + std::to_string(d.slrs) +
+                     " SLRs ({latency_cycles, sll_bits_per_cycle})");
+  if (!c.IsMap())
+    throw InputError(yaml::where(path, c) +
+                     ": slr_crossing: expected a map {latency_cycles, sll_bits_per_cycle}");
+  yaml::check_keys(path, c, "slr_crossing", keys_under("slr_crossing."));
+  d.slr_crossing.latency_cycles =
+      static_cast<int>(int_in(path, c, "slr_crossing", "latency_cycles", 0, 1000));
+  d.slr_crossing.sll_bits_per_cycle =
+      static_cast<int>(int_in(path, c, "slr_crossing", "sll_bits_per_cycle", 1, 1000000));
 }
 }  // namespace
 
+const std::vector<DeviceKeyDecl>& device_type_keys() {
+  static const std::vector<DeviceKeyDecl> keys = {
+      {"name", "", "device type name (as system.devices[].type refers to it)"},
+      {"part", "", "the FPGA part (informational)"},
+      {"lut", "LUT", "CLB LUTs of the device"},
+      {"ff", "FF", "CLB flip-flops of the device"},
+      {"dsp", "DSP", "DSP slices of the device"},
+      {"bram36", "BRAM36", "36 Kb block RAMs of the device"},
+      {"uram", "URAM", "288 Kb UltraRAMs of the device"},
+      {"slrs", "",
+       "the SLRs: a count (that many equal SLRs, each 1/N of the totals) or a list "
+       "of per-SLR resources summing to the totals"},
+      {"slrs[].name", "", "SLR name (SLR0 at the bottom of the stack)"},
+      {"slrs[].lut", "LUT", "LUTs in this SLR"},
+      {"slrs[].ff", "FF", "flip-flops in this SLR"},
+      {"slrs[].dsp", "DSP", "DSP slices in this SLR"},
+      {"slrs[].bram36", "BRAM36", "block RAMs in this SLR"},
+      {"slrs[].uram", "URAM", "UltraRAMs in this SLR"},
+      {"slr_crossing.latency_cycles", "cycles",
+       "cycles a registered crossing of one SLR boundary adds (required with more than one SLR)"},
+      {"slr_crossing.sll_bits_per_cycle", "bits/cycle",
+       "super long lines across one boundary, both directions together (required with more "
+       "than one SLR)"},
+      {"clock_mhz", "MHz", "default fabric clock (system.clock_mhz overrides it)"},
+      {"qsfp28_ports", "ports", "QSFP28 cages (0: the device has no network links)"},
+      {"memory.kind", "", "off-chip memory: ddr3, ddr4 or hbm2"},
+      {"memory.channels", "channels", "independent memory channels (1..1024)"},
+      {"memory.gbytes_per_s", "GB/s", "peak bandwidth of all channels together"},
+      {"memory.latency_ns", "ns", "access latency of one request"},
+      {"memory.capacity_gbytes", "GB", "memory capacity"},
+  };
+  return keys;
+}
+
+const std::vector<std::string>& memory_kinds() {
+  static const std::vector<std::string> kinds = {"ddr3", "ddr4", "hbm2"};
+  return kinds;
+}
+
 DeviceType load_device_type(const std::string& path) {
   const YAML::Node y = yaml::load_file(path);
-  yaml::check_keys(path, y, "device type",
-                   {"name", "part", "lut", "ff", "dsp", "bram36", "uram", "slrs", "clock_mhz",
-                    "memory", "qsfp28_ports"});
+  yaml::check_keys(path, y, "device type", keys_under(""));
   DeviceType d;
   d.name = yaml::as_string(path, yaml::require(path, y, "device type", "name"), "name");
   if (y["part"]) d.part = yaml::as_string(path, y["part"], "part");
@@ -38,16 +191,20 @@ DeviceType load_device_type(const std::string& path) {
   d.capacity.dsp = positive(path, y, "dsp", true);
   d.capacity.bram36 = positive(path, y, "bram36", true);
   d.capacity.uram = positive(path, y, "uram", true);
-  d.slrs = static_cast<int>(positive(path, y, "slrs"));
+  load_slrs(path, y, d);
   d.clock_mhz = positive(path, y, "clock_mhz");
   if (d.clock_mhz > 2000)
     throw InputError(path + ": clock_mhz = " + std::to_string(d.clock_mhz) +
                      " is out of range (0..2000]");
   d.qsfp28_ports = static_cast<int>(positive(path, y, "qsfp28_ports", true));
   const YAML::Node m = yaml::require(path, y, "device type", "memory");
-  yaml::check_keys(path, m, "memory",
-                   {"kind", "channels", "gbytes_per_s", "latency_ns", "capacity_gbytes"});
-  d.memory_kind = yaml::as_string(path, yaml::require(path, m, "memory", "kind"), "memory.kind");
+  yaml::check_keys(path, m, "memory", keys_under("memory."));
+  const YAML::Node kind = yaml::require(path, m, "memory", "kind");
+  d.memory_kind = yaml::as_string(path, kind, "memory.kind");
+  const auto& kinds = memory_kinds();
+  if (std::find(kinds.begin(), kinds.end(), d.memory_kind) == kinds.end())
+    throw InputError(yaml::where(path, kind) + ": memory.kind = '" + d.memory_kind +
+                     "' is not one of ddr3, ddr4, hbm2" + did_you_mean(d.memory_kind, kinds));
   const double ch = positive(path, m, "channels");
   if (ch != static_cast<int>(ch) || ch > 1024)
     throw InputError(yaml::where(path, m["channels"]) +
@@ -57,6 +214,18 @@ DeviceType load_device_type(const std::string& path) {
   d.memory.latency_ps = static_cast<time_ps>(positive(path, m, "latency_ns", true) * 1000.0);
   d.memory_capacity_gbytes = positive(path, m, "capacity_gbytes");
   return d;
+}
+
+const Slr& find_slr(const DeviceType& d, const std::string& name, const std::string& where) {
+  std::vector<std::string> names;
+  for (const auto& s : d.slr_list) {
+    if (s.name == name) return s;
+    names.push_back(s.name);
+  }
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  throw InputError(where + ": device type '" + d.name + "' has no SLR '" + name +
+                   "' (SLRs: " + list + ")" + did_you_mean(name, names));
 }
 
 std::string find_device_type_file(const Config& cfg, const std::string& type) {
@@ -74,7 +243,7 @@ std::string find_device_type_file(const Config& cfg, const std::string& type) {
     if (is_file(d + "/" + type + ".yaml")) return d + "/" + type + ".yaml";
   throw InputError(cfg.file() + ": system.devices: unknown device type '" + type +
                    "' (looked for " + type + ".yaml in " + dirs[0] + " and " + dirs.back() + ")" +
-                   did_you_mean(type, {"u250", "u280"}));
+                   did_you_mean(type, {"u250", "u280", "pynq_z1"}));
 }
 
 std::vector<DeviceInstance> load_system_devices(const Config& cfg) {

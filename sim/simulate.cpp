@@ -190,6 +190,7 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       "dump-config", "print the effective configuration and exit")(
       "summary", "print the workload summary without simulating")(
       "list-keys", "list every configuration key with its default and description")(
+      "list-device-keys", "list every key of a device type file (configs/devices/*.yaml)")(
       "list-ops", po::value<std::string>()->implicit_value("text"),
       "list every op kind with its ports, params, attributes and models (text|json)")(
       "quiet,q", "print no summary, no progress, and instead of warnings only their count")(
@@ -230,6 +231,12 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       return 1;
     }
     out << (fmt == "json" ? ops::list_json() : ops::list_text());
+    return 0;
+  }
+  if (vm.count("list-device-keys")) {
+    for (const auto& k : device_type_keys())
+      out << k.key << (k.unit.empty() ? "" : " (" + k.unit + ")") << "\n    " << k.description
+          << "\n";
     return 0;
   }
   if (vm.count("list-keys")) {

@@ -51,7 +51,7 @@ class CommittedGraphs(unittest.TestCase):
                 for n in g["nodes"]:
                     for ref in n["args"].values():
                         uses[ref] = uses.get(ref, 0) + 1
-                if fname.startswith(("opt", "bert")):
+                if fname.startswith(("opt", "bert", "gpt2")):
                     self.assertGreater(max(uses.values()), 1)
                 self.assertGreater(graph_stats.stats(g)["macs"], 0)
 
