@@ -274,10 +274,11 @@ EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& e
         case engine::Lowering::Kind::Free:
           break;
       }
-      // Fusion: a one-input vector node right after a GEMM (or its last fused node) in the
+      // Fusion: a one-input element-wise node right after a GEMM (or its last fused node) in the
       // order, reading only that output, which nobody else reads, runs on its accumulator.
+      // Only element-wise nodes: a pool's window spans accumulator tiles.
       if (es.core.fuse && t.low.kind == engine::Lowering::Kind::Vector && n.args.size() == 1 &&
-          !plan.tasks.empty()) {
+          ops::of(n).cls == OpClass::Elementwise && !plan.tasks.empty()) {
         std::size_t gi = plan.tasks.size() - 1;
         if (plan.tasks[gi].fused_into >= 0)
           gi = static_cast<std::size_t>(plan.tasks[gi].fused_into);

@@ -1158,7 +1158,7 @@ RunSummary System::report(StatsTree& root) const {
         std::string fused;
         for (std::size_t f = 1; f < job->nodes.size(); ++f)
           fused +=
-              (fused.empty() ? "" : ",") + I.g.nodes[static_cast<std::size_t>(job->nodes[f])].name;
+              (fused.empty() ? "" : "+") + I.g.nodes[static_cast<std::size_t>(job->nodes[f])].name;
         if (!fused.empty()) en.set("fused", fused);
       }
     }

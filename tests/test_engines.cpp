@@ -274,3 +274,25 @@ TEST(Engines, SharedAndSpatialMnistGiveTheSameOutputs) {
   EXPECT_EQ(out_s, read_file(p.dir + "/out/outputs/fc2.npy"));
   EXPECT_NE(s.str("latency_cycles"), p.str("latency_cycles"));  // different hardware
 }
+
+// The shipped VTA system: ResNet-18 (int8) on one shared core on a PYNQ-Z1, every node on
+// the engine, conv -> batch_norm (-> relu) fused onto the accumulator tiles.
+TEST(Engines, ShippedVtaResnet18Runs) {
+  const std::string src = MASESIM_SOURCE_DIR;
+  const auto r = run_simulate({{"c.yaml", "workload: {graph: " + src +
+                                              "/workloads/graphs/resnet18_int8.json, "
+                                              "inferences: 1}\n" +
+                                              [&] {
+                                                std::string c =
+                                                    read_file(src + "/configs/vta_resnet18.yaml");
+                                                return c.substr(c.find("system:"));
+                                              }()}},
+                              "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.num("engines.vta.nodes"), 69);
+  EXPECT_EQ(r.num("engines.vta.macs"), 1814073344.0);  // ResNet-18 at 224x224
+  EXPECT_EQ(r.str("bottleneck.engine"), "vta");
+  EXPECT_EQ(r.str("nodes.conv1.engine.fused"), "bn1+relu");
+  EXPECT_EQ(r.num("devices.pynq.resources.dsp.used"), 128);  // 16x16 int8, two MACs per DSP
+  EXPECT_EQ(r.num("engines.vta.buffers.peak_weight_bytes"), 262144);
+}
