@@ -705,6 +705,9 @@ TEST(TraceCli, EveryStatisticIsDocumented) {
   ASSERT_GT(keys.size(), 100u);
   const std::string graphs = kSrc + "/workloads/graphs/";
   const std::vector<masesim::test::SimRun> runs = {
+      run_simulate(
+          {{"c.yaml", read_file(kSrc + "/configs/vta_resnet18.yaml")}}, "c.yaml",
+          "--set workload.graph=" + graphs + "resnet18_int8.json --set workload.inferences=1"),
       run_simulate({{"c.yaml", read_file(kSrc + "/configs/link_bound_2xu250.yaml")}}, "c.yaml",
                    "--set workload.graph=" + graphs + "elementwise_chain.yaml --trace /dev/null"),
       run_simulate({{"c.yaml", read_file(kSrc + "/configs/opt125m_4xu250_ring.yaml")}}, "c.yaml",
