@@ -82,19 +82,23 @@ void EngineBlock::run() {
         const time_ps all = ready.empty() ? 0 : *std::max_element(ready.begin(), ready.end());
         const engine::CoreCounters before = tl_.counters();
         time_ps done = all;
-        switch (j.low.kind) {
-          case engine::Lowering::Kind::Gemm:
-            done = tl_.gemm(j.low.gemm, j.plan, ready[0], ready.size() > 1 ? ready[1] : 0,
-                            j.fused_ops, [&](std::int64_t m, std::int64_t k, std::int64_t n) {
-                              return gemm_->run(m, k, n, tiles_run_++);
-                            });
-            break;
-          case engine::Lowering::Kind::Vector:
-            done = tl_.vector(j.low.vec, j.chunk, all);
-            break;
-          case engine::Lowering::Kind::Free:
-          case engine::Lowering::Kind::None:
-            break;
+        if (core_.cpu) {
+          done = tl_.cpu(j.cpu_ps, all);
+        } else {
+          switch (j.low.kind) {
+            case engine::Lowering::Kind::Gemm:
+              done = tl_.gemm(j.low.gemm, j.plan, ready[0], ready.size() > 1 ? ready[1] : 0,
+                              j.fused_ops, [&](std::int64_t m, std::int64_t k, std::int64_t n) {
+                                return gemm_->run(m, k, n, tiles_run_++);
+                              });
+              break;
+            case engine::Lowering::Kind::Vector:
+              done = tl_.vector(j.low.vec, j.chunk, all);
+              break;
+            case engine::Lowering::Kind::Free:
+            case engine::Lowering::Kind::None:
+              break;
+          }
         }
         const engine::CoreCounters& after = tl_.counters();
         Activity& a = j.stats.act.now();

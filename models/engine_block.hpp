@@ -1,6 +1,7 @@
 // The SystemC side of a shared engine (models/engine_cost.hpp has the cost model).
 //
-// EngineBlock: one thread runs its jobs (graph nodes, a GEMM with its fused vector nodes)
+// EngineBlock: one thread runs its jobs (on a host CPU, core.cpu: each job takes its
+// cpu_ps on the compute unit, no tiles, no DMA) (graph nodes, a GEMM with its fused vector nodes)
 // in their order for inference 0, then 1, ...; each job waits until its inputs are in the
 // device memory (TensorSignal), then its tiles go through the LD -> EX -> ST timeline,
 // whose loads and stores are TLM-2.0 reads and writes of the device's off-chip memory
@@ -70,6 +71,7 @@ struct EngineJob {
   std::int64_t chunk = 0;
   std::int64_t fused_ops = 0;
   std::int64_t macs = 0;              ///< per inference
+  time_ps cpu_ps = 0;                 ///< on a host CPU (core.cpu): the node's time
   std::vector<TensorSignal*> inputs;  ///< per data_in port
   TensorSignal* output = nullptr;     ///< its (last fused node's) output in memory
   std::vector<int> nodes;             ///< graph node indices: the node, then its fused nodes

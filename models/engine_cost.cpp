@@ -207,6 +207,14 @@ time_ps cpu_node_ps(const Lowering& l, std::int64_t macs, double bytes, const Cp
       std::llround((std::max(compute_s, mem_s) * 1e12) + c.op_overhead_ns * 1e3));
 }
 
+time_ps cpu_node_ps(const Graph& g, const Node& n, const CpuConfig& c) {
+  const Lowering l = lower(g, n);
+  if (l.kind == Lowering::Kind::None) throw std::invalid_argument(l.why);
+  double bytes = data_bytes(g, n) + static_cast<double>(n.results[0].bytes());
+  for (const auto& p : n.params) bytes += static_cast<double>(p.tensor.bytes());
+  return cpu_node_ps(l, l.kind == Lowering::Kind::Gemm ? l.gemm.macs() : 0, bytes, c);
+}
+
 // ---------------------------------------------------------------------------------------
 CoreTimeline::CoreTimeline(const CoreConfig& c, time_ps period_ps, MemFn mem, TraceFn trace)
     : c_(c), period_(period_ps), mem_(std::move(mem)), trace_(std::move(trace)) {
@@ -351,6 +359,15 @@ time_ps CoreTimeline::vector(const VectorWork& w, std::int64_t chunk, time_ps re
     acc_.resident = -1;
   }
   return last;
+}
+
+time_ps CoreTimeline::cpu(time_ps duration, time_ps ready) {
+  const time_ps start = std::max(ex_free_, ready);
+  k_.wait_input_ps += start - ex_free_;
+  k_.compute_busy_ps += duration;
+  ex_free_ = start + duration;
+  if (trace_ && duration > 0) trace_(0, "cpu", start, ex_free_);
+  return ex_free_;
 }
 
 }  // namespace masesim::engine

@@ -34,8 +34,20 @@
 
 namespace masesim::engine {
 
-/// A shared core's structure (system.engines; docs/engines.md).
+/// A host CPU's per-op-class cost (devices of kind host): a node takes
+/// overhead + max(MACs / macs_per_s, bytes moved / bytes_per_s).
+struct CpuConfig {
+  double gemm_macs_per_s = 0;     ///< linear, matmul, conv (an optimised BLAS/oneDNN loop)
+  double vector_elems_per_s = 0;  ///< element-wise, pool, norms: output elements per second
+  double bytes_per_s = 0;         ///< memory bandwidth a node's operands stream at
+  double op_overhead_ns = 0;      ///< dispatch of one op (framework overhead)
+};
+
+/// A shared core's structure (system.engines; docs/engines.md), or a host CPU (cpu = true:
+/// every node takes cpu_node_ps on the compute unit, no tiles, no DMA).
 struct CoreConfig {
+  bool cpu = false;
+  CpuConfig cpu_cost;
   // GEMM core: a systolic array of gemm_rows × gemm_cols PEs (models/systolic; none if 0).
   std::int64_t gemm_rows = 0, gemm_cols = 0;
   bool weight_stationary = true;
@@ -55,15 +67,6 @@ struct CoreConfig {
   bool has_gemm() const { return gemm_rows > 0 && gemm_cols > 0; }
   bool has_alu() const { return alu_lanes > 0; }
   bool alu_runs(const std::string& op) const;
-};
-
-/// A host CPU's per-op-class cost (devices of kind host): a node takes
-/// overhead + max(MACs / macs_per_s, bytes moved / bytes_per_s).
-struct CpuConfig {
-  double gemm_macs_per_s = 0;     ///< linear, matmul, conv (an optimised BLAS/oneDNN loop)
-  double vector_elems_per_s = 0;  ///< element-wise, pool, norms: output elements per second
-  double bytes_per_s = 0;         ///< memory bandwidth a node's operands stream at
-  double op_overhead_ns = 0;      ///< dispatch of one op (framework overhead)
 };
 
 struct GemmWork {
@@ -122,6 +125,9 @@ std::int64_t vector_ideal_cycles(const VectorWork& w, std::int64_t chunk, const 
 
 /// Host CPU time of a node in ps (see CpuConfig).
 time_ps cpu_node_ps(const Lowering& l, std::int64_t macs, double bytes, const CpuConfig& c);
+/// The same for graph node `n`: bytes are its data inputs, parameters and output; throws
+/// std::invalid_argument when the node does not lower (no CPU cost for its op class).
+time_ps cpu_node_ps(const Graph& g, const Node& n, const CpuConfig& c);
 
 /// Counted by the timeline (ps; cycles are these over the clock period).
 struct CoreCounters {
@@ -153,6 +159,8 @@ class CoreTimeline {
   /// One vector node on the ALU: chunks of `chunk` output elements, inputs in memory from
   /// `ready`. Returns the last store's end.
   time_ps vector(const VectorWork& w, std::int64_t chunk, time_ps ready);
+  /// One node on a host CPU: `duration` on the compute unit once its inputs are ready.
+  time_ps cpu(time_ps duration, time_ps ready);
 
   const CoreCounters& counters() const { return k_; }
   time_ps compute_free() const { return ex_free_; }

@@ -77,7 +77,8 @@ const std::vector<KeyDecl>& config_keys() {
        KeyType::Any,
        "[]",
        "",
-       "shared engines: list of {name, device, gemm: {rows, cols, dataflow, "
+       "shared engines: list of {name, device, memory (a host whose memory holds the engine's "
+       "tensors, over PCIe), gemm: {rows, cols, dataflow, "
        "extra_pipeline_cycles}, alu: {lanes, pipeline_cycles, ops}, buffers: {input_bytes, "
        "weight_bytes, acc_bytes, acc_elem_bytes, double_buffer}, load_bytes_per_cycle, "
        "store_bytes_per_cycle, fuse} (docs/engines.md)",
@@ -195,7 +196,8 @@ const std::vector<KeyDecl>& config_keys() {
        "{}",
        "",
        "shared engines: {engine name: [node-name globs]}; a node matched runs on that engine, "
-       "the others stay spatial blocks (docs/engines.md)",
+       "the others stay spatial blocks, or run on the CPU of the host they are placed on (an "
+       "engine named after the host device; docs/engines.md)",
        {}},
       {"mapping.engine_order",
        KeyType::Any,

@@ -29,7 +29,7 @@ std::int64_t positive(const std::string& f, const YAML::Node& n, const std::stri
 engine::CoreConfig core_config(const std::string& f, const YAML::Node& e, const std::string& ctx) {
   engine::CoreConfig c;
   yaml::check_keys(f, e, ctx,
-                   {"name", "device", "gemm", "alu", "buffers", "load_bytes_per_cycle",
+                   {"name", "device", "memory", "gemm", "alu", "buffers", "load_bytes_per_cycle",
                     "store_bytes_per_cycle", "fuse"});
   if (const YAML::Node gm = e["gemm"]) {
     const std::string k = ctx + ".gemm";
@@ -134,7 +134,42 @@ std::vector<EngineSpec> load_engine_specs(const Config& cfg,
     for (const auto& o : out)
       if (o.name == s.name)
         throw InputError(f + ": " + ctx + ".name: engine '" + s.name + "' is declared twice");
+    const DeviceInstance& di = devices[static_cast<std::size_t>(s.device)];
+    if (di.type.is_host())
+      throw InputError(f + ": " + ctx + ".device: '" + dev +
+                       "' is a host: its CPU is an engine of its own, named '" + dev +
+                       "' (assign nodes to it with mapping.engines." + dev +
+                       " or place them on it); declare engines on accelerator devices");
+    if (const YAML::Node mem = e["memory"]) {
+      const std::string md = yaml::scalar_string(f, mem, ctx + ".memory");
+      for (std::size_t d = 0; d < devices.size(); ++d)
+        if (devices[d].name == md) s.memory_device = static_cast<int>(d);
+      if (s.memory_device < 0)
+        throw InputError(yaml::where(f, mem) + ": " + ctx + ".memory: '" + md +
+                         "' is not in system.devices" + did_you_mean(md, names));
+      if (s.memory_device == s.device) {
+        s.memory_device = -1;
+      } else if (!devices[static_cast<std::size_t>(s.memory_device)].type.is_host()) {
+        throw InputError(yaml::where(f, mem) + ": " + ctx + ".memory: '" + md +
+                         "' is not a host: an engine uses its own device's memory or a "
+                         "host's over PCIe");
+      }
+    }
     s.core = core_config(f, e, ctx);
+    out.push_back(std::move(s));
+  }
+  for (std::size_t d = 0; d < devices.size(); ++d) {
+    if (!devices[d].type.is_host()) continue;
+    for (const auto& o : out)
+      if (o.name == devices[d].name)
+        throw InputError(f + ": system.engines: engine '" + o.name +
+                         "' has the name of host device '" + o.name +
+                         "', whose CPU is an engine of that name");
+    EngineSpec s;
+    s.name = devices[d].name;
+    s.device = static_cast<int>(d);
+    s.core.cpu = true;
+    s.core.cpu_cost = devices[d].type.cpu;
     out.push_back(std::move(s));
   }
   std::vector<std::string> names;
@@ -168,7 +203,7 @@ bool glob_match(const std::string& glob, const std::string& name) {
 }  // namespace
 
 EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& engines,
-                                const std::string& file) {
+                                const std::string& file, const std::vector<int>& default_engine) {
   EngineAssignment a;
   a.engine_of.assign(g.nodes.size(), -1);
   if (engines.empty()) return a;
@@ -192,6 +227,8 @@ EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& e
                          "' matches no node of the graph");
     }
   }
+  for (std::size_t i = 0; i < default_engine.size() && i < g.nodes.size(); ++i)
+    if (a.engine_of[i] < 0 && default_engine[i] >= 0) a.engine_of[i] = default_engine[i];
   // Every node's ancestors (the graph's nodes are in topological order).
   std::vector<std::vector<bool>> ancestors(g.nodes.size(),
                                            std::vector<bool>(g.nodes.size(), false));
@@ -249,6 +286,15 @@ EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& e
       t.low = engine::lower(g, n);
       t.macs = node_macs(g, n);
       const std::string what = file + ": node '" + n.name + "' (" + n.op + ") on " + who + ": ";
+      if (es.core.cpu) {  // a host CPU runs every op that has a cost, one node after another
+        try {
+          t.cpu_ps = engine::cpu_node_ps(g, n, es.core.cpu_cost);
+        } catch (const std::invalid_argument& x) {
+          throw InputError(what + "the host CPU has no cost for it (" + x.what() + ")");
+        }
+        plan.tasks.push_back(std::move(t));
+        continue;
+      }
       switch (t.low.kind) {
         case engine::Lowering::Kind::None:
           throw InputError(what + "cannot run on a shared engine (" + t.low.why + ")");
@@ -304,6 +350,7 @@ EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& e
 
 Resources engine_resources(const EngineSpec& e, const DeviceType& type) {
   Resources r;
+  if (e.core.cpu) return r;  // a host's CPU uses no fabric
   const engine::CoreConfig& c = e.core;
   if (c.has_gemm()) {
     LinearShape s;

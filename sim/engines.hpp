@@ -24,13 +24,17 @@ struct DeviceInstance;
 struct EngineSpec {
   std::string name;
   int device = 0;  ///< index into SystemSpec::devices
-  engine::CoreConfig core;
+  /// The device whose memory holds the engine's tensors: its own (-1), or a host's, reached
+  /// over the card's PCIe link (system.engines[].memory).
+  int memory_device = -1;
+  engine::CoreConfig core;         ///< core.cpu: the CPU of host device `device` (named after it)
   std::vector<std::string> globs;  ///< mapping.engines.<name>, in the order given
   std::vector<std::string> order;  ///< mapping.engine_order.<name> (empty: topological)
 };
 
 /// Reads system.engines, mapping.engines and mapping.engine_order (devices by name from
-/// `devices`). InputError naming the file and key.
+/// `devices`), and adds one CPU engine per host device, named after the device, after the
+/// declared engines. InputError naming the file and key.
 std::vector<EngineSpec> load_engine_specs(const Config& cfg,
                                           const std::vector<DeviceInstance>& devices);
 
@@ -44,6 +48,7 @@ struct EngineTask {
   std::int64_t fused_ops = 0;  ///< their ALU ops per output element
   int fused_into = -1;         ///< a fused vector node: its GEMM's task index
   std::int64_t macs = 0;       ///< per inference
+  time_ps cpu_ps = 0;          ///< on a host CPU: the node's time (engine::cpu_node_ps)
 };
 
 struct EnginePlan {
@@ -56,9 +61,11 @@ struct EngineAssignment {
   bool any() const { return !plans.empty(); }
 };
 
-/// Assigns, orders and lowers (see the file comment).
+/// Assigns, orders and lowers (see the file comment). A node that no glob assigns runs
+/// on `default_engine[i]` when that is >= 0 (the CPU of the host it is placed on).
 EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& engines,
-                                const std::string& file);
+                                const std::string& file,
+                                const std::vector<int>& default_engine = {});
 
 /// The engine's own resources: the GEMM array (as a MAC datapath of rows × cols), the
 /// ALU lanes, the three buffers and the load/store ports (models/resource_model.hpp).

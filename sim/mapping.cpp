@@ -240,13 +240,19 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
   }
 
   // Shared engines: their nodes live on the engine's device and use the engine's resources.
-  m.engines = assign_engines(g, sys.engines, sys.file);
+  // Nodes that no mapping.engines glob takes and that are placed on a host run on its CPU.
+  std::vector<int> default_engine(g.nodes.size(), -1);
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    for (std::size_t e = 0; e < sys.engines.size(); ++e)
+      if (sys.engines[e].core.cpu && sys.engines[e].device == m.nodes[i].device)
+        default_engine[i] = static_cast<int>(e);
+  m.engines = assign_engines(g, sys.engines, sys.file, default_engine);
   if (m.engines.any()) {
     if (ms.automatic || ms.partition != "manual")
       throw InputError(sys.file +
-                       ": shared engines (mapping.engines) need mapping.partition: "
-                       "manual and mapping.auto: false (the partitioners place spatial blocks "
-                       "only)");
+                       ": shared engines (mapping.engines, or a host device's CPU) need "
+                       "mapping.partition: manual and mapping.auto: false (the partitioners "
+                       "place spatial blocks only)");
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       const int e = m.engines.engine_of[i];
       if (e < 0) continue;

@@ -13,6 +13,7 @@
 #include <fnmatch.h>
 
 #include "interconnect/bridge.hpp"
+#include "interconnect/pcie_link.hpp"
 #include "interconnect/topology.hpp"
 #include "models/engine_block.hpp"
 #include "models/functional/check.hpp"
@@ -77,13 +78,42 @@ struct System::Impl {
   std::vector<std::array<int, 3>> job_of;
   BlockStats no_stats;
   bool on_engine(std::size_t i) const { return m.engines.any() && m.engines.engine_of[i] >= 0; }
-  /// Consumer `c` reads producer node `p`'s output from the same device memory (both on
-  /// engines of one device): no stream between them.
+  /// PCIe links from a card to a host's memory (engines with system.engines[].memory).
+  std::map<std::pair<int, int>, std::unique_ptr<PcieLink>> pcie;  ///< (card, host) -> link
+  /// The device whose memory holds engine node `i`'s tensors.
+  int memory_of(std::size_t i) const {
+    const EngineSpec& es = spec.engines[static_cast<std::size_t>(m.engines.engine_of[i])];
+    return es.memory_device >= 0 ? es.memory_device : es.device;
+  }
+  /// Consumer `c` reads producer node `p`'s output from the same memory (both on engines
+  /// whose tensors live in one device's memory): no stream between them.
   bool memory_edge(int p, int c) const {
     return p >= 0 && c >= 0 && on_engine(static_cast<std::size_t>(p)) &&
            on_engine(static_cast<std::size_t>(c)) &&
-           m.nodes[static_cast<std::size_t>(p)].device ==
-               m.nodes[static_cast<std::size_t>(c)].device;
+           memory_of(static_cast<std::size_t>(p)) == memory_of(static_cast<std::size_t>(c));
+  }
+  /// Where engine `e`'s DMA (and its ingress/egress blocks) send their requests: its
+  /// device's memory, or the PCIe link to the host's.
+  tlm::tlm_base_target_socket_b<32, tlm::tlm_fw_transport_if<>, tlm::tlm_bw_transport_if<>>&
+  engine_memory(std::size_t e) {
+    const EngineSpec& es = spec.engines[e];
+    if (es.memory_device < 0) return dev[static_cast<std::size_t>(es.device)]->memory.socket;
+    auto& link = pcie[{es.device, es.memory_device}];
+    if (!link) {
+      const auto& host = devices[static_cast<std::size_t>(es.memory_device)];
+      const auto& card = devices[static_cast<std::size_t>(es.device)];
+      link = std::make_unique<PcieLink>(
+          ("pcie_" + sanitize(card.name) + "_" + sanitize(host.name)).c_str(), host.type.pcie,
+          host.name, card.name);
+      link->host_memory.bind(dev[static_cast<std::size_t>(es.memory_device)]->memory.socket);
+    }
+    return link->socket;
+  }
+  /// Registers an initiator with the memory that serves engine `e`'s requests.
+  void register_engine_initiator(std::size_t e, const void* who) {
+    const EngineSpec& es = spec.engines[e];
+    dev[static_cast<std::size_t>(es.memory_device >= 0 ? es.memory_device : es.device)]
+        ->memory.register_initiator(who);
   }
   const EngineJob* job_ptr(std::size_t i) const {
     if (!on_engine(i) || job_of.empty() || job_of[i][0] < 0) return nullptr;
@@ -479,6 +509,7 @@ struct System::Impl {
         j.chunk = t.chunk;
         j.fused_ops = t.fused_ops;
         j.macs = t.macs;
+        j.cpu_ps = t.cpu_ps;
         j.nodes.push_back(t.node);
         for (const int f : t.fused) j.nodes.push_back(f);
         j.output = node_signal[ni];
@@ -497,14 +528,22 @@ struct System::Impl {
           signals.push_back(
               std::make_unique<TensorSignal>(n.name + ".data_in_" + std::to_string(p)));
           const std::int64_t bytes = g.tensor_of(n.args[p]).bytes();
-          sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
+          // A graph input of an engine whose tensors are in a host's memory is written there
+          // by the host itself (no PCIe); any other stream enters through the engine's path.
+          const bool host_side = pi < 0 && es.memory_device >= 0;
+          const int side = host_side ? es.memory_device : es.device;
+          sc_core::sc_get_curr_simcontext()->hierarchy_push(
+              dev[static_cast<std::size_t>(side)].get());
           ingress.push_back(std::make_unique<IngressBlock>(
-              ("ingress_" + sanitize(n.name) + "_" + std::to_string(p)).c_str(), period, in,
-              m.nodes[ni].hw.in[p].beats, bytes, inferences, signals.back().get(),
+              ("ingress_" + sanitize(n.name) + "_" + std::to_string(p)).c_str(), period_of(side),
+              in, m.nodes[ni].hw.in[p].beats, bytes, inferences, signals.back().get(),
               next_addr(bytes)));
           sc_core::sc_get_curr_simcontext()->hierarchy_pop();
-          ingress.back()->mem_socket.bind(dm.memory.socket);
-          dm.memory.register_initiator(ingress.back().get());
+          if (host_side)
+            ingress.back()->mem_socket.bind(dev[static_cast<std::size_t>(side)]->memory.socket);
+          else
+            ingress.back()->mem_socket.bind(engine_memory(e));
+          register_engine_initiator(e, ingress.back().get());
           in->set_ends(in->producer(), ingress.back().get());
           j.inputs.push_back(signals.back().get());
         }
@@ -515,13 +554,22 @@ struct System::Impl {
         const auto ni = static_cast<std::size_t>(t.node);
         if (!node_out[ni]) continue;
         const Tensor& out = g.nodes[ni].results[0];
-        sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
+        // A graph output read by the host from its own memory: no PCIe (as ingress).
+        const bool host_side =
+            es.memory_device >= 0 && dynamic_cast<SinkBlock*>(node_out[ni]->consumer()) != nullptr;
+        const int side = host_side ? es.memory_device : es.device;
+        sc_core::sc_get_curr_simcontext()->hierarchy_push(
+            dev[static_cast<std::size_t>(side)].get());
         egress.push_back(std::make_unique<EgressBlock>(
-            ("egress_" + sanitize(g.nodes[ni].name)).c_str(), period, node_signal[ni], node_out[ni],
-            m.nodes[ni].hw.out.beats, out.bytes(), inferences, next_addr(out.bytes())));
+            ("egress_" + sanitize(g.nodes[ni].name)).c_str(), period_of(side), node_signal[ni],
+            node_out[ni], m.nodes[ni].hw.out.beats, out.bytes(), inferences,
+            next_addr(out.bytes())));
         sc_core::sc_get_curr_simcontext()->hierarchy_pop();
-        egress.back()->mem_socket.bind(dm.memory.socket);
-        dm.memory.register_initiator(egress.back().get());
+        if (host_side)
+          egress.back()->mem_socket.bind(dev[static_cast<std::size_t>(side)]->memory.socket);
+        else
+          egress.back()->mem_socket.bind(engine_memory(e));
+        register_engine_initiator(e, egress.back().get());
         node_out[ni]->set_ends(egress.back().get(), node_out[ni]->consumer());
       }
       // The GEMM core: the cycle model, or the Verilated RTL for --cosim <engine>.
@@ -544,6 +592,10 @@ struct System::Impl {
                             std::max<std::int64_t>(1, es.core.gemm_cols),
                             es.core.weight_stationary);
       for (auto& j : jobs) {
+        if (es.core.cpu) {
+          j.ideal_cycles = static_cast<std::int64_t>(j.cpu_ps / period);
+          continue;
+        }
         if (j.low.kind == engine::Lowering::Kind::Gemm)
           j.ideal_cycles =
               engine::gemm_ideal_cycles(j.low.gemm, j.plan, j.fused_ops, es.core,
@@ -558,9 +610,9 @@ struct System::Impl {
                                                             es.core, period, std::move(jobs),
                                                             inferences, engine_gemms.back().get()));
       sc_core::sc_get_curr_simcontext()->hierarchy_pop();
-      engine_blocks.back()->mem_socket.bind(dm.memory.socket);
-      dm.memory.register_initiator(engine_blocks.back()->load_id());
-      dm.memory.register_initiator(engine_blocks.back()->store_id());
+      engine_blocks.back()->mem_socket.bind(engine_memory(e));
+      register_engine_initiator(e, engine_blocks.back()->load_id());
+      register_engine_initiator(e, engine_blocks.back()->store_id());
     }
   }
 
@@ -1240,7 +1292,31 @@ RunSummary System::report(StatsTree& root) const {
       auto cyc = [&](time_ps ps) { return static_cast<std::int64_t>(ps / p); };
       auto& t = es.child(spec.name);
       t.set("device", I.devices[static_cast<std::size_t>(spec.device)].name);
-      t.set("impl", I.engine_gemms[e]->impl());
+      t.set("kind", c.cpu ? "host_cpu" : "core");
+      t.set("memory", I.devices[static_cast<std::size_t>(
+                                    spec.memory_device >= 0 ? spec.memory_device : spec.device)]
+                          .name);
+      t.set("impl", c.cpu ? "cost_model" : I.engine_gemms[e]->impl());
+      if (c.cpu) {
+        // The same host running every node of the graph itself, one after another.
+        time_ps all = 0;
+        std::string why;
+        for (const auto& n : I.g.nodes) {
+          try {
+            all += engine::cpu_node_ps(I.g, n, c.cpu_cost);
+          } catch (const std::invalid_argument& x) {
+            if (why.empty()) why = "node '" + n.name + "': " + x.what();
+          }
+        }
+        if (why.empty()) {
+          t.set("all_on_host_latency_us", static_cast<double>(all) / 1e6);
+          t.set("offload_speedup",
+                r.latency_ps > 0 ? static_cast<double>(all) / static_cast<double>(r.latency_ps)
+                                 : 0.0);
+        } else {
+          t.set("all_on_host_latency_us", "n/a (" + why + ")");
+        }
+      }
       if (c.has_gemm())
         t.set("gemm", std::to_string(c.gemm_rows) + "x" + std::to_string(c.gemm_cols) + " " +
                           (c.weight_stationary ? "weight_stationary" : "output_stationary"));
@@ -1265,7 +1341,11 @@ RunSummary System::report(StatsTree& root) const {
       t.set("macs", static_cast<std::int64_t>(k.macs));
       const double peak =
           static_cast<double>(c.gemm_rows * c.gemm_cols) * static_cast<double>(total);
-      t.set("utilisation", peak > 0 ? static_cast<double>(k.macs) / peak : 0.0);
+      if (c.cpu)  // a host CPU: the share of the run it computed
+        t.set("utilisation",
+              total > 0 ? static_cast<double>(busy) / static_cast<double>(total) : 0.0);
+      else
+        t.set("utilisation", peak > 0 ? static_cast<double>(k.macs) / peak : 0.0);
       auto& bu = t.child("buffers");
       bu.set("input_bytes", c.input_buffer_bytes);
       bu.set("weight_bytes", c.weight_buffer_bytes);
@@ -1292,6 +1372,24 @@ RunSummary System::report(StatsTree& root) const {
         engine_busy = busy;
         engine_kind = spec.name;
       }
+    }
+  }
+  if (!I.pcie.empty()) {
+    auto& ps = root.child("pcie");
+    for (const auto& [key, link] : I.pcie) {
+      auto& t = ps.child(link->card() + "-" + link->host());
+      const PcieStats& st = link->stats();
+      const auto& pp = link->params();
+      t.set("generation", static_cast<std::int64_t>(pp.generation));
+      t.set("lanes", static_cast<std::int64_t>(pp.lanes));
+      t.set("payload_gbytes_per_s", interconnect::pcie_payload_bytes_per_s(pp) / 1e9);
+      t.set("latency_ns", pp.latency_ns);
+      t.set("transfers", static_cast<std::int64_t>(st.transfers));
+      t.set("h2d_bytes", static_cast<std::int64_t>(st.h2d_bytes));
+      t.set("d2h_bytes", static_cast<std::int64_t>(st.d2h_bytes));
+      t.set("h2d_busy_ns", static_cast<double>(st.h2d_busy_ps) / 1e3);
+      t.set("d2h_busy_ns", static_cast<double>(st.d2h_busy_ps) / 1e3);
+      t.set("wait_ns", static_cast<double>(st.wait_ps) / 1e3);
     }
   }
   auto& bn = root.child("bottleneck");
@@ -1461,6 +1559,15 @@ std::string format_summary(const StatsTree& s) {
   if (const StatsTree* E = s.find_child("engines"))
     for (const auto& name : E->child_names()) {
       const StatsTree& e = *E->find_child(name);
+      if (e.get("kind") == "host_cpu") {
+        o << "  host cpu     " << name << ": " << e.get("nodes") << " nodes, busy "
+          << e.get("busy_cycles") << " cycles, waits for input " << e.get("wait_input_cycles")
+          << "; all on the host: " << e.get("all_on_host_latency_us") << " us";
+        if (!e.get("offload_speedup").empty())
+          o << " (this run " << s.get("latency_us") << " us: " << e.get("offload_speedup") << "x)";
+        o << "\n";
+        continue;
+      }
       o << "  engine       " << name << " on " << e.get("device") << ": " << e.get("nodes")
         << " nodes, busy " << e.get("busy_cycles") << " cycles, waits load "
         << e.get("wait_load_cycles") << " / store " << e.get("wait_store_cycles") << " / input "
