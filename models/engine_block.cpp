@@ -58,9 +58,15 @@ EngineBlock::EngineBlock(const sc_core::sc_module_name& name, const engine::Core
       tl_(
           core, period_ps,
           [this](time_ps issue, std::uint64_t bytes, bool write) {
+            // The DMA issues a transfer as AXI bursts of at most kDmaBurstBytes, all at once;
+            // the memory serves each in its first free gap (so the bursts of a long load
+            // interleave with the other unit's), and the transfer is done with its last.
             const void* who = write ? static_cast<const void*>(&store_tag_) : &load_tag_;
-            const time_ps done =
-                timed_read(*mem_socket.operator->(), issue, bytes, 0, write, who, false);
+            time_ps done = issue;
+            for (std::uint64_t off = 0; off < bytes; off += kDmaBurstBytes)
+              done = std::max(done, timed_read(*mem_socket.operator->(), issue,
+                                               std::min<std::uint64_t>(kDmaBurstBytes, bytes - off),
+                                               off, write, who, false));
             last_ps_ = std::max(last_ps_, done);
             return done;
           },
