@@ -275,6 +275,32 @@ TEST(Engines, SharedAndSpatialMnistGiveTheSameOutputs) {
   EXPECT_NE(s.str("latency_cycles"), p.str("latency_cycles"));  // different hardware
 }
 
+// The GEMM-offload design (host CPU + a GEMM engine over PCIe, configs/gemm_offload_mnist.yaml)
+// computes what the spatial design computes, bit-exact with the PyTorch emulation (the
+// design's own acceptance test: identical to PyTorch).
+TEST(Engines, HostOffloadMnistGivesTheSpatialOutputs) {
+  const std::string data = MASESIM_FN_DATA;
+  struct stat st {};
+  if (stat((data + "/mnist_cnn_int8.json").c_str(), &st) != 0)
+    GTEST_SKIP() << "no functional data (python3-torch missing)";
+  const std::string base = "workload: {graph: " + data +
+                           "/mnist_cnn_int8.json, inferences: 2}\nsimulation: {mode: functional}\n";
+  std::string offload =
+      read_file(std::string(MASESIM_SOURCE_DIR) + "/configs/gemm_offload_mnist.yaml");
+  offload = base + offload.substr(offload.find("system:"));
+  const auto o = run_simulate({{"c.yaml", offload}}, "c.yaml", "--check-reference");
+  const auto p = run_simulate({{"c.yaml", base}}, "c.yaml", "--check-reference");
+  ASSERT_EQ(o.exit_code, 0) << o.stderr_text;
+  ASSERT_EQ(p.exit_code, 0) << p.stderr_text;
+  EXPECT_EQ(o.str("nodes.relu1.engine.name"), "host");
+  EXPECT_EQ(o.str("nodes.fc1.engine.name"), "gemm");
+  EXPECT_EQ(o.num("reference_check.nodes"), 9);
+  EXPECT_EQ(o.num("reference_check.mismatches"), 0);
+  const std::string out_o = read_file(o.dir + "/out/outputs/fc2.npy");
+  EXPECT_FALSE(out_o.empty());
+  EXPECT_EQ(out_o, read_file(p.dir + "/out/outputs/fc2.npy"));
+}
+
 // The shipped VTA system: ResNet-18 (int8) on one shared core on a PYNQ-Z1, every node on
 // the engine, conv -> batch_norm (-> relu) fused onto the accumulator tiles.
 TEST(Engines, ShippedVtaResnet18Runs) {
