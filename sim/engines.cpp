@@ -29,8 +29,8 @@ std::int64_t positive(const std::string& f, const YAML::Node& n, const std::stri
 engine::CoreConfig core_config(const std::string& f, const YAML::Node& e, const std::string& ctx) {
   engine::CoreConfig c;
   yaml::check_keys(f, e, ctx,
-                   {"name", "device", "memory", "gemm", "alu", "buffers", "load_bytes_per_cycle",
-                    "store_bytes_per_cycle", "fuse"});
+                   {"name", "device", "slr", "memory", "gemm", "alu", "buffers",
+                    "load_bytes_per_cycle", "store_bytes_per_cycle", "fuse"});
   if (const YAML::Node gm = e["gemm"]) {
     const std::string k = ctx + ".gemm";
     yaml::check_keys(f, gm, k, {"rows", "cols", "dataflow", "extra_pipeline_cycles"});
@@ -154,6 +154,11 @@ std::vector<EngineSpec> load_engine_specs(const Config& cfg,
                          "' is not a host: an engine uses its own device's memory or a "
                          "host's over PCIe");
       }
+    }
+    if (const YAML::Node sl = e["slr"]) {
+      const std::string name = yaml::scalar_string(f, sl, ctx + ".slr");
+      const Slr& found = find_slr(di.type, name, yaml::where(f, sl) + ": " + ctx + ".slr");
+      s.slr = static_cast<int>(&found - di.type.slr_list.data());
     }
     s.core = core_config(f, e, ctx);
     out.push_back(std::move(s));

@@ -27,6 +27,7 @@ struct EngineSpec {
   /// The device whose memory holds the engine's tensors: its own (-1), or a host's, reached
   /// over the card's PCIe link (system.engines[].memory).
   int memory_device = -1;
+  int slr = -1;  ///< index into the device type's SLRs (system.engines[].slr), -1 none
   engine::CoreConfig core;         ///< core.cpu: the CPU of host device `device` (named after it)
   std::vector<std::string> globs;  ///< mapping.engines.<name>, in the order given
   std::vector<std::string> order;  ///< mapping.engine_order.<name> (empty: topological)

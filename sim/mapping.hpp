@@ -25,6 +25,16 @@ struct NodeMap {
   NodeHw hw;
   OpTiming timing;
   Resources resources;
+  int slr = -1;  ///< index into its device type's SLRs (mapping.slr or its engine's), -1 none
+};
+
+/// The SLRs of one device after mapping: what the placed nodes and engines use in each, and
+/// the streams between them.
+struct SlrLedger {
+  std::vector<Resources> used;              ///< per SLR
+  std::vector<std::int64_t> boundary_bits;  ///< per boundary i|i+1: stream bits per cycle
+  std::int64_t crossings = 0;               ///< streams between nodes in different SLRs
+  std::int64_t unplaced_nodes = 0;          ///< nodes of the device with no SLR
 };
 
 struct Mapping {
@@ -43,7 +53,13 @@ struct Mapping {
   /// A node on an engine has no block resources of its own; each engine's are in `used`.
   EngineAssignment engines;
   std::vector<Resources> engine_resources;  ///< per engine (SystemSpec::engines)
+  std::vector<SlrLedger> slrs;              ///< per device
 };
+
+/// Cycles a stream between SLR `a` and SLR `b` of a device of type `t` adds: one registered
+/// crossing (slr_crossing.latency_cycles) per boundary between them (0 for a == b or either
+/// unplaced).
+std::int64_t slr_crossing_cycles(const DeviceType& t, int a, int b);
 
 /// Maps `g` onto `s.devices` with `s.mapping`. InputError when the configuration
 /// contradicts itself (hw.weights: off_chip under mapping.weights: on_chip; mapping.auto

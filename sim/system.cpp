@@ -656,8 +656,19 @@ struct System::Impl {
                 ? static_cast<std::size_t>(fork_depth > 0 ? fork_depth
                                                           : std::max<std::int64_t>(max_beats, 1))
                 : depth;
+        // Between two SLRs of one device: registered crossings (slr_crossing_cycles), each
+        // stage a two-entry register slice as PG373's SLR-crossing mode, so the crossing
+        // adds its latency and two entries per stage and keeps the stream's rate.
+        const std::int64_t x_cycles =
+            ni >= 0 && producer_node >= 0 && m.nodes[static_cast<std::size_t>(ni)].device == device
+                ? slr_crossing_cycles(devices[static_cast<std::size_t>(device)].type,
+                                      m.nodes[static_cast<std::size_t>(producer_node)].slr,
+                                      m.nodes[static_cast<std::size_t>(ni)].slr)
+                : 0;
         Stream* leg =
-            new_stream(pname + "->" + cname + (ni < 0 ? "" : ".data_in_" + std::to_string(arg)), d);
+            new_stream(pname + "->" + cname + (ni < 0 ? "" : ".data_in_" + std::to_string(arg)),
+                       d + 2 * static_cast<std::size_t>(x_cycles));
+        if (x_cycles > 0) leg->set_latency(static_cast<time_ps>(x_cycles) * period);
         legs.push_back(leg);
         if (ni < 0) {
           sinks.push_back(std::make_unique<SinkBlock>(("sink_" + sanitize(pname)).c_str(), period,
@@ -672,6 +683,7 @@ struct System::Impl {
         const int cdev = m.nodes[static_cast<std::size_t>(ni)].device;
         leg = cross(leg, device, cdev, tiling, g.tensor_of(ref).precision,
                     pname + "->" + cname + ".data_in_" + std::to_string(arg), var);
+
         if (want.elems_per_beat != tiling.elems_per_beat) {
           OpTiming t;
           t.engine = OpTiming::Engine::Streaming;
@@ -1447,6 +1459,30 @@ RunSummary System::report(StatsTree& root) const {
       x.set("used", std::ceil(uc.first));
       x.set("available", uc.second);
       x.set("utilisation", uc.second > 0 ? uc.first / uc.second : 0.0);
+    }
+    if (ty.slr_list.size() > 1 && d < I.m.slrs.size()) {  // the per-SLR ledger
+      const SlrLedger& L = I.m.slrs[d];
+      auto& sl = t.child("slrs");
+      for (std::size_t k = 0; k < ty.slr_list.size(); ++k) {
+        auto& st = sl.child(ty.slr_list[k].name);
+        const Resources& su = L.used[k];
+        const Resources& sc = ty.slr_list[k].capacity;
+        const std::pair<const char*, std::pair<double, double>> srs[] = {
+            {"lut", {su.lut, sc.lut}},
+            {"ff", {su.ff, sc.ff}},
+            {"dsp", {su.dsp, sc.dsp}},
+            {"bram36", {su.bram36, sc.bram36}},
+            {"uram", {su.uram, sc.uram}}};
+        for (const auto& [name, uc] : srs) {
+          auto& x = st.child(name);
+          x.set("used", std::ceil(uc.first));
+          x.set("available", uc.second);
+          x.set("utilisation", uc.second > 0 ? uc.first / uc.second : 0.0);
+        }
+        if (k + 1 < ty.slr_list.size()) st.set("boundary_bits_per_cycle", L.boundary_bits[k]);
+      }
+      t.set("slr_crossings", L.crossings);
+      t.set("slr_unplaced_nodes", L.unplaced_nodes);
     }
     const auto& mem = I.dev[d]->memory.channels();
     auto& mt = t.child("memory");

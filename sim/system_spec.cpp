@@ -109,6 +109,15 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
                        "' is not in system.devices");
     m.place.push_back(r);
   }
+  const YAML::Node slr = cfg.get_node("mapping.slr");
+  if (!slr.IsMap() && !(slr.IsSequence() && slr.size() == 0))
+    throw InputError(f + ": mapping.slr: expected a mapping {node-name glob: SLR name}");
+  for (const auto& kv : slr) {
+    SlrRule r;
+    r.glob = yaml::key_string(f, kv.first, "mapping.slr");
+    r.slr = yaml::scalar_string(f, kv.second, "mapping.slr." + r.glob);
+    m.slr.push_back(r);
+  }
   const YAML::Node globs = cfg.get_node("mapping.systolic");
   for (std::size_t k = 0; globs.IsSequence() && k < globs.size(); ++k)
     m.systolic.push_back(yaml::scalar_string(f, globs[k], "mapping.systolic"));
