@@ -96,6 +96,9 @@ Lowering lower(const Graph& g, const Node& n) {
       return l;
     }
     case OpClass::Wire:
+    // A KV cache on an engine is a region of the memory: the producer's store of the step's
+    // keys/values is the append, and consumers load the context from there.
+    case OpClass::KvCache:
       l.kind = Lowering::Kind::Free;
       return l;
     default:

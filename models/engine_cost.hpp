@@ -9,7 +9,8 @@
 // N = out_channels/groups) — the lowering loads the im2col rows of each tile, an upper
 // bound of VTA's windowed loads (docs/engines.md); element-wise, pool and row-reduce
 // nodes are vector work for the ALU (out elements × ops per element); wire ops (view,
-// flatten, dropout) cost nothing on an engine.
+// flatten, dropout) cost nothing on an engine, nor does a KV cache (the cache is memory:
+// its producer's store appends to it, its consumers load the context from it).
 //
 // Tiling (plan_gemm): tiles are multiples of the array (k of rows, n of cols) that fit the
 // buffers with `slots` tiles each (2: double buffering, so the load of tile i+1 overlaps the

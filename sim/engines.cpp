@@ -207,6 +207,64 @@ bool glob_match(const std::string& glob, const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+/// `t`'s lowering on `es` for node `n` of `g`: tiles (GEMM) or chunk (vector), or a host
+/// CPU's time. InputError starting with `what` when the engine cannot run it.
+void lower_task(const Graph& g, const Node& n, const EngineSpec& es, EngineTask& t,
+                const std::string& what) {
+  t.low = engine::lower(g, n);
+  t.macs = node_macs(g, n);
+  if (es.core.cpu) {  // a host CPU runs every op that has a cost, one node after another
+    try {
+      t.cpu_ps = engine::cpu_node_ps(g, n, es.core.cpu_cost);
+    } catch (const std::invalid_argument& x) {
+      throw InputError(what + "the host CPU has no cost for it (" + x.what() + ")");
+    }
+    return;
+  }
+  switch (t.low.kind) {
+    case engine::Lowering::Kind::None:
+      throw InputError(what + "cannot run on a shared engine (" + t.low.why + ")");
+    case engine::Lowering::Kind::Gemm:
+      if (!es.core.has_gemm()) throw InputError(what + "the engine has no GEMM core");
+      try {
+        t.plan = engine::plan_gemm(t.low.gemm, es.core);
+      } catch (const std::invalid_argument& x) {
+        throw InputError(what + x.what());
+      }
+      break;
+    case engine::Lowering::Kind::Vector:
+      if (!es.core.alu_runs(n.op))
+        throw InputError(what + (es.core.has_alu() ? "the engine's ALU does not run '" + n.op +
+                                                         "' (system.engines alu.ops)"
+                                                   : std::string("the engine has no ALU")));
+      try {
+        t.chunk = engine::vector_chunk_elems(t.low.vec, es.core);
+      } catch (const std::invalid_argument& x) {
+        throw InputError(what + x.what());
+      }
+      break;
+    case engine::Lowering::Kind::Free:
+      break;
+  }
+}
+
+}  // namespace
+
+EngineTask engine_task_at(const Graph& gv, const EngineTask& t, const EngineSpec& es,
+                          const std::string& what) {
+  EngineTask v = t;
+  const Node& n = gv.nodes[static_cast<std::size_t>(t.node)];
+  lower_task(gv, n, es, v,
+             what + "node '" + n.name + "' (" + n.op + ") on engine '" + es.name + "': ");
+  if (!t.fused.empty() && v.low.kind == engine::Lowering::Kind::Gemm)
+    v.low.gemm.out_elem_bytes =
+        gv.nodes[static_cast<std::size_t>(t.fused.back())].results[0].precision.bits_per_element() /
+        8.0;
+  return v;
+}
+
 EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& engines,
                                 const std::string& file, const std::vector<int>& default_engine) {
   EngineAssignment a;
@@ -288,42 +346,11 @@ EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& e
       const Node& n = g.nodes[static_cast<std::size_t>(i)];
       EngineTask t;
       t.node = i;
-      t.low = engine::lower(g, n);
-      t.macs = node_macs(g, n);
       const std::string what = file + ": node '" + n.name + "' (" + n.op + ") on " + who + ": ";
-      if (es.core.cpu) {  // a host CPU runs every op that has a cost, one node after another
-        try {
-          t.cpu_ps = engine::cpu_node_ps(g, n, es.core.cpu_cost);
-        } catch (const std::invalid_argument& x) {
-          throw InputError(what + "the host CPU has no cost for it (" + x.what() + ")");
-        }
+      lower_task(g, n, es, t, what);
+      if (es.core.cpu) {
         plan.tasks.push_back(std::move(t));
         continue;
-      }
-      switch (t.low.kind) {
-        case engine::Lowering::Kind::None:
-          throw InputError(what + "cannot run on a shared engine (" + t.low.why + ")");
-        case engine::Lowering::Kind::Gemm:
-          if (!es.core.has_gemm()) throw InputError(what + "the engine has no GEMM core");
-          try {
-            t.plan = engine::plan_gemm(t.low.gemm, es.core);
-          } catch (const std::invalid_argument& x) {
-            throw InputError(what + x.what());
-          }
-          break;
-        case engine::Lowering::Kind::Vector:
-          if (!es.core.alu_runs(n.op))
-            throw InputError(what + (es.core.has_alu() ? "the engine's ALU does not run '" + n.op +
-                                                             "' (system.engines alu.ops)"
-                                                       : std::string("the engine has no ALU")));
-          try {
-            t.chunk = engine::vector_chunk_elems(t.low.vec, es.core);
-          } catch (const std::invalid_argument& x) {
-            throw InputError(what + x.what());
-          }
-          break;
-        case engine::Lowering::Kind::Free:
-          break;
       }
       // Fusion: a one-input element-wise node right after a GEMM (or its last fused node) in the
       // order, reading only that output, which nobody else reads, runs on its accumulator.

@@ -27,8 +27,8 @@ struct EngineSpec {
   /// The device whose memory holds the engine's tensors: its own (-1), or a host's, reached
   /// over the card's PCIe link (system.engines[].memory).
   int memory_device = -1;
-  int slr = -1;  ///< index into the device type's SLRs (system.engines[].slr), -1 none
-  engine::CoreConfig core;         ///< core.cpu: the CPU of host device `device` (named after it)
+  int slr = -1;             ///< index into the device type's SLRs (system.engines[].slr), -1 none
+  engine::CoreConfig core;  ///< core.cpu: the CPU of host device `device` (named after it)
   std::vector<std::string> globs;  ///< mapping.engines.<name>, in the order given
   std::vector<std::string> order;  ///< mapping.engine_order.<name> (empty: topological)
 };
@@ -67,6 +67,12 @@ struct EngineAssignment {
 EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& engines,
                                 const std::string& file,
                                 const std::vector<int>& default_engine = {});
+
+/// Task `t` of `es` at the shapes of `gv` (the graph at an LLM step's dims, nodes indexed
+/// as in the plan): lowering, tiles or chunk, MACs, CPU time; its fused nodes as planned.
+/// InputError starting with `what` and naming node and engine when a tile cannot fit.
+EngineTask engine_task_at(const Graph& gv, const EngineTask& t, const EngineSpec& es,
+                          const std::string& what);
 
 /// The engine's own resources: the GEMM array (as a MAC datapath of rows × cols), the
 /// ALU lanes, the three buffers and the load/store ports (models/resource_model.hpp).

@@ -76,7 +76,7 @@ struct System::Impl {
   std::vector<std::unique_ptr<EgressBlock>> egress;
   /// Per graph node on an engine: (engine, job, stage in the job's fused chain).
   std::vector<std::array<int, 3>> job_of;
-  BlockStats no_stats;
+  BlockStats no_stats;  ///< a fused engine node's (its GEMM's job counts its work)
   bool on_engine(std::size_t i) const { return m.engines.any() && m.engines.engine_of[i] >= 0; }
   /// PCIe links from a card to a host's memory (engines with system.engines[].memory).
   std::map<std::pair<int, int>, std::unique_ptr<PcieLink>> pcie;  ///< (card, host) -> link
@@ -465,11 +465,18 @@ struct System::Impl {
   /// node, egress blocks where an engine node's output leaves as a stream.
   void build_engines(std::vector<std::vector<Stream*>>& node_in, std::vector<Stream*>& node_out,
                      bool& vcd_taken) {
-    if (llm)
-      throw InputError(spec.file +
-                       ": shared engines (mapping.engines) are not supported with workload.phase "
-                       "yet (the engine has no per-step variants)");
     const EngineAssignment& EA = m.engines;
+    // LLM mode: the graph at each step's dims, for every job's per-step shapes.
+    std::vector<Graph> step_graphs;
+    if (llm)
+      for (std::size_t v = 0; v < llm->variant_seq.size(); ++v)
+        step_graphs.push_back(
+            rebind_dims(g, {{"seq", llm->variant_seq[v]}, {"ctx", llm->variant_ctx[v]}}));
+    auto step_what = [&](std::size_t v) {
+      return spec.file + ": step " + std::to_string(v) + " (seq " +
+             std::to_string(llm->variant_seq[v]) + ", ctx " + std::to_string(llm->variant_ctx[v]) +
+             "): ";
+    };
     node_signal.assign(g.nodes.size(), nullptr);
     job_of.assign(g.nodes.size(), {-1, -1, -1});
     for (std::size_t e = 0; e < EA.plans.size(); ++e) {
@@ -513,6 +520,10 @@ struct System::Impl {
         j.nodes.push_back(t.node);
         for (const int f : t.fused) j.nodes.push_back(f);
         j.output = node_signal[ni];
+        for (std::size_t v = 0; v < step_graphs.size(); ++v) {
+          const EngineTask tv = engine_task_at(step_graphs[v], t, es, step_what(v));
+          j.variants.push_back(JobShape{tv.low, tv.plan, tv.chunk, tv.macs, tv.cpu_ps, 0});
+        }
         for (std::size_t s = 0; s < j.nodes.size(); ++s)
           job_of[static_cast<std::size_t>(j.nodes[s])] = {
               static_cast<int>(e), static_cast<int>(jobs.size()), static_cast<int>(s)};
@@ -539,6 +550,13 @@ struct System::Impl {
               in, m.nodes[ni].hw.in[p].beats, bytes, inferences, signals.back().get(),
               next_addr(bytes)));
           sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+          if (llm) {
+            std::vector<std::int64_t> vbytes;
+            for (const auto& gv : step_graphs)
+              vbytes.push_back(gv.tensor_of(gv.nodes[ni].args[p]).bytes());
+            ingress.back()->set_variants(llm->node_in_beats[ni][p], std::move(vbytes),
+                                         llm->schedule);
+          }
           if (host_side)
             ingress.back()->mem_socket.bind(dev[static_cast<std::size_t>(side)]->memory.socket);
           else
@@ -565,6 +583,11 @@ struct System::Impl {
             node_out[ni], m.nodes[ni].hw.out.beats, out.bytes(), inferences,
             next_addr(out.bytes())));
         sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+        if (llm) {
+          std::vector<std::int64_t> vbytes;
+          for (const auto& gv : step_graphs) vbytes.push_back(gv.nodes[ni].results[0].bytes());
+          egress.back()->set_variants(llm->node_out_beats[ni], std::move(vbytes), llm->schedule);
+        }
         if (host_side)
           egress.back()->mem_socket.bind(dev[static_cast<std::size_t>(side)]->memory.socket);
         else
@@ -591,25 +614,29 @@ struct System::Impl {
       ShapeGemmEngine model(std::max<std::int64_t>(1, es.core.gemm_rows),
                             std::max<std::int64_t>(1, es.core.gemm_cols),
                             es.core.weight_stationary);
+      auto ideal = [&](const engine::Lowering& low, const engine::TilePlan& plan,
+                       std::int64_t chunk, std::int64_t fused_ops, time_ps cpu_ps) {
+        if (es.core.cpu) return static_cast<std::int64_t>(cpu_ps / period);
+        if (low.kind == engine::Lowering::Kind::Gemm)
+          return engine::gemm_ideal_cycles(low.gemm, plan, fused_ops, es.core,
+                                           [&](std::int64_t mm, std::int64_t kk, std::int64_t nn) {
+                                             return model.run(mm, kk, nn, 0, nullptr, nullptr);
+                                           });
+        if (low.kind == engine::Lowering::Kind::Vector)
+          return engine::vector_ideal_cycles(low.vec, chunk, es.core);
+        return std::int64_t{0};
+      };
       for (auto& j : jobs) {
-        if (es.core.cpu) {
-          j.ideal_cycles = static_cast<std::int64_t>(j.cpu_ps / period);
-          continue;
-        }
-        if (j.low.kind == engine::Lowering::Kind::Gemm)
-          j.ideal_cycles =
-              engine::gemm_ideal_cycles(j.low.gemm, j.plan, j.fused_ops, es.core,
-                                        [&](std::int64_t mm, std::int64_t kk, std::int64_t nn) {
-                                          return model.run(mm, kk, nn, 0, nullptr, nullptr);
-                                        });
-        else if (j.low.kind == engine::Lowering::Kind::Vector)
-          j.ideal_cycles = engine::vector_ideal_cycles(j.low.vec, j.chunk, es.core);
+        j.ideal_cycles = ideal(j.low, j.plan, j.chunk, j.fused_ops, j.cpu_ps);
+        for (auto& v : j.variants)
+          v.ideal_cycles = ideal(v.low, v.plan, v.chunk, j.fused_ops, v.cpu_ps);
       }
       sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
       engine_blocks.push_back(std::make_unique<EngineBlock>(("engine_" + sanitize(es.name)).c_str(),
                                                             es.core, period, std::move(jobs),
                                                             inferences, engine_gemms.back().get()));
       sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+      if (llm) engine_blocks.back()->set_schedule(llm->schedule);
       engine_blocks.back()->mem_socket.bind(engine_memory(e));
       register_engine_initiator(e, engine_blocks.back()->load_id());
       register_engine_initiator(e, engine_blocks.back()->store_id());
@@ -870,6 +897,7 @@ struct System::Impl {
         if (b) b->set_phases(phases);
       for (auto& b : adapters) b->set_phases(phases);
       for (auto& b : engine_blocks) b->set_phases(phases);
+      no_stats.act.set_phases(phases);  // fused engine nodes: zero counts, split like the rest
       for (auto& b : sources) b->set_phases(phases);
       for (auto& b : sinks) b->set_phases(phases);
     }
@@ -1107,6 +1135,19 @@ void System::Impl::llm_report(StatsTree& root) const {
     double link = 0;
     for (const auto& kv : link_ps) link = std::max(link, kv.second);
     b["link"] = link;
+    // A shared engine runs its nodes one after another: the sum of their never-stalled
+    // compute times bounds its step.
+    if (!engine_blocks.empty()) {
+      double eng = 0;
+      for (const auto& eb : engine_blocks) {
+        double sum = 0;
+        for (const auto& j : eb->jobs())
+          sum +=
+              static_cast<double>(j.variants.empty() ? j.ideal_cycles : j.variants[v].ideal_cycles);
+        eng = std::max(eng, sum * static_cast<double>(eb->period_ps()));
+      }
+      b["engine"] = eng;
+    }
     return b;
   };
   auto phase = [&](const std::string& name, std::size_t v0, std::size_t v1, double simulated_us,
@@ -1116,13 +1157,14 @@ void System::Impl::llm_report(StatsTree& root) const {
       for (const auto& [k, x] : bounds(v)) avg[k] += x / static_cast<double>(v1 - v0);
     auto& ph = L.child("phases").child(name);
     std::string worst = "compute";
-    for (const char* k : {"compute", "on_chip", "off_chip", "link"})
-      if (avg[k] > avg[worst]) worst = k;
+    for (const char* k : {"compute", "on_chip", "off_chip", "link", "engine"})
+      if (avg.count(k) && avg[k] > avg[worst]) worst = k;
     for (const auto& [k, x] : avg) ph.set(k + "_bound_us", x * scale / 1e6);
     ph.set("simulated_us", simulated_us);
     const double bound_us = avg[worst] * scale / 1e6;
     const std::string label = worst == "on_chip"    ? "on-chip bandwidth"
                               : worst == "off_chip" ? "off-chip bandwidth"
+                              : worst == "engine"   ? "shared engine"
                                                     : worst;
     ph.set("bound_us", bound_us);
     ph.set("bound", label);
