@@ -50,7 +50,8 @@ struct CoreConfig {
   bool cpu = false;
   CpuConfig cpu_cost;
   // GEMM core: a systolic array of gemm_rows × gemm_cols PEs (models/systolic; none if 0).
-  std::int64_t gemm_rows = 0, gemm_cols = 0;
+  std::int64_t gemm_rows = 0, gemm_cols = 0;  ///< gemm_cols: MAC columns (PE cols x macs_per_pe)
+  std::int64_t macs_per_pe = 1;               ///< 2: packed PEs (W4A8, two int4 weights per DSP)
   bool weight_stationary = true;
   std::int64_t extra_pipeline_cycles = 0;  ///< added to every GEMM tile (deeper pipeline)
   // Vector ALU (none if 0 lanes): `alu_ops` lists the op kinds it executes.

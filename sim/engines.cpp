@@ -33,9 +33,17 @@ engine::CoreConfig core_config(const std::string& f, const YAML::Node& e, const 
                     "load_bytes_per_cycle", "store_bytes_per_cycle", "fuse"});
   if (const YAML::Node gm = e["gemm"]) {
     const std::string k = ctx + ".gemm";
-    yaml::check_keys(f, gm, k, {"rows", "cols", "dataflow", "extra_pipeline_cycles"});
+    yaml::check_keys(f, gm, k,
+                     {"rows", "cols", "macs_per_pe", "dataflow", "extra_pipeline_cycles"});
     c.gemm_rows = positive(f, yaml::require(f, gm, k, "rows"), k + ".rows", 1, 256);
     c.gemm_cols = positive(f, yaml::require(f, gm, k, "cols"), k + ".cols", 1, 256);
+    // Packed PEs (W4A8: two int4 weights share one DSP with one int8 activation): each PE
+    // column computes macs_per_pe output columns, so the array times and costs as
+    // rows x (cols x macs_per_pe) MACs.
+    if (gm["macs_per_pe"]) {
+      c.macs_per_pe = positive(f, gm["macs_per_pe"], k + ".macs_per_pe", 1, 2);
+      c.gemm_cols *= c.macs_per_pe;
+    }
     if (gm["dataflow"]) {
       const std::string df = yaml::as_string(f, gm["dataflow"], k + ".dataflow");
       if (df != "weight_stationary" && df != "output_stationary")

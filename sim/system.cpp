@@ -1372,8 +1372,10 @@ RunSummary System::report(StatsTree& root) const {
         }
       }
       if (c.has_gemm())
-        t.set("gemm", std::to_string(c.gemm_rows) + "x" + std::to_string(c.gemm_cols) + " " +
-                          (c.weight_stationary ? "weight_stationary" : "output_stationary"));
+        t.set("gemm",
+              std::to_string(c.gemm_rows) + "x" + std::to_string(c.gemm_cols / c.macs_per_pe) +
+                  (c.macs_per_pe > 1 ? " x" + std::to_string(c.macs_per_pe) + " MACs/PE" : "") +
+                  " " + (c.weight_stationary ? "weight_stationary" : "output_stationary"));
       if (c.has_alu()) t.set("alu_lanes", c.alu_lanes);
       t.set("nodes", static_cast<std::int64_t>(I.m.engines.plans[e].tasks.size()));
       const std::int64_t total = cyc(r.total_ps);
