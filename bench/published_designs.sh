@@ -1,16 +1,19 @@
 #!/bin/sh
 # Published FPGA LLM accelerators as masesim systems (docs/published-designs.md): per config
-# and prompt:output length, TTFT, decode tokens/s, total latency, per-SLR resources and the
-# time share of all-reduce synchronisation, and the wall time of each run.
-# usage: bench/published_designs.sh [build dir] [lengths]   (run from the repository root)
-#   lengths default "32:32 64:64 128:128 256:256"
+# and prompt:output length, TTFT, decode tokens/s, total latency, per-SLR resources of the
+# first device, the time share of all-reduce synchronisation, and the wall time of each run.
+# usage: bench/published_designs.sh [build dir] [lengths] [configs]  (from the repository root)
+#   lengths default "32:32 64:64 128:128 256:256"; configs default: the five shipped ones.
+# All-reduce share: on rank 0's engine, the cycles its all-reduce nodes computed or waited
+# for their input (the other ranks' partial sums over the links) / the run's cycles.
 set -e
 B=${1:-build}
 LENGTHS=${2:-"32:32 64:64 128:128 256:256"}
+CONFIGS=${3:-"configs/gpt2_medium_spatial_u280.yaml configs/gpt2_dfx_1xu280.yaml configs/gpt2_dfx_2xu280.yaml configs/gpt2_dfx_4xu280.yaml configs/gpt2_dfx_1.5b_4xu280.yaml"}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 get() { grep "^$1," "$T/o/stats.csv" | cut -d, -f2 | tr -d '"'; }
-for c in configs/gpt2_medium_spatial_u280.yaml; do
+for c in $CONFIGS; do
   for L in $LENGTHS; do
     p=${L%%:*}
     n=${L##*:}
@@ -18,13 +21,19 @@ for c in configs/gpt2_medium_spatial_u280.yaml; do
     "$B/simulate" --config "$c" --set workload.prompt_len="$p" --set workload.gen_tokens="$n" \
       --quiet --out "$T/o" > /dev/null
     e=$(date +%s.%N)
-    slr=""
-    for k in SLR0 SLR1 SLR2; do
-      slr="$slr $k:lut=$(get devices.fpga0.slrs.$k.lut.utilisation | cut -c1-5),dsp=$(get devices.fpga0.slrs.$k.dsp.utilisation | cut -c1-5)"
-    done
-    ar=$(get devices.fpga0.allreduce_tx_bytes)
-    printf '%s %s:%s ttft_us %s decode_tokens_per_s %s total_us %s allreduce_share %s%s wall %.1f s\n' \
+    # Resources of fpga0: per SLR when its nodes are placed in SLRs, else the device's.
+    slr=" fpga0:lut=$(get devices.fpga0.resources.lut.utilisation | cut -c1-5),dsp=$(get devices.fpga0.resources.dsp.utilisation | cut -c1-5)"
+    placed=$(awk -F, '/^devices\.fpga0\.slrs\.[^,]*\.lut\.used,/ { s += $2 } END { print (s > 0) ? 1 : 0 }' "$T/o/stats.csv")
+    if [ "$placed" = 1 ]; then
+      for k in SLR0 SLR1 SLR2; do
+        slr="$slr $k:lut=$(get devices.fpga0.slrs.$k.lut.utilisation | cut -c1-5),dsp=$(get devices.fpga0.slrs.$k.dsp.utilisation | cut -c1-5)"
+      done
+    fi
+    ar=$(awk -F, -v tot="$(get total_cycles)" '
+      /^nodes\.[^,]*\.allreduce\.[^,]*@r0\.(busy_cycles|stall_in_cycles),/ { s += $2 }
+      END { printf "%.3f", (tot > 0) ? (s / tot) : 0 }' "$T/o/stats.csv")
+    printf '%s %s:%s ttft_us %s decode_tokens_per_s %s total_us %s allreduce_share %s%s wall %s s\n' \
       "$(basename "$c" .yaml)" "$p" "$n" "$(get ttft_us)" "$(get decode_tokens_per_s)" \
-      "$(get total_us)" "${ar:-0 (one device)}" "$slr" "$(awk "BEGIN{print $e - $s}")"
+      "$(get total_us)" "$ar" "$slr" "$(awk "BEGIN{printf \"%.1f\", $e - $s}")"
   done
 done

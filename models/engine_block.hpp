@@ -48,18 +48,20 @@ class TensorSignal {
   sc_core::sc_event ev_;
 };
 
-/// The GEMM cycle model by shape (models/systolic gemm_cycles, equal to the RTL), cached.
+/// The GEMM cycle model by shape (models/systolic gemm_cycles, equal to the RTL; or a
+/// dot-product matrix unit's engine::dot_product_cycles), cached.
 class ShapeGemmEngine : public GemmEngine {
  public:
-  ShapeGemmEngine(std::int64_t rows, std::int64_t cols, bool weight_stationary)
-      : rows_(rows), cols_(cols), ws_(weight_stationary) {}
+  ShapeGemmEngine(std::int64_t rows, std::int64_t cols, bool weight_stationary,
+                  bool dot_product = false)
+      : rows_(rows), cols_(cols), ws_(weight_stationary), dot_(dot_product) {}
   std::uint64_t run(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t,
                     const std::vector<std::int8_t>*, const std::vector<std::int8_t>*) override;
   std::string impl() const override { return "tlm"; }
 
  private:
   std::int64_t rows_, cols_;
-  bool ws_;
+  bool ws_, dot_;
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::uint64_t> cache_;
 };
 

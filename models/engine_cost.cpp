@@ -95,6 +95,16 @@ Lowering lower(const Graph& g, const Node& n) {
       l.kind = Lowering::Kind::Vector;
       return l;
     }
+    case OpClass::Embedding: {  // a gather: the rows are DMA'd in and stored, no ALU work
+      VectorWork& v = l.vec;
+      v.out_elems = out.numel();
+      v.in_bytes = static_cast<double>(out.bytes()) + data_bytes(g, n);
+      for (const auto& a : n.args) v.in_elems += g.tensor_of(a).numel();
+      v.out_bytes = static_cast<double>(out.bytes());
+      v.ops_per_elem = 0;
+      l.kind = Lowering::Kind::Vector;
+      return l;
+    }
     case OpClass::Wire:
     // A KV cache on an engine is a region of the memory: the producer's store of the step's
     // keys/values is the append, and consumers load the context from there.
@@ -167,6 +177,11 @@ std::int64_t vector_chunk_elems(const VectorWork& w, const CoreConfig& c) {
                                 " bytes cannot hold one output element with its " +
                                 std::to_string(per_out - 1) + " input elements");
   return std::min(chunk, out);
+}
+
+std::int64_t dot_product_cycles(std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t rows,
+                                std::int64_t cols) {
+  return m * cdiv(k, rows) * cdiv(n, cols);
 }
 
 std::int64_t alu_cycles(std::int64_t elems, std::int64_t ops, const CoreConfig& c) {

@@ -8,7 +8,8 @@
 // im2col-lowered (M = batch·output positions, K = in_channels/groups · kernel elements,
 // N = out_channels/groups) — the lowering loads the im2col rows of each tile, an upper
 // bound of VTA's windowed loads (docs/engines.md); element-wise, pool and row-reduce
-// nodes are vector work for the ALU (out elements × ops per element); wire ops (view,
+// nodes are vector work for the ALU (out elements × ops per element); an embedding is a
+// gather (its output rows loaded from the table and stored, zero ALU ops); wire ops (view,
 // flatten, dropout) cost nothing on an engine, nor does a KV cache (the cache is memory:
 // its producer's store appends to it, its consumers load the context from it).
 //
@@ -53,6 +54,10 @@ struct CoreConfig {
   std::int64_t gemm_rows = 0, gemm_cols = 0;  ///< gemm_cols: MAC columns (PE cols x macs_per_pe)
   std::int64_t macs_per_pe = 1;               ///< 2: packed PEs (W4A8, two int4 weights per DSP)
   bool weight_stationary = true;
+  /// A matrix unit of gemm_cols lanes, each a gemm_rows-wide dot product (DFX's MPU): a
+  /// tile takes dot_product_cycles, no array fill or weight load.
+  bool dot_product = false;
+  bool fp16 = false;  ///< FP16 multipliers and adders (resources: DSPs per unit)
   std::int64_t extra_pipeline_cycles = 0;  ///< added to every GEMM tile (deeper pipeline)
   // Vector ALU (none if 0 lanes): `alu_ops` lists the op kinds it executes.
   std::int64_t alu_lanes = 0;
@@ -113,6 +118,12 @@ TilePlan plan_gemm(const GemmWork& w, const CoreConfig& c);
 /// buffer holds together with their inputs (acc_elem_bytes each); throws
 /// std::invalid_argument when not even one fits.
 std::int64_t vector_chunk_elems(const VectorWork& w, const CoreConfig& c);
+
+/// Cycles of an m×k×n tile on a dot-product matrix unit of `cols` lanes × `rows`-wide dot
+/// products: every cycle each lane consumes `rows` elements of K for one output, so
+/// m × ⌈k/rows⌉ × ⌈n/cols⌉ (the pipeline's latency is the core's extra_pipeline_cycles).
+std::int64_t dot_product_cycles(std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t rows,
+                                std::int64_t cols);
 
 /// ALU cycles of `elems` output elements at `ops` ops per element: one pass.
 std::int64_t alu_cycles(std::int64_t elems, std::int64_t ops, const CoreConfig& c);

@@ -78,7 +78,8 @@ const std::vector<KeyDecl>& config_keys() {
        "[]",
        "",
        "shared engines: list of {name, device, slr (an SLR of the device), memory (a host whose "
-       "memory holds the engine's tensors, over PCIe), gemm: {rows, cols, macs_per_pe, dataflow, "
+       "memory holds the engine's tensors, over PCIe), gemm: {rows, cols, macs_per_pe, dataflow "
+       "(weight_stationary, output_stationary, dot_product), format (int, fp16), "
        "extra_pipeline_cycles}, alu: {lanes, pipeline_cycles, ops}, buffers: {input_bytes, "
        "weight_bytes, acc_bytes, acc_elem_bytes, double_buffer}, load_bytes_per_cycle, "
        "store_bytes_per_cycle, fuse} (docs/engines.md)",

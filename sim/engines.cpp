@@ -33,8 +33,15 @@ engine::CoreConfig core_config(const std::string& f, const YAML::Node& e, const 
                     "load_bytes_per_cycle", "store_bytes_per_cycle", "fuse"});
   if (const YAML::Node gm = e["gemm"]) {
     const std::string k = ctx + ".gemm";
-    yaml::check_keys(f, gm, k,
-                     {"rows", "cols", "macs_per_pe", "dataflow", "extra_pipeline_cycles"});
+    yaml::check_keys(
+        f, gm, k, {"rows", "cols", "macs_per_pe", "dataflow", "format", "extra_pipeline_cycles"});
+    if (gm["format"]) {
+      const std::string fm = yaml::as_string(f, gm["format"], k + ".format");
+      if (fm != "int" && fm != "fp16")
+        throw InputError(yaml::where(f, gm["format"]) + ": " + k + ".format: '" + fm +
+                         "' is not int or fp16" + did_you_mean(fm, {"int", "fp16"}));
+      c.fp16 = fm == "fp16";
+    }
     c.gemm_rows = positive(f, yaml::require(f, gm, k, "rows"), k + ".rows", 1, 256);
     c.gemm_cols = positive(f, yaml::require(f, gm, k, "cols"), k + ".cols", 1, 256);
     // Packed PEs (W4A8: two int4 weights share one DSP with one int8 activation): each PE
@@ -46,10 +53,13 @@ engine::CoreConfig core_config(const std::string& f, const YAML::Node& e, const 
     }
     if (gm["dataflow"]) {
       const std::string df = yaml::as_string(f, gm["dataflow"], k + ".dataflow");
-      if (df != "weight_stationary" && df != "output_stationary")
-        throw InputError(yaml::where(f, gm["dataflow"]) + ": " + k + ".dataflow: '" + df +
-                         "' is not weight_stationary or output_stationary");
+      if (df != "weight_stationary" && df != "output_stationary" && df != "dot_product")
+        throw InputError(
+            yaml::where(f, gm["dataflow"]) + ": " + k + ".dataflow: '" + df +
+            "' is not weight_stationary, output_stationary or dot_product" +
+            did_you_mean(df, {"weight_stationary", "output_stationary", "dot_product"}));
       c.weight_stationary = df == "weight_stationary";
+      c.dot_product = df == "dot_product";
     }
     if (gm["extra_pipeline_cycles"])
       c.extra_pipeline_cycles =
@@ -397,6 +407,13 @@ Resources engine_resources(const EngineSpec& e, const DeviceType& type) {
     s.k_par = c.gemm_rows;
     s.n_par = c.gemm_cols;
     r += linear_resources(s);
+    if (c.fp16) {
+      // FP16 units as DFX builds them (../shared/designs section 4): a multiplier is 1 DSP,
+      // an adder 2 DSPs; per output column a rows-wide multiply stage and rows adders (the
+      // reduction tree's rows - 1 and the accumulator). LUT and FF stay the integer
+      // datapath's (the FP16 units' LUT/FF are not modelled; docs/engines.md).
+      r.dsp = static_cast<double>(c.gemm_cols * c.gemm_rows * (1 + 2));
+    }
   }
   if (c.has_alu())
     r += elementwise_resources(EltwiseKind::AddSub, c.alu_lanes,

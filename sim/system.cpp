@@ -607,13 +607,14 @@ struct System::Impl {
         vcd_taken = true;
         engine_gemms.push_back(make_rtl_engine(ro));
       } else {
-        engine_gemms.push_back(std::make_unique<ShapeGemmEngine>(
-            std::max<std::int64_t>(1, es.core.gemm_rows),
-            std::max<std::int64_t>(1, es.core.gemm_cols), es.core.weight_stationary));
+        engine_gemms.push_back(
+            std::make_unique<ShapeGemmEngine>(std::max<std::int64_t>(1, es.core.gemm_rows),
+                                              std::max<std::int64_t>(1, es.core.gemm_cols),
+                                              es.core.weight_stationary, es.core.dot_product));
       }
       ShapeGemmEngine model(std::max<std::int64_t>(1, es.core.gemm_rows),
-                            std::max<std::int64_t>(1, es.core.gemm_cols),
-                            es.core.weight_stationary);
+                            std::max<std::int64_t>(1, es.core.gemm_cols), es.core.weight_stationary,
+                            es.core.dot_product);
       auto ideal = [&](const engine::Lowering& low, const engine::TilePlan& plan,
                        std::int64_t chunk, std::int64_t fused_ops, time_ps cpu_ps) {
         if (es.core.cpu) return static_cast<std::int64_t>(cpu_ps / period);
@@ -815,6 +816,9 @@ struct System::Impl {
         if (fnmatch(p.c_str(), es.name.c_str(), 0) != 0) continue;
         if (!es.core.has_gemm())
           throw InputError("--cosim " + p + ": engine '" + es.name + "' has no GEMM core");
+        if (es.core.dot_product)
+          throw InputError("--cosim " + p + ": engine '" + es.name +
+                           "' is a dot-product matrix unit; the RTL is a systolic array");
         any = true;
       }
       for (std::size_t i = 0; i < g.nodes.size(); ++i) {
@@ -1375,7 +1379,11 @@ RunSummary System::report(StatsTree& root) const {
         t.set("gemm",
               std::to_string(c.gemm_rows) + "x" + std::to_string(c.gemm_cols / c.macs_per_pe) +
                   (c.macs_per_pe > 1 ? " x" + std::to_string(c.macs_per_pe) + " MACs/PE" : "") +
-                  " " + (c.weight_stationary ? "weight_stationary" : "output_stationary"));
+                  " " +
+                  (c.dot_product         ? "dot_product"
+                   : c.weight_stationary ? "weight_stationary"
+                                         : "output_stationary") +
+                  (c.fp16 ? " fp16" : ""));
       if (c.has_alu()) t.set("alu_lanes", c.alu_lanes);
       t.set("nodes", static_cast<std::int64_t>(I.m.engines.plans[e].tasks.size()));
       const std::int64_t total = cyc(r.total_ps);

@@ -164,3 +164,12 @@ TEST(EngineCost, HostCpuCostIsTheSlowerOfComputeAndMemory) {
   f.kind = Lowering::Kind::Free;
   EXPECT_EQ(cpu_node_ps(f, 0, 1e6, c), 0);
 }
+
+// DFX's matrix unit: 64 lanes of 16-wide dot products. A 1 x 1024 x 1024 GEMV: each lane
+// takes 1024 / 16 = 64 cycles per output, 1024 / 64 = 16 outputs per lane: 1,024 cycles
+// (1,024 MACs a cycle, no fill); edge tiles round up per dimension.
+TEST(EngineCost, DotProductUnitConsumesItsWidthPerLanePerCycle) {
+  EXPECT_EQ(masesim::engine::dot_product_cycles(1, 1024, 1024, 16, 64), 1024);
+  EXPECT_EQ(masesim::engine::dot_product_cycles(3, 20, 65, 16, 64), 3 * 2 * 2);
+  EXPECT_EQ(masesim::engine::dot_product_cycles(128, 16, 64, 16, 64), 128);
+}

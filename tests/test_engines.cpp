@@ -349,3 +349,24 @@ TEST(Engines, ShippedGpt2MediumSpatialU280Runs) {
   EXPECT_EQ(pre.str("nodes.transformer.h.0.attn.q_proj.engine.tile"), "32x1024x256");
   EXPECT_EQ(pre.num("nodes.transformer.h.0.attn.q_proj.busy_cycles"), 525072);
 }
+
+// The shipped DFX systems (GPT-2 345 M on 1, 2, 4 U280s and 1.5 B on 4): one FP16
+// dot-product core per card, tensor parallel, at a 4-token prompt and 2 new tokens. The
+// FP16 matrix unit is 1,024 MACs x 3 DSPs (multiplier 1, adder 2).
+TEST(Engines, ShippedDfxConfigsRun) {
+  const std::string src = MASESIM_SOURCE_DIR;
+  for (const char* name :
+       {"gpt2_dfx_1xu280", "gpt2_dfx_2xu280", "gpt2_dfx_4xu280", "gpt2_dfx_1.5b_4xu280"}) {
+    std::string c = read_file(src + "/configs/" + name + ".yaml");
+    c.replace(c.find("../workloads"), 2, src + "/configs/..");
+    const auto r = run_simulate({{"c.yaml", c}}, "c.yaml",
+                                "--set workload.prompt_len=4 --set workload.gen_tokens=2");
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.stderr_text;
+    EXPECT_EQ(r.str("engines.dfx0.gemm"), "16x64 dot_product fp16") << name;
+    EXPECT_GE(r.num("engines.dfx0.resources.dsp"), 3072) << name;
+    EXPECT_EQ(r.num("llm.tokens"), 2) << name;
+    if (std::string(name) != "gpt2_dfx_1xu280") {
+      EXPECT_GT(r.num("devices.fpga0.allreduce_tx_bytes"), 0) << name;
+    }
+  }
+}
