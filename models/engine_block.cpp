@@ -136,11 +136,7 @@ void EngineBlock::run() {
           j.stats.first_active_ps = std::min(j.stats.first_active_ps, all);
           j.stats.last_active_ps = std::max(j.stats.last_active_ps, done);
         }
-        if (done > block_time_limit())
-          throw SimulationError("simulated-time limit of " +
-                                std::to_string(static_cast<double>(block_time_limit()) / 1e9) +
-                                " ms (simulation.max_sim_time_ms) reached on node '" + j.name +
-                                "'; no throughput is reported");
+        if (done > block_time_limit()) time_limit_reached(done, j.name);
         BeatValue out;
         if (functional_) {
           j.first_out.resize(j.fn.size());
@@ -258,11 +254,7 @@ void EgressBlock::run() {
         const time_ps avail =
             burst_done.empty() ? ready : burst_done[std::min(k, burst_done.size() - 1)];
         const time_ps offered = std::max(t, avail);
-        if (offered > block_time_limit())
-          throw SimulationError("simulated-time limit of " +
-                                std::to_string(static_cast<double>(block_time_limit()) / 1e9) +
-                                " ms (simulation.max_sim_time_ms) reached; no throughput is "
-                                "reported");
+        if (offered > block_time_limit()) time_limit_reached(offered, name());
         t = out_->push(offered, this, v);
         Activity& a = st_.act.now();
         a.stall_out_ps += t - offered;

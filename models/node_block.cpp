@@ -24,15 +24,14 @@ time_ps& block_time_limit() {
   return limit;
 }
 
-namespace {
-[[noreturn]] void time_limit_reached(time_ps at) {
+void time_limit_reached(time_ps at, const std::string& node) {
   throw SimulationError("simulated-time limit of " +
                         std::to_string(static_cast<double>(block_time_limit()) / 1e9) +
                         " ms (simulation.max_sim_time_ms) reached at " +
-                        std::to_string(static_cast<double>(at) / 1e9) +
-                        " ms with inferences still in flight; no throughput is reported");
+                        std::to_string(static_cast<double>(at) / 1e9) + " ms" +
+                        (node.empty() ? "" : " on node '" + node + "'") +
+                        " with inferences still in flight; no throughput is reported");
 }
-}  // namespace
 
 BeatValue evaluate_node(const FunctionalNode& f, const std::vector<BeatValue>& inputs) {
   if (!f.node) return inputs.empty() ? nullptr : inputs[0];  // adapter: same tensor, new tiling

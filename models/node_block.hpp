@@ -50,6 +50,9 @@ BeatValue evaluate_node(const FunctionalNode& f, const std::vector<BeatValue>& i
 std::string& block_failure();
 /// Simulated-time limit: a block that would emit a beat later stops the run (kNever: none).
 time_ps& block_time_limit();
+/// Throws the SimulationError of a block (working on `node`, if given) reaching the limit
+/// at `at`.
+[[noreturn]] void time_limit_reached(time_ps at, const std::string& node = "");
 
 struct BlockStats {
   ActivityCounters act;

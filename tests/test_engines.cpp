@@ -370,3 +370,22 @@ TEST(Engines, ShippedDfxConfigsRun) {
     }
   }
 }
+
+// A shared engine past simulation.max_sim_time_ms stops the run: exit 2 naming the node.
+TEST(Engines, TimeLimitNamesTheEngineNode) {
+  const std::string src = MASESIM_SOURCE_DIR;
+  const auto r =
+      run_simulate({{"c.yaml", "workload: {graph: " + src +
+                                   "/workloads/graphs/resnet18_int8.json, inferences: 1}\n" +
+                                   [&] {
+                                     std::string c = read_file(src + "/configs/vta_resnet18.yaml");
+                                     return c.substr(c.find("system:"));
+                                   }()}},
+                   "c.yaml", "--set simulation.max_sim_time_ms=1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.stderr_text.find("simulated-time limit of 1.000000 ms (simulation.max_sim_time_ms) "
+                               "reached at "),
+            std::string::npos)
+      << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("on node '"), std::string::npos) << r.stderr_text;
+}
