@@ -250,10 +250,7 @@ time_ps CoreTimeline::load(Ring& r, std::int64_t id, std::uint64_t bytes, time_p
   slot = r.next;
   r.next = (r.next + 1) % r.release.size();
   const time_ps issue = std::max({ld_free_, r.release[slot], ready});
-  const time_ps unit =
-      static_cast<time_ps>(cdiv(static_cast<std::int64_t>(bytes), c_.load_bytes_per_cycle)) *
-      period_;
-  const time_ps done = std::max(mem_(issue, bytes, false), issue + unit);
+  const time_ps done = dma(issue, bytes, c_.load_bytes_per_cycle, false);
   ld_free_ = done;
   k_.load_busy_ps += done - issue;
   ++k_.loads;
@@ -278,12 +275,16 @@ void CoreTimeline::note_bytes(const Ring& r, std::size_t slot, std::int64_t byte
   peak = std::max(peak, sum);
 }
 
+time_ps CoreTimeline::dma(time_ps issue, std::uint64_t bytes, std::int64_t port_bytes_per_cycle,
+                          bool write) {
+  const time_ps port =
+      static_cast<time_ps>(cdiv(static_cast<std::int64_t>(bytes), port_bytes_per_cycle)) * period_;
+  return std::max(mem_(issue, bytes, write), issue + port);
+}
+
 time_ps CoreTimeline::store(std::uint64_t bytes, time_ps ready) {
   const time_ps issue = std::max(st_free_, ready);
-  const time_ps unit =
-      static_cast<time_ps>(cdiv(static_cast<std::int64_t>(bytes), c_.store_bytes_per_cycle)) *
-      period_;
-  const time_ps done = std::max(mem_(issue, bytes, true), issue + unit);
+  const time_ps done = dma(issue, bytes, c_.store_bytes_per_cycle, true);
   st_free_ = done;
   k_.store_busy_ps += done - issue;
   ++k_.stores;

@@ -191,6 +191,9 @@ class CoreTimeline {
   /// when the data is in the buffer, sets `slot`.
   time_ps load(Ring& r, std::int64_t id, std::uint64_t bytes, time_ps ready, std::size_t& slot);
   time_ps store(std::uint64_t bytes, time_ps ready);
+  /// A DMA transfer issued at `issue`: done when the memory has served it and the unit's
+  /// port (`port_bytes_per_cycle`) has moved it, whichever is later.
+  time_ps dma(time_ps issue, std::uint64_t bytes, std::int64_t port_bytes_per_cycle, bool write);
   /// Starts a compute of `cycles` after `deps` (loads) and `acc_free`; attributes the wait.
   time_ps compute(time_ps loads_done, time_ps acc_free, time_ps input_ready, std::int64_t cycles,
                   const char* what);
