@@ -319,11 +319,11 @@ HlsBlockEstimate hls_linear(const HlsLinearParams& q) {
   PrimCounts wide{};
   multipliers(wide_lut_mul ? wide : core, P, a, b, in_dsp);
   if (in_dsp && q.binding == MulBinding::HlsDefault) at(core, Prim::DspTree) = O;
-  at(core, Prim::AddBits) = O * (K + (q.bias ? 1 : 0)) * y;  // K−1 tree, accumulate, bias
-  at(core, Prim::SelBits) = O * y;                           // accumulate / restart select
+  at(core, Prim::AddBits) = O * (K + (q.bias ? 1 : 0)) * y;         // K−1 tree, accumulate, bias
+  at(core, Prim::SelBits) = O * y;                                  // accumulate / restart select
   if (q.weights_on_chip) arrays(core, storage, N * K, Kd * Nd, b);  // weights
-  arrays(core, storage, O, Nd, y);                           // partial sums
-  if (q.bias) arrays(core, storage, N, Nd, y);               // bias
+  arrays(core, storage, O, Nd, y);                                  // partial sums
+  if (q.bias) arrays(core, storage, N, Nd, y);                      // bias
   Resources r = hls_prim_cost(core, HlsFamily::Linear);
   r += hls_prim_cost(wide, HlsFamily::Mult);
   if (in_dsp && q.binding != MulBinding::HlsDefault) {

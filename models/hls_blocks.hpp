@@ -39,8 +39,7 @@ struct ArrayStorage {
 constexpr double kU250UramPerBram36 = 1280.0 / 2688.0;
 double bram36_blocks(double depth, double width);
 double uram_blocks(double depth, double width);
-ArrayStorage array_storage(double depth, double width,
-                           double uram_per_bram36 = kU250UramPerBram36);
+ArrayStorage array_storage(double depth, double width, double uram_per_bram36 = kU250UramPerBram36);
 
 /// `count` arrays of depth × width bits deeper than LUTRAM (a block's BRAM/URAM storage),
 /// read at the same address in the same cycle (the lanes of one tile).
@@ -56,8 +55,8 @@ ArrayStorage group_storage(const ArrayGroup& a, double uram_per_bram36 = kU250Ur
 
 struct HlsBlockEstimate {
   Resources res;
-  double uram_as_bram36 = 0;  ///< BRAM36 that res.uram's arrays take when spilled to BRAM
-  double bram36_as_uram = 0;  ///< URAM that res.bram36's arrays take when spilled to URAM
+  double uram_as_bram36 = 0;       ///< BRAM36 that res.uram's arrays take when spilled to BRAM
+  double bram36_as_uram = 0;       ///< URAM that res.bram36's arrays take when spilled to URAM
   std::vector<ArrayGroup> arrays;  ///< the deep arrays in res (bound for the xcu250)
   bool extrapolated = false;
   std::string reason;    ///< why extrapolated ("" when inside the range)

@@ -264,7 +264,8 @@ ResourceEstimate estimate_node(const Graph& g, const Node& n, const NodeHw& hw, 
   core.out.elems_per_beat = hw.systolic_cols;
   ResourceEstimate r = node_estimate(g, n, core, t);
   const auto& ta = g.tensor_of(n.args[0]);
-  r += flat_buffer(2.0 * static_cast<double>(ta.numel()) * ta.precision.bits_per_element(), hw.uram_per_bram36);
+  r += flat_buffer(2.0 * static_cast<double>(ta.numel()) * ta.precision.bits_per_element(),
+                   hw.uram_per_bram36);
   return r;
 }
 

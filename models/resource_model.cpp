@@ -447,12 +447,15 @@ ResourceEstimate mac_block_resources(const Graph& g, const Node& n, const NodeHw
   // Off-chip weights: the double-buffered tile + row buffers (op_cost.cpp's bits).
   if (n.param("weight") && hw.weights_off_chip)
     r += flat_buffer(2.0 * t.weight_tile_bytes * 8.0 +
-                     8.0 * t.block_rows * (hw.in[0].elems_per_beat + lanes_out) *
-                         std::max<std::int64_t>(1, tin.shape.back() / hw.in[0].elems_per_beat), hw.uram_per_bram36);
-  if (n.args.size() == 2) r += flat_buffer(2.0 * tensor_bits(g.tensor_of(n.args[1])), hw.uram_per_bram36);
+                         8.0 * t.block_rows * (hw.in[0].elems_per_beat + lanes_out) *
+                             std::max<std::int64_t>(1, tin.shape.back() / hw.in[0].elems_per_beat),
+                     hw.uram_per_bram36);
+  if (n.args.size() == 2)
+    r += flat_buffer(2.0 * tensor_bits(g.tensor_of(n.args[1])), hw.uram_per_bram36);
   if (conv)  // line buffer: kh−1−pad input rows + one beat
     r += flat_buffer(static_cast<double>(t.preload_beats[0] + 1) * hw.in[0].elems_per_beat *
-                     tin.precision.bits_per_element(), hw.uram_per_bram36);
+                         tin.precision.bits_per_element(),
+                     hw.uram_per_bram36);
   return r;
 }
 
@@ -462,12 +465,15 @@ ResourceEstimate row_reduce_block_resources(const Graph& g, const Node& n, const
   const Precision& pin = g.tensor_of(n.args[0]).precision;
   const double row_bits =
       static_cast<double>(t.row_cycles) * hw.in[0].elems_per_beat * pin.bits_per_element();
-  r += flat_buffer(2.0 * row_bits, hw.uram_per_bram36);          // two passes over a buffered row, double-buffered
+  r += flat_buffer(2.0 * row_bits,
+                   hw.uram_per_bram36);      // two passes over a buffered row, double-buffered
   if (const Param* w = n.param("weight")) {  // elementwise affine
     const auto L = hw.out.elems_per_beat;
-    r += ResourceEstimate(hls_binary(HlsBinary::Mul, L, pin, w->tensor.precision, hw.binding), "affine int_mult", hw.uram_per_bram36);
+    r += ResourceEstimate(hls_binary(HlsBinary::Mul, L, pin, w->tensor.precision, hw.binding),
+                          "affine int_mult", hw.uram_per_bram36);
     if (n.param("bias"))
-      r += ResourceEstimate(hls_binary(HlsBinary::Add, L, pin, w->tensor.precision), "affine int_add", hw.uram_per_bram36);
+      r += ResourceEstimate(hls_binary(HlsBinary::Add, L, pin, w->tensor.precision),
+                            "affine int_add", hw.uram_per_bram36);
     r += flat_buffer(tensor_bits(w->tensor) * (n.param("bias") ? 2.0 : 1.0), hw.uram_per_bram36);
   }
   return r;
@@ -494,23 +500,25 @@ ResourceEstimate elementwise_block_resources(const Graph& g, const Node& n, cons
   ResourceEstimate r;
   switch (kind) {
     case EltwiseKind::SignTest:
-      r = ResourceEstimate(hls_activation(HlsActivation::Relu, L, pin), "int_relu", hw.uram_per_bram36);
+      r = ResourceEstimate(hls_activation(HlsActivation::Relu, L, pin), "int_relu",
+                           hw.uram_per_bram36);
       break;
     case EltwiseKind::AddSub:
       r = ResourceEstimate(hls_binary(HlsBinary::Add, L, pin, p2), "int_add", hw.uram_per_bram36);
       break;
     case EltwiseKind::Mul:
-      r = ResourceEstimate(hls_binary(HlsBinary::Mul, L, pin, p2, hw.binding), "int_mult", hw.uram_per_bram36);
+      r = ResourceEstimate(hls_binary(HlsBinary::Mul, L, pin, p2, hw.binding), "int_mult",
+                           hw.uram_per_bram36);
       break;
     case EltwiseKind::Affine:
-      r = ResourceEstimate(hls_binary(HlsBinary::Mul, L, pin, pin, hw.binding), "int_mult", hw.uram_per_bram36);
+      r = ResourceEstimate(hls_binary(HlsBinary::Mul, L, pin, pin, hw.binding), "int_mult",
+                           hw.uram_per_bram36);
       r += ResourceEstimate(hls_binary(HlsBinary::Add, L, pin, pin), "int_add", hw.uram_per_bram36);
       break;
     case EltwiseKind::Activation: {
       const HlsActivation a = activation_of(n.op);
       r = ResourceEstimate(hls_activation(a, L, pin, hw.binding), n.op, hw.uram_per_bram36);
-      if (n.op != "gelu" && n.op != "tanh" && n.op != "exp" && n.op != "silu" &&
-          n.op != "sigmoid")
+      if (n.op != "gelu" && n.op != "tanh" && n.op != "exp" && n.op != "silu" && n.op != "sigmoid")
         r.extrapolate(n.op, "no HLS block: costed as sigmoid's exponential and divider");
       break;
     }
@@ -520,7 +528,8 @@ ResourceEstimate elementwise_block_resources(const Graph& g, const Node& n, cons
       break;
   }
   for (std::size_t p = 0; p < hw.in.size() && p < t.preload_beats.size(); ++p)
-    if (t.preload_beats[p] > 0) r += flat_buffer(tensor_bits(g.tensor_of(n.args[p])), hw.uram_per_bram36);
+    if (t.preload_beats[p] > 0)
+      r += flat_buffer(tensor_bits(g.tensor_of(n.args[p])), hw.uram_per_bram36);
   if (!n.params.empty()) {  // per-channel constants (batch_norm) or a constant operand
     double bits = 0;
     for (const auto& prm : n.params) bits += tensor_bits(prm.tensor);
@@ -541,25 +550,27 @@ HlsRowTile row_tile(const TileShape& t) {
 }  // namespace
 
 ResourceEstimate layernorm_estimate(const TileShape& t, const Precision& x, const NodeHw& hw) {
-  return ResourceEstimate(hls_norm(HlsNorm::LayerNorm, row_tile(t), x, hw.binding), "int_layernorm", hw.uram_per_bram36);
+  return ResourceEstimate(hls_norm(HlsNorm::LayerNorm, row_tile(t), x, hw.binding), "int_layernorm",
+                          hw.uram_per_bram36);
 }
 ResourceEstimate rmsnorm_estimate(const TileShape& t, const Precision& x, const NodeHw& hw) {
-  return ResourceEstimate(hls_norm(HlsNorm::RmsNorm, row_tile(t), x, hw.binding), "int_rmsnorm", hw.uram_per_bram36);
+  return ResourceEstimate(hls_norm(HlsNorm::RmsNorm, row_tile(t), x, hw.binding), "int_rmsnorm",
+                          hw.uram_per_bram36);
 }
 ResourceEstimate softmax_estimate(const TileShape& t, const Precision& x, const NodeHw& hw) {
   return ResourceEstimate(hls_softmax(row_tile(t), x), "int_softmax", hw.uram_per_bram36);
 }
 ResourceEstimate transpose_estimate(const TileShape& t, const Precision& x, const NodeHw& hw) {
   // MASE's int_transpose / buffer holds the whole tensor once: lanes × tiles.
-  return ResourceEstimate(hls_buffer(t.lanes(), t.row_depth * t.col_depth, x), "int_transpose", hw.uram_per_bram36);
+  return ResourceEstimate(hls_buffer(t.lanes(), t.row_depth * t.col_depth, x), "int_transpose",
+                          hw.uram_per_bram36);
 }
 
 Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
   return node_estimate(g, n, hw, t).res;
 }
 
-ResourceEstimate node_estimate(const Graph& g, const Node& n, const NodeHw& hw,
-                               const OpTiming& t) {
+ResourceEstimate node_estimate(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
   if (hw.in.empty()) return ResourceEstimate{};
   return ops::of(n).resources(g, n, hw, t);
 }

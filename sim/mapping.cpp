@@ -48,8 +48,10 @@ double uram_per_bram36(const DeviceType& t) {
 StorageAlt storage_alt(const ResourceEstimate& e, double margin) {
   const double f = e.extrapolated ? 1.0 + margin : 1.0;
   StorageAlt a;
-  if (e.bram36_as_uram > 0) a.bram36_movable = f * e.res.bram36, a.bram36_as_uram = f * e.bram36_as_uram;
-  if (e.uram_as_bram36 > 0) a.uram_movable = f * e.res.uram, a.uram_as_bram36 = f * e.uram_as_bram36;
+  if (e.bram36_as_uram > 0)
+    a.bram36_movable = f * e.res.bram36, a.bram36_as_uram = f * e.bram36_as_uram;
+  if (e.uram_as_bram36 > 0)
+    a.uram_movable = f * e.res.uram, a.uram_as_bram36 = f * e.uram_as_bram36;
   return a;
 }
 
@@ -234,8 +236,8 @@ void spill_storage(const SystemSpec& s, Mapping& m, int device) {
     if (from <= 0 || to <= 0) continue;
     const double excess = uram_over ? u.uram - c.uram : u.bram36 - c.bram36;
     const double room = (uram_over ? c.bram36 - u.bram36 : c.uram - u.uram) / f;
-    const double freed = std::min({from, std::ceil(excess / f - 1e-9),
-                                   std::floor(std::max(0.0, room - 1) * from / to)});
+    const double freed = std::min(
+        {from, std::ceil(excess / f - 1e-9), std::floor(std::max(0.0, room - 1) * from / to)});
     if (freed <= 0) continue;
     const double added = std::ceil(to * freed / from - 1e-9);
     if (uram_over) {
@@ -390,8 +392,7 @@ void check_fit(const Graph& g, const SystemSpec& s, Mapping& m, const std::strin
     m.overflows.push_back("device '" + dev.name + "' (" + dev.type.name + "): off-chip memory " +
                           dev.type.memory_kind + " needs " + fmt(o.total()) + " bytes but has " +
                           fmt(cap) + " (weights " + fmt(o.weight_bytes) + ", KV caches " +
-                          fmt(o.kv_cache_bytes) + ", activations " + fmt(o.activation_bytes) +
-                          ")");
+                          fmt(o.kv_cache_bytes) + ", activations " + fmt(o.activation_bytes) + ")");
   }
   if (m.overflows.empty() || s.mapping.oversubscribe) return;
   std::string msg = what + ": " + m.overflows[0];

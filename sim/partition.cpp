@@ -21,10 +21,14 @@ constexpr const char* kResName[kNumRes] = {"lut", "ff", "dsp", "bram36", "uram"}
 using Res = std::array<double, kNumRes>;
 
 Res to_array(const Resources& r, const StorageAlt& a = {}) {
-  return {r.lut,           r.ff,
-          r.dsp,           r.bram36,
-          r.uram,          a.bram36_movable,
-          a.bram36_as_uram, a.uram_movable,
+  return {r.lut,
+          r.ff,
+          r.dsp,
+          r.bram36,
+          r.uram,
+          a.bram36_movable,
+          a.bram36_as_uram,
+          a.uram_movable,
           a.uram_as_bram36};
 }
 Res on_array(const PartNode& nd) {
@@ -49,8 +53,7 @@ Limits make_limits(const PartDevice& d, double utilisation_cap, double lut_fract
   l.capacity = to_array(d.capacity);
   l.fraction.fill(utilisation_cap);
   l.fraction[kLut] = lut_fraction;
-  for (int k = 0; k < kNumRes; ++k)
-    l.limit[k] = k > kUram ? kInf : l.capacity[k] * l.fraction[k];
+  for (int k = 0; k < kNumRes; ++k) l.limit[k] = k > kUram ? kInf : l.capacity[k] * l.fraction[k];
   return l;
 }
 

@@ -20,13 +20,13 @@ struct StorageAlt {
 };
 
 struct PartNode {
-  Resources res_on;          ///< resources with its weights on chip
-  Resources res_off;         ///< weights streamed from off-chip memory (== res_on if no weights)
+  Resources res_on;            ///< resources with its weights on chip
+  Resources res_off;           ///< weights streamed from off-chip memory (== res_on if no weights)
   StorageAlt alt_on, alt_off;  ///< their spill alternatives (a stage's BRAM and URAM fit
                                ///< when moving part of one kind to the other fits)
-  double time_on_ps = 0;     ///< datapath time per inference, weights on chip
-  double weight_bytes = 0;   ///< weight bytes read per inference when off chip (0 if none)
-  bool has_weights = false;  ///< weights the partitioner may move off chip
+  double time_on_ps = 0;       ///< datapath time per inference, weights on chip
+  double weight_bytes = 0;     ///< weight bytes read per inference when off chip (0 if none)
+  bool has_weights = false;    ///< weights the partitioner may move off chip
   /// Weights that stay off chip (the configuration says so): res_off and weight_bytes
   /// apply, and the node shares its device's memory bandwidth like a spilled one.
   bool weights_fixed_off = false;

@@ -269,10 +269,10 @@ TEST(Llm, BusyCyclesAreCountedPerPhase) {
 // 128 + 128 tokens need 2 x 12 x 256 x 768 = 4,718,592 bytes each, 19,327,352,832 bytes
 // of KV cache in all, over the U280's 8 GB of HBM2 (8e9 bytes): exit 2 with the numbers.
 TEST(Llm, KvCacheOverflowOfHbmIsASimulationError) {
-  const std::string cfg =
-      config("  phase: generate\n  prompt_len: 128\n  gen_tokens: 128\n  batch: 4096\nsystem:\n"
-             "  devices: [{name: fpga0, type: u280}]\nmapping:\n  weights: auto\n"
-             "  kv_cache: off_chip\n");
+  const std::string cfg = config(
+      "  phase: generate\n  prompt_len: 128\n  gen_tokens: 128\n  batch: 4096\nsystem:\n"
+      "  devices: [{name: fpga0, type: u280}]\nmapping:\n  weights: auto\n"
+      "  kv_cache: off_chip\n");
   const auto r = run(cfg);
   EXPECT_EQ(r.exit_code, 2) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("4718592 bytes per sequence x 4096 sequences"), std::string::npos)

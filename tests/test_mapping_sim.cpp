@@ -204,12 +204,11 @@ std::string two_linears(bool with_fc) {
       "    results: {data_out_0: {shape: [1, 64], precision: {type: fixed, width: 8}}}\n"
       "    hw: {parallelism: {data_in_0: [1, 768], data_out_0: [1, 8]}}\n";
   if (with_fc)
-    g +=
-        "  - name: fc\n    op: linear\n    args: {data_in_0: wide}\n"
-        "    params: {weight: {shape: [32, 64], precision: {type: fixed, width: 8}},\n"
-        "             bias: {shape: [32], precision: {type: fixed, width: 8}}}\n"
-        "    results: {data_out_0: {shape: [1, 32], precision: {type: fixed, width: 8}}}\n"
-        "    hw: {parallelism: {data_in_0: [1, 8], data_out_0: [1, 4]}}\n";
+    g += "  - name: fc\n    op: linear\n    args: {data_in_0: wide}\n"
+         "    params: {weight: {shape: [32, 64], precision: {type: fixed, width: 8}},\n"
+         "             bias: {shape: [32], precision: {type: fixed, width: 8}}}\n"
+         "    results: {data_out_0: {shape: [1, 32], precision: {type: fixed, width: 8}}}\n"
+         "    hw: {parallelism: {data_in_0: [1, 8], data_out_0: [1, 4]}}\n";
   return g + "outputs: [" + (with_fc ? "fc" : "wide") + "]\n";
 }
 const std::string kU250 =
@@ -230,8 +229,7 @@ TEST(MappingSim, ExtrapolatedEstimatesAreMarked) {
 }
 
 TEST(MappingSim, BindingKeysSwitchTheNodesMultipliers) {
-  const std::map<std::string, std::string> f = {{"g.yaml", two_linears(true)},
-                                                {"c.yaml", kU250}};
+  const std::map<std::string, std::string> f = {{"g.yaml", two_linears(true)}, {"c.yaml", kU250}};
   const auto def = run_simulate(f, "c.yaml");
   const auto lut = run_simulate(f, "c.yaml", "--set system.binding=lut");
   const auto one = run_simulate(f, "c.yaml", "--set 'mapping.binding={fc: dsp_packed}'");
@@ -258,8 +256,7 @@ TEST(MappingSim, BindingKeysSwitchTheNodesMultipliers) {
 // The fit check counts an extrapolated estimate as (1 + margin) x its value: with the
 // wide linear alone, the verdict flips at margin = 1 / (its largest utilisation) - 1.
 TEST(MappingSim, ExtrapolationMarginChangesTheFitVerdict) {
-  const std::map<std::string, std::string> f = {{"g.yaml", two_linears(false)},
-                                                {"c.yaml", kU250}};
+  const std::map<std::string, std::string> f = {{"g.yaml", two_linears(false)}, {"c.yaml", kU250}};
   const auto base = run_simulate(f, "c.yaml", "--set mapping.extrapolation_margin=0");
   ASSERT_EQ(base.exit_code, 0) << base.stderr_text;
   double u = 0;

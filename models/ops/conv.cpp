@@ -209,7 +209,9 @@ void register_conv_ops(std::vector<OpDescriptor>& v) {
   c.infer = conv2d_shape;
   c.macs = conv2d_macs;
   c.timing = conv2d_timing;
-  c.resources = [](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) { return mac_block_resources(g, n, hw, t, true); };
+  c.resources = [](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
+    return mac_block_resources(g, n, hw, t, true);
+  };
   c.kernel = [](const KernelCall& k) { fn::conv2d(k.g, k.n, *k.in[0], k.params, k.y); };
   c.weights_can_stream = true;
   v.push_back(c);

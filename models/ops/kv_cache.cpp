@@ -53,7 +53,8 @@ ResourceEstimate kv_cache_resources(const Graph& g, const Node& n, const NodeHw&
                                     const OpTiming&) {
   ResourceEstimate r = handshake_resources(hw.out.elems_per_beat,
                                            g.tensor_of(n.args[0]).precision.bits_per_element());
-  r += flat_buffer(hw.kv_off_chip ? 2.0 * 16384 * 8 : 8.0 * hw.kv_capacity_bytes, hw.uram_per_bram36);
+  r += flat_buffer(hw.kv_off_chip ? 2.0 * 16384 * 8 : 8.0 * hw.kv_capacity_bytes,
+                   hw.uram_per_bram36);
   return r;
 }
 

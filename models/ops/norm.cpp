@@ -60,7 +60,8 @@ OpDescriptor row_op(const char* name, const char* summary,
   };
   d.resources = [logic](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
     const Tensor& x = g.tensor_of(n.args[0]);
-    return row_reduce_block_resources(g, n, hw, t, logic(tile_of(x.shape, hw.in[0]), x.precision, hw));
+    return row_reduce_block_resources(g, n, hw, t,
+                                      logic(tile_of(x.shape, hw.in[0]), x.precision, hw));
   };
   return d;
 }
