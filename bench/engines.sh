@@ -19,7 +19,8 @@ workload: {graph: $(pwd)/workloads/graphs/resnet18_int8.json, inferences: 2}
 system: {devices: [{name: fpga0, type: u250}]}
 mapping: {weights: auto}
 EOC
-for c in configs/mnist_cnn_u250.yaml "$T/mnist_shared.yaml" configs/vta_resnet18.yaml \
+for c in configs/mnist_cnn_u250.yaml "$T/mnist_shared.yaml" configs/gemm_offload_mnist.yaml \
+         configs/vta_resnet18.yaml \
          "$T/resnet18_spatial.yaml"; do
   s=$(date +%s.%N)
   "$B/simulate" --config "$c" --quiet --out "$T/o" > /dev/null

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "interconnect/pcie.hpp"
+#include "models/engine_cost.hpp"
 #include "models/memory_timing.hpp"
 #include "models/op_cost.hpp"
 
@@ -24,6 +26,13 @@ struct SlrCrossing {
 
 struct DeviceType {
   std::string name;
+  /// "fpga" (an accelerator card: fabric resources, QSFP28 cages, PCIe endpoint) or "host"
+  /// (a CPU that runs the nodes placed on it with `cpu` costs; its memory is reached from
+  /// cards over `pcie`).
+  std::string kind = "fpga";
+  bool is_host() const { return kind == "host"; }
+  engine::CpuConfig cpu;          ///< host: per-op-class costs
+  interconnect::PcieParams pcie;  ///< host: the link to each card (root port)
   std::string part;
   Resources capacity;         ///< LUT, FF, DSP, BRAM36, URAM available
   int slrs = 1;               ///< slr_list.size()

@@ -58,9 +58,15 @@ EngineBlock::EngineBlock(const sc_core::sc_module_name& name, const engine::Core
       tl_(
           core, period_ps,
           [this](time_ps issue, std::uint64_t bytes, bool write) {
+            // The DMA issues a transfer as AXI bursts of at most kDmaBurstBytes, all at once;
+            // the memory serves each in its first free gap (so the bursts of a long load
+            // interleave with the other unit's), and the transfer is done with its last.
             const void* who = write ? static_cast<const void*>(&store_tag_) : &load_tag_;
-            const time_ps done =
-                timed_read(*mem_socket.operator->(), issue, bytes, 0, write, who, false);
+            time_ps done = issue;
+            for (std::uint64_t off = 0; off < bytes; off += kDmaBurstBytes)
+              done = std::max(done, timed_read(*mem_socket.operator->(), issue,
+                                               std::min<std::uint64_t>(kDmaBurstBytes, bytes - off),
+                                               off, write, who, false));
             last_ps_ = std::max(last_ps_, done);
             return done;
           },
@@ -75,6 +81,15 @@ void EngineBlock::run() {
     for (std::int64_t inf = 0; inf < inferences_; ++inf) {
       for (auto& j : jobs_) {
         j.stats.act.begin(inf);
+        const JobShape* v =
+            j.variants.empty()
+                ? nullptr
+                : &j.variants[static_cast<std::size_t>(schedule_ ? schedule_->of(inf) : 0)];
+        const engine::Lowering& low = v ? v->low : j.low;
+        const engine::TilePlan& plan = v ? v->plan : j.plan;
+        const std::int64_t chunk = v ? v->chunk : j.chunk;
+        const std::int64_t macs = v ? v->macs : j.macs;
+        const time_ps cpu_ps = v ? v->cpu_ps : j.cpu_ps;
         std::vector<BeatValue> vals(j.inputs.size());
         std::vector<time_ps> ready(j.inputs.size(), 0);
         for (std::size_t p = 0; p < j.inputs.size(); ++p)
@@ -82,34 +97,37 @@ void EngineBlock::run() {
         const time_ps all = ready.empty() ? 0 : *std::max_element(ready.begin(), ready.end());
         const engine::CoreCounters before = tl_.counters();
         time_ps done = all;
-        switch (j.low.kind) {
-          case engine::Lowering::Kind::Gemm:
-            done = tl_.gemm(j.low.gemm, j.plan, ready[0], ready.size() > 1 ? ready[1] : 0,
-                            j.fused_ops, [&](std::int64_t m, std::int64_t k, std::int64_t n) {
-                              return gemm_->run(m, k, n, tiles_run_++);
-                            });
-            break;
-          case engine::Lowering::Kind::Vector:
-            done = tl_.vector(j.low.vec, j.chunk, all);
-            break;
-          case engine::Lowering::Kind::Free:
-          case engine::Lowering::Kind::None:
-            break;
+        if (core_.cpu) {
+          done = tl_.cpu(cpu_ps, all);
+        } else {
+          switch (low.kind) {
+            case engine::Lowering::Kind::Gemm:
+              done = tl_.gemm(low.gemm, plan, ready[0], ready.size() > 1 ? ready[1] : 0,
+                              j.fused_ops, [&](std::int64_t m, std::int64_t k, std::int64_t n) {
+                                return gemm_->run(m, k, n, tiles_run_++);
+                              });
+              break;
+            case engine::Lowering::Kind::Vector:
+              done = tl_.vector(low.vec, chunk, all);
+              break;
+            case engine::Lowering::Kind::Free:
+            case engine::Lowering::Kind::None:
+              break;
+          }
         }
         const engine::CoreCounters& after = tl_.counters();
         Activity& a = j.stats.act.now();
         a.busy_cycles +=
             static_cast<std::uint64_t>((after.compute_busy_ps - before.compute_busy_ps) / period_);
-        a.macs += static_cast<std::uint64_t>(j.macs);
+        a.macs += static_cast<std::uint64_t>(macs);
         a.stall_in_ps += after.wait_input_ps - before.wait_input_ps;
         a.stall_mem_ps += (after.wait_load_ps - before.wait_load_ps) +
                           (after.wait_store_ps - before.wait_store_ps);
         j.tiles +=
-            (after.gemm_tiles - before.gemm_tiles) + (j.low.kind == engine::Lowering::Kind::Vector
-                                                          ? after.alu_passes - before.alu_passes
-                                                          : 0);
+            (after.gemm_tiles - before.gemm_tiles) +
+            (low.kind == engine::Lowering::Kind::Vector ? after.alu_passes - before.alu_passes : 0);
         j.stats.weight_bytes += after.bytes_loaded - before.bytes_loaded;
-        if (done > all || j.low.kind != engine::Lowering::Kind::Free) {
+        if (done > all || low.kind != engine::Lowering::Kind::Free) {
           j.stats.first_active_ps = std::min(j.stats.first_active_ps, all);
           j.stats.last_active_ps = std::max(j.stats.last_active_ps, done);
         }
@@ -162,10 +180,13 @@ void IngressBlock::run() {
   time_ps t = 0, mem_t = 0;
   for (std::int64_t inf = 0; inf < inferences_; ++inf) {
     st_.act.begin(inf);
+    const auto var = static_cast<std::size_t>(schedule_ ? schedule_->of(inf) : 0);
+    const std::int64_t nbeats = var_beats_.empty() ? beats_ : var_beats_[var];
+    const std::int64_t nbytes = var_bytes_.empty() ? bytes_ : var_bytes_[var];
     BeatValue v, first;
     std::int64_t written = 0;
     time_ps ready = 0;
-    for (std::int64_t b = 0; b < beats_; ++b) {
+    for (std::int64_t b = 0; b < nbeats; ++b) {
       const time_ps want = t;
       t = in_->pop(t, this, &v);
       if (v && !first) first = v;
@@ -173,8 +194,8 @@ void IngressBlock::run() {
       a.stall_in_ps += t - want;
       ++a.beats_in;
       ++a.busy_cycles;
-      const std::int64_t have = bytes_ * (b + 1) / beats_;
-      if (have - written >= kDmaBurstBytes || b + 1 == beats_) {
+      const std::int64_t have = nbytes * (b + 1) / nbeats;
+      if (have - written >= kDmaBurstBytes || b + 1 == nbeats) {
         mem_t = std::max(mem_t, t);
         ready =
             std::max(ready, timed_read(*mem_socket.operator->(), mem_t,
@@ -212,19 +233,22 @@ void EgressBlock::run() {
   try {
     for (std::int64_t inf = 0; inf < inferences_; ++inf) {
       st_.act.begin(inf);
+      const auto var = static_cast<std::size_t>(schedule_ ? schedule_->of(inf) : 0);
+      const std::int64_t nbeats = var_beats_.empty() ? beats_ : var_beats_[var];
+      const std::int64_t nbytes = var_bytes_.empty() ? bytes_ : var_bytes_[var];
       BeatValue v;
       const time_ps ready = in_->wait(inf, this, &v);
       mem_t = std::max(mem_t, ready);
       // Bursts are requested back to back from when the tensor is complete; beat b leaves
       // once the burst holding it has arrived.
       std::vector<time_ps> burst_done;
-      for (std::int64_t off = 0; off < bytes_; off += kDmaBurstBytes)
+      for (std::int64_t off = 0; off < nbytes; off += kDmaBurstBytes)
         burst_done.push_back(timed_read(
             *mem_socket.operator->(), mem_t,
-            static_cast<std::uint64_t>(std::min<std::int64_t>(kDmaBurstBytes, bytes_ - off)),
+            static_cast<std::uint64_t>(std::min<std::int64_t>(kDmaBurstBytes, nbytes - off)),
             addr_ + static_cast<std::uint64_t>(off), false, this));
-      for (std::int64_t b = 0; b < beats_; ++b) {
-        const std::int64_t end_byte = std::max<std::int64_t>(1, bytes_ * (b + 1) / beats_);
+      for (std::int64_t b = 0; b < nbeats; ++b) {
+        const std::int64_t end_byte = std::max<std::int64_t>(1, nbytes * (b + 1) / nbeats);
         const auto k = static_cast<std::size_t>((end_byte - 1) / kDmaBurstBytes);
         const time_ps avail =
             burst_done.empty() ? ready : burst_done[std::min(k, burst_done.size() - 1)];

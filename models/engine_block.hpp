@@ -1,6 +1,7 @@
 // The SystemC side of a shared engine (models/engine_cost.hpp has the cost model).
 //
-// EngineBlock: one thread runs its jobs (graph nodes, a GEMM with its fused vector nodes)
+// EngineBlock: one thread runs its jobs (on a host CPU, core.cpu: each job takes its
+// cpu_ps on the compute unit, no tiles, no DMA) (graph nodes, a GEMM with its fused vector nodes)
 // in their order for inference 0, then 1, ...; each job waits until its inputs are in the
 // device memory (TensorSignal), then its tiles go through the LD -> EX -> ST timeline,
 // whose loads and stores are TLM-2.0 reads and writes of the device's off-chip memory
@@ -62,6 +63,16 @@ class ShapeGemmEngine : public GemmEngine {
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::uint64_t> cache_;
 };
 
+/// A job's work at one variant's shapes (LLM mode: the prefill and each decode step).
+struct JobShape {
+  engine::Lowering low;
+  engine::TilePlan plan;
+  std::int64_t chunk = 0;
+  std::int64_t macs = 0;
+  time_ps cpu_ps = 0;
+  std::int64_t ideal_cycles = 0;  ///< compute unit, never stalled
+};
+
 /// One job of an engine: a node, or a GEMM node with the vector nodes fused into it.
 struct EngineJob {
   std::string name;  ///< the node's name
@@ -70,6 +81,7 @@ struct EngineJob {
   std::int64_t chunk = 0;
   std::int64_t fused_ops = 0;
   std::int64_t macs = 0;              ///< per inference
+  time_ps cpu_ps = 0;                 ///< on a host CPU (core.cpu): the node's time
   std::vector<TensorSignal*> inputs;  ///< per data_in port
   TensorSignal* output = nullptr;     ///< its (last fused node's) output in memory
   std::vector<int> nodes;             ///< graph node indices: the node, then its fused nodes
@@ -79,6 +91,9 @@ struct EngineJob {
   int track = -1;                     ///< trace track of its slices (-1: none)
   BlockStats stats;                   ///< counted by the engine while it runs the job
   std::uint64_t tiles = 0;            ///< GEMM tiles or ALU passes
+  /// Per variant (EngineBlock::set_schedule), replacing low/plan/chunk/macs/cpu_ps; empty:
+  /// every inference has the shapes above.
+  std::vector<JobShape> variants;
 };
 
 class EngineBlock : public Block {
@@ -99,6 +114,8 @@ class EngineBlock : public Block {
   void set_phases(PhaseMapPtr p) {
     for (auto& j : jobs_) j.stats.act.set_phases(p);
   }
+  /// Inference i runs each job's variant s->of(i) (jobs with variants).
+  void set_schedule(SchedulePtr s) { schedule_ = std::move(s); }
   /// Trace tracks of the compute, load and store units (-1: none).
   void set_unit_tracks(TraceRecorder* rec, int compute, int load, int store) {
     rec_ = rec;
@@ -119,6 +136,7 @@ class EngineBlock : public Block {
   std::vector<EngineJob> jobs_;
   std::int64_t inferences_;
   GemmEngine* gemm_;
+  SchedulePtr schedule_;
   engine::CoreTimeline tl_;
   bool functional_ = false;
   TraceRecorder* rec_ = nullptr;
@@ -136,12 +154,21 @@ class IngressBlock : public Block {
                std::int64_t beats, std::int64_t bytes, std::int64_t inferences, TensorSignal* out,
                std::uint64_t addr);
   const BlockStats& stats() const { return st_; }
+  /// Inference i moves beats[s->of(i)] beats of bytes[s->of(i)] bytes (LLM mode).
+  void set_variants(std::vector<std::int64_t> beats, std::vector<std::int64_t> bytes,
+                    SchedulePtr s) {
+    var_beats_ = std::move(beats);
+    var_bytes_ = std::move(bytes);
+    schedule_ = std::move(s);
+  }
 
  private:
   void run();
   time_ps period_;
   Stream* in_;
   std::int64_t beats_, bytes_, inferences_;
+  std::vector<std::int64_t> var_beats_, var_bytes_;
+  SchedulePtr schedule_;
   TensorSignal* out_;
   std::uint64_t addr_;
   BlockStats st_;
@@ -154,6 +181,13 @@ class EgressBlock : public Block {
   EgressBlock(const sc_core::sc_module_name& name, time_ps period_ps, TensorSignal* in, Stream* out,
               std::int64_t beats, std::int64_t bytes, std::int64_t inferences, std::uint64_t addr);
   const BlockStats& stats() const { return st_; }
+  /// Inference i moves beats[s->of(i)] beats of bytes[s->of(i)] bytes (LLM mode).
+  void set_variants(std::vector<std::int64_t> beats, std::vector<std::int64_t> bytes,
+                    SchedulePtr s) {
+    var_beats_ = std::move(beats);
+    var_bytes_ = std::move(bytes);
+    schedule_ = std::move(s);
+  }
 
  private:
   void run();
@@ -161,6 +195,8 @@ class EgressBlock : public Block {
   TensorSignal* in_;
   Stream* out_;
   std::int64_t beats_, bytes_, inferences_;
+  std::vector<std::int64_t> var_beats_, var_bytes_;
+  SchedulePtr schedule_;
   std::uint64_t addr_;
   BlockStats st_;
 };

@@ -96,6 +96,9 @@ Lowering lower(const Graph& g, const Node& n) {
       return l;
     }
     case OpClass::Wire:
+    // A KV cache on an engine is a region of the memory: the producer's store of the step's
+    // keys/values is the append, and consumers load the context from there.
+    case OpClass::KvCache:
       l.kind = Lowering::Kind::Free;
       return l;
     default:
@@ -205,6 +208,14 @@ time_ps cpu_node_ps(const Lowering& l, std::int64_t macs, double bytes, const Cp
   const double mem_s = bytes / c.bytes_per_s;
   return static_cast<time_ps>(
       std::llround((std::max(compute_s, mem_s) * 1e12) + c.op_overhead_ns * 1e3));
+}
+
+time_ps cpu_node_ps(const Graph& g, const Node& n, const CpuConfig& c) {
+  const Lowering l = lower(g, n);
+  if (l.kind == Lowering::Kind::None) throw std::invalid_argument(l.why);
+  double bytes = data_bytes(g, n) + static_cast<double>(n.results[0].bytes());
+  for (const auto& p : n.params) bytes += static_cast<double>(p.tensor.bytes());
+  return cpu_node_ps(l, l.kind == Lowering::Kind::Gemm ? l.gemm.macs() : 0, bytes, c);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -351,6 +362,15 @@ time_ps CoreTimeline::vector(const VectorWork& w, std::int64_t chunk, time_ps re
     acc_.resident = -1;
   }
   return last;
+}
+
+time_ps CoreTimeline::cpu(time_ps duration, time_ps ready) {
+  const time_ps start = std::max(ex_free_, ready);
+  k_.wait_input_ps += start - ex_free_;
+  k_.compute_busy_ps += duration;
+  ex_free_ = start + duration;
+  if (trace_ && duration > 0) trace_(0, "cpu", start, ex_free_);
+  return ex_free_;
 }
 
 }  // namespace masesim::engine

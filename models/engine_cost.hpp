@@ -9,7 +9,8 @@
 // N = out_channels/groups) — the lowering loads the im2col rows of each tile, an upper
 // bound of VTA's windowed loads (docs/engines.md); element-wise, pool and row-reduce
 // nodes are vector work for the ALU (out elements × ops per element); wire ops (view,
-// flatten, dropout) cost nothing on an engine.
+// flatten, dropout) cost nothing on an engine, nor does a KV cache (the cache is memory:
+// its producer's store appends to it, its consumers load the context from it).
 //
 // Tiling (plan_gemm): tiles are multiples of the array (k of rows, n of cols) that fit the
 // buffers with `slots` tiles each (2: double buffering, so the load of tile i+1 overlaps the
@@ -34,10 +35,23 @@
 
 namespace masesim::engine {
 
-/// A shared core's structure (system.engines; docs/engines.md).
+/// A host CPU's per-op-class cost (devices of kind host): a node takes
+/// overhead + max(MACs / macs_per_s, bytes moved / bytes_per_s).
+struct CpuConfig {
+  double gemm_macs_per_s = 0;     ///< linear, matmul, conv (an optimised BLAS/oneDNN loop)
+  double vector_elems_per_s = 0;  ///< element-wise, pool, norms: output elements per second
+  double bytes_per_s = 0;         ///< memory bandwidth a node's operands stream at
+  double op_overhead_ns = 0;      ///< dispatch of one op (framework overhead)
+};
+
+/// A shared core's structure (system.engines; docs/engines.md), or a host CPU (cpu = true:
+/// every node takes cpu_node_ps on the compute unit, no tiles, no DMA).
 struct CoreConfig {
+  bool cpu = false;
+  CpuConfig cpu_cost;
   // GEMM core: a systolic array of gemm_rows × gemm_cols PEs (models/systolic; none if 0).
-  std::int64_t gemm_rows = 0, gemm_cols = 0;
+  std::int64_t gemm_rows = 0, gemm_cols = 0;  ///< gemm_cols: MAC columns (PE cols x macs_per_pe)
+  std::int64_t macs_per_pe = 1;               ///< 2: packed PEs (W4A8, two int4 weights per DSP)
   bool weight_stationary = true;
   std::int64_t extra_pipeline_cycles = 0;  ///< added to every GEMM tile (deeper pipeline)
   // Vector ALU (none if 0 lanes): `alu_ops` lists the op kinds it executes.
@@ -55,15 +69,6 @@ struct CoreConfig {
   bool has_gemm() const { return gemm_rows > 0 && gemm_cols > 0; }
   bool has_alu() const { return alu_lanes > 0; }
   bool alu_runs(const std::string& op) const;
-};
-
-/// A host CPU's per-op-class cost (devices of kind host): a node takes
-/// overhead + max(MACs / macs_per_s, bytes moved / bytes_per_s).
-struct CpuConfig {
-  double gemm_macs_per_s = 0;     ///< linear, matmul, conv (an optimised BLAS/oneDNN loop)
-  double vector_elems_per_s = 0;  ///< element-wise, pool, norms: output elements per second
-  double bytes_per_s = 0;         ///< memory bandwidth a node's operands stream at
-  double op_overhead_ns = 0;      ///< dispatch of one op (framework overhead)
 };
 
 struct GemmWork {
@@ -122,6 +127,9 @@ std::int64_t vector_ideal_cycles(const VectorWork& w, std::int64_t chunk, const 
 
 /// Host CPU time of a node in ps (see CpuConfig).
 time_ps cpu_node_ps(const Lowering& l, std::int64_t macs, double bytes, const CpuConfig& c);
+/// The same for graph node `n`: bytes are its data inputs, parameters and output; throws
+/// std::invalid_argument when the node does not lower (no CPU cost for its op class).
+time_ps cpu_node_ps(const Graph& g, const Node& n, const CpuConfig& c);
 
 /// Counted by the timeline (ps; cycles are these over the clock period).
 struct CoreCounters {
@@ -153,6 +161,8 @@ class CoreTimeline {
   /// One vector node on the ALU: chunks of `chunk` output elements, inputs in memory from
   /// `ready`. Returns the last store's end.
   time_ps vector(const VectorWork& w, std::int64_t chunk, time_ps ready);
+  /// One node on a host CPU: `duration` on the compute unit once its inputs are ready.
+  time_ps cpu(time_ps duration, time_ps ready);
 
   const CoreCounters& counters() const { return k_; }
   time_ps compute_free() const { return ex_free_; }

@@ -66,7 +66,7 @@ void Stream::commit(time_ps visible, BeatValue v) {
 
 time_ps Stream::push(time_ps t, Block* who, BeatValue v) {
   const time_ps accepted = wait_for_slot(t, who);
-  commit(accepted, std::move(v));
+  commit(accepted + latency_ps_, std::move(v));
   return accepted;
 }
 

@@ -56,6 +56,13 @@ class Stream {
   /// occupancy seen by the consumer at t, for buffer statistics).
   std::uint64_t visible_occupancy(time_ps t) const;
   void set_credit_delay(time_ps d) { credit_delay_ps_ = d; }
+  /// A registered path of `d` between the ends (an SLR crossing): a beat is visible `d`
+  /// after it is accepted and its slot's credit returns `d` after it is taken.
+  void set_latency(time_ps d) {
+    latency_ps_ = d;
+    credit_delay_ps_ = d;
+  }
+  time_ps latency_ps() const { return latency_ps_; }
   /// Records the occupancy on `counter` of `rec`: each popped beat adds the time it spent
   /// in the FIFO (from visible to taken), so a counter sample is the time-averaged number
   /// of entries over its bucket (scale 1).
@@ -123,6 +130,7 @@ class Stream {
   bool consumer_waits_ = false;
   bool producer_waits_ = false;
   time_ps credit_delay_ps_ = 0;
+  time_ps latency_ps_ = 0;
   TraceRecorder* trace_ = nullptr;
   int counter_ = -1;
   time_ps wait_for_slot(time_ps t, Block* who);

@@ -1270,6 +1270,9 @@ COMMITTED = {
     "resnet18_int8.json": ("resnet-18", "int8"),
     "gpt2_int8.json": ("gpt2", "int8"),
     "gpt2_medium_int8.json": ("gpt2-medium", "int8"),
+    "gpt2_medium_w4a8.json": ("gpt2-medium", "w4a8"),
+    "gpt2_medium_fp16.json": ("gpt2-medium", "fp16"),
+    "gpt2_1.5b_dfx_fp16.json": ("gpt2-1.5b-dfx", "fp16"),
 }
 DEFAULT_DIMS = {"batch": 1, "seq": 128}
 

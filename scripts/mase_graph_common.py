@@ -69,6 +69,13 @@ PRESETS = {
     # OCP microscaling: E8M0 scale per 32 elements.
     "mxint8": {"default": {"type": "mxint", "width": 8, "block_size": 32}},
     "mxfp8": {"default": {"type": "mxfp", "exponent_width": 4, "mantissa_width": 3, "block_size": 32}},
+    # W4A8 (the spatial GPT-2 accelerator on a U280, ../shared/designs section 3): int8
+    # activations, int4 weights of every linear (two packed per DSP); attention's matmuls
+    # stay int8 x int8.
+    "w4a8": {"default": FIXED8,
+             "by_op": {"linear": {"weight": {"type": "fixed", "width": 4, "frac_width": 2}}}},
+    # IEEE half precision everywhere (DFX's FP16 datapath, section 4).
+    "fp16": {"default": {"type": "float", "width": 16}},
 }
 
 SLOT_KEYS = {"data_out", "params", "weight", "bias", "running_mean", "running_var"}
@@ -255,7 +262,7 @@ def add_quant_args(ap):
     q.add_argument("--quant", metavar="CONFIG", help="MASE-style quantization config YAML "
                    "(default / by_op / by_name / index, docs/workloads.md)")
     q.add_argument("--quant-preset", metavar="NAME",
-                   help=f"uniform preset: {', '.join(sorted(PRESETS))}")
+                   help=f"preset: {', '.join(sorted(PRESETS))}")
     return q
 
 

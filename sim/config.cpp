@@ -84,7 +84,8 @@ const std::vector<KeyDecl>& config_keys() {
        KeyType::Any,
        "[]",
        "",
-       "shared engines: list of {name, device, gemm: {rows, cols, dataflow, "
+       "shared engines: list of {name, device, slr (an SLR of the device), memory (a host whose "
+       "memory holds the engine's tensors, over PCIe), gemm: {rows, cols, macs_per_pe, dataflow, "
        "extra_pipeline_cycles}, alu: {lanes, pipeline_cycles, ops}, buffers: {input_bytes, "
        "weight_bytes, acc_bytes, acc_elem_bytes, double_buffer}, load_bytes_per_cycle, "
        "store_bytes_per_cycle, fuse} (docs/engines.md)",
@@ -197,12 +198,21 @@ const std::vector<KeyDecl>& config_keys() {
        "",
        "manual placement overrides: {node-name glob: device name}",
        {}},
+      {"mapping.slr",
+       KeyType::Any,
+       "{}",
+       "",
+       "SLR placement: {node-name glob: SLR name of the node's device}; the per-SLR ledger and "
+       "fit check count the placed nodes, streams between SLRs pay the crossing latency "
+       "(docs/devices.md)",
+       {}},
       {"mapping.engines",
        KeyType::Any,
        "{}",
        "",
        "shared engines: {engine name: [node-name globs]}; a node matched runs on that engine, "
-       "the others stay spatial blocks (docs/engines.md)",
+       "the others stay spatial blocks, or run on the CPU of the host they are placed on (an "
+       "engine named after the host device; docs/engines.md)",
        {}},
       {"mapping.engine_order",
        KeyType::Any,

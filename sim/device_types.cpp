@@ -144,7 +144,10 @@ void load_slrs(const std::string& path, const YAML::Node& y, DeviceType& d) {
 const std::vector<DeviceKeyDecl>& device_type_keys() {
   static const std::vector<DeviceKeyDecl> keys = {
       {"name", "", "device type name (as system.devices[].type refers to it)"},
-      {"part", "", "the FPGA part (informational)"},
+      {"kind", "",
+       "fpga (an accelerator card, the default) or host (a CPU running the nodes placed on it; "
+       "no fabric keys)"},
+      {"part", "", "the FPGA part or the CPU model (informational)"},
       {"lut", "LUT", "CLB LUTs of the device"},
       {"ff", "FF", "CLB flip-flops of the device"},
       {"dsp", "DSP", "DSP slices of the device"},
@@ -164,13 +167,29 @@ const std::vector<DeviceKeyDecl>& device_type_keys() {
       {"slr_crossing.sll_bits_per_cycle", "bits/cycle",
        "super long lines across one boundary, both directions together (required with more "
        "than one SLR)"},
-      {"clock_mhz", "MHz", "default fabric clock (system.clock_mhz overrides it)"},
+      {"clock_mhz", "MHz",
+       "default fabric clock (system.clock_mhz overrides it); a host's core clock (its cycle "
+       "statistics)"},
       {"qsfp28_ports", "ports", "QSFP28 cages (0: the device has no network links)"},
       {"memory.kind", "", "off-chip memory: ddr3, ddr4 or hbm2"},
       {"memory.channels", "channels", "independent memory channels (1..1024)"},
       {"memory.gbytes_per_s", "GB/s", "peak bandwidth of all channels together"},
       {"memory.latency_ns", "ns", "access latency of one request"},
       {"memory.capacity_gbytes", "GB", "memory capacity"},
+      {"cpu.gemm_gmacs_per_s", "GMAC/s",
+       "host: MACs per second of linear, matmul and conv nodes (required for a host)"},
+      {"cpu.vector_gelems_per_s", "Gelem/s",
+       "host: output elements per second of element-wise, pool and norm nodes (times their "
+       "ops per element; required for a host)"},
+      {"cpu.memory_gbytes_per_s", "GB/s",
+       "host: bandwidth a node's operands stream at (required for a host)"},
+      {"cpu.op_overhead_ns", "ns", "host: dispatch time added to every node (required)"},
+      {"pcie.generation", "", "host: PCIe generation of the link to each card, 1..5 (default 3)"},
+      {"pcie.lanes", "lanes", "host: lanes of the link, 1/2/4/8/16 (default 16)"},
+      {"pcie.max_payload_bytes", "bytes", "host: TLP max payload size (default 256)"},
+      {"pcie.tlp_overhead_bytes", "bytes",
+       "host: header, sequence, LCRC and framing bytes per TLP (default 24)"},
+      {"pcie.latency_ns", "ns", "host: latency of one DMA transfer (default 1000)"},
   };
   return keys;
 }
@@ -180,23 +199,71 @@ const std::vector<std::string>& memory_kinds() {
   return kinds;
 }
 
+namespace {
+/// kind: host: a CPU with memory and PCIe, no fabric.
+void load_host(const std::string& path, const YAML::Node& y, DeviceType& d) {
+  for (const char* k :
+       {"lut", "ff", "dsp", "bram36", "uram", "slrs", "slr_crossing", "qsfp28_ports"})
+    if (y[k])
+      throw InputError(yaml::where(path, y[k]) + ": " + k +
+                       ": a device of kind host has no FPGA fabric or QSFP28 cages");
+  d.slrs = 1;
+  d.slr_list = {Slr{"SLR0", Resources{}}};
+  d.qsfp28_ports = 0;
+  const YAML::Node c = yaml::require(path, y, "device type", "cpu");
+  yaml::check_keys(path, c, "cpu", keys_under("cpu."));
+  d.cpu.gemm_macs_per_s = positive(path, c, "gemm_gmacs_per_s", false, "cpu") * 1e9;
+  d.cpu.vector_elems_per_s = positive(path, c, "vector_gelems_per_s", false, "cpu") * 1e9;
+  d.cpu.bytes_per_s = positive(path, c, "memory_gbytes_per_s", false, "cpu") * 1e9;
+  d.cpu.op_overhead_ns = positive(path, c, "op_overhead_ns", true, "cpu");
+  if (const YAML::Node p = y["pcie"]) {
+    yaml::check_keys(path, p, "pcie", keys_under("pcie."));
+    auto get_int = [&](const char* key, int& v) {
+      if (p[key]) v = static_cast<int>(int_in(path, p, "pcie", key, 0, 1 << 20));
+    };
+    get_int("generation", d.pcie.generation);
+    get_int("lanes", d.pcie.lanes);
+    get_int("max_payload_bytes", d.pcie.max_payload_bytes);
+    get_int("tlp_overhead_bytes", d.pcie.tlp_overhead_bytes);
+    if (p["latency_ns"]) d.pcie.latency_ns = positive(path, p, "latency_ns", true, "pcie");
+    const std::string bad = interconnect::pcie_check(d.pcie);
+    if (!bad.empty()) throw InputError(yaml::where(path, p) + ": " + bad);
+  }
+}
+}  // namespace
+
 DeviceType load_device_type(const std::string& path) {
   const YAML::Node y = yaml::load_file(path);
   yaml::check_keys(path, y, "device type", keys_under(""));
   DeviceType d;
   d.name = yaml::as_string(path, yaml::require(path, y, "device type", "name"), "name");
   if (y["part"]) d.part = yaml::as_string(path, y["part"], "part");
-  d.capacity.lut = positive(path, y, "lut");
-  d.capacity.ff = positive(path, y, "ff");
-  d.capacity.dsp = positive(path, y, "dsp", true);
-  d.capacity.bram36 = positive(path, y, "bram36", true);
-  d.capacity.uram = positive(path, y, "uram", true);
-  load_slrs(path, y, d);
+  if (y["kind"]) {
+    d.kind = yaml::as_string(path, y["kind"], "kind");
+    if (d.kind != "fpga" && d.kind != "host")
+      throw InputError(yaml::where(path, y["kind"]) + ": kind = '" + d.kind +
+                       "' is not fpga or host" + did_you_mean(d.kind, {"fpga", "host"}));
+  }
+  if (d.is_host()) {
+    load_host(path, y, d);
+  } else {
+    for (const char* k : {"cpu", "pcie"})
+      if (y[k])
+        throw InputError(yaml::where(path, y[k]) + ": " + k +
+                         ": only a device of kind host has this section");
+    d.capacity.lut = positive(path, y, "lut");
+    d.capacity.ff = positive(path, y, "ff");
+    d.capacity.dsp = positive(path, y, "dsp", true);
+    d.capacity.bram36 = positive(path, y, "bram36", true);
+    d.capacity.uram = positive(path, y, "uram", true);
+    load_slrs(path, y, d);
+    d.qsfp28_ports = static_cast<int>(positive(path, y, "qsfp28_ports", true));
+  }
   d.clock_mhz = positive(path, y, "clock_mhz");
-  if (d.clock_mhz > 2000)
+  const double max_mhz = d.is_host() ? 10000 : 2000;
+  if (d.clock_mhz > max_mhz)
     throw InputError(path + ": clock_mhz = " + std::to_string(d.clock_mhz) +
-                     " is out of range (0..2000]");
-  d.qsfp28_ports = static_cast<int>(positive(path, y, "qsfp28_ports", true));
+                     " is out of range (0.." + std::to_string(static_cast<int>(max_mhz)) + "]");
   const YAML::Node m = yaml::require(path, y, "device type", "memory");
   yaml::check_keys(path, m, "memory", keys_under("memory."));
   const YAML::Node kind = yaml::require(path, m, "memory", "kind");
@@ -243,7 +310,7 @@ std::string find_device_type_file(const Config& cfg, const std::string& type) {
     if (is_file(d + "/" + type + ".yaml")) return d + "/" + type + ".yaml";
   throw InputError(cfg.file() + ": system.devices: unknown device type '" + type +
                    "' (looked for " + type + ".yaml in " + dirs[0] + " and " + dirs.back() + ")" +
-                   did_you_mean(type, {"u250", "u280", "pynq_z1"}));
+                   did_you_mean(type, {"u250", "u280", "pynq_z1", "host_x86"}));
 }
 
 std::vector<DeviceInstance> load_system_devices(const Config& cfg) {
@@ -275,7 +342,7 @@ std::vector<DeviceInstance> load_system_devices(const Config& cfg) {
       d.name = e["name"] ? yaml::as_string(f, e["name"], ctx + ".name")
                          : prefix + std::to_string(out.size());
       d.type = dt;
-      if (cfg.get_double("system.clock_mhz") > 0)
+      if (cfg.get_double("system.clock_mhz") > 0 && !dt.is_host())
         d.type.clock_mhz = cfg.get_double("system.clock_mhz");
       if (!names.insert(d.name).second)
         throw InputError(yaml::where(f, e) + ": " + ctx + ": duplicate device name '" + d.name +

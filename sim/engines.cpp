@@ -29,13 +29,21 @@ std::int64_t positive(const std::string& f, const YAML::Node& n, const std::stri
 engine::CoreConfig core_config(const std::string& f, const YAML::Node& e, const std::string& ctx) {
   engine::CoreConfig c;
   yaml::check_keys(f, e, ctx,
-                   {"name", "device", "gemm", "alu", "buffers", "load_bytes_per_cycle",
-                    "store_bytes_per_cycle", "fuse"});
+                   {"name", "device", "slr", "memory", "gemm", "alu", "buffers",
+                    "load_bytes_per_cycle", "store_bytes_per_cycle", "fuse"});
   if (const YAML::Node gm = e["gemm"]) {
     const std::string k = ctx + ".gemm";
-    yaml::check_keys(f, gm, k, {"rows", "cols", "dataflow", "extra_pipeline_cycles"});
+    yaml::check_keys(f, gm, k,
+                     {"rows", "cols", "macs_per_pe", "dataflow", "extra_pipeline_cycles"});
     c.gemm_rows = positive(f, yaml::require(f, gm, k, "rows"), k + ".rows", 1, 256);
     c.gemm_cols = positive(f, yaml::require(f, gm, k, "cols"), k + ".cols", 1, 256);
+    // Packed PEs (W4A8: two int4 weights share one DSP with one int8 activation): each PE
+    // column computes macs_per_pe output columns, so the array times and costs as
+    // rows x (cols x macs_per_pe) MACs.
+    if (gm["macs_per_pe"]) {
+      c.macs_per_pe = positive(f, gm["macs_per_pe"], k + ".macs_per_pe", 1, 2);
+      c.gemm_cols *= c.macs_per_pe;
+    }
     if (gm["dataflow"]) {
       const std::string df = yaml::as_string(f, gm["dataflow"], k + ".dataflow");
       if (df != "weight_stationary" && df != "output_stationary")
@@ -134,7 +142,47 @@ std::vector<EngineSpec> load_engine_specs(const Config& cfg,
     for (const auto& o : out)
       if (o.name == s.name)
         throw InputError(f + ": " + ctx + ".name: engine '" + s.name + "' is declared twice");
+    const DeviceInstance& di = devices[static_cast<std::size_t>(s.device)];
+    if (di.type.is_host())
+      throw InputError(f + ": " + ctx + ".device: '" + dev +
+                       "' is a host: its CPU is an engine of its own, named '" + dev +
+                       "' (assign nodes to it with mapping.engines." + dev +
+                       " or place them on it); declare engines on accelerator devices");
+    if (const YAML::Node mem = e["memory"]) {
+      const std::string md = yaml::scalar_string(f, mem, ctx + ".memory");
+      for (std::size_t d = 0; d < devices.size(); ++d)
+        if (devices[d].name == md) s.memory_device = static_cast<int>(d);
+      if (s.memory_device < 0)
+        throw InputError(yaml::where(f, mem) + ": " + ctx + ".memory: '" + md +
+                         "' is not in system.devices" + did_you_mean(md, names));
+      if (s.memory_device == s.device) {
+        s.memory_device = -1;
+      } else if (!devices[static_cast<std::size_t>(s.memory_device)].type.is_host()) {
+        throw InputError(yaml::where(f, mem) + ": " + ctx + ".memory: '" + md +
+                         "' is not a host: an engine uses its own device's memory or a "
+                         "host's over PCIe");
+      }
+    }
+    if (const YAML::Node sl = e["slr"]) {
+      const std::string name = yaml::scalar_string(f, sl, ctx + ".slr");
+      const Slr& found = find_slr(di.type, name, yaml::where(f, sl) + ": " + ctx + ".slr");
+      s.slr = static_cast<int>(&found - di.type.slr_list.data());
+    }
     s.core = core_config(f, e, ctx);
+    out.push_back(std::move(s));
+  }
+  for (std::size_t d = 0; d < devices.size(); ++d) {
+    if (!devices[d].type.is_host()) continue;
+    for (const auto& o : out)
+      if (o.name == devices[d].name)
+        throw InputError(f + ": system.engines: engine '" + o.name +
+                         "' has the name of host device '" + o.name +
+                         "', whose CPU is an engine of that name");
+    EngineSpec s;
+    s.name = devices[d].name;
+    s.device = static_cast<int>(d);
+    s.core.cpu = true;
+    s.core.cpu_cost = devices[d].type.cpu;
     out.push_back(std::move(s));
   }
   std::vector<std::string> names;
@@ -167,8 +215,66 @@ bool glob_match(const std::string& glob, const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+/// `t`'s lowering on `es` for node `n` of `g`: tiles (GEMM) or chunk (vector), or a host
+/// CPU's time. InputError starting with `what` when the engine cannot run it.
+void lower_task(const Graph& g, const Node& n, const EngineSpec& es, EngineTask& t,
+                const std::string& what) {
+  t.low = engine::lower(g, n);
+  t.macs = node_macs(g, n);
+  if (es.core.cpu) {  // a host CPU runs every op that has a cost, one node after another
+    try {
+      t.cpu_ps = engine::cpu_node_ps(g, n, es.core.cpu_cost);
+    } catch (const std::invalid_argument& x) {
+      throw InputError(what + "the host CPU has no cost for it (" + x.what() + ")");
+    }
+    return;
+  }
+  switch (t.low.kind) {
+    case engine::Lowering::Kind::None:
+      throw InputError(what + "cannot run on a shared engine (" + t.low.why + ")");
+    case engine::Lowering::Kind::Gemm:
+      if (!es.core.has_gemm()) throw InputError(what + "the engine has no GEMM core");
+      try {
+        t.plan = engine::plan_gemm(t.low.gemm, es.core);
+      } catch (const std::invalid_argument& x) {
+        throw InputError(what + x.what());
+      }
+      break;
+    case engine::Lowering::Kind::Vector:
+      if (!es.core.alu_runs(n.op))
+        throw InputError(what + (es.core.has_alu() ? "the engine's ALU does not run '" + n.op +
+                                                         "' (system.engines alu.ops)"
+                                                   : std::string("the engine has no ALU")));
+      try {
+        t.chunk = engine::vector_chunk_elems(t.low.vec, es.core);
+      } catch (const std::invalid_argument& x) {
+        throw InputError(what + x.what());
+      }
+      break;
+    case engine::Lowering::Kind::Free:
+      break;
+  }
+}
+
+}  // namespace
+
+EngineTask engine_task_at(const Graph& gv, const EngineTask& t, const EngineSpec& es,
+                          const std::string& what) {
+  EngineTask v = t;
+  const Node& n = gv.nodes[static_cast<std::size_t>(t.node)];
+  lower_task(gv, n, es, v,
+             what + "node '" + n.name + "' (" + n.op + ") on engine '" + es.name + "': ");
+  if (!t.fused.empty() && v.low.kind == engine::Lowering::Kind::Gemm)
+    v.low.gemm.out_elem_bytes =
+        gv.nodes[static_cast<std::size_t>(t.fused.back())].results[0].precision.bits_per_element() /
+        8.0;
+  return v;
+}
+
 EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& engines,
-                                const std::string& file) {
+                                const std::string& file, const std::vector<int>& default_engine) {
   EngineAssignment a;
   a.engine_of.assign(g.nodes.size(), -1);
   if (engines.empty()) return a;
@@ -192,6 +298,8 @@ EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& e
                          "' matches no node of the graph");
     }
   }
+  for (std::size_t i = 0; i < default_engine.size() && i < g.nodes.size(); ++i)
+    if (a.engine_of[i] < 0 && default_engine[i] >= 0) a.engine_of[i] = default_engine[i];
   // Every node's ancestors (the graph's nodes are in topological order).
   std::vector<std::vector<bool>> ancestors(g.nodes.size(),
                                            std::vector<bool>(g.nodes.size(), false));
@@ -246,33 +354,11 @@ EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& e
       const Node& n = g.nodes[static_cast<std::size_t>(i)];
       EngineTask t;
       t.node = i;
-      t.low = engine::lower(g, n);
-      t.macs = node_macs(g, n);
       const std::string what = file + ": node '" + n.name + "' (" + n.op + ") on " + who + ": ";
-      switch (t.low.kind) {
-        case engine::Lowering::Kind::None:
-          throw InputError(what + "cannot run on a shared engine (" + t.low.why + ")");
-        case engine::Lowering::Kind::Gemm:
-          if (!es.core.has_gemm()) throw InputError(what + "the engine has no GEMM core");
-          try {
-            t.plan = engine::plan_gemm(t.low.gemm, es.core);
-          } catch (const std::invalid_argument& x) {
-            throw InputError(what + x.what());
-          }
-          break;
-        case engine::Lowering::Kind::Vector:
-          if (!es.core.alu_runs(n.op))
-            throw InputError(what + (es.core.has_alu() ? "the engine's ALU does not run '" + n.op +
-                                                             "' (system.engines alu.ops)"
-                                                       : std::string("the engine has no ALU")));
-          try {
-            t.chunk = engine::vector_chunk_elems(t.low.vec, es.core);
-          } catch (const std::invalid_argument& x) {
-            throw InputError(what + x.what());
-          }
-          break;
-        case engine::Lowering::Kind::Free:
-          break;
+      lower_task(g, n, es, t, what);
+      if (es.core.cpu) {
+        plan.tasks.push_back(std::move(t));
+        continue;
       }
       // Fusion: a one-input element-wise node right after a GEMM (or its last fused node) in the
       // order, reading only that output, which nobody else reads, runs on its accumulator.
@@ -304,6 +390,7 @@ EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& e
 
 Resources engine_resources(const EngineSpec& e, const DeviceType& type) {
   Resources r;
+  if (e.core.cpu) return r;  // a host's CPU uses no fabric
   const engine::CoreConfig& c = e.core;
   if (c.has_gemm()) {
     LinearShape s;

@@ -24,13 +24,18 @@ struct DeviceInstance;
 struct EngineSpec {
   std::string name;
   int device = 0;  ///< index into SystemSpec::devices
-  engine::CoreConfig core;
+  /// The device whose memory holds the engine's tensors: its own (-1), or a host's, reached
+  /// over the card's PCIe link (system.engines[].memory).
+  int memory_device = -1;
+  int slr = -1;             ///< index into the device type's SLRs (system.engines[].slr), -1 none
+  engine::CoreConfig core;  ///< core.cpu: the CPU of host device `device` (named after it)
   std::vector<std::string> globs;  ///< mapping.engines.<name>, in the order given
   std::vector<std::string> order;  ///< mapping.engine_order.<name> (empty: topological)
 };
 
 /// Reads system.engines, mapping.engines and mapping.engine_order (devices by name from
-/// `devices`). InputError naming the file and key.
+/// `devices`), and adds one CPU engine per host device, named after the device, after the
+/// declared engines. InputError naming the file and key.
 std::vector<EngineSpec> load_engine_specs(const Config& cfg,
                                           const std::vector<DeviceInstance>& devices);
 
@@ -44,6 +49,7 @@ struct EngineTask {
   std::int64_t fused_ops = 0;  ///< their ALU ops per output element
   int fused_into = -1;         ///< a fused vector node: its GEMM's task index
   std::int64_t macs = 0;       ///< per inference
+  time_ps cpu_ps = 0;          ///< on a host CPU: the node's time (engine::cpu_node_ps)
 };
 
 struct EnginePlan {
@@ -56,9 +62,17 @@ struct EngineAssignment {
   bool any() const { return !plans.empty(); }
 };
 
-/// Assigns, orders and lowers (see the file comment).
+/// Assigns, orders and lowers (see the file comment). A node that no glob assigns runs
+/// on `default_engine[i]` when that is >= 0 (the CPU of the host it is placed on).
 EngineAssignment assign_engines(const Graph& g, const std::vector<EngineSpec>& engines,
-                                const std::string& file);
+                                const std::string& file,
+                                const std::vector<int>& default_engine = {});
+
+/// Task `t` of `es` at the shapes of `gv` (the graph at an LLM step's dims, nodes indexed
+/// as in the plan): lowering, tiles or chunk, MACs, CPU time; its fused nodes as planned.
+/// InputError starting with `what` and naming node and engine when a tile cannot fit.
+EngineTask engine_task_at(const Graph& gv, const EngineTask& t, const EngineSpec& es,
+                          const std::string& what);
 
 /// The engine's own resources: the GEMM array (as a MAC datapath of rows × cols), the
 /// ALU lanes, the three buffers and the load/store ports (models/resource_model.hpp).

@@ -305,6 +305,11 @@ LlmPlan plan_llm(const Graph& g, const SystemSpec& sys, Mapping& m) {
     const std::int64_t per_seq = token_bytes_of(g, g.nodes[i]) * spec.max_context();
     p.kv_bytes_per_sequence += per_seq;
     auto& nm = m.nodes[i];
+    if (m.engines.any() && m.engines.engine_of[i] >= 0) {  // in the engine's memory
+      nm.hw.kv_capacity_bytes = per_seq * spec.batch;
+      nm.hw.kv_off_chip = true;
+      continue;
+    }
     nm.hw.kv_capacity_bytes = per_seq * spec.batch;
     nm.hw.kv_off_chip = spec.kv_cache == "off_chip";
     nm.timing = op_timing(g, g.nodes[i], nm.hw);
@@ -318,7 +323,8 @@ LlmPlan plan_llm(const Graph& g, const SystemSpec& sys, Mapping& m) {
         const Resources u = fit_usage(sys, m)[d];
         if (u.bram36 <= c.bram36 && u.uram <= c.uram) break;
         auto& nm = m.nodes[*it];
-        if (nm.device != static_cast<int>(d)) continue;
+        if (nm.device != static_cast<int>(d) || (m.engines.any() && m.engines.engine_of[*it] >= 0))
+          continue;
         nm.hw.kv_off_chip = true;
         nm.timing = op_timing(g, g.nodes[*it], nm.hw);
         set_estimate(nm, estimate_node(g, g.nodes[*it], nm.hw, nm.timing));
@@ -356,9 +362,13 @@ LlmPlan plan_llm(const Graph& g, const SystemSpec& sys, Mapping& m) {
   p.schedule = sched;
 
   // Variants: the graph at each step's dims, tiled like the mapping (padded).
+  // Nodes on shared engines are not blocks: their cost is the engine's (the system's
+  // report bounds an engine by its nodes' compute times), not the blocks' bounds here.
+  auto on_engine = [&](std::size_t i) { return m.engines.any() && m.engines.engine_of[i] >= 0; };
   for (std::size_t i = 0; i < g.nodes.size(); ++i)
-    p.mac_lanes[static_cast<std::size_t>(m.nodes[i].device)] +=
-        static_cast<double>(m.nodes[i].timing.macs_per_cycle);
+    if (!on_engine(i))
+      p.mac_lanes[static_cast<std::size_t>(m.nodes[i].device)] +=
+          static_cast<double>(m.nodes[i].timing.macs_per_cycle);
   p.node_timing.assign(g.nodes.size(), {});
   p.node_timing_of.assign(g.nodes.size(), {});
   p.node_out_beats.assign(g.nodes.size(), {});
@@ -407,6 +417,13 @@ LlmPlan plan_llm(const Graph& g, const SystemSpec& sys, Mapping& m) {
       // A block's occupancy per step: what it reads before it can compute (a buffered
       // operand: on-chip bandwidth) plus its datapath time; MAC blocks whose compute
       // dominates count as compute, everything else as on-chip streaming.
+      if (on_engine(i)) {  // MACs and transfers count; block bounds do not apply
+        auto& uniq = p.node_timing[i];
+        auto same = std::find(uniq.begin(), uniq.end(), t);
+        p.node_timing_of[i].push_back(static_cast<int>(same - uniq.begin()));
+        if (same == uniq.end()) uniq.push_back(std::move(t));
+        continue;
+      }
       if (t.weight_tiles > 0) {
         const MemoryTiming& mt = devices[static_cast<std::size_t>(nm.device)].type.memory;
         const std::int64_t passes =

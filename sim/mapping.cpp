@@ -370,6 +370,12 @@ void move_weights_off_chip(const Graph& g, const SystemSpec& sys, Mapping& m, in
   }
 }
 
+namespace {
+void place_slrs(const Graph& g, const SystemSpec& sys, Mapping& m);
+std::vector<std::string> slr_overflows(const std::vector<DeviceInstance>& devices,
+                                       const std::vector<SlrLedger>& slrs);
+}  // namespace
+
 void check_fit(const Graph& g, const SystemSpec& s, Mapping& m, const std::string& what,
                const std::string& hint) {
   std::size_t extrapolated = 0;
@@ -383,6 +389,8 @@ void check_fit(const Graph& g, const SystemSpec& s, Mapping& m, const std::strin
     note = o.str();
   }
   m.overflows = resource_overflows(s.devices, fit_usage(s, m), note);
+  place_slrs(g, s, m);  // the SLR ledgers of the resources as they now are
+  for (const auto& o : slr_overflows(s.devices, m.slrs)) m.overflows.push_back(o);
   m.offchip = offchip_usage(g, s, m);
   for (std::size_t d = 0; d < s.devices.size(); ++d) {
     const auto& dev = s.devices[d];
@@ -409,6 +417,109 @@ bool partition_fits(const Graph& g, const SystemSpec& sys, const Mapping& m) {
   }
   return true;
 }
+
+std::int64_t slr_crossing_cycles(const DeviceType& t, int a, int b) {
+  if (a < 0 || b < 0) return 0;
+  return static_cast<std::int64_t>(std::abs(a - b)) * t.slr_crossing.latency_cycles;
+}
+
+namespace {
+
+/// mapping.slr and the engines' SLRs: every node's SLR, then each device's ledger.
+void place_slrs(const Graph& g, const SystemSpec& sys, Mapping& m) {
+  const auto& devices = sys.devices;
+  m.slrs.assign(devices.size(), SlrLedger{});
+  for (std::size_t d = 0; d < devices.size(); ++d) {
+    const auto n = devices[d].type.slr_list.size();
+    m.slrs[d].used.assign(n, Resources{});
+    m.slrs[d].boundary_bits.assign(n > 0 ? n - 1 : 0, 0);
+  }
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    NodeMap& nm = m.nodes[i];
+    const DeviceInstance& dev = devices[static_cast<std::size_t>(nm.device)];
+    const int e = m.engines.any() ? m.engines.engine_of[i] : -1;
+    const int engine_slr = e >= 0 ? sys.engines[static_cast<std::size_t>(e)].slr : -1;
+    for (const auto& rule : sys.mapping.slr) {
+      if (fnmatch(rule.glob.c_str(), g.nodes[i].name.c_str(), 0) != 0) continue;
+      const std::string where = sys.file + ": mapping.slr." + rule.glob + " (node '" +
+                                g.nodes[i].name + "' on device '" + dev.name + "')";
+      const Slr& s = find_slr(dev.type, rule.slr, where);
+      nm.slr = static_cast<int>(&s - dev.type.slr_list.data());
+      if (e >= 0 && nm.slr != engine_slr)
+        throw InputError(where + ": the node runs on engine '" +
+                         sys.engines[static_cast<std::size_t>(e)].name + "', which is in " +
+                         (engine_slr < 0
+                              ? std::string("no SLR (system.engines[].slr)")
+                              : dev.type.slr_list[static_cast<std::size_t>(engine_slr)].name));
+      break;
+    }
+    if (e >= 0) nm.slr = engine_slr;
+    SlrLedger& L = m.slrs[static_cast<std::size_t>(nm.device)];
+    if (nm.slr >= 0)
+      L.used[static_cast<std::size_t>(nm.slr)] += nm.resources;
+    else if (e < 0)
+      ++L.unplaced_nodes;
+  }
+  for (std::size_t e = 0; e < sys.engines.size() && e < m.engine_resources.size(); ++e) {
+    const EngineSpec& es = sys.engines[e];
+    if (es.slr >= 0)
+      m.slrs[static_cast<std::size_t>(es.device)].used[static_cast<std::size_t>(es.slr)] +=
+          m.engine_resources[e];
+  }
+  // Streams between SLRs: each crosses every boundary between its two ends.
+  for (std::size_t c = 0; c < g.nodes.size(); ++c) {
+    for (const auto& arg : g.nodes[c].args) {
+      const auto it = g.node_index.find(arg.node);
+      if (it == g.node_index.end()) continue;
+      const std::size_t p = it->second;
+      const NodeMap &pm = m.nodes[p], &cm = m.nodes[c];
+      if (pm.device != cm.device || pm.slr < 0 || cm.slr < 0 || pm.slr == cm.slr) continue;
+      if (m.engines.any() && m.engines.engine_of[p] >= 0 && m.engines.engine_of[c] >= 0)
+        continue;  // through memory, no stream
+      SlrLedger& L = m.slrs[static_cast<std::size_t>(cm.device)];
+      ++L.crossings;
+      const Tensor& t = g.nodes[p].results[0];
+      const auto bits = static_cast<std::int64_t>(std::ceil(
+          static_cast<double>(pm.hw.out.elems_per_beat) * t.precision.bits_per_element()));
+      for (int b = std::min(pm.slr, cm.slr); b < std::max(pm.slr, cm.slr); ++b)
+        L.boundary_bits[static_cast<std::size_t>(b)] += bits;
+    }
+  }
+}
+
+/// "device 'x' (u280) SLR1: dsp needs 3100 but has 3008" per SLR and resource; the same for
+/// stream bits across a boundary against its super long lines.
+std::vector<std::string> slr_overflows(const std::vector<DeviceInstance>& devices,
+                                       const std::vector<SlrLedger>& slrs) {
+  std::vector<std::string> v;
+  for (std::size_t d = 0; d < devices.size() && d < slrs.size(); ++d) {
+    const DeviceType& t = devices[d].type;
+    const std::string dev = "device '" + devices[d].name + "' (" + t.name + ") ";
+    for (std::size_t k = 0; k < t.slr_list.size(); ++k) {
+      const Resources& u = slrs[d].used[k];
+      const Resources& c = t.slr_list[k].capacity;
+      const std::pair<const char*, std::pair<double, double>> rs[] = {
+          {"lut", {u.lut, c.lut}},
+          {"ff", {u.ff, c.ff}},
+          {"dsp", {u.dsp, c.dsp}},
+          {"bram36", {u.bram36, c.bram36}},
+          {"uram", {u.uram, c.uram}}};
+      for (const auto& [name, uc] : rs)
+        if (uc.first > uc.second)
+          v.push_back(dev + t.slr_list[k].name + ": " + name + " needs " + fmt(uc.first) +
+                      " but has " + fmt(uc.second));
+    }
+    for (std::size_t b = 0; b < slrs[d].boundary_bits.size(); ++b)
+      if (slrs[d].boundary_bits[b] > t.slr_crossing.sll_bits_per_cycle)
+        v.push_back(dev + t.slr_list[b].name + "/" + t.slr_list[b + 1].name +
+                    " boundary: streams need " + std::to_string(slrs[d].boundary_bits[b]) +
+                    " bits per cycle but its super long lines carry " +
+                    std::to_string(t.slr_crossing.sll_bits_per_cycle));
+  }
+  return v;
+}
+
+}  // namespace
 
 Mapping map_graph(const Graph& g, const SystemSpec& sys) {
   Mapping m;
@@ -512,13 +623,19 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
   }
 
   // Shared engines: their nodes live on the engine's device and use the engine's resources.
-  m.engines = assign_engines(g, sys.engines, sys.file);
+  // Nodes that no mapping.engines glob takes and that are placed on a host run on its CPU.
+  std::vector<int> default_engine(g.nodes.size(), -1);
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    for (std::size_t e = 0; e < sys.engines.size(); ++e)
+      if (sys.engines[e].core.cpu && sys.engines[e].device == m.nodes[i].device)
+        default_engine[i] = static_cast<int>(e);
+  m.engines = assign_engines(g, sys.engines, sys.file, default_engine);
   if (m.engines.any()) {
     if (ms.automatic || ms.partition != "manual")
       throw InputError(sys.file +
-                       ": shared engines (mapping.engines) need mapping.partition: "
-                       "manual and mapping.auto: false (the partitioners place spatial blocks "
-                       "only)");
+                       ": shared engines (mapping.engines, or a host device's CPU) need "
+                       "mapping.partition: manual and mapping.auto: false (the partitioners "
+                       "place spatial blocks only)");
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       const int e = m.engines.engine_of[i];
       if (e < 0) continue;

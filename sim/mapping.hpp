@@ -32,6 +32,7 @@ struct NodeMap {
   /// its device ran out of one (`storage_spill`).
   Resources resources;
   std::string storage_spill;  ///< "" | "uram_to_bram" | "bram_to_uram"
+  int slr = -1;  ///< index into its device type's SLRs (mapping.slr or its engine's), -1 none
 };
 
 /// Sets a node's estimate and resources (no spill).
@@ -45,6 +46,15 @@ struct OffChipUse {
   double kv_cache_bytes = 0;    ///< KV caches off chip (LLM mode)
   double activation_bytes = 0;  ///< tensors shared engines write back and read again
   double total() const { return weight_bytes + kv_cache_bytes + activation_bytes; }
+};
+
+/// The SLRs of one device after mapping: what the placed nodes and engines use in each, and
+/// the streams between them.
+struct SlrLedger {
+  std::vector<Resources> used;              ///< per SLR
+  std::vector<std::int64_t> boundary_bits;  ///< per boundary i|i+1: stream bits per cycle
+  std::int64_t crossings = 0;               ///< streams between nodes in different SLRs
+  std::int64_t unplaced_nodes = 0;          ///< nodes of the device with no SLR
 };
 
 struct Mapping {
@@ -65,6 +75,7 @@ struct Mapping {
   std::vector<Resources> engine_resources;  ///< per engine (SystemSpec::engines)
   std::vector<OffChipUse> offchip;          ///< per device (check_fit)
   std::vector<std::string> binding_notes;   ///< mapping.auto's binding choices
+  std::vector<SlrLedger> slrs;              ///< per device
 };
 
 /// Recomputes `m.used` (engines + node resources per device).
@@ -80,12 +91,17 @@ void spill_storage(const SystemSpec& s, Mapping& m, int device);
 /// mapping.weights: auto on one device: while its BRAM or URAM (fit usage) is over
 /// capacity, the largest weight still on chip that can stream moves off chip.
 void move_weights_off_chip(const Graph& g, const SystemSpec& s, Mapping& m, int device);
-/// The whole fit check: on-chip resources (fit_usage) and off-chip memory bytes per
-/// device (m.offchip). Records every overflow in m.overflows; unless
-/// mapping.oversubscribe, throws SimulationError naming device, resource or memory, the
-/// amount needed and available, prefixed by `what` and followed by `hint`.
+/// The whole fit check: on-chip resources (fit_usage), each SLR's (m.slrs, placed again
+/// from the current resources) and off-chip memory bytes per device (m.offchip). Records every
+/// overflow in m.overflows; unless mapping.oversubscribe, throws SimulationError naming device,
+/// resource or memory, the amount needed and available, prefixed by `what` and followed by `hint`.
 void check_fit(const Graph& g, const SystemSpec& s, Mapping& m, const std::string& what,
                const std::string& hint);
+
+/// Cycles a stream between SLR `a` and SLR `b` of a device of type `t` adds: one registered
+/// crossing (slr_crossing.latency_cycles) per boundary between them (0 for a == b or either
+/// unplaced).
+std::int64_t slr_crossing_cycles(const DeviceType& t, int a, int b);
 
 /// Maps `g` onto `s.devices` with `s.mapping`. InputError when the configuration
 /// contradicts itself (hw.weights: off_chip under mapping.weights: on_chip; mapping.auto

@@ -13,6 +13,7 @@
 #include <fnmatch.h>
 
 #include "interconnect/bridge.hpp"
+#include "interconnect/pcie_link.hpp"
 #include "interconnect/topology.hpp"
 #include "models/engine_block.hpp"
 #include "models/functional/check.hpp"
@@ -75,15 +76,44 @@ struct System::Impl {
   std::vector<std::unique_ptr<EgressBlock>> egress;
   /// Per graph node on an engine: (engine, job, stage in the job's fused chain).
   std::vector<std::array<int, 3>> job_of;
-  BlockStats no_stats;
+  BlockStats no_stats;  ///< a fused engine node's (its GEMM's job counts its work)
   bool on_engine(std::size_t i) const { return m.engines.any() && m.engines.engine_of[i] >= 0; }
-  /// Consumer `c` reads producer node `p`'s output from the same device memory (both on
-  /// engines of one device): no stream between them.
+  /// PCIe links from a card to a host's memory (engines with system.engines[].memory).
+  std::map<std::pair<int, int>, std::unique_ptr<PcieLink>> pcie;  ///< (card, host) -> link
+  /// The device whose memory holds engine node `i`'s tensors.
+  int memory_of(std::size_t i) const {
+    const EngineSpec& es = spec.engines[static_cast<std::size_t>(m.engines.engine_of[i])];
+    return es.memory_device >= 0 ? es.memory_device : es.device;
+  }
+  /// Consumer `c` reads producer node `p`'s output from the same memory (both on engines
+  /// whose tensors live in one device's memory): no stream between them.
   bool memory_edge(int p, int c) const {
     return p >= 0 && c >= 0 && on_engine(static_cast<std::size_t>(p)) &&
            on_engine(static_cast<std::size_t>(c)) &&
-           m.nodes[static_cast<std::size_t>(p)].device ==
-               m.nodes[static_cast<std::size_t>(c)].device;
+           memory_of(static_cast<std::size_t>(p)) == memory_of(static_cast<std::size_t>(c));
+  }
+  /// Where engine `e`'s DMA (and its ingress/egress blocks) send their requests: its
+  /// device's memory, or the PCIe link to the host's.
+  tlm::tlm_base_target_socket_b<32, tlm::tlm_fw_transport_if<>, tlm::tlm_bw_transport_if<>>&
+  engine_memory(std::size_t e) {
+    const EngineSpec& es = spec.engines[e];
+    if (es.memory_device < 0) return dev[static_cast<std::size_t>(es.device)]->memory.socket;
+    auto& link = pcie[{es.device, es.memory_device}];
+    if (!link) {
+      const auto& host = devices[static_cast<std::size_t>(es.memory_device)];
+      const auto& card = devices[static_cast<std::size_t>(es.device)];
+      link = std::make_unique<PcieLink>(
+          ("pcie_" + sanitize(card.name) + "_" + sanitize(host.name)).c_str(), host.type.pcie,
+          host.name, card.name);
+      link->host_memory.bind(dev[static_cast<std::size_t>(es.memory_device)]->memory.socket);
+    }
+    return link->socket;
+  }
+  /// Registers an initiator with the memory that serves engine `e`'s requests.
+  void register_engine_initiator(std::size_t e, const void* who) {
+    const EngineSpec& es = spec.engines[e];
+    dev[static_cast<std::size_t>(es.memory_device >= 0 ? es.memory_device : es.device)]
+        ->memory.register_initiator(who);
   }
   const EngineJob* job_ptr(std::size_t i) const {
     if (!on_engine(i) || job_of.empty() || job_of[i][0] < 0) return nullptr;
@@ -435,11 +465,18 @@ struct System::Impl {
   /// node, egress blocks where an engine node's output leaves as a stream.
   void build_engines(std::vector<std::vector<Stream*>>& node_in, std::vector<Stream*>& node_out,
                      bool& vcd_taken) {
-    if (llm)
-      throw InputError(spec.file +
-                       ": shared engines (mapping.engines) are not supported with workload.phase "
-                       "yet (the engine has no per-step variants)");
     const EngineAssignment& EA = m.engines;
+    // LLM mode: the graph at each step's dims, for every job's per-step shapes.
+    std::vector<Graph> step_graphs;
+    if (llm)
+      for (std::size_t v = 0; v < llm->variant_seq.size(); ++v)
+        step_graphs.push_back(
+            rebind_dims(g, {{"seq", llm->variant_seq[v]}, {"ctx", llm->variant_ctx[v]}}));
+    auto step_what = [&](std::size_t v) {
+      return spec.file + ": step " + std::to_string(v) + " (seq " +
+             std::to_string(llm->variant_seq[v]) + ", ctx " + std::to_string(llm->variant_ctx[v]) +
+             "): ";
+    };
     node_signal.assign(g.nodes.size(), nullptr);
     job_of.assign(g.nodes.size(), {-1, -1, -1});
     for (std::size_t e = 0; e < EA.plans.size(); ++e) {
@@ -479,9 +516,14 @@ struct System::Impl {
         j.chunk = t.chunk;
         j.fused_ops = t.fused_ops;
         j.macs = t.macs;
+        j.cpu_ps = t.cpu_ps;
         j.nodes.push_back(t.node);
         for (const int f : t.fused) j.nodes.push_back(f);
         j.output = node_signal[ni];
+        for (std::size_t v = 0; v < step_graphs.size(); ++v) {
+          const EngineTask tv = engine_task_at(step_graphs[v], t, es, step_what(v));
+          j.variants.push_back(JobShape{tv.low, tv.plan, tv.chunk, tv.macs, tv.cpu_ps, 0});
+        }
         for (std::size_t s = 0; s < j.nodes.size(); ++s)
           job_of[static_cast<std::size_t>(j.nodes[s])] = {
               static_cast<int>(e), static_cast<int>(jobs.size()), static_cast<int>(s)};
@@ -497,14 +539,29 @@ struct System::Impl {
           signals.push_back(
               std::make_unique<TensorSignal>(n.name + ".data_in_" + std::to_string(p)));
           const std::int64_t bytes = g.tensor_of(n.args[p]).bytes();
-          sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
+          // A graph input of an engine whose tensors are in a host's memory is written there
+          // by the host itself (no PCIe); any other stream enters through the engine's path.
+          const bool host_side = pi < 0 && es.memory_device >= 0;
+          const int side = host_side ? es.memory_device : es.device;
+          sc_core::sc_get_curr_simcontext()->hierarchy_push(
+              dev[static_cast<std::size_t>(side)].get());
           ingress.push_back(std::make_unique<IngressBlock>(
-              ("ingress_" + sanitize(n.name) + "_" + std::to_string(p)).c_str(), period, in,
-              m.nodes[ni].hw.in[p].beats, bytes, inferences, signals.back().get(),
+              ("ingress_" + sanitize(n.name) + "_" + std::to_string(p)).c_str(), period_of(side),
+              in, m.nodes[ni].hw.in[p].beats, bytes, inferences, signals.back().get(),
               next_addr(bytes)));
           sc_core::sc_get_curr_simcontext()->hierarchy_pop();
-          ingress.back()->mem_socket.bind(dm.memory.socket);
-          dm.memory.register_initiator(ingress.back().get());
+          if (llm) {
+            std::vector<std::int64_t> vbytes;
+            for (const auto& gv : step_graphs)
+              vbytes.push_back(gv.tensor_of(gv.nodes[ni].args[p]).bytes());
+            ingress.back()->set_variants(llm->node_in_beats[ni][p], std::move(vbytes),
+                                         llm->schedule);
+          }
+          if (host_side)
+            ingress.back()->mem_socket.bind(dev[static_cast<std::size_t>(side)]->memory.socket);
+          else
+            ingress.back()->mem_socket.bind(engine_memory(e));
+          register_engine_initiator(e, ingress.back().get());
           in->set_ends(in->producer(), ingress.back().get());
           j.inputs.push_back(signals.back().get());
         }
@@ -515,13 +572,27 @@ struct System::Impl {
         const auto ni = static_cast<std::size_t>(t.node);
         if (!node_out[ni]) continue;
         const Tensor& out = g.nodes[ni].results[0];
-        sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
+        // A graph output read by the host from its own memory: no PCIe (as ingress).
+        const bool host_side =
+            es.memory_device >= 0 && dynamic_cast<SinkBlock*>(node_out[ni]->consumer()) != nullptr;
+        const int side = host_side ? es.memory_device : es.device;
+        sc_core::sc_get_curr_simcontext()->hierarchy_push(
+            dev[static_cast<std::size_t>(side)].get());
         egress.push_back(std::make_unique<EgressBlock>(
-            ("egress_" + sanitize(g.nodes[ni].name)).c_str(), period, node_signal[ni], node_out[ni],
-            m.nodes[ni].hw.out.beats, out.bytes(), inferences, next_addr(out.bytes())));
+            ("egress_" + sanitize(g.nodes[ni].name)).c_str(), period_of(side), node_signal[ni],
+            node_out[ni], m.nodes[ni].hw.out.beats, out.bytes(), inferences,
+            next_addr(out.bytes())));
         sc_core::sc_get_curr_simcontext()->hierarchy_pop();
-        egress.back()->mem_socket.bind(dm.memory.socket);
-        dm.memory.register_initiator(egress.back().get());
+        if (llm) {
+          std::vector<std::int64_t> vbytes;
+          for (const auto& gv : step_graphs) vbytes.push_back(gv.nodes[ni].results[0].bytes());
+          egress.back()->set_variants(llm->node_out_beats[ni], std::move(vbytes), llm->schedule);
+        }
+        if (host_side)
+          egress.back()->mem_socket.bind(dev[static_cast<std::size_t>(side)]->memory.socket);
+        else
+          egress.back()->mem_socket.bind(engine_memory(e));
+        register_engine_initiator(e, egress.back().get());
         node_out[ni]->set_ends(egress.back().get(), node_out[ni]->consumer());
       }
       // The GEMM core: the cycle model, or the Verilated RTL for --cosim <engine>.
@@ -543,24 +614,32 @@ struct System::Impl {
       ShapeGemmEngine model(std::max<std::int64_t>(1, es.core.gemm_rows),
                             std::max<std::int64_t>(1, es.core.gemm_cols),
                             es.core.weight_stationary);
+      auto ideal = [&](const engine::Lowering& low, const engine::TilePlan& plan,
+                       std::int64_t chunk, std::int64_t fused_ops, time_ps cpu_ps) {
+        if (es.core.cpu) return static_cast<std::int64_t>(cpu_ps / period);
+        if (low.kind == engine::Lowering::Kind::Gemm)
+          return engine::gemm_ideal_cycles(low.gemm, plan, fused_ops, es.core,
+                                           [&](std::int64_t mm, std::int64_t kk, std::int64_t nn) {
+                                             return model.run(mm, kk, nn, 0, nullptr, nullptr);
+                                           });
+        if (low.kind == engine::Lowering::Kind::Vector)
+          return engine::vector_ideal_cycles(low.vec, chunk, es.core);
+        return std::int64_t{0};
+      };
       for (auto& j : jobs) {
-        if (j.low.kind == engine::Lowering::Kind::Gemm)
-          j.ideal_cycles =
-              engine::gemm_ideal_cycles(j.low.gemm, j.plan, j.fused_ops, es.core,
-                                        [&](std::int64_t mm, std::int64_t kk, std::int64_t nn) {
-                                          return model.run(mm, kk, nn, 0, nullptr, nullptr);
-                                        });
-        else if (j.low.kind == engine::Lowering::Kind::Vector)
-          j.ideal_cycles = engine::vector_ideal_cycles(j.low.vec, j.chunk, es.core);
+        j.ideal_cycles = ideal(j.low, j.plan, j.chunk, j.fused_ops, j.cpu_ps);
+        for (auto& v : j.variants)
+          v.ideal_cycles = ideal(v.low, v.plan, v.chunk, j.fused_ops, v.cpu_ps);
       }
       sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
       engine_blocks.push_back(std::make_unique<EngineBlock>(("engine_" + sanitize(es.name)).c_str(),
                                                             es.core, period, std::move(jobs),
                                                             inferences, engine_gemms.back().get()));
       sc_core::sc_get_curr_simcontext()->hierarchy_pop();
-      engine_blocks.back()->mem_socket.bind(dm.memory.socket);
-      dm.memory.register_initiator(engine_blocks.back()->load_id());
-      dm.memory.register_initiator(engine_blocks.back()->store_id());
+      if (llm) engine_blocks.back()->set_schedule(llm->schedule);
+      engine_blocks.back()->mem_socket.bind(engine_memory(e));
+      register_engine_initiator(e, engine_blocks.back()->load_id());
+      register_engine_initiator(e, engine_blocks.back()->store_id());
     }
   }
 
@@ -604,8 +683,19 @@ struct System::Impl {
                 ? static_cast<std::size_t>(fork_depth > 0 ? fork_depth
                                                           : std::max<std::int64_t>(max_beats, 1))
                 : depth;
+        // Between two SLRs of one device: registered crossings (slr_crossing_cycles), each
+        // stage a two-entry register slice as PG373's SLR-crossing mode, so the crossing
+        // adds its latency and two entries per stage and keeps the stream's rate.
+        const std::int64_t x_cycles =
+            ni >= 0 && producer_node >= 0 && m.nodes[static_cast<std::size_t>(ni)].device == device
+                ? slr_crossing_cycles(devices[static_cast<std::size_t>(device)].type,
+                                      m.nodes[static_cast<std::size_t>(producer_node)].slr,
+                                      m.nodes[static_cast<std::size_t>(ni)].slr)
+                : 0;
         Stream* leg =
-            new_stream(pname + "->" + cname + (ni < 0 ? "" : ".data_in_" + std::to_string(arg)), d);
+            new_stream(pname + "->" + cname + (ni < 0 ? "" : ".data_in_" + std::to_string(arg)),
+                       d + 2 * static_cast<std::size_t>(x_cycles));
+        if (x_cycles > 0) leg->set_latency(static_cast<time_ps>(x_cycles) * period);
         legs.push_back(leg);
         if (ni < 0) {
           sinks.push_back(std::make_unique<SinkBlock>(("sink_" + sanitize(pname)).c_str(), period,
@@ -620,6 +710,7 @@ struct System::Impl {
         const int cdev = m.nodes[static_cast<std::size_t>(ni)].device;
         leg = cross(leg, device, cdev, tiling, g.tensor_of(ref).precision,
                     pname + "->" + cname + ".data_in_" + std::to_string(arg), var);
+
         if (want.elems_per_beat != tiling.elems_per_beat) {
           OpTiming t;
           t.engine = OpTiming::Engine::Streaming;
@@ -806,6 +897,7 @@ struct System::Impl {
         if (b) b->set_phases(phases);
       for (auto& b : adapters) b->set_phases(phases);
       for (auto& b : engine_blocks) b->set_phases(phases);
+      no_stats.act.set_phases(phases);  // fused engine nodes: zero counts, split like the rest
       for (auto& b : sources) b->set_phases(phases);
       for (auto& b : sinks) b->set_phases(phases);
     }
@@ -1043,6 +1135,19 @@ void System::Impl::llm_report(StatsTree& root) const {
     double link = 0;
     for (const auto& kv : link_ps) link = std::max(link, kv.second);
     b["link"] = link;
+    // A shared engine runs its nodes one after another: the sum of their never-stalled
+    // compute times bounds its step.
+    if (!engine_blocks.empty()) {
+      double eng = 0;
+      for (const auto& eb : engine_blocks) {
+        double sum = 0;
+        for (const auto& j : eb->jobs())
+          sum +=
+              static_cast<double>(j.variants.empty() ? j.ideal_cycles : j.variants[v].ideal_cycles);
+        eng = std::max(eng, sum * static_cast<double>(eb->period_ps()));
+      }
+      b["engine"] = eng;
+    }
     return b;
   };
   auto phase = [&](const std::string& name, std::size_t v0, std::size_t v1, double simulated_us,
@@ -1052,13 +1157,14 @@ void System::Impl::llm_report(StatsTree& root) const {
       for (const auto& [k, x] : bounds(v)) avg[k] += x / static_cast<double>(v1 - v0);
     auto& ph = L.child("phases").child(name);
     std::string worst = "compute";
-    for (const char* k : {"compute", "on_chip", "off_chip", "link"})
-      if (avg[k] > avg[worst]) worst = k;
+    for (const char* k : {"compute", "on_chip", "off_chip", "link", "engine"})
+      if (avg.count(k) && avg[k] > avg[worst]) worst = k;
     for (const auto& [k, x] : avg) ph.set(k + "_bound_us", x * scale / 1e6);
     ph.set("simulated_us", simulated_us);
     const double bound_us = avg[worst] * scale / 1e6;
     const std::string label = worst == "on_chip"    ? "on-chip bandwidth"
                               : worst == "off_chip" ? "off-chip bandwidth"
+                              : worst == "engine"   ? "shared engine"
                                                     : worst;
     ph.set("bound_us", bound_us);
     ph.set("bound", label);
@@ -1244,10 +1350,36 @@ RunSummary System::report(StatsTree& root) const {
       auto cyc = [&](time_ps ps) { return static_cast<std::int64_t>(ps / p); };
       auto& t = es.child(spec.name);
       t.set("device", I.devices[static_cast<std::size_t>(spec.device)].name);
-      t.set("impl", I.engine_gemms[e]->impl());
+      t.set("kind", c.cpu ? "host_cpu" : "core");
+      t.set("memory", I.devices[static_cast<std::size_t>(
+                                    spec.memory_device >= 0 ? spec.memory_device : spec.device)]
+                          .name);
+      t.set("impl", c.cpu ? "cost_model" : I.engine_gemms[e]->impl());
+      if (c.cpu) {
+        // The same host running every node of the graph itself, one after another.
+        time_ps all = 0;
+        std::string why;
+        for (const auto& n : I.g.nodes) {
+          try {
+            all += engine::cpu_node_ps(I.g, n, c.cpu_cost);
+          } catch (const std::invalid_argument& x) {
+            if (why.empty()) why = "node '" + n.name + "': " + x.what();
+          }
+        }
+        if (why.empty()) {
+          t.set("all_on_host_latency_us", static_cast<double>(all) / 1e6);
+          t.set("offload_speedup",
+                r.latency_ps > 0 ? static_cast<double>(all) / static_cast<double>(r.latency_ps)
+                                 : 0.0);
+        } else {
+          t.set("all_on_host_latency_us", "n/a (" + why + ")");
+        }
+      }
       if (c.has_gemm())
-        t.set("gemm", std::to_string(c.gemm_rows) + "x" + std::to_string(c.gemm_cols) + " " +
-                          (c.weight_stationary ? "weight_stationary" : "output_stationary"));
+        t.set("gemm",
+              std::to_string(c.gemm_rows) + "x" + std::to_string(c.gemm_cols / c.macs_per_pe) +
+                  (c.macs_per_pe > 1 ? " x" + std::to_string(c.macs_per_pe) + " MACs/PE" : "") +
+                  " " + (c.weight_stationary ? "weight_stationary" : "output_stationary"));
       if (c.has_alu()) t.set("alu_lanes", c.alu_lanes);
       t.set("nodes", static_cast<std::int64_t>(I.m.engines.plans[e].tasks.size()));
       const std::int64_t total = cyc(r.total_ps);
@@ -1269,7 +1401,11 @@ RunSummary System::report(StatsTree& root) const {
       t.set("macs", static_cast<std::int64_t>(k.macs));
       const double peak =
           static_cast<double>(c.gemm_rows * c.gemm_cols) * static_cast<double>(total);
-      t.set("utilisation", peak > 0 ? static_cast<double>(k.macs) / peak : 0.0);
+      if (c.cpu)  // a host CPU: the share of the run it computed
+        t.set("utilisation",
+              total > 0 ? static_cast<double>(busy) / static_cast<double>(total) : 0.0);
+      else
+        t.set("utilisation", peak > 0 ? static_cast<double>(k.macs) / peak : 0.0);
       auto& bu = t.child("buffers");
       bu.set("input_bytes", c.input_buffer_bytes);
       bu.set("weight_bytes", c.weight_buffer_bytes);
@@ -1296,6 +1432,24 @@ RunSummary System::report(StatsTree& root) const {
         engine_busy = busy;
         engine_kind = spec.name;
       }
+    }
+  }
+  if (!I.pcie.empty()) {
+    auto& ps = root.child("pcie");
+    for (const auto& [key, link] : I.pcie) {
+      auto& t = ps.child(link->card() + "-" + link->host());
+      const PcieStats& st = link->stats();
+      const auto& pp = link->params();
+      t.set("generation", static_cast<std::int64_t>(pp.generation));
+      t.set("lanes", static_cast<std::int64_t>(pp.lanes));
+      t.set("payload_gbytes_per_s", interconnect::pcie_payload_bytes_per_s(pp) / 1e9);
+      t.set("latency_ns", pp.latency_ns);
+      t.set("transfers", static_cast<std::int64_t>(st.transfers));
+      t.set("h2d_bytes", static_cast<std::int64_t>(st.h2d_bytes));
+      t.set("d2h_bytes", static_cast<std::int64_t>(st.d2h_bytes));
+      t.set("h2d_busy_ns", static_cast<double>(st.h2d_busy_ps) / 1e3);
+      t.set("d2h_busy_ns", static_cast<double>(st.d2h_busy_ps) / 1e3);
+      t.set("wait_ns", static_cast<double>(st.wait_ps) / 1e3);
     }
   }
   auto& bn = root.child("bottleneck");
@@ -1358,6 +1512,30 @@ RunSummary System::report(StatsTree& root) const {
       x.set("used", std::ceil(uc.first));
       x.set("available", uc.second);
       x.set("utilisation", uc.second > 0 ? uc.first / uc.second : 0.0);
+    }
+    if (ty.slr_list.size() > 1 && d < I.m.slrs.size()) {  // the per-SLR ledger
+      const SlrLedger& L = I.m.slrs[d];
+      auto& sl = t.child("slrs");
+      for (std::size_t k = 0; k < ty.slr_list.size(); ++k) {
+        auto& st = sl.child(ty.slr_list[k].name);
+        const Resources& su = L.used[k];
+        const Resources& sc = ty.slr_list[k].capacity;
+        const std::pair<const char*, std::pair<double, double>> srs[] = {
+            {"lut", {su.lut, sc.lut}},
+            {"ff", {su.ff, sc.ff}},
+            {"dsp", {su.dsp, sc.dsp}},
+            {"bram36", {su.bram36, sc.bram36}},
+            {"uram", {su.uram, sc.uram}}};
+        for (const auto& [name, uc] : srs) {
+          auto& x = st.child(name);
+          x.set("used", std::ceil(uc.first));
+          x.set("available", uc.second);
+          x.set("utilisation", uc.second > 0 ? uc.first / uc.second : 0.0);
+        }
+        if (k + 1 < ty.slr_list.size()) st.set("boundary_bits_per_cycle", L.boundary_bits[k]);
+      }
+      t.set("slr_crossings", L.crossings);
+      t.set("slr_unplaced_nodes", L.unplaced_nodes);
     }
     const auto& mem = I.dev[d]->memory.channels();
     auto& mt = t.child("memory");
@@ -1482,6 +1660,15 @@ std::string format_summary(const StatsTree& s) {
   if (const StatsTree* E = s.find_child("engines"))
     for (const auto& name : E->child_names()) {
       const StatsTree& e = *E->find_child(name);
+      if (e.get("kind") == "host_cpu") {
+        o << "  host cpu     " << name << ": " << e.get("nodes") << " nodes, busy "
+          << e.get("busy_cycles") << " cycles, waits for input " << e.get("wait_input_cycles")
+          << "; all on the host: " << e.get("all_on_host_latency_us") << " us";
+        if (!e.get("offload_speedup").empty())
+          o << " (this run " << s.get("latency_us") << " us: " << e.get("offload_speedup") << "x)";
+        o << "\n";
+        continue;
+      }
       o << "  engine       " << name << " on " << e.get("device") << ": " << e.get("nodes")
         << " nodes, busy " << e.get("busy_cycles") << " cycles, waits load "
         << e.get("wait_load_cycles") << " / store " << e.get("wait_store_cycles") << " / input "

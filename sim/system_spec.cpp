@@ -44,7 +44,27 @@ TopologySpec topology_spec(const Config& cfg, const SystemSpec& s) {
         throw InputError(f + ": system.links[" + std::to_string(i) +
                          "]: expected [device_a, device_b]");
       t.cables.emplace_back(index_of(cables[i][0]), index_of(cables[i][1]));
+      for (const auto d : {t.cables.back().first, t.cables.back().second})
+        if (s.devices[d].type.is_host())
+          throw InputError(f + ": system.links[" + std::to_string(i) + "]: device '" +
+                           s.devices[d].name +
+                           "' is a host: hosts have no QSFP28 cages (cards reach them over PCIe)");
     }
+  // Hosts are not in the QSFP28 network: with a host, the cards are cabled as a chain in
+  // their order (the default topology) or by explicit system.links.
+  std::vector<std::uint32_t> cards;
+  for (std::size_t d = 0; d < s.devices.size(); ++d)
+    if (!s.devices[d].type.is_host()) cards.push_back(static_cast<std::uint32_t>(d));
+  if (cards.size() != s.devices.size()) {
+    if (t.kind == interconnect::TopologyKind::chain) {
+      t.kind = interconnect::TopologyKind::explicit_links;
+      for (std::size_t k = 1; k < cards.size(); ++k) t.cables.emplace_back(cards[k - 1], cards[k]);
+    } else if (t.kind != interconnect::TopologyKind::explicit_links) {
+      throw InputError(f + ": system.topology: " + interconnect::to_string(t.kind) +
+                       " with a host device: hosts have no QSFP28 cages; cable the cards with "
+                       "system.topology: explicit and system.links (or the default chain)");
+    }
+  }
   return t;
 }
 
@@ -88,6 +108,15 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
       throw InputError(f + ": mapping.place." + r.glob + ": device '" + dev +
                        "' is not in system.devices");
     m.place.push_back(r);
+  }
+  const YAML::Node slr = cfg.get_node("mapping.slr");
+  if (!slr.IsMap() && !(slr.IsSequence() && slr.size() == 0))
+    throw InputError(f + ": mapping.slr: expected a mapping {node-name glob: SLR name}");
+  for (const auto& kv : slr) {
+    SlrRule r;
+    r.glob = yaml::key_string(f, kv.first, "mapping.slr");
+    r.slr = yaml::scalar_string(f, kv.second, "mapping.slr." + r.glob);
+    m.slr.push_back(r);
   }
   const YAML::Node globs = cfg.get_node("mapping.systolic");
   for (std::size_t k = 0; globs.IsSequence() && k < globs.size(); ++k)

@@ -72,11 +72,18 @@ struct PlaceRule {
   int device = 0;    ///< index into SystemSpec::devices
 };
 
+/// mapping.slr: nodes matching `glob` go to the SLR named `slr` of their device.
+struct SlrRule {
+  std::string glob;
+  std::string slr;
+};
+
 struct MappingSpec {
   std::string partition = "manual";  ///< manual | balanced | greedy (the effective choice)
   bool automatic = false;            ///< mapping.auto
   double utilisation_cap = 0.8;
   std::vector<PlaceRule> place;       ///< in the order given; the first match wins
+  std::vector<SlrRule> slr;           ///< mapping.slr, in the order given; the first match wins
   std::vector<std::string> systolic;  ///< node-name globs
   std::int64_t default_parallelism = 8;
   WeightPolicy weights = WeightPolicy::Graph;

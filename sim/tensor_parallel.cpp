@@ -13,7 +13,9 @@
 //
 // Rewrite (t = tp, rank g): column-parallel linears keep out/t rows of weight and bias,
 // region shapes (and view/reshape `shape` attrs) divide the sharded axis by t, row-parallel
-// linears keep in/t columns of the weight (the bias is kept on every shard). Each partial
+// linears keep in/t columns of the weight (the bias is kept on every shard); the LM head
+// may split unevenly (rank g keeps v/t rows, one more for the first v % t ranks: GPT-2's
+// 50,257) and its slices are gathered by one cat. Each partial
 // sum is all-reduced with slice/add/contiguous/cat nodes (ring or direct, see
 // emit_all_reduce). Everything else is replicated on every rank of its stage.
 #include "sim/tensor_parallel.hpp"
@@ -602,12 +604,21 @@ class Rewriter {
                       " (the all-reduce cuts the partial sum into tp chunks)");
       }
     }
-    for (int h : heads_) {
-      const std::int64_t v = nd(h).outs[0].back();
-      if (v % t != 0)
-        fail(h, "vocab size " + std::to_string(v) +
-                    " (out_features of the LM head) is not divisible by " + tps());
-    }
+    // The LM head may split unevenly: rank g holds vocab_share(v, t, g) rows (GPT-2's 50,257).
+    for (int h : heads_)
+      if (nd(h).outs[0].back() < t)
+        fail(h, "vocab size " + std::to_string(nd(h).outs[0].back()) +
+                    " (out_features of the LM head) is smaller than " + tps());
+  }
+
+  /// Rows of a dimension of `total` that rank `g` of `t` holds: the first total % t ranks
+  /// one more than the others.
+  static std::int64_t vocab_share(std::int64_t total, std::int64_t t, int g) {
+    return total / t + (g < total % t ? 1 : 0);
+  }
+  static void share(YAML::Node seq, std::size_t k, std::int64_t t, int g) {
+    YAML::Node e = seq[k];
+    e = std::to_string(vocab_share(e.as<std::int64_t>(), t, g));
   }
 
   void assign_layers_and_stages() {
@@ -727,7 +738,9 @@ class Rewriter {
     for (std::size_t k = 0; k < n.args.size(); ++k)
       y["args"][n.arg_keys[k]] = ref_text(n.args[k], g, n.stage);
     const bool sharded = t_ > 1 && n.role != Role::Replicated;
-    if (sharded && (n.role == Role::Column || n.role == Role::Region || n.role == Role::Head)) {
+    if (sharded && n.role == Role::Head) {
+      share(y["results"][n.out_keys[0]]["shape"], static_cast<std::size_t>(n.axis), t_, g);
+    } else if (sharded && (n.role == Role::Column || n.role == Role::Region)) {
       divide(y["results"][n.out_keys[0]]["shape"], static_cast<std::size_t>(n.axis), t_);
       if (n.attr_axis >= 0) {
         YAML::Node sh = y["attrs"]["shape"];
@@ -741,7 +754,9 @@ class Rewriter {
         YAML::Node p = kv.second;
         if (sharded && p.IsMap() && p["shape"] && p["shape"].IsSequence()) {
           YAML::Node sh = p["shape"];
-          if (n.role == Role::Column || n.role == Role::Head) {
+          if (n.role == Role::Head) {
+            if (pn == "weight" || pn == "bias") share(sh, 0, t_, g);
+          } else if (n.role == Role::Column) {
             if (pn == "weight" || pn == "bias") divide(sh, 0, t_);
           } else if (n.role == Role::Row && pn == "weight") {
             divide(sh, 1, t_);

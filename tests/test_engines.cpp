@@ -275,6 +275,32 @@ TEST(Engines, SharedAndSpatialMnistGiveTheSameOutputs) {
   EXPECT_NE(s.str("latency_cycles"), p.str("latency_cycles"));  // different hardware
 }
 
+// The GEMM-offload design (host CPU + a GEMM engine over PCIe, configs/gemm_offload_mnist.yaml)
+// computes what the spatial design computes, bit-exact with the PyTorch emulation (the
+// design's own acceptance test: identical to PyTorch).
+TEST(Engines, HostOffloadMnistGivesTheSpatialOutputs) {
+  const std::string data = MASESIM_FN_DATA;
+  struct stat st {};
+  if (stat((data + "/mnist_cnn_int8.json").c_str(), &st) != 0)
+    GTEST_SKIP() << "no functional data (python3-torch missing)";
+  const std::string base = "workload: {graph: " + data +
+                           "/mnist_cnn_int8.json, inferences: 2}\nsimulation: {mode: functional}\n";
+  std::string offload =
+      read_file(std::string(MASESIM_SOURCE_DIR) + "/configs/gemm_offload_mnist.yaml");
+  offload = base + offload.substr(offload.find("system:"));
+  const auto o = run_simulate({{"c.yaml", offload}}, "c.yaml", "--check-reference");
+  const auto p = run_simulate({{"c.yaml", base}}, "c.yaml", "--check-reference");
+  ASSERT_EQ(o.exit_code, 0) << o.stderr_text;
+  ASSERT_EQ(p.exit_code, 0) << p.stderr_text;
+  EXPECT_EQ(o.str("nodes.relu1.engine.name"), "host");
+  EXPECT_EQ(o.str("nodes.fc1.engine.name"), "gemm");
+  EXPECT_EQ(o.num("reference_check.nodes"), 9);
+  EXPECT_EQ(o.num("reference_check.mismatches"), 0);
+  const std::string out_o = read_file(o.dir + "/out/outputs/fc2.npy");
+  EXPECT_FALSE(out_o.empty());
+  EXPECT_EQ(out_o, read_file(p.dir + "/out/outputs/fc2.npy"));
+}
+
 // The shipped VTA system: ResNet-18 (int8) on one shared core on a PYNQ-Z1, every node on
 // the engine, conv -> batch_norm (-> relu) fused onto the accumulator tiles.
 TEST(Engines, ShippedVtaResnet18Runs) {
@@ -295,4 +321,31 @@ TEST(Engines, ShippedVtaResnet18Runs) {
   EXPECT_EQ(r.str("nodes.conv1.engine.fused"), "bn1+relu");
   EXPECT_EQ(r.num("devices.pynq.resources.dsp.used"), 128);  // 16x16 int8, two MACs per DSP
   EXPECT_EQ(r.num("engines.vta.buffers.peak_weight_bytes"), 262144);
+}
+
+// The shipped TRETS-style GPT-2-medium system (configs/gpt2_medium_spatial_u280.yaml): 11
+// engines in the three SLRs of a U280, W4A8, generating. At a 128-token prefill one layer's
+// q projection is 16 tiles of 32x1024x256 on the packed 8x16 (x2) array: 32,817 cycles each
+// (the systolic model, equal to the RTL) = 525,072; the design's HLS count is 528,822
+// (docs/published-designs.md compares every unit).
+TEST(Engines, ShippedGpt2MediumSpatialU280Runs) {
+  const std::string src = MASESIM_SOURCE_DIR;
+  std::string c = read_file(src + "/configs/gpt2_medium_spatial_u280.yaml");
+  c.replace(c.find("../workloads"), 2, src + "/configs/..");
+  const auto gen = run_simulate({{"c.yaml", c}}, "c.yaml",
+                                "--set workload.prompt_len=8 --set workload.gen_tokens=2");
+  ASSERT_EQ(gen.exit_code, 0) << gen.stderr_text;
+  EXPECT_EQ(gen.num("llm.tokens"), 2);
+  EXPECT_EQ(gen.str("nodes.transformer.h.23.mlp.c_fc.engine.name"), "fc1");
+  EXPECT_EQ(gen.str("engines.q.gemm"), "8x16 x2 MACs/PE weight_stationary");
+  EXPECT_EQ(gen.num("engines.q.nodes"), 48);                  // q_proj and its view in 24 layers
+  EXPECT_EQ(gen.num("devices.fpga0.slr_unplaced_nodes"), 2);  // the two embeddings
+  EXPECT_GT(gen.num("devices.fpga0.slrs.SLR0.dsp.used"), 0);
+  EXPECT_GT(gen.num("ttft_us"), 0);
+  const auto pre = run_simulate({{"c.yaml", c}}, "c.yaml",
+                                "--set workload.phase=prefill --set workload.prompt_len=128 "
+                                "--set workload.gen_tokens=1");
+  ASSERT_EQ(pre.exit_code, 0) << pre.stderr_text;
+  EXPECT_EQ(pre.str("nodes.transformer.h.0.attn.q_proj.engine.tile"), "32x1024x256");
+  EXPECT_EQ(pre.num("nodes.transformer.h.0.attn.q_proj.busy_cycles"), 525072);
 }

@@ -265,6 +265,34 @@ TEST(Llm, BusyCyclesAreCountedPerPhase) {
   EXPECT_EQ(r.num("blocks.source_x.phases.decode.beats_out"), 2 * 2);
 }
 
+// The tiny decoder with every node on one shared core (VTA-like: 16x16 GEMM, ALU for the
+// transpose and softmax): each step runs at its own shapes. q: 4 x 16 x 16 MACs in the
+// prefill and 16 x 16 per decode step; scores = q k^T against the context (4, then 5 and
+// 6): 4 x 16 x 4, then 16 x 5 and 16 x 6; six GEMM nodes of one tile each per step.
+TEST(Llm, ASharedEngineRunsEveryStepAtItsShapes) {
+  const auto r = run_simulate(
+      {{"g.yaml", kTinyDecoder},
+       {"c.yaml",
+        "workload:\n  graph: g.yaml\n  phase: generate\n  prompt_len: 4\n  gen_tokens: 3\n"
+        "system:\n  devices: [{name: fpga0, type: u250}]\n  engines:\n    - name: core\n"
+        "      device: fpga0\n      gemm: {rows: 16, cols: 16}\n      alu: {lanes: 16, ops: "
+        "[transpose, softmax]}\n      buffers: {input_bytes: 4096, weight_bytes: 4096, "
+        "acc_bytes: 4096}\nmapping: {engines: {core: [\"*\"]}}\n"}},
+      "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("nodes.q.engine.name"), "core");
+  EXPECT_EQ(r.num("nodes.q.phases.prefill.macs"), 4 * 16 * 16);
+  EXPECT_EQ(r.num("nodes.q.phases.decode.macs"), 2 * 16 * 16);
+  EXPECT_EQ(r.num("nodes.scores.phases.prefill.macs"), 4 * 16 * 4);
+  EXPECT_EQ(r.num("nodes.scores.phases.decode.macs"), 16 * 5 + 16 * 6);
+  EXPECT_EQ(r.num("engines.core.gemm_tiles"), 6 * 3);
+  EXPECT_EQ(r.num("llm.tokens"), 3);
+  // The engine bounds every step: the report's bound is its never-stalled compute time.
+  EXPECT_EQ(r.str("llm.phases.decode.bound"), "shared engine");
+  EXPECT_GE(r.num("llm.phases.decode.simulated_us"), r.num("llm.phases.decode.engine_bound_us"));
+  EXPECT_GT(r.num("llm.phases.decode.engine_bound_us"), 0);
+}
+
 // Off-chip memory is a capacity like the on-chip ones (issue 17): 4096 sequences of
 // 128 + 128 tokens need 2 x 12 x 256 x 768 = 4,718,592 bytes each, 19,327,352,832 bytes
 // of KV cache in all, over the U280's 8 GB of HBM2 (8e9 bytes): exit 2 with the numbers.

@@ -336,3 +336,29 @@ TEST(TensorParallel, Opt13bNodeCounts) {
   EXPECT_EQ(tensor_parallel_graph(tree, kOpt13b, spec(4))["nodes"].size(), 4825u);
   EXPECT_EQ(tensor_parallel_graph(tree, kOpt13b, spec(16))["nodes"].size(), 46945u);
 }
+
+// GPT-2's vocabulary (50,257) is prime to 2 and 4: the LM head splits unevenly, the first
+// 50,257 % t ranks holding one row more, and the gathered logits are the whole vocabulary.
+TEST(TensorParallel, Gpt2LmHeadSplitsUnevenly) {
+  const std::string gpt2 = kGraphs + "gpt2_int8.json";
+  const Graph g0 = load_graph(gpt2);
+  const Node* head0 = nullptr;
+  for (const auto& n : g0.nodes)
+    if (n.op == "linear" && n.results[0].shape.back() == 50257) head0 = &n;
+  ASSERT_NE(head0, nullptr);
+  for (const int tp : {2, 4}) {
+    const Graph g = load_graph_yaml(tensor_parallel_graph(yaml::load_file(gpt2), gpt2, spec(tp)),
+                                    "tp" + std::to_string(tp));
+    std::int64_t rows = 0;
+    for (int r = 0; r < tp; ++r) {
+      const Node& h = node(g, head0->name + "@r" + std::to_string(r));
+      const std::int64_t want = 50257 / tp + (r < 50257 % tp ? 1 : 0);
+      EXPECT_EQ(h.results[0].shape.back(), want) << "tp " << tp << " rank " << r;
+      EXPECT_EQ(h.param("weight")->tensor.shape[0], want);
+      rows += h.param("weight")->tensor.shape[0];
+    }
+    EXPECT_EQ(rows, 50257);
+    EXPECT_EQ(node(g, head0->name + ".cat@r0").results[0].shape.back(), 50257);
+    EXPECT_EQ(summarize(g).macs, summarize(g0).macs) << "tp " << tp;
+  }
+}

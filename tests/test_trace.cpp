@@ -698,8 +698,9 @@ std::vector<std::pair<std::string, std::regex>> documented_stats_keys(const std:
   return keys;
 }
 
-// Every key stats.json holds is documented in docs/stats.md: a multi-device run with a
-// trace, a balanced 4-device transformer, an LLM generation, a systolic node.
+// Every key stats.json holds is documented in docs/stats.md: VTA, a host with PCIe
+// offload, a multi-device run with a trace, a balanced 4-device transformer, an LLM generation, a
+// systolic node.
 TEST(TraceCli, EveryStatisticIsDocumented) {
   const auto keys = documented_stats_keys(read_file(kSrc + "/docs/stats.md"));
   ASSERT_GT(keys.size(), 100u);
@@ -708,6 +709,8 @@ TEST(TraceCli, EveryStatisticIsDocumented) {
       run_simulate(
           {{"c.yaml", read_file(kSrc + "/configs/vta_resnet18.yaml")}}, "c.yaml",
           "--set workload.graph=" + graphs + "resnet18_int8.json --set workload.inferences=1"),
+      run_simulate({{"c.yaml", read_file(kSrc + "/configs/gemm_offload_mnist.yaml")}}, "c.yaml",
+                   "--set workload.graph=" + graphs + "mnist_cnn.yaml --set workload.inferences=1"),
       run_simulate({{"c.yaml", read_file(kSrc + "/configs/link_bound_2xu250.yaml")}}, "c.yaml",
                    "--set workload.graph=" + graphs + "elementwise_chain.yaml --trace /dev/null"),
       run_simulate({{"c.yaml", read_file(kSrc + "/configs/opt125m_4xu250_ring.yaml")}}, "c.yaml",
