@@ -90,18 +90,34 @@ struct Range {
   }
 };
 
+/// Block RAMs of a block's deep arrays, with their spill alternatives.
+struct Storage {
+  Resources r;
+  double uram_as_bram36 = 0, bram36_as_uram = 0;
+  std::vector<ArrayGroup> groups;
+  void add_to(Resources& res, HlsBlockEstimate& e) const {
+    res += r;
+    e.arrays.insert(e.arrays.end(), groups.begin(), groups.end());
+    e.uram_as_bram36 += uram_as_bram36;
+    e.bram36_as_uram += bram36_as_uram;
+  }
+};
+
 /// `count` arrays of `depth` entries × `width` bits: shallow ones as in the data (LUTRAM,
-/// fitted primitives), deeper ones one BRAM36/URAM group per array (UG573).
-void arrays(PrimCounts& p, Resources& storage, double count, double depth, double width) {
+/// fitted primitives), deeper ones bound per array by array_storage (UG573 geometry).
+void arrays(PrimCounts& p, Storage& storage, double count, double depth, double width) {
   if (count <= 0 || depth <= 0 || width <= 0) return;
   if (depth <= kLutramMaxDepth) {
     at(p, Prim::RamBits) += count * depth * width;
     at(p, Prim::RamArrays) += count;
     return;
   }
-  const Resources one = buffer_resources(depth * width);
-  storage.bram36 += count * one.bram36;
-  storage.uram += count * one.uram;
+  const ArrayGroup grp{count, depth, width};
+  const ArrayStorage s = group_storage(grp);
+  storage.groups.push_back(grp);
+  storage.r.bram36 += s.bram36;
+  storage.r.uram += s.uram;
+  (s.uram > 0 ? storage.uram_as_bram36 : storage.bram36_as_uram) += s.alt;
 }
 
 /// `n` multipliers of a×b bits: DSP multipliers (counted for the LUT/FF glue and the
@@ -146,6 +162,85 @@ double lane_dsps(double n, int a, int b) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
+double bram36_blocks(double depth, double width) {
+  if (depth <= 0 || width <= 0) return 0;
+  static const double kAspect[][2] = {{32768, 1}, {16384, 2}, {8192, 4}, {4096, 9},
+                                      {2048, 18}, {1024, 36}, {512, 72}};
+  double best = 0;
+  for (const auto& a : kAspect) {
+    const double n = std::ceil(depth / a[0]) * std::ceil(width / a[1]);
+    if (best == 0 || n < best) best = n;
+  }
+  return best;
+}
+
+double uram_blocks(double depth, double width) {
+  if (depth <= 0 || width <= 0) return 0;
+  return std::ceil(depth / 4096) * std::ceil(width / 72);
+}
+
+ArrayStorage array_storage(double depth, double width, double uram_per_bram36) {
+  return group_storage({1, depth, width}, uram_per_bram36);
+}
+
+ArrayStorage group_storage(const ArrayGroup& a, double uram_per_bram36) {
+  ArrayStorage s;
+  if (a.count <= 0 || a.depth <= 0 || a.width <= 0) return s;
+  const double b_sep = a.count * bram36_blocks(a.depth, a.width);
+  const double b_pack = bram36_blocks(a.depth, a.count * a.width);
+  const double u_sep = a.count * uram_blocks(a.depth, a.width);
+  const double u_pack = uram_blocks(a.depth, a.count * a.width);
+  const double b = std::min(b_sep, b_pack), u = std::min(u_sep, u_pack);
+  if (uram_per_bram36 > 0 && u < uram_per_bram36 * b) {
+    s.uram = u;
+    s.alt = b;
+  } else {
+    s.bram36 = b;
+    s.alt = uram_per_bram36 > 0 ? u : 0;
+  }
+  return s;
+}
+
+ResourceEstimate::ResourceEstimate(const HlsBlockEstimate& e, const std::string& block,
+                                   double uram_per_bram36)
+    : res(e.res) {
+  // Re-bind the block's deep arrays for the device.
+  res.bram36 = 0, res.uram = 0;  // every BRAM/URAM of a block is in its arrays
+  for (const ArrayGroup& a : e.arrays) {
+    const ArrayStorage s = group_storage(a, uram_per_bram36);
+    res.bram36 += s.bram36;
+    res.uram += s.uram;
+    (s.uram > 0 ? uram_as_bram36 : bram36_as_uram) += s.alt;
+  }
+  if (e.extrapolated) extrapolate(block, e.reason);
+}
+
+ResourceEstimate& ResourceEstimate::operator+=(const ResourceEstimate& o) {
+  res += o.res;
+  uram_as_bram36 += o.uram_as_bram36;
+  bram36_as_uram += o.bram36_as_uram;
+  if (o.extrapolated) {
+    extrapolated = true;
+    reason += (reason.empty() ? "" : "; ") + o.reason;
+  }
+  return *this;
+}
+
+void ResourceEstimate::extrapolate(const std::string& block, const std::string& why) {
+  extrapolated = true;
+  reason += (reason.empty() ? "" : "; ") + block + ": " + why;
+}
+
+ResourceEstimate flat_buffer(double bits, double uram_per_bram36) {
+  ResourceEstimate e;
+  if (bits <= 0) return e;
+  const ArrayStorage s = group_storage({1, std::ceil(bits / 72), 72}, uram_per_bram36);
+  e.res.bram36 = s.bram36;
+  e.res.uram = s.uram;
+  (s.uram > 0 ? e.uram_as_bram36 : e.bram36_as_uram) = s.alt;
+  return e;
+}
+
 const char* mul_binding_name(MulBinding b) {
   switch (b) {
     case MulBinding::DspPacked:
@@ -201,7 +296,7 @@ HlsBlockEstimate hls_linear(const HlsLinearParams& q) {
   if (ex > 0 && !is_float) y += std::pow(2.0, ex + 1);
 
   PrimCounts core{};
-  Resources storage;
+  Storage storage;
   at(core, Prim::Proc) = 1;
   at(core, Prim::Port) = 2;
   // Binding: hls_default as HLS does for int_linear2d; block formats' mantissas in LUTs
@@ -224,11 +319,11 @@ HlsBlockEstimate hls_linear(const HlsLinearParams& q) {
   PrimCounts wide{};
   multipliers(wide_lut_mul ? wide : core, P, a, b, in_dsp);
   if (in_dsp && q.binding == MulBinding::HlsDefault) at(core, Prim::DspTree) = O;
-  at(core, Prim::AddBits) = O * (K + (q.bias ? 1 : 0)) * y;  // K−1 tree, accumulate, bias
-  at(core, Prim::SelBits) = O * y;                           // accumulate / restart select
-  arrays(core, storage, N * K, Kd * Nd, b);                  // weights
-  arrays(core, storage, O, Nd, y);                           // partial sums
-  if (q.bias) arrays(core, storage, N, Nd, y);               // bias
+  at(core, Prim::AddBits) = O * (K + (q.bias ? 1 : 0)) * y;         // K−1 tree, accumulate, bias
+  at(core, Prim::SelBits) = O * y;                                  // accumulate / restart select
+  if (q.weights_on_chip) arrays(core, storage, N * K, Kd * Nd, b);  // weights
+  arrays(core, storage, O, Nd, y);                                  // partial sums
+  if (q.bias) arrays(core, storage, N, Nd, y);                      // bias
   Resources r = hls_prim_cost(core, HlsFamily::Linear);
   r += hls_prim_cost(wide, HlsFamily::Mult);
   if (in_dsp && q.binding != MulBinding::HlsDefault) {
@@ -272,7 +367,7 @@ HlsBlockEstimate hls_linear(const HlsLinearParams& q) {
     }
   }
   r += hls_prim_cost_shared(fmt);
-  r += storage;
+  storage.add_to(r, v.e);
   v.e.res = r;
   return v.e;
 }
@@ -399,7 +494,7 @@ HlsBlockEstimate hls_norm(HlsNorm kind, const HlsRowTile& t, const Precision& x,
   const double L = R * Kr;
   const int a = x.mac_operand_bits();
   PrimCounts p{};
-  Resources storage;
+  Storage storage;
   bool in_dsp = false;
   double n_mul = 0;
   if (ln) {
@@ -435,7 +530,7 @@ HlsBlockEstimate hls_norm(HlsNorm kind, const HlsRowTile& t, const Precision& x,
   else if (in_dsp)
     r.dsp *= dsp_tiles(a, a);
   r += hls_prim_cost_shared(format_conversion(L, x, a));
-  r += storage;
+  storage.add_to(r, v.e);
   v.e.res = r;
   return v.e;
 }
@@ -474,7 +569,7 @@ HlsBlockEstimate hls_rope(const HlsRowTile& t, const Precision& x, MulBinding bi
   const int a = x.mac_operand_bits();
   const double depth = static_cast<double>(t.row_depth) * Kr;
   PrimCounts p{};
-  Resources storage;
+  Storage storage;
   at(p, Prim::Proc) = 2;
   at(p, Prim::Port) = 6;
   arrays(p, storage, R, depth, a);                    // column buffer
@@ -490,7 +585,7 @@ HlsBlockEstimate hls_rope(const HlsRowTile& t, const Precision& x, MulBinding bi
   else if (in_dsp)
     r.dsp *= dsp_tiles(a, a);
   r += hls_prim_cost_shared(format_conversion(L, x, a));
-  r += storage;
+  storage.add_to(r, v.e);
   v.e.res = r;
   return v.e;
 }
@@ -502,13 +597,13 @@ HlsBlockEstimate hls_buffer(std::int64_t lanes, std::int64_t tiles, const Precis
   v.check(tiles == kDataDepth * kDataDepth,
           "tiles " + std::to_string(tiles) + " (data: 64; storage scales by rule)");
   PrimCounts p{};
-  Resources storage;
+  Storage storage;
   at(p, Prim::Proc) = 2;
   at(p, Prim::Port) = 2;
   arrays(p, storage, static_cast<double>(lanes), static_cast<double>(tiles),
          std::ceil(x.bits_per_element()));
   Resources r = hls_prim_cost(p, HlsFamily::Buffer);
-  r += storage;
+  storage.add_to(r, v.e);
   v.e.res = r;
   return v.e;
 }

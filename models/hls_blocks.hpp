@@ -13,24 +13,51 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/op_cost.hpp"
 #include "workloads/precision.hpp"
 
 namespace masesim {
 
-/// How multipliers are bound.
-enum class MulBinding {
-  DspPacked,   ///< two ≤8-bit MACs per DSP48E2 sharing an operand (WP487); else 27×18 tiles
-  HlsDefault,  ///< what Vitis HLS binds by width in MASE's templates (fitted per block)
-  Lut          ///< every multiplier in LUTs
+// MulBinding, mul_binding_name and parse_mul_binding: models/op_cost.hpp (a node's NodeHw
+// carries its binding).
+
+/// Block RAMs of one array of `depth` entries × `width` bits. BRAM36: the best RAMB36E2
+/// aspect ratio (32K×1, 16K×2, 8K×4, 4K×9, 2K×18, 1K×36, 512×72; UG573), tiled over depth
+/// and width; URAM: URAM288 blocks of 4K×72 (UG573), tiled likewise. The array is bound
+/// to the kind of which it takes the smaller share of the device: URAM when
+/// uram_blocks < `uram_per_bram36` × bram36_blocks, with `uram_per_bram36` the device's
+/// URAM count over its BRAM36 count (0: no URAM; every array in BRAM36). `alt` is the
+/// block count of the other kind (what a spill to it costs). = group_storage of one array.
+struct ArrayStorage {
+  double bram36 = 0, uram = 0;
+  double alt = 0;  ///< URAM if bound to BRAM36, BRAM36 if bound to URAM
 };
-/// "dsp_packed", "hls_default", "lut"; parse_mul_binding throws InputError naming `where`.
-const char* mul_binding_name(MulBinding b);
-MulBinding parse_mul_binding(const std::string& s, const std::string& where);
+/// URAM / BRAM36 of the calibration part, xcu250 (DS962: 1280 URAM, 2688 BRAM36): the
+/// binding the block functions report; nodes re-bind for their device.
+constexpr double kU250UramPerBram36 = 1280.0 / 2688.0;
+double bram36_blocks(double depth, double width);
+double uram_blocks(double depth, double width);
+ArrayStorage array_storage(double depth, double width, double uram_per_bram36 = kU250UramPerBram36);
+
+/// `count` arrays of depth × width bits deeper than LUTRAM (a block's BRAM/URAM storage),
+/// read at the same address in the same cycle (the lanes of one tile).
+struct ArrayGroup {
+  double count = 0, depth = 0, width = 0;
+};
+/// Binds a group: one memory per array (array_partition) or the arrays side by side in
+/// one memory of count × width bits (array_reshape), each in BRAM36 or URAM; the option
+/// that takes the smallest share of the device (BRAM36 blocks × uram_per_bram36 against
+/// URAM blocks; ties: one memory per array, BRAM36). `alt`: the fewest blocks of the other
+/// kind over both packings.
+ArrayStorage group_storage(const ArrayGroup& a, double uram_per_bram36 = kU250UramPerBram36);
 
 struct HlsBlockEstimate {
   Resources res;
+  double uram_as_bram36 = 0;       ///< BRAM36 that res.uram's arrays take when spilled to BRAM
+  double bram36_as_uram = 0;       ///< URAM that res.bram36's arrays take when spilled to URAM
+  std::vector<ArrayGroup> arrays;  ///< the deep arrays in res (bound for the xcu250)
   bool extrapolated = false;
   std::string reason;    ///< why extrapolated ("" when inside the range)
   std::string validity;  ///< the block's range of validity, human-readable
@@ -73,6 +100,9 @@ struct HlsLinearParams {
   Precision w = fixed_precision(8, 0);
   MulBinding binding = MulBinding::HlsDefault;
   bool bias = true;  ///< false: MASE int_matmul (int_linear2d's loop without the bias add)
+  /// false: no weight arrays (weights streamed from off chip, or a matmul's second operand,
+  /// whose buffers the caller adds).
+  bool weights_on_chip = true;
 };
 HlsBlockEstimate hls_linear(const HlsLinearParams& p);
 
@@ -105,5 +135,26 @@ HlsBlockEstimate hls_rope(const HlsRowTile& t, const Precision& x,
 HlsBlockEstimate hls_buffer(std::int64_t lanes, std::int64_t tiles, const Precision& x);
 /// MASE fork to `fork_num` consumers (handshakes only).
 HlsBlockEstimate hls_fork(std::int64_t fork_num);
+
+/// A node's resource estimate: the sum of its blocks and buffers, extrapolated when any
+/// block is (reasons joined, each prefixed with the block's name), with the spill
+/// alternatives of its storage (see HlsBlockEstimate).
+struct ResourceEstimate {
+  Resources res;
+  double uram_as_bram36 = 0, bram36_as_uram = 0;
+  bool extrapolated = false;
+  std::string reason;
+  ResourceEstimate() = default;
+  ResourceEstimate(const Resources& r) : res(r) {}  // NOLINT: a plain estimate converts
+  /// The block's estimate with its arrays re-bound for a device of `uram_per_bram36`.
+  ResourceEstimate(const HlsBlockEstimate& e, const std::string& block, double uram_per_bram36);
+  ResourceEstimate& operator+=(const ResourceEstimate& o);
+  /// Marks the estimate extrapolated with `why` (prefixed by `block`).
+  void extrapolate(const std::string& block, const std::string& why);
+};
+/// A flat buffer of `bits` (whole tensors, double buffers, caches) as one array 72 bits
+/// wide (both RAMB36E2 512×72 and URAM288 4K×72 read 72-bit words), bound by
+/// array_storage for a device of `uram_per_bram36`.
+ResourceEstimate flat_buffer(double bits, double uram_per_bram36);
 
 }  // namespace masesim

@@ -237,15 +237,6 @@ double bram36_for_bits(double bits) {
   return bits <= 0 ? 0 : std::ceil(bits / 36864.0);
 }
 
-namespace {
-/// On-chip storage of `bits`: URAM (288 Kb) above 64 KiB, else BRAM36 (36 Kb).
-void place_buffer(Resources& r, double bits) {
-  if (bits > 8.0 * 64 * 1024)
-    r.uram += uram_for_bits(bits);
-  else
-    r.bram36 += bram36_for_bits(bits);
-}
-}  // namespace
 double uram_for_bits(double bits) {
   return bits <= 0 ? 0 : std::ceil(bits / 294912.0);
 }
@@ -259,7 +250,11 @@ double dsp_per_mac(int a_bits, int b_bits) {
 }
 
 Resources estimate_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
-  if (!hw.systolic) return node_resources(g, n, hw, t);
+  return estimate_node(g, n, hw, t).res;
+}
+
+ResourceEstimate estimate_node(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
+  if (!hw.systolic) return node_estimate(g, n, hw, t);
   // The systolic core: rows x cols MAC lanes (A lanes x C lanes), plus the A buffer.
   NodeHw core = hw;
   core.in[0] = tile_port(g.tensor_of(n.args[0]).shape, {1});
@@ -267,9 +262,10 @@ Resources estimate_resources(const Graph& g, const Node& n, const NodeHw& hw, co
   core.in[0].elems_per_beat = hw.systolic_rows;
   core.out.tile = {hw.systolic_cols};
   core.out.elems_per_beat = hw.systolic_cols;
-  Resources r = node_resources(g, n, core, t);
+  ResourceEstimate r = node_estimate(g, n, core, t);
   const auto& ta = g.tensor_of(n.args[0]);
-  place_buffer(r, 2.0 * static_cast<double>(ta.numel()) * ta.precision.bits_per_element());
+  r += flat_buffer(2.0 * static_cast<double>(ta.numel()) * ta.precision.bits_per_element(),
+                   hw.uram_per_bram36);
   return r;
 }
 

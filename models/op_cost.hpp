@@ -28,6 +28,16 @@ PortTiling tile_port_padded(const Shape& shape, const std::vector<std::int64_t>&
 /// Largest divisor of `dim` that is <= `cap` (>= 1).
 std::int64_t largest_divisor_at_most(std::int64_t dim, std::int64_t cap);
 
+/// How a block's multipliers are bound (models/hls_blocks.hpp, docs/resource-model.md).
+enum class MulBinding {
+  DspPacked,   ///< two ≤8-bit MACs per DSP48E2 sharing an operand (WP487); else 27×18 tiles
+  HlsDefault,  ///< what Vitis HLS binds by width in MASE's templates (fitted per block)
+  Lut          ///< every multiplier in LUTs
+};
+/// "dsp_packed", "hls_default", "lut"; parse_mul_binding throws InputError naming `where`.
+const char* mul_binding_name(MulBinding b);
+MulBinding parse_mul_binding(const std::string& s, const std::string& where);
+
 /// Hardware parameters of one node after mapping.
 struct NodeHw {
   std::vector<PortTiling> in;  ///< per data_in port
@@ -43,6 +53,10 @@ struct NodeHw {
   // flight, at the longest context).
   bool kv_off_chip = false;
   std::int64_t kv_capacity_bytes = 0;
+  MulBinding binding = MulBinding::HlsDefault;  ///< system.binding / mapping.binding
+  /// The node's device: URAM blocks per BRAM36 block (array_storage's binding rule;
+  /// 0: no URAM). Default: the xcu250's 1280 / 2688.
+  double uram_per_bram36 = 1280.0 / 2688.0;
 };
 
 /// Timing of a node per inference (see models/node_block.hpp for how it is executed).
@@ -137,8 +151,11 @@ struct Resources {
 /// when one operand is shared (UG579 / WP487), so it returns 0.5.
 double dsp_per_mac(int a_bits, int b_bits);
 
-/// Simple per-op resource estimate (LUT/FF/DSP from MAC lanes and widths, BRAM/URAM
-/// from buffered bits). Weights on chip go to URAM above `uram_threshold_bytes`.
+/// A node's resources: its op's HLS block models with hw.binding plus its buffers
+/// (models/resource_model.hpp node_estimate; the systolic core adds its A buffer).
+/// estimate_node also says whether the estimate is extrapolated (models/hls_blocks.hpp).
+struct ResourceEstimate;
+ResourceEstimate estimate_node(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t);
 Resources estimate_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t);
 
 /// BRAM36 blocks to hold `bits` (36 Kb each), URAM blocks (288 Kb each).

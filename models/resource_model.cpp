@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/hls_blocks.hpp"
 #include "models/ops/registry.hpp"
 
 namespace masesim {
@@ -403,91 +404,175 @@ Resources handshake_resources(std::int64_t lanes, double bits) {
   return r;
 }
 
-Resources mac_block_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
-                              const ResourceOptions& o, bool conv) {
-  Resources r;
+namespace {
+/// Lanes, widths and binding of a linear-like block from the node's tiling.
+HlsLinearParams linear_params(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
+                              bool conv) {
   const Tensor& tin = g.tensor_of(n.args[0]);
-  const Precision& pin = tin.precision;
+  const Param* w = n.param("weight");
+  HlsLinearParams q;
+  q.x = tin.precision;
+  q.w = n.args.size() == 2 ? g.tensor_of(n.args[1]).precision
+        : w                ? w->tensor.precision
+                           : tin.precision;
+  q.binding = hw.binding;
   const std::int64_t lanes_out = hw.out.elems_per_beat;
-  const Precision& pw =
-      n.args.size() == 2 ? g.tensor_of(n.args[1]).precision : n.param("weight")->tensor.precision;
-  LinearShape s;
-  s.x = pin;
-  s.w = pw;
+  const std::int64_t out_last = n.results[0].shape.empty() ? 1 : n.results[0].shape.back();
   if (!conv) {
-    s.k_par = hw.in[0].tile.empty() ? 1 : hw.in[0].tile.back();
-    s.n_par = hw.out.tile.empty() ? 1 : hw.out.tile.back();
-    s.row_par = std::max<std::int64_t>(1, lanes_out / s.n_par);
-    s.k_depth = std::max<std::int64_t>(1, tin.shape.back() / s.k_par);
+    q.k_par = hw.in[0].tile.empty() ? 1 : hw.in[0].tile.back();
+    q.n_par = hw.out.tile.empty() ? 1 : hw.out.tile.back();
+    q.row_par = std::max<std::int64_t>(1, lanes_out / q.n_par);
+    q.k_depth = std::max<std::int64_t>(1, tin.shape.back() / q.k_par);
   } else {
-    s.k_par = hw.in[0].elems_per_beat;
-    s.n_par = lanes_out;
-    s.row_par = 1;
+    q.k_par = hw.in[0].elems_per_beat;
+    q.n_par = lanes_out;
+    q.row_par = 1;
     const std::int64_t outs = std::max<std::int64_t>(1, n.results[0].numel());
-    s.k_depth = std::max<std::int64_t>(1, t.macs / outs / std::max<std::int64_t>(1, s.k_par));
+    q.k_depth = std::max<std::int64_t>(1, t.macs / outs / std::max<std::int64_t>(1, q.k_par));
   }
-  r += linear_resources(s, o);
-  // Weights held on chip, or the double-buffered tile + row buffers when streamed
-  // (same bits as op_cost.cpp's estimate).
-  if (const Param* w = n.param("weight")) {
-    const double bits =
-        hw.weights_off_chip
-            ? 2.0 * t.weight_tile_bytes * 8.0 +
-                  8.0 * t.block_rows * (hw.in[0].elems_per_beat + lanes_out) *
-                      std::max<std::int64_t>(1, tin.shape.back() / hw.in[0].elems_per_beat)
-            : tensor_bits(w->tensor);
-    r += buffer_resources(bits);
-  }
-  if (n.args.size() == 2) r += buffer_resources(2.0 * tensor_bits(g.tensor_of(n.args[1])));
+  q.n_depth = std::max<std::int64_t>(1, out_last / std::max<std::int64_t>(1, q.n_par));
+  q.bias = n.param("bias") != nullptr;
+  q.weights_on_chip = w != nullptr && !hw.weights_off_chip;
+  return q;
+}
+}  // namespace
+
+ResourceEstimate mac_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                     const OpTiming& t, bool conv) {
+  const Tensor& tin = g.tensor_of(n.args[0]);
+  const std::int64_t lanes_out = hw.out.elems_per_beat;
+  const HlsLinearParams q = linear_params(g, n, hw, t, conv);
+  ResourceEstimate r(hls_linear(q), conv ? "conv MAC array (int_linear2d)" : "int_linear2d",
+                     hw.uram_per_bram36);
+  // Off-chip weights: the double-buffered tile + row buffers (op_cost.cpp's bits).
+  if (n.param("weight") && hw.weights_off_chip)
+    r += flat_buffer(2.0 * t.weight_tile_bytes * 8.0 +
+                         8.0 * t.block_rows * (hw.in[0].elems_per_beat + lanes_out) *
+                             std::max<std::int64_t>(1, tin.shape.back() / hw.in[0].elems_per_beat),
+                     hw.uram_per_bram36);
+  if (n.args.size() == 2)
+    r += flat_buffer(2.0 * tensor_bits(g.tensor_of(n.args[1])), hw.uram_per_bram36);
   if (conv)  // line buffer: kh−1−pad input rows + one beat
-    r += buffer_resources(static_cast<double>(t.preload_beats[0] + 1) * hw.in[0].elems_per_beat *
-                          pin.bits_per_element());
+    r += flat_buffer(static_cast<double>(t.preload_beats[0] + 1) * hw.in[0].elems_per_beat *
+                         tin.precision.bits_per_element(),
+                     hw.uram_per_bram36);
   return r;
 }
 
-Resources row_reduce_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
-                                     const OpTiming& t, const Resources& logic) {
-  Resources r;
+ResourceEstimate row_reduce_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                            const OpTiming& t, const ResourceEstimate& logic) {
+  ResourceEstimate r = logic;
   const Precision& pin = g.tensor_of(n.args[0]).precision;
-  r += logic;
   const double row_bits =
       static_cast<double>(t.row_cycles) * hw.in[0].elems_per_beat * pin.bits_per_element();
-  r += buffer_resources(2.0 * row_bits);     // two passes over a buffered row, double-buffered
+  r += flat_buffer(2.0 * row_bits,
+                   hw.uram_per_bram36);      // two passes over a buffered row, double-buffered
   if (const Param* w = n.param("weight")) {  // elementwise affine
-    r +=
-        elementwise_resources(EltwiseKind::Affine, hw.out.elems_per_beat, pin, w->tensor.precision);
-    r += buffer_resources(tensor_bits(w->tensor) * (n.param("bias") ? 2.0 : 1.0));
+    const auto L = hw.out.elems_per_beat;
+    r += ResourceEstimate(hls_binary(HlsBinary::Mul, L, pin, w->tensor.precision, hw.binding),
+                          "affine int_mult", hw.uram_per_bram36);
+    if (n.param("bias"))
+      r += ResourceEstimate(hls_binary(HlsBinary::Add, L, pin, w->tensor.precision),
+                            "affine int_add", hw.uram_per_bram36);
+    r += flat_buffer(tensor_bits(w->tensor) * (n.param("bias") ? 2.0 : 1.0), hw.uram_per_bram36);
   }
   return r;
 }
 
-Resources elementwise_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
-                                      const OpTiming& t, EltwiseKind kind) {
-  Resources r;
+namespace {
+HlsActivation activation_of(const std::string& op) {
+  if (op == "gelu") return HlsActivation::Gelu;
+  if (op == "tanh") return HlsActivation::Tanh;
+  if (op == "exp") return HlsActivation::Exp;
+  if (op == "silu") return HlsActivation::Silu;
+  return HlsActivation::Sigmoid;  // sigmoid and the other exp-and-divide activations
+}
+}  // namespace
+
+ResourceEstimate elementwise_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                             const OpTiming& t, EltwiseKind kind) {
   const Precision& pin = g.tensor_of(n.args[0]).precision;
   const Param* other = n.param("other");
   const Precision& p2 = n.args.size() == 2 ? g.tensor_of(n.args[1]).precision
                         : other            ? other->tensor.precision
                                            : pin;
-  r += elementwise_resources(kind, hw.out.elems_per_beat, pin, p2);
+  const std::int64_t L = hw.out.elems_per_beat;
+  ResourceEstimate r;
+  switch (kind) {
+    case EltwiseKind::SignTest:
+      r = ResourceEstimate(hls_activation(HlsActivation::Relu, L, pin), "int_relu",
+                           hw.uram_per_bram36);
+      break;
+    case EltwiseKind::AddSub:
+      r = ResourceEstimate(hls_binary(HlsBinary::Add, L, pin, p2), "int_add", hw.uram_per_bram36);
+      break;
+    case EltwiseKind::Mul:
+      r = ResourceEstimate(hls_binary(HlsBinary::Mul, L, pin, p2, hw.binding), "int_mult",
+                           hw.uram_per_bram36);
+      break;
+    case EltwiseKind::Affine:
+      r = ResourceEstimate(hls_binary(HlsBinary::Mul, L, pin, pin, hw.binding), "int_mult",
+                           hw.uram_per_bram36);
+      r += ResourceEstimate(hls_binary(HlsBinary::Add, L, pin, pin), "int_add", hw.uram_per_bram36);
+      break;
+    case EltwiseKind::Activation: {
+      const HlsActivation a = activation_of(n.op);
+      r = ResourceEstimate(hls_activation(a, L, pin, hw.binding), n.op, hw.uram_per_bram36);
+      if (n.op != "gelu" && n.op != "tanh" && n.op != "exp" && n.op != "silu" && n.op != "sigmoid")
+        r.extrapolate(n.op, "no HLS block: costed as sigmoid's exponential and divider");
+      break;
+    }
+    case EltwiseKind::Div:
+      r = elementwise_resources(kind, L, pin, p2);
+      r.extrapolate(n.op, "no HLS block: first-principles array divider");
+      break;
+  }
   for (std::size_t p = 0; p < hw.in.size() && p < t.preload_beats.size(); ++p)
-    if (t.preload_beats[p] > 0) r += buffer_resources(tensor_bits(g.tensor_of(n.args[p])));
+    if (t.preload_beats[p] > 0)
+      r += flat_buffer(tensor_bits(g.tensor_of(n.args[p])), hw.uram_per_bram36);
   if (!n.params.empty()) {  // per-channel constants (batch_norm) or a constant operand
     double bits = 0;
     for (const auto& prm : n.params) bits += tensor_bits(prm.tensor);
-    r += buffer_resources(bits);
+    r += flat_buffer(bits, hw.uram_per_bram36);
   }
   return r;
 }
 
-Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
-  return node_resources(g, n, hw, t, ResourceOptions{});
+namespace {
+HlsRowTile row_tile(const TileShape& t) {
+  HlsRowTile h;
+  h.row_lanes = t.row;
+  h.rows = t.col;
+  h.row_depth = t.row_depth;
+  h.col_depth = t.col_depth;
+  return h;
+}
+}  // namespace
+
+ResourceEstimate layernorm_estimate(const TileShape& t, const Precision& x, const NodeHw& hw) {
+  return ResourceEstimate(hls_norm(HlsNorm::LayerNorm, row_tile(t), x, hw.binding), "int_layernorm",
+                          hw.uram_per_bram36);
+}
+ResourceEstimate rmsnorm_estimate(const TileShape& t, const Precision& x, const NodeHw& hw) {
+  return ResourceEstimate(hls_norm(HlsNorm::RmsNorm, row_tile(t), x, hw.binding), "int_rmsnorm",
+                          hw.uram_per_bram36);
+}
+ResourceEstimate softmax_estimate(const TileShape& t, const Precision& x, const NodeHw& hw) {
+  return ResourceEstimate(hls_softmax(row_tile(t), x), "int_softmax", hw.uram_per_bram36);
+}
+ResourceEstimate transpose_estimate(const TileShape& t, const Precision& x, const NodeHw& hw) {
+  // MASE's int_transpose / buffer holds the whole tensor once: lanes × tiles.
+  return ResourceEstimate(hls_buffer(t.lanes(), t.row_depth * t.col_depth, x), "int_transpose",
+                          hw.uram_per_bram36);
 }
 
-Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
-                         const ResourceOptions& o) {
-  if (hw.in.empty()) return Resources{};
-  return ops::of(n).resources(g, n, hw, t, o);
+Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
+  return node_estimate(g, n, hw, t).res;
+}
+
+ResourceEstimate node_estimate(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
+  if (hw.in.empty()) return ResourceEstimate{};
+  return ops::of(n).resources(g, n, hw, t);
 }
 
 }  // namespace masesim

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "models/hls_blocks.hpp"
 #include "models/op_cost.hpp"
 #include "workloads/graph.hpp"
 #include "workloads/precision.hpp"
@@ -100,18 +101,28 @@ double tensor_bits(const Tensor& t);
 /// per beat without arithmetic (embedding lookup, KV-cache port): fork.csv's constants.
 Resources handshake_resources(std::int64_t lanes, double bits);
 
-// ---- per-node compositions the op descriptors use (logic + the node's storage) ----
-/// A MAC block (linear/matmul/bmm when !conv; conv otherwise): MAC array, weights on chip
-/// or the streamed tile buffers, a buffered B operand, a conv's line buffer.
-Resources mac_block_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
-                              const ResourceOptions& o, bool conv);
+// ---- per-node compositions the op descriptors use (HLS blocks + the node's storage) ----
+// Each is the node's block from models/hls_blocks with hw.binding, plus its flat buffers
+// (flat_buffer: whole tensors, double buffers); extrapolated when a block is.
+/// A MAC block (linear/matmul/bmm when !conv; conv otherwise): int_linear2d's MAC array
+/// and weight arrays (weights on chip), or the streamed tile buffers, a buffered B operand,
+/// a conv's line buffer.
+ResourceEstimate mac_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                     const OpTiming& t, bool conv);
 /// A row-reduce block: `logic` plus its double-buffered row and an affine weight/bias.
-Resources row_reduce_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
-                                     const OpTiming& t, const Resources& logic);
-/// An element-wise block: lanes of `kind`, buffered broadcast operands, and its params
-/// (per-channel constants or a constant operand) held on chip.
-Resources elementwise_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
-                                      const OpTiming& t, EltwiseKind kind);
+ResourceEstimate row_reduce_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                            const OpTiming& t, const ResourceEstimate& logic);
+/// An element-wise block: int_relu / int_add / int_mult / the activations, buffered
+/// broadcast operands, and its params (per-channel constants or a constant operand).
+ResourceEstimate elementwise_block_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                             const OpTiming& t, EltwiseKind kind);
+/// Row-reduce logic from the HLS blocks (int_layernorm, int_rmsnorm, int_softmax).
+/// (hw: the node's binding and storage rule.)
+ResourceEstimate layernorm_estimate(const TileShape& t, const Precision& x, const NodeHw& hw);
+ResourceEstimate rmsnorm_estimate(const TileShape& t, const Precision& x, const NodeHw& hw);
+ResourceEstimate softmax_estimate(const TileShape& t, const Precision& x, const NodeHw& hw);
+/// MASE int_transpose / buffer: the whole tensor, once (as the template).
+ResourceEstimate transpose_estimate(const TileShape& t, const Precision& x, const NodeHw& hw);
 
 /// DSP48E2 tiles of one unpacked a×b multiplier (27×18, UG579).
 double dsp_tiles(int a, int b);
@@ -120,10 +131,9 @@ int float_exp_bits(const Precision& p);
 /// Bits of a shared block exponent (block_fp; MXINT/MXFP: the E8M0 scale); 0 when none.
 int shared_exp_bits(const Precision& p);
 
-/// The calibrated model for one graph node: same contract and signature as
-/// estimate_resources() (models/op_cost.hpp), which may forward to it.
+/// The model for one graph node (its op descriptor's resources: the HLS block models
+/// with hw.binding), with the extrapolation flag; node_resources is its Resources.
+ResourceEstimate node_estimate(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t);
 Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t);
-Resources node_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
-                         const ResourceOptions& o);
 
 }  // namespace masesim

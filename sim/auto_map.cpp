@@ -68,13 +68,17 @@ Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, 
     nm.hw.weights_off_chip = false;
     const OpTiming t = op_timing(g, n, nm.hw);
     e.cycles = static_cast<double>(t.ideal_cycles());
-    e.res = estimate_resources(g, n, nm.hw, t);
+    // The fit check's view: extrapolated estimates carry mapping.extrapolation_margin.
+    const double margin = ms.extrapolation_margin;
+    const ResourceEstimate est = estimate_node(g, n, nm.hw, t);
+    e.res = fit_resources(est.res, est.extrapolated, margin);
     if (n.param("weight") && ops::of(n).weights_can_stream) {
       // Weights may go off chip: count only the non-weight storage against the budget.
       NodeHw off = nm.hw;
       off.weights_off_chip = true;
       const OpTiming to = op_timing(g, n, off);
-      const Resources ro = estimate_resources(g, n, off, to);
+      const ResourceEstimate eo = estimate_node(g, n, off, to);
+      const Resources ro = fit_resources(eo.res, eo.extrapolated, margin);
       e.res.bram36 = ro.bram36;
       e.res.uram = ro.uram;
       if (nm.weights_fixed_off) e.res = ro;  // they never come on chip
@@ -211,7 +215,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
       apply(ms, g, g.nodes[i], ks[i], nm.hw);
       nm.hw.weights_off_chip = nm.weights_fixed_off;
       nm.timing = op_timing(g, g.nodes[i], nm.hw);
-      nm.resources = estimate_resources(g, g.nodes[i], nm.hw, nm.timing);
+      set_estimate(nm, estimate_node(g, g.nodes[i], nm.hw, nm.timing));
     }
   };
   auto knobs_at = [&](std::size_t steps) {

@@ -285,10 +285,6 @@ std::pair<std::int64_t, std::int64_t> occupancy_cycles(const OpTiming& t) {
   return {t.ideal_cycles(), 0};
 }
 
-void subtract(Resources& u, const Resources& r) {
-  u.lut -= r.lut, u.ff -= r.ff, u.dsp -= r.dsp, u.bram36 -= r.bram36, u.uram -= r.uram;
-}
-
 }  // namespace
 
 LlmPlan plan_llm(const Graph& g, const SystemSpec& sys, Mapping& m) {
@@ -314,41 +310,42 @@ LlmPlan plan_llm(const Graph& g, const SystemSpec& sys, Mapping& m) {
       nm.hw.kv_off_chip = true;
       continue;
     }
-    subtract(m.used[static_cast<std::size_t>(nm.device)], nm.resources);
     nm.hw.kv_capacity_bytes = per_seq * spec.batch;
     nm.hw.kv_off_chip = spec.kv_cache == "off_chip";
     nm.timing = op_timing(g, g.nodes[i], nm.hw);
-    nm.resources = estimate_resources(g, g.nodes[i], nm.hw, nm.timing);
-    m.used[static_cast<std::size_t>(nm.device)] += nm.resources;
+    set_estimate(nm, estimate_node(g, g.nodes[i], nm.hw, nm.timing));
   }
+  for (std::size_t d = 0; d < nd; ++d) spill_storage(sys, m, static_cast<int>(d));
   if (spec.kv_cache == "auto")  // move caches off chip, last layer first, until BRAM/URAM fit
     for (std::size_t d = 0; d < nd; ++d) {
       const auto& c = devices[d].type.capacity;
       for (auto it = kv.rbegin(); it != kv.rend(); ++it) {
-        auto& u = m.used[d];
+        const Resources u = fit_usage(sys, m)[d];
         if (u.bram36 <= c.bram36 && u.uram <= c.uram) break;
         auto& nm = m.nodes[*it];
         if (nm.device != static_cast<int>(d) || (m.engines.any() && m.engines.engine_of[*it] >= 0))
           continue;
-        subtract(u, nm.resources);
         nm.hw.kv_off_chip = true;
         nm.timing = op_timing(g, g.nodes[*it], nm.hw);
-        nm.resources = estimate_resources(g, g.nodes[*it], nm.hw, nm.timing);
-        u += nm.resources;
+        set_estimate(nm, estimate_node(g, g.nodes[*it], nm.hw, nm.timing));
+        spill_storage(sys, m, static_cast<int>(d));
       }
     }
+  // The caches' own buffers may leave too little room for the weights mapping.weights:
+  // auto kept on chip: move more of them off chip.
+  if (sys.mapping.weights == WeightPolicy::Auto)
+    for (std::size_t d = 0; d < nd; ++d) move_weights_off_chip(g, sys, m, static_cast<int>(d));
   for (auto i : kv) {
     const auto d = static_cast<std::size_t>(m.nodes[i].device);
     p.kv_bytes[d] += m.nodes[i].hw.kv_capacity_bytes;
     if (!m.nodes[i].hw.kv_off_chip) p.kv_bytes_on_chip[d] += m.nodes[i].hw.kv_capacity_bytes;
   }
-  m.overflows = resource_overflows(devices, m.used);
-  if (!m.overflows.empty() && !sys.mapping.oversubscribe)
-    throw SimulationError(
-        "the mapping does not fit with a KV cache of " + std::to_string(p.kv_bytes_per_sequence) +
-        " bytes per sequence x " + std::to_string(spec.batch) + " sequences: " + m.overflows[0] +
-        " (set mapping.kv_cache: auto or off_chip, lower workload.batch or the context, or "
-        "mapping.oversubscribe: true)");
+  check_fit(g, sys, m,
+            "the mapping does not fit with a KV cache of " +
+                std::to_string(p.kv_bytes_per_sequence) + " bytes per sequence x " +
+                std::to_string(spec.batch) + " sequences",
+            "set mapping.kv_cache: auto or off_chip, lower workload.batch or the context, or "
+            "mapping.oversubscribe: true");
 
   // The schedule: inference i = step·batch + sequence; a decode step waits for the same
   // sequence's previous token.

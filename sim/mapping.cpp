@@ -1,6 +1,7 @@
 #include "sim/mapping.hpp"
 
 #include <fnmatch.h>
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -37,6 +38,23 @@ std::string fmt(double v) {
 
 namespace {
 
+/// URAM per BRAM36 block of a device (array_storage's rule; 0: no URAM).
+double uram_per_bram36(const DeviceType& t) {
+  if (t.capacity.uram <= 0) return 0;
+  return t.capacity.bram36 > 0 ? t.capacity.uram / t.capacity.bram36 : 1e9;
+}
+
+/// The partitioner's view of an estimate's spill alternatives (fit usage: with the margin).
+StorageAlt storage_alt(const ResourceEstimate& e, double margin) {
+  const double f = e.extrapolated ? 1.0 + margin : 1.0;
+  StorageAlt a;
+  if (e.bram36_as_uram > 0)
+    a.bram36_movable = f * e.res.bram36, a.bram36_as_uram = f * e.bram36_as_uram;
+  if (e.uram_as_bram36 > 0)
+    a.uram_movable = f * e.res.uram, a.uram_as_bram36 = f * e.uram_as_bram36;
+  return a;
+}
+
 /// True when a node's weights can stream from off-chip memory.
 bool streams_weights(const Node& n) {
   return n.param("weight") != nullptr && ops::of(n).weights_can_stream;
@@ -55,7 +73,10 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
     NodeMap on = m.nodes[i];
     on.hw.weights_off_chip = false;
     on.timing = op_timing(g, n, on.hw);
-    pn[i].res_on = estimate_resources(g, n, on.hw, on.timing);
+    const double margin = sys.mapping.extrapolation_margin;
+    const ResourceEstimate e_on = estimate_node(g, n, on.hw, on.timing);
+    pn[i].res_on = fit_resources(e_on.res, e_on.extrapolated, margin);
+    pn[i].alt_on = storage_alt(e_on, margin);
     pn[i].time_on_ps = static_cast<double>(on.timing.ideal_cycles()) * static_cast<double>(period);
     pn[i].name = n.name;
     // mapping.weights: on_chip pins every weight on chip, and weights fixed off chip stay
@@ -68,10 +89,13 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
       NodeMap off = m.nodes[i];
       off.hw.weights_off_chip = true;
       off.timing = op_timing(g, n, off.hw);
-      pn[i].res_off = estimate_resources(g, n, off.hw, off.timing);
+      const ResourceEstimate e_off = estimate_node(g, n, off.hw, off.timing);
+      pn[i].res_off = fit_resources(e_off.res, e_off.extrapolated, margin);
+      pn[i].alt_off = storage_alt(e_off, margin);
       pn[i].weight_bytes = static_cast<double>(off.timing.weight_bytes_per_inference);
     } else {
       pn[i].res_off = pn[i].res_on;
+      pn[i].alt_off = pn[i].alt_on;
     }
     for (const auto& a : n.args) {
       const Node* p = g.find_node(a.node);
@@ -103,10 +127,12 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
     NodeMap& nm = m.nodes[i];
     nm.device = r.device[i];
     const bool off = pn[i].weights_fixed_off || (r.weights_off[i] && pn[i].has_weights);
-    if (off != nm.hw.weights_off_chip) {
+    const double ratio = uram_per_bram36(devices[static_cast<std::size_t>(nm.device)].type);
+    if (off != nm.hw.weights_off_chip || ratio != nm.hw.uram_per_bram36) {
       nm.hw.weights_off_chip = off;
+      nm.hw.uram_per_bram36 = ratio;
       nm.timing = op_timing(g, g.nodes[i], nm.hw);
-      nm.resources = estimate_resources(g, g.nodes[i], nm.hw, nm.timing);
+      set_estimate(nm, estimate_node(g, g.nodes[i], nm.hw, nm.timing));
     }
   }
   m.estimated_bottleneck_ps = r.bottleneck_ps;
@@ -117,7 +143,8 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
 }  // namespace
 
 std::vector<std::string> resource_overflows(const std::vector<DeviceInstance>& devices,
-                                            const std::vector<Resources>& used) {
+                                            const std::vector<Resources>& used,
+                                            const std::string& note) {
   std::vector<std::string> v;
   for (std::size_t d = 0; d < devices.size(); ++d) {
     const auto& c = devices[d].type.capacity;
@@ -131,9 +158,254 @@ std::vector<std::string> resource_overflows(const std::vector<DeviceInstance>& d
     for (const auto& [name, uc] : rs)
       if (uc.first > uc.second)
         v.push_back("device '" + devices[d].name + "' (" + devices[d].type.name + "): " + name +
-                    " needs " + fmt(uc.first) + " but has " + fmt(uc.second));
+                    " needs " + fmt(uc.first) + " but has " + fmt(uc.second) + note);
   }
   return v;
+}
+
+void set_estimate(NodeMap& nm, const ResourceEstimate& e) {
+  nm.estimate = e;
+  nm.resources = e.res;
+  nm.storage_spill.clear();
+}
+
+Resources fit_resources(const Resources& r, bool extrapolated, double margin) {
+  if (!extrapolated) return r;
+  const double f = 1.0 + margin;
+  return Resources{r.lut * f, r.ff * f, r.dsp * f, r.bram36 * f, r.uram * f};
+}
+
+namespace {
+/// Engine resources per device (the engines' own datapaths and buffers).
+std::vector<Resources> engine_usage(const SystemSpec& s, const Mapping& m) {
+  std::vector<Resources> u(s.devices.size());
+  for (std::size_t e = 0; e < m.engine_resources.size() && e < s.engines.size(); ++e)
+    u[static_cast<std::size_t>(s.engines[e].device)] += m.engine_resources[e];
+  return u;
+}
+}  // namespace
+
+void refresh_usage(const SystemSpec& s, Mapping& m) {
+  m.used = engine_usage(s, m);
+  for (const auto& nm : m.nodes) m.used[static_cast<std::size_t>(nm.device)] += nm.resources;
+}
+
+std::vector<Resources> fit_usage(const SystemSpec& s, const Mapping& m) {
+  std::vector<Resources> u = engine_usage(s, m);
+  const double margin = s.mapping.extrapolation_margin;
+  for (const auto& nm : m.nodes)
+    u[static_cast<std::size_t>(nm.device)] +=
+        fit_resources(nm.resources, nm.estimate.extrapolated, margin);
+  return u;
+}
+
+void spill_storage(const SystemSpec& s, Mapping& m, int device) {
+  // Capacity, or the partitioner's utilisation cap when it placed the nodes.
+  Resources c = s.devices[static_cast<std::size_t>(device)].type.capacity;
+  const double frac = m.partition != "manual" ? s.mapping.utilisation_cap : 1.0;
+  c.bram36 *= frac, c.uram *= frac;
+  const double margin = s.mapping.extrapolation_margin;
+  std::vector<std::size_t> on;
+  for (std::size_t i = 0; i < m.nodes.size(); ++i)
+    if (m.nodes[i].device == device) {
+      m.nodes[i].resources = m.nodes[i].estimate.res;
+      m.nodes[i].storage_spill.clear();
+      on.push_back(i);
+    }
+  Resources u = fit_usage(s, m)[static_cast<std::size_t>(device)];
+  const bool uram_over = u.uram > c.uram, bram_over = u.bram36 > c.bram36;
+  if (uram_over == bram_over) {  // both fit, or neither can take the other's arrays
+    refresh_usage(s, m);
+    return;
+  }
+  // Largest arrays of the kind that overflows first.
+  std::stable_sort(on.begin(), on.end(), [&](std::size_t a, std::size_t b) {
+    const auto& ra = m.nodes[a].estimate.res;
+    const auto& rb = m.nodes[b].estimate.res;
+    return uram_over ? ra.uram > rb.uram : ra.bram36 > rb.bram36;
+  });
+  for (const std::size_t i : on) {
+    if (uram_over ? u.uram <= c.uram : u.bram36 <= c.bram36) break;
+    NodeMap& nm = m.nodes[i];
+    const ResourceEstimate& e = nm.estimate;
+    const double f = e.extrapolated ? 1.0 + margin : 1.0;
+    // A memory may be split by address range: the last one moved moves only the share
+    // (in whole blocks) that brings its kind within the limit.
+    const double from = uram_over ? e.res.uram : e.res.bram36;
+    const double to = uram_over ? e.uram_as_bram36 : e.bram36_as_uram;
+    if (from <= 0 || to <= 0) continue;
+    const double excess = uram_over ? u.uram - c.uram : u.bram36 - c.bram36;
+    const double room = (uram_over ? c.bram36 - u.bram36 : c.uram - u.uram) / f;
+    const double freed = std::min(
+        {from, std::ceil(excess / f - 1e-9), std::floor(std::max(0.0, room - 1) * from / to)});
+    if (freed <= 0) continue;
+    const double added = std::ceil(to * freed / from - 1e-9);
+    if (uram_over) {
+      u.uram -= f * freed, u.bram36 += f * added;
+      nm.resources.uram -= freed, nm.resources.bram36 += added;
+      nm.storage_spill = "uram_to_bram";
+    } else {
+      u.bram36 -= f * freed, u.uram += f * added;
+      nm.resources.bram36 -= freed, nm.resources.uram += added;
+      nm.storage_spill = "bram_to_uram";
+    }
+  }
+  refresh_usage(s, m);
+}
+
+namespace {
+
+/// mapping.auto's multiplier binding, per device: nodes whose binding mapping.binding
+/// does not fix, largest DSP users first, each takes the binding (hls_default,
+/// dsp_packed, lut, preferred in that order on ties) that minimises the device's larger
+/// share of LUT and DSP (fit usage) given the others' choices.
+void choose_bindings(const Graph& g, const SystemSpec& sys, Mapping& m) {
+  const double margin = sys.mapping.extrapolation_margin;
+  for (std::size_t d = 0; d < sys.devices.size(); ++d) {
+    const auto& c = sys.devices[d].type.capacity;
+    std::vector<std::size_t> cand;
+    for (std::size_t i = 0; i < m.nodes.size(); ++i)
+      if (m.nodes[i].device == static_cast<int>(d) && !m.nodes[i].binding_given &&
+          m.engines.engine_of[i] < 0 && !m.nodes[i].hw.in.empty())
+        cand.push_back(i);
+    std::stable_sort(cand.begin(), cand.end(), [&](std::size_t a, std::size_t b) {
+      return m.nodes[a].resources.dsp > m.nodes[b].resources.dsp;
+    });
+    auto share = [&](const Resources& u) {
+      return std::max(c.lut > 0 ? u.lut / c.lut : 0.0, c.dsp > 0 ? u.dsp / c.dsp : 0.0);
+    };
+    for (const std::size_t i : cand) {
+      NodeMap& nm = m.nodes[i];
+      const Resources base =
+          fit_resources(nm.resources, nm.estimate.extrapolated, margin);  // current choice
+      Resources others = fit_usage(sys, m)[d];
+      others.lut -= base.lut, others.dsp -= base.dsp;
+      MulBinding best = nm.hw.binding;
+      double best_share = 0;
+      ResourceEstimate best_e;
+      bool first = true;
+      for (const MulBinding b : {MulBinding::HlsDefault, MulBinding::DspPacked, MulBinding::Lut}) {
+        NodeHw hw = nm.hw;
+        hw.binding = b;
+        const ResourceEstimate e = estimate_node(g, g.nodes[i], hw, nm.timing);
+        Resources u = others;
+        const Resources f = fit_resources(e.res, e.extrapolated, margin);
+        u.lut += f.lut, u.dsp += f.dsp;
+        const double sh = share(u);
+        if (first || sh < best_share - 1e-12) {
+          first = false;
+          best = b;
+          best_share = sh;
+          best_e = e;
+        }
+      }
+      if (best != nm.hw.binding)
+        m.binding_notes.push_back("node '" + g.nodes[i].name + "': binding " +
+                                  mul_binding_name(best) + " (was " +
+                                  mul_binding_name(nm.hw.binding) + ")");
+      nm.hw.binding = best;
+      set_estimate(nm, best_e);
+    }
+  }
+  refresh_usage(sys, m);
+}
+
+/// Off-chip bytes per device: weights streamed (and every shared-engine node's weights),
+/// KV caches off chip, and the tensors shared engines keep in memory (each task's output
+/// and each input that arrives by stream, as system.cpp allocates them).
+std::vector<OffChipUse> offchip_usage(const Graph& g, const SystemSpec& sys, const Mapping& m) {
+  std::vector<OffChipUse> u(sys.devices.size());
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    const NodeMap& nm = m.nodes[i];
+    auto& d = u[static_cast<std::size_t>(nm.device)];
+    const bool on_engine = m.engines.engine_of.size() > i && m.engines.engine_of[i] >= 0;
+    if (const Param* w = n.param("weight"))
+      if (nm.hw.weights_off_chip || on_engine)
+        d.weight_bytes += static_cast<double>(w->tensor.bytes());
+    if (nm.hw.kv_off_chip) d.kv_cache_bytes += static_cast<double>(nm.hw.kv_capacity_bytes);
+  }
+  for (std::size_t e = 0; e < m.engines.plans.size(); ++e) {
+    auto& d = u[static_cast<std::size_t>(sys.engines[e].device)];
+    for (const EngineTask& t : m.engines.plans[e].tasks) {
+      if (t.fused_into >= 0) continue;
+      const Node& n = g.nodes[static_cast<std::size_t>(t.node)];
+      const int last = t.fused.empty() ? t.node : t.fused.back();
+      d.activation_bytes +=
+          static_cast<double>(g.nodes[static_cast<std::size_t>(last)].results[0].bytes());
+      for (const auto& a : n.args) {
+        const auto it = g.node_index.find(a.node);
+        const bool from_engine = it != g.node_index.end() && m.engines.engine_of[it->second] >= 0;
+        if (!from_engine) d.activation_bytes += static_cast<double>(g.tensor_of(a).bytes());
+      }
+    }
+  }
+  return u;
+}
+
+}  // namespace
+
+void move_weights_off_chip(const Graph& g, const SystemSpec& sys, Mapping& m, int device) {
+  const auto d = static_cast<std::size_t>(device);
+  const auto& c = sys.devices[d].type.capacity;
+  for (;;) {
+    const Resources used = fit_usage(sys, m)[d];
+    if (used.bram36 <= c.bram36 && used.uram <= c.uram) return;
+    std::size_t best = g.nodes.size();
+    for (std::size_t j = 0; j < g.nodes.size(); ++j) {
+      const auto& o = m.nodes[j];
+      if (o.device != device || o.hw.weights_off_chip || !streams_weights(g.nodes[j]) ||
+          m.engines.engine_of[j] >= 0)
+        continue;
+      if (best == g.nodes.size() || g.nodes[j].param("weight")->tensor.bytes() >
+                                        g.nodes[best].param("weight")->tensor.bytes())
+        best = j;
+    }
+    if (best == g.nodes.size()) return;
+    auto& b = m.nodes[best];
+    b.hw.weights_off_chip = true;
+    b.timing = op_timing(g, g.nodes[best], b.hw);
+    set_estimate(b, estimate_node(g, g.nodes[best], b.hw, b.timing));
+    spill_storage(sys, m, device);
+  }
+}
+
+namespace {
+void place_slrs(const Graph& g, const SystemSpec& sys, Mapping& m);
+std::vector<std::string> slr_overflows(const std::vector<DeviceInstance>& devices,
+                                       const std::vector<SlrLedger>& slrs);
+}  // namespace
+
+void check_fit(const Graph& g, const SystemSpec& s, Mapping& m, const std::string& what,
+               const std::string& hint) {
+  std::size_t extrapolated = 0;
+  for (const auto& nm : m.nodes) extrapolated += nm.estimate.extrapolated ? 1 : 0;
+  const double margin = s.mapping.extrapolation_margin;
+  std::string note;
+  if (extrapolated > 0 && margin > 0) {
+    std::ostringstream o;
+    o << " (with a " << margin * 100 << " % margin on " << extrapolated
+      << " extrapolated node estimates, mapping.extrapolation_margin)";
+    note = o.str();
+  }
+  m.overflows = resource_overflows(s.devices, fit_usage(s, m), note);
+  place_slrs(g, s, m);  // the SLR ledgers of the resources as they now are
+  for (const auto& o : slr_overflows(s.devices, m.slrs)) m.overflows.push_back(o);
+  m.offchip = offchip_usage(g, s, m);
+  for (std::size_t d = 0; d < s.devices.size(); ++d) {
+    const auto& dev = s.devices[d];
+    const OffChipUse& o = m.offchip[d];
+    const double cap = dev.type.memory_capacity_gbytes * 1e9;
+    if (o.total() <= cap) continue;
+    m.overflows.push_back("device '" + dev.name + "' (" + dev.type.name + "): off-chip memory " +
+                          dev.type.memory_kind + " needs " + fmt(o.total()) + " bytes but has " +
+                          fmt(cap) + " (weights " + fmt(o.weight_bytes) + ", KV caches " +
+                          fmt(o.kv_cache_bytes) + ", activations " + fmt(o.activation_bytes) + ")");
+  }
+  if (m.overflows.empty() || s.mapping.oversubscribe) return;
+  std::string msg = what + ": " + m.overflows[0];
+  for (std::size_t i = 1; i < m.overflows.size(); ++i) msg += "; " + m.overflows[i];
+  throw SimulationError(msg + " (" + hint + ")");
 }
 
 bool partition_fits(const Graph& g, const SystemSpec& sys, const Mapping& m) {
@@ -330,6 +602,14 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
                              ? true
                              : throw InputError(sys.file + ": mapping.systolic: node '" + n.name +
                                                 "' (" + n.op + ") is not a linear, matmul or bmm");
+    nm.hw.binding = ms.binding;
+    for (const auto& [glob, b] : ms.binding_rules) {
+      if (fnmatch(glob.c_str(), n.name.c_str(), 0) != 0) continue;
+      nm.hw.binding = b;
+      nm.binding_given = true;
+      break;
+    }
+    nm.hw.uram_per_bram36 = uram_per_bram36(devices[static_cast<std::size_t>(nm.device)].type);
     nm.hw.systolic_rows = sys.systolic.rows;
     nm.hw.systolic_cols = sys.systolic.cols;
     nm.hw.weight_stationary = sys.systolic.weight_stationary;
@@ -338,7 +618,7 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
     } catch (const InputError& e) {
       throw InputError(g.file + ":" + std::to_string(n.line) + ": " + e.what());
     }
-    nm.resources = estimate_resources(g, n, nm.hw, nm.timing);
+    set_estimate(nm, estimate_node(g, n, nm.hw, nm.timing));
     m.nodes.push_back(nm);
   }
 
@@ -368,12 +648,11 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
                          devices[static_cast<std::size_t>(es.device)].name + "'");
       nm.device = es.device;
       nm.device_given = true;
-      nm.resources = Resources{};
+      set_estimate(nm, ResourceEstimate{});
     }
     for (const auto& es : sys.engines) {
       m.engine_resources.push_back(
           engine_resources(es, devices[static_cast<std::size_t>(es.device)].type));
-      m.used[static_cast<std::size_t>(es.device)] += m.engine_resources.back();
     }
   }
   std::string partition = ms.partition;
@@ -410,46 +689,17 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
                      " places every node itself");
   m.partition = partition;
   if (partition != "manual") automatic_partition(g, sys, m, partition);
-  for (const auto& nm : m.nodes) m.used[static_cast<std::size_t>(nm.device)] += nm.resources;
+  refresh_usage(sys, m);
+  if (ms.automatic) choose_bindings(g, sys, m);
+  for (std::size_t d = 0; d < devices.size(); ++d) spill_storage(sys, m, static_cast<int>(d));
   // mapping.weights: auto starts with every weight on chip and moves the largest ones
-  // off chip until each device's BRAM and URAM fit.
-  if (weights == WeightPolicy::Auto) {
-    for (std::size_t d = 0; d < devices.size(); ++d) {
-      const auto& c = devices[d].type.capacity;
-      auto& used = m.used[d];
-      while (used.bram36 > c.bram36 || used.uram > c.uram) {
-        std::size_t best = g.nodes.size();
-        for (std::size_t j = 0; j < g.nodes.size(); ++j) {
-          const auto& o = m.nodes[j];
-          if (o.device != static_cast<int>(d) || o.hw.weights_off_chip ||
-              !g.nodes[j].param("weight") || m.engines.engine_of[j] >= 0)
-            continue;
-          if (best == g.nodes.size() || g.nodes[j].param("weight")->tensor.bytes() >
-                                            g.nodes[best].param("weight")->tensor.bytes())
-            best = j;
-        }
-        if (best == g.nodes.size()) break;
-        auto& b = m.nodes[best];
-        used.lut -= b.resources.lut, used.ff -= b.resources.ff, used.dsp -= b.resources.dsp;
-        used.bram36 -= b.resources.bram36, used.uram -= b.resources.uram;
-        b.hw.weights_off_chip = true;
-        b.timing = op_timing(g, g.nodes[best], b.hw);
-        b.resources = estimate_resources(g, g.nodes[best], b.hw, b.timing);
-        used += b.resources;
-      }
-    }
-  }
-
-  place_slrs(g, sys, m);
-  m.overflows = resource_overflows(devices, m.used);
-  for (const auto& o : slr_overflows(devices, m.slrs)) m.overflows.push_back(o);
-  if (!m.overflows.empty() && !ms.oversubscribe) {
-    std::string msg = "the mapping does not fit: " + m.overflows[0];
-    for (std::size_t i = 1; i < m.overflows.size(); ++i) msg += "; " + m.overflows[i];
-    throw SimulationError(msg +
-                          " (set mapping.weights: auto or off_chip, lower the parallelism, or "
-                          "mapping.oversubscribe: true)");
-  }
+  // off chip until each device's BRAM and URAM fit (after spilling between the two).
+  if (weights == WeightPolicy::Auto)
+    for (std::size_t d = 0; d < devices.size(); ++d)
+      move_weights_off_chip(g, sys, m, static_cast<int>(d));
+  check_fit(g, sys, m, "the mapping does not fit",
+            "set mapping.weights: auto or off_chip, lower the parallelism, or "
+            "mapping.oversubscribe: true");
   return m;
 }
 

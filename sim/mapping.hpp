@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "models/hls_blocks.hpp"
 #include "models/op_cost.hpp"
 #include "sim/device_types.hpp"
 #include "sim/engines.hpp"
@@ -22,10 +23,29 @@ struct NodeMap {
   /// Weights off chip because the configuration says so (hw.weights or mapping.weights:
   /// off_chip); no partitioner, mapping.auto or mapping.weights: auto moves them.
   bool weights_fixed_off = false;
+  bool binding_given = false;  ///< hw.binding from mapping.binding (mapping.auto keeps it)
   NodeHw hw;
   OpTiming timing;
+  /// The block models' estimate with its preferred storage binding (set_estimate).
+  ResourceEstimate estimate;
+  /// What the node uses: `estimate`, with its arrays moved to the other RAM kind when
+  /// its device ran out of one (`storage_spill`).
   Resources resources;
+  std::string storage_spill;  ///< "" | "uram_to_bram" | "bram_to_uram"
   int slr = -1;  ///< index into its device type's SLRs (mapping.slr or its engine's), -1 none
+};
+
+/// Sets a node's estimate and resources (no spill).
+void set_estimate(NodeMap& nm, const ResourceEstimate& e);
+/// What an estimate counts for in the fit check: × (1 + margin) when extrapolated.
+Resources fit_resources(const Resources& r, bool extrapolated, double margin);
+
+/// Off-chip memory bytes a device's mapping holds (docs/stats.md devices.*.memory).
+struct OffChipUse {
+  double weight_bytes = 0;      ///< weights streamed from off chip (and shared engines')
+  double kv_cache_bytes = 0;    ///< KV caches off chip (LLM mode)
+  double activation_bytes = 0;  ///< tensors shared engines write back and read again
+  double total() const { return weight_bytes + kv_cache_bytes + activation_bytes; }
 };
 
 /// The SLRs of one device after mapping: what the placed nodes and engines use in each, and
@@ -53,8 +73,30 @@ struct Mapping {
   /// A node on an engine has no block resources of its own; each engine's are in `used`.
   EngineAssignment engines;
   std::vector<Resources> engine_resources;  ///< per engine (SystemSpec::engines)
+  std::vector<OffChipUse> offchip;          ///< per device (check_fit)
+  std::vector<std::string> binding_notes;   ///< mapping.auto's binding choices
   std::vector<SlrLedger> slrs;              ///< per device
 };
+
+/// Recomputes `m.used` (engines + node resources per device).
+void refresh_usage(const SystemSpec& s, Mapping& m);
+/// The per-device usage the fit check compares with capacity: every node's resources,
+/// extrapolated ones × (1 + mapping.extrapolation_margin), plus the engines'.
+std::vector<Resources> fit_usage(const SystemSpec& s, const Mapping& m);
+/// Binds each device's arrays to its RAM kinds: every node's preferred binding
+/// (array_storage), then, while one kind is over capacity, whole nodes' arrays move to
+/// the other kind where it has room (largest first), as a designer would with
+/// bind_storage. Updates resources, storage_spill and m.used.
+void spill_storage(const SystemSpec& s, Mapping& m, int device);
+/// mapping.weights: auto on one device: while its BRAM or URAM (fit usage) is over
+/// capacity, the largest weight still on chip that can stream moves off chip.
+void move_weights_off_chip(const Graph& g, const SystemSpec& s, Mapping& m, int device);
+/// The whole fit check: on-chip resources (fit_usage), each SLR's (m.slrs, placed again
+/// from the current resources) and off-chip memory bytes per device (m.offchip). Records every
+/// overflow in m.overflows; unless mapping.oversubscribe, throws SimulationError naming device,
+/// resource or memory, the amount needed and available, prefixed by `what` and followed by `hint`.
+void check_fit(const Graph& g, const SystemSpec& s, Mapping& m, const std::string& what,
+               const std::string& hint);
 
 /// Cycles a stream between SLR `a` and SLR `b` of a device of type `t` adds: one registered
 /// crossing (slr_crossing.latency_cycles) per boundary between them (0 for a == b or either
@@ -69,7 +111,8 @@ Mapping map_graph(const Graph& g, const SystemSpec& s);
 /// "device 'x' (u250): uram needs 3000 but has 1280" for every resource of every device
 /// that `used` exceeds.
 std::vector<std::string> resource_overflows(const std::vector<DeviceInstance>& devices,
-                                            const std::vector<Resources>& used);
+                                            const std::vector<Resources>& used,
+                                            const std::string& note = "");
 
 /// True when the balanced partitioner can place `m`'s nodes (tilings as they are).
 bool partition_fits(const Graph& g, const SystemSpec& s, const Mapping& m);

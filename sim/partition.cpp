@@ -13,13 +13,32 @@ namespace masesim {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr int kLut = 0, kFf = 1, kDsp = 2, kBram = 3, kUram = 4, kNumRes = 5;
+// The five resources, then the storage spill alternatives (StorageAlt; no limit).
+constexpr int kLut = 0, kFf = 1, kDsp = 2, kBram = 3, kUram = 4, kBramMov = 5, kBramAsUram = 6,
+              kUramMov = 7, kUramAsBram = 8, kNumRes = 9;
 constexpr const char* kResName[kNumRes] = {"lut", "ff", "dsp", "bram36", "uram"};
 
 using Res = std::array<double, kNumRes>;
 
-Res to_array(const Resources& r) {
-  return {r.lut, r.ff, r.dsp, r.bram36, r.uram};
+Res to_array(const Resources& r, const StorageAlt& a = {}) {
+  return {r.lut,
+          r.ff,
+          r.dsp,
+          r.bram36,
+          r.uram,
+          a.bram36_movable,
+          a.bram36_as_uram,
+          a.uram_movable,
+          a.uram_as_bram36};
+}
+Res on_array(const PartNode& nd) {
+  return nd.weights_fixed_off ? to_array(nd.res_off, nd.alt_off) : to_array(nd.res_on, nd.alt_on);
+}
+Res off_array(const PartNode& nd) {
+  return to_array(nd.res_off, nd.alt_off);
+}
+Res plain_on_array(const PartNode& nd) {
+  return to_array(nd.res_on, nd.alt_on);
 }
 
 /// Absolute per-resource limits of one device.
@@ -34,14 +53,28 @@ Limits make_limits(const PartDevice& d, double utilisation_cap, double lut_fract
   l.capacity = to_array(d.capacity);
   l.fraction.fill(utilisation_cap);
   l.fraction[kLut] = lut_fraction;
-  for (int k = 0; k < kNumRes; ++k) l.limit[k] = l.capacity[k] * l.fraction[k];
+  for (int k = 0; k < kNumRes; ++k) l.limit[k] = k > kUram ? kInf : l.capacity[k] * l.fraction[k];
   return l;
 }
 
+/// The storage kind over its limit that moving part of its movable blocks to the other
+/// kind cannot bring back (a continuous relaxation of mapping.cpp's spill_storage), or -1.
+int storage_over(const Res& use, const Limits& l) {
+  const double b = use[kBram], u = use[kUram], lb = l.limit[kBram], lu = l.limit[kUram];
+  if (b <= lb && u <= lu) return -1;
+  if (b > lb && u > lu) return kBram;
+  if (b > lb) {
+    const double x = use[kBramMov] > 0 ? (b - lb) / use[kBramMov] : kInf;
+    return x <= 1 && u + x * use[kBramAsUram] <= lu ? -1 : kBram;
+  }
+  const double y = use[kUramMov] > 0 ? (u - lu) / use[kUramMov] : kInf;
+  return y <= 1 && b + y * use[kUramAsBram] <= lb ? -1 : kUram;
+}
+
 int first_over(const Res& use, const Limits& l) {
-  for (int k = 0; k < kNumRes; ++k)
+  for (int k = 0; k < kBram; ++k)
     if (use[k] > l.limit[k]) return k;
-  return -1;
+  return storage_over(use, l);
 }
 
 std::string num(double v) {
@@ -84,7 +117,7 @@ StageEval eval_stage(const std::vector<PartNode>& nodes, int i, int j, const Par
   std::size_t fixed_off = 0;
   for (int n = i; n < j; ++n) {
     const auto& nd = nodes[static_cast<std::size_t>(n)];
-    const Res r = to_array(nd.weights_fixed_off ? nd.res_off : nd.res_on);
+    const Res r = on_array(nd);
     for (int k = 0; k < kNumRes; ++k) cur[k] += r[k];
     if (nd.weights_fixed_off) {
       e.off[static_cast<std::size_t>(n - i)] = true;
@@ -98,14 +131,12 @@ StageEval eval_stage(const std::vector<PartNode>& nodes, int i, int j, const Par
   std::size_t p = 0;
   auto spill = [&] {
     const auto& nd = nodes[static_cast<std::size_t>(cand[p].second)];
-    const Res on = to_array(nd.res_on), off = to_array(nd.res_off);
+    const Res on = plain_on_array(nd), off = off_array(nd);
     for (int k = 0; k < kNumRes; ++k) cur[k] += off[k] - on[k];
     e.off[static_cast<std::size_t>(cand[p].second - i)] = true;
     ++p;
   };
-  while (can_spill && p < cand.size() &&
-         (cur[kBram] > lim.limit[kBram] || cur[kUram] > lim.limit[kUram]))
-    spill();
+  while (can_spill && p < cand.size() && storage_over(cur, lim) >= 0) spill();
   while (can_spill && p < cand.size() && first_over(cur, lim) >= 0) spill();
   e.fail_res = first_over(cur, lim);
   if (e.fail_res >= 0) {
@@ -258,8 +289,7 @@ std::vector<double> build_row(const std::vector<PartNode>& nodes, int i, const P
   double fixed_max_bytes = 0;  // the largest of their weights
   for (int j = i + 1; j <= n; ++j) {
     const auto& nd = nodes[static_cast<std::size_t>(j - 1)];
-    const Res on = to_array(nd.weights_fixed_off ? nd.res_off : nd.res_on),
-              off = to_array(nd.res_off);
+    const Res on = on_array(nd), off = off_array(nd);
     const bool may_spill = can_spill && nd.has_weights && !nd.weights_fixed_off;
     for (int k = 0; k < kNumRes; ++k) {
       sum_on[k] += on[k];
@@ -269,7 +299,10 @@ std::vector<double> build_row(const std::vector<PartNode>& nodes, int i, const P
       ++fixed_off;
       fixed_max_bytes = std::max(fixed_max_bytes, nd.weight_bytes);
     }
-    if (first_over(sum_min, lim) >= 0) break;
+    // Lower bound: a logic resource over, or both storage kinds over (no spill helps).
+    bool over = sum_min[kBram] > lim.limit[kBram] && sum_min[kUram] > lim.limit[kUram];
+    for (int k = 0; k < kBram; ++k) over = over || sum_min[k] > lim.limit[k];
+    if (over) break;
     if (nd.has_weights && !nd.weights_fixed_off) {
       const std::pair<double, int> c{nd.weight_bytes, j - 1};
       cand.insert(std::upper_bound(cand.begin(), cand.end(), c, spill_before), c);
@@ -279,13 +312,11 @@ std::vector<double> build_row(const std::vector<PartNode>& nodes, int i, const P
     std::size_t p = 0;
     auto spill = [&] {
       const auto& sn = nodes[static_cast<std::size_t>(cand[p].second)];
-      const Res son = to_array(sn.res_on), soff = to_array(sn.res_off);
+      const Res son = plain_on_array(sn), soff = off_array(sn);
       for (int k = 0; k < kNumRes; ++k) cur[k] += soff[k] - son[k];
       ++p;
     };
-    while (can_spill && p < cand.size() &&
-           (cur[kBram] > lim.limit[kBram] || cur[kUram] > lim.limit[kUram]))
-      spill();
+    while (can_spill && p < cand.size() && storage_over(cur, lim) >= 0) spill();
     while (can_spill && p < cand.size() && first_over(cur, lim) >= 0) spill();
     if (first_over(cur, lim) >= 0) {
       row.push_back(kInf);

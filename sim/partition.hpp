@@ -12,12 +12,21 @@
 
 namespace masesim {
 
+/// Block RAM a node can bind to the other kind (models/hls_blocks.hpp array_storage): its
+/// BRAM36 that could move and the URAM they would take, and the reverse.
+struct StorageAlt {
+  double bram36_movable = 0, bram36_as_uram = 0;
+  double uram_movable = 0, uram_as_bram36 = 0;
+};
+
 struct PartNode {
-  Resources res_on;          ///< resources with its weights on chip
-  Resources res_off;         ///< weights streamed from off-chip memory (== res_on if no weights)
-  double time_on_ps = 0;     ///< datapath time per inference, weights on chip
-  double weight_bytes = 0;   ///< weight bytes read per inference when off chip (0 if none)
-  bool has_weights = false;  ///< weights the partitioner may move off chip
+  Resources res_on;            ///< resources with its weights on chip
+  Resources res_off;           ///< weights streamed from off-chip memory (== res_on if no weights)
+  StorageAlt alt_on, alt_off;  ///< their spill alternatives (a stage's BRAM and URAM fit
+                               ///< when moving part of one kind to the other fits)
+  double time_on_ps = 0;       ///< datapath time per inference, weights on chip
+  double weight_bytes = 0;     ///< weight bytes read per inference when off chip (0 if none)
+  bool has_weights = false;    ///< weights the partitioner may move off chip
   /// Weights that stay off chip (the configuration says so): res_off and weight_bytes
   /// apply, and the node shares its device's memory bandwidth like a spilled one.
   bool weights_fixed_off = false;

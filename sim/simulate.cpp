@@ -379,6 +379,24 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       out << "workload " << g.name << " (" << g.file << ")\n"
           << "  nodes         " << w.nodes << "\n  parameters    " << w.parameters
           << "\n  macs          " << w.macs << "\n  weight_bytes  " << w.weight_bytes << "\n";
+      // The mapping's resource estimates: which are extrapolated (outside their block
+      // model's synthesis data), and whether the mapping fits.
+      try {
+        Mapping mp = map_graph(g, spec);
+        if (llm.enabled()) plan_llm(g, spec, mp);
+        std::size_t n_ext = 0;
+        for (const auto& nm : mp.nodes) n_ext += nm.estimate.extrapolated ? 1 : 0;
+        out << "  resources     " << n_ext << " of " << mp.nodes.size()
+            << " node estimates extrapolated (fit margin "
+            << spec.mapping.extrapolation_margin * 100 << " %)\n";
+        for (std::size_t i = 0; i < mp.nodes.size(); ++i)
+          if (mp.nodes[i].estimate.extrapolated)
+            out << "    extrapolated  " << g.nodes[i].name << ": " << mp.nodes[i].estimate.reason
+                << "\n";
+        for (const auto& o : mp.overflows) out << "  oversubscribed " << o << "\n";
+      } catch (const SimulationError& e) {
+        out << "  mapping       does not fit: " << e.what() << "\n";
+      }
       return 0;
     }
     // Fail before simulating when an output could not be written (no partial output).

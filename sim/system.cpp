@@ -1328,6 +1328,10 @@ RunSummary System::report(StatsTree& root) const {
     res.set("dsp", nm.resources.dsp);
     res.set("bram36", nm.resources.bram36);
     res.set("uram", nm.resources.uram);
+    res.set("binding", mul_binding_name(nm.hw.binding));
+    res.set_bool("extrapolated", nm.estimate.extrapolated);
+    if (nm.estimate.extrapolated) res.set("extrapolation", nm.estimate.reason);
+    if (!nm.storage_spill.empty()) res.set("storage_spill", nm.storage_spill);
     const double occupancy = static_cast<double>(busy_ps + act.stall_mem_ps);
     if (occupancy > worst && !I.on_engine(i)) {  // an engine's nodes: the engine, below
       worst = occupancy;
@@ -1490,6 +1494,11 @@ RunSummary System::report(StatsTree& root) const {
   std::set<int> used_devices;
   for (const auto& nm : I.m.nodes) used_devices.insert(nm.device);
   mp.set("devices_used", static_cast<std::int64_t>(used_devices.size()));
+  std::int64_t n_extrapolated = 0;
+  for (const auto& nm : I.m.nodes) n_extrapolated += nm.estimate.extrapolated ? 1 : 0;
+  mp.set("extrapolated_nodes", n_extrapolated);
+  mp.set("extrapolation_margin", I.spec.mapping.extrapolation_margin);
+  mp.set("oversubscribed", static_cast<std::int64_t>(I.m.overflows.size()));
 
   // Devices.
   auto& devs = root.child("devices");
@@ -1539,6 +1548,14 @@ RunSummary System::report(StatsTree& root) const {
     const auto& mem = I.dev[d]->memory.channels();
     auto& mt = t.child("memory");
     mt.set("kind", ty.memory_kind);
+    mt.set("capacity_bytes", ty.memory_capacity_gbytes * 1e9);
+    if (d < I.m.offchip.size()) {
+      const OffChipUse& oc = I.m.offchip[d];
+      mt.set("allocated_bytes", oc.total());
+      mt.set("allocated_weight_bytes", oc.weight_bytes);
+      mt.set("allocated_kv_cache_bytes", oc.kv_cache_bytes);
+      mt.set("allocated_activation_bytes", oc.activation_bytes);
+    }
     mt.set("bytes_read", mem.bytes());
     mt.set("requests", mem.requests());
     mt.set("busy_ns", static_cast<double>(mem.busy_ps()) / 1e3 / ty.memory.channels);
@@ -1637,6 +1654,10 @@ std::string format_summary(const StatsTree& s) {
     << " us @ " << s.get("clock_mhz") << " MHz\n";
   o << "  throughput   " << s.get("throughput_inferences_per_s") << " inferences/s\n";
   o << "  total        " << s.get("total_cycles") << " cycles\n";
+  if (!s.get("mapping.extrapolated_nodes").empty())
+    o << "  resources    " << s.get("mapping.extrapolated_nodes") << " of "
+      << s.get("workload.nodes") << " node estimates extrapolated (fit margin "
+      << s.get("mapping.extrapolation_margin") << "; stats: nodes.*.resources.extrapolation)\n";
   if (s.get("bottleneck.kind") == "link")
     o << "  bottleneck   link " << s.get("bottleneck.name") << " (link-bound, utilisation "
       << s.get("bottleneck.busiest_link_utilisation") << "); slowest block "

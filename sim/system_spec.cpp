@@ -130,6 +130,17 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
   m.kv_port_bytes = cfg.get_int("mapping.kv_port_bytes");
   m.weight_block_rows = cfg.get_int("mapping.weight_block_rows");
   m.oversubscribe = cfg.get_bool("mapping.oversubscribe");
+  m.binding = parse_mul_binding(cfg.get_string("system.binding"), f + ": system.binding");
+  const YAML::Node binding = cfg.get_node("mapping.binding");
+  if (!binding.IsMap() && !(binding.IsSequence() && binding.size() == 0))
+    throw InputError(f + ": mapping.binding: expected a mapping {node-name glob: binding}");
+  for (const auto& kv : binding) {
+    const std::string glob = yaml::key_string(f, kv.first, "mapping.binding");
+    const std::string where = "mapping.binding." + glob;
+    m.binding_rules.emplace_back(
+        glob, parse_mul_binding(yaml::scalar_string(f, kv.second, where), f + ": " + where));
+  }
+  m.extrapolation_margin = cfg.get_double("mapping.extrapolation_margin");
   // An LLM pipeline over several devices without a placement is partitioned into
   // contiguous layers (docs/llm.md).
   if (s.llm.enabled() && s.llm.parallelism == "pipeline" && s.devices.size() > 1 &&

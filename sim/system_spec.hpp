@@ -17,6 +17,7 @@
 
 #include "interconnect/framing.hpp"
 #include "interconnect/topology.hpp"
+#include "models/op_cost.hpp"
 #include "sim/config.hpp"
 #include "sim/device_types.hpp"
 #include "sim/engines.hpp"
@@ -89,6 +90,9 @@ struct MappingSpec {
   std::int64_t kv_port_bytes = 64;
   std::int64_t weight_block_rows = 64;
   bool oversubscribe = false;
+  MulBinding binding = MulBinding::HlsDefault;                    ///< system.binding
+  std::vector<std::pair<std::string, MulBinding>> binding_rules;  ///< mapping.binding
+  double extrapolation_margin = 0.15;                             ///< mapping.extrapolation_margin
 };
 
 struct SystolicSpec {

@@ -101,7 +101,9 @@ inline SimRun run_simulate(const std::map<std::string, std::string>& files,
   r.stderr_text = read_file(r.dir + "/stderr.txt");
   std::ifstream csv(r.dir + "/out/stats.csv");
   for (std::string line; std::getline(csv, line);) {
-    const auto comma = line.rfind(',');
+    // A string value is quoted and may hold commas; keys hold none.
+    const auto quoted = line.find(",\"");
+    const auto comma = quoted != std::string::npos ? quoted : line.rfind(',');
     if (comma != std::string::npos) r.stats[line.substr(0, comma)] = line.substr(comma + 1);
   }
   return r;

@@ -236,15 +236,24 @@ TEST(HlsBlocks, BufferAndStorageRule) {
   EXPECT_NEAR(e.res.lut, 4 * 93.29 + 8192 * 0.01648 + 16 * 38.71, kTol);
   EXPECT_FALSE(e.extrapolated);
   EXPECT_NEAR(hls_buffer(1, 64, fx(1)).res.lut, 373.16 + 64 * 0.01648 + 38.71, kTol);  // csv: 413
-  // 4096 tiles: arrays deeper than 64 entries go to BRAM36, one per lane (32 Kb each).
+  // 4096 tiles: arrays deeper than 64 entries go to block RAM (group_storage, xcu250):
+  // 16 arrays of 4096 × 8 side by side are 4096 × 128 bits: 2 URAM288 (4K × 72) against
+  // 15 BRAM36 (4K × 9, 15 columns); 2 < 1280/2688 × 15 = 7.1, so URAM; one per lane
+  // would be 16 of either.
   e = hls_buffer(16, 4096, fx(8));
-  EXPECT_EQ(e.res.bram36, 16);
+  EXPECT_EQ(e.res.bram36, 0);
+  EXPECT_EQ(e.res.uram, 2);
+  EXPECT_EQ(e.uram_as_bram36, 15);
   EXPECT_NEAR(e.res.lut, 4 * 93.29, kTol);
   EXPECT_TRUE(e.extrapolated);
-  // A linear with K = N = 128 (16×16 tiles of 8): 12 weight arrays of 256×8 → 12 BRAM36.
+  // Without URAM (uram_per_bram36 = 0) the same arrays take 15 BRAM36.
+  EXPECT_EQ(group_storage({16, 4096, 8}, 0).bram36, 15);
+  // A linear with K = N = 128 (16×16 tiles of 8): 12 weight arrays of 256×8 = 256 × 96
+  // bits packed: 2 BRAM36 (512 × 72) against 2 URAM; 2 < 0.476 × 2 fails, so BRAM36.
   HlsLinearParams q = linear(4, 2, 3, 8, 8);
   q.k_depth = q.n_depth = 16;
-  EXPECT_EQ(hls_linear(q).res.bram36, 12);
+  EXPECT_EQ(hls_linear(q).res.bram36, 2);
+  EXPECT_EQ(hls_linear(q).res.uram, 0);
 }
 
 TEST(HlsBlocks, SiluIsExpAndDividerBarelyWidthDependent) {

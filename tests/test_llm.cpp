@@ -3,6 +3,8 @@
 // autoregressive decode, batch scaling in a pipeline and tensor-parallel link traffic.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "sim_harness.hpp"
@@ -289,4 +291,33 @@ TEST(Llm, ASharedEngineRunsEveryStepAtItsShapes) {
   EXPECT_EQ(r.str("llm.phases.decode.bound"), "shared engine");
   EXPECT_GE(r.num("llm.phases.decode.simulated_us"), r.num("llm.phases.decode.engine_bound_us"));
   EXPECT_GT(r.num("llm.phases.decode.engine_bound_us"), 0);
+}
+
+// Off-chip memory is a capacity like the on-chip ones (issue 17): 4096 sequences of
+// 128 + 128 tokens need 2 x 12 x 256 x 768 = 4,718,592 bytes each, 19,327,352,832 bytes
+// of KV cache in all, over the U280's 8 GB of HBM2 (8e9 bytes): exit 2 with the numbers.
+TEST(Llm, KvCacheOverflowOfHbmIsASimulationError) {
+  const std::string cfg = config(
+      "  phase: generate\n  prompt_len: 128\n  gen_tokens: 128\n  batch: 4096\nsystem:\n"
+      "  devices: [{name: fpga0, type: u280}]\nmapping:\n  weights: auto\n"
+      "  kv_cache: off_chip\n");
+  const auto r = run(cfg);
+  EXPECT_EQ(r.exit_code, 2) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("4718592 bytes per sequence x 4096 sequences"), std::string::npos)
+      << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("device 'fpga0' (u280): off-chip memory hbm2 needs "),
+            std::string::npos)
+      << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("bytes but has 8000000000 ("), std::string::npos) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("KV caches 19327352832"), std::string::npos) << r.stderr_text;
+  // mapping.oversubscribe reports it instead (--summary: no simulation of 4096 sequences).
+  const std::string out = masesim::test::make_temp_dir() + "/summary.txt";
+  const auto o = run(cfg, "--set mapping.oversubscribe=true --summary > " + out);
+  EXPECT_EQ(o.exit_code, 0) << o.stderr_text;
+  std::ifstream in(out);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("oversubscribed device 'fpga0' (u280): off-chip memory hbm2 needs "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("KV caches 19327352832"), std::string::npos) << text;
 }

@@ -4,6 +4,8 @@
 // mapping.place, and the effective configuration re-running the same simulation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <string>
 
 #include "sim_harness.hpp"
@@ -187,4 +189,89 @@ TEST(MappingSim, LlmPipelineDefaultPartitionIsNotWrittenIntoTheConfig) {
   ASSERT_EQ(b.exit_code, 0) << b.stderr_text;
   EXPECT_EQ(without_provenance(read_file(b.dir + "/out/stats.json")),
             without_provenance(read_file(a.dir + "/out/stats.json")));
+}
+
+// ---- resource estimates from the HLS block models (issue 17) ----
+namespace {
+// wide: a linear with 768 reduction lanes (k_par 768, outside int_linear2d's data: k_par
+// 1..8); fc: 64 -> 32 with a bias at 8 x 4 lanes, 8 x 8 tiles: inside it.
+std::string two_linears(bool with_fc) {
+  std::string g =
+      "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [1, 768], precision: {type: "
+      "fixed, width: 8}}]\nnodes:\n"
+      "  - name: wide\n    op: linear\n    args: {data_in_0: x}\n"
+      "    params: {weight: {shape: [64, 768], precision: {type: fixed, width: 8}}}\n"
+      "    results: {data_out_0: {shape: [1, 64], precision: {type: fixed, width: 8}}}\n"
+      "    hw: {parallelism: {data_in_0: [1, 768], data_out_0: [1, 8]}}\n";
+  if (with_fc)
+    g += "  - name: fc\n    op: linear\n    args: {data_in_0: wide}\n"
+         "    params: {weight: {shape: [32, 64], precision: {type: fixed, width: 8}},\n"
+         "             bias: {shape: [32], precision: {type: fixed, width: 8}}}\n"
+         "    results: {data_out_0: {shape: [1, 32], precision: {type: fixed, width: 8}}}\n"
+         "    hw: {parallelism: {data_in_0: [1, 8], data_out_0: [1, 4]}}\n";
+  return g + "outputs: [" + (with_fc ? "fc" : "wide") + "]\n";
+}
+const std::string kU250 =
+    "workload: {graph: g.yaml, inferences: 1}\nsystem: {devices: [{name: fpga0, type: u250}]}\n";
+}  // namespace
+
+TEST(MappingSim, ExtrapolatedEstimatesAreMarked) {
+  const auto r = run_simulate({{"g.yaml", two_linears(true)}, {"c.yaml", kU250}}, "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("nodes.wide.resources.extrapolated"), "true");
+  EXPECT_NE(r.str("nodes.wide.resources.extrapolation").find("k_par 768 (data: 1..8)"),
+            std::string::npos)
+      << r.str("nodes.wide.resources.extrapolation");
+  EXPECT_EQ(r.str("nodes.fc.resources.extrapolated"), "false");
+  EXPECT_EQ(r.str("nodes.fc.resources.binding"), "hls_default");
+  EXPECT_EQ(r.num("mapping.extrapolated_nodes"), 1);
+  EXPECT_EQ(r.num("mapping.extrapolation_margin"), 0.15);
+}
+
+TEST(MappingSim, BindingKeysSwitchTheNodesMultipliers) {
+  const std::map<std::string, std::string> f = {{"g.yaml", two_linears(true)}, {"c.yaml", kU250}};
+  const auto def = run_simulate(f, "c.yaml");
+  const auto lut = run_simulate(f, "c.yaml", "--set system.binding=lut");
+  const auto one = run_simulate(f, "c.yaml", "--set 'mapping.binding={fc: dsp_packed}'");
+  ASSERT_EQ(def.exit_code, 0) << def.stderr_text;
+  ASSERT_EQ(lut.exit_code, 0) << lut.stderr_text;
+  ASSERT_EQ(one.exit_code, 0) << one.stderr_text;
+  // fc: 32 multipliers, 4 outputs: hls_default 0.6872 x 32 + 0.2483 x 4 DSPs (fitted);
+  // dsp_packed k_par x ceil(4 / 2) = 16; lut none.
+  EXPECT_NEAR(def.num("nodes.fc.resources.dsp"), 0.6872 * 32 + 0.2483 * 4, 1e-6);
+  EXPECT_EQ(lut.num("nodes.fc.resources.dsp"), 0);
+  EXPECT_EQ(lut.num("nodes.wide.resources.dsp"), 0);
+  EXPECT_GT(lut.num("nodes.fc.resources.lut"), def.num("nodes.fc.resources.lut"));
+  EXPECT_EQ(one.num("nodes.fc.resources.dsp"), 16);
+  EXPECT_EQ(one.str("nodes.fc.resources.binding"), "dsp_packed");
+  EXPECT_EQ(one.str("nodes.wide.resources.binding"), "hls_default");
+  EXPECT_EQ(one.num("nodes.wide.resources.dsp"), def.num("nodes.wide.resources.dsp"));
+  const auto bad = run_simulate(f, "c.yaml", "--set 'mapping.binding={fc: dsp}'");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.stderr_text.find("mapping.binding.fc: unknown multiplier binding 'dsp'"),
+            std::string::npos)
+      << bad.stderr_text;
+}
+
+// The fit check counts an extrapolated estimate as (1 + margin) x its value: with the
+// wide linear alone, the verdict flips at margin = 1 / (its largest utilisation) - 1.
+TEST(MappingSim, ExtrapolationMarginChangesTheFitVerdict) {
+  const std::map<std::string, std::string> f = {{"g.yaml", two_linears(false)}, {"c.yaml", kU250}};
+  const auto base = run_simulate(f, "c.yaml", "--set mapping.extrapolation_margin=0");
+  ASSERT_EQ(base.exit_code, 0) << base.stderr_text;
+  double u = 0;
+  for (const std::string r : {"lut", "ff", "dsp", "bram36", "uram"})
+    u = std::max(u, base.num("nodes.wide.resources." + r) /
+                        base.num("devices.fpga0.resources." + r + ".available"));
+  const double flip = 1 / u - 1;
+  ASSERT_GT(flip, 0.1);
+  ASSERT_LT(flip, 9.0);
+  const auto pass = run_simulate(
+      f, "c.yaml", "--set mapping.extrapolation_margin=" + std::to_string(flip - 0.05));
+  EXPECT_EQ(pass.exit_code, 0) << pass.stderr_text;
+  const auto fail = run_simulate(
+      f, "c.yaml", "--set mapping.extrapolation_margin=" + std::to_string(flip + 0.05));
+  EXPECT_EQ(fail.exit_code, 2);
+  EXPECT_NE(fail.stderr_text.find("margin on 1 extrapolated node estimates"), std::string::npos)
+      << fail.stderr_text;
 }

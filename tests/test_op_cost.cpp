@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "models/hls_blocks.hpp"
 #include "models/op_cost.hpp"
 #include "workloads/error.hpp"
 #include "workloads/graph.hpp"
@@ -70,12 +73,41 @@ TEST(OpCost, ResourcesDspPacking) {
   EXPECT_DOUBLE_EQ(dsp_per_mac(32, 32), 4.0);  // ceil(32/18) x ceil(32/27)
   EXPECT_DOUBLE_EQ(bram36_for_bits(36864), 1.0);
   EXPECT_DOUBLE_EQ(bram36_for_bits(36865), 2.0);
+}
+
+// A node's resources are its HLS block's (models/hls_blocks), with the node's binding:
+// linear 64 -> 32 at 8 x 4 lanes is int_linear2d with k_par 8, n_par 4, depths 8 x 8.
+TEST(OpCost, ResourcesFollowTheBinding) {
   const Graph g = linear_graph(64, 32, 1);
   NodeHw hw = hw_for(g, 8, 4);
   const OpTiming t = op_timing(g, g.nodes[0], hw);
-  const Resources r = estimate_resources(g, g.nodes[0], hw, t);
-  EXPECT_DOUBLE_EQ(r.dsp, 16.0);    // 32 int8 MAC lanes, two per DSP
-  EXPECT_DOUBLE_EQ(r.bram36, 1.0);  // 2048 weights x 8 bit = 16 Kb
+  HlsLinearParams q;
+  q.k_par = 8, q.n_par = 4, q.row_par = 1, q.k_depth = 8, q.n_depth = 8;
+  q.bias = false;
+  std::map<MulBinding, Resources> by;
+  for (const MulBinding b : {MulBinding::HlsDefault, MulBinding::DspPacked, MulBinding::Lut}) {
+    hw.binding = q.binding = b;
+    const ResourceEstimate e = estimate_node(g, g.nodes[0], hw, t);
+    const HlsBlockEstimate h = hls_linear(q);
+    EXPECT_DOUBLE_EQ(e.res.lut, h.res.lut) << mul_binding_name(b);
+    EXPECT_DOUBLE_EQ(e.res.ff, h.res.ff) << mul_binding_name(b);
+    EXPECT_DOUBLE_EQ(e.res.dsp, h.res.dsp) << mul_binding_name(b);
+    // 32 weight arrays of 8 x 8 entries: LUTRAM, as in the synthesis data.
+    EXPECT_DOUBLE_EQ(e.res.bram36, 0);
+    // No bias (int_matmul's loop: no data), and only hls_default is in the data.
+    EXPECT_TRUE(e.extrapolated);
+    EXPECT_EQ(e.reason.find("binding") != std::string::npos, b != MulBinding::HlsDefault)
+        << e.reason;
+    by[b] = e.res;
+  }
+  // hls_default: 0.6872 per multiplier (32) + 0.2483 per output (4), fitted.
+  EXPECT_DOUBLE_EQ(by[MulBinding::HlsDefault].dsp, 0.6872 * 32 + 0.2483 * 4);
+  // dsp_packed: two int8 products sharing an operand per DSP48E2: k_par x ceil(O / 2).
+  EXPECT_DOUBLE_EQ(by[MulBinding::DspPacked].dsp, 8 * 2);
+  EXPECT_DOUBLE_EQ(by[MulBinding::Lut].dsp, 0);
+  EXPECT_GT(by[MulBinding::Lut].lut, by[MulBinding::HlsDefault].lut);
+  // dsp_packed keeps hls_default's glue per DSP multiplier (docs/resource-model.md).
+  EXPECT_DOUBLE_EQ(by[MulBinding::DspPacked].lut, by[MulBinding::HlsDefault].lut);
 }
 
 TEST(OpCost, RowReduceNeedsDividingParallelism) {

@@ -155,8 +155,7 @@ void pool_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
 }
 
 /// Window compare/add: (kh·kw − 1) two-input ops per output lane, plus a line buffer.
-Resources pool_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
-                         const ResourceOptions&) {
+Resources pool_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
   const Precision& pin = g.tensor_of(n.args[0]).precision;
   const auto ks = n.attr_ints("kernel_size", {1});
   const std::int64_t kh = ks[0], kw = ks.size() > 1 ? ks[1] : ks[0];
@@ -170,7 +169,7 @@ Resources pool_resources(const Graph& g, const Node& n, const NodeHw& hw, const 
 
 /// Window compare/add over the largest adaptive window, plus its line buffer.
 Resources adaptive_pool_resources(const Graph& g, const Node& n, const NodeHw& hw,
-                                  const OpTiming& t, const ResourceOptions&) {
+                                  const OpTiming& t) {
   const Tensor& x = g.tensor_of(n.args[0]);
   const auto& y = n.results[0].shape;
   const std::int64_t ops = std::max<std::int64_t>(
@@ -210,8 +209,9 @@ void register_conv_ops(std::vector<OpDescriptor>& v) {
   c.infer = conv2d_shape;
   c.macs = conv2d_macs;
   c.timing = conv2d_timing;
-  c.resources = [](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
-                   const ResourceOptions& o) { return mac_block_resources(g, n, hw, t, o, true); };
+  c.resources = [](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
+    return mac_block_resources(g, n, hw, t, true);
+  };
   c.kernel = [](const KernelCall& k) { fn::conv2d(k.g, k.n, *k.in[0], k.params, k.y); };
   c.weights_can_stream = true;
   v.push_back(c);

@@ -44,8 +44,7 @@ OpDescriptor eltwise(const char* name, const char* summary, EltwiseKind kind,
   d.timing = [latency_cycles](const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
     streaming_timing(g, n, hw, t, latency_cycles);
   };
-  d.resources = [kind](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
-                       const ResourceOptions&) {
+  d.resources = [kind](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
     return elementwise_block_resources(g, n, hw, t, kind);
   };
   d.tp = TpShard::Pointwise;
@@ -146,8 +145,7 @@ void register_elementwise_ops(std::vector<OpDescriptor>& v) {
   pw.timing = [square](const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
     streaming_timing(g, n, hw, t, square(n) ? 2 : 4);
   };
-  pw.resources = [square](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
-                          const ResourceOptions&) {
+  pw.resources = [square](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
     return elementwise_block_resources(g, n, hw, t, square(n) ? K::Mul : K::Activation);
   };
   pw.kernel = [](const KernelCall& c) {

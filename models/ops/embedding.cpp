@@ -39,12 +39,12 @@ void embedding_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming&
   t.weight_address_from_input = true;
 }
 
-Resources embedding_resources(const Graph&, const Node& n, const NodeHw& hw, const OpTiming&,
-                              const ResourceOptions&) {
-  Resources r =
+ResourceEstimate embedding_resources(const Graph&, const Node& n, const NodeHw& hw,
+                                     const OpTiming&) {
+  ResourceEstimate r =
       handshake_resources(hw.out.elems_per_beat, n.results[0].precision.bits_per_element());
   const Param* w = n.param("weight");
-  if (w && !hw.weights_off_chip) r += buffer_resources(tensor_bits(w->tensor));
+  if (w && !hw.weights_off_chip) r += flat_buffer(tensor_bits(w->tensor), hw.uram_per_bram36);
   return r;
 }
 

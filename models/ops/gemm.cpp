@@ -57,9 +57,8 @@ void gemm_or_systolic(const Graph& g, const Node& n, const NodeHw& hw, OpTiming&
     gemm_timing(g, n, hw, t);
 }
 
-Resources mac_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
-                        const ResourceOptions& o) {
-  return mac_block_resources(g, n, hw, t, o, false);
+ResourceEstimate mac_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
+  return mac_block_resources(g, n, hw, t, false);
 }
 
 OpDescriptor gemm_op(const char* name, const char* summary, int inputs) {

@@ -49,11 +49,12 @@ void kv_cache_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& 
 
 /// Address generation and handshake; the cache in URAM/BRAM when on chip, else two
 /// 16 KiB DMA chunk buffers.
-Resources kv_cache_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming&,
-                             const ResourceOptions&) {
-  Resources r = handshake_resources(hw.out.elems_per_beat,
-                                    g.tensor_of(n.args[0]).precision.bits_per_element());
-  r += buffer_resources(hw.kv_off_chip ? 2.0 * 16384 * 8 : 8.0 * hw.kv_capacity_bytes);
+ResourceEstimate kv_cache_resources(const Graph& g, const Node& n, const NodeHw& hw,
+                                    const OpTiming&) {
+  ResourceEstimate r = handshake_resources(hw.out.elems_per_beat,
+                                           g.tensor_of(n.args[0]).precision.bits_per_element());
+  r += flat_buffer(hw.kv_off_chip ? 2.0 * 16384 * 8 : 8.0 * hw.kv_capacity_bytes,
+                   hw.uram_per_bram36);
   return r;
 }
 

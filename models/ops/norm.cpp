@@ -46,7 +46,7 @@ std::int64_t norm_row(const Graph& g, const Node& n) {
 
 OpDescriptor row_op(const char* name, const char* summary,
                     std::int64_t (*row)(const Graph&, const Node&),
-                    Resources (*logic)(const TileShape&, const Precision&)) {
+                    ResourceEstimate (*logic)(const TileShape&, const Precision&, const NodeHw&)) {
   OpDescriptor d;
   d.name = name;
   d.summary = summary;
@@ -58,10 +58,10 @@ OpDescriptor row_op(const char* name, const char* summary,
   d.timing = [row](const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
     row_reduce_timing(g, n, hw, t, row(g, n));
   };
-  d.resources = [logic](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t,
-                        const ResourceOptions&) {
+  d.resources = [logic](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
     const Tensor& x = g.tensor_of(n.args[0]);
-    return row_reduce_block_resources(g, n, hw, t, logic(tile_of(x.shape, hw.in[0]), x.precision));
+    return row_reduce_block_resources(g, n, hw, t,
+                                      logic(tile_of(x.shape, hw.in[0]), x.precision, hw));
   };
   return d;
 }
@@ -102,8 +102,7 @@ std::int64_t mean_row(const Graph& g, const Node& n) {
 
 /// mean: one pass (accumulate) over each row, no row buffer: an adder per input lane and
 /// one multiplier (× 1/D) per output lane.
-Resources mean_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming&,
-                         const ResourceOptions&) {
+Resources mean_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming&) {
   const Precision& p = g.tensor_of(n.args[0]).precision;
   Resources r = elementwise_resources(EltwiseKind::AddSub, hw.in[0].elems_per_beat, p, p);
   r += elementwise_resources(EltwiseKind::Mul, hw.out.elems_per_beat, p, p);
@@ -143,7 +142,7 @@ void rms_norm_kernel(const KernelCall& c) {
 
 void register_norm_ops(std::vector<OpDescriptor>& v) {
   OpDescriptor sm = row_op("softmax", "exp(x − max) / Σ over dim (two passes over a buffered row)",
-                           softmax_row, softmax_resources);
+                           softmax_row, softmax_estimate);
   sm.attrs_allowed = {"dim"};
   sm.infer = softmax_shape;
   sm.kernel = [](const KernelCall& c) { fn::softmax(c.n, *c.in[0], c.y); };
@@ -151,7 +150,7 @@ void register_norm_ops(std::vector<OpDescriptor>& v) {
   v.push_back(sm);
 
   OpDescriptor ln = row_op("layer_norm", "(x − mean)/sqrt(var + eps)·w + b over normalized_shape",
-                           norm_row, layernorm_resources);
+                           norm_row, layernorm_estimate);
   ln.params_allowed = {"weight", "bias"};
   ln.attrs_allowed = {"normalized_shape", "eps"};
   ln.infer = norm_shape;
@@ -159,10 +158,9 @@ void register_norm_ops(std::vector<OpDescriptor>& v) {
   ln.tp = TpShard::Norm;
   v.push_back(ln);
 
-  // RMSNorm's datapath is layer_norm's without the mean subtraction; its logic is
-  // estimated with the layer_norm fit (int_rmsnorm.csv calibrates models/hls_blocks).
+  // RMSNorm: MASE int_rmsnorm (models/hls_blocks hls_norm, fitted on int_rmsnorm.csv).
   OpDescriptor rms = row_op("rms_norm", "x / sqrt(mean(x²) + eps)·w over normalized_shape",
-                            norm_row, layernorm_resources);
+                            norm_row, rmsnorm_estimate);
   rms.params_allowed = {"weight"};
   rms.attrs_allowed = {"normalized_shape", "eps"};
   rms.infer = [](const Node& n, const std::vector<Shape>& in) {
@@ -173,7 +171,7 @@ void register_norm_ops(std::vector<OpDescriptor>& v) {
   v.push_back(rms);
 
   OpDescriptor mean =
-      row_op("mean", "mean over the trailing dims `dim` (keepdim)", mean_row, layernorm_resources);
+      row_op("mean", "mean over the trailing dims `dim` (keepdim)", mean_row, layernorm_estimate);
   mean.attrs_allowed = {"dim", "keepdim"};
   mean.infer = mean_shape;
   mean.resources = mean_resources;

@@ -49,9 +49,9 @@ struct OpDescriptor : OpSchema {
   /// Fills `t` (whose in_beats, preload_beats, out_beats and macs are set from the
   /// tiling) with the op's cycle model: models/op_cost.hpp's engines.
   std::function<void(const Graph&, const Node&, const NodeHw&, OpTiming&)> timing;
-  /// LUT/FF/DSP/BRAM/URAM of the node's block (models/resource_model.hpp).
-  std::function<Resources(const Graph&, const Node&, const NodeHw&, const OpTiming&,
-                          const ResourceOptions&)>
+  /// LUT/FF/DSP/BRAM/URAM of the node's block with hw.binding, and whether the estimate
+  /// is extrapolated (models/resource_model.hpp, models/hls_blocks.hpp).
+  std::function<ResourceEstimate(const Graph&, const Node&, const NodeHw&, const OpTiming&)>
       resources;
   /// Value-level evaluation with the hardware's arithmetic (functional mode).
   std::function<void(const KernelCall&)> kernel;

@@ -206,8 +206,7 @@ void slice_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) 
   }
 }
 
-Resources no_resources(const Graph&, const Node&, const NodeHw&, const OpTiming&,
-                       const ResourceOptions&) {
+Resources no_resources(const Graph&, const Node&, const NodeHw&, const OpTiming&) {
   return Resources{};
 }
 
@@ -251,10 +250,9 @@ OpDescriptor reorder(const char* name, const char* summary,
   d.infer = infer;
   d.macs = no_macs;
   d.timing = reorder_timing;
-  d.resources = [](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming&,
-                   const ResourceOptions&) {
+  d.resources = [](const Graph& g, const Node& n, const NodeHw& hw, const OpTiming&) {
     const Tensor& x = g.tensor_of(n.args[0]);
-    return transpose_resources(tile_of(x.shape, hw.in[0]), x.precision);
+    return transpose_estimate(tile_of(x.shape, hw.in[0]), x.precision, hw);
   };
   d.tp = tp;
   return d;
@@ -282,10 +280,9 @@ void register_shape_ops(std::vector<OpDescriptor>& v) {
   cat.max_inputs = 64;
   cat.min_inputs = 1;
   cat.params_allowed = {"other"};
-  cat.resources = [](const Graph&, const Node& n, const NodeHw&, const OpTiming&,
-                     const ResourceOptions&) {
+  cat.resources = [](const Graph&, const Node& n, const NodeHw& hw, const OpTiming&) {
     const Param* o = n.param("other");  // the constant operand in BRAM/URAM
-    return o ? buffer_resources(tensor_bits(o->tensor)) : Resources{};
+    return o ? flat_buffer(tensor_bits(o->tensor), hw.uram_per_bram36) : ResourceEstimate{};
   };
   cat.timing = [](const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
     streaming_timing(g, n, hw, t, 0, false);
