@@ -9,6 +9,9 @@
 # Then the memory of two larger runs: OPT-125M at seq 2048 on one U250 (parallelism 32,
 # oversubscribed, one inference) and the OPT-1.3B 16-U280 hybrid generate config.
 #
+# First, topology construction and routing alone (build/bench/topology_bench, if built:
+# `cmake --build build --target topology_bench`).
+#
 # Usage: bench/setup_scale.sh [path/to/simulate] [path/to/baseline/simulate]
 #   With a baseline binary, every case runs with both (baseline first) for a before/after
 #   table. SETUP_SCALE_TIMEOUT (seconds, default 600) bounds each run; SETUP_SCALE_SKIP_LLM=1
@@ -20,6 +23,13 @@ base=${2:-}
 limit=${SETUP_SCALE_TIMEOUT:-600}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+topo_bench=$(dirname "$sim")/bench/topology_bench
+if [ -x "$topo_bench" ]; then
+  echo "Topology construction and routing alone ($topo_bench):"
+  "$topo_bench"
+  echo
+fi
 
 # A U250 with enough QSFP28 cages for any of the topologies (torus: 4, fully connected: n - 1).
 sed 's/^qsfp28_ports: .*/qsfp28_ports: 1023/; s/^name: .*/name: u250_many_ports/' \
