@@ -318,8 +318,9 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
         std::size_t best = g.nodes.size();
         for (std::size_t j = 0; j < g.nodes.size(); ++j) {
           const auto& o = m.nodes[j];
+          // Only blocks that can stream their weights (linear, conv, embedding) move.
           if (o.device != static_cast<int>(d) || o.hw.weights_off_chip ||
-              !g.nodes[j].param("weight") || m.engines.engine_of[j] >= 0)
+              !streams_weights(g.nodes[j]) || m.engines.engine_of[j] >= 0)
             continue;
           if (best == g.nodes.size() || g.nodes[j].param("weight")->tensor.bytes() >
                                             g.nodes[best].param("weight")->tensor.bytes())
