@@ -7,12 +7,15 @@
 #             pair of devices, so every device, link and bridge is built
 #   balanced: the same graph through mapping.partition: balanced (the partitioner's link model)
 # Then the memory of two larger runs: OPT-125M at seq 2048 on one U250 (parallelism 32,
-# oversubscribed, one inference) and the OPT-1.3B 16-U280 hybrid generate config.
+# oversubscribed, one inference) and the OPT-1.3B 16-U280 hybrid generate config (4 tokens).
+#
+# First, topology construction and routing alone (build/bench/topology_bench, if built:
+# `cmake --build build --target topology_bench`).
 #
 # Usage: bench/setup_scale.sh [path/to/simulate] [path/to/baseline/simulate]
 #   With a baseline binary, every case runs with both (baseline first) for a before/after
 #   table. SETUP_SCALE_TIMEOUT (seconds, default 600) bounds each run; SETUP_SCALE_SKIP_LLM=1
-#   skips the two large runs.
+#   skips the two large runs, SETUP_SCALE_SKIP_SETUP=1 the device-count cases.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 sim=${1:-$here/../build/simulate}
@@ -21,11 +24,22 @@ limit=${SETUP_SCALE_TIMEOUT:-600}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# A U250 with enough QSFP28 cages for any of the topologies (torus: 4, fully connected: n - 1).
-sed 's/^qsfp28_ports: .*/qsfp28_ports: 1023/; s/^name: .*/name: u250_many_ports/' \
-  "$here/../configs/devices/u250.yaml" > "$tmp/u250_many_ports.yaml"
+topo_bench=$(dirname "$sim")/bench/topology_bench
+if [ -x "$topo_bench" ]; then
+  echo "Topology construction and routing alone ($topo_bench):"
+  "$topo_bench"
+  echo
+fi
 
-/usr/bin/python3 - "$tmp" <<'PY'
+# A U250 with enough QSFP28 cages for any of the topologies (torus: 4, fully connected: n - 1),
+# in $tmp/new; a baseline binary gets the configs again in $tmp/base with the U250 of its own
+# source tree (../configs/devices/u250.yaml from the binary's build folder) when there is one,
+# since device-type keys differ between versions.
+gen() {  # dir u250.yaml
+  mkdir -p "$1"
+  sed 's/^qsfp28_ports: .*/qsfp28_ports: 1023/; s/^name: .*/name: u250_many_ports/' "$2" \
+    > "$1/u250_many_ports.yaml"
+  /usr/bin/python3 - "$1" <<'PY'
 import json, sys
 tmp = sys.argv[1]
 P = {"type": "fixed", "width": 8, "frac_width": 4}
@@ -54,6 +68,13 @@ for n in (256, 1024):
                         f"  topology: {topo}\n  torus_rows: {side}\n  torus_cols: {side}\n"
                         f"mapping:\n  partition: {'manual' if placed else 'balanced'}\n")
 PY
+}
+gen "$tmp/new" "$here/../configs/devices/u250.yaml"
+if [ -n "$base" ]; then
+  base_u250=$(dirname "$base")/../configs/devices/u250.yaml
+  [ -f "$base_u250" ] || base_u250=$here/../configs/devices/u250.yaml
+  gen "$tmp/base" "$base_u250"
+fi
 
 run() {  # label binary config [extra args...]: prints "wall s, peak RSS MiB" or the failure
   local label=$1 bin=$2 cfg=$3
@@ -77,17 +98,28 @@ PY
   rm -rf "$out"
 }
 
+# For the baseline, a config under $tmp/new/ runs from $tmp/base/, and a shipped config from
+# the baseline's own source tree when it has one.
+base_root=
+if [ -n "$base" ] && [ -d "$(dirname "$base")/../configs" ]; then
+  base_root=$(cd "$(dirname "$base")/.." && pwd)
+fi
 both() {  # label config [extra args...]
-  local label=$1
-  shift
-  if [ -n "$base" ]; then run "$label (baseline)" "$base" "$@"; fi
-  run "$label" "$sim" "$@"
+  local label=$1 cfg=$2
+  shift 2
+  if [ -n "$base" ]; then
+    local bcfg=${cfg/#$tmp\/new\//$tmp/base/}
+    if [ -n "$base_root" ]; then bcfg=${bcfg/#$here\/..\/configs\//$base_root/configs/}; fi
+    run "$label (baseline)" "$base" "$bcfg" "$@"
+  fi
+  run "$label" "$sim" "$cfg" "$@"
 }
 
 for n in 256 1024; do
+  [ "${SETUP_SCALE_SKIP_SETUP:-0}" != 1 ] || break
   for topo in ring torus2d fully_connected; do
     for kind in placed balanced; do
-      both "$topo $n devices, $kind" "$tmp/${topo}_${n}_${kind}.yaml"
+      both "$topo $n devices, $kind" "$tmp/new/${topo}_${n}_${kind}.yaml"
     done
   done
 done
@@ -98,5 +130,7 @@ if [ "${SETUP_SCALE_SKIP_LLM:-0}" != 1 ]; then
   both "OPT-125M seq 2048, 1 x U250" "$here/../configs/opt125m_u250.yaml" \
     --set workload.dims.seq=2048 --set mapping.default_parallelism=32 \
     --set mapping.oversubscribe=true --set workload.inferences=1
-  both "OPT-1.3B generate, 16 x U280 hybrid" "$here/../configs/opt1.3b_generate_16xu280_hybrid.yaml"
+  # 4 new tokens instead of the config's 32: the shipped run takes over 2 minutes.
+  both "OPT-1.3B generate, 16 x U280 hybrid, 4 tokens" \
+    "$here/../configs/opt1.3b_generate_16xu280_hybrid.yaml" --set workload.gen_tokens=4
 fi

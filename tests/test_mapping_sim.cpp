@@ -274,4 +274,33 @@ TEST(MappingSim, ExtrapolationMarginChangesTheFitVerdict) {
   EXPECT_EQ(fail.exit_code, 2);
   EXPECT_NE(fail.stderr_text.find("margin on 1 extrapolated node estimates"), std::string::npos)
       << fail.stderr_text;
+// mapping.weights: auto moves the largest weights off chip until BRAM and URAM fit, but only
+// those of blocks that can stream them: the layer_norm's weight (4096 bytes, as large as the
+// linear's and earlier in the graph, so taken first on size alone) stays on chip and the
+// linear's goes off chip. A device with no BRAM or URAM never fits, so the run is
+// oversubscribed; the linear reads its 4096 weight bytes per inference.
+TEST(MappingSim, WeightsAutoMovesOnlyWeightsThatCanStream) {
+  const std::string graph =
+      "format: mase-graph\nversion: 1\ninputs: [{name: x, shape: [1, 4096], precision: {type: "
+      "fixed, width: 8}}]\nnodes:\n  - name: ln\n    op: layer_norm\n    args: {data_in_0: x}\n"
+      "    params: {weight: {shape: [4096], precision: {type: fixed, width: 8}}}\n"
+      "    results: {data_out_0: {shape: [1, 4096], precision: {type: fixed, width: 8}}}\n"
+      "  - name: fc\n    op: linear\n    args: {data_in_0: ln}\n"
+      "    params: {weight: {shape: [1, 4096], precision: {type: fixed, width: 8}}}\n"
+      "    results: {data_out_0: {shape: [1, 1], precision: {type: fixed, width: 8}}}\n"
+      "outputs: [fc]\n";
+  const std::string no_ram =
+      "name: no_ram\nlut: 1000000\nff: 2000000\ndsp: 10000\nbram36: 0\nuram: 0\nslrs: 1\n"
+      "clock_mhz: 250\nqsfp28_ports: 2\nmemory: {kind: ddr4, channels: 1, gbytes_per_s: 16, "
+      "latency_ns: 100, capacity_gbytes: 4}\n";
+  const std::string cfg =
+      "workload: {graph: g.yaml, inferences: 2}\nsystem:\n  devices: [{name: fpga0, type: "
+      "no_ram.yaml}]\nmapping: {weights: auto, oversubscribe: true}\n";
+  const auto r =
+      run_simulate({{"g.yaml", graph}, {"no_ram.yaml", no_ram}, {"c.yaml", cfg}}, "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("nodes.ln.weights"), "on_chip");
+  EXPECT_EQ(r.str("nodes.fc.weights"), "off_chip");
+  EXPECT_EQ(r.num("nodes.fc.weight_bytes_read"), 4096 * kInferences);
+  EXPECT_EQ(r.num("devices.fpga0.memory.bytes_read"), 4096 * kInferences);
 }

@@ -240,7 +240,7 @@ struct Row {
   double operator[](const std::string& k) const { return v.at(k); }
 };
 
-bool read_csv(const std::string& path, std::vector<Row>& rows) {
+[[maybe_unused]] bool read_csv(const std::string& path, std::vector<Row>& rows) {
   std::ifstream in(path);
   if (!in) return false;
   std::string line;
