@@ -274,6 +274,8 @@ TEST(MappingSim, ExtrapolationMarginChangesTheFitVerdict) {
   EXPECT_EQ(fail.exit_code, 2);
   EXPECT_NE(fail.stderr_text.find("margin on 1 extrapolated node estimates"), std::string::npos)
       << fail.stderr_text;
+}
+
 // mapping.weights: auto moves the largest weights off chip until BRAM and URAM fit, but only
 // those of blocks that can stream them: the layer_norm's weight (4096 bytes, as large as the
 // linear's and earlier in the graph, so taken first on size alone) stays on chip and the
