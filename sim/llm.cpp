@@ -320,7 +320,7 @@ LlmPlan plan_llm(const Graph& g, const SystemSpec& sys, Mapping& m) {
     for (std::size_t d = 0; d < nd; ++d) {
       const auto& c = devices[d].type.capacity;
       for (auto it = kv.rbegin(); it != kv.rend(); ++it) {
-        const Resources u = fit_usage(sys, m)[d];
+        const Resources u = fit_usage(sys, m, static_cast<int>(d));
         if (u.bram36 <= c.bram36 && u.uram <= c.uram) break;
         auto& nm = m.nodes[*it];
         if (nm.device != static_cast<int>(d) || (m.engines.any() && m.engines.engine_of[*it] >= 0))

@@ -190,6 +190,16 @@ void refresh_usage(const SystemSpec& s, Mapping& m) {
   for (const auto& nm : m.nodes) m.used[static_cast<std::size_t>(nm.device)] += nm.resources;
 }
 
+Resources fit_usage(const SystemSpec& s, const Mapping& m, int device) {
+  Resources u;
+  for (std::size_t e = 0; e < m.engine_resources.size() && e < s.engines.size(); ++e)
+    if (s.engines[e].device == device) u += m.engine_resources[e];
+  const double margin = s.mapping.extrapolation_margin;
+  for (const auto& nm : m.nodes)
+    if (nm.device == device) u += fit_resources(nm.resources, nm.estimate.extrapolated, margin);
+  return u;
+}
+
 std::vector<Resources> fit_usage(const SystemSpec& s, const Mapping& m) {
   std::vector<Resources> u = engine_usage(s, m);
   const double margin = s.mapping.extrapolation_margin;
@@ -198,6 +208,22 @@ std::vector<Resources> fit_usage(const SystemSpec& s, const Mapping& m) {
         fit_resources(nm.resources, nm.estimate.extrapolated, margin);
   return u;
 }
+
+namespace {
+/// m.used of one device again (its engines and nodes).
+void refresh_device_usage(const SystemSpec& s, Mapping& m, int device) {
+  if (m.used.size() != s.devices.size()) {
+    refresh_usage(s, m);
+    return;
+  }
+  Resources u;
+  for (std::size_t e = 0; e < m.engine_resources.size() && e < s.engines.size(); ++e)
+    if (s.engines[e].device == device) u += m.engine_resources[e];
+  for (const auto& nm : m.nodes)
+    if (nm.device == device) u += nm.resources;
+  m.used[static_cast<std::size_t>(device)] = u;
+}
+}  // namespace
 
 void spill_storage(const SystemSpec& s, Mapping& m, int device) {
   // Capacity, or the partitioner's utilisation cap when it placed the nodes.
@@ -212,10 +238,10 @@ void spill_storage(const SystemSpec& s, Mapping& m, int device) {
       m.nodes[i].storage_spill.clear();
       on.push_back(i);
     }
-  Resources u = fit_usage(s, m)[static_cast<std::size_t>(device)];
+  Resources u = fit_usage(s, m, device);
   const bool uram_over = u.uram > c.uram, bram_over = u.bram36 > c.bram36;
   if (uram_over == bram_over) {  // both fit, or neither can take the other's arrays
-    refresh_usage(s, m);
+    refresh_device_usage(s, m, device);
     return;
   }
   // Largest arrays of the kind that overflows first.
@@ -250,7 +276,7 @@ void spill_storage(const SystemSpec& s, Mapping& m, int device) {
       nm.storage_spill = "bram_to_uram";
     }
   }
-  refresh_usage(s, m);
+  refresh_device_usage(s, m, device);
 }
 
 namespace {
@@ -278,7 +304,7 @@ void choose_bindings(const Graph& g, const SystemSpec& sys, Mapping& m) {
       NodeMap& nm = m.nodes[i];
       const Resources base =
           fit_resources(nm.resources, nm.estimate.extrapolated, margin);  // current choice
-      Resources others = fit_usage(sys, m)[d];
+      Resources others = fit_usage(sys, m, static_cast<int>(d));
       others.lut -= base.lut, others.dsp -= base.dsp;
       MulBinding best = nm.hw.binding;
       double best_share = 0;
@@ -349,7 +375,7 @@ void move_weights_off_chip(const Graph& g, const SystemSpec& sys, Mapping& m, in
   const auto d = static_cast<std::size_t>(device);
   const auto& c = sys.devices[d].type.capacity;
   for (;;) {
-    const Resources used = fit_usage(sys, m)[d];
+    const Resources used = fit_usage(sys, m, device);
     if (used.bram36 <= c.bram36 && used.uram <= c.uram) return;
     std::size_t best = g.nodes.size();
     for (std::size_t j = 0; j < g.nodes.size(); ++j) {

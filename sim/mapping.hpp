@@ -83,6 +83,8 @@ void refresh_usage(const SystemSpec& s, Mapping& m);
 /// The per-device usage the fit check compares with capacity: every node's resources,
 /// extrapolated ones × (1 + mapping.extrapolation_margin), plus the engines'.
 std::vector<Resources> fit_usage(const SystemSpec& s, const Mapping& m);
+/// The same for one device (linear in nodes, not in nodes x devices).
+Resources fit_usage(const SystemSpec& s, const Mapping& m, int device);
 /// Binds each device's arrays to its RAM kinds: every node's preferred binding
 /// (array_storage), then, while one kind is over capacity, whole nodes' arrays move to
 /// the other kind where it has room (largest first), as a designer would with
