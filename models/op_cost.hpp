@@ -147,6 +147,17 @@ struct Resources {
   Resources& operator+=(const Resources& o);
 };
 
+/// The resource kinds by name, in report order (one list for reports and fit checks).
+struct ResourceKind {
+  const char* name;
+  double Resources::*member;
+};
+inline constexpr ResourceKind kResourceKinds[] = {{"lut", &Resources::lut},
+                                                  {"ff", &Resources::ff},
+                                                  {"dsp", &Resources::dsp},
+                                                  {"bram36", &Resources::bram36},
+                                                  {"uram", &Resources::uram}};
+
 /// DSP48E2 slices for one multiplier of a×b bits; int8×int8 packs two MACs per DSP
 /// when one operand is shared (UG579 / WP487), so it returns 0.5.
 double dsp_per_mac(int a_bits, int b_bits);

@@ -149,16 +149,10 @@ std::vector<std::string> resource_overflows(const std::vector<DeviceInstance>& d
   for (std::size_t d = 0; d < devices.size(); ++d) {
     const auto& c = devices[d].type.capacity;
     const auto& u = used[d];
-    const std::pair<const char*, std::pair<double, double>> rs[] = {
-        {"lut", {u.lut, c.lut}},
-        {"ff", {u.ff, c.ff}},
-        {"dsp", {u.dsp, c.dsp}},
-        {"bram36", {u.bram36, c.bram36}},
-        {"uram", {u.uram, c.uram}}};
-    for (const auto& [name, uc] : rs)
-      if (uc.first > uc.second)
-        v.push_back("device '" + devices[d].name + "' (" + devices[d].type.name + "): " + name +
-                    " needs " + fmt(uc.first) + " but has " + fmt(uc.second) + note);
+    for (const auto& k : kResourceKinds)
+      if (u.*k.member > c.*k.member)
+        v.push_back("device '" + devices[d].name + "' (" + devices[d].type.name + "): " + k.name +
+                    " needs " + fmt(u.*k.member) + " but has " + fmt(c.*k.member) + note);
   }
   return v;
 }
@@ -524,16 +518,10 @@ std::vector<std::string> slr_overflows(const std::vector<DeviceInstance>& device
     for (std::size_t k = 0; k < t.slr_list.size(); ++k) {
       const Resources& u = slrs[d].used[k];
       const Resources& c = t.slr_list[k].capacity;
-      const std::pair<const char*, std::pair<double, double>> rs[] = {
-          {"lut", {u.lut, c.lut}},
-          {"ff", {u.ff, c.ff}},
-          {"dsp", {u.dsp, c.dsp}},
-          {"bram36", {u.bram36, c.bram36}},
-          {"uram", {u.uram, c.uram}}};
-      for (const auto& [name, uc] : rs)
-        if (uc.first > uc.second)
-          v.push_back(dev + t.slr_list[k].name + ": " + name + " needs " + fmt(uc.first) +
-                      " but has " + fmt(uc.second));
+      for (const auto& r : kResourceKinds)
+        if (u.*r.member > c.*r.member)
+          v.push_back(dev + t.slr_list[k].name + ": " + r.name + " needs " + fmt(u.*r.member) +
+                      " but has " + fmt(c.*r.member));
     }
     for (std::size_t b = 0; b < slrs[d].boundary_bits.size(); ++b)
       if (slrs[d].boundary_bits[b] > t.slr_crossing.sll_bits_per_cycle)

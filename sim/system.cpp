@@ -1528,17 +1528,12 @@ RunSummary System::report(StatsTree& root) const {
         auto& st = sl.child(ty.slr_list[k].name);
         const Resources& su = L.used[k];
         const Resources& sc = ty.slr_list[k].capacity;
-        const std::pair<const char*, std::pair<double, double>> srs[] = {
-            {"lut", {su.lut, sc.lut}},
-            {"ff", {su.ff, sc.ff}},
-            {"dsp", {su.dsp, sc.dsp}},
-            {"bram36", {su.bram36, sc.bram36}},
-            {"uram", {su.uram, sc.uram}}};
-        for (const auto& [name, uc] : srs) {
-          auto& x = st.child(name);
-          x.set("used", std::ceil(uc.first));
-          x.set("available", uc.second);
-          x.set("utilisation", uc.second > 0 ? uc.first / uc.second : 0.0);
+        for (const auto& kind : kResourceKinds) {
+          auto& x = st.child(kind.name);
+          const double used = su.*kind.member, avail = sc.*kind.member;
+          x.set("used", std::ceil(used));
+          x.set("available", avail);
+          x.set("utilisation", avail > 0 ? used / avail : 0.0);
         }
         if (k + 1 < ty.slr_list.size()) st.set("boundary_bits_per_cycle", L.boundary_bits[k]);
       }
