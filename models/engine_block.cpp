@@ -1,5 +1,7 @@
 #include "models/engine_block.hpp"
 
+#include <limits>
+
 #include <algorithm>
 
 #include "models/memory.hpp"
@@ -239,7 +241,7 @@ void EgressBlock::run() {
       const std::int64_t nbytes = var_bytes_.empty() ? bytes_ : var_bytes_[var];
       BeatValue v;
       const time_ps ready = in_->wait(inf, this, &v);
-      mem_t = std::max(mem_t, ready);
+      mem_t = std::max(mem_t, gate_ ? std::max(ready, gate_(inf, ready, this)) : ready);
       // Bursts are requested back to back from when the tensor is complete; beat b leaves
       // once the burst holding it has arrived.
       std::vector<time_ps> burst_done;
@@ -264,6 +266,73 @@ void EgressBlock::run() {
         st_.last_active_ps = std::max(st_.last_active_ps, t);
         t += period_;
       }
+    }
+  } catch (const std::exception& e) {
+    if (block_failure().empty()) block_failure() = std::string(name()) + ": " + e.what();
+    sc_core::sc_stop();
+    return;
+  }
+  timed_read(*mem_socket.operator->(), 0, 0, 0, false, this, true);
+  set_finished();
+}
+
+// ---------------------------------------------------------------------------------------
+LayerFetchBlock::LayerFetchBlock(const sc_core::sc_module_name& name, time_ps period_ps,
+                                 std::int64_t inferences, int layers, std::int64_t buffers,
+                                 std::vector<std::int64_t> bytes, std::int64_t port_bytes_per_cycle,
+                                 std::uint64_t addr, DoneFn done, TensorSignal* out)
+    : Block(name),
+      mem_socket("mem_socket"),
+      period_(period_ps),
+      inferences_(inferences),
+      layers_(layers),
+      buffers_(buffers),
+      bytes_(std::move(bytes)),
+      port_(port_bytes_per_cycle),
+      addr_(addr),
+      done_(std::move(done)),
+      out_(out) {
+  SC_THREAD(run);
+}
+
+void LayerFetchBlock::run() {
+  try {
+    std::int64_t layer_bytes = 0;
+    for (const auto b : bytes_) layer_bytes += b;
+    std::vector<time_ps> port_free(bytes_.size(), 0);
+    time_ps mem_t = 0;
+    const std::int64_t pairs = inferences_ * layers_;
+    for (std::int64_t q = 0; q < pairs; ++q) {
+      if (buffers_ >= layers_ && q >= layers_) {  // resident since its first fetch
+        out_->publish(q, 0, BeatValue{});
+        continue;
+      }
+      const time_ps free = q >= buffers_ ? done_(q - buffers_, this) : 0;
+      mem_t = std::max(mem_t, free);
+      std::uint64_t base =
+          addr_ + static_cast<std::uint64_t>(q % layers_) * static_cast<std::uint64_t>(layer_bytes);
+      time_ps in = mem_t, start = std::numeric_limits<time_ps>::max();
+      for (std::size_t b = 0; b < bytes_.size(); ++b) {
+        const time_ps issue = std::max(mem_t, port_free[b]);
+        start = std::min(start, issue);
+        time_ps got = issue;
+        for (std::int64_t off = 0; off < bytes_[b]; off += kDmaBurstBytes)
+          got = std::max(got, timed_read(*mem_socket.operator->(), issue,
+                                         static_cast<std::uint64_t>(std::min<std::int64_t>(
+                                             kDmaBurstBytes, bytes_[b] - off)),
+                                         base + static_cast<std::uint64_t>(off), false, this));
+        // The block's port moves port_ bytes per cycle: never faster than that.
+        got =
+            std::max(got, issue + static_cast<time_ps>((bytes_[b] + port_ - 1) / port_) * period_);
+        port_free[b] = got;
+        in = std::max(in, got);
+        base += static_cast<std::uint64_t>(bytes_[b]);
+      }
+      if (in > block_time_limit()) time_limit_reached(in, name());
+      busy_ps_ += bytes_.empty() ? 0 : in - start;
+      ++fetches_;
+      bytes_fetched_ += static_cast<std::uint64_t>(layer_bytes);
+      out_->publish(q, in, BeatValue{});
     }
   } catch (const std::exception& e) {
     if (block_failure().empty()) block_failure() = std::string(name()) + ": " + e.what();

@@ -18,6 +18,7 @@
 #include <tlm>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -190,9 +191,14 @@ class EgressBlock : public Block {
     var_bytes_ = std::move(bytes);
     schedule_ = std::move(s);
   }
+  /// The read of inference i starts no earlier than gate(i, ready, this), ready being when
+  /// the tensor is in memory (a layer-reuse region: the region free, the layer's weights in).
+  using Gate = std::function<time_ps(std::int64_t inf, time_ps ready, Block* who)>;
+  void set_gate(Gate g) { gate_ = std::move(g); }
 
  private:
   void run();
+  Gate gate_;
   time_ps period_;
   TensorSignal* in_;
   Stream* out_;
@@ -201,6 +207,43 @@ class EgressBlock : public Block {
   SchedulePtr schedule_;
   std::uint64_t addr_;
   BlockStats st_;
+};
+
+/// A layer-reuse region's parameter fetch (sim/layer_reuse.hpp): for each (inference,
+/// layer) pair q = inference x layers + layer in order, once the buffers it fills are free —
+/// done(q - buffers), when the pair that last used them has written its output (0 for the
+/// first `buffers` pairs) — every block with parameters reads its `bytes[b]` of the layer
+/// from the device memory over its own port of `port_bytes_per_cycle` (kDmaBurstBytes
+/// bursts issued back to back; a port serves one fetch at a time), and pair q's parameters
+/// are in when the last block's are. With buffers >= layers every layer is fetched once
+/// (for inference 0) and stays resident.
+class LayerFetchBlock : public Block {
+ public:
+  SC_HAS_PROCESS(LayerFetchBlock);
+  tlm_utils::simple_initiator_socket<LayerFetchBlock> mem_socket;
+  using DoneFn = std::function<time_ps(std::int64_t pair, Block* who)>;
+  LayerFetchBlock(const sc_core::sc_module_name& name, time_ps period_ps, std::int64_t inferences,
+                  int layers, std::int64_t buffers, std::vector<std::int64_t> bytes,
+                  std::int64_t port_bytes_per_cycle, std::uint64_t addr, DoneFn done,
+                  TensorSignal* out);
+  std::uint64_t fetches() const { return fetches_; }
+  std::uint64_t bytes_fetched() const { return bytes_fetched_; }
+  /// Time some block's fetch was under way (the union over blocks, per pair).
+  time_ps busy_ps() const { return busy_ps_; }
+
+ private:
+  void run();
+  time_ps period_;
+  std::int64_t inferences_;
+  int layers_;
+  std::int64_t buffers_;
+  std::vector<std::int64_t> bytes_;
+  std::int64_t port_;
+  std::uint64_t addr_;
+  DoneFn done_;
+  TensorSignal* out_;
+  std::uint64_t fetches_ = 0, bytes_fetched_ = 0;
+  time_ps busy_ps_ = 0;
 };
 
 /// DMA burst of the ingress and egress blocks.

@@ -207,6 +207,14 @@ const std::vector<KeyDecl>& config_keys() {
        "fit check count the placed nodes, streams between SLRs pay the crossing latency "
        "(docs/devices.md)",
        {}},
+      {"mapping.lanes",
+       KeyType::Any,
+       "{}",
+       "elements",
+       "per-node stream widths: {node-name glob: N} (every data port N elements per beat on the "
+       "last dim) or {glob: {data_in_0: N, data_out_0: M, ...}}; overrides the graph's "
+       "hw.parallelism (first match wins)",
+       {}},
       {"mapping.engines",
        KeyType::Any,
        "{}",
@@ -312,6 +320,34 @@ const std::vector<KeyDecl>& config_keys() {
        {},
        0,
        10},
+      {"mapping.layer_reuse.layers",
+       KeyType::String,
+       "\"\"",
+       "",
+       "layer-reuse region: a node-name pattern with {i} for the layer index (e.g. "
+       "\"transformer.h.{i}.*\"); the matching layers must be identical and run one after "
+       "another on one set of blocks, each layer's input read from off-chip memory and its "
+       "output written back (docs/published-designs.md); empty: every node is its own hardware",
+       {}},
+      {"mapping.layer_reuse.weight_buffers",
+       KeyType::Int,
+       "2",
+       "layers",
+       "layer reuse: layers of parameters the region's on-chip buffers hold (2: the next "
+       "layer's are fetched from off-chip memory while the current one computes; 1: after it; "
+       ">= the layer count: all stay resident after their first load)",
+       {},
+       1,
+       1024},
+      {"mapping.layer_reuse.port_bytes_per_cycle",
+       KeyType::Int,
+       "64",
+       "bytes",
+       "layer reuse: width of the region's off-chip port that fetches the parameters (one AXI "
+       "port of 512 bits)",
+       {},
+       1,
+       4096},
       {"systolic.rows",
        KeyType::Int,
        "16",

@@ -1,8 +1,11 @@
 #include "sim/mapping.hpp"
 
+#include "sim/layer_reuse.hpp"
+
 #include <fnmatch.h>
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <sstream>
 
 #include "interconnect/framing.hpp"
@@ -375,7 +378,7 @@ void move_weights_off_chip(const Graph& g, const SystemSpec& sys, Mapping& m, in
     for (std::size_t j = 0; j < g.nodes.size(); ++j) {
       const auto& o = m.nodes[j];
       if (o.device != device || o.hw.weights_off_chip || !streams_weights(g.nodes[j]) ||
-          m.engines.engine_of[j] >= 0)
+          m.engines.engine_of[j] >= 0 || o.reuse_layer >= 0)
         continue;
       if (best == g.nodes.size() || g.nodes[j].param("weight")->tensor.bytes() >
                                         g.nodes[best].param("weight")->tensor.bytes())
@@ -459,7 +462,11 @@ void place_slrs(const Graph& g, const SystemSpec& sys, Mapping& m) {
     const DeviceInstance& dev = devices[static_cast<std::size_t>(nm.device)];
     const int e = m.engines.any() ? m.engines.engine_of[i] : -1;
     const int engine_slr = e >= 0 ? sys.engines[static_cast<std::size_t>(e)].slr : -1;
+    // A layer-reuse boundary (sim/layer_reuse.hpp) is a trip through memory on the region's
+    // port, not a block: mapping.slr globs written for the layers' nodes do not place it.
+    const bool layer_io = e >= 0 && sys.engines[static_cast<std::size_t>(e)].name == kLayerIoEngine;
     for (const auto& rule : sys.mapping.slr) {
+      if (layer_io) break;
       if (fnmatch(rule.glob.c_str(), g.nodes[i].name.c_str(), 0) != 0) continue;
       const std::string where = sys.file + ": mapping.slr." + rule.glob + " (node '" +
                                 g.nodes[i].name + "' on device '" + dev.name + "')";
@@ -535,6 +542,56 @@ std::vector<std::string> slr_overflows(const std::vector<DeviceInstance>& device
 
 }  // namespace
 
+namespace {
+
+/// Layer reuse (sim/layer_reuse.hpp): the region's blocks are layer 0's; every other layer's
+/// blocks are the same hardware (no resources of their own), except the KV caches, which
+/// are per layer. Layer 0's blocks hold resident_layers() layers of their parameters. The
+/// parameters stay on chip (the region fetches them per layer), and the region lives on the
+/// device of its off-chip port.
+void apply_layer_reuse(const Graph& g, const SystemSpec& sys, Mapping& m) {
+  const LayerReusePlan reuse = layer_reuse_plan(g, sys);
+  if (!reuse.enabled()) return;
+  int io_device = 0;
+  for (const auto& e : sys.engines)
+    if (e.name == kLayerIoEngine) io_device = e.device;
+  const std::string key = sys.file + ": mapping.layer_reuse";
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const int l = reuse.layer_of[i];
+    if (l < 0 || m.engines.engine_of[i] >= 0) continue;
+    const Node& n = g.nodes[i];
+    NodeMap& nm = m.nodes[i];
+    nm.reuse_layer = l;
+    if (nm.device != io_device)
+      throw InputError(
+          key + ": node '" + n.name + "' of layer " + std::to_string(l) + " is placed on device '" +
+          sys.devices[static_cast<std::size_t>(nm.device)].name + "', but the region lives on '" +
+          sys.devices[static_cast<std::size_t>(io_device)].name + "'");
+    if (nm.weights_fixed_off)
+      throw InputError(key + ": node '" + n.name +
+                       "' has its weights off chip (hw.weights or mapping.weights: off_chip), "
+                       "but a reuse region holds each layer's parameters in its on-chip buffers "
+                       "(mapping.layer_reuse.weight_buffers) and fetches them per layer");
+    if (ops::of(n).cls == OpClass::KvCache) continue;
+    if (l > 0) {
+      set_estimate(nm, ResourceEstimate{});
+      continue;
+    }
+    double bits = 0;
+    for (const auto& p : n.params)
+      if (p.shared_with.empty())
+        bits += static_cast<double>(p.tensor.numel()) * p.tensor.precision.bits_per_element();
+    if (bits > 0 && reuse.resident_layers() > 1) {
+      ResourceEstimate e = nm.estimate;
+      e += flat_buffer(bits * static_cast<double>(reuse.resident_layers() - 1),
+                       nm.hw.uram_per_bram36);
+      set_estimate(nm, e);
+    }
+  }
+}
+
+}  // namespace
+
 Mapping map_graph(const Graph& g, const SystemSpec& sys) {
   Mapping m;
   const auto& devices = sys.devices;
@@ -575,16 +632,55 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
       break;
     }
     const ops::OpDescriptor* rule = &ops::of(n);
+    // mapping.lanes (first matching rule) over the graph's hw.parallelism.
+    std::map<std::string, std::vector<std::int64_t>> par = n.hw.parallelism;
+    std::set<std::string> from_config;
+    for (const auto& lr : ms.lanes) {
+      if (fnmatch(lr.glob.c_str(), n.name.c_str(), 0) != 0) continue;
+      auto set = [&](const std::string& port, std::int64_t lanes) {
+        const auto all = lr.ports.find("");
+        const auto one = lr.ports.find(port);
+        if (one != lr.ports.end())
+          lanes = one->second;
+        else if (all != lr.ports.end())
+          lanes = all->second;
+        else
+          return;
+        par[port] = {1, lanes};
+        from_config.insert(port);
+      };
+      for (std::size_t p = 0; p < n.args.size(); ++p) set("data_in_" + std::to_string(p), 0);
+      set("data_out_0", 0);
+      for (const auto& [port, lanes] : lr.ports)
+        if (!port.empty() && port != "data_out_0" && std::stoul(port.substr(8)) >= n.args.size())
+          throw InputError(sys.file + ": mapping.lanes." + lr.glob + "." + port + ": node '" +
+                           n.name + "' has " + std::to_string(n.args.size()) + " data inputs");
+      break;
+    }
+    // A width the config gives must divide a fixed last dim (a dim like seq or ctx pads).
+    for (const auto& port : from_config) {
+      const auto& tile = par.at(port);
+      const Tensor& t =
+          port == "data_out_0" ? n.results[0] : g.tensor_of(n.args.at(std::stoul(port.substr(8))));
+      const bool symbolic = !t.shape_expr.empty() && !t.shape_expr.back().name.empty();
+      // A GEMM's output columns may leave the last beat partly filled (an array of n
+      // columns runs ceil(N / n) column blocks), as the LM head over a 50,257-token vocabulary.
+      const bool padded_gemm_out = port == "data_out_0" && rule->cls == OpClass::Gemm;
+      if (!symbolic && !padded_gemm_out && !t.shape.empty() && t.shape.back() % tile.back() != 0)
+        throw InputError(sys.file + ": mapping.lanes: node '" + n.name + "' " + port + ": " +
+                         std::to_string(tile.back()) + " lanes do not divide its last dim " +
+                         std::to_string(t.shape.back()));
+    }
     for (std::size_t p = 0; p < n.args.size(); ++p) {
       const Shape& s = g.tensor_of(n.args[p]).shape;
-      auto it = n.hw.parallelism.find("data_in_" + std::to_string(p));
-      nm.hw.in.push_back(it != n.hw.parallelism.end() ? tile_port(s, it->second)
-                                                      : producer_tiling(n.args[p]));
+      auto it = par.find("data_in_" + std::to_string(p));
+      nm.hw.in.push_back(it != par.end() ? tile_port(s, it->second) : producer_tiling(n.args[p]));
     }
     const Shape& os = n.results[0].shape;
-    auto it = n.hw.parallelism.find("data_out_0");
-    if (it != n.hw.parallelism.end()) {
-      nm.hw.out = tile_port(os, it->second);
+    auto it = par.find("data_out_0");
+    if (it != par.end()) {
+      nm.hw.out = from_config.count("data_out_0") ? tile_port_padded(os, it->second)
+                                                  : tile_port(os, it->second);
     } else if ((rule->cls == OpClass::Elementwise || rule->cls == OpClass::RowReduce ||
                 rule->cls == OpClass::Wire) &&
                g.tensor_of(n.args[0]).shape == os) {
@@ -669,6 +765,7 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
           engine_resources(es, devices[static_cast<std::size_t>(es.device)].type));
     }
   }
+  apply_layer_reuse(g, sys, m);
   std::string partition = ms.partition;
   if (ms.automatic) {
     // Every node placed (hw.device, e.g. by the tensor-parallel rewrite, or

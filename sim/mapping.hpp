@@ -33,6 +33,9 @@ struct NodeMap {
   Resources resources;
   std::string storage_spill;  ///< "" | "uram_to_bram" | "bram_to_uram"
   int slr = -1;  ///< index into its device type's SLRs (mapping.slr or its engine's), -1 none
+  /// Its layer in a layer-reuse region (sim/layer_reuse.hpp), -1 none: the weights stay on
+  /// chip (fetched per layer by the region), and only layer 0's blocks are hardware.
+  int reuse_layer = -1;
 };
 
 /// Sets a node's estimate and resources (no spill).

@@ -16,6 +16,7 @@
 
 #include "sim/config.hpp"
 #include "sim/device_types.hpp"
+#include "sim/layer_reuse.hpp"
 #include "sim/llm.hpp"
 #include "sim/mapping.hpp"
 #include "sim/sha256.hpp"
@@ -368,8 +369,10 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     const SystemSpec spec = load_system_spec(cfg);  // the last read of the configuration
     const LlmSpec& llm = spec.llm;
     const auto& devices = spec.devices;
-    const Graph g = llm.enabled() ? load_llm_graph(spec)
-                                  : load_graph(spec.workload.graph_path, spec.workload.dims);
+    const Graph g =
+        insert_layer_io(llm.enabled() ? load_llm_graph(spec)
+                                      : load_graph(spec.workload.graph_path, spec.workload.dims),
+                        spec);
     StatsTree stats;
     stats.set("schema_version", kStatsSchemaVersion);
     provenance_stats(stats, cfg, vm["config"].as<std::string>(), spec.workload.graph_path);

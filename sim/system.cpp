@@ -19,6 +19,7 @@
 #include "models/functional/check.hpp"
 #include "models/functional/run.hpp"
 #include "models/ops/registry.hpp"
+#include "sim/layer_reuse.hpp"
 #include "sim/llm.hpp"
 #include "sim/rtl_engine.hpp"
 #include "workloads/error.hpp"
@@ -74,6 +75,19 @@ struct System::Impl {
   std::vector<std::unique_ptr<GemmEngine>> engine_gemms;
   std::vector<std::unique_ptr<IngressBlock>> ingress;
   std::vector<std::unique_ptr<EgressBlock>> egress;
+  std::vector<EgressBlock*> egress_of;  ///< per graph node: its output's egress block, or null
+  // Layer reuse (sim/layer_reuse.hpp): the plan, the region's parameter fetch and what the
+  // layer starts waited for.
+  LayerReusePlan reuse;
+  std::int64_t reuse_weight_bytes = 0;  ///< parameters of one layer's blocks
+  std::unique_ptr<TensorSignal> reuse_weights;
+  std::unique_ptr<LayerFetchBlock> reuse_fetch;
+  struct ReuseCounters {
+    std::uint64_t layer_starts = 0;
+    time_ps exposed_fetch_ps = 0;  ///< layer starts waiting for their parameters
+    time_ps region_wait_ps = 0;    ///< layer inputs in memory, the previous layer not done
+    std::vector<time_ps> exposed_fetch_phase_ps;  ///< LLM mode: per phase (phases->names)
+  } reuse_k;
   /// Per graph node on an engine: (engine, job, stage in the job's fused chain).
   std::vector<std::array<int, 3>> job_of;
   BlockStats no_stats;  ///< a fused engine node's (its GEMM's job counts its work)
@@ -282,7 +296,8 @@ struct System::Impl {
         devices(s_.devices),
         m(m_),
         opts(o),
-        inferences(o.llm ? o.llm->inferences : s_.workload.inferences) {
+        inferences(o.llm ? o.llm->inferences : s_.workload.inferences),
+        reuse(layer_reuse_plan(g_, s_)) {
     if (o.llm) {
       llm = o.llm;
       completed.assign(static_cast<std::size_t>(inferences), kNever);
@@ -460,6 +475,75 @@ struct System::Impl {
     return out;
   }
 
+  /// Layer reuse (sim/layer_reuse.hpp): pair q = inference x layers + layer; done(q) is when
+  /// pair q's outputs are in memory (the layer_io nodes that carry its layer's output), the
+  /// parameter fetch fills a buffer once the pair that last used it is done, and the read of
+  /// each layer's inputs waits until the previous pair is done and the layer's parameters
+  /// are in.
+  void build_layer_reuse() {
+    const int L = reuse.layers;
+    std::vector<std::vector<TensorSignal*>> out_of(static_cast<std::size_t>(L));
+    for (std::size_t i = 0; i < g.nodes.size(); ++i)
+      if (reuse.io_from[i] >= 0)
+        out_of[static_cast<std::size_t>(reuse.io_from[i])].push_back(node_signal[i]);
+    for (int l = 0; l < L; ++l)
+      if (out_of[static_cast<std::size_t>(l)].empty())
+        throw InputError(spec.file + ": mapping.layer_reuse: layer " + std::to_string(l) +
+                         " has no output that a later layer or node reads");
+    auto done = [this, L, out_of](std::int64_t q, Block* who) {
+      time_ps t = 0;
+      for (TensorSignal* sgl : out_of[static_cast<std::size_t>(q % L)])
+        t = std::max(t, sgl->wait(q / L, who));
+      return t;
+    };
+    int io_device = 0;
+    for (const auto& e : spec.engines)
+      if (e.name == kLayerIoEngine) io_device = e.device;
+    std::vector<std::int64_t> block_bytes;  // per layer-0 block with parameters
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      if (reuse.layer_of[i] != 0 || on_engine(i) || ops::of(g.nodes[i]).cls == OpClass::KvCache)
+        continue;
+      std::int64_t b = 0;
+      for (const auto& p : g.nodes[i].params)
+        if (p.shared_with.empty()) b += p.tensor.bytes();
+      if (b > 0) block_bytes.push_back(b);
+      reuse_weight_bytes += b;
+    }
+    reuse_weights = std::make_unique<TensorSignal>("parameters of the reused layer");
+    auto& dm = *dev[static_cast<std::size_t>(io_device)];
+    sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
+    reuse_fetch = std::make_unique<LayerFetchBlock>(
+        "layer_reuse_fetch", period_of(io_device), inferences, L, reuse.weight_buffers, block_bytes,
+        spec.mapping.reuse_port_bytes, std::uint64_t{1} << 38, done, reuse_weights.get());
+    sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+    reuse_fetch->mem_socket.bind(dm.memory.socket);
+    dm.memory.register_initiator(reuse_fetch.get());
+    std::set<int> counted;  // the counters follow the first input of each layer
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      const int into = reuse.io_into[i];
+      if (into < 0 || into >= L || !egress_of[i]) continue;
+      const bool count = counted.insert(into).second;
+      egress_of[i]->set_gate(
+          [this, L, into, done, count](std::int64_t inf, time_ps ready, Block* who) {
+            const std::int64_t q = inf * L + into;
+            const time_ps free = q > 0 ? done(q - 1, who) : 0;
+            const time_ps params = reuse_weights->wait(q, who);
+            const time_ps data = std::max(ready, free);
+            if (!count) return std::max(data, params);
+            ++reuse_k.layer_starts;
+            reuse_k.region_wait_ps += free > ready ? free - ready : 0;
+            const time_ps exposed = params > data ? params - data : 0;
+            reuse_k.exposed_fetch_ps += exposed;
+            if (phases) {
+              reuse_k.exposed_fetch_phase_ps.resize(phases->names.size(), 0);
+              reuse_k.exposed_fetch_phase_ps[static_cast<std::size_t>(
+                  phases->of[static_cast<std::size_t>(inf)])] += exposed;
+            }
+            return std::max(data, params);
+          });
+    }
+  }
+
   /// The shared engines: one EngineBlock per engine with a job per node (a GEMM with the
   /// vector nodes fused into it is one job), ingress blocks where a stream enters an engine
   /// node, egress blocks where an engine node's output leaves as a stream.
@@ -478,6 +562,7 @@ struct System::Impl {
              "): ";
     };
     node_signal.assign(g.nodes.size(), nullptr);
+    egress_of.assign(g.nodes.size(), nullptr);
     job_of.assign(g.nodes.size(), {-1, -1, -1});
     for (std::size_t e = 0; e < EA.plans.size(); ++e) {
       const auto& tasks = EA.plans[e].tasks;
@@ -593,6 +678,7 @@ struct System::Impl {
         else
           egress.back()->mem_socket.bind(engine_memory(e));
         register_engine_initiator(e, egress.back().get());
+        egress_of[ni] = egress.back().get();
         node_out[ni]->set_ends(egress.back().get(), node_out[ni]->consumer());
       }
       // The GEMM core: the cycle model, or the Verilated RTL for --cosim <engine>.
@@ -880,6 +966,7 @@ struct System::Impl {
       node_out[i]->set_ends(block_of(i), node_out[i]->consumer());
     }
     if (m.engines.any()) build_engines(node_in, node_out, vcd_taken);
+    if (reuse.enabled()) build_layer_reuse();
     if (!opts.vcd_path.empty() && !vcd_taken)
       throw InputError("--vcd needs a co-simulated node (--cosim PATTERN)");
     n_output_sinks = 0;
@@ -890,6 +977,7 @@ struct System::Impl {
     for (auto& b : engine_blocks) all_blocks.push_back(b.get());
     for (auto& b : ingress) all_blocks.push_back(b.get());
     for (auto& b : egress) all_blocks.push_back(b.get());
+    if (reuse_fetch) all_blocks.push_back(reuse_fetch.get());
     for (auto& b : adapters) all_blocks.push_back(b.get());
     for (auto& b : forks) all_blocks.push_back(b.get());
     for (auto& b : sources) all_blocks.push_back(b.get());
@@ -1500,6 +1588,28 @@ RunSummary System::report(StatsTree& root) const {
   mp.set("extrapolation_margin", I.spec.mapping.extrapolation_margin);
   mp.set("oversubscribed", static_cast<std::int64_t>(I.m.overflows.size()));
 
+  // Layer reuse: the region's layers, its parameter fetch and what the layer starts waited for.
+  if (I.reuse.enabled()) {
+    auto& t = root.child("layer_reuse");
+    t.set("layers", static_cast<std::int64_t>(I.reuse.layers));
+    t.set("weight_buffers", I.reuse.weight_buffers);
+    t.set("weight_bytes_per_layer", I.reuse_weight_bytes);
+    t.set("layer_runs", static_cast<std::int64_t>(I.reuse_k.layer_starts));
+    t.set("weight_fetches", static_cast<std::int64_t>(I.reuse_fetch->fetches()));
+    t.set("weight_bytes_fetched", static_cast<std::int64_t>(I.reuse_fetch->bytes_fetched()));
+    t.set("weight_fetch_busy_us", static_cast<double>(I.reuse_fetch->busy_ps()) / 1e6);
+    t.set("exposed_fetch_us", static_cast<double>(I.reuse_k.exposed_fetch_ps) / 1e6);
+    t.set("region_wait_us", static_cast<double>(I.reuse_k.region_wait_ps) / 1e6);
+    t.set("exposed_fetch_share", r.total_ps > 0 ? static_cast<double>(I.reuse_k.exposed_fetch_ps) /
+                                                      static_cast<double>(r.total_ps)
+                                                : 0.0);
+    if (I.phases)
+      for (std::size_t k = 0; k < I.phases->names.size(); ++k)
+        t.set("phases." + I.phases->names[k] + ".exposed_fetch_us",
+              k < I.reuse_k.exposed_fetch_phase_ps.size()
+                  ? static_cast<double>(I.reuse_k.exposed_fetch_phase_ps[k]) / 1e6
+                  : 0.0);
+  }
   // Devices.
   auto& devs = root.child("devices");
   for (std::size_t d = 0; d < I.devices.size(); ++d) {

@@ -1,5 +1,7 @@
 #include "sim/system_spec.hpp"
 
+#include "sim/layer_reuse.hpp"
+
 #include "sim/llm.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
@@ -118,6 +120,32 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
     r.slr = yaml::scalar_string(f, kv.second, "mapping.slr." + r.glob);
     m.slr.push_back(r);
   }
+  const YAML::Node lanes = cfg.get_node("mapping.lanes");
+  if (!lanes.IsMap() && !(lanes.IsSequence() && lanes.size() == 0))
+    throw InputError(f + ": mapping.lanes: expected a mapping {node-name glob: lanes}");
+  for (const auto& kv : lanes) {
+    LaneRule r;
+    r.glob = yaml::key_string(f, kv.first, "mapping.lanes");
+    const std::string where = "mapping.lanes." + r.glob;
+    auto lanes_of = [&](const YAML::Node& v, const std::string& w) {
+      const std::int64_t n = yaml::as_int(f, v, w);
+      if (n < 1 || n > 65536)
+        throw InputError(f + ": " + w + ": " + std::to_string(n) + " lanes is outside 1..65536");
+      return n;
+    };
+    if (kv.second.IsMap()) {
+      for (const auto& pv : kv.second) {
+        const std::string port = yaml::key_string(f, pv.first, where);
+        if (port.rfind("data_in_", 0) != 0 && port != "data_out_0")
+          throw InputError(f + ": " + where + "." + port +
+                           ": not a data port (data_in_K or data_out_0)");
+        r.ports[port] = lanes_of(pv.second, where + "." + port);
+      }
+    } else {
+      r.ports[""] = lanes_of(kv.second, where);
+    }
+    m.lanes.push_back(r);
+  }
   const YAML::Node globs = cfg.get_node("mapping.systolic");
   for (std::size_t k = 0; globs.IsSequence() && k < globs.size(); ++k)
     m.systolic.push_back(yaml::scalar_string(f, globs[k], "mapping.systolic"));
@@ -141,6 +169,12 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
         glob, parse_mul_binding(yaml::scalar_string(f, kv.second, where), f + ": " + where));
   }
   m.extrapolation_margin = cfg.get_double("mapping.extrapolation_margin");
+  m.reuse_layers = cfg.get_string("mapping.layer_reuse.layers");
+  m.reuse_weight_buffers = cfg.get_int("mapping.layer_reuse.weight_buffers");
+  m.reuse_port_bytes = cfg.get_int("mapping.layer_reuse.port_bytes_per_cycle");
+  if (!m.reuse_layers.empty() && m.reuse_layers.find("{i}") == std::string::npos)
+    throw InputError(f + ": mapping.layer_reuse.layers: '" + m.reuse_layers +
+                     "' has no {i} (the place of the layer index in the node names)");
   // An LLM pipeline over several devices without a placement is partitioned into
   // contiguous layers (docs/llm.md).
   if (s.llm.enabled() && s.llm.parallelism == "pipeline" && s.devices.size() > 1 &&
@@ -165,6 +199,19 @@ SystemSpec load_system_spec(const Config& cfg) {
   s.link = link_spec(cfg, s.devices.size());
   s.mapping = mapping_spec(cfg, s);
   s.engines = load_engine_specs(cfg, s.devices);
+  if (!s.mapping.reuse_layers.empty()) {
+    // The layer-reuse region's off-chip port (sim/layer_reuse.hpp): runs the layer_io nodes.
+    for (const auto& e : s.engines)
+      if (e.name == kLayerIoEngine)
+        throw InputError(s.file + ": system.engines: the name '" + e.name +
+                         "' is reserved for mapping.layer_reuse's off-chip port");
+    EngineSpec io;
+    io.name = kLayerIoEngine;
+    io.device = 0;
+    io.core.load_bytes_per_cycle = io.core.store_bytes_per_cycle = s.mapping.reuse_port_bytes;
+    io.globs = {std::string(kLayerIoEngine) + ".*"};
+    s.engines.push_back(io);
+  }
   s.systolic.rows = cfg.get_int("systolic.rows");
   s.systolic.cols = cfg.get_int("systolic.cols");
   s.systolic.weight_stationary = cfg.get_string("systolic.dataflow") == "weight_stationary";

@@ -78,12 +78,19 @@ struct SlrRule {
   std::string slr;
 };
 
+/// mapping.lanes: elements per beat on the last dim, per port ("" = every data port).
+struct LaneRule {
+  std::string glob;
+  std::map<std::string, std::int64_t> ports;
+};
+
 struct MappingSpec {
   std::string partition = "manual";  ///< manual | balanced | greedy (the effective choice)
   bool automatic = false;            ///< mapping.auto
   double utilisation_cap = 0.8;
   std::vector<PlaceRule> place;       ///< in the order given; the first match wins
   std::vector<SlrRule> slr;           ///< mapping.slr, in the order given; the first match wins
+  std::vector<LaneRule> lanes;        ///< mapping.lanes, in the order given; the first match wins
   std::vector<std::string> systolic;  ///< node-name globs
   std::int64_t default_parallelism = 8;
   WeightPolicy weights = WeightPolicy::Graph;
@@ -93,6 +100,11 @@ struct MappingSpec {
   MulBinding binding = MulBinding::HlsDefault;                    ///< system.binding
   std::vector<std::pair<std::string, MulBinding>> binding_rules;  ///< mapping.binding
   double extrapolation_margin = 0.15;                             ///< mapping.extrapolation_margin
+  /// mapping.layer_reuse (sim/layer_reuse.hpp): the layers' node-name pattern ("" none),
+  /// layers of parameters held on chip, the parameter port's bytes per cycle.
+  std::string reuse_layers;
+  std::int64_t reuse_weight_buffers = 2;
+  std::int64_t reuse_port_bytes = 64;
 };
 
 struct SystolicSpec {

@@ -323,14 +323,14 @@ TEST(Engines, ShippedVtaResnet18Runs) {
   EXPECT_EQ(r.num("engines.vta.buffers.peak_weight_bytes"), 262144);
 }
 
-// The shipped TRETS-style GPT-2-medium system (configs/gpt2_medium_spatial_u280.yaml): 11
-// engines in the three SLRs of a U280, W4A8, generating. At a 128-token prefill one layer's
+// The shipped TRETS design built from shared engines (configs/gpt2_medium_engines_u280.yaml):
+// 11 engines in the three SLRs of a U280, W4A8, generating. At a 128-token prefill one layer's
 // q projection is 16 tiles of 32x1024x256 on the packed 8x16 (x2) array: 32,817 cycles each
 // (the systolic model, equal to the RTL) = 525,072; the design's HLS count is 528,822
 // (docs/published-designs.md compares every unit).
-TEST(Engines, ShippedGpt2MediumSpatialU280Runs) {
+TEST(Engines, ShippedGpt2MediumEnginesU280Runs) {
   const std::string src = MASESIM_SOURCE_DIR;
-  std::string c = read_file(src + "/configs/gpt2_medium_spatial_u280.yaml");
+  std::string c = read_file(src + "/configs/gpt2_medium_engines_u280.yaml");
   c.replace(c.find("../workloads"), 2, src + "/configs/..");
   const auto gen = run_simulate({{"c.yaml", c}}, "c.yaml",
                                 "--set workload.prompt_len=8 --set workload.gen_tokens=2");

@@ -270,6 +270,13 @@ void register_shape_ops(std::vector<OpDescriptor>& v) {
   v.push_back(
       wire("dropout", "identity at inference", same_shape, {"p", "inplace"}, TpShard::Identity));
   v.push_back(wire("contiguous", "identity (layout only)", same_shape, {}, TpShard::Identity));
+  // Inserted by mapping.layer_reuse (sim/layer_reuse.hpp), never written in a graph file by
+  // hand: runs on the region's memory port (an engine), so the tensor is written to the
+  // device memory and read back; as a spatial block it would be a wire.
+  v.push_back(wire("layer_io",
+                   "a layer-reuse region's boundary: the tensor goes to off-chip memory and is "
+                   "read back for the next layer (mapping.layer_reuse)",
+                   same_shape, {"into", "from"}, TpShard::None));
   OpDescriptor sl = wire("slice", "elements [start, end) of dim", slice_shape,
                          {"dim", "start", "end"}, TpShard::None);
   sl.timing = slice_timing;
