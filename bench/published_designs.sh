@@ -9,7 +9,7 @@
 set -e
 B=${1:-build}
 LENGTHS=${2:-"32:32 64:64 128:128 256:256"}
-CONFIGS=${3:-"configs/gpt2_medium_spatial_u280.yaml configs/gpt2_dfx_1xu280.yaml configs/gpt2_dfx_2xu280.yaml configs/gpt2_dfx_4xu280.yaml configs/gpt2_dfx_1.5b_4xu280.yaml"}
+CONFIGS=${3:-"configs/gpt2_medium_spatial_u280.yaml configs/gpt2_medium_engines_u280.yaml configs/gpt2_dfx_1xu280.yaml configs/gpt2_dfx_2xu280.yaml configs/gpt2_dfx_4xu280.yaml configs/gpt2_dfx_1.5b_4xu280.yaml"}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 get() { grep "^$1," "$T/o/stats.csv" | cut -d, -f2 | tr -d '"'; }
@@ -32,8 +32,22 @@ for c in $CONFIGS; do
     ar=$(awk -F, -v tot="$(get total_cycles)" '
       /^nodes\.[^,]*\.allreduce\.[^,]*@r0\.(busy_cycles|stall_in_cycles),/ { s += $2 }
       END { printf "%.3f", (tot > 0) ? (s / tot) : 0 }' "$T/o/stats.csv")
-    printf '%s %s:%s ttft_us %s decode_tokens_per_s %s total_us %s allreduce_share %s%s wall %s s\n' \
+    # Time shares over the run (definitions in docs/published-designs.md "Reporting"):
+    # a layer-reuse region: waiting for parameters, KV-cache blocks streaming or waiting
+    # for memory (all layers); a shared-engine design: rank 0's core computing, waiting for
+    # its loads (weights and KV cache).
+    shares=$(awk -F, -v tot="$(get total_cycles)" '
+      /^layer_reuse\.exposed_fetch_share,/ { fetch = $2; reuse = 1 }
+      /^nodes\.[^,]*\.kv_cache\.(busy_cycles|stall_mem_cycles),/ { kv += $2 }
+      /^engines\.[^,]*0\.busy_cycles,/ { busy = $2; eng = 1 }
+      /^engines\.[^,]*0\.wait_load_cycles,/ { load = $2 }
+      END {
+        if (reuse) printf " fetch_wait_share %.3f kv_share %.3f", fetch, (tot > 0) ? kv / tot : 0
+        if (eng) printf " compute_share %.3f load_wait_share %.3f", busy / tot, load / tot
+      }' "$T/o/stats.csv")
+    printf '%s %s:%s ttft_us %s decode_tokens_per_s %s total_us %s allreduce_share %s%s prefill_limited_by "%s" decode_limited_by "%s"%s wall %s s\n' \
       "$(basename "$c" .yaml)" "$p" "$n" "$(get ttft_us)" "$(get decode_tokens_per_s)" \
-      "$(get total_us)" "$ar" "$slr" "$(awk "BEGIN{printf \"%.1f\", $e - $s}")"
+      "$(get total_us)" "$ar" "$shares" "$(get llm.phases.prefill.limited_by)" \
+      "$(get llm.phases.decode.limited_by)" "$slr" "$(awk "BEGIN{printf \"%.1f\", $e - $s}")"
   done
 done

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <iomanip>
 #include <map>
 #include <set>
 #include <sstream>
@@ -1240,7 +1241,47 @@ void System::Impl::llm_report(StatsTree& root) const {
       }
       b["engine"] = eng;
     }
+    // A layer-reuse region runs its layers one after another: each layer takes at least
+    // its slowest block's never-stalled cycles and, unless every layer stays resident, its
+    // largest block's parameter fetch over its port.
+    if (reuse.enabled()) {
+      double layer = 0, fetch = 0;
+      for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+        if (reuse.layer_of[i] != 0 || on_engine(i)) continue;
+        const OpTiming& t =
+            llm->node_timing[i][static_cast<std::size_t>(llm->node_timing_of[i][v])];
+        layer = std::max(layer, static_cast<double>(t.ideal_cycles()) * per0);
+        std::int64_t bytes = 0;
+        for (const auto& p : g.nodes[i].params)
+          if (p.shared_with.empty()) bytes += p.tensor.bytes();
+        if (reuse.weight_buffers < reuse.layers)
+          fetch = std::max(fetch, static_cast<double>((bytes + spec.mapping.reuse_port_bytes - 1) /
+                                                      spec.mapping.reuse_port_bytes) *
+                                      per0);
+      }
+      b["layer_reuse"] = static_cast<double>(reuse.layers) * std::max(layer, fetch);
+      b["layer_reuse_compute"] = static_cast<double>(reuse.layers) * layer;
+      b["layer_reuse_fetch"] = static_cast<double>(reuse.layers) * fetch;
+    }
     return b;
+  };
+  // A layer-reuse region bounds a phase through its parameter fetch when the phase's steps
+  // spent over half their time waiting for parameters (measured), else through its layers
+  // running one after another.
+  auto reuse_label = [&](const std::string& name, double simulated_us) {
+    std::size_t k = 0, n = 0;
+    while (k < phases->names.size() && phases->names[k] != name) ++k;
+    for (const int p : phases->of) n += static_cast<std::size_t>(p) == k ? 1 : 0;
+    const double exposed_us =
+        k < reuse_k.exposed_fetch_phase_ps.size() && n > 0
+            ? static_cast<double>(reuse_k.exposed_fetch_phase_ps[k]) / 1e6 / static_cast<double>(n)
+            : 0.0;
+    std::ostringstream o;
+    o << (exposed_us > 0.5 * simulated_us ? "layer reuse: parameter fetch"
+                                          : "layer reuse: the layers one after another")
+      << " (" << std::setprecision(3) << (simulated_us > 0 ? 100 * exposed_us / simulated_us : 0.0)
+      << " % of a step waiting for parameters)";
+    return o.str();
   };
   auto phase = [&](const std::string& name, std::size_t v0, std::size_t v1, double simulated_us,
                    double scale) {
@@ -1249,15 +1290,16 @@ void System::Impl::llm_report(StatsTree& root) const {
       for (const auto& [k, x] : bounds(v)) avg[k] += x / static_cast<double>(v1 - v0);
     auto& ph = L.child("phases").child(name);
     std::string worst = "compute";
-    for (const char* k : {"compute", "on_chip", "off_chip", "link", "engine"})
+    for (const char* k : {"compute", "on_chip", "off_chip", "link", "engine", "layer_reuse"})
       if (avg.count(k) && avg[k] > avg[worst]) worst = k;
     for (const auto& [k, x] : avg) ph.set(k + "_bound_us", x * scale / 1e6);
     ph.set("simulated_us", simulated_us);
     const double bound_us = avg[worst] * scale / 1e6;
-    const std::string label = worst == "on_chip"    ? "on-chip bandwidth"
-                              : worst == "off_chip" ? "off-chip bandwidth"
-                              : worst == "engine"   ? "shared engine"
-                                                    : worst;
+    const std::string label = worst == "on_chip"       ? "on-chip bandwidth"
+                              : worst == "off_chip"    ? "off-chip bandwidth"
+                              : worst == "engine"      ? "shared engine"
+                              : worst == "layer_reuse" ? reuse_label(name, simulated_us)
+                                                       : worst;
     ph.set("bound_us", bound_us);
     ph.set("bound", label);
     ph.set("bound_fraction", simulated_us > 0 ? bound_us / simulated_us : 0);
