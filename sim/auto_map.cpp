@@ -23,9 +23,21 @@ std::int64_t next_divisor(std::int64_t dim, std::int64_t p) {
 namespace {
 
 struct Knobs {
-  std::int64_t in = 1;   ///< last-dim lanes of every data input
-  std::int64_t out = 1;  ///< last-dim lanes of the output
+  std::int64_t in = 1;   ///< lanes of every data input (along its lane dim)
+  std::int64_t out = 1;  ///< lanes of the output
 };
+
+/// The extent of a port's lane dim: the channels of a channel-tiled activation (conv,
+/// pooling and the element-wise ops between them), else the last dim.
+std::int64_t lane_extent(const Shape& s, const PortTiling& current) {
+  return s.empty() ? 1 : s[lane_dim(s, current.tile)];
+}
+
+/// `lanes` along the lane dim the port has now (map_graph chose it; growth keeps it).
+std::vector<std::int64_t> lane_tile(const Shape& s, const PortTiling& current, std::int64_t lanes) {
+  if (s.size() >= 3 && lane_dim(s, current.tile) == 1) return channel_tile(s, lanes);
+  return {lanes};
+}
 
 /// Which knobs a node has: `coupled` ops keep input and output lanes equal.
 bool coupled(const Graph& g, const Node& n) {
@@ -36,8 +48,11 @@ bool coupled(const Graph& g, const Node& n) {
 
 /// Tiles for the knobs; false if a lane count does not divide a dim it must.
 bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k, NodeHw& hw) {
+  const std::vector<PortTiling> was_in = hw.in;
+  const PortTiling was_out = hw.out;
   hw.in.clear();
-  for (const auto& a : n.args) {
+  for (std::size_t i = 0; i < n.args.size(); ++i) {
+    const PortRef& a = n.args[i];
     const Shape& s = g.tensor_of(a).shape;
     // A KV cache feeds its context at its read port's width (the consumer buffers it whole).
     const Node* p = g.find_node(a.node);
@@ -45,13 +60,14 @@ bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k,
       hw.in.push_back(tile_port(s, default_tile(s, kv_port_lanes(ms, p->results[0]))));
       continue;
     }
-    const std::int64_t lanes = s.back() % k.in == 0 ? k.in : 1;  // broadcast operands (last dim 1)
-    if (s.back() % lanes != 0) return false;
-    hw.in.push_back(tile_port(s, {lanes}));
+    const PortTiling& cur = i < was_in.size() ? was_in[i] : PortTiling{};
+    const std::int64_t extent = lane_extent(s, cur);
+    const std::int64_t lanes = extent % k.in == 0 ? k.in : 1;  // broadcast operands (dim 1)
+    hw.in.push_back(tile_port(s, lane_tile(s, cur, lanes)));
   }
   const Shape& os = n.results[0].shape;
-  if (os.back() % k.out != 0) return false;
-  hw.out = tile_port(os, {k.out});
+  if (lane_extent(os, was_out) % k.out != 0) return false;
+  hw.out = tile_port(os, lane_tile(os, was_out, k.out));
   return true;
 }
 
@@ -127,10 +143,15 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
   // become the bottleneck do not stream one element per beat.
   const std::int64_t start_lanes = ms.default_parallelism;
   std::vector<Knobs> knobs(n);
+  auto in_extent = [&](std::size_t i) {
+    return lane_extent(g.tensor_of(g.nodes[i].args[0]).shape, m.nodes[i].hw.in[0]);
+  };
+  auto out_extent = [&](std::size_t i) {
+    return lane_extent(g.nodes[i].results[0].shape, m.nodes[i].hw.out);
+  };
   for (std::size_t i = 0; i < n; ++i) {
     const Node& nd = g.nodes[i];
-    const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(),
-                       out_dim = nd.results[0].shape.back();
+    const std::int64_t in_dim = in_extent(i), out_dim = out_extent(i);
     knobs[i].out = largest_divisor_at_most(out_dim, ops::of(nd).cls == OpClass::KvCache
                                                         ? kv_port_lanes(ms, nd.results[0])
                                                         : start_lanes);
@@ -165,8 +186,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     }
     const Node& nd = g.nodes[worst];
     std::vector<Knobs> cand;
-    const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(),
-                       out_dim = nd.results[0].shape.back();
+    const std::int64_t in_dim = in_extent(worst), out_dim = out_extent(worst);
     if (coupled(g, nd)) {
       const std::int64_t p =
           next_divisor(std::min(in_dim, out_dim) == in_dim ? in_dim : out_dim, knobs[worst].out);
@@ -195,8 +215,9 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     }
     if (!best.ok || best.cycles >= ev[worst].cycles) {
       saturated[worst] = true;
-      rep.stop_reason =
-          "slowest node '" + g.nodes[worst].name + "' cannot grow within the resources";
+      rep.stop_reason = "slowest node '" + g.nodes[worst].name +
+                        (cand.empty() ? "' cannot grow further (its lanes span its dims)"
+                                      : "' cannot grow within the resources");
       break;
     }
     history.emplace_back(worst, knobs[worst]);
