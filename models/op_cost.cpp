@@ -33,16 +33,11 @@ std::vector<std::int64_t> channel_tile(const Shape& s, std::int64_t lanes) {
 }
 
 bool is_channel_tile(const Shape& s, const std::vector<std::int64_t>& tile) {
-  if (s.size() < 2 || tile.size() + 1 < s.size()) return false;
-  const std::size_t c = tile.size() + 1 - s.size();  // tile index of dim 1
+  if (s.size() < 2 || tile.size() > s.size()) return false;
+  const std::size_t first = s.size() - tile.size();  // dim of tile[0]
   for (std::size_t i = 0; i < tile.size(); ++i)
-    if (i != c && tile[i] != 1) return false;
+    if (first + i != 1 && tile[i] != 1) return false;
   return true;
-}
-
-std::size_t lane_dim(const Shape& s, const std::vector<std::int64_t>& tile) {
-  if (s.empty()) return 0;
-  return s.size() >= 3 && is_channel_tile(s, tile) ? 1 : s.size() - 1;
 }
 
 PortTiling tile_port(const Shape& shape, const std::vector<std::int64_t>& par) {

@@ -31,12 +31,9 @@ std::int64_t largest_divisor_at_most(std::int64_t dim, std::int64_t cap);
 /// The tile of an [N, C, ...] activation streamed channel-parallel: `lanes` channels of
 /// one pixel per beat, {lanes, 1, ...} aligned to dims 1.. (rank >= 2).
 std::vector<std::int64_t> channel_tile(const Shape& s, std::int64_t lanes);
-/// True when `tile` (aligned to the trailing dims of `s`) splits only dim 1 (channels):
-/// every other entry is 1 and it reaches dim 1. Rank < 2: false.
+/// True when `tile` (aligned to the trailing dims of `s`) splits no dim but dim 1 (the
+/// channels): every other entry is 1 (one element per beat is both kinds). Rank < 2: false.
 bool is_channel_tile(const Shape& s, const std::vector<std::int64_t>& tile);
-/// The dim a port's lanes run along: 1 for a channel tile of a rank >= 3 tensor, else the
-/// last (the GEMM/row convention).
-std::size_t lane_dim(const Shape& s, const std::vector<std::int64_t>& tile);
 
 /// How a block's multipliers are bound (models/hls_blocks.hpp, docs/resource-model.md).
 enum class MulBinding {

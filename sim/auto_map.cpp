@@ -27,15 +27,15 @@ struct Knobs {
   std::int64_t out = 1;  ///< lanes of the output
 };
 
-/// The extent of a port's lane dim: the channels of a channel-tiled activation (conv,
-/// pooling and the element-wise ops between them), else the last dim.
-std::int64_t lane_extent(const Shape& s, const PortTiling& current) {
-  return s.empty() ? 1 : s[lane_dim(s, current.tile)];
+/// The extent of a port's lane dim: the channels (dim 1) of an activation streamed
+/// channel-parallel (conv, pooling and the element-wise ops between them), else the last.
+std::int64_t lane_extent(const Shape& s, bool channels) {
+  if (s.empty()) return 1;
+  return channels && s.size() >= 3 ? s[1] : s.back();
 }
 
-/// `lanes` along the lane dim the port has now (map_graph chose it; growth keeps it).
-std::vector<std::int64_t> lane_tile(const Shape& s, const PortTiling& current, std::int64_t lanes) {
-  if (s.size() >= 3 && lane_dim(s, current.tile) == 1) return channel_tile(s, lanes);
+std::vector<std::int64_t> lane_tile(const Shape& s, bool channels, std::int64_t lanes) {
+  if (channels && s.size() >= 3) return channel_tile(s, lanes);
   return {lanes};
 }
 
@@ -47,9 +47,8 @@ bool coupled(const Graph& g, const Node& n) {
 }
 
 /// Tiles for the knobs; false if a lane count does not divide a dim it must.
-bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k, NodeHw& hw) {
-  const std::vector<PortTiling> was_in = hw.in;
-  const PortTiling was_out = hw.out;
+bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k, bool channels,
+           NodeHw& hw) {
   hw.in.clear();
   for (std::size_t i = 0; i < n.args.size(); ++i) {
     const PortRef& a = n.args[i];
@@ -60,14 +59,12 @@ bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k,
       hw.in.push_back(tile_port(s, default_tile(s, kv_port_lanes(ms, p->results[0]))));
       continue;
     }
-    const PortTiling& cur = i < was_in.size() ? was_in[i] : PortTiling{};
-    const std::int64_t extent = lane_extent(s, cur);
-    const std::int64_t lanes = extent % k.in == 0 ? k.in : 1;  // broadcast operands (dim 1)
-    hw.in.push_back(tile_port(s, lane_tile(s, cur, lanes)));
+    const std::int64_t lanes = lane_extent(s, channels) % k.in == 0 ? k.in : 1;  // broadcast
+    hw.in.push_back(tile_port(s, lane_tile(s, channels, lanes)));
   }
   const Shape& os = n.results[0].shape;
-  if (lane_extent(os, was_out) % k.out != 0) return false;
-  hw.out = tile_port(os, lane_tile(os, was_out, k.out));
+  if (lane_extent(os, channels) % k.out != 0) return false;
+  hw.out = tile_port(os, lane_tile(os, channels, k.out));
   return true;
 }
 
@@ -77,9 +74,10 @@ struct Eval {
   bool ok = false;
 };
 
-Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, const Knobs& k) {
+Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, const Knobs& k,
+              bool channels) {
   Eval e;
-  if (!apply(ms, g, n, k, nm.hw)) return e;
+  if (!apply(ms, g, n, k, channels, nm.hw)) return e;
   try {
     nm.hw.weights_off_chip = false;
     const OpTiming t = op_timing(g, n, nm.hw);
@@ -143,11 +141,21 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
   // become the bottleneck do not stream one element per beat.
   const std::int64_t start_lanes = ms.default_parallelism;
   std::vector<Knobs> knobs(n);
+  // Channel lanes: conv and pooling, and the element-wise ops that follow them (the
+  // nodes are in topological order).
+  std::vector<bool> channels(n, false);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Node& nd = g.nodes[i];
+    const auto p = g.node_index.find(nd.args[0].node);
+    channels[i] =
+        ops::of(nd).channel_lanes || (coupled(g, nd) && g.tensor_of(nd.args[0]).shape.size() >= 3 &&
+                                      p != g.node_index.end() && channels[p->second]);
+  }
   auto in_extent = [&](std::size_t i) {
-    return lane_extent(g.tensor_of(g.nodes[i].args[0]).shape, m.nodes[i].hw.in[0]);
+    return lane_extent(g.tensor_of(g.nodes[i].args[0]).shape, channels[i]);
   };
   auto out_extent = [&](std::size_t i) {
-    return lane_extent(g.nodes[i].results[0].shape, m.nodes[i].hw.out);
+    return lane_extent(g.nodes[i].results[0].shape, channels[i]);
   };
   for (std::size_t i = 0; i < n; ++i) {
     const Node& nd = g.nodes[i];
@@ -168,7 +176,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
   }
   auto dev_of = [&](std::size_t i) { return static_cast<std::size_t>(m.nodes[i].device); };
   for (std::size_t i = 0; i < n; ++i) {
-    ev[i] = evaluate(ms, g, g.nodes[i], m.nodes[i], knobs[i]);
+    ev[i] = evaluate(ms, g, g.nodes[i], m.nodes[i], knobs[i], channels[i]);
     if (!ev[i].ok)
       throw InputError(g.file + ": node '" + g.nodes[i].name + "': no valid tiling with one lane");
     used += ev[i].res;
@@ -200,7 +208,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     Eval best;
     Knobs best_k;
     for (const auto& k : cand) {
-      const Eval e = evaluate(ms, g, nd, m.nodes[worst], k);
+      const Eval e = evaluate(ms, g, nd, m.nodes[worst], k, channels[worst]);
       if (!e.ok || !within(e.res, one_device) || !within(sub(used, ev[worst].res) += e.res, budget))
         continue;
       if (fixed_devices &&
@@ -233,7 +241,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
   auto set_all = [&](const std::vector<Knobs>& ks) {
     for (std::size_t i = 0; i < n; ++i) {
       NodeMap& nm = m.nodes[i];
-      apply(ms, g, g.nodes[i], ks[i], nm.hw);
+      apply(ms, g, g.nodes[i], ks[i], channels[i], nm.hw);
       nm.hw.weights_off_chip = nm.weights_fixed_off;
       nm.timing = op_timing(g, g.nodes[i], nm.hw);
       set_estimate(nm, estimate_node(g, g.nodes[i], nm.hw, nm.timing));

@@ -87,10 +87,10 @@ TEST(ConvTiling, ChannelTiles) {
   EXPECT_FALSE(is_channel_tile(x, {28}));         // a row of one channel
   EXPECT_FALSE(is_channel_tile(x, {8, 1, 2}));
   EXPECT_FALSE(is_channel_tile(x, {2, 8, 1, 1}));
-  EXPECT_EQ(lane_dim(x, {8, 1, 1}), 1u);
-  EXPECT_EQ(lane_dim(x, {28}), 3u);
+  EXPECT_FALSE(is_channel_tile(x, {1, 1, 1, 1, 1}));   // longer than the rank
+  EXPECT_TRUE(is_channel_tile(x, {1}));                // one element a beat: either kind
   EXPECT_TRUE(is_channel_tile({1, 16, 100}, {4, 1}));  // conv1d [N, C, L]
-  EXPECT_EQ(lane_dim({1, 512}, {8}), 1u);              // [N, C]: channels are the last dim
+  EXPECT_TRUE(is_channel_tile({1, 512}, {8}));         // [N, C]: channels are the last dim
   // 8 channels per beat: a beat is one pixel's 8 channels, so x takes 2·28·28 beats.
   EXPECT_EQ(tile_port(x, channel_tile(x, 8)).beats, 2 * 28 * 28);
 }
