@@ -50,8 +50,7 @@ bool coupled(const Graph& g, const Node& n) {
 bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k, bool channels,
            NodeHw& hw) {
   hw.in.clear();
-  for (std::size_t i = 0; i < n.args.size(); ++i) {
-    const PortRef& a = n.args[i];
+  for (const auto& a : n.args) {
     const Shape& s = g.tensor_of(a).shape;
     // A KV cache feeds its context at its read port's width (the consumer buffers it whole).
     const Node* p = g.find_node(a.node);
