@@ -26,6 +26,20 @@ std::int64_t largest_divisor_at_most(std::int64_t dim, std::int64_t cap) {
   return 1;
 }
 
+std::vector<std::int64_t> channel_tile(const Shape& s, std::int64_t lanes) {
+  std::vector<std::int64_t> t(s.size() >= 2 ? s.size() - 1 : 1, 1);
+  t[0] = lanes;
+  return t;
+}
+
+bool is_channel_tile(const Shape& s, const std::vector<std::int64_t>& tile) {
+  if (s.size() < 2 || tile.size() > s.size()) return false;
+  const std::size_t first = s.size() - tile.size();  // dim of tile[0]
+  for (std::size_t i = 0; i < tile.size(); ++i)
+    if (first + i != 1 && tile[i] != 1) return false;
+  return true;
+}
+
 PortTiling tile_port(const Shape& shape, const std::vector<std::int64_t>& par) {
   PortTiling t;
   t.tile = par;
@@ -144,10 +158,29 @@ void systolic_gemm_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTim
   }
 }
 
+namespace {
+std::string tile_str(const std::vector<std::int64_t>& t) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < t.size(); ++i) s += (i ? ", " : "") + std::to_string(t[i]);
+  return s + "]";
+}
+void need_channel_tile(const Node& n, const Shape& s, const PortTiling& p, const char* port) {
+  if (is_channel_tile(s, p.tile)) return;
+  if (s.size() < 2) fail(n, std::string(port) + " must be [N, C, ...]");
+  fail(n, std::string(port) + " tile " + tile_str(p.tile) + " of " + shape_to_string(s) +
+              " is not a channel tile: conv and pooling ports stream channel-parallel beats "
+              "(hw.parallelism " +
+              tile_str(channel_tile(s, largest_divisor_at_most(s[1], 8))) +
+              ": that many channels of one pixel per beat)");
+}
+}  // namespace
+
 void window_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t, std::int64_t kh,
                    std::int64_t pad, bool mac_datapath) {
   const Shape& x = g.tensor_of(n.args[0]).shape;
   const Shape& y = n.results[0].shape;
+  need_channel_tile(n, x, hw.in[0], "data_in_0");
+  need_channel_tile(n, y, hw.out, "data_out_0");
   t.engine = OpTiming::Engine::Rows;
   t.rows = y[0] * y[2];
   const std::int64_t in_per_row = ceil_div(t.in_beats[0], t.rows);
@@ -157,10 +190,21 @@ void window_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t,
   t.preload_beats[0] =
       std::min(t.in_beats[0], std::max<std::int64_t>(0, kh - 1 - pad) * in_row_beats);
   if (mac_datapath) {
-    const std::int64_t lanes = hw.in[0].elems_per_beat * hw.out.elems_per_beat;
-    t.macs_per_cycle = lanes;
-    t.row_cycles = std::max({ceil_div(t.macs, t.rows * lanes), in_per_row, out_per_row});
-    t.latency_cycles = ceil_log2(hw.in[0].elems_per_beat) + 3;
+    // MASE's convolution: the sliding window hands the compute core a kernel window of
+    // P_in-channel beats; each group of P_out output channels of a pixel accumulates
+    // kh·kw·(C_in/groups)/P_in dot products of P_in lanes (dp_acc's ACC_DEPTH with
+    // UNROLL_KERNEL_OUT = UNROLL_IN_C), then the next group (OUT_CHANNELS_DEPTH repeats).
+    const Shape& w = n.param("weight")->tensor.shape;
+    const std::int64_t cg = w[1];  // input channels per group
+    const std::int64_t window = shape_numel(w) / (w[0] * w[1]);
+    const std::int64_t p_in = std::min(hw.in[0].elems_per_beat, cg);
+    const std::int64_t p_out = hw.out.elems_per_beat;
+    const std::int64_t acc_cycles = window * ceil_div(cg, p_in);
+    const std::int64_t pixel_cycles = acc_cycles * ceil_div(y[1], p_out);
+    const std::int64_t row_pixels = y.size() > 3 ? y[3] : 1;
+    t.macs_per_cycle = p_in * p_out;
+    t.row_cycles = std::max({row_pixels * pixel_cycles, in_per_row, out_per_row});
+    t.latency_cycles = ceil_log2(p_in) + 3;
   } else {
     t.row_cycles = std::max(in_per_row, out_per_row);
     t.latency_cycles = 2;

@@ -28,6 +28,13 @@ PortTiling tile_port_padded(const Shape& shape, const std::vector<std::int64_t>&
 /// Largest divisor of `dim` that is <= `cap` (>= 1).
 std::int64_t largest_divisor_at_most(std::int64_t dim, std::int64_t cap);
 
+/// The tile of an [N, C, ...] activation streamed channel-parallel: `lanes` channels of
+/// one pixel per beat, {lanes, 1, ...} aligned to dims 1.. (rank >= 2).
+std::vector<std::int64_t> channel_tile(const Shape& s, std::int64_t lanes);
+/// True when `tile` (aligned to the trailing dims of `s`) splits no dim but dim 1 (the
+/// channels): every other entry is 1 (one element per beat is both kinds). Rank < 2: false.
+bool is_channel_tile(const Shape& s, const std::vector<std::int64_t>& tile);
+
 /// How a block's multipliers are bound (models/hls_blocks.hpp, docs/resource-model.md).
 enum class MulBinding {
   DspPacked,   ///< two ≤8-bit MACs per DSP48E2 sharing an operand (WP487); else 27×18 tiles
@@ -122,8 +129,11 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw);
 void gemm_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t);
 /// The same GEMM on the systolic core (models/systolic gemm_cycles, equal to the RTL).
 void systolic_gemm_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t);
-/// Sliding window over rows (conv, pool): rows = N·OH, a line buffer of kh−1−pad input
-/// rows read before the first output row; `mac_datapath`: a MAC array of in×out lanes.
+/// Sliding window over channel-tiled activations (conv, pool; MASE's convolution):
+/// rows = N·OH, a line buffer of kh−1−pad input rows read before the first output row.
+/// `mac_datapath`: a MAC array of P_in × P_out lanes (the input and output beats' channels)
+/// that spends kh·kw·⌈(C_in/groups)/P_in⌉ cycles per output beat and ⌈C_out/P_out⌉ output
+/// beats per pixel. Throws InputError if a port is not a channel tile.
 void window_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t, std::int64_t kh,
                    std::int64_t pad, bool mac_datapath);
 /// A row of `row_elems` elements buffered whole, then normalised (softmax, norms).

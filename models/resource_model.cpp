@@ -424,13 +424,18 @@ HlsLinearParams linear_params(const Graph& g, const Node& n, const NodeHw& hw, c
     q.row_par = std::max<std::int64_t>(1, lanes_out / q.n_par);
     q.k_depth = std::max<std::int64_t>(1, tin.shape.back() / q.k_par);
   } else {
-    q.k_par = hw.in[0].elems_per_beat;
+    // Channel-parallel MAC array (op_cost.cpp window_timing): P_in × P_out lanes, a
+    // group's dot product using at most C_in/groups of the input beat's channels; weights
+    // kh·kw·(C_in/groups)/P_in deep per lane pair, C_out/P_out output groups.
+    const std::int64_t cg = w ? w->tensor.shape[1] : hw.in[0].elems_per_beat;
+    q.k_par = std::min(hw.in[0].elems_per_beat, cg);
     q.n_par = lanes_out;
     q.row_par = 1;
     const std::int64_t outs = std::max<std::int64_t>(1, n.results[0].numel());
     q.k_depth = std::max<std::int64_t>(1, t.macs / outs / std::max<std::int64_t>(1, q.k_par));
   }
-  q.n_depth = std::max<std::int64_t>(1, out_last / std::max<std::int64_t>(1, q.n_par));
+  const std::int64_t n_extent = conv ? n.results[0].shape[1] : out_last;
+  q.n_depth = std::max<std::int64_t>(1, n_extent / std::max<std::int64_t>(1, q.n_par));
   q.bias = n.param("bias") != nullptr;
   q.weights_on_chip = w != nullptr && !hw.weights_off_chip;
   return q;

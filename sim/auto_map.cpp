@@ -23,9 +23,21 @@ std::int64_t next_divisor(std::int64_t dim, std::int64_t p) {
 namespace {
 
 struct Knobs {
-  std::int64_t in = 1;   ///< last-dim lanes of every data input
-  std::int64_t out = 1;  ///< last-dim lanes of the output
+  std::int64_t in = 1;   ///< lanes of every data input (along its lane dim)
+  std::int64_t out = 1;  ///< lanes of the output
 };
+
+/// The extent of a port's lane dim: the channels (dim 1) of an activation streamed
+/// channel-parallel (conv, pooling and the element-wise ops between them), else the last.
+std::int64_t lane_extent(const Shape& s, bool channels) {
+  if (s.empty()) return 1;
+  return channels && s.size() >= 3 ? s[1] : s.back();
+}
+
+std::vector<std::int64_t> lane_tile(const Shape& s, bool channels, std::int64_t lanes) {
+  if (channels && s.size() >= 3) return channel_tile(s, lanes);
+  return {lanes};
+}
 
 /// Which knobs a node has: `coupled` ops keep input and output lanes equal.
 bool coupled(const Graph& g, const Node& n) {
@@ -35,7 +47,8 @@ bool coupled(const Graph& g, const Node& n) {
 }
 
 /// Tiles for the knobs; false if a lane count does not divide a dim it must.
-bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k, NodeHw& hw) {
+bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k, bool channels,
+           NodeHw& hw) {
   hw.in.clear();
   for (const auto& a : n.args) {
     const Shape& s = g.tensor_of(a).shape;
@@ -45,13 +58,12 @@ bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k,
       hw.in.push_back(tile_port(s, default_tile(s, kv_port_lanes(ms, p->results[0]))));
       continue;
     }
-    const std::int64_t lanes = s.back() % k.in == 0 ? k.in : 1;  // broadcast operands (last dim 1)
-    if (s.back() % lanes != 0) return false;
-    hw.in.push_back(tile_port(s, {lanes}));
+    const std::int64_t lanes = lane_extent(s, channels) % k.in == 0 ? k.in : 1;  // broadcast
+    hw.in.push_back(tile_port(s, lane_tile(s, channels, lanes)));
   }
   const Shape& os = n.results[0].shape;
-  if (os.back() % k.out != 0) return false;
-  hw.out = tile_port(os, {k.out});
+  if (lane_extent(os, channels) % k.out != 0) return false;
+  hw.out = tile_port(os, lane_tile(os, channels, k.out));
   return true;
 }
 
@@ -61,9 +73,10 @@ struct Eval {
   bool ok = false;
 };
 
-Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, const Knobs& k) {
+Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, const Knobs& k,
+              bool channels) {
   Eval e;
-  if (!apply(ms, g, n, k, nm.hw)) return e;
+  if (!apply(ms, g, n, k, channels, nm.hw)) return e;
   try {
     nm.hw.weights_off_chip = false;
     const OpTiming t = op_timing(g, n, nm.hw);
@@ -127,10 +140,25 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
   // become the bottleneck do not stream one element per beat.
   const std::int64_t start_lanes = ms.default_parallelism;
   std::vector<Knobs> knobs(n);
+  // Channel lanes: conv and pooling, and the element-wise ops that follow them (the
+  // nodes are in topological order).
+  std::vector<bool> channels(n, false);
   for (std::size_t i = 0; i < n; ++i) {
     const Node& nd = g.nodes[i];
-    const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(),
-                       out_dim = nd.results[0].shape.back();
+    const auto p = g.node_index.find(nd.args[0].node);
+    channels[i] =
+        ops::of(nd).channel_lanes || (coupled(g, nd) && g.tensor_of(nd.args[0]).shape.size() >= 3 &&
+                                      p != g.node_index.end() && channels[p->second]);
+  }
+  auto in_extent = [&](std::size_t i) {
+    return lane_extent(g.tensor_of(g.nodes[i].args[0]).shape, channels[i]);
+  };
+  auto out_extent = [&](std::size_t i) {
+    return lane_extent(g.nodes[i].results[0].shape, channels[i]);
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    const Node& nd = g.nodes[i];
+    const std::int64_t in_dim = in_extent(i), out_dim = out_extent(i);
     knobs[i].out = largest_divisor_at_most(out_dim, ops::of(nd).cls == OpClass::KvCache
                                                         ? kv_port_lanes(ms, nd.results[0])
                                                         : start_lanes);
@@ -147,7 +175,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
   }
   auto dev_of = [&](std::size_t i) { return static_cast<std::size_t>(m.nodes[i].device); };
   for (std::size_t i = 0; i < n; ++i) {
-    ev[i] = evaluate(ms, g, g.nodes[i], m.nodes[i], knobs[i]);
+    ev[i] = evaluate(ms, g, g.nodes[i], m.nodes[i], knobs[i], channels[i]);
     if (!ev[i].ok)
       throw InputError(g.file + ": node '" + g.nodes[i].name + "': no valid tiling with one lane");
     used += ev[i].res;
@@ -165,8 +193,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     }
     const Node& nd = g.nodes[worst];
     std::vector<Knobs> cand;
-    const std::int64_t in_dim = g.tensor_of(nd.args[0]).shape.back(),
-                       out_dim = nd.results[0].shape.back();
+    const std::int64_t in_dim = in_extent(worst), out_dim = out_extent(worst);
     if (coupled(g, nd)) {
       const std::int64_t p =
           next_divisor(std::min(in_dim, out_dim) == in_dim ? in_dim : out_dim, knobs[worst].out);
@@ -180,7 +207,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     Eval best;
     Knobs best_k;
     for (const auto& k : cand) {
-      const Eval e = evaluate(ms, g, nd, m.nodes[worst], k);
+      const Eval e = evaluate(ms, g, nd, m.nodes[worst], k, channels[worst]);
       if (!e.ok || !within(e.res, one_device) || !within(sub(used, ev[worst].res) += e.res, budget))
         continue;
       if (fixed_devices &&
@@ -195,8 +222,9 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     }
     if (!best.ok || best.cycles >= ev[worst].cycles) {
       saturated[worst] = true;
-      rep.stop_reason =
-          "slowest node '" + g.nodes[worst].name + "' cannot grow within the resources";
+      rep.stop_reason = "slowest node '" + g.nodes[worst].name +
+                        (cand.empty() ? "' cannot grow further (its lanes span its dims)"
+                                      : "' cannot grow within the resources");
       break;
     }
     history.emplace_back(worst, knobs[worst]);
@@ -212,7 +240,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
   auto set_all = [&](const std::vector<Knobs>& ks) {
     for (std::size_t i = 0; i < n; ++i) {
       NodeMap& nm = m.nodes[i];
-      apply(ms, g, g.nodes[i], ks[i], nm.hw);
+      apply(ms, g, g.nodes[i], ks[i], channels[i], nm.hw);
       nm.hw.weights_off_chip = nm.weights_fixed_off;
       nm.timing = op_timing(g, g.nodes[i], nm.hw);
       set_estimate(nm, estimate_node(g, g.nodes[i], nm.hw, nm.timing));

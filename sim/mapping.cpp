@@ -31,6 +31,11 @@ std::vector<std::int64_t> default_tile(const Shape& s, std::int64_t cap) {
   return {largest_divisor_at_most(s.back(), cap)};
 }
 
+std::vector<std::int64_t> default_channel_tile(const Shape& s, std::int64_t cap) {
+  if (s.size() < 2) return default_tile(s, cap);
+  return channel_tile(s, largest_divisor_at_most(s[1], cap));
+}
+
 namespace {
 std::string fmt(double v) {
   std::ostringstream o;
@@ -599,8 +604,18 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
   const std::int64_t cap = ms.default_parallelism;
   const WeightPolicy weights = ms.weights;
   m.used.assign(devices.size(), Resources{});
-  for (const auto& in : g.inputs)
-    m.inputs.push_back(tile_port(in.tensor.shape, default_tile(in.tensor.shape, cap)));
+  // A graph input read by a conv or pooling node streams channel-parallel beats.
+  auto channel_input = [&](const std::string& name) {
+    for (const auto& n : g.nodes)
+      if (!n.args.empty() && n.args[0].node == name && ops::of(n).channel_lanes) return true;
+    return false;
+  };
+  for (const auto& in : g.inputs) {
+    const Shape& s = in.tensor.shape;
+    m.inputs.push_back(tile_port(s, s.size() >= 3 && channel_input(in.name)
+                                        ? default_channel_tile(s, cap)
+                                        : default_tile(s, cap)));
+  }
 
   auto producer_tiling = [&](const PortRef& r) -> const PortTiling& {
     for (std::size_t i = 0; i < g.inputs.size(); ++i)
@@ -646,6 +661,18 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
           lanes = all->second;
         else
           return;
+        // Channel-tiled ops (conv, pool) take the lanes over their channels (dim 1).
+        const Shape& ps = port == "data_out_0"
+                              ? n.results[0].shape
+                              : g.tensor_of(n.args.at(std::stoul(port.substr(8)))).shape;
+        if (rule->channel_lanes && ps.size() >= 2) {
+          if (ps[1] % lanes != 0)
+            throw InputError(sys.file + ": mapping.lanes: node '" + n.name + "' " + port + ": " +
+                             std::to_string(lanes) + " lanes do not divide its " +
+                             std::to_string(ps[1]) + " channels");
+          par[port] = channel_tile(ps, lanes);
+          return;
+        }
         par[port] = {1, lanes};
         from_config.insert(port);
       };
@@ -674,7 +701,14 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
     for (std::size_t p = 0; p < n.args.size(); ++p) {
       const Shape& s = g.tensor_of(n.args[p]).shape;
       auto it = par.find("data_in_" + std::to_string(p));
-      nm.hw.in.push_back(it != par.end() ? tile_port(s, it->second) : producer_tiling(n.args[p]));
+      if (it != par.end()) {
+        nm.hw.in.push_back(tile_port(s, it->second));
+      } else if (p == 0 && rule->channel_lanes &&
+                 !is_channel_tile(s, producer_tiling(n.args[p]).tile)) {
+        nm.hw.in.push_back(tile_port(s, default_channel_tile(s, cap)));  // width adapter
+      } else {
+        nm.hw.in.push_back(producer_tiling(n.args[p]));
+      }
     }
     const Shape& os = n.results[0].shape;
     auto it = par.find("data_out_0");
@@ -685,6 +719,8 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
                 rule->cls == OpClass::Wire) &&
                g.tensor_of(n.args[0]).shape == os) {
       nm.hw.out = tile_port(os, nm.hw.in[0].tile);
+    } else if (rule->channel_lanes) {
+      nm.hw.out = tile_port(os, default_channel_tile(os, cap));
     } else if (rule->cls == OpClass::KvCache) {
       nm.hw.out = tile_port(os, default_tile(os, kv_port_lanes(ms, n.results[0])));
     } else {

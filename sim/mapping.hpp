@@ -125,6 +125,9 @@ bool partition_fits(const Graph& g, const SystemSpec& s, const Mapping& m);
 /// The tiling a port gets when the graph gives none: [1, d] on the last dim with d the
 /// largest divisor <= cap.
 std::vector<std::int64_t> default_tile(const Shape& s, std::int64_t cap);
+/// The tiling of an activation streamed channel-parallel when the graph gives none:
+/// channel_tile with the largest divisor of the channels (dim 1) <= cap.
+std::vector<std::int64_t> default_channel_tile(const Shape& s, std::int64_t cap);
 
 /// Elements per beat of a KV-cache read port (mapping.kv_port_bytes at the tensor's
 /// precision, at least mapping.default_parallelism).

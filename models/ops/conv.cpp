@@ -1,5 +1,6 @@
 // Sliding-window ops over NCHW activations: conv2d (grouped and depthwise through
-// `groups`), max_pool2d, avg_pool2d.
+// `groups`), conv1d, max_pool2d, avg_pool2d, adaptive_avg_pool2d. Their ports stream
+// channel-parallel beats (channel_lanes; window_timing in models/op_cost.cpp).
 #include <algorithm>
 
 #include "models/ops/registry.hpp"
@@ -193,6 +194,7 @@ OpDescriptor pool_op(const char* name, const char* summary, bool is_max) {
   d.timing = pool_timing;
   d.resources = pool_resources;
   d.kernel = [is_max](const KernelCall& c) { fn::pool(c.n, *c.in[0], c.y, is_max); };
+  d.channel_lanes = true;
   return d;
 }
 
@@ -214,6 +216,7 @@ void register_conv_ops(std::vector<OpDescriptor>& v) {
   };
   c.kernel = [](const KernelCall& k) { fn::conv2d(k.g, k.n, *k.in[0], k.params, k.y); };
   c.weights_can_stream = true;
+  c.channel_lanes = true;
   v.push_back(c);
   OpDescriptor c1 = c;
   c1.name = "conv1d";

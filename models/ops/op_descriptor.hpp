@@ -59,6 +59,11 @@ struct OpDescriptor : OpSchema {
   /// The node's `weight` parameter may live off chip and stream through the block
   /// (linear, conv, embedding); otherwise weights are on-chip constants.
   bool weights_can_stream = false;
+  /// data_in_0 and data_out_0 are [N, C, ...] activations streamed channel-parallel: a beat
+  /// is `c` channels of one pixel, pixels in raster order (MASE's convolution template:
+  /// data_in_0[UNROLL_IN_C], sliding_window's row-then-channel order). The mapper tiles
+  /// them with channel_tile (models/op_cost.hpp); other tiles are an error.
+  bool channel_lanes = false;
   TpShard tp = TpShard::None;
   /// ALU operations per output element when the node runs on a shared engine's vector
   /// unit (models/engine_cost.hpp): one for element-wise ops; a pool counts its window,
