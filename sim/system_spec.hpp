@@ -78,6 +78,14 @@ struct SlrRule {
   std::string slr;
 };
 
+/// mapping.split: nodes matching `glob` become `ways` pieces (sim/split.hpp).
+enum class SplitBy { Columns, Rows };
+struct SplitRule {
+  std::string glob;
+  int ways = 2;
+  SplitBy by = SplitBy::Columns;
+};
+
 struct MappingSpec {
   std::string partition = "manual";  ///< manual | balanced | greedy (the effective choice)
   bool automatic = false;            ///< mapping.auto
@@ -93,6 +101,8 @@ struct MappingSpec {
   MulBinding binding = MulBinding::HlsDefault;                    ///< system.binding
   std::vector<std::pair<std::string, MulBinding>> binding_rules;  ///< mapping.binding
   double extrapolation_margin = 0.15;                             ///< mapping.extrapolation_margin
+  std::vector<SplitRule> split;  ///< mapping.split, in the order given; the first match wins
+  bool auto_split = true;        ///< mapping.auto_split (with mapping.auto)
 };
 
 struct SystolicSpec {
