@@ -285,6 +285,7 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
     double ps = std::numeric_limits<double>::infinity();
     std::string bottleneck;  ///< "node 'x' (op)" or "link a->b"
     std::string node;        ///< the bottleneck node's name ("" for a link)
+    std::string tiles;       ///< why the tile growth stopped
     Graph g;                 ///< the split graph
   };
   auto evaluate = [&](const std::vector<SplitRule>& rules) {
@@ -294,6 +295,7 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
       const Mapping m = map_graph(o.g, s);
       o.ps = m.estimated_bottleneck_ps;
       o.bottleneck = m.estimated_bottleneck;
+      o.tiles = m.auto_stop;
       if (o.bottleneck.rfind("node ", 0) == 0) {
         const Node& b = o.g.nodes[static_cast<std::size_t>(std::stoi(o.bottleneck.substr(5)))];
         o.node = b.name;
@@ -323,7 +325,12 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
       break;
     }
     const Node* b = best.g.find_node(best.node);
-    std::vector<std::vector<SplitRule>> cands;
+    struct Cand {
+      std::vector<SplitRule> rules;
+      std::size_t changed = 0;  ///< the rule this candidate adds or grows
+      std::int64_t dim = 0;     ///< the dimension it divides
+    };
+    std::vector<Cand> cands;
     // (a) More ways for a rule whose piece or gather the bottleneck is, or whose piece
     // holds it (outer splits of nested ones); for each name the last rule matching it
     // (rules apply in order).
@@ -339,7 +346,7 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
         if (d > 0 && d <= max_ways) {
           std::vector<SplitRule> t = rules;
           t[r].ways = static_cast<int>(d);
-          cands.push_back(t);
+          cands.push_back({t, r, dim});
         }
         break;
       }
@@ -362,27 +369,37 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
         }
       }
       for (const SplitBy by : {SplitBy::Columns, SplitBy::Rows}) {
-        const std::int64_t d = next_divisor(split_dim(*b, by), 1);
+        const std::int64_t dim = split_dim(*b, by), d = next_divisor(dim, 1);
         if (d > 0 && d <= max_ways) {
           std::vector<SplitRule> t = rules;
           t.push_back(SplitRule{glob, static_cast<int>(d), by});
-          cands.push_back(t);
+          cands.push_back({t, rules.size(), dim});
         }
       }
     }
     Outcome chosen;
     std::vector<SplitRule> chosen_rules;
-    for (const auto& trial : cands) {
-      Outcome o = evaluate(trial);
+    auto try_cand = [&](const Cand& c) {
+      Outcome o = evaluate(c.rules);
       std::string desc;
-      for (const auto& r : trial)
+      for (const auto& r : c.rules)
         desc += (desc.empty() ? "" : ", ") + r.glob + " " + std::to_string(r.ways) + " " +
                 to_string(r.by);
       rep.steps.push_back("[" + desc + "]: " + ps_text(o.ps) + ", bottleneck " + o.bottleneck);
-      if (o.ps < chosen.ps) chosen = std::move(o), chosen_rules = trial;
-    }
+      if (o.ps < chosen.ps) chosen = std::move(o), chosen_rules = c.rules;
+    };
+    for (const Cand& c : cands) try_cand(c);
+    // One step of look-ahead: more ways can help where the next step did not (more pieces
+    // take more of the shared resource budget before they take more devices).
+    if (!(chosen.ps < best.ps))
+      for (Cand c : cands) {
+        const std::int64_t d = next_divisor(c.dim, c.rules[c.changed].ways);
+        if (d <= 0 || d > max_ways) continue;
+        c.rules[c.changed].ways = static_cast<int>(d);
+        try_cand(c);
+      }
     if (cands.empty() || !(chosen.ps < best.ps)) {
-      rep.bound = best.bottleneck + " (" + ps_text(best.ps) + "); " +
+      rep.bound = best.bottleneck + " (" + ps_text(best.ps) + "; tiles: " + best.tiles + "); " +
                   (cands.empty()
                        ? "it does not split (further) within " + std::to_string(max_ways) + " ways"
                        : "splitting it further does not help");
