@@ -103,6 +103,10 @@ class Splitter {
       const Node& n = g_.nodes[i];
       for (std::size_t r = 0; r < rules_.size(); ++r) {
         if (fnmatch(rules_[r].glob.c_str(), n.name.c_str(), 0) != 0) continue;
+        // A pattern takes the nodes that split among those it matches; a plain name must
+        // name one.
+        const bool pattern = rules_[r].glob.find_first_of("*?[") != std::string::npos;
+        if (pattern && !splittable_op(n)) continue;
         used[r] = true;
         if (absorbed_.count(static_cast<int>(i))) break;  // split with its producer
         plan_node(static_cast<int>(i), r);
@@ -112,7 +116,8 @@ class Splitter {
     for (std::size_t r = 0; r < rules_.size(); ++r)
       if (!used[r])
         throw InputError(what_ + "[" + std::to_string(first_ + static_cast<int>(r)) + "].node: '" +
-                         rules_[r].glob + "' matches no node of " + g_.file);
+                         rules_[r].glob + "' matches no node of " + g_.file +
+                         " (a pattern matches only linear, matmul, bmm and conv2d nodes)");
   }
 
   void plan_node(int i, std::size_t r) {
