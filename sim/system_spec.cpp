@@ -169,6 +169,11 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
     rule.by = by == "rows" ? SplitBy::Rows : SplitBy::Columns;
     m.split.push_back(rule);
   }
+  if (!m.split.empty() && s.llm.enabled())
+    throw InputError(f +
+                     ": mapping.split: node splitting is for graphs run as inferences; an "
+                     "LLM run (workload.phase) splits its layers with mapping.parallelism: "
+                     "tensor (docs/llm.md)");
   m.auto_split = cfg.get_bool("mapping.auto_split");
   // An LLM pipeline over several devices without a placement is partitioned into
   // contiguous layers (docs/llm.md).
