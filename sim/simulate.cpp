@@ -375,7 +375,7 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     const bool search_splits = !llm.enabled() && spec.mapping.automatic &&
                                spec.mapping.auto_split && spec.mapping.split.empty() &&
                                spec.mapping.place.empty() && spec.devices.size() > 1 &&
-                               spec.engines.empty();
+                               spec.engines.empty() && !spec.simulation.functional;
     if (search_splits) auto_split = auto_splits(spec);
     const std::vector<SplitRule>& split_rules =
         search_splits ? auto_split.rules : spec.mapping.split;

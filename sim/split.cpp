@@ -321,10 +321,6 @@ Graph load_split_graph(const SystemSpec& s, const std::vector<SplitRule>& rules,
   if (report) *report = SplitReport{};
   if (rules.empty()) return load_graph(s.workload.graph_path, s.workload.dims);
   const std::string what = s.file + ": mapping.split";
-  if (s.llm.enabled())
-    throw InputError(what +
-                     ": node splitting is for graphs run as inferences; an LLM run "
-                     "splits its layers with mapping.parallelism: tensor (docs/llm.md)");
   if (s.simulation.functional)
     throw InputError(what +
                      ": functional mode reads data per node; split nodes have none "

@@ -46,7 +46,8 @@ YAML::Node split_graph(const YAML::Node& root, const Graph& g, const std::vector
 
 /// The workload graph of a non-LLM run with `rules` applied one after the other (none: the
 /// file as it is), so that a later rule may split an earlier one's pieces (`node@s*`).
-/// InputError for LLM runs or functional mode with splits (their data are per node).
+/// InputError in functional mode (its data are per node); LLM runs with splits are
+/// rejected when the configuration is read (sim/system_spec.cpp).
 Graph load_split_graph(const SystemSpec& s, const std::vector<SplitRule>& rules,
                        SplitReport* report = nullptr);
 
