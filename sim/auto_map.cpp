@@ -1,11 +1,17 @@
 #include "sim/auto_map.hpp"
 
+#include <fnmatch.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <limits>
+#include <set>
 
 #include "models/ops/registry.hpp"
 #include "sim/mapping.hpp"
+#include "sim/split.hpp"
 #include "workloads/error.hpp"
 
 namespace masesim {
@@ -268,6 +274,171 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
   rep.steps_undone = static_cast<int>(history.size() - lo);
   rep.stop_reason +=
       "; " + std::to_string(rep.steps_undone) + " steps undone so that the partition fits";
+  return rep;
+}
+
+}  // namespace masesim
+
+namespace masesim {
+
+namespace {
+
+/// The node a graph node of a split graph came from: `<name>@s<j>` -> name.
+std::string split_origin(const std::string& name) {
+  const auto at = name.rfind("@s");
+  if (at == std::string::npos || at + 2 >= name.size() ||
+      name.find_first_not_of("0123456789", at + 2) != std::string::npos)
+    return name;
+  std::string base = name.substr(0, at);
+  for (const char* tag : {".rows", ".cols"}) {
+    const std::string t = tag;
+    if (base.size() > t.size() && base.compare(base.size() - t.size(), t.size(), t) == 0)
+      return base.substr(0, base.size() - t.size());
+  }
+  return base;
+}
+
+std::string ps_text(double ps) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.4g us per inference", ps * 1e-6);
+  return b;
+}
+
+}  // namespace
+
+AutoSplitReport auto_splits(const SystemSpec& s) {
+  AutoSplitReport rep;
+  const int max_ways = static_cast<int>(std::min<std::size_t>(64, s.devices.size()));
+  struct Outcome {
+    double ps = std::numeric_limits<double>::infinity();
+    std::string bottleneck;  ///< "node 'x' (op)" or "link a->b"
+    std::string node;        ///< the bottleneck node's name ("" for a link)
+    std::string tiles;       ///< why the tile growth stopped
+    Graph g;                 ///< the split graph
+  };
+  auto evaluate = [&](const std::vector<SplitRule>& rules) {
+    Outcome o;
+    try {
+      o.g = load_split_graph(s, rules);
+      const Mapping m = map_graph(o.g, s);
+      o.ps = m.estimated_bottleneck_ps;
+      o.bottleneck = m.estimated_bottleneck;
+      o.tiles = m.auto_stop;
+      if (o.bottleneck.rfind("node ", 0) == 0) {
+        const Node& b = o.g.nodes[static_cast<std::size_t>(std::stoi(o.bottleneck.substr(5)))];
+        o.node = b.name;
+        o.bottleneck = "node '" + b.name + "' (" + b.op + ")";
+      }
+    } catch (const SimulationError& e) {
+      if (rules.empty()) throw;
+      o.bottleneck = std::string("does not fit: ") + e.what();
+    }
+    return o;
+  };
+  auto splittable = [](const Node* n) {
+    return n && (n->op == "linear" || n->op == "matmul" || n->op == "bmm" || n->op == "conv2d");
+  };
+  // The output dim a rule `by` divides on node `n`.
+  auto split_dim = [](const Node& n, SplitBy by) -> std::int64_t {
+    const Shape& os = n.results[0].shape;
+    if (n.op == "conv2d") return by == SplitBy::Columns ? os[1] : 0;
+    if (by == SplitBy::Rows) return os.size() >= 2 ? os[os.size() - 2] : 0;
+    return os.back();
+  };
+  std::vector<SplitRule> rules;
+  Outcome best = evaluate(rules);
+  for (int iter = 0; iter < 64; ++iter) {
+    if (best.node.empty()) {
+      rep.bound = best.bottleneck + " (" + ps_text(best.ps) + ")";
+      break;
+    }
+    const Node* b = best.g.find_node(best.node);
+    struct Cand {
+      std::vector<SplitRule> rules;
+      std::size_t changed = 0;  ///< the rule this candidate adds or grows
+      std::int64_t dim = 0;     ///< the dimension it divides
+    };
+    std::vector<Cand> cands;
+    // (a) More ways for a rule whose piece or gather the bottleneck is, or whose piece
+    // holds it (outer splits of nested ones); for each name the last rule matching it
+    // (rules apply in order).
+    std::set<std::size_t> grown;
+    for (std::string from = b->op == "cat" ? b->name : split_origin(b->name);;) {
+      for (std::size_t r = rules.size(); r-- > 0;) {
+        if (fnmatch(rules[r].glob.c_str(), from.c_str(), 0) != 0) continue;
+        const Node* p0 = best.g.find_node(from + "@s0");
+        if (!p0 || !grown.insert(r).second) break;
+        // The piece's own dim (a nested split's gather keeps the piece's shape).
+        const std::int64_t dim = split_dim(*p0, rules[r].by) * rules[r].ways;
+        const std::int64_t d = next_divisor(dim, rules[r].ways);
+        if (d > 0 && d <= max_ways) {
+          std::vector<SplitRule> t = rules;
+          t[r].ways = static_cast<int>(d);
+          cands.push_back({t, r, dim});
+        }
+        break;
+      }
+      const std::string up = split_origin(from);
+      if (up == from) break;
+      from = up;
+    }
+    // (b) Split the bottleneck node (with the pieces beside it: every "@s<j>" of its name
+    // generalised) two or more ways, by columns or by rows.
+    if (splittable(b)) {
+      std::string glob;
+      for (std::size_t i = 0; i < b->name.size(); ++i) {
+        glob += b->name[i];
+        if (b->name.compare(i, 2, "@s") == 0 && i + 2 < b->name.size() &&
+            std::isdigit(static_cast<unsigned char>(b->name[i + 2]))) {
+          glob += "s*";
+          i += 2;
+          while (i + 1 < b->name.size() && std::isdigit(static_cast<unsigned char>(b->name[i + 1])))
+            ++i;
+        }
+      }
+      for (const SplitBy by : {SplitBy::Columns, SplitBy::Rows}) {
+        const std::int64_t dim = split_dim(*b, by), d = next_divisor(dim, 1);
+        if (d > 0 && d <= max_ways) {
+          std::vector<SplitRule> t = rules;
+          t.push_back(SplitRule{glob, static_cast<int>(d), by});
+          cands.push_back({t, rules.size(), dim});
+        }
+      }
+    }
+    Outcome chosen;
+    std::vector<SplitRule> chosen_rules;
+    auto try_cand = [&](const Cand& c) {
+      Outcome o = evaluate(c.rules);
+      std::string desc;
+      for (const auto& r : c.rules)
+        desc += (desc.empty() ? "" : ", ") + r.glob + " " + std::to_string(r.ways) + " " +
+                to_string(r.by);
+      rep.steps.push_back("[" + desc + "]: " + ps_text(o.ps) + ", bottleneck " + o.bottleneck);
+      if (o.ps < chosen.ps) chosen = std::move(o), chosen_rules = c.rules;
+    };
+    for (const Cand& c : cands) try_cand(c);
+    // One step of look-ahead: more ways can help where the next step did not (more pieces
+    // take more of the shared resource budget before they take more devices).
+    if (!(chosen.ps < best.ps))
+      for (Cand c : cands) {
+        const std::int64_t d = next_divisor(c.dim, c.rules[c.changed].ways);
+        if (d <= 0 || d > max_ways) continue;
+        c.rules[c.changed].ways = static_cast<int>(d);
+        try_cand(c);
+      }
+    if (cands.empty() || !(chosen.ps < best.ps)) {
+      rep.bound = best.bottleneck + " (" + ps_text(best.ps) + "; tiles: " + best.tiles + "); " +
+                  (cands.empty()
+                       ? "it does not split (further) within " + std::to_string(max_ways) + " ways"
+                       : "splitting it further does not help");
+      break;
+    }
+    best = std::move(chosen);
+    rules = chosen_rules;
+    rep.rules = rules;
+  }
+  if (rep.bound.empty())
+    rep.bound = best.bottleneck + " (" + ps_text(best.ps) + "); the search stopped after 64 splits";
   return rep;
 }
 

@@ -27,6 +27,22 @@ struct AutoMapReport {
 AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m,
                                bool fixed_devices = false);
 
+struct AutoSplitReport {
+  std::vector<SplitRule> rules;    ///< the splits chosen (empty: none helps)
+  std::string bound;               ///< what bounds the throughput, in words
+  std::vector<std::string> steps;  ///< one line per split tried
+};
+
+/// mapping.auto with mapping.auto_split and more than one device (no mapping.split given):
+/// while the partitioner's bottleneck is a node that splits (linear, matmul, bmm, conv2d,
+/// or a piece of one), split that node more ways — by columns when its output columns
+/// allow (the weights divide too), else by rows — map again (tiles and partition), and
+/// keep the split if the partitioner's time per inference fell. Stops at the first
+/// bottleneck that is a link, a node that does not split (or cannot split further: the
+/// ways must divide the dimension and stay <= 64 and <= the devices), or a split that does
+/// not help; `bound` names it. Kernel-free; every candidate is a full map_graph.
+AutoSplitReport auto_splits(const SystemSpec& s);
+
 /// Smallest divisor of `dim` that is >= 2·p, else the smallest one > p; 0 if none.
 std::int64_t next_divisor(std::int64_t dim, std::int64_t p);
 

@@ -199,6 +199,22 @@ const std::vector<KeyDecl>& config_keys() {
        "",
        "manual placement overrides: {node-name glob: device name}",
        {}},
+      {"mapping.split",
+       KeyType::Any,
+       "[]",
+       "",
+       "node splitting: list of {node: GLOB, ways: K (2..64, at most the devices), by: columns "
+       "(output columns/channels, gathered by a cat) | rows (the input's rows, weights on every "
+       "piece)}; linear, matmul, bmm and conv2d nodes and the element-wise nodes that follow "
+       "them alone (docs/partitioning.md)",
+       {}},
+      {"mapping.auto_split",
+       KeyType::Bool,
+       "true",
+       "",
+       "mapping.auto: split the bottleneck node over idle devices while that raises the "
+       "partitioner's throughput (docs/partitioning.md)",
+       {}},
       {"mapping.slr",
        KeyType::Any,
        "{}",

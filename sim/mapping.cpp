@@ -146,6 +146,7 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
   m.estimated_bottleneck_ps = r.bottleneck_ps;
   m.estimated_bottleneck = r.bottleneck;
   m.notes = r.notes;
+  m.idle_reason = r.idle_reason;
 }
 
 }  // namespace

@@ -69,7 +69,10 @@ struct Mapping {
   double estimated_bottleneck_ps = 0;  ///< partitioner's analytic time per inference (0: manual)
   std::string estimated_bottleneck;    ///< "node X" / "link a->b"
   std::vector<std::string> notes;
-  bool automatic = false;  ///< mapping.auto chose the tilings
+  std::string idle_reason;          ///< the balanced partitioner's, when it leaves devices idle
+  std::vector<std::string> splits;  ///< "node: K ways by columns|rows" (mapping.split / auto)
+  std::string scale_bound;          ///< mapping.auto's split search: what stopped it
+  bool automatic = false;           ///< mapping.auto chose the tilings
   int auto_steps = 0;
   std::string auto_stop;
   /// Shared engines: which nodes run on which engine, in which order, with which tiles.

@@ -465,6 +465,21 @@ PartResult partition_balanced(const std::vector<PartNode>& nodes,
   if (r.bottleneck_ps != best)
     throw std::logic_error("partition: DP and evaluation disagree (" + num(best) + " vs " +
                            num(r.bottleneck_ps) + ")");
+  if (best_k < num_dev) {
+    // More stages cannot lower a bottleneck that is one node (a stage of one node at
+    // least) or the traffic of one cut; say which, so the user can split it.
+    std::string what = r.bottleneck;
+    if (r.bottleneck.rfind("node ", 0) == 0) {
+      const int v = std::stoi(r.bottleneck.substr(5));
+      what = node_label(nodes, v) + ", one node that one device runs (split it: mapping.split)";
+    } else {
+      what += " (the bytes crossing that cut)";
+    }
+    r.idle_reason = std::to_string(num_dev - best_k) + " of " + std::to_string(num_dev) +
+                    " devices idle: more pipeline stages would not lower the bottleneck " +
+                    num(best) + " ps per inference, set by " + what;
+    r.notes.push_back(r.idle_reason);
+  }
   return r;
 }
 

@@ -58,6 +58,8 @@ struct PartResult {
   double bottleneck_ps = 0;        ///< time per inference of the slowest stage or link
   std::string bottleneck;          ///< "node X" or "link a->b"
   std::vector<std::string> notes;  ///< one line per stage, plus warnings
+  /// partition_balanced with devices left idle: why more stages would not help ("" else).
+  std::string idle_reason;
 };
 
 /// Minimises the bottleneck (max over stages of max(stage time, time of the link leaving

@@ -14,12 +14,14 @@
 #include <map>
 #include <sstream>
 
+#include "sim/auto_map.hpp"
 #include "sim/config.hpp"
 #include "sim/device_types.hpp"
 #include "sim/layer_reuse.hpp"
 #include "sim/llm.hpp"
 #include "sim/mapping.hpp"
 #include "sim/sha256.hpp"
+#include "sim/split.hpp"
 #include "sim/stats.hpp"
 #include "sim/system.hpp"
 #include "workloads/error.hpp"
@@ -369,10 +371,19 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     const SystemSpec spec = load_system_spec(cfg);  // the last read of the configuration
     const LlmSpec& llm = spec.llm;
     const auto& devices = spec.devices;
-    const Graph g =
-        insert_layer_io(llm.enabled() ? load_llm_graph(spec)
-                                      : load_graph(spec.workload.graph_path, spec.workload.dims),
-                        spec);
+    // Node splits: mapping.split as given, or chosen by mapping.auto (auto_splits).
+    AutoSplitReport auto_split;
+    const bool search_splits = !llm.enabled() && spec.mapping.automatic &&
+                               spec.mapping.auto_split && spec.mapping.split.empty() &&
+                               spec.mapping.place.empty() && spec.devices.size() > 1 &&
+                               spec.engines.empty() && !spec.simulation.functional;
+    if (search_splits) auto_split = auto_splits(spec);
+    const std::vector<SplitRule>& split_rules =
+        search_splits ? auto_split.rules : spec.mapping.split;
+    SplitReport split_report;
+    const Graph g = insert_layer_io(
+        llm.enabled() ? load_llm_graph(spec) : load_split_graph(spec, split_rules, &split_report),
+        spec);
     StatsTree stats;
     stats.set("schema_version", kStatsSchemaVersion);
     provenance_stats(stats, cfg, vm["config"].as<std::string>(), spec.workload.graph_path);
@@ -411,6 +422,15 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     if (vm.count("trace")) check_writable_file("--trace", vm["trace"].as<std::string>());
     if (!sim_opts.vcd_path.empty()) check_writable_file("--vcd", sim_opts.vcd_path);
     Mapping mapping = map_graph(g, spec);
+    for (const auto& sp : split_report.splits)
+      mapping.splits.push_back(sp.node + ": " + std::to_string(sp.ways) + " ways by " +
+                               to_string(sp.by));
+    for (const auto& note : split_report.notes) mapping.notes.push_back("split: " + note);
+    check_split_routes(g, spec, mapping, split_report);
+    if (search_splits) {
+      mapping.scale_bound = auto_split.bound;
+      for (const auto& step : auto_split.steps) mapping.notes.push_back("auto split: " + step);
+    }
     std::unique_ptr<LlmPlan> plan;
     if (llm.enabled()) {
       plan = std::make_unique<LlmPlan>(plan_llm(g, spec, mapping));

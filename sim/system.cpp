@@ -1624,6 +1624,14 @@ RunSummary System::report(StatsTree& root) const {
   std::set<int> used_devices;
   for (const auto& nm : I.m.nodes) used_devices.insert(nm.device);
   mp.set("devices_used", static_cast<std::int64_t>(used_devices.size()));
+  if (!I.m.idle_reason.empty()) mp.set("idle_devices_reason", I.m.idle_reason);
+  mp.set("split_nodes", static_cast<std::int64_t>(I.m.splits.size()));
+  if (!I.m.splits.empty()) {
+    std::string list;
+    for (const auto& sp : I.m.splits) list += (list.empty() ? "" : "; ") + sp;
+    mp.set("splits", list);
+  }
+  if (!I.m.scale_bound.empty()) mp.set("scale_bound", I.m.scale_bound);
   std::int64_t n_extrapolated = 0;
   for (const auto& nm : I.m.nodes) n_extrapolated += nm.estimate.extrapolated ? 1 : 0;
   mp.set("extrapolated_nodes", n_extrapolated);
@@ -1812,6 +1820,12 @@ std::string format_summary(const StatsTree& s) {
   else
     o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound")
       << "-bound, " << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
+  if (!s.get("mapping.splits").empty())
+    o << "  splits       " << s.get("mapping.splits") << "\n";
+  if (!s.get("mapping.scale_bound").empty())
+    o << "  scaling      bound: " << s.get("mapping.scale_bound") << "\n";
+  if (!s.get("mapping.idle_devices_reason").empty())
+    o << "  devices      " << s.get("mapping.idle_devices_reason") << "\n";
   if (const StatsTree* E = s.find_child("engines"))
     for (const auto& name : E->child_names()) {
       const StatsTree& e = *E->find_child(name);

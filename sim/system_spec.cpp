@@ -175,6 +175,40 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
   if (!m.reuse_layers.empty() && m.reuse_layers.find("{i}") == std::string::npos)
     throw InputError(f + ": mapping.layer_reuse.layers: '" + m.reuse_layers +
                      "' has no {i} (the place of the layer index in the node names)");
+  const YAML::Node split = cfg.get_node("mapping.split");
+  if (!split.IsSequence() && !(split.IsMap() && split.size() == 0))
+    throw InputError(f +
+                     ": mapping.split: expected a list of {node: GLOB, ways: K, by: "
+                     "columns|rows}");
+  for (std::size_t k = 0; split.IsSequence() && k < split.size(); ++k) {
+    const std::string at = "mapping.split[" + std::to_string(k) + "]";
+    const YAML::Node r = split[k];
+    if (!r.IsMap()) throw InputError(f + ": " + at + ": expected {node: GLOB, ways: K, by: ...}");
+    yaml::check_keys(f, r, at, {"node", "ways", "by"});
+    SplitRule rule;
+    rule.glob = yaml::as_string(f, yaml::require(f, r, at, "node"), at + ".node");
+    const std::int64_t ways = yaml::as_int(f, yaml::require(f, r, at, "ways"), at + ".ways");
+    if (ways < 2 || ways > 64)
+      throw InputError(f + ": " + at + ".ways: " + std::to_string(ways) + " (node '" + rule.glob +
+                       "'): expected 2..64 (a gather takes at most 64 inputs)");
+    if (ways > static_cast<std::int64_t>(s.devices.size()))
+      throw InputError(f + ": " + at + ".ways: node '" + rule.glob + "' split " +
+                       std::to_string(ways) + " ways, but system.devices has only " +
+                       std::to_string(s.devices.size()) + " device(s)");
+    rule.ways = static_cast<int>(ways);
+    const std::string by = r["by"] ? yaml::as_string(f, r["by"], at + ".by") : "columns";
+    if (by != "columns" && by != "rows")
+      throw InputError(f + ": " + at + ".by: '" + by + "' (node '" + rule.glob +
+                       "'): expected columns or rows" + did_you_mean(by, {"columns", "rows"}));
+    rule.by = by == "rows" ? SplitBy::Rows : SplitBy::Columns;
+    m.split.push_back(rule);
+  }
+  if (!m.split.empty() && s.llm.enabled())
+    throw InputError(f +
+                     ": mapping.split: node splitting is for graphs run as inferences; an "
+                     "LLM run (workload.phase) splits its layers with mapping.parallelism: "
+                     "tensor (docs/llm.md)");
+  m.auto_split = cfg.get_bool("mapping.auto_split");
   // An LLM pipeline over several devices without a placement is partitioned into
   // contiguous layers (docs/llm.md).
   if (s.llm.enabled() && s.llm.parallelism == "pipeline" && s.devices.size() > 1 &&

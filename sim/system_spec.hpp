@@ -84,6 +84,14 @@ struct LaneRule {
   std::map<std::string, std::int64_t> ports;
 };
 
+/// mapping.split: nodes matching `glob` become `ways` pieces (sim/split.hpp).
+enum class SplitBy { Columns, Rows };
+struct SplitRule {
+  std::string glob;
+  int ways = 2;
+  SplitBy by = SplitBy::Columns;
+};
+
 struct MappingSpec {
   std::string partition = "manual";  ///< manual | balanced | greedy (the effective choice)
   bool automatic = false;            ///< mapping.auto
@@ -105,6 +113,8 @@ struct MappingSpec {
   std::string reuse_layers;
   std::int64_t reuse_weight_buffers = 2;
   std::int64_t reuse_port_bytes = 64;
+  std::vector<SplitRule> split;  ///< mapping.split, in the order given; the first match wins
+  bool auto_split = true;        ///< mapping.auto_split (with mapping.auto)
 };
 
 struct SystolicSpec {

@@ -31,12 +31,14 @@
 #include <unordered_map>
 
 #include "models/ops/registry.hpp"
+#include "sim/graph_rewrite.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
 
 namespace masesim {
 namespace {
 
+using rewrite::make_node;
 using yaml::as_int;
 using yaml::as_string;
 using yaml::where;
@@ -701,34 +703,8 @@ class Rewriter {
     return name;
   }
 
-  static YAML::Node make_node(const std::string& name, const std::string& op,
-                              const std::vector<std::string>& args, const YAML::Node& attrs,
-                              const YAML::Node& shape, const YAML::Node& precision,
-                              const std::string& dev) {
-    YAML::Node y(YAML::NodeType::Map);
-    y["name"] = name;
-    y["op"] = op;
-    YAML::Node a(YAML::NodeType::Map);
-    for (std::size_t k = 0; k < args.size(); ++k) a["data_in_" + std::to_string(k)] = args[k];
-    y["args"] = a;
-    if (attrs.IsMap()) y["attrs"] = attrs;
-    YAML::Node d0(YAML::NodeType::Map);
-    d0["shape"] = shape;
-    d0["precision"] = YAML::Clone(precision);
-    YAML::Node res(YAML::NodeType::Map);
-    res["data_out_0"] = d0;
-    y["results"] = res;
-    YAML::Node hw(YAML::NodeType::Map);
-    hw["device"] = dev;
-    y["hw"] = hw;
-    return y;
-  }
-
-  // Scalars are assigned as text: yaml-cpp encodes an integer through a temporary node
-  // (its own memory, merged into the tree), several times slower than setting the text.
   static void divide(YAML::Node seq, std::size_t k, std::int64_t t) {
-    YAML::Node e = seq[k];
-    e = std::to_string(e.as<std::int64_t>() / t);
+    rewrite::set_dim(seq, k, seq[k].as<std::int64_t>() / t);
   }
 
   YAML::Node copy_node(int i, int g) {

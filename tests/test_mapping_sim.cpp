@@ -100,8 +100,12 @@ SimRun run_linear(const std::string& node_weights, const std::string& sets) {
   return run_simulate({{"g.yaml", linear_graph(node_weights)}, {"c.yaml", cfg}}, "c.yaml", sets);
 }
 
+// mapping.auto without its split search, which would split fc over the two devices (its
+// weights stream from off chip: two devices' memories read half each; see
+// AutoSplitKeepsTheOffChipPlacementInEveryPiece).
 const char* const kPlacers[] = {"mapping.partition=manual", "mapping.partition=balanced",
-                                "mapping.partition=greedy", "mapping.auto=true"};
+                                "mapping.partition=greedy",
+                                "mapping.auto=true --set mapping.auto_split=false"};
 
 // The weights fit on chip easily, so any partitioner left to itself keeps them there; an
 // explicit off-chip placement must survive: each inference reads the 2048 weight bytes
@@ -128,6 +132,22 @@ TEST(MappingSim, NodeWeightsOffChipIsKeptByEveryPartitioner) {
 TEST(MappingSim, NodeWeightsOffChipIsKeptByMappingWeightsAuto) {
   for (const std::string p : kPlacers)
     expect_off_chip(run_linear("off_chip", "--set mapping.weights=auto --set " + p), p);
+}
+
+// The split search keeps the explicit placement: fc becomes two pieces of 16 output
+// features, one per device, each reading its 16 x 64 = 1024 weight bytes per inference
+// from its own device's memory; the gather keeps the name fc.
+TEST(MappingSim, AutoSplitKeepsTheOffChipPlacementInEveryPiece) {
+  const SimRun r = run_linear("off_chip", "--set mapping.auto=true");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("mapping.splits"), "fc: 2 ways by columns");
+  EXPECT_EQ(r.str("nodes.fc.op"), "cat");
+  EXPECT_NE(r.str("nodes.fc@s0.device"), r.str("nodes.fc@s1.device"));
+  for (const std::string p : {"fc@s0", "fc@s1"}) {
+    EXPECT_EQ(r.str("nodes." + p + ".weights"), "off_chip") << p;
+    EXPECT_EQ(r.num("nodes." + p + ".weight_bytes_read"), 1024 * kInferences) << p;
+  }
+  EXPECT_FALSE(r.str("mapping.scale_bound").empty());
 }
 
 // The control: without an off-chip placement every partitioner keeps these weights on chip.

@@ -162,7 +162,8 @@ TEST(Sim, AutoMappingBeatsGreedyOnOpt125m) {
                              "/workloads/graphs/opt125m_int8.json --set workload.dims.seq=16 " +
                              "--set workload.inferences=2";
   const auto autom = run_simulate(files, "c.yaml", common + " --set mapping.auto=true");
-  const auto greedy = run_simulate(files, "c.yaml", common + " --set mapping.partition=greedy");
+  const auto greedy = run_simulate(
+      files, "c.yaml", common + " --set mapping.auto=false --set mapping.partition=greedy");
   ASSERT_EQ(autom.exit_code, 0) << autom.stderr_text;
   ASSERT_EQ(greedy.exit_code, 0) << greedy.stderr_text;
   EXPECT_EQ(autom.str("mapping.auto"), "true");

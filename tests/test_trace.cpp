@@ -329,7 +329,7 @@ TEST(TraceCli, PipelinedRunRendersWithoutOverlaps) {
       run_simulate({{"c.yaml", read_file(kSrc + "/configs/opt125m_4xu250_ring.yaml")}}, "c.yaml",
                    "--set workload.graph=" + kSrc +
                        "/workloads/graphs/opt125m_int8.json --set workload.dims.seq=16 "
-                       "--trace " +
+                       "--set mapping.auto=false --trace " +
                        dir + "/t.json");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   const Timeline tl = read_timeline(read_file(dir + "/t.json"));

@@ -18,6 +18,8 @@ METRIC_COLUMNS = (
     # LLM runs (workload.phase); empty otherwise.
     + ["ttft_us", "tpot_us", "tpot_p99_us", "tokens_per_s", "decode_tokens_per_s",
        "kv_cache_bytes_per_sequence", "decode_bound", "decode_limited_by"]
+    # mapping.auto's split search: what bounds the throughput (empty without it).
+    + ["scale_bound", "split_nodes"]
 )
 STATUS_COLUMNS = ["status", "exit_code"]
 TAIL_COLUMNS = ["error"]
@@ -78,6 +80,9 @@ def summarise(stats):
     dec = ((stats.get("llm") or {}).get("phases") or {}).get("decode") or {}
     row["decode_bound"] = str(dec.get("bound", ""))
     row["decode_limited_by"] = str(dec.get("limited_by", "")).split(" (")[0]
+    mp = stats.get("mapping") or {}
+    row["scale_bound"] = str(mp.get("scale_bound", ""))
+    row["split_nodes"] = fmt_num(mp.get("split_nodes", ""))
     b = stats.get("bottleneck") or {}
     row["bottleneck_node"] = str(b.get("node", ""))
     row["bottleneck_bound"] = str(b.get("bound", ""))
