@@ -42,7 +42,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mase_graph_common import (INDEX_PRECISION, SAMPLE_A, SAMPLE_B,  # noqa: E402,F401
                                GraphError, QuantConfig, add_quant_args, apply_quant,
                                first_difference, fuse_patterns, merge_samples, nearest, parse_dims,
-                               parse_input_spec, quant_from_args, sample_dims, write_graph)
+                               parse_input_spec, quant_from_args, sample_dims, write_graph,
+                               add_moe_args, apply_moe_args)
 
 IMPLICIT_OPS = {"view", "reshape", "flatten", "permute", "transpose", "dropout", "contiguous"}
 
@@ -1570,6 +1571,7 @@ def main(argv=None):
     ap.add_argument("--regen", metavar="DIR", help="write all committed graphs "
                     "(workloads/graphs/*.json made by this script) into DIR and exit")
     add_quant_args(ap)
+    add_moe_args(ap)
     ap.add_argument("--dims", default=None,
                     help="default dim values written to the graph, e.g. batch=1,seq=128 "
                     "(--model: default batch=1,seq=128 for the dims the model has; --module: "
@@ -1621,6 +1623,7 @@ def main(argv=None):
             g = export_zoo(a.model, qc, dims)
             if a.name:
                 g["name"] = a.name
+        apply_moe_args(g, a)
         write_graph(g, a.out)
         if a.data:
             try:

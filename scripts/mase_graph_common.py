@@ -266,6 +266,60 @@ def add_quant_args(ap):
     return q
 
 
+def add_moe_args(ap):
+    """Routing of the graph's moe_experts nodes (both exporters; docs/graph-format.md)."""
+    ap.add_argument("--routing", metavar="RULE",
+                    help="tokens per expert of every moe_experts node: balanced (default), "
+                    "seeded[:SEED] (each token draws top_k experts from a seeded stream) or "
+                    "load:W0,W1,... (integer weights, one per expert)")
+    ap.add_argument("--expert-parallel", type=int, metavar="P",
+                    help="expert datapaths of every moe_experts node (default 1)")
+
+
+def apply_moe_args(graph, a):
+    """Sets the routing attributes of every moe_experts node from --routing and
+    --expert-parallel; GraphError on a bad value."""
+    attrs = {}
+    r = getattr(a, "routing", None)
+    if r:
+        rule, _, arg = r.partition(":")
+        try:
+            if rule == "balanced" and not arg:
+                attrs["routing"] = "balanced"
+            elif rule == "seeded":
+                attrs.update(routing="seeded", routing_seed=int(arg or 0))
+            elif rule == "load" and arg:
+                attrs.update(routing="load", expert_load=[int(w) for w in arg.split(",")])
+            else:
+                raise ValueError
+        except ValueError:
+            raise GraphError(f"--routing '{r}': expected balanced, seeded[:SEED] or "
+                             f"load:W0,W1,... (integers)") from None
+    p = getattr(a, "expert_parallel", None)
+    if p is not None:
+        if p < 1:
+            raise GraphError(f"--expert-parallel must be at least 1, got {p}")
+        attrs["expert_parallel"] = p
+    if not attrs:
+        return
+    moe = [n for n in graph["nodes"] if n["op"] == "moe_experts"]
+    if not moe:
+        raise GraphError("--routing/--expert-parallel given, but the graph has no moe_experts "
+                         "node")
+    for n in moe:
+        experts = n["params"]["w1"]["shape"][0]
+        if "expert_load" in attrs and len(attrs["expert_load"]) != experts:
+            raise GraphError(f"--routing load: {len(attrs['expert_load'])} weights, but node "
+                             f"'{n['name']}' has {experts} experts")
+        if attrs.get("expert_parallel", 1) > experts:
+            raise GraphError(f"--expert-parallel {attrs['expert_parallel']}: node "
+                             f"'{n['name']}' has {experts} experts")
+        n["attrs"] = {k: v for k, v in n["attrs"].items()
+                      if not ("routing" in attrs and k in ("routing", "routing_seed",
+                                                           "expert_load"))}
+        n["attrs"].update(attrs)
+
+
 def quant_from_args(a):
     """The QuantConfig of parsed --quant/--quant-preset, or None when neither is given."""
     if a.quant or a.quant_preset:

@@ -44,6 +44,7 @@ from onnx import helper, numpy_helper, shape_inference
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mase_graph_common import (SAMPLE_A, GraphError, QuantConfig,  # noqa: E402
+                               add_moe_args, apply_moe_args,
                                add_quant_args, apply_quant, fuse_patterns, merge_samples, nearest,
                                parse_dims, parse_input_spec, quant_from_args, sample_dims,
                                write_graph)
@@ -1160,6 +1161,7 @@ def main(argv=None):
     ap.add_argument("--dims", default="", help="default dim values written to the graph")
     ap.add_argument("--name", default=None)
     add_quant_args(ap)
+    add_moe_args(ap)
     a = ap.parse_args(argv)
     try:
         qc = quant_from_args(a)
@@ -1177,6 +1179,7 @@ def main(argv=None):
             print(f"onnx_to_graph: note: static export, dims {', '.join(g['dims'])} named by "
                   f"value without a second-sample check (export with dynamic_axes or pass "
                   f"--second)", file=sys.stderr)
+        apply_moe_args(g, a)
         write_graph(g, a.out)
     except GraphError as e:
         print(f"onnx_to_graph: error: {e}", file=sys.stderr)

@@ -634,6 +634,39 @@ class UserModuleCli(unittest.TestCase):
                     self.assertFalse(os.path.exists(os.path.join(tmp, "g.json")))
 
 
+class MoeRouting(unittest.TestCase):
+    def run_export(self, *extra):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "g.json")
+            rc, err = helpers.run_main(export_graph.main, [
+                "--model", "mixtral-moe-layer", "--quant-preset", "int8", "--dims",
+                "batch=1,seq=8", "--out", out] + list(extra))
+            if rc != 0:
+                return rc, err, None
+            from mase_graph_common import load_graph
+            g = load_graph(out)
+            return rc, err, [n for n in g["nodes"] if n["op"] == "moe_experts"][0]["attrs"]
+
+    def test_routing_options_set_the_node_attributes(self):
+        rc, err, attrs = self.run_export("--routing", "seeded:7", "--expert-parallel", "2")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(attrs, {"top_k": 2, "activation": "silu", "routing": "seeded",
+                                 "routing_seed": 7, "expert_parallel": 2})
+        rc, err, attrs = self.run_export("--routing", "load:2,1,1,1,1,1,1,1")
+        self.assertEqual(attrs["expert_load"], [2, 1, 1, 1, 1, 1, 1, 1])
+
+    def test_bad_routing_is_one_line(self):
+        for args, want in ((["--routing", "zipf"], "--routing 'zipf': expected balanced, "
+                            "seeded[:SEED] or load:W0,W1,... (integers)"),
+                           (["--routing", "load:1,2"], "--routing load: 2 weights, but node "
+                            "'block_sparse_moe.experts' has 8 experts"),
+                           (["--expert-parallel", "9"], "--expert-parallel 9: node "
+                            "'block_sparse_moe.experts' has 8 experts")):
+            rc, err, _ = self.run_export(*args)
+            self.assertEqual(rc, 1)
+            self.assertEqual(err, f"export_graph: error: {want}\n")
+
+
 class Semantics(unittest.TestCase):
     """The exported graph computes what the module computes: the graph evaluated
     unquantised by scripts/quant_emulation.py (the simulator's reference semantics of
