@@ -390,6 +390,10 @@ class Dynamic(unittest.TestCase):
                                                      "layers.0.post_attention_layernorm", "norm"])
         self.assertEqual(norm[0]["attrs"], {"normalized_shape": [64], "eps": 1e-5})
         self.assertEqual(graph_stats.stats(og)["params"], zoo.count_params(m))
+        # Slice/Neg/Concat/Mul/Add of rotate-half RoPE fused as in the fx path (q and k)
+        rope = [n for n in og["nodes"] if n["op"] == "rope"]
+        self.assertEqual([n["args"]["data_in_1"] for n in rope], ["cos", "cos"])
+        self.assertNotIn("cat", graph_stats.stats(og)["ops"])
 
 
 class BadOnnx(unittest.TestCase):
