@@ -396,6 +396,38 @@ class Dynamic(unittest.TestCase):
         self.assertNotIn("cat", graph_stats.stats(og)["ops"])
 
 
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(16, 32, num_layers=2, batch_first=True)
+        self.gru = nn.GRU(32, 8, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        z, _ = self.gru(y)
+        return z
+
+
+class RecurrentOnnx(unittest.TestCase):
+    def test_lstm_gru_as_in_the_fx_path(self):
+        m = randomize(Recurrent())
+        make = lambda s: {"x": torch.zeros(s["batch"], s["seq"], 16)}  # noqa: E731
+        om = export_onnx(m, make({"batch": 3, "seq": 5}), {"x": {0: "batch", 1: "seq"}})
+        og = onnx_to_graph.convert_model(om, None, {}, inputs=[("x", ["batch", "seq", 16],
+                                                                 "float32")])
+        fg = fx_export(m, ("batch", "seq"), make)
+        self.assertEqual([n["op"] for n in og["nodes"] if n["op"] in ("lstm", "gru")],
+                         ["lstm", "lstm", "gru"])
+        lstm = [n for n in og["nodes"] if n["op"] == "lstm"][0]
+        self.assertEqual({k: v["shape"] for k, v in lstm["params"].items()},
+                         {"weight_ih": [128, 16], "weight_hh": [128, 32], "bias_ih": [128],
+                          "bias_hh": [128]})
+        self.assertEqual(lstm["results"]["data_out_0"]["shape"], ["seq", "batch", 32])
+        so, sf = graph_stats.stats(og), graph_stats.stats(fg)
+        self.assertEqual((so["params"], so["macs"]), (sf["params"], sf["macs"]))
+        self.assertEqual(so["params"], sum(p.numel() for p in m.parameters()))
+
+
 class BadOnnx(unittest.TestCase):
     def _model(self, opset, domain=""):
         x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 16])
