@@ -29,6 +29,12 @@ Zoo (``build_model(name)``):
 * ``mnist-cnn``: conv 1->16 3x3 p1, ReLU, conv 16->32 3x3 p1, ReLU, max-pool
   2x2, flatten (6272), linear 6272->1024, ReLU, linear 1024->10.
 
+* ``mixtral-moe-layer``: one Mixtral-8x7B decoder layer (RMSNorm, GQA + RoPE attention,
+  sparse MoE of 8 SwiGLU experts, top-2), with the TopKGate / MoeExperts modules that
+  export as ``topk_gate`` / ``moe_experts`` nodes.
+* ``mamba-block``: one Mamba-130M residual block (RMSNorm + Mamba mixer with the
+  SelectiveScan module, exported as ``selective_scan``).
+
 The attention mask is omitted (causal for OPT/GPT-2, padding for BERT): it adds no
 MACs and the simulator does not model values. Position ids are a graph input.
 """
