@@ -1303,6 +1303,16 @@ EXTRA_MODELS = {
     "vit-micro": (lambda device="meta": __import__("masesim_models").vit_tiny(
         device, image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=16,
         mlp_dim=32), ("batch",)),
+    # functional-mode data of the new ops (tests/functional_data.sh): a Mixtral layer of
+    # hidden 16 (4 heads, 2 kv heads, 4 experts of 24, top-2), a Mamba block of d_model 8
+    # (state 4), an LSTM/GRU tagger
+    "mixtral-micro": (lambda device="meta": __import__("masesim_models").mixtral_layer(
+        device, hidden=16, heads=4, kv_heads=2, ffn=24, experts=4, top_k=2),
+        ("batch", "seq")),
+    "mamba-micro": (lambda device="meta": __import__("masesim_models").mamba_block(
+        device, d_model=8, d_state=4), ("batch", "seq")),
+    "rnn-micro": (lambda device="meta": __import__("masesim_models").RecurrentTagger(
+        device=device), ("batch", "seq")),
 }
 
 

@@ -666,6 +666,26 @@ def mamba_block(device="meta", **override):
     return MambaBlock(device=device, **cfg)
 
 
+# ------------------------------------------------------------------ recurrent
+class RecurrentTagger(nn.Module):
+    """A small sequence tagger: two-layer LSTM, GRU, linear head (batch first)."""
+
+    def __init__(self, inputs=8, hidden=16, classes=4, device=None):
+        super().__init__()
+        self.inputs = inputs
+        self.lstm = nn.LSTM(inputs, hidden, num_layers=2, batch_first=True, device=device)
+        self.gru = nn.GRU(hidden, hidden // 2, batch_first=True, device=device)
+        self.head = nn.Linear(hidden // 2, classes, device=device)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        z, _ = self.gru(y)
+        return self.head(z)
+
+    def example_inputs(self, batch, seq, device=None):
+        return {"x": torch.zeros(batch, seq, self.inputs, device=device)}
+
+
 # ------------------------------------------------------------------- torchvision
 def _image_inputs(batch, seq=None, device=None, size=224):
     return {"x": torch.zeros(batch, 3, size, size, device=device)}
