@@ -426,6 +426,22 @@ class Capture(unittest.TestCase):
         steps = 2 * 10
         self.assertEqual(st["macs"], steps * (4 * 32 * 48 + 4 * 32 * 64 + 3 * 8 * 40 + 8 * 4))
 
+    def test_bidirectional_gru_names_module_line_and_nearest(self):
+        class Bi(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.GRU(8, 8, bidirectional=True, device="meta")
+
+            def forward(self, x):
+                y, _ = self.rnn(x)
+                return y
+        with self.assertRaises(GraphError) as cm:
+            export(Bi(), make=lambda s: {"x": torch.zeros(3, s["batch"], 8, device="meta")})
+        self.assertEqual(str(cm.exception),
+                         f"unsupported: bidirectional GRU 'rnn' at {_line_of('y, _ = self.rnn(x)')}"
+                         f": y, _ = self.rnn(x) in test (nearest supported: two "
+                         f"gru modules, one on the reversed sequence)")
+
     def test_lstm_final_state_names_module_and_line(self):
         with self.assertRaises(GraphError) as cm:
             export(Recurrent(use_state=True), ("batch", "seq"),
