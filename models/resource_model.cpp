@@ -562,6 +562,9 @@ ResourceEstimate rmsnorm_estimate(const TileShape& t, const Precision& x, const 
   return ResourceEstimate(hls_norm(HlsNorm::RmsNorm, row_tile(t), x, hw.binding), "int_rmsnorm",
                           hw.uram_per_bram36);
 }
+ResourceEstimate rope_estimate(const TileShape& t, const Precision& x, const NodeHw& hw) {
+  return ResourceEstimate(hls_rope(row_tile(t), x, hw.binding), "int_rope", hw.uram_per_bram36);
+}
 ResourceEstimate softmax_estimate(const TileShape& t, const Precision& x, const NodeHw& hw) {
   return ResourceEstimate(hls_softmax(row_tile(t), x), "int_softmax", hw.uram_per_bram36);
 }

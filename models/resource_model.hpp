@@ -121,6 +121,8 @@ ResourceEstimate elementwise_block_resources(const Graph& g, const Node& n, cons
 ResourceEstimate layernorm_estimate(const TileShape& t, const Precision& x, const NodeHw& hw);
 ResourceEstimate rmsnorm_estimate(const TileShape& t, const Precision& x, const NodeHw& hw);
 ResourceEstimate softmax_estimate(const TileShape& t, const Precision& x, const NodeHw& hw);
+/// MASE int_rope (hls_rope, fitted on int_rope.csv): its column buffer holds the row.
+ResourceEstimate rope_estimate(const TileShape& t, const Precision& x, const NodeHw& hw);
 /// MASE int_transpose / buffer: the whole tensor, once (as the template).
 ResourceEstimate transpose_estimate(const TileShape& t, const Precision& x, const NodeHw& hw);
 

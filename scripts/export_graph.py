@@ -42,7 +42,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mase_graph_common import (INDEX_PRECISION, SAMPLE_A, SAMPLE_B,  # noqa: E402,F401
                                GraphError, QuantConfig, add_quant_args, apply_quant,
                                first_difference, fuse_patterns, merge_samples, nearest, parse_dims,
-                               parse_input_spec, quant_from_args, sample_dims, write_graph)
+                               parse_input_spec, quant_from_args, sample_dims, write_graph,
+                               add_moe_args, apply_moe_args)
 
 IMPLICIT_OPS = {"view", "reshape", "flatten", "permute", "transpose", "dropout", "contiguous"}
 
@@ -86,22 +87,22 @@ SUPPORTED_TORCH = sorted(
      "reshape", "view", "linear", "embedding", "mean", "pow", "cat", "chunk", "split",
      "unsqueeze", "squeeze",
      "unbind", "getitem", "size", "adaptive_avg_pool2d", "hardtanh", "relu6", "clamp",
-     "softplus", "neg", "expand", "contiguous", "to", "layer_norm"})
+     "softplus", "neg", "expand", "contiguous", "to", "layer_norm", "LSTM", "GRU"})
 
 
 # The nearest supported ops of common unsupported ones (error messages).
 UNSUPPORTED_HINTS = {
-    "topk": "nearest supported: softmax over all experts (dense gating); top-k routing is "
-            "not a mase op",
+    "topk": "nearest supported: topk_gate, a TopKGate module (scripts/masesim_models.py): "
+            "softmax over each row's top-k logits, zero elsewhere",
     "sort": "nearest supported: none; sorting is not a mase op",
     "argmax": "nearest supported: softmax; argmax is not a mase op",
-    "cumsum": "nearest supported: add; scans (cumsum, selective scan) are not mase ops",
+    "cumsum": "nearest supported: selective_scan (a SelectiveScan module, "
+              "scripts/masesim_models.py); cumsum is not a mase op",
     "gather": "nearest supported: embedding (rows of a parameter) or slice",
     "index_select": "nearest supported: embedding (rows of a parameter) or slice",
     "scatter": "nearest supported: none; scatter is not a mase op",
-    "LSTM": "nearest supported: linear + sigmoid/tanh + mul/add (an unrolled cell)",
-    "GRU": "nearest supported: linear + sigmoid/tanh + mul/add (an unrolled cell)",
-    "RNN": "nearest supported: linear + tanh (an unrolled cell)",
+    "RNN": "nearest supported: nn.GRU or nn.LSTM (ops gru, lstm), or linear + tanh (an "
+           "unrolled cell)",
     "expand": "nearest supported: broadcasting add/sub/mul/div",
     "repeat": "nearest supported: cat, or broadcasting add/sub/mul/div",
     "masked_fill": "nearest supported: add of an additive mask given as a graph input; "
@@ -219,7 +220,7 @@ class ScopeTracer(fx.Tracer):
         self.proxy_buffer_attributes = True     # self.bias[:, :, :T, :T] with traced T
 
     def is_leaf_module(self, m, qualname):
-        if isinstance(m, nn.MultiheadAttention):
+        if isinstance(m, nn.MultiheadAttention) or hasattr(type(m), "mase_op"):
             return True
         return super().is_leaf_module(m, qualname)
 
@@ -382,6 +383,8 @@ class _Builder:
         self.consts = {}        # fx node -> _Const
         self.splits = {}        # fx node -> _Split
         self.mha_out = {}       # fx node of a MultiheadAttention -> its output's node
+        self.rnn_out = {}       # fx node of an LSTM/GRU -> its output sequence's node
+        self.unexported = {}    # fx node -> why it has no mase node (an LSTM's h_n, c_n)
         self.names = set()
         self.counters = {}
         self.nodes = []
@@ -454,6 +457,8 @@ class _Builder:
         return isinstance(a, fx.Node) and a in self.consts
 
     def tensor_arg(self, n, a):
+        if isinstance(a, fx.Node) and a in self.unexported:
+            raise GraphError(self.unexported[a])
         if not isinstance(a, fx.Node) or not isinstance(self.values.get(a), torch.Tensor):
             raise GraphError(f"expected a tensor operand in {n.name} ({self.where(n)})")
         if a not in self.ref:
@@ -525,6 +530,14 @@ class _Builder:
                 flat = []
                 fx.node.map_arg(n.args[0], flat.append)
                 for o in flat:
+                    if o in self.rnn_out:
+                        m = self.modules[o.target]
+                        line = self.lines.get(o, "an unknown line")
+                        raise GraphError(
+                            f"unsupported: the output of {type(m).__name__} '{o.target}' is "
+                            f"returned whole (output, final state) at {line} in "
+                            f"{self.model_name}; only its output sequence "
+                            f"(item 0) is exported (nearest supported: `out, _ = rnn(x)`)")
                     if isinstance(self.values.get(o), torch.Tensor):
                         outputs.append(self.tensor_arg(n, o))
             elif self.const_node(n):
@@ -577,6 +590,8 @@ class _Builder:
             m = self.modules[n.target]
             if isinstance(m, nn.MultiheadAttention):
                 return self.mha(n, m)
+            if isinstance(m, (nn.LSTM, nn.GRU)):
+                return self.rnn(n, m)
             raise GraphError(f"unsupported PyTorch op '{type(m).__module__}.{type(m).__name__}' "
                              f"(module '{n.target}', several outputs) at "
                              f"{self.lines.get(n, 'an unknown line')} in {self.model_name}"
@@ -611,6 +626,22 @@ class _Builder:
     def getitem(self, n):
         """getitem of a split tuple or a tensor index. True when handled."""
         src, idx = n.args[0], self.concrete(n.args[1])
+        if src in self.unexported:
+            self.unexported[n] = self.unexported[src]
+            return True
+        if src in self.rnn_out:
+            if idx == 0:
+                self.ref[n] = self.rnn_out[src]
+            else:
+                m = self.modules[src.target]
+                line = self.lines.get(n, "an unknown line")
+                state = "h_n, c_n" if isinstance(m, nn.LSTM) else "h_n"
+                self.unexported[n] = (
+                    f"unsupported: the final state ({state}) of {type(m).__name__} "
+                    f"'{src.target}' is used at {line} in {self.model_name}; only its output "
+                    f"sequence (item 0) is "
+                    f"exported (nearest supported: slice the output's last step, out[:, -1])")
+            return True
         if src in self.mha_out:
             if idx != 0 and self.values[n] is None:
                 return True             # need_weights=False: no attention weights
@@ -755,6 +786,46 @@ class _Builder:
         # (attn_output, attn_weights): item 0 is the output; weights are not produced
         self.mha_out[n] = out
 
+    def rnn(self, n, m):
+        """nn.LSTM / nn.GRU as one lstm / gru node per layer (one direction, no initial
+        state): the output sequence only."""
+        kind = "lstm" if isinstance(m, nn.LSTM) else "gru"
+        where = f"{type(m).__name__} '{n.target}' at {self.lines.get(n, 'an unknown line')} " \
+                f"in {self.model_name}"
+        if m.bidirectional:
+            raise GraphError(f"unsupported: bidirectional {where} (nearest supported: two "
+                             f"{kind} modules, one on the reversed sequence)")
+        if getattr(m, "proj_size", 0):
+            raise GraphError(f"unsupported: proj_size in {where}")
+        if len(n.args) != 1 or n.kwargs:
+            raise GraphError(f"unsupported: an initial state passed to {where} (nearest "
+                             f"supported: {kind} from a zero state)")
+        ref = self.tensor_arg(n, n.args[0])
+        out = self.values[n][0]
+        for layer in range(m.num_layers):
+            params = {"weight_ih": getattr(m, f"weight_ih_l{layer}"),
+                      "weight_hh": getattr(m, f"weight_hh_l{layer}")}
+            if m.bias:
+                params["bias_ih"] = getattr(m, f"bias_ih_l{layer}")
+                params["bias_hh"] = getattr(m, f"bias_hh_l{layer}")
+            last = layer == m.num_layers - 1
+            name = self.unique(n.target if m.num_layers == 1 else f"{n.target}.l{layer}")
+            node = self.emit(n, kind, [ref], params, {"batch_first": bool(m.batch_first)},
+                             name=name, value=out)
+            ref = node["name"]
+            if last:
+                self.rnn_out[n] = ref
+
+    def _project_op(self, n, m):
+        """A module that declares itself one mase op (class attribute `mase_op`, method
+        `mase_node()` -> (params, attrs)): scripts/masesim_models.py's TopKGate,
+        MoeExperts and SelectiveScan."""
+        if n.kwargs:
+            self.unsupported(n, f"{type(m).__name__} with keyword arguments")
+        params, attrs = m.mase_node()
+        self.emit(n, m.mase_op, [self.tensor_arg(n, a) for a in n.args], params, attrs,
+                  name=self.unique(n.target))
+
     def _hardsigmoid(self, n, x, name=None):
         """hardsigmoid(x) = relu6(x + 3) / 6 = clamp(x / 6 + 1/2, 0, 1): three MASE ops."""
         base = self.unique(name) if name else self.auto_name(n, "hardsigmoid")
@@ -772,6 +843,8 @@ class _Builder:
             return
         if isinstance(m, nn.Hardsigmoid):
             return self._hardsigmoid(n, n.args[0], name=n.target)
+        if hasattr(type(m), "mase_op"):
+            return self._project_op(n, m)
         if op is None:
             raise GraphError(f"unsupported PyTorch op '{type(m).__module__}.{type(m).__name__}' "
                              f"(module '{n.target}') at {self.lines.get(n, 'an unknown line')} "
@@ -1230,6 +1303,16 @@ EXTRA_MODELS = {
     "vit-micro": (lambda device="meta": __import__("masesim_models").vit_tiny(
         device, image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=16,
         mlp_dim=32), ("batch",)),
+    # functional-mode data of the new ops (tests/functional_data.sh): a Mixtral layer of
+    # hidden 16 (4 heads, 2 kv heads, 4 experts of 24, top-2), a Mamba block of d_model 8
+    # (state 4), an LSTM/GRU tagger
+    "mixtral-micro": (lambda device="meta": __import__("masesim_models").mixtral_layer(
+        device, hidden=16, heads=4, kv_heads=2, ffn=24, experts=4, top_k=2),
+        ("batch", "seq")),
+    "mamba-micro": (lambda device="meta": __import__("masesim_models").mamba_block(
+        device, d_model=8, d_state=4), ("batch", "seq")),
+    "rnn-micro": (lambda device="meta": __import__("masesim_models").RecurrentTagger(
+        device=device), ("batch", "seq")),
 }
 
 
@@ -1498,6 +1581,7 @@ def main(argv=None):
     ap.add_argument("--regen", metavar="DIR", help="write all committed graphs "
                     "(workloads/graphs/*.json made by this script) into DIR and exit")
     add_quant_args(ap)
+    add_moe_args(ap)
     ap.add_argument("--dims", default=None,
                     help="default dim values written to the graph, e.g. batch=1,seq=128 "
                     "(--model: default batch=1,seq=128 for the dims the model has; --module: "
@@ -1549,6 +1633,7 @@ def main(argv=None):
             g = export_zoo(a.model, qc, dims)
             if a.name:
                 g["name"] = a.name
+        apply_moe_args(g, a)
         write_graph(g, a.out)
         if a.data:
             try:

@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mase_graph_common import (BUFFER_PARAMS, GraphError, bits_per_element,  # noqa: E402
                                load_graph, parse_dims)
 
-MAC_OPS = ("linear", "matmul", "bmm", "conv2d", "conv1d")
+MAC_OPS = ("linear", "matmul", "bmm", "conv2d", "conv1d", "causal_conv1d", "selective_scan",
+           "moe_experts", "lstm", "gru")
 
 
 def resolve(shape, dims):
@@ -66,6 +67,19 @@ def node_macs(graph, n, dims):
     if op == "conv1d":
         w = n["params"]["weight"]["shape"]
         return numel * w[1] * w[2]
+    if op == "causal_conv1d":                       # depthwise: K per output
+        return numel * n["params"]["weight"]["shape"][2]
+    if op == "selective_scan":                      # 4N + 1 (+ D·u) per token and channel
+        state = n["params"]["A_log"]["shape"][1]
+        return numel * (4 * state + 1 + (1 if "D" in n["params"] else 0))
+    if op == "moe_experts":                         # each routed slot: 2 or 3 GEMVs of D x F
+        e, f, d = n["params"]["w1"]["shape"]
+        gemvs = 3 if "w3" in n["params"] else 2
+        return numel // d * n["attrs"]["top_k"] * gemvs * d * f
+    if op in ("lstm", "gru"):                       # every step: G·H x (I + H)
+        gh, h = n["params"]["weight_hh"]["shape"]
+        i = n["params"]["weight_ih"]["shape"][1]
+        return numel // h * gh * (i + h)
     return 0
 
 

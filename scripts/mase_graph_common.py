@@ -266,6 +266,60 @@ def add_quant_args(ap):
     return q
 
 
+def add_moe_args(ap):
+    """Routing of the graph's moe_experts nodes (both exporters; docs/graph-format.md)."""
+    ap.add_argument("--routing", metavar="RULE",
+                    help="tokens per expert of every moe_experts node: balanced (default), "
+                    "seeded[:SEED] (each token draws top_k experts from a seeded stream) or "
+                    "load:W0,W1,... (integer weights, one per expert)")
+    ap.add_argument("--expert-parallel", type=int, metavar="P",
+                    help="expert datapaths of every moe_experts node (default 1)")
+
+
+def apply_moe_args(graph, a):
+    """Sets the routing attributes of every moe_experts node from --routing and
+    --expert-parallel; GraphError on a bad value."""
+    attrs = {}
+    r = getattr(a, "routing", None)
+    if r:
+        rule, _, arg = r.partition(":")
+        try:
+            if rule == "balanced" and not arg:
+                attrs["routing"] = "balanced"
+            elif rule == "seeded":
+                attrs.update(routing="seeded", routing_seed=int(arg or 0))
+            elif rule == "load" and arg:
+                attrs.update(routing="load", expert_load=[int(w) for w in arg.split(",")])
+            else:
+                raise ValueError
+        except ValueError:
+            raise GraphError(f"--routing '{r}': expected balanced, seeded[:SEED] or "
+                             f"load:W0,W1,... (integers)") from None
+    p = getattr(a, "expert_parallel", None)
+    if p is not None:
+        if p < 1:
+            raise GraphError(f"--expert-parallel must be at least 1, got {p}")
+        attrs["expert_parallel"] = p
+    if not attrs:
+        return
+    moe = [n for n in graph["nodes"] if n["op"] == "moe_experts"]
+    if not moe:
+        raise GraphError("--routing/--expert-parallel given, but the graph has no moe_experts "
+                         "node")
+    for n in moe:
+        experts = n["params"]["w1"]["shape"][0]
+        if "expert_load" in attrs and len(attrs["expert_load"]) != experts:
+            raise GraphError(f"--routing load: {len(attrs['expert_load'])} weights, but node "
+                             f"'{n['name']}' has {experts} experts")
+        if attrs.get("expert_parallel", 1) > experts:
+            raise GraphError(f"--expert-parallel {attrs['expert_parallel']}: node "
+                             f"'{n['name']}' has {experts} experts")
+        n["attrs"] = {k: v for k, v in n["attrs"].items()
+                      if not ("routing" in attrs and k in ("routing", "routing_seed",
+                                                           "expert_load"))}
+        n["attrs"].update(attrs)
+
+
 def quant_from_args(a):
     """The QuantConfig of parsed --quant/--quant-preset, or None when neither is given."""
     if a.quant or a.quant_preset:
@@ -391,6 +445,69 @@ def _near(v, want, rel=1e-3):
         abs(v - want) <= rel * abs(want)
 
 
+def _rope(add, nodes, shapes, only):
+    """(nodes to drop, the rope node) when `add` ends a rotate-half RoPE: add(mul(x, cos),
+    mul(cat(mul(slice(x, D/2:), -1), slice(x, :D/2)), sin)), cos and sin data operands
+    (tables of the trailing shape of x), every intermediate with one consumer."""
+    by = {n["name"]: n for n in nodes}
+
+    def plain_mul(n):
+        return n is not None and n["op"] == "mul" and len(n["args"]) == 2 and \
+            not n.get("params") and "scalar" not in n.get("attrs", {}) and only(n["name"]) is \
+            not None
+
+    ms = [by.get(a) for a in add["args"].values()]
+    if not all(plain_mul(m) and only(m["name"]) is add for m in ms):
+        return None
+    for m_cos, m_sin in (ms, ms[::-1]):
+        for cat_ref in m_sin["args"].values():
+            cat = by.get(cat_ref)
+            if cat is None or cat["op"] != "cat" or cat.get("params") or \
+                    len(cat["args"]) != 2 or only(cat["name"]) is not m_sin:
+                continue
+            sin = next(v for v in m_sin["args"].values() if v != cat_ref)
+            neg, lo = by.get(cat["args"]["data_in_0"]), by.get(cat["args"]["data_in_1"])
+            if neg is None or neg["op"] != "mul" or len(neg["args"]) != 1 or \
+                    neg.get("params") or neg.get("attrs", {}).get("scalar") != -1 or \
+                    only(neg["name"]) is not cat:
+                continue
+            hi = by.get(neg["args"]["data_in_0"])
+            if hi is None or lo is None or hi["op"] != "slice" or lo["op"] != "slice" or \
+                    only(hi["name"]) is not neg or only(lo["name"]) is not cat:
+                continue
+            x = hi["args"]["data_in_0"]
+            if lo["args"]["data_in_0"] != x or x not in shapes:
+                continue
+            xs = shapes[x]
+            rank, d = len(xs), xs[-1]
+            if not isinstance(d, int) or d % 2:
+                continue
+            last = {rank - 1, -1}
+            ha, la = hi.get("attrs", {}), lo.get("attrs", {})
+            if ha.get("dim") not in last or cat.get("attrs", {}).get("dim") not in last or \
+                    la.get("dim") not in last:
+                continue
+            if ha.get("start") not in (d // 2, -(d // 2)) or ha.get("end", d) not in (d,):
+                continue
+            if la.get("start", 0) != 0 or la.get("end") not in (d // 2, -(d // 2)):
+                continue
+            if x not in m_cos["args"].values():
+                continue
+            cos = next((v for v in m_cos["args"].values() if v != x), None)
+            if cos is None or shapes.get(cos) != shapes.get(sin):
+                continue
+            ts = list(shapes[cos])
+            while len(ts) > 1 and ts[0] == 1:
+                ts = ts[1:]
+            if len(ts) > rank or list(xs[rank - len(ts):]) != ts:
+                continue
+            node = {"name": add["name"], "op": "rope",
+                    "args": {"data_in_0": x, "data_in_1": cos, "data_in_2": sin},
+                    "results": add["results"]}
+            return [hi, neg, lo, cat, m_cos, m_sin, add], node
+    return None
+
+
 def fuse_patterns(nodes, outputs, input_shapes):
     """Fuses decomposed patterns of a mase-graph node list (in place, order kept):
 
@@ -399,7 +516,11 @@ def fuse_patterns(nodes, outputs, input_shapes):
       attrs normalized_shape [D], eps), named after the pattern's scope;
     * GELU (erf form, ONNX): div(x, sqrt 2) | mul(x, 1/sqrt 2) -> erf -> add(1) ->
       mul(x, .) -> mul(0.5) becomes gelu;
-    * SiLU: sigmoid(x) -> mul(x, .) becomes silu.
+    * SiLU: sigmoid(x) -> mul(x, .) becomes silu;
+    * causal depthwise conv: conv1d(groups C, padding K-1) -> slice(end -(K-1)) becomes
+      causal_conv1d (Mamba's short convolution), keeping the conv's name;
+    * RoPE (rotate half): add(mul(x, cos), mul(cat(mul(slice(x, D/2:), -1),
+      slice(x, :D/2)), sin)) becomes rope(x, cos, sin), named <scope>.rope.
 
     Every intermediate must have exactly one consumer. input_shapes: {ref: shape} of
     the graph inputs. Returns {old "node.param": new "node.param"} renames."""
@@ -475,6 +596,56 @@ def fuse_patterns(nodes, outputs, input_shapes):
                 rename(fused, p)
                 changed = True
                 break
+            # ---- causal depthwise conv1d: conv1d(padding K-1) -> slice(:-(K-1)) (Mamba)
+            if p["op"] == "conv1d" and len(p["args"]) == 1 and "weight" in p.get("params", {}):
+                w = p["params"]["weight"]["shape"]
+                at_ = p.get("attrs", {})
+                k = w[2] if len(w) == 3 else None
+                sl = only(cons, p["name"])
+                x_shape = shapes.get(p["args"]["data_in_0"], [])
+                if k and k > 1 and w[1] == 1 and len(x_shape) == 3 and \
+                        at_.get("groups") == w[0] == x_shape[1] and \
+                        at_.get("padding") == k - 1 and at_.get("stride", 1) == 1 and \
+                        at_.get("dilation", 1) == 1 and sl is not None and \
+                        sl["op"] == "slice" and sl.get("attrs", {}).get("dim") in (2, -1) and \
+                        sl["attrs"].get("start", 0) == 0 and sl["attrs"].get("end") == -(k - 1):
+                    fused = {"name": p["name"], "op": "causal_conv1d", "args": dict(p["args"]),
+                             "params": p["params"], "results": sl["results"]}
+                    at = nodes.index(p)
+                    nodes[:] = [q for q in nodes if q is not p and q is not sl]
+                    nodes.insert(at, fused)
+                    for q in nodes:
+                        for a, v in q["args"].items():
+                            if v == sl["name"]:
+                                q["args"][a] = p["name"]
+                    outputs[:] = [p["name"] if o == sl["name"] else o for o in outputs]
+                    shapes[p["name"]] = shapes.pop(sl["name"])
+                    changed = True
+                    break
+            # ---- RoPE: x*cos + cat(-x[..., D/2:], x[..., :D/2])*sin
+            if p["op"] == "add" and len(p["args"]) == 2 and not p.get("params") and \
+                    "scalar" not in p.get("attrs", {}):
+                fused = _rope(p, nodes, shapes, lambda name: only(cons, name))
+                if fused is not None:
+                    drop, node = fused
+                    at = min(nodes.index(q) for q in drop)
+                    nodes[:] = [q for q in nodes if id(q) not in {id(q) for q in drop}]
+                    nodes.insert(at, node)
+                    old_name = node["name"]
+                    base = _scope_of(old_name, "") + ".rope" if "." in old_name else "rope"
+                    new_name, k = base, 1
+                    taken = {q["name"] for q in nodes if q is not node} | set(input_shapes)
+                    while new_name in taken:
+                        new_name, k = f"{base}_{k}", k + 1
+                    node["name"] = new_name
+                    for q in nodes:
+                        for a, v in q["args"].items():
+                            if v == old_name:
+                                q["args"][a] = new_name
+                    outputs[:] = [new_name if o == old_name else o for o in outputs]
+                    shapes[new_name] = shapes.pop(old_name)
+                    changed = True
+                    break
             # ---- SiLU: x * sigmoid(x) (ONNX before opset 22 has no SiLU)
             if one_input(p, "sigmoid"):
                 x = p["args"]["data_in_0"]

@@ -29,6 +29,12 @@ Zoo (``build_model(name)``):
 * ``mnist-cnn``: conv 1->16 3x3 p1, ReLU, conv 16->32 3x3 p1, ReLU, max-pool
   2x2, flatten (6272), linear 6272->1024, ReLU, linear 1024->10.
 
+* ``mixtral-moe-layer``: one Mixtral-8x7B decoder layer (RMSNorm, GQA + RoPE attention,
+  sparse MoE of 8 SwiGLU experts, top-2), with the TopKGate / MoeExperts modules that
+  export as ``topk_gate`` / ``moe_experts`` nodes.
+* ``mamba-block``: one Mamba-130M residual block (RMSNorm + Mamba mixer with the
+  SelectiveScan module, exported as ``selective_scan``).
+
 The attention mask is omitted (causal for OPT/GPT-2, padding for BERT): it adds no
 MACs and the simulator does not model values. Position ids are a graph input.
 """
@@ -473,6 +479,213 @@ def tinyllama(device="meta", **override):
     return LlamaForCausalLM(device=device, **cfg)
 
 
+# ------------------------------------------------------ mixture of experts (Mixtral)
+class TopKGate(nn.Module):
+    """Mixtral's routing: softmax over all experts, top-k, renormalised over the k (the
+    same as a softmax over the k largest logits); returns [..., experts] gates, zero for
+    the experts a token is not routed to. Exported as one `topk_gate` node."""
+    mase_op = "topk_gate"
+
+    def __init__(self, top_k):
+        super().__init__()
+        self.top_k = top_k
+
+    def forward(self, logits):
+        w, idx = torch.topk(logits, self.top_k, dim=-1)
+        return torch.zeros_like(logits).scatter(-1, idx, torch.softmax(w, dim=-1))
+
+    def mase_node(self):
+        return {}, {"top_k": self.top_k}
+
+
+class MoeExperts(nn.Module):
+    """`experts` SwiGLU FFNs (Mixtral's w1 gate, w3 up, w2 down, stacked [E, ...]);
+    y = sum_e gates[e] * w2_e(silu(w1_e x) * w3_e x). Computed densely here (gates are zero
+    for unrouted experts); exported as one `moe_experts` node whose cost follows the
+    tokens routed to each expert. `routing`: the node's routing attributes (docs/
+    graph-format.md: routing balanced / load / seeded, expert_load, routing_seed,
+    expert_parallel)."""
+    mase_op = "moe_experts"
+
+    def __init__(self, experts, hidden, ffn, top_k, routing=None, device=None):
+        super().__init__()
+        self.top_k = top_k
+        self.routing = dict(routing or {})
+        self.w1 = nn.Parameter(torch.empty(experts, ffn, hidden, device=device))
+        self.w3 = nn.Parameter(torch.empty(experts, ffn, hidden, device=device))
+        self.w2 = nn.Parameter(torch.empty(experts, hidden, ffn, device=device))
+        if device != "meta":
+            for w in (self.w1, self.w2, self.w3):
+                nn.init.normal_(w, std=0.02)
+
+    def forward(self, x, gates):
+        y = torch.zeros_like(x)
+        for e in range(self.w1.shape[0]):
+            h = F.silu(x @ self.w1[e].t()) * (x @ self.w3[e].t())
+            y = y + gates[..., e:e + 1] * (h @ self.w2[e].t())
+        return y
+
+    def mase_node(self):
+        return ({"w1": self.w1, "w2": self.w2, "w3": self.w3},
+                dict({"top_k": self.top_k, "activation": "silu"}, **self.routing))
+
+
+class SparseMoeBlock(nn.Module):
+    """Mixtral's block_sparse_moe: router linear (no bias), top-k gates, experts."""
+
+    def __init__(self, hidden, ffn, experts, top_k, routing=None, device=None):
+        super().__init__()
+        self.gate = nn.Linear(hidden, experts, bias=False, device=device)
+        self.router = TopKGate(top_k)
+        self.experts = MoeExperts(experts, hidden, ffn, top_k, routing, device=device)
+
+    def forward(self, x):
+        return self.experts(x, self.router(self.gate(x)))
+
+
+class MixtralDecoderLayer(nn.Module):
+    """One Mixtral decoder layer: RMSNorm, GQA attention with RoPE (LlamaAttention),
+    residual, RMSNorm, sparse MoE, residual."""
+
+    def __init__(self, hidden, heads, kv_heads, ffn, experts, top_k, eps=1e-5, routing=None,
+                 device=None):
+        super().__init__()
+        self.head_dim = hidden // heads
+        self.input_layernorm = RMSNorm(hidden, eps, device=device)
+        self.self_attn = LlamaAttention(hidden, heads, kv_heads, device=device)
+        self.post_attention_layernorm = RMSNorm(hidden, eps, device=device)
+        self.block_sparse_moe = SparseMoeBlock(hidden, ffn, experts, top_k, routing,
+                                               device=device)
+
+    def forward(self, x, cos, sin):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+        return x + self.block_sparse_moe(self.post_attention_layernorm(x))
+
+    def example_inputs(self, batch, seq, device=None):
+        return {"x": torch.zeros(batch, seq, self.self_attn.heads * self.head_dim, device=device),
+                "cos": torch.zeros(seq, self.head_dim, device=device),
+                "sin": torch.zeros(seq, self.head_dim, device=device)}
+
+
+# Mixtral-8x7B (mistralai/Mixtral-8x7B-v0.1 config.json): hidden 4096, 32 heads, 8 key/
+# value heads, intermediate 14336, 8 local experts, 2 experts per token, rms_norm_eps 1e-5.
+MIXTRAL = dict(hidden=4096, heads=32, kv_heads=8, ffn=14336, experts=8, top_k=2, eps=1e-5)
+
+
+def mixtral_layer(device="meta", **override):
+    cfg = dict(MIXTRAL)
+    cfg.update(override)
+    return MixtralDecoderLayer(device=device, **cfg)
+
+
+# ------------------------------------------------------------ Mamba (selective SSM)
+class SelectiveScan(nn.Module):
+    """Mamba's selective scan (Gu & Dao 2023, Algorithm 2) over u, delta [batch, seq, d]
+    and B, C [batch, seq, n]: h_t = exp(delta_t A) h_{t-1} + delta_t u_t B_t,
+    y_t = C_t h_t + D u_t with A = -exp(A_log). A sequential loop here; exported as one
+    `selective_scan` node."""
+    mase_op = "selective_scan"
+
+    def __init__(self, d_inner, d_state, device=None):
+        super().__init__()
+        a = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(d_inner, 1)
+        self.A_log = nn.Parameter(torch.log(a).to(device) if device else torch.log(a))
+        self.D = nn.Parameter(torch.ones(d_inner, device=device))
+
+    def forward(self, u, delta, B, C):
+        A = -torch.exp(self.A_log)
+        dA = torch.exp(delta.unsqueeze(-1) * A)                   # [b, l, d, n]
+        dBu = (delta * u).unsqueeze(-1) * B.unsqueeze(2)          # [b, l, d, n]
+        h = torch.zeros(u.shape[0], u.shape[2], A.shape[1], device=u.device, dtype=u.dtype)
+        ys = []
+        for t in range(u.shape[1]):
+            h = dA[:, t] * h + dBu[:, t]
+            ys.append((h * C[:, t].unsqueeze(1)).sum(-1))
+        return torch.stack(ys, dim=1) + u * self.D
+
+    def mase_node(self):
+        return {"A_log": self.A_log, "D": self.D}, {}
+
+
+class MambaMixer(nn.Module):
+    """The Mamba block (mamba_simple.Mamba's structure): in_proj to x and z (2 d_inner, no
+    bias), causal depthwise conv1d (d_conv, padding d_conv - 1, the last d_conv - 1 outputs
+    dropped), SiLU, x_proj to dt, B, C (dt_rank + 2 d_state, no bias), dt_proj (bias) and
+    softplus, the selective scan, y * silu(z), out_proj (no bias)."""
+
+    def __init__(self, d_model, d_state=16, d_conv=4, expand=2, device=None):
+        super().__init__()
+        self.d_inner = expand * d_model
+        self.d_state = d_state
+        self.d_conv = d_conv
+        self.dt_rank = math.ceil(d_model / 16)
+        self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=False, device=device)
+        self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, d_conv, padding=d_conv - 1,
+                                groups=self.d_inner, device=device)
+        self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False,
+                                device=device)
+        self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, device=device)
+        self.scan = SelectiveScan(self.d_inner, d_state, device=device)
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=False, device=device)
+
+    def forward(self, hidden):
+        x, z = self.in_proj(hidden).chunk(2, dim=-1)
+        x = self.conv1d(x.transpose(1, 2))[..., :-(self.d_conv - 1)]
+        x = F.silu(x).transpose(1, 2)
+        dt, B, C = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state],
+                               dim=-1)
+        dt = F.softplus(self.dt_proj(dt))
+        y = self.scan(x, dt, B, C)
+        return self.out_proj(y * F.silu(z))
+
+
+class MambaBlock(nn.Module):
+    """A Mamba residual block (mamba_ssm Block): x + mixer(RMSNorm(x))."""
+
+    def __init__(self, d_model, d_state=16, d_conv=4, expand=2, eps=1e-5, device=None):
+        super().__init__()
+        self.d_model = d_model
+        self.norm = RMSNorm(d_model, eps, device=device)
+        self.mixer = MambaMixer(d_model, d_state, d_conv, expand, device=device)
+
+    def forward(self, x):
+        return x + self.mixer(self.norm(x))
+
+    def example_inputs(self, batch, seq, device=None):
+        return {"x": torch.zeros(batch, seq, self.d_model, device=device)}
+
+
+# Mamba-130M's block (state-spaces/mamba-130m config: d_model 768, 24 layers; mamba_simple
+# defaults d_state 16, d_conv 4, expand 2, dt_rank ceil(768 / 16) = 48).
+MAMBA_130M = dict(d_model=768, d_state=16, d_conv=4, expand=2)
+
+
+def mamba_block(device="meta", **override):
+    cfg = dict(MAMBA_130M)
+    cfg.update(override)
+    return MambaBlock(device=device, **cfg)
+
+
+# ------------------------------------------------------------------ recurrent
+class RecurrentTagger(nn.Module):
+    """A small sequence tagger: two-layer LSTM, GRU, linear head (batch first)."""
+
+    def __init__(self, inputs=8, hidden=16, classes=4, device=None):
+        super().__init__()
+        self.inputs = inputs
+        self.lstm = nn.LSTM(inputs, hidden, num_layers=2, batch_first=True, device=device)
+        self.gru = nn.GRU(hidden, hidden // 2, batch_first=True, device=device)
+        self.head = nn.Linear(hidden // 2, classes, device=device)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        z, _ = self.gru(y)
+        return self.head(z)
+
+    def example_inputs(self, batch, seq, device=None):
+        return {"x": torch.zeros(batch, seq, self.inputs, device=device)}
+
+
 # ------------------------------------------------------------------- torchvision
 def _image_inputs(batch, seq=None, device=None, size=224):
     return {"x": torch.zeros(batch, 3, size, size, device=device)}
@@ -516,6 +729,8 @@ ZOO = {
     "mobilenet-v2": (lambda device="meta": _torchvision("mobilenet_v2", device), ("batch",)),
     "vit-tiny": (lambda device="meta": vit_tiny(device), ("batch",)),
     "tinyllama-1.1b": (lambda device="meta": tinyllama(device), ("batch", "seq")),
+    "mixtral-moe-layer": (lambda device="meta": mixtral_layer(device), ("batch", "seq")),
+    "mamba-block": (lambda device="meta": mamba_block(device), ("batch", "seq")),
 }
 for _name in GPT2_CONFIGS:
     ZOO[_name] = (lambda device="meta", _n=_name: gpt2(_n, device), ("batch", "seq"))
@@ -531,6 +746,12 @@ PUBLISHED_PARAMS = {
     "mobilenet-v2": 3_504_872,     # torchvision mobilenet_v2
     "vit-tiny": 5_717_416,         # ViT-Ti/16
     "tinyllama-1.1b": 1_100_048_384,
+    # one Mixtral-8x7B decoder layer: attention 2·4096² + 2·4096·1024, router 4096·8,
+    # 8 experts × 3 × 4096·14336, two RMSNorm weights 2·4096
+    "mixtral-moe-layer": 1_451_270_144,
+    # Mamba-130M's block: norm 768, in_proj 768·3072, conv1d 1536·4 + 1536, x_proj 1536·80,
+    # dt_proj 48·1536 + 1536, A_log 1536·16, D 1536, out_proj 1536·768
+    "mamba-block": 3_771_648,
     # GPT-2, tied LM head once (gpt2_params; HF GPT2LMHeadModel reports the same)
     "gpt2": 124_439_808,
     "gpt2-medium": 354_823_168,

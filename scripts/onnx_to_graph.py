@@ -44,6 +44,7 @@ from onnx import helper, numpy_helper, shape_inference
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mase_graph_common import (SAMPLE_A, GraphError, QuantConfig,  # noqa: E402
+                               add_moe_args, apply_moe_args,
                                add_quant_args, apply_quant, fuse_patterns, merge_samples, nearest,
                                parse_dims, parse_input_spec, quant_from_args, sample_dims,
                                write_graph)
@@ -295,12 +296,11 @@ SUPPORTED_ONNX = sorted({
     "Unsqueeze", "Expand", "Add", "Sub", "Mul", "Div", "Gather", "Softmax",
     "LayerNormalization", "BatchNormalization", "MaxPool", "AveragePool", "Flatten",
     "Reshape", "Transpose", "Identity", "Dropout", "Cast", "Constant", "Shape",
-    "QuantizeLinear", "DequantizeLinear"})
+    "QuantizeLinear", "DequantizeLinear", "LSTM", "GRU"})
 ONNX_HINTS = {
     "TopK": " (nearest supported: Softmax over all experts (dense gating); top-k routing is "
             "not a mase op)",
-    "LSTM": " (nearest supported: MatMul + Sigmoid/Tanh + Mul/Add, an unrolled cell)",
-    "GRU": " (nearest supported: MatMul + Sigmoid/Tanh + Mul/Add, an unrolled cell)",
+    "RNN": " (nearest supported: LSTM or GRU, or MatMul + Tanh, an unrolled cell)",
     "CumSum": " (nearest supported: Add; scans are not mase ops)",
     "ScatterND": " (nearest supported: none; scatter is not a mase op)",
 }
@@ -975,8 +975,73 @@ class Converter:
                 return self.emit(n, "transpose", [x], n.output[0],
                                  attrs={"dim0": moved[0], "dim1": moved[1]})
             return self.emit(n, "permute", [x], n.output[0], attrs={"dims": perm})
+        if op in ("LSTM", "GRU"):
+            return self.rnn(n)
         raise GraphError(f"unsupported ONNX op '{op}' at {self.where(n)}"
                          f"{ONNX_HINTS.get(op) or nearest(op, SUPPORTED_ONNX)}")
+
+    def rnn(self, n):
+        """ONNX LSTM / GRU (one direction, zero initial state, layout 0) as an lstm / gru
+        node with PyTorch's gate order (LSTM i,o,f,c -> i,f,g,o; GRU z,r,h -> r,z,n), then a
+        reshape to Y [seq, 1, batch, hidden]. Y_h / Y_c are not exported."""
+        kind = n.op_type.lower()
+        if self.attr(n, "direction", b"forward") not in (b"forward", "forward"):
+            raise GraphError(f"{self.where(n)}: direction "
+                             f"{self.attr(n, 'direction').decode()} is unsupported (nearest "
+                             f"supported: a forward {n.op_type} on the reversed sequence)")
+        if self.attr(n, "layout", 0) != 0:
+            raise GraphError(f"{self.where(n)}: layout 1 is unsupported")
+        for a in ("activations", "clip", "input_forget"):
+            if self.attr(n, a) not in (None, 0):
+                raise GraphError(f"{self.where(n)}: attribute {a} is unsupported")
+        if kind == "gru" and self.attr(n, "linear_before_reset", 0) != 1:
+            raise GraphError(f"{self.where(n)}: linear_before_reset 0 is unsupported (PyTorch's "
+                             f"GRU, exported with linear_before_reset 1, is)")
+        x = self.tensor(n.input[0], n)
+        w, r = self.get(n.input[1], n), self.get(n.input[2], n)
+        b = self.get(n.input[3], n) if len(n.input) > 3 and n.input[3] else None
+        if not isinstance(w, Const) or not isinstance(r, Const) or \
+                (b is not None and not isinstance(b, Const)):
+            raise GraphError(f"{self.where(n)}: W, R and B must be constants")
+        if len(n.input) > 4 and n.input[4]:
+            raise GraphError(f"{self.where(n)}: sequence_lens is unsupported")
+        for i in n.input[5:]:
+            v = self.get(i, n) if i else None
+            if v is not None and not (isinstance(v, Const) and not np.any(v.value)):
+                raise GraphError(f"{self.where(n)}: a non-zero initial state is unsupported "
+                                 f"(nearest supported: {kind} from a zero state)")
+        for o in n.output[1:]:
+            if o and any(o in q.input for q in self.model.graph.node):
+                raise GraphError(f"{self.where(n)}: its final state '{o}' is used; only the "
+                                 f"output sequence Y is exported")
+        H = int(self.attr(n, "hidden_size"))
+        order = [0, 2, 3, 1] if kind == "lstm" else [1, 0, 2]
+        G = len(order)
+
+        def gates(a):           # [G·H, ...] blocks in PyTorch's order
+            return np.concatenate([a[k * H:(k + 1) * H] for k in order], axis=0)
+        wi, wh = gates(w.value[0]), gates(r.value[0])
+
+        def params(node_name):
+            p = {"weight_ih": self.param(node_name, "weight_ih", w, wi),
+                 "weight_hh": self.param(node_name, "weight_hh", r, wh)}
+            if b is not None:       # two parameters of one ONNX initializer (not shared)
+                for k, half in (("bias_ih", b.value[0][:G * H]), ("bias_hh", b.value[0][G * H:])):
+                    p[k] = self.param(node_name, k, Const(gates(half), None, b.precision))
+            return p
+        y = self.shapes.get(n.output[0])
+        if y is None or len(y) != 4:
+            raise GraphError(f"{self.where(n)}: no 4-D shape for output Y")
+        seq_shape = [y[0], y[2], y[3]]
+        name = self.unique(self.scope_name(n))
+        node = {"name": name, "op": kind, "args": {"data_in_0": x.ref},
+                "params": params(name), "attrs": {"batch_first": False},
+                "results": {"data_out_0": {"shape": self.sym(seq_shape, self.where(n))}}}
+        self.nodes.append(node)
+        self.producer[name] = node
+        return self.emit(n, "reshape", [Tensor(name, seq_shape)], n.output[0],
+                         attrs={"shape": self.sym(y, self.where(n))},
+                         name=name + ".reshape")
 
     def conv1d(self, n, x, w, bias, extra, out_prec):
         pads = list(self.attr(n, "pads", [0, 0]))
@@ -1160,6 +1225,7 @@ def main(argv=None):
     ap.add_argument("--dims", default="", help="default dim values written to the graph")
     ap.add_argument("--name", default=None)
     add_quant_args(ap)
+    add_moe_args(ap)
     a = ap.parse_args(argv)
     try:
         qc = quant_from_args(a)
@@ -1177,6 +1243,7 @@ def main(argv=None):
             print(f"onnx_to_graph: note: static export, dims {', '.join(g['dims'])} named by "
                   f"value without a second-sample check (export with dynamic_axes or pass "
                   f"--second)", file=sys.stderr)
+        apply_moe_args(g, a)
         write_graph(g, a.out)
     except GraphError as e:
         print(f"onnx_to_graph: error: {e}", file=sys.stderr)

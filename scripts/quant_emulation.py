@@ -322,6 +322,70 @@ def eval_node(node, args, params, dims, out_shape):
         if w is not None:
             y = y * w.reshape(-1)
         return y.reshape(x.shape)
+    if op == "rope":                    # x*cos + rotate_half(x)*sin (models/ops/rope.cpp)
+        h = x.shape[-1] // 2
+        rot = np.concatenate([-x[..., h:], x[..., :h]], axis=-1)
+        return x * args[1] + rot * args[2]
+    if op == "causal_conv1d":           # depthwise, left-padded by K - 1, same length
+        w = params["weight"]
+        k = w.shape[2]
+        xp = np.concatenate([np.zeros(x.shape[:-1] + (k - 1,)), x], axis=-1)
+        y = np.zeros(x.shape)
+        for j in range(k):
+            y = y + w[:, 0, j][None, :, None] * xp[..., j:j + x.shape[-1]]
+        b = params.get("bias")
+        return y + (0.0 if b is None else b[None, :, None])
+    if op == "topk_gate":               # softmax over each row's top_k, zero elsewhere
+        k = attrs["top_k"]
+        idx = np.argsort(-x, axis=-1, kind="stable")[..., :k]
+        top = np.take_along_axis(x, idx, -1)
+        e = _f(_vexp, top - top[..., :1])
+        y = np.zeros(x.shape)
+        np.put_along_axis(y, idx, e / e.sum(-1, keepdims=True), -1)
+        return y
+    if op == "moe_experts":             # sum over experts of gate * FFN_e(x)
+        w1, w2, w3 = params["w1"], params["w2"], params.get("w3")
+        act = attrs.get("activation", "silu")
+        y = np.zeros(x.shape)
+        for e in range(w1.shape[0]):
+            a = _unary(act, x @ w1[e].T, {})
+            h = a * (x @ w3[e].T) if w3 is not None else a
+            y = y + args[1][..., e:e + 1] * (h @ w2[e].T)
+        return y
+    if op == "selective_scan":          # h = exp(dt A) h + dt u B, y = C h + D u
+        u, dt, bm, cm = args
+        A = -_f(_vexp, params["A_log"])
+        h = np.zeros((u.shape[0], u.shape[2], A.shape[1]))
+        y = np.zeros(u.shape)
+        for t in range(u.shape[1]):
+            h = _f(_vexp, dt[:, t, :, None] * A) * h + \
+                (dt[:, t] * u[:, t])[:, :, None] * bm[:, t, None, :]
+            y[:, t] = (h * cm[:, t, None, :]).sum(-1)
+        return y + (u * params["D"] if "D" in params else 0.0)
+    if op in ("lstm", "gru"):           # PyTorch's cells from a zero state
+        xs = x if attrs.get("batch_first") else np.swapaxes(x, 0, 1)
+        wi, wh = params["weight_ih"], params["weight_hh"]
+        bi = params.get("bias_ih", 0.0)
+        bh = params.get("bias_hh", 0.0)
+        H = wh.shape[1]
+        h = np.zeros((xs.shape[0], H))
+        c = np.zeros((xs.shape[0], H))
+        out = np.zeros(xs.shape[:2] + (H,))
+        sig = lambda v: _unary("sigmoid", v, {})  # noqa: E731
+        for t in range(xs.shape[1]):
+            gx, gh = xs[:, t] @ wi.T + bi, h @ wh.T + bh
+            if op == "lstm":
+                i, f, g, o = (gx[:, j * H:(j + 1) * H] + gh[:, j * H:(j + 1) * H]
+                              for j in range(4))
+                c = sig(f) * c + sig(i) * _f(_vtanh, g)
+                h = sig(o) * _f(_vtanh, c)
+            else:
+                r = sig(gx[:, :H] + gh[:, :H])
+                z = sig(gx[:, H:2 * H] + gh[:, H:2 * H])
+                n = _f(_vtanh, gx[:, 2 * H:] + r * gh[:, 2 * H:])
+                h = (1.0 - z) * n + z * h
+            out[:, t] = h
+        return out if attrs.get("batch_first") else np.swapaxes(out, 0, 1)
     if op == "adaptive_avg_pool2d":
         return F.adaptive_avg_pool2d(_t(x), list(attrs["output_size"])).numpy()
     if op == "slice":

@@ -20,4 +20,7 @@ gen opt-tiny msfp12 batch=1,seq=16 opt_tiny_msfp12
 gen opt-tiny mxint8 batch=1,seq=16 opt_tiny_mxint8
 gen opt-tiny mxfp8 batch=1,seq=16 opt_tiny_mxfp8_truncate truncate
 gen mnist-cnn int8 batch=1 mnist_cnn_int8_truncate truncate
+gen mixtral-micro int8 batch=1,seq=6 mixtral_micro_int8
+gen mamba-micro int8 batch=1,seq=6 mamba_micro_int8
+gen rnn-micro int8 batch=2,seq=5 rnn_micro_int8
 echo "functional_data: written to $OUT"

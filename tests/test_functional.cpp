@@ -401,3 +401,26 @@ TEST(FunctionalGraph, OptTinyMxFp8TruncatePerNode) {
 }
 
 }  // namespace
+
+// The new op families (rope, topk_gate, moe_experts, causal_conv1d, selective_scan, lstm,
+// gru) against scripts/quant_emulation.py, node by node with reference inputs.
+TEST(FunctionalGraph, MixtralMicroInt8PerNode) {
+  LOAD_OR_SKIP(l, "mixtral_micro_int8", Rounding::HalfEven);
+  std::int64_t inexact = 0;
+  check_per_node(l, 1.0, &inexact);
+  report_free_running(l);
+}
+
+TEST(FunctionalGraph, MambaMicroInt8PerNode) {
+  LOAD_OR_SKIP(l, "mamba_micro_int8", Rounding::HalfEven);
+  std::int64_t inexact = 0;
+  check_per_node(l, 1.0, &inexact);
+  report_free_running(l);
+}
+
+TEST(FunctionalGraph, RnnMicroInt8PerNode) {
+  LOAD_OR_SKIP(l, "rnn_micro_int8", Rounding::HalfEven);
+  std::int64_t inexact = 0;
+  check_per_node(l, 1.0, &inexact);
+  report_free_running(l);
+}

@@ -6,6 +6,7 @@
 
 #include "models/functional/kernels.hpp"
 #include "models/hls_blocks.hpp"
+#include "models/ops/moe.hpp"
 #include "models/ops/registry.hpp"
 #include "workloads/error.hpp"
 #include "workloads/graph.hpp"
@@ -257,4 +258,298 @@ TEST(Ops, BatchNormRunningStatisticsAreNotParameters) {
   const WorkloadSummary s = summarize(g);
   EXPECT_EQ(s.parameters, 6);            // weight and bias
   EXPECT_EQ(s.weight_bytes, 4 * 3 * 2);  // all four are stored (16-bit)
+}
+
+// ---- rope, topk_gate / moe_experts, selective_scan, lstm / gru (new op families) ----
+namespace {
+/// A graph of one node `y` of `op` with inputs (name, shape) in order.
+Graph multi_input(const std::string& op, const std::vector<std::pair<std::string, std::string>>& in,
+                  const std::string& out_shape, const std::string& extra = "") {
+  std::string t = "format: mase-graph\nversion: 1\ninputs: [";
+  std::string args;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    t += std::string(i ? ", " : "") + "{name: " + in[i].first + ", shape: " + in[i].second +
+         ", precision: " + kPrec + "}";
+    args += std::string(i ? ", " : "") + "data_in_" + std::to_string(i) + ": " + in[i].first;
+  }
+  t += "]\nnodes:\n  - name: y\n    op: " + op + "\n    args: {" + args + "}\n" + extra +
+       "    results: {data_out_0: {shape: " + out_shape + ", precision: " + kPrec +
+       "}}\noutputs: [y]\n";
+  return load_graph_text(t, "t.yaml");
+}
+}  // namespace
+
+TEST(Ops, RopeRotatesHalvesByTheTables) {
+  // x [2, 4] (two heads of one position), cos/sin [1, 4] broadcast over the heads.
+  const Graph g =
+      multi_input("rope", {{"x", "[2, 4]"}, {"c", "[1, 4]"}, {"s", "[1, 4]"}}, "[2, 4]");
+  const fn::QTensor x{{2, 4}, {1, 2, 3, 4, 3 / 256.0, 0, 0, 0}};
+  const fn::QTensor c{{1, 4}, std::vector<double>(4, 208 / 256.0)};
+  const fn::QTensor s{{1, 4}, std::vector<double>(4, 150 / 256.0)};
+  const auto y = fn::eval_node(g, g.nodes[0], {&x, &c, &s}, {}, fn::Rounding::HalfEven);
+  // rotate_half([1, 2, 3, 4]) = [-3, -4, 1, 2]; y·256 = 208·x + 150·rot:
+  //   208 − 450 = −242, 416 − 600 = −184, 624 + 150 = 774, 832 + 300 = 1132 (exact).
+  // Row 2: rotate_half([3/256, 0, 0, 0]) = [0, 0, 3/256, 0]; 3·208/256 = 2.4375 → 2 LSB,
+  //   3·150/256 = 1.7578 → 2 LSB.
+  EXPECT_EQ(y.v, (std::vector<double>{-242 / 256.0, -184 / 256.0, 774 / 256.0, 1132 / 256.0,
+                                      2 / 256.0, 0, 2 / 256.0, 0}));
+  EXPECT_THROW(multi_input("rope", {{"x", "[2, 3]"}, {"c", "[3]"}, {"s", "[3]"}}, "[2, 3]"),
+               InputError);  // odd head dim
+  EXPECT_THROW(multi_input("rope", {{"x", "[2, 4]"}, {"c", "[2, 1]"}, {"s", "[2, 1]"}}, "[2, 4]"),
+               InputError);  // not the trailing dims
+}
+
+TEST(Ops, RopeTimingAndResourcesFromIntRope) {
+  // x [2, 8, 8] (2 heads, 8 positions, head dim 8), tables [8, 8] read whole first.
+  const Graph g =
+      multi_input("rope", {{"x", "[2, 8, 8]"}, {"c", "[8, 8]"}, {"s", "[8, 8]"}}, "[2, 8, 8]");
+  NodeHw hw;
+  hw.in.push_back(tile_port({2, 8, 8}, {2}));
+  hw.in.push_back(tile_port({8, 8}, {2}));
+  hw.in.push_back(tile_port({8, 8}, {2}));
+  hw.out = tile_port({2, 8, 8}, {2});
+  const OpTiming t = op_timing(g, g.nodes[0], hw);
+  EXPECT_EQ(t.engine, OpTiming::Engine::Rows);
+  EXPECT_EQ(t.rows, 16);                  // 2 × 8 rows of head dim 8
+  EXPECT_EQ(t.row_cycles, 4);             // 8 / 2 lanes
+  EXPECT_EQ(t.latency_cycles, 102 - 72);  // int_rope at ≥ 4 bits (16-bit Q8.8)
+  EXPECT_EQ(t.preload_beats, (std::vector<std::int64_t>{0, 32, 32}));
+  EXPECT_EQ(t.macs, 0);
+  // int_rope with tile 2 × 1 (row_depth 4) plus the two 64-element 16-bit tables.
+  const Precision q = g.inputs[0].tensor.precision;
+  HlsRowTile rt;
+  rt.row_lanes = 2;
+  rt.rows = 1;
+  rt.row_depth = 4;
+  rt.col_depth = 16;
+  const double uram = hw.uram_per_bram36;
+  ResourceEstimate want(hls_rope(rt, q, hw.binding), "int_rope", uram);
+  want += flat_buffer(64 * 16, uram);
+  want += flat_buffer(64 * 16, uram);
+  const ResourceEstimate r = estimate_node(g, g.nodes[0], hw, t);
+  EXPECT_DOUBLE_EQ(r.res.lut, want.res.lut);
+  EXPECT_DOUBLE_EQ(r.res.dsp, want.res.dsp);
+  EXPECT_DOUBLE_EQ(r.res.bram36 + r.res.uram, want.res.bram36 + want.res.uram);
+  EXPECT_TRUE(r.extrapolated);  // 16-bit operands: int_rope data has widths 1..8
+}
+
+TEST(Ops, TopkGateKeepsTheTopLogits) {
+  const Graph g = one_node("topk_gate", "[1, 4]", "[1, 4]", "    attrs: {top_k: 2}\n");
+  // logits 1, 3, 2, 0: top-2 are 3 and 2; softmax over them: 1/(1 + e^-1) = 0.73106 -> 187,
+  // e^-1/(1 + e^-1) = 0.26894 -> 69 (Q8.8).
+  EXPECT_EQ(run(g, fn::QTensor{{1, 4}, {1, 3, 2, 0}}).v,
+            (std::vector<double>{0, 187 / 256.0, 69 / 256.0, 0}));
+  EXPECT_THROW(one_node("topk_gate", "[1, 4]", "[1, 4]", "    attrs: {top_k: 5}\n"), InputError);
+  EXPECT_THROW(one_node("topk_gate", "[1, 4]", "[1, 4]"), InputError);  // top_k required
+}
+
+namespace {
+std::string moe_params(std::int64_t E, std::int64_t D, std::int64_t F, bool w3) {
+  auto p = [](const std::string& n, const std::string& s) {
+    return n + ": {shape: " + s + ", precision: " + kPrec + "}";
+  };
+  const std::string ef =
+      "[" + std::to_string(E) + ", " + std::to_string(F) + ", " + std::to_string(D) + "]";
+  const std::string ed =
+      "[" + std::to_string(E) + ", " + std::to_string(D) + ", " + std::to_string(F) + "]";
+  return "    params: {" + p("w1", ef) + ", " + p("w2", ed) + (w3 ? ", " + p("w3", ef) : "") +
+         "}\n";
+}
+}  // namespace
+
+TEST(Ops, MoeExpertsSumTheRoutedExperts) {
+  // 2 tokens, hidden 2, ffn 1, 2 experts, top-1, relu experts.
+  const std::string attrs = "    attrs: {top_k: 1, activation: relu}\n";
+  const Graph g = multi_input("moe_experts", {{"x", "[2, 2]"}, {"g", "[2, 2]"}}, "[2, 2]",
+                              attrs + moe_params(2, 2, 1, false));
+  const fn::QTensor x{{2, 2}, {1, 2, 3, -1}}, gates{{2, 2}, {1, 0, 0, 0.5}};
+  std::map<std::string, fn::QTensor> p{{"w1", {{2, 1, 2}, {1, 1, 1, -1}}},
+                                       {"w2", {{2, 2, 1}, {2, 1, 1, 3}}}};
+  // token 0 -> expert 0: h = relu(1 + 2) = 3, y = 1·[2·3, 1·3] = [6, 3];
+  // token 1 -> expert 1: h = relu(3 + 1) = 4, y = 0.5·[1·4, 3·4] = [2, 6].
+  auto y = fn::eval_node(g, g.nodes[0], {&x, &gates}, p, fn::Rounding::HalfEven);
+  EXPECT_EQ(y.v, (std::vector<double>{6, 3, 2, 6}));
+  EXPECT_EQ(node_macs(g, g.nodes[0]), 2 * 1 * 2 * (2 * 1));  // tokens · top_k · 2 GEMVs · D·F
+  // SwiGLU-style (w3): h = act(w1·x) · (w3·x); w3 picks x0 for expert 0, x1 for expert 1:
+  // token 0: 3 · 1 = 3 -> [6, 3]; token 1: 4 · (−1) = −4 -> 0.5·[−4, −12] = [−2, −6].
+  const Graph s = multi_input("moe_experts", {{"x", "[2, 2]"}, {"g", "[2, 2]"}}, "[2, 2]",
+                              attrs + moe_params(2, 2, 1, true));
+  p["w3"] = {{2, 1, 2}, {1, 0, 0, 1}};
+  y = fn::eval_node(s, s.nodes[0], {&x, &gates}, p, fn::Rounding::HalfEven);
+  EXPECT_EQ(y.v, (std::vector<double>{6, 3, -2, -6}));
+  EXPECT_EQ(node_macs(s, s.nodes[0]), 2 * 1 * 3 * 2);
+}
+
+TEST(Ops, MoeRoutingCounts) {
+  Node n;
+  n.name = "moe";
+  // balanced: 5 tokens × top-2 = 10 slots over 4 experts -> 3, 3, 2, 2
+  EXPECT_EQ(ops::moe_expert_tokens(n, 4, 2, 5), (std::vector<std::int64_t>{3, 3, 2, 2}));
+  const Graph g = multi_input("moe_experts", {{"x", "[8, 4]"}, {"g", "[8, 4]"}}, "[8, 4]",
+                              "    attrs: {top_k: 2, routing: load, expert_load: [3, 1, 1, 1]}\n" +
+                                  moe_params(4, 4, 8, true));
+  // 16 slots by weights 3:1:1:1: 8, 2.67, 2.67, 2.67 -> 8, 2, 2, 2 and the two spare
+  // slots to the largest remainders (ties to the lower expert): 8, 3, 3, 2.
+  EXPECT_EQ(ops::moe_expert_tokens(g.nodes[0], 4, 2, 8), (std::vector<std::int64_t>{8, 3, 3, 2}));
+  // seeded: deterministic, 16 slots, no expert above the 8 tokens
+  Node s;
+  s.attrs["routing"].kind = AttrValue::Kind::String;
+  s.attrs["routing"].str = "seeded";
+  const auto a = ops::moe_expert_tokens(s, 4, 2, 8);
+  EXPECT_EQ(a, ops::moe_expert_tokens(s, 4, 2, 8));
+  std::int64_t sum = 0;
+  for (auto c : a) {
+    EXPECT_LE(c, 8);
+    sum += c;
+  }
+  EXPECT_EQ(sum, 16);
+  // busiest datapath: experts 0+2 = 5 and 1+3 = 5 slots on two datapaths
+  EXPECT_EQ(ops::moe_busy_cycles({3, 3, 2, 2}, 2, 10), 50);
+  EXPECT_EQ(ops::moe_busy_cycles({3, 3, 2, 2}, 4, 10), 30);
+  EXPECT_EQ(ops::moe_busy_cycles({3, 3, 2, 2}, 1, 10), 100);
+  // an expert given more slots than there are tokens
+  EXPECT_THROW(
+      multi_input("moe_experts", {{"x", "[2, 4]"}, {"g", "[2, 2]"}}, "[2, 4]",
+                  "    attrs: {top_k: 2, expert_load: [1, 0]}\n" + moe_params(2, 4, 8, true)),
+      InputError);
+}
+
+TEST(Ops, MoeTimingFollowsTheBusiestExpert) {
+  // 8 tokens, hidden 4, ffn 8, 4 experts, top-2; 2 lanes in and out. One token slot:
+  // w1 and w3 ceil(4/2)·ceil(8/2) = 8 cycles each, w2 ceil(8/2)·ceil(4/2) = 8: 24 cycles.
+  auto timing = [](const std::string& attrs) {
+    const Graph g = multi_input("moe_experts", {{"x", "[8, 4]"}, {"g", "[8, 4]"}}, "[8, 4]",
+                                "    attrs: {top_k: 2" + attrs + "}\n" + moe_params(4, 4, 8, true));
+    NodeHw hw;
+    hw.in.push_back(tile_port({8, 4}, {2}));
+    hw.in.push_back(tile_port({8, 4}, {2}));
+    hw.out = tile_port({8, 4}, {2});
+    return op_timing(g, g.nodes[0], hw);
+  };
+  // one datapath: all 16 slots, 384 cycles over 8 rows
+  EXPECT_EQ(timing("").row_cycles, 16 * 24 / 8);
+  EXPECT_EQ(timing("").macs, 8 * 2 * 3 * 4 * 8);
+  // four datapaths, balanced (4 slots each): 96 cycles; skewed 8, 3, 3, 2: 192
+  EXPECT_EQ(timing(", expert_parallel: 4").row_cycles, 4 * 24 / 8);
+  EXPECT_EQ(timing(", expert_parallel: 4, expert_load: [3, 1, 1, 1]").row_cycles, 8 * 24 / 8);
+  EXPECT_EQ(timing(", expert_parallel: 4").macs_per_cycle, 2 * 2 * 4);
+}
+
+TEST(Ops, SelectiveScanRecurrence) {
+  // 1 sequence of 2 steps, 1 channel, state 1; A_log 0 (A = −1), D = 0.5.
+  const std::string prm = std::string("    params: {A_log: {shape: [1, 1], precision: ") + kPrec +
+                          "}, D: {shape: [1], precision: " + kPrec + "}}\n";
+  const Graph g =
+      multi_input("selective_scan",
+                  {{"u", "[1, 2, 1]"}, {"dt", "[1, 2, 1]"}, {"b", "[1, 2, 1]"}, {"c", "[1, 2, 1]"}},
+                  "[1, 2, 1]", prm);
+  const fn::QTensor u{{1, 2, 1}, {1, 2}}, dt{{1, 2, 1}, {1, 1}}, b{{1, 2, 1}, {1, 0.5}},
+      c{{1, 2, 1}, {1, 2}};
+  // step 1: h = e^−1·0 + 1·1·1 = 1, y = 1·1 + 0.5·1 = 1.5;
+  // step 2: h = e^−1·1 + 1·2·0.5 = 1.36788, y = 2·1.36788 + 0.5·2 = 3.73576 -> 956/256.
+  const auto y =
+      fn::eval_node(g, g.nodes[0], {&u, &dt, &b, &c},
+                    {{"A_log", {{1, 1}, {0}}}, {"D", {{1}, {0.5}}}}, fn::Rounding::HalfEven);
+  EXPECT_EQ(y.v, (std::vector<double>{1.5, 956 / 256.0}));
+  EXPECT_EQ(node_macs(g, g.nodes[0]), 2 * (4 * 1 + 2));
+  // 8 channels, state 4, 2 steps: ceil(8/2) = 4 cycles a step at 2 lanes, but the state
+  // loop takes 7; at 1 lane 8 cycles. Latency: log2(4) + 2.
+  const std::string p4 =
+      std::string("    params: {A_log: {shape: [8, 4], precision: ") + kPrec + "}}\n";
+  const Graph t =
+      multi_input("selective_scan",
+                  {{"u", "[1, 2, 8]"}, {"dt", "[1, 2, 8]"}, {"b", "[1, 2, 4]"}, {"c", "[1, 2, 4]"}},
+                  "[1, 2, 8]", p4);
+  for (std::int64_t lanes : {2, 1}) {
+    NodeHw hw;
+    hw.in = {tile_port({1, 2, 8}, {lanes}), tile_port({1, 2, 8}, {lanes}),
+             tile_port({1, 2, 4}, {1}), tile_port({1, 2, 4}, {1})};
+    hw.out = tile_port({1, 2, 8}, {lanes});
+    const OpTiming ti = op_timing(t, t.nodes[0], hw);
+    EXPECT_EQ(ti.rows, 2);
+    EXPECT_EQ(ti.row_cycles, lanes == 2 ? 7 : 8);
+    EXPECT_EQ(ti.latency_cycles, 4);
+  }
+  EXPECT_THROW(
+      multi_input("selective_scan",
+                  {{"u", "[1, 2, 8]"}, {"dt", "[1, 2, 8]"}, {"b", "[1, 2, 3]"}, {"c", "[1, 2, 4]"}},
+                  "[1, 2, 8]", p4),
+      InputError);  // B is not [batch, seq, state]
+}
+
+namespace {
+std::string rnn_params(std::int64_t G, std::int64_t H, std::int64_t I, bool bias) {
+  auto p = [](const std::string& n, const std::string& s) {
+    return n + ": {shape: " + s + ", precision: " + kPrec + "}";
+  };
+  const std::string gh = std::to_string(G * H);
+  return "    params: {" + p("weight_ih", "[" + gh + ", " + std::to_string(I) + "]") + ", " +
+         p("weight_hh", "[" + gh + ", " + std::to_string(H) + "]") +
+         (bias ? ", " + p("bias_ih", "[" + gh + "]") + ", " + p("bias_hh", "[" + gh + "]") : "") +
+         "}\n";
+}
+}  // namespace
+
+TEST(Ops, LstmAndGruCells) {
+  // input 1, hidden 1, 2 steps, x = 1, 2; only the candidate row of weight_ih is 1.
+  const Graph l = one_node("lstm", "[1, 2, 1]", "[1, 2, 1]",
+                           "    attrs: {batch_first: true}\n" + rnn_params(4, 1, 1, false));
+  const fn::QTensor x{{1, 2, 1}, {1, 2}};
+  // LSTM (gates i, f, g, o = 0.5, 0.5, tanh(x), 0.5): c1 = 0.5·tanh 1 = 0.38080,
+  // h1 = 0.5·tanh c1 = 0.18170 -> 47/256; c2 = 0.5·c1 + 0.5·tanh 2 = 0.67241,
+  // h2 = 0.5·tanh c2 = 0.29328 -> 75/256.
+  auto y =
+      fn::eval_node(l, l.nodes[0], {&x},
+                    {{"weight_ih", {{4, 1}, {0, 0, 1, 0}}}, {"weight_hh", {{4, 1}, {0, 0, 0, 0}}}},
+                    fn::Rounding::HalfEven);
+  EXPECT_EQ(y.v, (std::vector<double>{47 / 256.0, 75 / 256.0}));
+  EXPECT_EQ(node_macs(l, l.nodes[0]), 2 * 4 * 1 * (1 + 1));
+  // GRU (r, z = 0.5, n = tanh(x)): h1 = 0.5·tanh 1 = 0.38080 -> 97/256,
+  // h2 = 0.5·tanh 2 + 0.5·h1 = 0.67241 -> 172/256.
+  const Graph gr = one_node("gru", "[1, 2, 1]", "[1, 2, 1]",
+                            "    attrs: {batch_first: true}\n" + rnn_params(3, 1, 1, false));
+  y = fn::eval_node(gr, gr.nodes[0], {&x},
+                    {{"weight_ih", {{3, 1}, {0, 0, 1}}}, {"weight_hh", {{3, 1}, {0, 0, 0}}}},
+                    fn::Rounding::HalfEven);
+  EXPECT_EQ(y.v, (std::vector<double>{97 / 256.0, 172 / 256.0}));
+  EXPECT_EQ(node_macs(gr, gr.nodes[0]), 2 * 3 * 1 * 2);
+  EXPECT_THROW(one_node("lstm", "[1, 2, 1]", "[1, 2, 1]", rnn_params(3, 1, 1, false)), InputError);
+}
+
+TEST(Ops, RecurrentTimingIsSequentialOverSteps) {
+  // input 8, hidden 8, 4 steps, 2 lanes: GEMV ceil(16/2)·ceil(4·8/2) = 128 cycles (LSTM),
+  // 8·12 = 96 (GRU); loop log2(2) + 3 + 4 + 2 + 1 (+ 4 for tanh c) = 15 / 11 cycles.
+  auto timing = [](const char* op, std::int64_t G, const std::string& in, const Shape& s) {
+    const Graph g = one_node(op, in, in, rnn_params(G, 8, 8, true));
+    NodeHw hw;
+    hw.in.push_back(tile_port(s, {2}));
+    hw.out = tile_port(s, {2});
+    return op_timing(g, g.nodes[0], hw);
+  };
+  const OpTiming l = timing("lstm", 4, "[4, 1, 8]", {4, 1, 8});  // seq 4, batch 1
+  EXPECT_EQ(l.rows, 4);
+  EXPECT_EQ(l.row_cycles, 128 + 15);
+  EXPECT_EQ(l.macs, 4 * 4 * 8 * 16);
+  EXPECT_EQ(timing("gru", 3, "[4, 1, 8]", {4, 1, 8}).row_cycles, 96 + 11);
+  // batch 2: a step is both sequences' GEMVs back to back (256 > 128 + 15), over 2 rows
+  const OpTiming b = timing("lstm", 4, "[4, 2, 8]", {4, 2, 8});
+  EXPECT_EQ(b.rows, 8);
+  EXPECT_EQ(b.row_cycles, 4 * 256 / 8);
+}
+
+TEST(Ops, CausalConv1dKeepsTheLength) {
+  const Graph g =
+      one_node("causal_conv1d", "[1, 1, 4]", "[1, 1, 4]",
+               std::string("    params: {weight: {shape: [1, 1, 2], precision: ") + kPrec + "}}\n");
+  // y[l] = 1·x[l − 1] + 0.5·x[l], zero before the sequence: 0.5, 1 + 1, 2 + 1.5, 3 + 2
+  EXPECT_EQ(run(g, fn::QTensor{{1, 1, 4}, {1, 2, 3, 4}}, {{"weight", {{1, 1, 2}, {1, 0.5}}}}).v,
+            (std::vector<double>{0.5, 2, 3.5, 5}));
+  EXPECT_EQ(node_macs(g, g.nodes[0]), 4 * 2);
+  const OpTiming t = timing_of(g, 2);
+  EXPECT_EQ(t.engine, OpTiming::Engine::Streaming);
+  EXPECT_EQ(t.latency_cycles, 1 + 3);  // log2(2) + 3
+  EXPECT_THROW(
+      one_node("causal_conv1d", "[1, 2, 4]", "[1, 2, 4]",
+               std::string("    params: {weight: {shape: [2, 2, 2], precision: ") + kPrec + "}}\n"),
+      InputError);  // not depthwise
 }

@@ -50,6 +50,9 @@ const std::vector<OpDescriptor>& table() {
     register_embedding_ops(v);
     register_shape_ops(v);
     register_kv_cache_ops(v);
+    register_rope_ops(v);
+    register_moe_ops(v);
+    register_recurrent_ops(v);
     validate_descriptors(v);
     return v;
   }();

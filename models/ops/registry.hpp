@@ -33,5 +33,8 @@ void register_norm_ops(std::vector<OpDescriptor>& v);
 void register_embedding_ops(std::vector<OpDescriptor>& v);
 void register_shape_ops(std::vector<OpDescriptor>& v);
 void register_kv_cache_ops(std::vector<OpDescriptor>& v);
+void register_rope_ops(std::vector<OpDescriptor>& v);
+void register_moe_ops(std::vector<OpDescriptor>& v);
+void register_recurrent_ops(std::vector<OpDescriptor>& v);
 
 }  // namespace masesim::ops

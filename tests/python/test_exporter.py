@@ -39,13 +39,29 @@ class WithCumsum(nn.Module):
 
 
 class WithLSTM(nn.Module):
-    def __init__(self):
+    def __init__(self, rnn=nn.LSTM):
         super().__init__()
         self.enc = nn.Module()
-        self.enc.rnn = nn.LSTM(8, 8, device="meta")
+        self.enc.rnn = rnn(8, 8, device="meta")
 
     def forward(self, x):
         return self.enc.rnn(x)
+
+
+class Recurrent(nn.Module):
+    """Two-layer LSTM (batch first), then a GRU, then a linear head."""
+
+    def __init__(self, use_state=False, device="meta"):
+        super().__init__()
+        self.use_state = use_state
+        self.lstm = nn.LSTM(16, 32, num_layers=2, batch_first=True, device=device)
+        self.gru = nn.GRU(32, 8, batch_first=True, device=device)
+        self.head = nn.Linear(8, 4, device=device)
+
+    def forward(self, x):
+        y, (h, c) = self.lstm(x)
+        z, _ = self.gru(y)
+        return self.head(h[-1][:, :8] if self.use_state else z)
 
 
 class FlattenBatchSeq(nn.Module):
@@ -91,10 +107,11 @@ class Errors(unittest.TestCase):
 
     def test_unsupported_module_names_type_and_path(self):
         with self.assertRaises(GraphError) as cm:
-            export(WithLSTM(), make=lambda s: {"x": torch.zeros(3, s["batch"], 8, device="meta")})
+            export(WithLSTM(nn.RNN),
+                   make=lambda s: {"x": torch.zeros(3, s["batch"], 8, device="meta")})
         msg = str(cm.exception)
-        self.assertIn("LSTM", msg)
-        self.assertIn("enc.rnn", msg)
+        self.assertIn("'torch.nn.modules.rnn.RNN' (module 'enc.rnn', several outputs)", msg)
+        self.assertIn("nearest supported: nn.GRU or nn.LSTM (ops gru, lstm)", msg)
 
     def test_bert_pooler_token0_is_a_slice(self):
         # x[:, 0] -> slice(dim 1, [0, 1)) + reshape dropping the dim
@@ -374,16 +391,65 @@ class Capture(unittest.TestCase):
         self.assertEqual(str(cm.exception),
                          f"unsupported PyTorch op 'topk' (call_function topk) in module 'router' "
                          f"at {line}: weights, experts = torch.topk(self.gate(x), 2, dim=-1) of "
-                         f"test (nearest supported: softmax over all experts (dense gating); "
-                         f"top-k routing is not a mase op)")
+                         f"test (nearest supported: topk_gate, a TopKGate module "
+                         f"(scripts/masesim_models.py): softmax over each row's top-k logits, "
+                         f"zero elsewhere)")
 
-    def test_lstm_names_module_line_and_nearest(self):
+    def test_lstm_state_returned_names_module_line_and_nearest(self):
         with self.assertRaises(GraphError) as cm:
             export(WithLSTM(), make=lambda s: {"x": torch.zeros(3, s["batch"], 8, device="meta")})
+        self.assertEqual(str(cm.exception),
+                         "unsupported: the output of LSTM 'enc.rnn' is returned whole (output, "
+                         f"final state) at {_line_of('return self.enc.rnn(x)')}: return "
+                         "self.enc.rnn(x) in test; only its output sequence (item 0) is exported "
+                         "(nearest supported: `out, _ = rnn(x)`)")
+
+    def test_lstm_gru_layers_params_and_macs(self):
+        g = export(Recurrent(), ("batch", "seq"),
+                   make=lambda s: {"x": torch.zeros(s["batch"], s["seq"], 16, device="meta")},
+                   dims={"batch": 2, "seq": 10})
+        self.assertEqual([(n["name"], n["op"]) for n in g["nodes"]],
+                         [("lstm.l0", "lstm"), ("lstm.l1", "lstm"), ("gru", "gru"),
+                          ("head", "linear")])
+        l0 = g["nodes"][0]
+        self.assertEqual(l0["attrs"], {"batch_first": True})
+        self.assertEqual({k: v["shape"] for k, v in l0["params"].items()},
+                         {"weight_ih": [128, 16], "weight_hh": [128, 32], "bias_ih": [128],
+                          "bias_hh": [128]})
+        self.assertEqual(l0["results"]["data_out_0"]["shape"], ["batch", "seq", 32])
+        st = graph_stats.stats(g)
+        # LSTM layer: 4H(I + H) + 8H; GRU: 3H(I + H) + 6H; head 8·4 + 4
+        params = (4 * 32 * 48 + 8 * 32) + (4 * 32 * 64 + 8 * 32) + (3 * 8 * 40 + 6 * 8) + 36
+        self.assertEqual(params, sum(p.numel() for p in Recurrent().parameters()))
+        self.assertEqual(st["params"], params)
+        # every step of every sequence a GEMV of G·H x (I + H): batch 2 x seq 10 steps
+        steps = 2 * 10
+        self.assertEqual(st["macs"], steps * (4 * 32 * 48 + 4 * 32 * 64 + 3 * 8 * 40 + 8 * 4))
+
+    def test_bidirectional_gru_names_module_line_and_nearest(self):
+        class Bi(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.GRU(8, 8, bidirectional=True, device="meta")
+
+            def forward(self, x):
+                y, _ = self.rnn(x)
+                return y
+        with self.assertRaises(GraphError) as cm:
+            export(Bi(), make=lambda s: {"x": torch.zeros(3, s["batch"], 8, device="meta")})
+        self.assertEqual(str(cm.exception),
+                         f"unsupported: bidirectional GRU 'rnn' at {_line_of('y, _ = self.rnn(x)')}"
+                         f": y, _ = self.rnn(x) in test (nearest supported: two "
+                         f"gru modules, one on the reversed sequence)")
+
+    def test_lstm_final_state_names_module_and_line(self):
+        with self.assertRaises(GraphError) as cm:
+            export(Recurrent(use_state=True), ("batch", "seq"),
+                   make=lambda s: {"x": torch.zeros(s["batch"], s["seq"], 16, device="meta")})
         msg = str(cm.exception)
-        self.assertIn("'torch.nn.modules.rnn.LSTM' (module 'enc.rnn', several outputs) at "
-                      f"{_line_of('return self.enc.rnn(x)')}", msg)
-        self.assertIn("nearest supported: linear + sigmoid/tanh + mul/add", msg)
+        self.assertIn("the final state (h_n, c_n) of LSTM 'lstm' is used at "
+                      f"{_line_of('y, (h, c) = self.lstm(x)')}", msg)
+        self.assertIn("only its output sequence (item 0) is exported", msg)
 
     def test_untraceable_control_flow_names_module_and_line(self):
         class Inner(nn.Module):
@@ -584,6 +650,39 @@ class UserModuleCli(unittest.TestCase):
                     self.assertFalse(os.path.exists(os.path.join(tmp, "g.json")))
 
 
+class MoeRouting(unittest.TestCase):
+    def run_export(self, *extra):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "g.json")
+            rc, err = helpers.run_main(export_graph.main, [
+                "--model", "mixtral-moe-layer", "--quant-preset", "int8", "--dims",
+                "batch=1,seq=8", "--out", out] + list(extra))
+            if rc != 0:
+                return rc, err, None
+            from mase_graph_common import load_graph
+            g = load_graph(out)
+            return rc, err, [n for n in g["nodes"] if n["op"] == "moe_experts"][0]["attrs"]
+
+    def test_routing_options_set_the_node_attributes(self):
+        rc, err, attrs = self.run_export("--routing", "seeded:7", "--expert-parallel", "2")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(attrs, {"top_k": 2, "activation": "silu", "routing": "seeded",
+                                 "routing_seed": 7, "expert_parallel": 2})
+        rc, err, attrs = self.run_export("--routing", "load:2,1,1,1,1,1,1,1")
+        self.assertEqual(attrs["expert_load"], [2, 1, 1, 1, 1, 1, 1, 1])
+
+    def test_bad_routing_is_one_line(self):
+        for args, want in ((["--routing", "zipf"], "--routing 'zipf': expected balanced, "
+                            "seeded[:SEED] or load:W0,W1,... (integers)"),
+                           (["--routing", "load:1,2"], "--routing load: 2 weights, but node "
+                            "'block_sparse_moe.experts' has 8 experts"),
+                           (["--expert-parallel", "9"], "--expert-parallel 9: node "
+                            "'block_sparse_moe.experts' has 8 experts")):
+            rc, err, _ = self.run_export(*args)
+            self.assertEqual(rc, 1)
+            self.assertEqual(err, f"export_graph: error: {want}\n")
+
+
 class Semantics(unittest.TestCase):
     """The exported graph computes what the module computes: the graph evaluated
     unquantised by scripts/quant_emulation.py (the simulator's reference semantics of
@@ -634,6 +733,23 @@ class Semantics(unittest.TestCase):
             return x
         g = self.check(m, ("batch", "seq"), make, {"batch": 2, "seq": 4})
         self.assertEqual(sum(n["op"] == "rms_norm" for n in g["nodes"]), 3)
+
+    def test_mamba_scan_causal_conv(self):
+        m = zoo.mamba_block("cpu", d_model=8, d_state=4)
+        g = self.check(m, ("batch", "seq"), lambda s: m.example_inputs(s["batch"], s["seq"]),
+                       {"batch": 2, "seq": 5})
+        self.assertEqual({n["op"] for n in g["nodes"]} >= {"selective_scan", "causal_conv1d"}, True)
+
+    def test_mixtral_topk_gate_experts(self):
+        m = zoo.mixtral_layer("cpu", hidden=16, heads=4, kv_heads=2, ffn=24, experts=4, top_k=2)
+        g = self.check(m, ("batch", "seq"), lambda s: m.example_inputs(s["batch"], s["seq"]),
+                       {"batch": 2, "seq": 3})
+        self.assertEqual(sum(n["op"] in ("topk_gate", "moe_experts", "rope") for n in g["nodes"]),
+                         4)
+
+    def test_lstm_gru(self):
+        self.check(Recurrent(device="cpu"), ("batch", "seq"),
+                   lambda s: {"x": torch.zeros(s["batch"], s["seq"], 16)}, {"batch": 2, "seq": 3})
 
     def test_vit_mha_class_token(self):
         m = zoo.vit_tiny("cpu", image_size=32, patch_size=8, num_layers=1, num_heads=2,

@@ -390,6 +390,42 @@ class Dynamic(unittest.TestCase):
                                                      "layers.0.post_attention_layernorm", "norm"])
         self.assertEqual(norm[0]["attrs"], {"normalized_shape": [64], "eps": 1e-5})
         self.assertEqual(graph_stats.stats(og)["params"], zoo.count_params(m))
+        # Slice/Neg/Concat/Mul/Add of rotate-half RoPE fused as in the fx path (q and k)
+        rope = [n for n in og["nodes"] if n["op"] == "rope"]
+        self.assertEqual([n["args"]["data_in_1"] for n in rope], ["cos", "cos"])
+        self.assertNotIn("cat", graph_stats.stats(og)["ops"])
+
+
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(16, 32, num_layers=2, batch_first=True)
+        self.gru = nn.GRU(32, 8, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        z, _ = self.gru(y)
+        return z
+
+
+class RecurrentOnnx(unittest.TestCase):
+    def test_lstm_gru_as_in_the_fx_path(self):
+        m = randomize(Recurrent())
+        make = lambda s: {"x": torch.zeros(s["batch"], s["seq"], 16)}  # noqa: E731
+        om = export_onnx(m, make({"batch": 3, "seq": 5}), {"x": {0: "batch", 1: "seq"}})
+        og = onnx_to_graph.convert_model(om, None, {}, inputs=[("x", ["batch", "seq", 16],
+                                                                 "float32")])
+        fg = fx_export(m, ("batch", "seq"), make)
+        self.assertEqual([n["op"] for n in og["nodes"] if n["op"] in ("lstm", "gru")],
+                         ["lstm", "lstm", "gru"])
+        lstm = [n for n in og["nodes"] if n["op"] == "lstm"][0]
+        self.assertEqual({k: v["shape"] for k, v in lstm["params"].items()},
+                         {"weight_ih": [128, 16], "weight_hh": [128, 32], "bias_ih": [128],
+                          "bias_hh": [128]})
+        self.assertEqual(lstm["results"]["data_out_0"]["shape"], ["seq", "batch", 32])
+        so, sf = graph_stats.stats(og), graph_stats.stats(fg)
+        self.assertEqual((so["params"], so["macs"]), (sf["params"], sf["macs"]))
+        self.assertEqual(so["params"], sum(p.numel() for p in m.parameters()))
 
 
 class BadOnnx(unittest.TestCase):

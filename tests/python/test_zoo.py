@@ -158,9 +158,64 @@ class NewZoo(unittest.TestCase):
                      + 2 * s * s * h                        # scores and context, 32 heads
                      + 3 * s * h * ffn)                     # gate, up, down
         self.assertEqual(st["macs"], 2 * per_layer + s * h * V)
-        # RoPE is written out: per layer q and k each x*cos + cat(-x2, x1)*sin
-        self.assertEqual(st["ops"]["cat"], 2 * 2)
+        # RoPE (x*cos + cat(-x2, x1)*sin) is fused: one rope per layer for q and one for k
+        self.assertEqual(st["ops"]["rope"], 2 * 2)
+        self.assertNotIn("cat", st["ops"])
+        rope = by[f"{attn}.rope"]
+        self.assertEqual(rope["args"], {"data_in_0": f"{attn}.permute", "data_in_1": "cos",
+                                        "data_in_2": "sin"})
+        self.assertEqual(rope["results"]["data_out_0"]["shape"], ["batch", 4, 8, "seq", 64])
         self.assertEqual(zoo.count_params(zoo.tinyllama()), 1_100_048_384)
+
+    def test_mamba_block_params_and_macs(self):
+        m = zoo.build_model("mamba-block")
+        d, di, n, r, k = 768, 1536, 16, 48, 4        # Mamba-130M: expand 2, dt_rank 768/16
+        params = (d                                   # RMSNorm weight
+                  + d * 2 * di                        # in_proj (x and z, no bias)
+                  + di * k + di                       # depthwise conv1d and bias
+                  + di * (r + 2 * n)                  # x_proj (dt, B, C; no bias)
+                  + r * di + di                       # dt_proj
+                  + di * n + di                       # A_log, D
+                  + di * d)                           # out_proj
+        self.assertEqual(params, 3_771_648)
+        self.assertEqual(zoo.count_params(m), params)       # torch
+        g = export("mamba-block")
+        st = graph_stats.stats(g)
+        self.assertEqual(st["params"], params)
+        s = 128
+        macs = (s * d * 2 * di + s * di * k + s * di * (r + 2 * n) + s * r * di
+                + s * di * (4 * n + 2)                # scan: 4 per state + delta*u + D*u
+                + s * di * d)
+        self.assertEqual(macs, 491_913_216)
+        self.assertEqual(st["macs"], macs)
+        self.assertEqual(st["ops"]["selective_scan"], 1)
+        self.assertEqual(st["ops"]["causal_conv1d"], 1)      # conv1d + slice fused
+        by = {x["name"]: x for x in g["nodes"]}
+        self.assertEqual(by["mixer.scan"]["params"]["A_log"]["shape"], [di, n])
+        self.assertEqual(by["mixer.conv1d"]["results"]["data_out_0"]["shape"],
+                         ["batch", di, "seq"])
+
+    def test_mixtral_layer_params_and_macs(self):
+        m = zoo.build_model("mixtral-moe-layer")
+        h, kv, f, e, top = 4096, 1024, 14336, 8, 2
+        params = 2 * h * h + 2 * h * kv + h * e + e * 3 * h * f + 2 * h
+        self.assertEqual(params, 1_451_270_144)
+        self.assertEqual(zoo.count_params(m), params)       # torch
+        g = export("mixtral-moe-layer")
+        st = graph_stats.stats(g)
+        self.assertEqual(st["params"], params)
+        s = 128
+        attn = 2 * s * h * h + 2 * s * h * kv + 2 * s * s * h
+        moe = s * h * e + s * top * 3 * h * f               # router; 2 SwiGLU experts a token
+        self.assertEqual(st["macs"], attn + moe)
+        self.assertEqual(st["macs"], 50_604_277_760)
+        by = {x["name"]: x for x in g["nodes"]}
+        ex = by["block_sparse_moe.experts"]
+        self.assertEqual((ex["op"], ex["attrs"]), ("moe_experts", {"top_k": 2, "activation": "silu"}))
+        self.assertEqual(ex["params"]["w1"]["shape"], [e, f, h])
+        self.assertEqual(ex["args"]["data_in_1"], "block_sparse_moe.router")
+        self.assertEqual(by["block_sparse_moe.router"]["op"], "topk_gate")
+        self.assertEqual(st["ops"]["rope"], 2)
 
 
 SIMULATE = os.environ.get("MASESIM_SIMULATE") or os.path.join(helpers.ROOT, "build", "simulate")
@@ -199,6 +254,34 @@ class NewZooLoads(unittest.TestCase):
 
     def test_vit_tiny(self):
         self.check(export("vit-tiny"))
+
+    def test_mamba_block(self):
+        self.check(export("mamba-block"))
+
+    def test_mixtral_moe_layer(self):
+        self.check(export("mixtral-moe-layer"))
+
+    def run_sim(self, g):
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "g.json"), "w") as f:
+                json.dump(g, f)
+            cfg = os.path.join(tmp, "sys.yaml")
+            with open(cfg, "w") as f:
+                f.write("workload:\n  graph: g.json\n  inferences: 2\nsystem:\n  devices:\n"
+                        "    - {name: fpga0, type: u250}\n")
+            r = subprocess.run([SIMULATE, "--config", cfg], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def test_small_mamba_and_mixtral_simulate(self):
+        """The new ops' timing and resources run end to end (small shapes that fit)."""
+        for m in (zoo.mamba_block(d_model=64), zoo.mixtral_layer(hidden=64, heads=4, kv_heads=2,
+                                                                  ffn=128)):
+            m.eval()
+            g = export_graph.export_module(m, "small", ("batch", "seq"),
+                                           lambda s, m=m: zoo.example_inputs(m, s), INT8,
+                                           {"batch": 1, "seq": 16})
+            self.assertIn("throughput", self.run_sim(g))
 
     def test_tinyllama_two_layers(self):
         m = zoo.tinyllama(layers=2)
