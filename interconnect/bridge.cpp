@@ -24,13 +24,6 @@ std::vector<std::uint64_t> FlowShape::frame_payloads(std::int64_t beats_override
   return v;
 }
 
-namespace {
-/// Index of the byte holding the last bit of beat j.
-std::uint64_t last_byte(std::int64_t j, std::int64_t beat_bits) {
-  return (static_cast<std::uint64_t>(j + 1) * static_cast<std::uint64_t>(beat_bits) + 7) / 8 - 1;
-}
-}  // namespace
-
 TxBridge::TxBridge(const sc_core::sc_module_name& name, time_ps period_ps, Stream* in,
                    Stream* frames, const FlowShape& shape, std::vector<Qsfp28Link*> hops,
                    bool cut_through)
@@ -100,13 +93,20 @@ void TxBridge::run() {
     Activity& a = act_.now();
     for (const std::uint64_t p : payloads) {
       end += p;
-      while (j < beats && last_byte(j, shape_.beat_bits) < end) {
-        ready = in_->pop(t_read, this, &value);
-        a.stall_in_ps += ready - t_read;
-        ++a.beats_in;
-        ++a.busy_cycles;
+      // The beats whose last byte is in this frame: (j + 1) · bits <= 8 · end.
+      const std::int64_t upto = std::min<std::int64_t>(
+          beats, static_cast<std::int64_t>(8 * end / static_cast<std::uint64_t>(shape_.beat_bits)));
+      if (upto > j) {
+        BeatValue v;
+        const RunResult r =
+            in_->pop_run(static_cast<std::uint64_t>(upto - j), t_read, period_, this, &v);
+        if (v) value = std::move(v);
+        a.stall_in_ps += r.stall_ps;
+        a.beats_in += r.beats;
+        a.busy_cycles += r.beats;
+        ready = r.last;
         t_read = ready + period_;
-        ++j;
+        j = upto;
       }
       const time_ps frame_ready = std::max(ready + period_, t_read);
       const time_ps accepted = frames_->push_deferred(
@@ -152,13 +152,16 @@ void RxBridge::run() {
       auto& st = last_hop_->stats();
       st.max_buffer_bytes = std::max(st.max_buffer_bytes, occupancy);
       t = std::max(t, got);
-      while (j < beats && last_byte(j, shape_.beat_bits) < end) {
-        const time_ps accepted = out_->push(t, this, value);
-        a.stall_out_ps += accepted - t;
-        ++a.beats_out;
-        ++a.busy_cycles;
-        t = accepted + period_;
-        ++j;
+      const std::int64_t upto = std::min<std::int64_t>(
+          beats, static_cast<std::int64_t>(8 * end / static_cast<std::uint64_t>(shape_.beat_bits)));
+      if (upto > j) {  // one beat per cycle
+        const RunResult r =
+            out_->push_run(static_cast<std::uint64_t>(upto - j), t, period_, this, kNever, value);
+        a.stall_out_ps += r.stall_ps;
+        a.beats_out += r.beats;
+        a.busy_cycles += r.beats;
+        t = r.last + period_;
+        j = upto;
       }
     }
   }

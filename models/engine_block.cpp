@@ -189,24 +189,27 @@ void IngressBlock::run() {
     BeatValue v, first;
     std::int64_t written = 0;
     time_ps ready = 0;
-    for (std::int64_t b = 0; b < nbeats; ++b) {
-      const time_ps want = t;
-      t = in_->pop(t, this, &v);
-      if (v && !first) first = v;
+    for (std::int64_t b = 0; b < nbeats;) {
+      // The beats up to the one completing the next DMA burst, read one per cycle.
+      std::int64_t e = b;
+      while (e + 1 < nbeats && nbytes * (e + 1) / nbeats - written < kDmaBurstBytes) ++e;
+      BeatValue got;
+      const RunResult r =
+          in_->pop_run(static_cast<std::uint64_t>(e + 1 - b), t, period_, this, &got);
+      if (got && !first) first = std::move(got);
       Activity& a = st_.act.now();
-      a.stall_in_ps += t - want;
-      ++a.beats_in;
-      ++a.busy_cycles;
-      const std::int64_t have = nbytes * (b + 1) / nbeats;
-      if (have - written >= kDmaBurstBytes || b + 1 == nbeats) {
-        mem_t = std::max(mem_t, t);
-        ready =
-            std::max(ready, timed_read(*mem_socket.operator->(), mem_t,
-                                       static_cast<std::uint64_t>(have - written),
-                                       addr_ + static_cast<std::uint64_t>(written), true, this));
-        written = have;
-      }
+      a.stall_in_ps += r.stall_ps;
+      a.beats_in += r.beats;
+      a.busy_cycles += r.beats;
+      t = r.last;
+      const std::int64_t have = nbytes * (e + 1) / nbeats;
+      mem_t = std::max(mem_t, t);
+      ready = std::max(ready, timed_read(*mem_socket.operator->(), mem_t,
+                                         static_cast<std::uint64_t>(have - written),
+                                         addr_ + static_cast<std::uint64_t>(written), true, this));
+      written = have;
       t += period_;
+      b = e + 1;
     }
     st_.first_active_ps = std::min(st_.first_active_ps, t);
     st_.last_active_ps = std::max(st_.last_active_ps, ready);
@@ -250,21 +253,28 @@ void EgressBlock::run() {
             *mem_socket.operator->(), mem_t,
             static_cast<std::uint64_t>(std::min<std::int64_t>(kDmaBurstBytes, nbytes - off)),
             addr_ + static_cast<std::uint64_t>(off), false, this));
-      for (std::int64_t b = 0; b < nbeats; ++b) {
-        const std::int64_t end_byte = std::max<std::int64_t>(1, nbytes * (b + 1) / nbeats);
-        const auto k = static_cast<std::size_t>((end_byte - 1) / kDmaBurstBytes);
-        const time_ps avail =
-            burst_done.empty() ? ready : burst_done[std::min(k, burst_done.size() - 1)];
-        const time_ps offered = std::max(t, avail);
-        if (offered > block_time_limit()) time_limit_reached(offered, name());
-        t = out_->push(offered, this, v);
+      // The beats of one DMA burst leave one per cycle once it has arrived.
+      auto burst_of = [&](std::int64_t beat) {
+        const std::int64_t end_byte = std::max<std::int64_t>(1, nbytes * (beat + 1) / nbeats);
+        return std::min(static_cast<std::size_t>((end_byte - 1) / kDmaBurstBytes),
+                        burst_done.empty() ? 0 : burst_done.size() - 1);
+      };
+      for (std::int64_t b = 0; b < nbeats;) {
+        const std::size_t k = burst_of(b);
+        std::int64_t e = b + 1;
+        while (e < nbeats && burst_of(e) == k) ++e;
+        const time_ps avail = burst_done.empty() ? ready : burst_done[k];
+        const RunResult r = out_->push_run(static_cast<std::uint64_t>(e - b), std::max(t, avail),
+                                           period_, this, block_time_limit(), v);
         Activity& a = st_.act.now();
-        a.stall_out_ps += t - offered;
-        ++a.beats_out;
-        ++a.busy_cycles;
-        st_.first_active_ps = std::min(st_.first_active_ps, t);
-        st_.last_active_ps = std::max(st_.last_active_ps, t);
-        t += period_;
+        a.stall_out_ps += r.stall_ps;
+        a.beats_out += r.beats;
+        a.busy_cycles += r.beats;
+        if (r.over != kNever) time_limit_reached(r.over, name());
+        st_.first_active_ps = std::min(st_.first_active_ps, r.first);
+        st_.last_active_ps = std::max(st_.last_active_ps, r.last);
+        t = r.last + period_;
+        b = e;
       }
     }
   } catch (const std::exception& e) {

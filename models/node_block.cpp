@@ -98,6 +98,43 @@ time_ps NodeBlock::write(time_ps offered) {
   return got;
 }
 
+RunResult NodeBlock::read_run(std::size_t port, std::int64_t n, time_ps t, time_ps* times,
+                              RunListener* pass) {
+  if (n <= 0) return {};
+  const time_ps want = std::max(t, t_read_[port]);
+  BeatValue v;
+  const RunResult r = in_[port]->pop_run(static_cast<std::uint64_t>(n), want, period_, this,
+                                         functional_ ? &v : nullptr, times, pass);
+  if (v && !in_vals_[port]) in_vals_[port] = std::move(v);
+  Activity& a = st_.act.now();
+  a.stall_in_ps += r.stall_ps;
+  a.beats_in += r.beats;
+  t_read_[port] = r.last + period_;
+  st_.first_active_ps = std::min(st_.first_active_ps, r.first);
+  return r;
+}
+
+RunResult NodeBlock::write_run(std::int64_t n, time_ps offered, time_ps interval,
+                               const time_ps* ready) {
+  if (n <= 0) return {};
+  if (functional_ && !out_val_) {
+    out_val_ = evaluate_node(fn_, in_vals_);
+    if (!first_out_) first_out_ = out_val_;
+  }
+  offered = std::max(offered, last_write_);  // a stream's beats leave in order
+  const RunResult r = out_->push_run(static_cast<std::uint64_t>(n), offered, interval, this,
+                                     block_time_limit(), out_val_, ready);
+  Activity& a = st_.act.now();
+  a.stall_out_ps += r.stall_ps;
+  a.beats_out += r.beats;
+  if (r.beats > 0) {
+    st_.last_active_ps = std::max(st_.last_active_ps, r.last);
+    last_write_ = r.last;
+  }
+  if (r.over != kNever) time_limit_reached(r.over);
+  return r;
+}
+
 time_ps NodeBlock::fetch(time_ps t, std::uint64_t bytes, std::uint64_t addr) {
   // The request carries its time; the memory fits it into its channels' idle gaps.
   st_.weight_bytes += bytes;
@@ -136,7 +173,7 @@ void NodeBlock::run_streaming() {
     time_ps ready = 0;
     time_ps first_in = kNever, last_out = 0;
     for (std::size_t p = 0; p < np; ++p) {
-      for (std::int64_t k = 0; k < t.preload_beats[p]; ++k) ready = std::max(ready, read(p, 0));
+      if (t.preload_beats[p] > 0) ready = std::max(ready, read_run(p, t.preload_beats[p], 0).last);
       streamed[p] = t.in_beats[p] - t.preload_beats[p];
     }
     // KV cache: the context's beats come from memory and need no input; off chip they
@@ -156,22 +193,43 @@ void NodeBlock::run_streaming() {
       st_.kv_read_bytes += static_cast<std::uint64_t>(t.mem_read_bytes);
     }
     std::vector<std::int64_t> got(np, 0);
-    for (std::int64_t j = 0; j < t.out_beats; ++j) {
-      if (j >= lead) {
-        const std::int64_t outs = t.out_beats - lead, k = j - lead;
-        for (std::size_t p = 0; p < np; ++p) {
-          const std::int64_t need = (streamed[p] * (k + 1) + outs - 1) / outs;
-          while (got[p] < need) {
-            ready = std::max(ready, read(p, 0));
-            ++got[p];
-          }
-        }
-      } else if (!chunk_done.empty()) {
-        const time_ps arrived = chunk_done[static_cast<std::size_t>(
-            j * t.mem_read_chunks / std::max<std::int64_t>(1, lead))];
+    // The beats from the KV cache: one run per memory chunk (their readiness is that of
+    // the chunk, then one issue per out_interval).
+    for (std::int64_t j = 0; j < lead;) {
+      std::int64_t end = lead;
+      if (!chunk_done.empty()) {
+        const std::int64_t c = j * t.mem_read_chunks / lead;
+        end = std::min(lead, ((c + 1) * lead + t.mem_read_chunks - 1) / t.mem_read_chunks);
+        const time_ps arrived = chunk_done[static_cast<std::size_t>(c)];
         if (arrived > std::max(issue, ready))
           st_.act.now().stall_mem_ps += arrived - std::max(issue, ready);
         ready = std::max(ready, arrived);
+      }
+      issue_cycles += t.out_interval_cycles * (end - j);
+      issue = std::max(issue, ready);
+      if (j == 0) first_in = std::min(ready, issue);
+      const RunResult r = write_run(end - j, issue + lat, ii);
+      last_out = r.last;
+      issue = r.last - lat + ii;
+      j = end;
+    }
+    for (std::int64_t j = lead; j < t.out_beats; ++j) {
+      if (!functional_) {
+        const std::int64_t m =
+            streaming_burst(t, j, lead, streamed, got, ready, issue, first_in, last_out);
+        if (m > 0) {
+          issue_cycles += t.out_interval_cycles * m;
+          j += m - 1;
+          continue;
+        }
+      }
+      const std::int64_t outs = t.out_beats - lead, k = j - lead;
+      for (std::size_t p = 0; p < np; ++p) {
+        const std::int64_t need = (streamed[p] * (k + 1) + outs - 1) / outs;
+        while (got[p] < need) {
+          ready = std::max(ready, read(p, 0));
+          ++got[p];
+        }
       }
       issue_cycles += t.out_interval_cycles;
       issue = std::max(issue, ready);
@@ -198,6 +256,130 @@ void NodeBlock::run_streaming() {
   }
 }
 
+std::int64_t NodeBlock::streaming_burst(const OpTiming& t, std::int64_t j, std::int64_t lead,
+                                        const std::vector<std::int64_t>& streamed,
+                                        std::vector<std::int64_t>& got, time_ps& ready,
+                                        time_ps& issue, time_ps& first_in, time_ps& last_out) {
+  constexpr std::int64_t kMaxBurst = 1 << 14;
+  const std::int64_t outs = t.out_beats - lead, k0 = j - lead;
+  std::int64_t m = std::min<std::int64_t>(
+      {t.out_beats - j, kMaxBurst,
+       static_cast<std::int64_t>(std::min<std::uint64_t>(out_->pushable(), kMaxBurst))});
+  // Output k needs the first ceil(streamed (k + 1) / outs) beats of each streamed port:
+  // with `have` beats there, outputs k < floor(have · outs / streamed) can issue.
+  for (std::size_t p = 0; p < in_.size() && m > 0; ++p) {
+    if (streamed[p] <= 0) continue;
+    const std::int64_t have =
+        got[p] + static_cast<std::int64_t>(std::min<std::uint64_t>(
+                     in_[p]->poppable(), static_cast<std::uint64_t>(streamed[p] - got[p])));
+    m = std::min(m, have * outs / streamed[p] - k0);
+  }
+  if (m <= 0) return 0;
+  // The beats' readiness: the latest input they need (reads are in order, so the last).
+  burst_ready_.assign(static_cast<std::size_t>(m), ready);
+  for (std::size_t p = 0; p < in_.size(); ++p) {
+    if (streamed[p] <= 0) continue;
+    const std::int64_t before = got[p];
+    const std::int64_t upto = (streamed[p] * (k0 + m) + outs - 1) / outs;
+    if (upto <= before) continue;
+    burst_times_.resize(static_cast<std::size_t>(upto - before));
+    read_run(p, upto - before, 0, burst_times_.data());
+    got[p] = upto;
+    if (streamed[p] == outs) {  // one input per output
+      for (std::int64_t i = 0; i < m; ++i) {
+        time_ps& r = burst_ready_[static_cast<std::size_t>(i)];
+        r = std::max(r, burst_times_[static_cast<std::size_t>(k0 + i - before)]);
+      }
+      continue;
+    }
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::int64_t need = (streamed[p] * (k0 + i + 1) + outs - 1) / outs;
+      if (need > before) {
+        time_ps& r = burst_ready_[static_cast<std::size_t>(i)];
+        r = std::max(r, burst_times_[static_cast<std::size_t>(need - before - 1)]);
+      }
+    }
+  }
+  for (std::size_t i = 1; i < burst_ready_.size(); ++i)
+    burst_ready_[i] = std::max(burst_ready_[i], burst_ready_[i - 1]);
+  ready = burst_ready_.back();
+  if (j == 0) first_in = burst_ready_[0];
+  // Issue of beat i: max(issue of beat i-1 shifted by its accept + out_interval, ready i).
+  const time_ps lat = static_cast<time_ps>(t.latency_cycles) * period_;
+  const time_ps ii = static_cast<time_ps>(t.out_interval_cycles) * period_;
+  issue = std::max(issue, burst_ready_[0]);
+  for (time_ps& r : burst_ready_) r += lat;
+  const RunResult r = write_run(m, issue + lat, ii, burst_ready_.data());
+  last_out = r.last;
+  issue = r.last - lat + ii;
+  return m;
+}
+
+std::int64_t NodeBlock::streaming_pass(const OpTiming& t, std::int64_t j, std::int64_t lead,
+                                       const std::vector<std::int64_t>& streamed,
+                                       std::vector<std::int64_t>& got, time_ps& ready,
+                                       time_ps& issue, time_ps& first_in, time_ps& last_out) {
+  std::size_t port = in_.size();
+  for (std::size_t p = 0; p < in_.size(); ++p)
+    if (streamed[p] > 0) {
+      if (port != in_.size()) return 0;  // several streamed ports: beat by beat
+      port = p;
+    }
+  if (port == in_.size()) return 0;
+  constexpr std::int64_t kMaxBurst = 1 << 14;
+  const std::int64_t k = std::min<std::int64_t>(
+      {t.out_beats - j, kMaxBurst,
+       static_cast<std::int64_t>(std::min<std::uint64_t>(out_->pushable(), kMaxBurst))});
+  if (k <= 0) return 0;
+  const std::int64_t outs = t.out_beats - lead, n = streamed[port];
+  pass_ = Pass{j,
+               j - lead,
+               outs,
+               n,
+               got[port],
+               0,
+               k,
+               static_cast<time_ps>(t.latency_cycles) * period_,
+               static_cast<time_ps>(t.out_interval_cycles) * period_,
+               kNever,
+               &ready,
+               &issue,
+               &first_in,
+               &last_out};
+  const std::int64_t inputs = (n * (j - lead + k) + outs - 1) / outs - got[port];
+  read_run(port, inputs, 0, nullptr, this);
+  got[port] = pass_.got;
+  if (pass_.over != kNever) time_limit_reached(pass_.over);
+  return pass_.done;
+}
+
+bool NodeBlock::taken(time_ps at) {
+  Pass& s = pass_;
+  ++s.got;
+  *s.ready = std::max(*s.ready, at);
+  // The outputs whose inputs are all in now (output k needs ceil(streamed (k + 1) / outs)).
+  while (s.done < s.todo && (s.streamed * (s.k0 + s.done + 1) + s.outs - 1) / s.outs <= s.got) {
+    if (out_->pushable() == 0) return false;  // a slot reserved is gone: beat by beat
+    *s.issue = std::max(*s.issue, *s.ready);
+    if (s.j0 + s.done == 0) *s.first_in = *s.ready;
+    const time_ps offered = std::max(*s.issue + s.lat, last_write_);
+    if (offered > block_time_limit()) {
+      s.over = offered;
+      return false;
+    }
+    const time_ps a = out_->push(offered, this);
+    Activity& act = st_.act.now();
+    act.stall_out_ps += a - offered;
+    ++act.beats_out;
+    st_.last_active_ps = std::max(st_.last_active_ps, a);
+    last_write_ = a;
+    *s.last_out = a;
+    *s.issue = a - s.lat + s.ii;
+    ++s.done;
+  }
+  return true;
+}
+
 void NodeBlock::run_rows() {
   const std::size_t np = in_.size();
   time_ps free_at = 0;     // datapath free
@@ -213,8 +395,8 @@ void NodeBlock::run_rows() {
     time_ps preload_done = 0;
     time_ps inf_first = kNever, inf_last = 0;
     for (std::size_t p = 0; p < np; ++p)
-      for (std::int64_t k = 0; k < t_.preload_beats[p]; ++k)
-        preload_done = std::max(preload_done, read(p, 0));
+      if (t_.preload_beats[p] > 0)
+        preload_done = std::max(preload_done, read_run(p, t_.preload_beats[p], 0).last);
     for (std::int64_t r0 = 0; r0 < t_.rows; r0 += block) {
       const std::int64_t nrows = std::min(block, t_.rows - r0);
       // Read the block's input rows.
@@ -222,11 +404,10 @@ void NodeBlock::run_rows() {
       for (std::int64_t r = r0; r < r0 + nrows; ++r)
         for (std::size_t p = 0; p < np; ++p) {
           const std::int64_t n = share(t_.in_beats[p] - t_.preload_beats[p], t_.rows, r);
-          for (std::int64_t k = 0; k < n; ++k) {
-            const time_ps got = read(p, prev_start);
-            first = std::min(first, got);
-            last = std::max(last, got);
-          }
+          if (n <= 0) continue;
+          const RunResult got = read_run(p, n, prev_start);
+          first = std::min(first, got.first);
+          last = std::max(last, got.last);
         }
       if (first == kNever) first = last;
       const time_ps start = std::max(free_at, first);
@@ -248,15 +429,15 @@ void NodeBlock::run_rows() {
         // Streaming datapath (MASE dataflow): outputs follow the row's passes.
         time_ps issue =
             std::max(start + static_cast<time_ps>(t_.first_out_cycles) * period_, last + period_);
+        // Beat j > 0 is offered `interval` after beat j-1 was accepted; the back-pressure
+        // delays (shift) are the run's stalls plus beat 0's wait for the previous beat.
         time_ps shift = 0;
-        for (std::int64_t j = 0; j < nout; ++j) {
-          if (j > 0) issue += interval;
-          const time_ps accepted = write(issue + lat);
-          inf_last = std::max(inf_last, accepted);
-          if (accepted > issue + lat) {
-            shift += accepted - (issue + lat);
-            issue = accepted - lat;
-          }
+        if (nout > 0) {
+          const time_ps behind = std::max(issue + lat, last_write_) - (issue + lat);
+          const RunResult r = write_run(nout, issue + lat, interval);
+          inf_last = std::max(inf_last, r.last);
+          shift = r.stall_ps + behind;
+          issue = r.last - lat;
         }
         free_at = std::max(start + static_cast<time_ps>(t_.row_cycles * nrows) * period_ + shift,
                            issue + interval - static_cast<time_ps>(t_.first_out_cycles) * period_);
@@ -284,15 +465,19 @@ void NodeBlock::run_rows() {
           tile_done[static_cast<std::size_t>(i)] = compute;
         }
         // Outputs leave row-major; beat j of a row belongs to tile j*tiles/per_row.
+        // Beat j is offered a cycle after beat j-1 was accepted, not before its tile's
+        // compute is done (plus the pipeline latency): one run with that readiness.
         const std::int64_t per_row = std::max<std::int64_t>(1, nout / nrows);
-        time_ps issue = 0;
+        std::vector<time_ps>& ready = burst_ready_;
+        ready.resize(static_cast<std::size_t>(nout));
         for (std::int64_t j = 0; j < nout; ++j) {
           const std::int64_t tile = std::min<std::int64_t>(
               t_.weight_tiles - 1, (j % per_row) * t_.weight_tiles / per_row);
-          issue = std::max(j ? issue + period_ : 0, tile_done[static_cast<std::size_t>(tile)]);
-          const time_ps accepted = write(issue + lat);
-          inf_last = std::max(inf_last, accepted);
-          if (accepted > issue + lat) issue = accepted - lat;
+          ready[static_cast<std::size_t>(j)] = tile_done[static_cast<std::size_t>(tile)] + lat;
+        }
+        if (nout > 0) {
+          const RunResult r = write_run(nout, ready[0], period_, ready.data());
+          inf_last = std::max(inf_last, r.last);
         }
         // The outputs drain from a double-buffered reorder buffer while the next block computes.
         free_at = compute;
@@ -349,18 +534,18 @@ void SourceBlock::run() {
     if (release_) t = std::max(t, release_(i));
     st_.act.begin(i);
     Activity& a = st_.act.now();
-    for (std::int64_t b = 0, nb = beats_of(i); b < nb; ++b) {
-      const time_ps offered = t;
-      t = out_->push(t, this, values_.empty() ? nullptr : values_[static_cast<std::size_t>(i)]);
-      a.stall_out_ps += t - offered;
-      ++a.beats_out;
-      ++a.busy_cycles;
-      if (b == 0) {
-        first_in_.push_back(t);
-        trace_instant("inference " + std::to_string(i) + " in", t);
-      }
-      t += period_;
-    }
+    const std::int64_t nb = beats_of(i);
+    if (nb <= 0) continue;
+    // One beat per cycle: beat k > 0 is offered a cycle after beat k-1 was accepted.
+    const RunResult r =
+        out_->push_run(static_cast<std::uint64_t>(nb), t, period_, this, kNever,
+                       values_.empty() ? nullptr : values_[static_cast<std::size_t>(i)]);
+    a.stall_out_ps += r.stall_ps;
+    a.beats_out += r.beats;
+    a.busy_cycles += r.beats;
+    first_in_.push_back(r.first);
+    trace_instant("inference " + std::to_string(i) + " in", r.first);
+    t = r.last + period_;
   }
   set_finished();
 }
@@ -380,18 +565,16 @@ void SinkBlock::run() {
   for (std::int64_t i = 0; i < inferences_; ++i) {
     st_.act.begin(i);
     Activity& a = st_.act.now();
-    for (std::int64_t b = 0, nb = beats_of(i); b < nb; ++b) {
+    const std::int64_t nb = beats_of(i);
+    if (nb > 0) {
       BeatValue v;
-      const time_ps want = t;
-      t = in_->pop(t, this, &v);
-      a.stall_in_ps += t - want;
-      ++a.beats_in;
-      ++a.busy_cycles;
-      if (b == 0) {
-        first_out_.push_back(t);
-        values_.push_back(v);
-      }
-      t += period_;
+      const RunResult r = in_->pop_run(static_cast<std::uint64_t>(nb), t, period_, this, &v);
+      a.stall_in_ps += r.stall_ps;
+      a.beats_in += r.beats;
+      a.busy_cycles += r.beats;
+      first_out_.push_back(r.first);
+      values_.push_back(v);
+      t = r.last + period_;
     }
     last_out_.push_back(t - period_);
     trace_instant("inference " + std::to_string(i) + " out", t - period_);

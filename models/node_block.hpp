@@ -61,7 +61,7 @@ struct BlockStats {
   time_ps first_active_ps = kNever, last_active_ps = 0;
 };
 
-class NodeBlock : public Block {
+class NodeBlock : public Block, private RunListener {
  public:
   SC_HAS_PROCESS(NodeBlock);
   tlm_utils::simple_initiator_socket<NodeBlock> mem_socket;
@@ -125,6 +125,38 @@ class NodeBlock : public Block {
   void run_rows();
   time_ps read(std::size_t port, time_ps t);
   time_ps write(time_ps offered);
+  /// `n` reads of `port`, the first not before `t`, then one per cycle (Stream::pop_run).
+  RunResult read_run(std::size_t port, std::int64_t n, time_ps t, time_ps* times = nullptr,
+                     RunListener* pass = nullptr);
+  /// `n` writes, the first offered at `offered`, beat k > 0 `interval` after beat k-1 was
+  /// accepted (Stream::push_run).
+  RunResult write_run(std::int64_t n, time_ps offered, time_ps interval,
+                      const time_ps* ready = nullptr);
+  /// Streaming engine, burst granularity: output beats [j, j + m) in one run, for the
+  /// largest m whose inputs can be read and whose outputs placed without waiting; 0 when
+  /// none can (then the beat is done beat by beat).
+  std::int64_t streaming_burst(const OpTiming& t, std::int64_t j, std::int64_t lead,
+                               const std::vector<std::int64_t>& streamed,
+                               std::vector<std::int64_t>& got, time_ps& ready, time_ps& issue,
+                               time_ps& first_in, time_ps& last_out);
+  /// Streaming engine, burst granularity, one streamed port whose beats are not there yet:
+  /// reads the inputs of the next outputs as one run and pushes each output from taken()
+  /// as soon as its inputs are in (output slots reserved, so no push waits). Returns the
+  /// outputs done (their inputs are counted in `got`).
+  std::int64_t streaming_pass(const OpTiming& t, std::int64_t j, std::int64_t lead,
+                              const std::vector<std::int64_t>& streamed,
+                              std::vector<std::int64_t>& got, time_ps& ready, time_ps& issue,
+                              time_ps& first_in, time_ps& last_out);
+  bool taken(time_ps at) override;
+  /// The run streaming_pass has under way.
+  struct Pass {
+    std::int64_t j0 = 0;                          ///< first output
+    std::int64_t k0 = 0, outs = 0, streamed = 0;  ///< first output (from lead), outputs, inputs
+    std::int64_t got = 0;                         ///< inputs taken so far this inference
+    std::int64_t done = 0, todo = 0;              ///< outputs pushed / reserved
+    time_ps lat = 0, ii = 0, over = kNever;
+    time_ps *ready = nullptr, *issue = nullptr, *first_in = nullptr, *last_out = nullptr;
+  } pass_;
   time_ps fetch(time_ps t, std::uint64_t bytes, std::uint64_t addr);
 
   OpTiming t_;
@@ -140,7 +172,8 @@ class NodeBlock : public Block {
   std::uint64_t weight_base_;
   BlockStats st_;
   std::int64_t done_ = 0;
-  std::vector<time_ps> t_read_;  ///< per port: earliest next read
+  std::vector<time_ps> t_read_;                     ///< per port: earliest next read
+  std::vector<time_ps> burst_ready_, burst_times_;  ///< streaming_burst's buffers
   time_ps last_write_ = 0;
   bool functional_ = false;
   FunctionalNode fn_;

@@ -13,6 +13,15 @@
 // Memory grows with the beats in flight, not with `depth`: the stream holds a time for
 // each beat pushed and not yet popped, and for each popped beat whose slot may still delay
 // a later offer (pop time plus credit delay after the last offer), never more than depth.
+//
+// Runs (simulation.granularity: burst): push_run()/pop_run() move n beats whose times
+// follow a self-timed law (beat 0 at a given time, beat k `interval` after beat k-1 was
+// accepted / taken). While a law is registered, the other end's pushes and pops resolve
+// its beats without a thread switch; with laws at both ends the stream solves the FIFO's
+// max-plus recurrence in a tight loop and, once the state repeats shifted by a constant
+// (a steady state), extrapolates whole periods in closed form. Every beat gets the time
+// the beat-by-beat FIFO gives it (test Stream.RunsEqualBeatByBeat*). In beat granularity,
+// or on a stream that carries values or records a trace, a run is a loop of push()/pop().
 #pragma once
 #include <systemc>
 
@@ -29,6 +38,32 @@
 namespace masesim {
 
 class Block;
+
+/// How streams move beats: `Beat` (one push/pop per beat) or `Burst` (runs of beats).
+enum class Granularity { Beat, Burst };
+/// The process-wide granularity (simulation.granularity), set before elaboration.
+Granularity& stream_granularity();
+
+/// Told of each beat a pop_run takes, in the producer's thread when the producer's push
+/// resolved it: a consumer that forwards beats (a streaming block) pushes its outputs from
+/// here, so they leave as soon as beat-by-beat execution would have pushed them.
+class RunListener {
+ public:
+  /// Beat taken at `at`; false ends the run after this beat.
+  virtual bool taken(time_ps at) = 0;
+
+ protected:
+  ~RunListener() = default;
+};
+
+/// What a run of beats came to.
+struct RunResult {
+  time_ps first = 0;           ///< time beat 0 was accepted (push) / taken (pop)
+  time_ps last = 0;            ///< time the last beat was accepted / taken
+  std::uint64_t stall_ps = 0;  ///< sum over beats of (accepted - offered) / (taken - wanted)
+  std::uint64_t beats = 0;     ///< beats moved (< n only when a push run hit its limit)
+  time_ps over = kNever;       ///< push run: the first offer past `limit` (not pushed)
+};
 
 /// Functional mode: a beat refers to its producer's whole output tensor of that inference
 /// (its tile is the beat's slice of it); null in timing mode.
@@ -52,6 +87,31 @@ class Stream {
   /// Consumer side. Returns the time the beat is taken (>= t and >= its push time);
   /// `v`, if given, receives the beat's value.
   time_ps pop(time_ps t, Block* who, BeatValue* v = nullptr);
+  /// Producer side: pushes `n` beats, beat 0 offered at `offer`, beat k > 0 offered
+  /// `interval` after beat k-1 was accepted. A beat whose offer would pass `limit` is not
+  /// pushed: the run stops there and reports it in `over`. Blocks until every beat is in.
+  /// Every beat carries `v` (functional mode: the run is then pushed beat by beat).
+  /// `ready`, if given, holds n times: beat k is not offered before ready[k].
+  RunResult push_run(std::uint64_t n, time_ps offer, time_ps interval, Block* who,
+                     time_ps limit = kNever, const BeatValue& v = nullptr,
+                     const time_ps* ready = nullptr);
+  /// Consumer side: pops `n` beats, beat 0 wanted at `want`, beat k > 0 wanted `interval`
+  /// after beat k-1 was taken. Blocks until every beat is taken. `v`, if given, receives
+  /// the first value the run's beats carry (unchanged if none does).
+  /// `times`, if given, receives the n times the beats were taken.
+  /// `pass`, if given, is told of each beat as it is taken (and may end the run early).
+  RunResult pop_run(std::uint64_t n, time_ps want, time_ps interval, Block* who,
+                    BeatValue* v = nullptr, time_ps* times = nullptr, RunListener* pass = nullptr);
+  /// Burst granularity: beats a pop_run could take now without waiting (those in the
+  /// FIFO and those of the producer's registered run); 0 in beat granularity.
+  std::uint64_t poppable() const { return runs_ok() ? pushed_ - popped_ + plaw_.left : 0; }
+  /// Burst granularity: beats a push_run could place now without waiting (free slots and
+  /// the beats the consumer's registered run will take); 0 in beat granularity.
+  std::uint64_t pushable() const {
+    return runs_ok() ? depth_ - (pushed_ - popped_) + claw_.left : 0;
+  }
+  /// Beats moved in runs at both ends solved in closed form (periods extrapolated).
+  std::uint64_t closed_form_beats() const { return closed_form_beats_; }
   /// Entries pushed but not yet popped whose visible time is <= t (time-accurate
   /// occupancy seen by the consumer at t, for buffer statistics).
   std::uint64_t visible_occupancy(time_ps t) const;
@@ -133,7 +193,36 @@ class Stream {
   time_ps latency_ps_ = 0;
   TraceRecorder* trace_ = nullptr;
   int counter_ = -1;
+  /// A registered run (law) at one end: beats left, the next beat's offer / want.
+  struct Law {
+    std::uint64_t left = 0;
+    time_ps next = 0;
+    time_ps interval = 0;
+    time_ps limit = kNever;
+    bool waits = false;              ///< its owner waits for the run to finish
+    const time_ps* ready = nullptr;  ///< producer: per-beat readiness (from beat 0 of the run)
+    time_ps* times = nullptr;        ///< consumer: per-beat times taken (from beat 0)
+    RunListener* pass = nullptr;     ///< consumer: told of each beat taken
+    RunResult r;
+  };
+  Law plaw_, claw_;
+  std::uint64_t closed_form_beats_ = 0;
+  /// Steady-state check with laws at both ends: from one drained FIFO to the next the
+  /// stream moves one period of `depth` beats; its pop times (jcur_), and those of the
+  /// period before with the laws' next times and the stall sums then (jprev_, prev_*).
+  std::vector<time_ps> jcur_, jprev_;
+  time_ps prev_pnext_ = 0, prev_cnext_ = 0;
+  std::uint64_t prev_pstall_ = 0, prev_cstall_ = 0, prev_full_ = 0, prev_empty_ = 0;
+  bool runs_ok() const {
+    return stream_granularity() == Granularity::Burst && !has_values_ && !trace_;
+  }
   time_ps wait_for_slot(time_ps t, Block* who);
+  time_ps accept_now(time_ps t);              ///< push-side times of the next beat (slot free)
+  time_ps take_now(time_ps t, BeatValue* v);  ///< pop-side times of the next beat (one there)
+  void law_push_one();
+  void law_pop_one();
+  void resolve();       ///< advances the registered laws as far as they go
+  void steady_check();  ///< both laws, FIFO just drained: closed form over whole periods
   void commit(time_ps visible, BeatValue v);
   void forget_popped();  ///< drops leading popped beats that can no longer delay a push
 };

@@ -71,16 +71,18 @@ bool SystolicBlock::int8_operands(const std::vector<BeatValue>& vals, std::int64
 void SystolicBlock::run() {
   std::vector<time_ps> t_read(in_.size(), 0);
   std::vector<BeatValue> vals(in_.size());
-  auto read = [&](std::size_t p, time_ps not_before) {
+  // n reads of port p, the first not before `not_before`, then one per cycle; the last's time.
+  auto read = [&](std::size_t p, std::int64_t n, time_ps not_before) {
     const time_ps want = std::max(t_read[p], not_before);
     BeatValue v;
-    const time_ps got = in_[p]->pop(want, this, functional_ ? &v : nullptr);
+    const RunResult r = in_[p]->pop_run(static_cast<std::uint64_t>(n), want, period_, this,
+                                        functional_ ? &v : nullptr);
     if (v && !vals[p]) vals[p] = std::move(v);
     Activity& a = st_.act.now();
-    a.stall_in_ps += got - want;
-    ++a.beats_in;
-    t_read[p] = got + period_;
-    return got;
+    a.stall_in_ps += r.stall_ps;
+    a.beats_in += r.beats;
+    t_read[p] = r.last + period_;
+    return r.last;
   };
   time_ps free_at = 0, prev_start = 0;
   std::uint64_t gemm_index = 0;
@@ -91,7 +93,7 @@ void SystolicBlock::run() {
     // Operands: B whole (matmul/bmm), then A; loading may overlap the previous GEMM.
     for (std::size_t p = in_.size(); p-- > 0;) {
       const std::int64_t n = p == 0 ? t_.in_beats[0] : t_.preload_beats[p];
-      for (std::int64_t k = 0; k < n; ++k) ready = std::max(ready, read(p, prev_start));
+      if (n > 0) ready = std::max(ready, read(p, n, prev_start));
     }
     time_ps start = std::max(free_at, ready + period_);
     if (t_.weight_tiles > 0) {
@@ -133,12 +135,13 @@ void SystolicBlock::run() {
       }
       if (!first_out_) first_out_ = out_val;
     }
-    for (std::int64_t j = 0; j < t_.out_beats; ++j) {
-      const time_ps got = out_->push(t, this, out_val);
+    if (t_.out_beats > 0) {  // one beat per cycle
+      const RunResult r = out_->push_run(static_cast<std::uint64_t>(t_.out_beats), t, period_, this,
+                                         kNever, out_val);
       Activity& a = st_.act.now();
-      a.stall_out_ps += got - t;
-      ++a.beats_out;
-      t = got + period_;
+      a.stall_out_ps += r.stall_ps;
+      a.beats_out += r.beats;
+      t = r.last + period_;
     }
     st_.last_active_ps = std::max(st_.last_active_ps, t);
   }

@@ -422,6 +422,16 @@ const std::vector<KeyDecl>& config_keys() {
        {},
        0,
        1e9},
+      {"simulation.granularity",
+       KeyType::Enum,
+       "beat",
+       "",
+       "how streams move beats: beat (one push and pop per beat, the reference) or burst (runs of "
+       "beats that follow one law move as one transaction, their times solved in closed form: "
+       "the same cycle counts, except where several blocks' requests overlap on one off-chip "
+       "memory, whose arbitration follows execution order; docs/architecture.md); functional "
+       "mode always runs beat by beat",
+       {"beat", "burst"}},
       {"simulation.cosim",
        KeyType::Any,
        "[]",

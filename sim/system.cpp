@@ -998,6 +998,8 @@ struct System::Impl {
     attach_functional();
     const auto limit = static_cast<time_ps>(spec.simulation.max_sim_time_ms * 1e9);
     block_time_limit() = limit;
+    stream_granularity() =
+        spec.simulation.burst && !functional ? Granularity::Burst : Granularity::Beat;
     for (auto& snk : sinks) snk->set_time_limit(limit);
     if (llm) {
       // Completion of an inference (all sinks) releases the next step of its sequence.

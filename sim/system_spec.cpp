@@ -258,6 +258,7 @@ SystemSpec load_system_spec(const Config& cfg) {
   sim.stream_depth = static_cast<std::size_t>(cfg.get_int("simulation.stream_depth"));
   sim.fork_depth = cfg.get_int("simulation.fork_depth");
   sim.max_sim_time_ms = cfg.get_double("simulation.max_sim_time_ms");
+  sim.burst = cfg.get_string("simulation.granularity") == "burst";
   return s;
 }
 

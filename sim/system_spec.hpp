@@ -130,6 +130,7 @@ struct SimulationSpec {
   std::size_t stream_depth = 2;
   std::int64_t fork_depth = 0;
   double max_sim_time_ms = 10000;
+  bool burst = false;  ///< simulation.granularity: burst (else beat)
 };
 
 struct SystemSpec {
