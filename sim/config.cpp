@@ -306,6 +306,15 @@ const std::vector<KeyDecl>& config_keys() {
        "tensor parallelism: all-reduce algorithm, ring (reduce-scatter + all-gather to the ring "
        "neighbour) or direct (each rank owns a chunk)",
        {"ring", "direct"}},
+      {"mapping.tp_sync",
+       KeyType::Enum,
+       "all_reduce",
+       "",
+       "tensor parallelism: how a row-parallel linear synchronises, all_reduce (Megatron: its "
+       "input stays sharded, the partial sums are all-reduced: 2 syncs per transformer layer) "
+       "or all_gather (DFX: its input is all-gathered, the linear splits by output columns and "
+       "its output is all-gathered: 4 syncs per layer)",
+       {"all_reduce", "all_gather"}},
       {"mapping.weight_block_rows",
        KeyType::Int,
        "64",

@@ -39,6 +39,7 @@ LlmSpec llm_spec(const Config& cfg) {
   s.parallelism = cfg.get_string("mapping.parallelism");
   s.tensor_parallel = cfg.get_int("mapping.tensor_parallel");
   s.allreduce = cfg.get_string("mapping.allreduce");
+  s.tp_sync = cfg.get_string("mapping.tp_sync");
   if (s.steps() * s.batch > 10000000)
     throw InputError(cfg.file() + ": workload.gen_tokens x workload.batch = " +
                      std::to_string(s.steps() * s.batch) + " token steps exceed 10^7");
@@ -252,6 +253,7 @@ Graph load_llm_graph(const SystemSpec& sys) {
     tp.stages = static_cast<int>(n / t);
     for (const auto& d : devices) tp.devices.push_back(d.name);
     tp.algorithm = spec.allreduce;
+    tp.gather_rows = spec.tp_sync == "all_gather";
     tree = tensor_parallel_graph(tree, path, tp);
   }
   tree = llm_graph(tree, path);

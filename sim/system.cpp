@@ -65,7 +65,8 @@ struct System::Impl {
   interconnect::LinkTiming link_timing;
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::unique_ptr<Qsfp28Link>> links;
   std::vector<std::unique_ptr<TxBridge>> txs;
-  std::vector<std::pair<int, std::string>> tx_from;  ///< per TX bridge: device, producer
+  std::vector<std::pair<int, std::string>>
+      tx_from;  ///< per TX bridge: device, "producer->consumer"
   std::vector<std::unique_ptr<RxBridge>> rxs;
   std::unique_ptr<TraceRecorder> rec;
   // Shared engines (sim/engines.hpp): per engine its block; per engine node the tensor its
@@ -464,7 +465,7 @@ struct System::Impl {
     txs.push_back(std::make_unique<TxBridge>(("tx_" + base).c_str(), period_of(pdev), leg, frames,
                                              shape, route, spec.link.cut_through));
     sc_core::sc_get_curr_simcontext()->hierarchy_pop();
-    tx_from.emplace_back(pdev, what.substr(0, what.find("->")));
+    tx_from.emplace_back(pdev, what);
     for (Qsfp28Link* l : route) txs.back()->net.bind(l->socket);
     sc_core::sc_get_curr_simcontext()->hierarchy_push(&cd);
     rxs.push_back(std::make_unique<RxBridge>(("rx_" + base).c_str(), period_of(cdev), frames, out,
@@ -1721,7 +1722,8 @@ RunSummary System::report(StatsTree& root) const {
                                               (static_cast<double>(r.total_ps) * ty.memory.channels)
                                         : 0.0);
   }
-  // Payload each device sends over the network; collective (all-reduce) flows separately.
+  // Payload each device sends over the network; collective flows (from or to a node of an
+  // all-reduce or all-gather, named <linear>.allreduce.*) separately.
   if (!I.txs.empty()) {
     std::vector<std::uint64_t> tx(I.devices.size(), 0), ar(I.devices.size(), 0);
     for (std::size_t k = 0; k < I.txs.size(); ++k) {
@@ -1822,8 +1824,7 @@ std::string format_summary(const StatsTree& s) {
   else
     o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound")
       << "-bound, " << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
-  if (!s.get("mapping.splits").empty())
-    o << "  splits       " << s.get("mapping.splits") << "\n";
+  if (!s.get("mapping.splits").empty()) o << "  splits       " << s.get("mapping.splits") << "\n";
   if (!s.get("mapping.scale_bound").empty())
     o << "  scaling      bound: " << s.get("mapping.scale_bound") << "\n";
   if (!s.get("mapping.idle_devices_reason").empty())

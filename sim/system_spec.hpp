@@ -34,6 +34,7 @@ struct LlmSpec {
   std::string parallelism = "pipeline";  ///< pipeline | tensor | hybrid
   std::int64_t tensor_parallel = 0;      ///< devices per tensor group (0: all devices)
   std::string allreduce = "ring";
+  std::string tp_sync = "all_reduce";  ///< all_reduce | all_gather (mapping.tp_sync)
   bool enabled() const { return !phase.empty(); }
   /// Token steps per sequence in the run (prefill counts as one).
   std::int64_t steps() const;

@@ -679,7 +679,8 @@ class Rewriter {
     const Node& p = nd(r.node);
     std::string local;
     if (p.role == Role::Row && t_ > 1)
-      local = at_rank(p.name + ".allreduce.cat", g);
+      local =
+          at_rank(p.name + (spec_.gather_rows ? ".allreduce.gather_out.cat" : ".allreduce.cat"), g);
     else if (p.role == Role::Head && t_ > 1)
       local = at_rank(p.name + ".cat", 0);
     else
@@ -714,6 +715,12 @@ class Rewriter {
     for (std::size_t k = 0; k < n.args.size(); ++k)
       y["args"][n.arg_keys[k]] = ref_text(n.args[k], g, n.stage);
     const bool sharded = t_ > 1 && n.role != Role::Replicated;
+    const bool gathered_row = sharded && n.role == Role::Row && spec_.gather_rows;
+    if (gathered_row) {  // reads its all-gathered input, keeps out/t columns of its output
+      y["args"][n.arg_keys[0]] = at_rank(n.name + ".allreduce.gather_in.cat", g);
+      YAML::Node sh = y["results"][n.out_keys[0]]["shape"];
+      divide(sh, sh.size() - 1, t_);
+    }
     if (sharded && n.role == Role::Head) {
       share(y["results"][n.out_keys[0]]["shape"], static_cast<std::size_t>(n.axis), t_, g);
     } else if (sharded && (n.role == Role::Column || n.role == Role::Region)) {
@@ -734,10 +741,12 @@ class Rewriter {
             if (pn == "weight" || pn == "bias") share(sh, 0, t_, g);
           } else if (n.role == Role::Column) {
             if (pn == "weight" || pn == "bias") divide(sh, 0, t_);
+          } else if (gathered_row) {
+            if (pn == "weight" || pn == "bias") divide(sh, 0, t_);
           } else if (n.role == Role::Row && pn == "weight") {
             divide(sh, 1, t_);
           }
-          if (n.role == Role::Row && pn == "bias")
+          if (n.role == Role::Row && pn == "bias" && !gathered_row)
             note(
                 "row-parallel biases are kept on every shard (hardware adds them once after "
                 "the all-reduce; their parameters are counted tp times)");
@@ -786,6 +795,73 @@ class Rewriter {
       return v;
     }();
     return keys.at(k);
+  }
+
+  /// All-gathers, over the group of `stage`, a tensor whose rank-r shard is node `src(r)`
+  /// (shape `chunk`, `full` once gathered on the last dim): ring (each shard travels once
+  /// around the ring, one hop a step) or direct (every rank sends its shard to every other);
+  /// rank q's result is `<base>cat@r<q>`.
+  void emit_all_gather(const std::string& base, const std::function<std::string(int)>& src,
+                       const YAML::Node& chunk, const YAML::Node& full, const YAML::Node& prec,
+                       int stage) {
+    const int t = t_;
+    auto nm = [&](const std::string& what, int r) { return at_rank(base + what, r); };
+    auto dev = [&](int r) { return device(stage, r); };
+    const YAML::Node none;
+    YAML::Node cat_attrs(YAML::NodeType::Map);
+    cat_attrs["dim"] = "-1";
+    const YAML::Node t_fwd = make_node("", "contiguous", {""}, none, YAML::Clone(chunk), prec, "");
+    const YAML::Node t_cat =
+        make_node("", "cat", std::vector<std::string>(static_cast<std::size_t>(t)), cat_attrs,
+                  YAML::Clone(full), prec, "");
+    std::vector<std::vector<std::string>> cat_in(static_cast<std::size_t>(t));
+    if (spec_.algorithm == "ring") {
+      // After step k rank q holds chunk (q - 1 - k) mod t in ag<k>.
+      for (int k = 0; k + 1 < t; ++k)
+        for (int r = 0; r < t; ++r) {
+          const int q = (r + 1) % t;
+          instantiate(t_fwd, nm("ag" + std::to_string(k), q),
+                      {k == 0 ? src(r) : nm("ag" + std::to_string(k - 1), r)}, dev(q));
+        }
+      for (int q = 0; q < t; ++q)
+        for (int ch = 0; ch < t; ++ch)
+          cat_in[static_cast<std::size_t>(q)].push_back(
+              ch == q ? src(q) : nm("ag" + std::to_string(mod(q - 1 - ch, t)), q));
+    } else {
+      for (int q = 0; q < t; ++q)
+        for (int ch = 0; ch < t; ++ch) cat_in[static_cast<std::size_t>(q)].push_back(src(ch));
+    }
+    for (int q = 0; q < t; ++q)
+      instantiate(t_cat, nm("cat", q), cat_in[static_cast<std::size_t>(q)], dev(q));
+  }
+
+  /// DFX's sync of row-parallel linear `i` (TensorParallelSpec::gather_rows): its input's
+  /// all-gather (before its copies) or its output's (after them).
+  void emit_row_gather(int i, bool input) {
+    const Node& p = nd(i);
+    if (input) {
+      const Ref& a = p.args[0];
+      const Node& x = nd(a.node);
+      const YAML::Node res = x.y["results"][x.out_keys[static_cast<std::size_t>(a.port)]];
+      const std::size_t last = res["shape"].size() - 1;
+      if (x.axis != static_cast<int>(last))
+        fail(i,
+             "mapping.tp_sync: all_gather needs the input of a row-parallel linear sharded on "
+             "its last dim; '" +
+                 x.name + "' is sharded on dim " + std::to_string(x.axis));
+      YAML::Node chunk = YAML::Clone(res["shape"]);
+      divide(chunk, last, t_);
+      emit_all_gather(
+          p.name + ".allreduce.gather_in.", [&](int r) { return ref_text(a, r, p.stage); }, chunk,
+          res["shape"], res["precision"], p.stage);
+      return;
+    }
+    const YAML::Node res = p.y["results"][p.out_keys[0]];
+    YAML::Node chunk = YAML::Clone(res["shape"]);
+    divide(chunk, chunk.size() - 1, t_);
+    emit_all_gather(
+        p.name + ".allreduce.gather_out.", [&](int r) { return at_rank(p.name, r); }, chunk,
+        res["shape"], res["precision"], p.stage);
   }
 
   /// Reduces the partial sums of row-parallel linear `i` over its stage's group.
@@ -884,10 +960,15 @@ class Rewriter {
     }
     out_nodes_ = out["nodes"];
     for (int i : topo_) {
-      for (int g = 0; g < t_; ++g) out_nodes_.push_back(copy_node(i, g));
       const Node& n = nd(i);
+      const bool gather = n.role == Role::Row && t_ > 1 && spec_.gather_rows;
+      if (gather) emit_row_gather(i, true);
+      for (int g = 0; g < t_; ++g) out_nodes_.push_back(copy_node(i, g));
       if (n.role == Role::Row && t_ > 1) {
-        emit_all_reduce(i);
+        if (gather)
+          emit_row_gather(i, false);
+        else
+          emit_all_reduce(i);
         AllReduceInfo info;
         info.name = n.name;
         for (int g = 0; g < t_; ++g) info.devices.push_back(device(n.stage, g));

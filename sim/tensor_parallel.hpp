@@ -18,6 +18,10 @@ struct TensorParallelSpec {
   int stages = 1;                    ///< pipeline stages (tensor groups inside pipeline stages)
   std::vector<std::string> devices;  ///< size tp*stages; stage s, rank r = devices[s*tp + r]
   std::string algorithm = "ring";    ///< all-reduce algorithm: "ring" | "direct"
+  /// DFX's synchronisation (mapping.tp_sync: all_gather): a row-parallel linear's input is
+  /// all-gathered, the linear keeps out/t rows of its weight and bias like a column-parallel
+  /// one, and its output is all-gathered (two syncs where Megatron all-reduces once).
+  bool gather_rows = false;
 };
 
 struct AllReduceInfo {

@@ -389,3 +389,29 @@ TEST(Engines, TimeLimitNamesTheEngineNode) {
       << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("on node '"), std::string::npos) << r.stderr_text;
 }
+
+// DFX synchronises four times per layer (mapping.tp_sync: all_gather; the shipped DFX
+// configs): after attention, its projection, fc1 and fc2, each an all-gather; Megatron's
+// all_reduce mode twice. GPT-2 345 M in FP16 on 2 cards at a 4-token prompt and 2 new tokens
+// (a 4-token prefill and one 1-token decode step), bytes each card sends:
+// all-gather: half of each gathered tensor, (1024 + 1024 + 4096 + 1024) x 2 B / 2 = 7,168 B
+// per token and layer: 24 x 7,168 x (4 + 1) = 860,160; ring all-reduce: 2 (t - 1) / t = 1
+// tensor of 1024 x 2 B per sync, 2 per layer: 24 x 2 x 2,048 x 5 = 491,520.
+TEST(Engines, DfxSynchronisesFourTimesPerLayer) {
+  const std::string src = MASESIM_SOURCE_DIR;
+  std::string c = read_file(src + "/configs/gpt2_dfx_2xu280.yaml");
+  c.replace(c.find("../workloads"), 2, src + "/configs/..");
+  const std::string lengths = "--set workload.prompt_len=4 --set workload.gen_tokens=2";
+  const auto dfx = run_simulate({{"c.yaml", c}}, "c.yaml", lengths);
+  const auto megatron =
+      run_simulate({{"c.yaml", c}}, "c.yaml", lengths + " --set mapping.tp_sync=all_reduce");
+  ASSERT_EQ(dfx.exit_code, 0) << dfx.stderr_text;
+  ASSERT_EQ(megatron.exit_code, 0) << megatron.stderr_text;
+  EXPECT_EQ(dfx.num("devices.fpga0.allreduce_tx_bytes"), 860160);
+  EXPECT_EQ(dfx.num("devices.fpga1.allreduce_tx_bytes"), 860160);
+  EXPECT_EQ(megatron.num("devices.fpga0.allreduce_tx_bytes"), 491520);
+  // Every linear splits by output columns: fc2 keeps 1024 / 2 output columns on each card.
+  EXPECT_EQ(dfx.str("nodes.transformer.h.0.mlp.c_proj@r1.device"), "fpga1");
+  EXPECT_EQ(dfx.num("nodes.transformer.h.0.mlp.c_proj@r1.macs"),
+            (4 + 1) * 4096.0 * 512);  // 5 tokens x 4096 inputs x 512 outputs
+}
