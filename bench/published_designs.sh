@@ -35,15 +35,17 @@ for c in $CONFIGS; do
     # Time shares over the run (definitions in docs/published-designs.md "Reporting"):
     # a layer-reuse region: waiting for parameters, KV-cache blocks streaming or waiting
     # for memory (all layers); a shared-engine design: rank 0's core computing, waiting for
-    # its loads (weights and KV cache).
+    # its loads (weights and KV cache), waiting for its inputs (on several cards: the other
+    # ranks' shards over the links, the synchronisation).
     shares=$(awk -F, -v tot="$(get total_cycles)" '
       /^layer_reuse\.exposed_fetch_share,/ { fetch = $2; reuse = 1 }
       /^nodes\.[^,]*\.kv_cache\.(busy_cycles|stall_mem_cycles),/ { kv += $2 }
       /^engines\.[^,]*0\.busy_cycles,/ { busy = $2; eng = 1 }
       /^engines\.[^,]*0\.wait_load_cycles,/ { load = $2 }
+      /^engines\.[^,]*0\.wait_input_cycles,/ { sync = $2 }
       END {
         if (reuse) printf " fetch_wait_share %.3f kv_share %.3f", fetch, (tot > 0) ? kv / tot : 0
-        if (eng) printf " compute_share %.3f load_wait_share %.3f", busy / tot, load / tot
+        if (eng) printf " compute_share %.3f load_wait_share %.3f input_wait_share %.3f", busy / tot, load / tot, sync / tot
       }' "$T/o/stats.csv")
     printf '%s %s:%s ttft_us %s decode_tokens_per_s %s total_us %s allreduce_share %s%s prefill_limited_by "%s" decode_limited_by "%s"%s wall %s s\n' \
       "$(basename "$c" .yaml)" "$p" "$n" "$(get ttft_us)" "$(get decode_tokens_per_s)" \
