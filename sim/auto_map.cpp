@@ -98,8 +98,8 @@ Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, 
       const OpTiming to = op_timing(g, n, off);
       const ResourceEstimate eo = estimate_node(g, n, off, to);
       const Resources ro = fit_resources(eo.res, eo.extrapolated, margin);
-      e.res.bram36 = ro.bram36;
-      e.res.uram = ro.uram;
+      e.res[Res::bram36] = ro[Res::bram36];
+      e.res[Res::uram] = ro[Res::uram];
       if (nm.weights_fixed_off) e.res = ro;  // they never come on chip
     }
     e.ok = true;
@@ -107,16 +107,6 @@ Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, 
     e.ok = false;
   }
   return e;
-}
-
-bool within(const Resources& r, const Resources& cap) {
-  return r.lut <= cap.lut && r.ff <= cap.ff && r.dsp <= cap.dsp && r.bram36 <= cap.bram36 &&
-         r.uram <= cap.uram;
-}
-
-Resources sub(Resources a, const Resources& b) {
-  a.lut -= b.lut, a.ff -= b.ff, a.dsp -= b.dsp, a.bram36 -= b.bram36, a.uram -= b.uram;
-  return a;
 }
 
 }  // namespace
@@ -130,16 +120,8 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
   Resources budget,
       one_device;  // all devices together; the largest single device (a node cannot span devices)
   for (const auto& d : devices) {
-    one_device.lut = std::max(one_device.lut, d.type.capacity.lut * cap);
-    one_device.ff = std::max(one_device.ff, d.type.capacity.ff * cap);
-    one_device.dsp = std::max(one_device.dsp, d.type.capacity.dsp * cap);
-    one_device.bram36 = std::max(one_device.bram36, d.type.capacity.bram36 * cap);
-    one_device.uram = std::max(one_device.uram, d.type.capacity.uram * cap);
-    budget.lut += d.type.capacity.lut * cap;
-    budget.ff += d.type.capacity.ff * cap;
-    budget.dsp += d.type.capacity.dsp * cap;
-    budget.bram36 += d.type.capacity.bram36 * cap;
-    budget.uram += d.type.capacity.uram * cap;
+    one_device = Resources::max(one_device, d.type.capacity * cap);
+    budget += d.type.capacity * cap;
   }
   const std::size_t n = g.nodes.size();
   // Start from the default lanes (mapping.default_parallelism), so that nodes that never
@@ -177,7 +159,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
   std::vector<Resources> dev_used(devices.size()), dev_cap(devices.size());
   for (std::size_t d = 0; d < devices.size(); ++d) {
     const auto& c = devices[d].type.capacity;
-    dev_cap[d] = Resources{c.lut * cap, c.ff * cap, c.dsp * cap, c.bram36 * cap, c.uram * cap};
+    dev_cap[d] = c * cap;
   }
   auto dev_of = [&](std::size_t i) { return static_cast<std::size_t>(m.nodes[i].device); };
   for (std::size_t i = 0; i < n; ++i) {
@@ -214,13 +196,13 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     Knobs best_k;
     for (const auto& k : cand) {
       const Eval e = evaluate(ms, g, nd, m.nodes[worst], k, channels[worst]);
-      if (!e.ok || !within(e.res, one_device) || !within(sub(used, ev[worst].res) += e.res, budget))
+      if (!e.ok || !e.res.fits(one_device) || !(used - ev[worst].res + e.res).fits(budget))
         continue;
       if (fixed_devices &&
-          !within(sub(dev_used[dev_of(worst)], ev[worst].res) += e.res, dev_cap[dev_of(worst)]))
+          !(dev_used[dev_of(worst)] - ev[worst].res + e.res).fits(dev_cap[dev_of(worst)]))
         continue;
-      const double cost = e.res.lut + 100 * e.res.dsp;
-      const double best_cost = best.res.lut + 100 * best.res.dsp;
+      const double cost = e.res[Res::lut] + 100 * e.res[Res::dsp];
+      const double best_cost = best.res[Res::lut] + 100 * best.res[Res::dsp];
       if (!best.ok || e.cycles < best.cycles || (e.cycles == best.cycles && cost < best_cost)) {
         best = e;
         best_k = k;
@@ -234,9 +216,9 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
       break;
     }
     history.emplace_back(worst, knobs[worst]);
-    used = sub(used, ev[worst].res);
+    used -= ev[worst].res;
     used += best.res;
-    dev_used[dev_of(worst)] = sub(dev_used[dev_of(worst)], ev[worst].res);
+    dev_used[dev_of(worst)] -= ev[worst].res;
     dev_used[dev_of(worst)] += best.res;
     knobs[worst] = best_k;
     ev[worst] = best;

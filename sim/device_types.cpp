@@ -53,16 +53,6 @@ std::vector<std::string> keys_under(const std::string& prefix) {
 
 constexpr int kMaxSlrs = 16;
 
-struct ResourceField {
-  const char* key;
-  double Resources::*member;
-};
-constexpr ResourceField kResourceFields[] = {{"lut", &Resources::lut},
-                                             {"ff", &Resources::ff},
-                                             {"dsp", &Resources::dsp},
-                                             {"bram36", &Resources::bram36},
-                                             {"uram", &Resources::uram}};
-
 std::string number_text(double v) {
   std::string t = std::to_string(v);
   t.erase(t.find_last_not_of('0') + 1);
@@ -79,8 +69,8 @@ void load_slrs(const std::string& path, const YAML::Node& y, DeviceType& d) {
     for (std::int64_t i = 0; i < n; ++i) {
       Slr slr;
       slr.name = "SLR" + std::to_string(i);
-      for (const auto& f : kResourceFields)
-        slr.capacity.*(f.member) = d.capacity.*(f.member) / static_cast<double>(n);
+      for (const auto& f : kResourceKinds)
+        slr.capacity[f.kind] = d.capacity[f.kind] / static_cast<double>(n);
       d.slr_list.push_back(slr);
     }
   } else if (s.IsSequence()) {
@@ -101,17 +91,17 @@ void load_slrs(const std::string& path, const YAML::Node& y, DeviceType& d) {
         throw InputError(
             yaml::where(path, e["name"]) + ": " + ctx + ".name: " +
             (slr.name.empty() ? "empty SLR name" : "duplicate SLR name '" + slr.name + "'"));
-      for (const auto& f : kResourceFields)
-        slr.capacity.*(f.member) = positive(path, e, f.key, true, ctx);
+      for (const auto& f : kResourceKinds)
+        slr.capacity[f.kind] = positive(path, e, f.name, true, ctx);
       d.slr_list.push_back(slr);
     }
-    for (const auto& f : kResourceFields) {
+    for (const auto& f : kResourceKinds) {
       double sum = 0;
-      for (const auto& slr : d.slr_list) sum += slr.capacity.*(f.member);
-      const double total = d.capacity.*(f.member);
+      for (const auto& slr : d.slr_list) sum += slr.capacity[f.kind];
+      const double total = d.capacity[f.kind];
       if (std::fabs(sum - total) > 1e-9 * std::max(1.0, total))
-        throw InputError(yaml::where(path, s) + ": slrs: the SLRs' " + f.key + " sum to " +
-                         number_text(sum) + " but the device has " + f.key + " = " +
+        throw InputError(yaml::where(path, s) + ": slrs: the SLRs' " + f.name + " sum to " +
+                         number_text(sum) + " but the device has " + f.name + " = " +
                          number_text(total) + " (the per-SLR figures must add up to the totals)");
     }
   } else {
@@ -142,55 +132,57 @@ void load_slrs(const std::string& path, const YAML::Node& y, DeviceType& d) {
 }  // namespace
 
 const std::vector<DeviceKeyDecl>& device_type_keys() {
-  static const std::vector<DeviceKeyDecl> keys = {
-      {"name", "", "device type name (as system.devices[].type refers to it)"},
-      {"kind", "",
-       "fpga (an accelerator card, the default) or host (a CPU running the nodes placed on it; "
-       "no fabric keys)"},
-      {"part", "", "the FPGA part or the CPU model (informational)"},
-      {"lut", "LUT", "CLB LUTs of the device"},
-      {"ff", "FF", "CLB flip-flops of the device"},
-      {"dsp", "DSP", "DSP slices of the device"},
-      {"bram36", "BRAM36", "36 Kb block RAMs of the device"},
-      {"uram", "URAM", "288 Kb UltraRAMs of the device"},
-      {"slrs", "",
-       "the SLRs: a count (that many equal SLRs, each 1/N of the totals) or a list "
-       "of per-SLR resources summing to the totals"},
-      {"slrs[].name", "", "SLR name (SLR0 at the bottom of the stack)"},
-      {"slrs[].lut", "LUT", "LUTs in this SLR"},
-      {"slrs[].ff", "FF", "flip-flops in this SLR"},
-      {"slrs[].dsp", "DSP", "DSP slices in this SLR"},
-      {"slrs[].bram36", "BRAM36", "block RAMs in this SLR"},
-      {"slrs[].uram", "URAM", "UltraRAMs in this SLR"},
-      {"slr_crossing.latency_cycles", "cycles",
-       "cycles a registered crossing of one SLR boundary adds (required with more than one SLR)"},
-      {"slr_crossing.sll_bits_per_cycle", "bits/cycle",
-       "super long lines across one boundary, both directions together (required with more "
-       "than one SLR)"},
-      {"clock_mhz", "MHz",
-       "default fabric clock (system.clock_mhz overrides it); a host's core clock (its cycle "
-       "statistics)"},
-      {"qsfp28_ports", "ports", "QSFP28 cages (0: the device has no network links)"},
-      {"memory.kind", "", "off-chip memory: ddr3, ddr4 or hbm2"},
-      {"memory.channels", "channels", "independent memory channels (1..1024)"},
-      {"memory.gbytes_per_s", "GB/s", "peak bandwidth of all channels together"},
-      {"memory.latency_ns", "ns", "access latency of one request"},
-      {"memory.capacity_gbytes", "GB", "memory capacity"},
-      {"cpu.gemm_gmacs_per_s", "GMAC/s",
-       "host: MACs per second of linear, matmul and conv nodes (required for a host)"},
-      {"cpu.vector_gelems_per_s", "Gelem/s",
-       "host: output elements per second of element-wise, pool and norm nodes (times their "
-       "ops per element; required for a host)"},
-      {"cpu.memory_gbytes_per_s", "GB/s",
-       "host: bandwidth a node's operands stream at (required for a host)"},
-      {"cpu.op_overhead_ns", "ns", "host: dispatch time added to every node (required)"},
-      {"pcie.generation", "", "host: PCIe generation of the link to each card, 1..5 (default 3)"},
-      {"pcie.lanes", "lanes", "host: lanes of the link, 1/2/4/8/16 (default 16)"},
-      {"pcie.max_payload_bytes", "bytes", "host: TLP max payload size (default 256)"},
-      {"pcie.tlp_overhead_bytes", "bytes",
-       "host: header, sequence, LCRC and framing bytes per TLP (default 24)"},
-      {"pcie.latency_ns", "ns", "host: latency of one DMA transfer (default 1000)"},
-  };
+  static const std::vector<DeviceKeyDecl> keys = [] {
+    std::vector<DeviceKeyDecl> k = {
+        {"name", "", "device type name (as system.devices[].type refers to it)"},
+        {"kind", "",
+         "fpga (an accelerator card, the default) or host (a CPU running the nodes placed on it; "
+         "no fabric keys)"},
+        {"part", "", "the FPGA part or the CPU model (informational)"},
+        {"slrs", "",
+         "the SLRs: a count (that many equal SLRs, each 1/N of the totals) or a list "
+         "of per-SLR resources summing to the totals"},
+        {"slrs[].name", "", "SLR name (SLR0 at the bottom of the stack)"},
+        {"slr_crossing.latency_cycles", "cycles",
+         "cycles a registered crossing of one SLR boundary adds (required with more than one SLR)"},
+        {"slr_crossing.sll_bits_per_cycle", "bits/cycle",
+         "super long lines across one boundary, both directions together (required with more "
+         "than one SLR)"},
+        {"clock_mhz", "MHz",
+         "default fabric clock (system.clock_mhz overrides it); a host's core clock (its cycle "
+         "statistics)"},
+        {"qsfp28_ports", "ports", "QSFP28 cages (0: the device has no network links)"},
+        {"memory.kind", "", "off-chip memory: ddr3, ddr4 or hbm2"},
+        {"memory.channels", "channels", "independent memory channels (1..1024)"},
+        {"memory.gbytes_per_s", "GB/s", "peak bandwidth of all channels together"},
+        {"memory.latency_ns", "ns", "access latency of one request"},
+        {"memory.capacity_gbytes", "GB", "memory capacity"},
+        {"cpu.gemm_gmacs_per_s", "GMAC/s",
+         "host: MACs per second of linear, matmul and conv nodes (required for a host)"},
+        {"cpu.vector_gelems_per_s", "Gelem/s",
+         "host: output elements per second of element-wise, pool and norm nodes (times their "
+         "ops per element; required for a host)"},
+        {"cpu.memory_gbytes_per_s", "GB/s",
+         "host: bandwidth a node's operands stream at (required for a host)"},
+        {"cpu.op_overhead_ns", "ns", "host: dispatch time added to every node (required)"},
+        {"pcie.generation", "", "host: PCIe generation of the link to each card, 1..5 (default 3)"},
+        {"pcie.lanes", "lanes", "host: lanes of the link, 1/2/4/8/16 (default 16)"},
+        {"pcie.max_payload_bytes", "bytes", "host: TLP max payload size (default 256)"},
+        {"pcie.tlp_overhead_bytes", "bytes",
+         "host: header, sequence, LCRC and framing bytes per TLP (default 24)"},
+        {"pcie.latency_ns", "ns", "host: latency of one DMA transfer (default 1000)"},
+    };
+    // One key per resource kind, on the device and on each SLR (after "part").
+    std::vector<DeviceKeyDecl> res, slr;
+    for (const auto& r : kResourceKinds) {
+      res.push_back({r.name, r.label, std::string(r.description) + " of the device"});
+      slr.push_back(
+          {std::string("slrs[].") + r.name, r.label, std::string(r.description) + " in this SLR"});
+    }
+    k.insert(k.begin() + 3, res.begin(), res.end());
+    k.insert(k.begin() + 3 + static_cast<std::ptrdiff_t>(res.size()) + 2, slr.begin(), slr.end());
+    return k;
+  }();
   return keys;
 }
 
@@ -251,11 +243,8 @@ DeviceType load_device_type(const std::string& path) {
       if (y[k])
         throw InputError(yaml::where(path, y[k]) + ": " + k +
                          ": only a device of kind host has this section");
-    d.capacity.lut = positive(path, y, "lut");
-    d.capacity.ff = positive(path, y, "ff");
-    d.capacity.dsp = positive(path, y, "dsp", true);
-    d.capacity.bram36 = positive(path, y, "bram36", true);
-    d.capacity.uram = positive(path, y, "uram", true);
+    for (const auto& k : kResourceKinds)
+      d.capacity[k.kind] = positive(path, y, k.name, k.may_be_zero);
     load_slrs(path, y, d);
     d.qsfp28_ports = static_cast<int>(positive(path, y, "qsfp28_ports", true));
   }

@@ -412,7 +412,7 @@ Resources engine_resources(const EngineSpec& e, const DeviceType& type) {
       // an adder 2 DSPs; per output column a rows-wide multiply stage and rows adders (the
       // reduction tree's rows - 1 and the accumulator). LUT and FF stay the integer
       // datapath's (the FP16 units' LUT/FF are not modelled; docs/engines.md).
-      r.dsp = static_cast<double>(c.gemm_cols * c.gemm_rows * (1 + 2));
+      r[Res::dsp] = static_cast<double>(c.gemm_cols * c.gemm_rows * (1 + 2));
     }
   }
   if (c.has_alu())
@@ -422,11 +422,11 @@ Resources engine_resources(const EngineSpec& e, const DeviceType& type) {
   for (const std::int64_t bytes :
        {c.input_buffer_bytes, c.weight_buffer_bytes, c.acc_buffer_bytes}) {
     const double bits = 8.0 * static_cast<double>(bytes);
-    if (type.capacity.uram > 0) {
+    if (type.capacity[Res::uram] > 0) {
       r += buffer_resources(bits);
     } else {  // no UltraRAM on the part: every buffer in BRAM
       Resources b;
-      b.bram36 = bram36_for_bits(bits);
+      b[Res::bram36] = bram36_for_bits(bits);
       r += b;
     }
   }

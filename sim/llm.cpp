@@ -323,7 +323,7 @@ LlmPlan plan_llm(const Graph& g, const SystemSpec& sys, Mapping& m) {
       const auto& c = devices[d].type.capacity;
       for (auto it = kv.rbegin(); it != kv.rend(); ++it) {
         const Resources u = fit_usage(sys, m, static_cast<int>(d));
-        if (u.bram36 <= c.bram36 && u.uram <= c.uram) break;
+        if (u[Res::bram36] <= c[Res::bram36] && u[Res::uram] <= c[Res::uram]) break;
         auto& nm = m.nodes[*it];
         if (nm.device != static_cast<int>(d) || (m.engines.any() && m.engines.engine_of[*it] >= 0))
           continue;

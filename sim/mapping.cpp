@@ -48,8 +48,8 @@ namespace {
 
 /// URAM per BRAM36 block of a device (array_storage's rule; 0: no URAM).
 double uram_per_bram36(const DeviceType& t) {
-  if (t.capacity.uram <= 0) return 0;
-  return t.capacity.bram36 > 0 ? t.capacity.uram / t.capacity.bram36 : 1e9;
+  if (t.capacity[Res::uram] <= 0) return 0;
+  return t.capacity[Res::bram36] > 0 ? t.capacity[Res::uram] / t.capacity[Res::bram36] : 1e9;
 }
 
 /// The partitioner's view of an estimate's spill alternatives (fit usage: with the margin).
@@ -57,9 +57,9 @@ StorageAlt storage_alt(const ResourceEstimate& e, double margin) {
   const double f = e.extrapolated ? 1.0 + margin : 1.0;
   StorageAlt a;
   if (e.bram36_as_uram > 0)
-    a.bram36_movable = f * e.res.bram36, a.bram36_as_uram = f * e.bram36_as_uram;
+    a.bram36_movable = f * e.res[Res::bram36], a.bram36_as_uram = f * e.bram36_as_uram;
   if (e.uram_as_bram36 > 0)
-    a.uram_movable = f * e.res.uram, a.uram_as_bram36 = f * e.uram_as_bram36;
+    a.uram_movable = f * e.res[Res::uram], a.uram_as_bram36 = f * e.uram_as_bram36;
   return a;
 }
 
@@ -158,10 +158,10 @@ std::vector<std::string> resource_overflows(const std::vector<DeviceInstance>& d
   for (std::size_t d = 0; d < devices.size(); ++d) {
     const auto& c = devices[d].type.capacity;
     const auto& u = used[d];
-    for (const auto& k : kResourceKinds)
-      if (u.*k.member > c.*k.member)
-        v.push_back("device '" + devices[d].name + "' (" + devices[d].type.name + "): " + k.name +
-                    " needs " + fmt(u.*k.member) + " but has " + fmt(c.*k.member) + note);
+    for (Res k : u.overflows(c))
+      v.push_back("device '" + devices[d].name + "' (" + devices[d].type.name +
+                  "): " + kResourceKinds[static_cast<std::size_t>(k)].name + " needs " + fmt(u[k]) +
+                  " but has " + fmt(c[k]) + note);
   }
   return v;
 }
@@ -175,7 +175,7 @@ void set_estimate(NodeMap& nm, const ResourceEstimate& e) {
 Resources fit_resources(const Resources& r, bool extrapolated, double margin) {
   if (!extrapolated) return r;
   const double f = 1.0 + margin;
-  return Resources{r.lut * f, r.ff * f, r.dsp * f, r.bram36 * f, r.uram * f};
+  return r * f;
 }
 
 namespace {
@@ -232,7 +232,7 @@ void spill_storage(const SystemSpec& s, Mapping& m, int device) {
   // Capacity, or the partitioner's utilisation cap when it placed the nodes.
   Resources c = s.devices[static_cast<std::size_t>(device)].type.capacity;
   const double frac = m.partition != "manual" ? s.mapping.utilisation_cap : 1.0;
-  c.bram36 *= frac, c.uram *= frac;
+  c[Res::bram36] *= frac, c[Res::uram] *= frac;
   const double margin = s.mapping.extrapolation_margin;
   std::vector<std::size_t> on;
   for (std::size_t i = 0; i < m.nodes.size(); ++i)
@@ -242,7 +242,7 @@ void spill_storage(const SystemSpec& s, Mapping& m, int device) {
       on.push_back(i);
     }
   Resources u = fit_usage(s, m, device);
-  const bool uram_over = u.uram > c.uram, bram_over = u.bram36 > c.bram36;
+  const bool uram_over = u[Res::uram] > c[Res::uram], bram_over = u[Res::bram36] > c[Res::bram36];
   if (uram_over == bram_over) {  // both fit, or neither can take the other's arrays
     refresh_device_usage(s, m, device);
     return;
@@ -251,31 +251,32 @@ void spill_storage(const SystemSpec& s, Mapping& m, int device) {
   std::stable_sort(on.begin(), on.end(), [&](std::size_t a, std::size_t b) {
     const auto& ra = m.nodes[a].estimate.res;
     const auto& rb = m.nodes[b].estimate.res;
-    return uram_over ? ra.uram > rb.uram : ra.bram36 > rb.bram36;
+    return uram_over ? ra[Res::uram] > rb[Res::uram] : ra[Res::bram36] > rb[Res::bram36];
   });
   for (const std::size_t i : on) {
-    if (uram_over ? u.uram <= c.uram : u.bram36 <= c.bram36) break;
+    if (uram_over ? u[Res::uram] <= c[Res::uram] : u[Res::bram36] <= c[Res::bram36]) break;
     NodeMap& nm = m.nodes[i];
     const ResourceEstimate& e = nm.estimate;
     const double f = e.extrapolated ? 1.0 + margin : 1.0;
     // A memory may be split by address range: the last one moved moves only the share
     // (in whole blocks) that brings its kind within the limit.
-    const double from = uram_over ? e.res.uram : e.res.bram36;
+    const double from = uram_over ? e.res[Res::uram] : e.res[Res::bram36];
     const double to = uram_over ? e.uram_as_bram36 : e.bram36_as_uram;
     if (from <= 0 || to <= 0) continue;
-    const double excess = uram_over ? u.uram - c.uram : u.bram36 - c.bram36;
-    const double room = (uram_over ? c.bram36 - u.bram36 : c.uram - u.uram) / f;
+    const double excess = uram_over ? u[Res::uram] - c[Res::uram] : u[Res::bram36] - c[Res::bram36];
+    const double room =
+        (uram_over ? c[Res::bram36] - u[Res::bram36] : c[Res::uram] - u[Res::uram]) / f;
     const double freed = std::min(
         {from, std::ceil(excess / f - 1e-9), std::floor(std::max(0.0, room - 1) * from / to)});
     if (freed <= 0) continue;
     const double added = std::ceil(to * freed / from - 1e-9);
     if (uram_over) {
-      u.uram -= f * freed, u.bram36 += f * added;
-      nm.resources.uram -= freed, nm.resources.bram36 += added;
+      u[Res::uram] -= f * freed, u[Res::bram36] += f * added;
+      nm.resources[Res::uram] -= freed, nm.resources[Res::bram36] += added;
       nm.storage_spill = "uram_to_bram";
     } else {
-      u.bram36 -= f * freed, u.uram += f * added;
-      nm.resources.bram36 -= freed, nm.resources.uram += added;
+      u[Res::bram36] -= f * freed, u[Res::uram] += f * added;
+      nm.resources[Res::bram36] -= freed, nm.resources[Res::uram] += added;
       nm.storage_spill = "bram_to_uram";
     }
   }
@@ -298,17 +299,15 @@ void choose_bindings(const Graph& g, const SystemSpec& sys, Mapping& m) {
           m.engines.engine_of[i] < 0 && !m.nodes[i].hw.in.empty())
         cand.push_back(i);
     std::stable_sort(cand.begin(), cand.end(), [&](std::size_t a, std::size_t b) {
-      return m.nodes[a].resources.dsp > m.nodes[b].resources.dsp;
+      return m.nodes[a].resources[Res::dsp] > m.nodes[b].resources[Res::dsp];
     });
-    auto share = [&](const Resources& u) {
-      return std::max(c.lut > 0 ? u.lut / c.lut : 0.0, c.dsp > 0 ? u.dsp / c.dsp : 0.0);
-    };
+    auto share = [&](const Resources& u) { return u.max_utilisation(c, {Res::lut, Res::dsp}); };
     for (const std::size_t i : cand) {
       NodeMap& nm = m.nodes[i];
       const Resources base =
           fit_resources(nm.resources, nm.estimate.extrapolated, margin);  // current choice
       Resources others = fit_usage(sys, m, static_cast<int>(d));
-      others.lut -= base.lut, others.dsp -= base.dsp;
+      others[Res::lut] -= base[Res::lut], others[Res::dsp] -= base[Res::dsp];
       MulBinding best = nm.hw.binding;
       double best_share = 0;
       ResourceEstimate best_e;
@@ -319,7 +318,7 @@ void choose_bindings(const Graph& g, const SystemSpec& sys, Mapping& m) {
         const ResourceEstimate e = estimate_node(g, g.nodes[i], hw, nm.timing);
         Resources u = others;
         const Resources f = fit_resources(e.res, e.extrapolated, margin);
-        u.lut += f.lut, u.dsp += f.dsp;
+        u[Res::lut] += f[Res::lut], u[Res::dsp] += f[Res::dsp];
         const double sh = share(u);
         if (first || sh < best_share - 1e-12) {
           first = false;
@@ -379,7 +378,7 @@ void move_weights_off_chip(const Graph& g, const SystemSpec& sys, Mapping& m, in
   const auto& c = sys.devices[d].type.capacity;
   for (;;) {
     const Resources used = fit_usage(sys, m, device);
-    if (used.bram36 <= c.bram36 && used.uram <= c.uram) return;
+    if (used[Res::bram36] <= c[Res::bram36] && used[Res::uram] <= c[Res::uram]) return;
     std::size_t best = g.nodes.size();
     for (std::size_t j = 0; j < g.nodes.size(); ++j) {
       const auto& o = m.nodes[j];
@@ -531,10 +530,10 @@ std::vector<std::string> slr_overflows(const std::vector<DeviceInstance>& device
     for (std::size_t k = 0; k < t.slr_list.size(); ++k) {
       const Resources& u = slrs[d].used[k];
       const Resources& c = t.slr_list[k].capacity;
-      for (const auto& r : kResourceKinds)
-        if (u.*r.member > c.*r.member)
-          v.push_back(dev + t.slr_list[k].name + ": " + r.name + " needs " + fmt(u.*r.member) +
-                      " but has " + fmt(c.*r.member));
+      for (Res r : u.overflows(c))
+        v.push_back(dev + t.slr_list[k].name + ": " +
+                    kResourceKinds[static_cast<std::size_t>(r)].name + " needs " + fmt(u[r]) +
+                    " but has " + fmt(c[r]));
     }
     for (std::size_t b = 0; b < slrs[d].boundary_bits.size(); ++b)
       if (slrs[d].boundary_bits[b] > t.slr_crossing.sll_bits_per_cycle)

@@ -13,39 +13,47 @@ namespace masesim {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// The five resources, then the storage spill alternatives (StorageAlt; no limit).
-constexpr int kLut = 0, kFf = 1, kDsp = 2, kBram = 3, kUram = 4, kBramMov = 5, kBramAsUram = 6,
-              kUramMov = 7, kUramAsBram = 8, kNumRes = 9;
-constexpr const char* kResName[kNumRes] = {"lut", "ff", "dsp", "bram36", "uram"};
-
-using Res = std::array<double, kNumRes>;
-
-Res to_array(const Resources& r, const StorageAlt& a = {}) {
-  return {r.lut,
-          r.ff,
-          r.dsp,
-          r.bram36,
-          r.uram,
-          a.bram36_movable,
-          a.bram36_as_uram,
-          a.uram_movable,
-          a.uram_as_bram36};
+// The resource kinds (kResourceKinds, indexed by Res), then the storage spill
+// alternatives (StorageAlt; no limit). BRAM36 and URAM are the storage kinds that may
+// trade blocks; every other kind is a hard limit.
+constexpr int idx(Res r) {
+  return static_cast<int>(r);
 }
-Res on_array(const PartNode& nd) {
+constexpr int kLut = idx(Res::lut), kBram = idx(Res::bram36), kUram = idx(Res::uram);
+constexpr int kKinds = static_cast<int>(kResourceKindCount);
+constexpr int kBramMov = kKinds, kBramAsUram = kKinds + 1, kUramMov = kKinds + 2,
+              kUramAsBram = kKinds + 3, kNumRes = kKinds + 4;
+constexpr bool is_storage(int k) {
+  return k == kBram || k == kUram;
+}
+const char* res_name(int k) {
+  return kResourceKinds[k].name;
+}
+
+using Vec = std::array<double, kNumRes>;
+
+Vec to_array(const Resources& r, const StorageAlt& a = {}) {
+  Vec v{};
+  for (const auto& k : kResourceKinds) v[static_cast<std::size_t>(k.kind)] = r[k.kind];
+  v[kBramMov] = a.bram36_movable, v[kBramAsUram] = a.bram36_as_uram;
+  v[kUramMov] = a.uram_movable, v[kUramAsBram] = a.uram_as_bram36;
+  return v;
+}
+Vec on_array(const PartNode& nd) {
   return nd.weights_fixed_off ? to_array(nd.res_off, nd.alt_off) : to_array(nd.res_on, nd.alt_on);
 }
-Res off_array(const PartNode& nd) {
+Vec off_array(const PartNode& nd) {
   return to_array(nd.res_off, nd.alt_off);
 }
-Res plain_on_array(const PartNode& nd) {
+Vec plain_on_array(const PartNode& nd) {
   return to_array(nd.res_on, nd.alt_on);
 }
 
 /// Absolute per-resource limits of one device.
 struct Limits {
-  Res limit{};
-  Res capacity{};
-  Res fraction{};
+  Vec limit{};
+  Vec capacity{};
+  Vec fraction{};
 };
 
 Limits make_limits(const PartDevice& d, double utilisation_cap, double lut_fraction) {
@@ -53,13 +61,13 @@ Limits make_limits(const PartDevice& d, double utilisation_cap, double lut_fract
   l.capacity = to_array(d.capacity);
   l.fraction.fill(utilisation_cap);
   l.fraction[kLut] = lut_fraction;
-  for (int k = 0; k < kNumRes; ++k) l.limit[k] = k > kUram ? kInf : l.capacity[k] * l.fraction[k];
+  for (int k = 0; k < kNumRes; ++k) l.limit[k] = k >= kKinds ? kInf : l.capacity[k] * l.fraction[k];
   return l;
 }
 
 /// The storage kind over its limit that moving part of its movable blocks to the other
 /// kind cannot bring back (a continuous relaxation of mapping.cpp's spill_storage), or -1.
-int storage_over(const Res& use, const Limits& l) {
+int storage_over(const Vec& use, const Limits& l) {
   const double b = use[kBram], u = use[kUram], lb = l.limit[kBram], lu = l.limit[kUram];
   if (b <= lb && u <= lu) return -1;
   if (b > lb && u > lu) return kBram;
@@ -71,9 +79,9 @@ int storage_over(const Res& use, const Limits& l) {
   return y <= 1 && b + y * use[kUramAsBram] <= lb ? -1 : kUram;
 }
 
-int first_over(const Res& use, const Limits& l) {
-  for (int k = 0; k < kBram; ++k)
-    if (use[k] > l.limit[k]) return k;
+int first_over(const Vec& use, const Limits& l) {
+  for (int k = 0; k < kKinds; ++k)
+    if (!is_storage(k) && use[k] > l.limit[k]) return k;
   return storage_over(use, l);
 }
 
@@ -112,12 +120,12 @@ StageEval eval_stage(const std::vector<PartNode>& nodes, int i, int j, const Par
                      const Limits& lim) {
   StageEval e;
   e.off.assign(static_cast<std::size_t>(j - i), false);
-  Res cur{};
+  Vec cur{};
   std::vector<std::pair<double, int>> cand;
   std::size_t fixed_off = 0;
   for (int n = i; n < j; ++n) {
     const auto& nd = nodes[static_cast<std::size_t>(n)];
-    const Res r = on_array(nd);
+    const Vec r = on_array(nd);
     for (int k = 0; k < kNumRes; ++k) cur[k] += r[k];
     if (nd.weights_fixed_off) {
       e.off[static_cast<std::size_t>(n - i)] = true;
@@ -131,7 +139,7 @@ StageEval eval_stage(const std::vector<PartNode>& nodes, int i, int j, const Par
   std::size_t p = 0;
   auto spill = [&] {
     const auto& nd = nodes[static_cast<std::size_t>(cand[p].second)];
-    const Res on = plain_on_array(nd), off = off_array(nd);
+    const Vec on = plain_on_array(nd), off = off_array(nd);
     for (int k = 0; k < kNumRes; ++k) cur[k] += off[k] - on[k];
     e.off[static_cast<std::size_t>(cand[p].second - i)] = true;
     ++p;
@@ -165,7 +173,7 @@ std::string does_not_fit(const std::vector<PartNode>& nodes, int n, int d, const
   else if (nodes[static_cast<std::size_t>(n)].has_weights)
     msg += dev.mem_bytes_per_ps > 0 ? " even with its weights off chip"
                                     : " (the device has no off-chip memory for its weights)";
-  return msg + ": " + kResName[r] + " needs " + num(e.fail_need) + " but " + num(lim.limit[r]) +
+  return msg + ": " + res_name(r) + " needs " + num(e.fail_need) + " but " + num(lim.limit[r]) +
          " are usable (" + num(lim.fraction[r]) + " x " + num(lim.capacity[r]) + ")";
 }
 
@@ -234,7 +242,7 @@ PartResult finish(const std::vector<PartNode>& nodes, const std::vector<PartEdge
         const auto res = static_cast<std::size_t>(e.fail_res);
         throw SimulationError("partition: nodes " + std::to_string(i) + ".." +
                               std::to_string(j - 1) + " do not fit device " + std::to_string(k) +
-                              ": " + kResName[res] + " needs " + num(e.fail_need) + " but " +
+                              ": " + res_name(res) + " needs " + num(e.fail_need) + " but " +
                               num(lim.limit[res]) + " are usable");
       }
       std::string note = "stage " + std::to_string(used - 1) + ": nodes " + std::to_string(i) +
@@ -282,14 +290,14 @@ std::vector<double> build_row(const std::vector<PartNode>& nodes, int i, const P
   std::vector<double> row;
   const int n = static_cast<int>(nodes.size());
   const bool can_spill = dev.mem_bytes_per_ps > 0;
-  Res sum_on{}, sum_min{};
+  Vec sum_on{}, sum_min{};
   std::vector<std::pair<double, int>> cand;
   double max_t = 0;
   std::size_t fixed_off = 0;   // nodes whose weights stay off chip
   double fixed_max_bytes = 0;  // the largest of their weights
   for (int j = i + 1; j <= n; ++j) {
     const auto& nd = nodes[static_cast<std::size_t>(j - 1)];
-    const Res on = on_array(nd), off = off_array(nd);
+    const Vec on = on_array(nd), off = off_array(nd);
     const bool may_spill = can_spill && nd.has_weights && !nd.weights_fixed_off;
     for (int k = 0; k < kNumRes; ++k) {
       sum_on[k] += on[k];
@@ -301,18 +309,18 @@ std::vector<double> build_row(const std::vector<PartNode>& nodes, int i, const P
     }
     // Lower bound: a logic resource over, or both storage kinds over (no spill helps).
     bool over = sum_min[kBram] > lim.limit[kBram] && sum_min[kUram] > lim.limit[kUram];
-    for (int k = 0; k < kBram; ++k) over = over || sum_min[k] > lim.limit[k];
+    for (int k = 0; k < kKinds; ++k) over = over || (!is_storage(k) && sum_min[k] > lim.limit[k]);
     if (over) break;
     if (nd.has_weights && !nd.weights_fixed_off) {
       const std::pair<double, int> c{nd.weight_bytes, j - 1};
       cand.insert(std::upper_bound(cand.begin(), cand.end(), c, spill_before), c);
     }
     max_t = j - 1 == i ? nd.time_on_ps : std::max(max_t, nd.time_on_ps);
-    Res cur = sum_on;
+    Vec cur = sum_on;
     std::size_t p = 0;
     auto spill = [&] {
       const auto& sn = nodes[static_cast<std::size_t>(cand[p].second)];
-      const Res son = plain_on_array(sn), soff = off_array(sn);
+      const Vec son = plain_on_array(sn), soff = off_array(sn);
       for (int k = 0; k < kNumRes; ++k) cur[k] += soff[k] - son[k];
       ++p;
     };

@@ -205,4 +205,18 @@ void write_files_atomically(const std::string& dir,
                        std::strerror(errno));
 }
 
+void set_amounts(StatsTree& t, const Resources& r) {
+  for (const auto& k : kResourceKinds) t.set(k.name, r[k.kind]);
+}
+
+void set_utilisation(StatsTree& t, const Resources& used, const Resources& available) {
+  for (const auto& k : kResourceKinds) {
+    auto& x = t.child(k.name);
+    const double u = used[k.kind], a = available[k.kind];
+    x.set("used", std::ceil(u));
+    x.set("available", a);
+    x.set("utilisation", a > 0 ? u / a : 0.0);
+  }
+}
+
 }  // namespace masesim

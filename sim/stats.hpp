@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "models/resources.hpp"
+
 namespace masesim {
 
 /// Version of the stats.json layout (docs/stats.md); raised when a key changes meaning or
@@ -55,5 +57,11 @@ std::string format_double(double v);
 /// InputError naming the directory when it cannot be created or written.
 void write_files_atomically(const std::string& dir,
                             const std::vector<std::pair<std::string, std::string>>& files);
+
+/// One key per resource kind (kResourceKinds) holding the amount.
+void set_amounts(StatsTree& t, const Resources& r);
+/// One child per resource kind with used (rounded up to whole blocks), available and
+/// utilisation (0 where nothing is available).
+void set_utilisation(StatsTree& t, const Resources& used, const Resources& available);
 
 }  // namespace masesim

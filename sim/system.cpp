@@ -1456,11 +1456,7 @@ RunSummary System::report(StatsTree& root) const {
     for (auto x : nm.hw.out.tile) tile += (tile.empty() ? "" : "x") + std::to_string(x);
     t.set("out_tile", tile);
     auto& res = t.child("resources");
-    res.set("lut", nm.resources.lut);
-    res.set("ff", nm.resources.ff);
-    res.set("dsp", nm.resources.dsp);
-    res.set("bram36", nm.resources.bram36);
-    res.set("uram", nm.resources.uram);
+    set_amounts(res, nm.resources);
     res.set("binding", mul_binding_name(nm.hw.binding));
     res.set_bool("extrapolated", nm.estimate.extrapolated);
     if (nm.estimate.extrapolated) res.set("extrapolation", nm.estimate.reason);
@@ -1556,11 +1552,7 @@ RunSummary System::report(StatsTree& root) const {
       bu.set("peak_acc_bytes", k.peak_acc_bytes);
       const Resources& er = I.m.engine_resources[e];
       auto& res = t.child("resources");
-      res.set("lut", er.lut);
-      res.set("ff", er.ff);
-      res.set("dsp", er.dsp);
-      res.set("bram36", er.bram36);
-      res.set("uram", er.uram);
+      set_amounts(res, er);
       if (I.engine_gemms[e]->impl() == "rtl")
         t.set("rtl_mismatches", rtl_mismatches(*I.engine_gemms[e]));
       const double occupancy =
@@ -1672,18 +1664,7 @@ RunSummary System::report(StatsTree& root) const {
     t.set("clock_mhz", ty.clock_mhz);
     auto& res = t.child("resources");
     const auto& u = I.m.used[d];
-    const std::pair<const char*, std::pair<double, double>> rs[] = {
-        {"lut", {u.lut, ty.capacity.lut}},
-        {"ff", {u.ff, ty.capacity.ff}},
-        {"dsp", {u.dsp, ty.capacity.dsp}},
-        {"bram36", {u.bram36, ty.capacity.bram36}},
-        {"uram", {u.uram, ty.capacity.uram}}};
-    for (const auto& [name, uc] : rs) {
-      auto& x = res.child(name);
-      x.set("used", std::ceil(uc.first));
-      x.set("available", uc.second);
-      x.set("utilisation", uc.second > 0 ? uc.first / uc.second : 0.0);
-    }
+    set_utilisation(res, u, ty.capacity);
     if (ty.slr_list.size() > 1 && d < I.m.slrs.size()) {  // the per-SLR ledger
       const SlrLedger& L = I.m.slrs[d];
       auto& sl = t.child("slrs");
@@ -1691,13 +1672,7 @@ RunSummary System::report(StatsTree& root) const {
         auto& st = sl.child(ty.slr_list[k].name);
         const Resources& su = L.used[k];
         const Resources& sc = ty.slr_list[k].capacity;
-        for (const auto& kind : kResourceKinds) {
-          auto& x = st.child(kind.name);
-          const double used = su.*kind.member, avail = sc.*kind.member;
-          x.set("used", std::ceil(used));
-          x.set("available", avail);
-          x.set("utilisation", avail > 0 ? used / avail : 0.0);
-        }
+        set_utilisation(st, su, sc);
         if (k + 1 < ty.slr_list.size()) st.set("boundary_bits_per_cycle", L.boundary_bits[k]);
       }
       t.set("slr_crossings", L.crossings);
