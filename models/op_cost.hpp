@@ -1,6 +1,6 @@
 // Cost models of the MASE op kinds: beats, cycles, MACs, weight traffic, resources.
 // Pure functions of the graph node and its resolved hardware parameters; the SystemC
-// blocks (models/node_block.cpp) and the mapper (sim/mapping.cpp) both call them.
+// blocks (models/node_block.cpp) and the mapper (sim/mapping/mapping.cpp) both call them.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -6,7 +6,7 @@
 // Adding a kind (SLR crossings, AI-engine tiles, ...) is one enumerator and one row of
 // kResourceKinds; every report, ledger and fit check iterates the table. A device file
 // that does not give the new kind's capacity is then an error naming the key
-// (sim/device_types.cpp reads every kind of the table).
+// (sim/config/device_types.cpp reads every kind of the table).
 #include <array>
 #include <cstddef>
 #include <initializer_list>

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "sim/config.hpp"
-#include "sim/device_types.hpp"
+#include "sim/config/config.hpp"
+#include "sim/config/device_types.hpp"
 #include "workloads/error.hpp"
 
 using namespace masesim;

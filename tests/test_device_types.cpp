@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "sim/device_types.hpp"
+#include "sim/config/device_types.hpp"
 #include "workloads/error.hpp"
 
 using namespace masesim;

@@ -131,7 +131,7 @@ outputs: [s]
   EXPECT_EQ(largest_divisor_at_most(13, 8), 1);
 }
 
-#include "sim/auto_map.hpp"
+#include "sim/mapping/auto_map.hpp"
 
 TEST(AutoMap, NextDivisorSteps) {
   EXPECT_EQ(masesim::next_divisor(768, 8), 16);

@@ -1,5 +1,5 @@
 // Unit tests of the kernel-free partitioners (sim/partition.*).
-#include "sim/partition.hpp"
+#include "sim/mapping/partition.hpp"
 
 #include <gtest/gtest.h>
 

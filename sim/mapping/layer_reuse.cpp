@@ -1,4 +1,4 @@
-#include "sim/layer_reuse.hpp"
+#include "sim/mapping/layer_reuse.hpp"
 
 #include <fnmatch.h>
 
@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "sim/system_spec.hpp"
+#include "sim/config/system_spec.hpp"
 #include "workloads/error.hpp"
 
 namespace masesim {

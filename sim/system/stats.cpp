@@ -1,4 +1,4 @@
-#include "sim/stats.hpp"
+#include "sim/system/stats.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "sim/partition.hpp"
+#include "sim/mapping/partition.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "sim/simulate.hpp"
+#include "sim/cli/simulate.hpp"
 
 #include "models/ops/registry.hpp"
 
@@ -14,16 +14,16 @@
 #include <map>
 #include <sstream>
 
-#include "sim/auto_map.hpp"
-#include "sim/config.hpp"
-#include "sim/device_types.hpp"
-#include "sim/layer_reuse.hpp"
-#include "sim/llm.hpp"
-#include "sim/mapping.hpp"
-#include "sim/sha256.hpp"
-#include "sim/split.hpp"
-#include "sim/stats.hpp"
-#include "sim/system.hpp"
+#include "sim/mapping/auto_map.hpp"
+#include "sim/config/config.hpp"
+#include "sim/config/device_types.hpp"
+#include "sim/mapping/layer_reuse.hpp"
+#include "sim/llm/llm.hpp"
+#include "sim/mapping/mapping.hpp"
+#include "sim/cli/sha256.hpp"
+#include "sim/mapping/split.hpp"
+#include "sim/system/stats.hpp"
+#include "sim/system/system.hpp"
 #include "workloads/error.hpp"
 #include "workloads/graph.hpp"
 #include "workloads/yaml_util.hpp"

@@ -1,4 +1,4 @@
-#include "sim/graph_rewrite.hpp"
+#include "sim/mapping/graph_rewrite.hpp"
 
 namespace masesim::rewrite {
 

@@ -1,4 +1,4 @@
-#include "sim/sha256.hpp"
+#include "sim/cli/sha256.hpp"
 
 #include <array>
 #include <cstdint>

@@ -13,9 +13,9 @@
 #include "models/memory.hpp"
 #include "models/node_block.hpp"
 #include "models/systolic_block.hpp"
-#include "sim/mapping.hpp"
-#include "sim/stats.hpp"
-#include "sim/system_spec.hpp"
+#include "sim/mapping/mapping.hpp"
+#include "sim/system/stats.hpp"
+#include "sim/config/system_spec.hpp"
 #include "workloads/graph.hpp"
 
 namespace masesim {
@@ -46,7 +46,7 @@ struct LlmPlan;
 
 /// Per-run options that are not part of the configuration.
 struct SimOptions {
-  /// LLM mode (sim/llm.hpp): per-step variants, closed-loop injection, LLM metrics.
+  /// LLM mode (sim/llm/llm.hpp): per-step variants, closed-loop injection, LLM metrics.
   const LlmPlan* llm = nullptr;
   std::vector<std::string> cosim;  ///< globs of systolic nodes to run on the Verilated RTL
   std::string vcd_path;            ///< waveform of the first co-simulated GEMM

@@ -1,4 +1,4 @@
-#include "sim/system.hpp"
+#include "sim/system/system.hpp"
 
 #include <sys/stat.h>
 #include <algorithm>
@@ -20,9 +20,9 @@
 #include "models/functional/check.hpp"
 #include "models/functional/run.hpp"
 #include "models/ops/registry.hpp"
-#include "sim/layer_reuse.hpp"
-#include "sim/llm.hpp"
-#include "sim/rtl_engine.hpp"
+#include "sim/mapping/layer_reuse.hpp"
+#include "sim/llm/llm.hpp"
+#include "sim/system/rtl_engine.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
 
@@ -69,7 +69,7 @@ struct System::Impl {
       tx_from;  ///< per TX bridge: device, "producer->consumer"
   std::vector<std::unique_ptr<RxBridge>> rxs;
   std::unique_ptr<TraceRecorder> rec;
-  // Shared engines (sim/engines.hpp): per engine its block; per engine node the tensor its
+  // Shared engines (sim/mapping/engines.hpp): per engine its block; per engine node the tensor its
   // output is in memory as; ingress/egress blocks between streams and memory.
   std::vector<std::unique_ptr<TensorSignal>> signals;
   std::vector<TensorSignal*> node_signal;  ///< per graph node (engine nodes), else null
@@ -78,7 +78,7 @@ struct System::Impl {
   std::vector<std::unique_ptr<IngressBlock>> ingress;
   std::vector<std::unique_ptr<EgressBlock>> egress;
   std::vector<EgressBlock*> egress_of;  ///< per graph node: its output's egress block, or null
-  // Layer reuse (sim/layer_reuse.hpp): the plan, the region's parameter fetch and what the
+  // Layer reuse (sim/mapping/layer_reuse.hpp): the plan, the region's parameter fetch and what the
   // layer starts waited for.
   LayerReusePlan reuse;
   std::int64_t reuse_weight_bytes = 0;  ///< parameters of one layer's blocks
@@ -477,7 +477,7 @@ struct System::Impl {
     return out;
   }
 
-  /// Layer reuse (sim/layer_reuse.hpp): pair q = inference x layers + layer; done(q) is when
+  /// Layer reuse (sim/mapping/layer_reuse.hpp): pair q = inference x layers + layer; done(q) is when
   /// pair q's outputs are in memory (the layer_io nodes that carry its layer's output), the
   /// parameter fetch fills a buffer once the pair that last used it is done, and the read of
   /// each layer's inputs waits until the previous pair is done and the layer's parameters

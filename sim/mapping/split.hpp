@@ -3,8 +3,8 @@
 // (or mapping.place) puts on different devices, joined by a gather (`cat`) node, so that
 // the inputs fanned out to the pieces and the gathered slices are ordinary graph edges and
 // hence real frames on the links (docs/partitioning.md). The tensor-parallel LLM rewrite
-// (sim/tensor_parallel.cpp) builds its gathers from the same node constructor
-// (sim/graph_rewrite.hpp).
+// (sim/llm/tensor_parallel.cpp) builds its gathers from the same node constructor
+// (sim/mapping/graph_rewrite.hpp).
 // Contract: a pure function of the parsed tree and its loaded graph; the result is a new
 // tree (the input is not modified) that load_graph_yaml() accepts with the same dims. By
 // columns: pieces keep out/ways output columns (linear: weight rows; conv2d: output
@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/system_spec.hpp"
+#include "sim/config/system_spec.hpp"
 #include "workloads/graph.hpp"
 
 namespace masesim {
@@ -47,7 +47,7 @@ YAML::Node split_graph(const YAML::Node& root, const Graph& g, const std::vector
 /// The workload graph of a non-LLM run with `rules` applied one after the other (none: the
 /// file as it is), so that a later rule may split an earlier one's pieces (`node@s*`).
 /// InputError in functional mode (its data are per node); LLM runs with splits are
-/// rejected when the configuration is read (sim/system_spec.cpp).
+/// rejected when the configuration is read (sim/config/system_spec.cpp).
 Graph load_split_graph(const SystemSpec& s, const std::vector<SplitRule>& rules,
                        SplitReport* report = nullptr);
 

@@ -1,4 +1,4 @@
-#include "sim/rtl_engine.hpp"
+#include "sim/system/rtl_engine.hpp"
 
 #include <functional>
 

@@ -1,4 +1,4 @@
-#include "sim/device_types.hpp"
+#include "sim/config/device_types.hpp"
 
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-#include "sim/auto_map.hpp"
+#include "sim/mapping/auto_map.hpp"
 
 #include <fnmatch.h>
 
@@ -10,8 +10,8 @@
 #include <set>
 
 #include "models/ops/registry.hpp"
-#include "sim/mapping.hpp"
-#include "sim/split.hpp"
+#include "sim/mapping/mapping.hpp"
+#include "sim/mapping/split.hpp"
 #include "workloads/error.hpp"
 
 namespace masesim {

@@ -1,7 +1,7 @@
-// mapping.split: see sim/split.hpp. The rewrite works on the tree, reading shapes, ops and
+// mapping.split: see sim/mapping/split.hpp. The rewrite works on the tree, reading shapes, ops and
 // consumers from the loaded graph (shapes resolved with the run's dims, so a divided
 // symbolic dim is written as its number).
-#include "sim/split.hpp"
+#include "sim/mapping/split.hpp"
 
 #include <fnmatch.h>
 
@@ -11,8 +11,8 @@
 
 #include "interconnect/topology.hpp"
 #include "models/ops/registry.hpp"
-#include "sim/graph_rewrite.hpp"
-#include "sim/mapping.hpp"
+#include "sim/mapping/graph_rewrite.hpp"
+#include "sim/mapping/mapping.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
 

@@ -1,4 +1,4 @@
-#include "sim/engines.hpp"
+#include "sim/mapping/engines.hpp"
 
 #include <fnmatch.h>
 
@@ -9,7 +9,7 @@
 
 #include "models/ops/registry.hpp"
 #include "models/resource_model.hpp"
-#include "sim/device_types.hpp"
+#include "sim/config/device_types.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
 

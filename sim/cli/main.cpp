@@ -1,10 +1,10 @@
-// simulate: runs a masesim system configuration (see sim/simulate.cpp).
+// simulate: runs a masesim system configuration (see sim/cli/simulate.cpp).
 #include <systemc>
 
 #include <cstdlib>
 #include <iostream>
 
-#include "sim/simulate.hpp"
+#include "sim/cli/simulate.hpp"
 
 namespace {
 // The kernel prints its banner at the first elaboration unless this is set.

@@ -13,7 +13,7 @@
 #include "models/device.hpp"
 #include "models/engine_cost.hpp"
 #include "models/op_cost.hpp"
-#include "sim/config.hpp"
+#include "sim/config/config.hpp"
 #include "workloads/graph.hpp"
 
 namespace masesim {

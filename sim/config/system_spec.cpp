@@ -1,8 +1,8 @@
-#include "sim/system_spec.hpp"
+#include "sim/config/system_spec.hpp"
 
-#include "sim/layer_reuse.hpp"
+#include "sim/mapping/layer_reuse.hpp"
 
-#include "sim/llm.hpp"
+#include "sim/llm/llm.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
 
@@ -234,7 +234,7 @@ SystemSpec load_system_spec(const Config& cfg) {
   s.mapping = mapping_spec(cfg, s);
   s.engines = load_engine_specs(cfg, s.devices);
   if (!s.mapping.reuse_layers.empty()) {
-    // The layer-reuse region's off-chip port (sim/layer_reuse.hpp): runs the layer_io nodes.
+    // The layer-reuse region's off-chip port (sim/mapping/layer_reuse.hpp): runs the layer_io nodes.
     for (const auto& e : s.engines)
       if (e.name == kLayerIoEngine)
         throw InputError(s.file + ": system.engines: the name '" + e.name +

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "models/device.hpp"
-#include "sim/config.hpp"
+#include "sim/config/config.hpp"
 
 namespace masesim {
 

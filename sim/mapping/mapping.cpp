@@ -1,6 +1,6 @@
-#include "sim/mapping.hpp"
+#include "sim/mapping/mapping.hpp"
 
-#include "sim/layer_reuse.hpp"
+#include "sim/mapping/layer_reuse.hpp"
 
 #include <fnmatch.h>
 #include <algorithm>
@@ -12,8 +12,8 @@
 #include "interconnect/topology.hpp"
 #include "models/ops/registry.hpp"
 #include "models/time.hpp"
-#include "sim/auto_map.hpp"
-#include "sim/partition.hpp"
+#include "sim/mapping/auto_map.hpp"
+#include "sim/mapping/partition.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
 
@@ -467,7 +467,7 @@ void place_slrs(const Graph& g, const SystemSpec& sys, Mapping& m) {
     const DeviceInstance& dev = devices[static_cast<std::size_t>(nm.device)];
     const int e = m.engines.any() ? m.engines.engine_of[i] : -1;
     const int engine_slr = e >= 0 ? sys.engines[static_cast<std::size_t>(e)].slr : -1;
-    // A layer-reuse boundary (sim/layer_reuse.hpp) is a trip through memory on the region's
+    // A layer-reuse boundary (sim/mapping/layer_reuse.hpp) is a trip through memory on the region's
     // port, not a block: mapping.slr globs written for the layers' nodes do not place it.
     const bool layer_io = e >= 0 && sys.engines[static_cast<std::size_t>(e)].name == kLayerIoEngine;
     for (const auto& rule : sys.mapping.slr) {
@@ -549,7 +549,7 @@ std::vector<std::string> slr_overflows(const std::vector<DeviceInstance>& device
 
 namespace {
 
-/// Layer reuse (sim/layer_reuse.hpp): the region's blocks are layer 0's; every other layer's
+/// Layer reuse (sim/mapping/layer_reuse.hpp): the region's blocks are layer 0's; every other layer's
 /// blocks are the same hardware (no resources of their own), except the KV caches, which
 /// are per layer. Layer 0's blocks hold resident_layers() layers of their parameters. The
 /// parameters stay on chip (the region fetches them per layer), and the region lives on the

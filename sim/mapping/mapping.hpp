@@ -10,9 +10,9 @@
 
 #include "models/hls_blocks.hpp"
 #include "models/op_cost.hpp"
-#include "sim/device_types.hpp"
-#include "sim/engines.hpp"
-#include "sim/system_spec.hpp"
+#include "sim/config/device_types.hpp"
+#include "sim/mapping/engines.hpp"
+#include "sim/config/system_spec.hpp"
 #include "workloads/graph.hpp"
 
 namespace masesim {
@@ -33,7 +33,7 @@ struct NodeMap {
   Resources resources;
   std::string storage_spill;  ///< "" | "uram_to_bram" | "bram_to_uram"
   int slr = -1;  ///< index into its device type's SLRs (mapping.slr or its engine's), -1 none
-  /// Its layer in a layer-reuse region (sim/layer_reuse.hpp), -1 none: the weights stay on
+  /// Its layer in a layer-reuse region (sim/mapping/layer_reuse.hpp), -1 none: the weights stay on
   /// chip (fetched per layer by the region), and only layer 0's blocks are hardware.
   int reuse_layer = -1;
 };

@@ -1,4 +1,4 @@
-#include "sim/llm.hpp"
+#include "sim/llm/llm.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -10,7 +10,7 @@
 
 #include "models/memory_timing.hpp"
 #include "models/ops/registry.hpp"
-#include "sim/tensor_parallel.hpp"
+#include "sim/llm/tensor_parallel.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
 

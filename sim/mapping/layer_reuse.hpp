@@ -15,7 +15,7 @@
 // - parameters: the region's buffers hold `weight_buffers` layers; layer l's are fetched
 //   from off-chip memory into its buffer once the layer that last used that buffer has
 //   finished (2 buffers: while the previous layer computes), and layer l starts only when
-//   they are in (sim/system.cpp: the region's prefetch block);
+//   they are in (sim/system/system.cpp: the region's prefetch block);
 // - KV caches stay per layer (their storage is not shared: mapping.kv_cache places them).
 // Kernel-free.
 #pragma once

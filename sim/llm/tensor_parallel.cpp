@@ -18,7 +18,7 @@
 // 50,257) and its slices are gathered by one cat. Each partial
 // sum is all-reduced with slice/add/contiguous/cat nodes (ring or direct, see
 // emit_all_reduce). Everything else is replicated on every rank of its stage.
-#include "sim/tensor_parallel.hpp"
+#include "sim/llm/tensor_parallel.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -31,7 +31,7 @@
 #include <unordered_map>
 
 #include "models/ops/registry.hpp"
-#include "sim/graph_rewrite.hpp"
+#include "sim/mapping/graph_rewrite.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
 

@@ -18,9 +18,9 @@
 #include "interconnect/framing.hpp"
 #include "interconnect/topology.hpp"
 #include "models/op_cost.hpp"
-#include "sim/config.hpp"
-#include "sim/device_types.hpp"
-#include "sim/engines.hpp"
+#include "sim/config/config.hpp"
+#include "sim/config/device_types.hpp"
+#include "sim/mapping/engines.hpp"
 
 namespace masesim {
 
@@ -85,7 +85,7 @@ struct LaneRule {
   std::map<std::string, std::int64_t> ports;
 };
 
-/// mapping.split: nodes matching `glob` become `ways` pieces (sim/split.hpp).
+/// mapping.split: nodes matching `glob` become `ways` pieces (sim/mapping/split.hpp).
 enum class SplitBy { Columns, Rows };
 struct SplitRule {
   std::string glob;
@@ -109,7 +109,7 @@ struct MappingSpec {
   MulBinding binding = MulBinding::HlsDefault;                    ///< system.binding
   std::vector<std::pair<std::string, MulBinding>> binding_rules;  ///< mapping.binding
   double extrapolation_margin = 0.15;                             ///< mapping.extrapolation_margin
-  /// mapping.layer_reuse (sim/layer_reuse.hpp): the layers' node-name pattern ("" none),
+  /// mapping.layer_reuse (sim/mapping/layer_reuse.hpp): the layers' node-name pattern ("" none),
   /// layers of parameters held on chip, the parameter port's bytes per cycle.
   std::string reuse_layers;
   std::int64_t reuse_weight_buffers = 2;

@@ -18,10 +18,10 @@
 
 #include "models/op_cost.hpp"
 #include "models/schedule.hpp"
-#include "sim/config.hpp"
-#include "sim/device_types.hpp"
-#include "sim/mapping.hpp"
-#include "sim/system_spec.hpp"
+#include "sim/config/config.hpp"
+#include "sim/config/device_types.hpp"
+#include "sim/mapping/mapping.hpp"
+#include "sim/config/system_spec.hpp"
 #include "workloads/graph.hpp"
 
 namespace YAML {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/mapping.hpp"
-#include "sim/system_spec.hpp"
+#include "sim/mapping/mapping.hpp"
+#include "sim/config/system_spec.hpp"
 
 namespace masesim {
 
