@@ -13,9 +13,9 @@
 #include "models/memory.hpp"
 #include "models/node_block.hpp"
 #include "models/systolic_block.hpp"
+#include "sim/config/system_spec.hpp"
 #include "sim/mapping/mapping.hpp"
 #include "sim/system/stats.hpp"
-#include "sim/config/system_spec.hpp"
 #include "workloads/graph.hpp"
 
 namespace masesim {
