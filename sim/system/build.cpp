@@ -303,128 +303,160 @@ void System::Impl::build_engines(std::vector<std::vector<Stream*>>& node_in,
   }
 }
 
+/// An adapter block re-tiling a stream from the producer's beats to the consumer's port.
+Stream* System::Impl::adapt(Stream* leg, const PortTiling& tiling, const PortTiling& want,
+                            const std::string& pname, const std::string& cname, int cdev, int ni,
+                            int arg, const std::vector<std::int64_t>* var) {
+  const std::size_t depth = spec.simulation.stream_depth;
+  OpTiming t;
+  t.engine = OpTiming::Engine::Streaming;
+  t.in_beats = {tiling.beats};
+  t.preload_beats = {0};
+  t.out_beats = want.beats;
+  Stream* adapted = new_stream(pname + "->" + cname + ".adapt", depth);
+  adapters.push_back(std::make_unique<NodeBlock>(
+      ("adapt_" + sc_safe_name(pname) + "_" + sc_safe_name(cname)).c_str(), t, period_of(cdev),
+      std::vector<Stream*>{leg}, adapted, inferences));
+  if (var) {
+    const auto& wv =
+        llm->node_in_beats[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)];
+    std::vector<OpTiming> vt;
+    std::vector<int> index;
+    for (std::size_t v = 0; v < var->size(); ++v) {
+      OpTiming tv = t;
+      tv.in_beats = {(*var)[v]};
+      tv.out_beats = wv[v];
+      auto same = std::find(vt.begin(), vt.end(), tv);
+      index.push_back(static_cast<int>(same - vt.begin()));
+      if (same == vt.end()) vt.push_back(tv);
+    }
+    adapters.back()->set_variants(std::move(vt), std::move(index), llm->schedule);
+  }
+  leg->set_ends(leg->producer(), adapters.back().get());
+  adapted->set_ends(adapters.back().get(), nullptr);
+  adapters.back()->mem_socket.bind(dev[static_cast<std::size_t>(cdev)]->memory.socket);
+  return adapted;
+}
+
+/// Wires a producer's output (a graph input or a node's port 0) to its consumers: one
+/// stream per consumer (through a fork when several), bridges across devices, adapters
+/// where the tilings differ, a sink per graph output and a drain for an unread output.
+void System::Impl::wire_producer(const PortRef& ref, const PortTiling& tiling, int device,
+                                 Stream** out_slot,
+                                 const std::function<void(Stream*)>& make_producer,
+                                 const std::vector<std::int64_t>* var, int producer_node,
+                                 Wiring& w) {
+  const std::size_t depth = spec.simulation.stream_depth;
+  const std::int64_t fork_depth = spec.simulation.fork_depth;
+  std::int64_t max_beats = tiling.beats;
+  for (const auto b : beats_per_variant(var, tiling)) max_beats = std::max(max_beats, b);
+  // Consumers that read the producer's output from the same device memory (shared
+  // engines) get no stream; with no other consumer the producer has no stream at all.
+  auto all_consumers = g.consumers_of(ref);
+  std::vector<std::pair<int, int>> consumers;
+  for (const auto& c : all_consumers)
+    if (!memory_edge(producer_node, c.first)) consumers.push_back(c);
+  if (consumers.empty() && !all_consumers.empty()) {
+    *out_slot = nullptr;
+    return;
+  }
+  const time_ps period = period_of(device);
+  const std::string pname = ref.node;
+  // Each consumer gets a stream carrying the producer's tiling; adapters convert.
+  std::vector<Stream*> legs;
+  for (const auto& [ni, arg] : consumers) {
+    const std::string cname = ni < 0 ? "host" : g.nodes[static_cast<std::size_t>(ni)].name;
+    const std::size_t d =
+        consumers.size() > 1
+            ? static_cast<std::size_t>(fork_depth > 0 ? fork_depth
+                                                      : std::max<std::int64_t>(max_beats, 1))
+            : depth;
+    // Between two SLRs of one device: registered crossings (slr_crossing_cycles), each
+    // stage a two-entry register slice as PG373's SLR-crossing mode, so the crossing
+    // adds its latency and two entries per stage and keeps the stream's rate.
+    const std::int64_t x_cycles =
+        ni >= 0 && producer_node >= 0 && m.nodes[static_cast<std::size_t>(ni)].device == device
+            ? slr_crossing_cycles(devices[static_cast<std::size_t>(device)].type,
+                                  m.nodes[static_cast<std::size_t>(producer_node)].slr,
+                                  m.nodes[static_cast<std::size_t>(ni)].slr)
+            : 0;
+    Stream* leg =
+        new_stream(pname + "->" + cname + (ni < 0 ? "" : ".data_in_" + std::to_string(arg)),
+                   d + 2 * static_cast<std::size_t>(x_cycles));
+    if (x_cycles > 0) leg->set_latency(static_cast<time_ps>(x_cycles) * period);
+    legs.push_back(leg);
+    if (ni < 0) {
+      sinks.push_back(std::make_unique<SinkBlock>(("sink_" + sc_safe_name(pname)).c_str(), period,
+                                                  leg, tiling.beats, inferences));
+      if (var) sinks.back()->set_variants(beats_per_variant(var, tiling), llm->schedule);
+      sink_output.push_back(arg);
+      leg->set_ends(nullptr, sinks.back().get());
+      continue;
+    }
+    const PortTiling& want =
+        m.nodes[static_cast<std::size_t>(ni)].hw.in[static_cast<std::size_t>(arg)];
+    const int cdev = m.nodes[static_cast<std::size_t>(ni)].device;
+    leg = cross(leg, device, cdev, tiling, g.tensor_of(ref).precision,
+                pname + "->" + cname + ".data_in_" + std::to_string(arg), var);
+
+    if (want.elems_per_beat != tiling.elems_per_beat)
+      leg = adapt(leg, tiling, want, pname, cname, cdev, ni, arg, var);
+    w.in[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)] = leg;
+  }
+  if (consumers.empty()) {  // an output nobody reads: drain it so the producer never blocks
+    Stream* leg = new_stream(pname + "->drain", depth);
+    sinks.push_back(std::make_unique<SinkBlock>(("drain_" + sc_safe_name(pname)).c_str(), period,
+                                                leg, tiling.beats, inferences));
+    if (var) sinks.back()->set_variants(beats_per_variant(var, tiling), llm->schedule);
+    sink_output.push_back(-1);
+    leg->set_ends(nullptr, sinks.back().get());
+    legs.push_back(leg);
+  }
+  Stream* head = legs[0];
+  if (legs.size() > 1) {
+    head = new_stream(pname + "->fork", depth);
+    forks.push_back(
+        std::make_unique<ForkBlock>(("fork_" + sc_safe_name(pname)).c_str(), period, head, legs,
+                                    static_cast<std::uint64_t>(total_beats(var, tiling))));
+    head->set_ends(nullptr, forks.back().get());
+    for (Stream* l : legs) l->set_ends(forks.back().get(), l->consumer());
+  }
+  *out_slot = head;
+  make_producer(head);
+}
+
 void System::Impl::build() {
   for (const auto& d : devices)
     dev.push_back(std::make_unique<DeviceModule>(sc_safe_name(d.name).c_str(), d.type));
   build_network();
-  const std::size_t depth = spec.simulation.stream_depth;
-  const std::int64_t fork_depth = spec.simulation.fork_depth;
-
   // Input streams of each node port, filled as producers are wired.
-  std::vector<std::vector<Stream*>> node_in(g.nodes.size());
+  Wiring w;
+  w.in.resize(g.nodes.size());
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) w.in[i].assign(g.nodes[i].args.size(), nullptr);
+  w.out.assign(g.nodes.size(), nullptr);
+  wire_inputs(w);
   for (std::size_t i = 0; i < g.nodes.size(); ++i)
-    node_in[i].assign(g.nodes[i].args.size(), nullptr);
-  std::vector<Stream*> node_out(g.nodes.size(), nullptr);
-  std::vector<std::function<void()>> make_later;
+    wire_producer(
+        PortRef{g.nodes[i].name, 0}, m.nodes[i].hw.out, m.nodes[i].device, &w.out[i],
+        [](Stream*) {}, llm ? &llm->node_out_beats[i] : nullptr, static_cast<int>(i), w);
+  nodes.resize(g.nodes.size());
+  sys.resize(g.nodes.size());
+  check_cosim_patterns();
+  bool vcd_taken = false;
+  build_spatial_blocks(w, vcd_taken);
+  if (m.engines.any()) build_engines(w.in, w.out, vcd_taken);
+  if (reuse.enabled()) build_layer_reuse();
+  if (!opts.vcd_path.empty() && !vcd_taken)
+    throw InputError("--vcd needs a co-simulated node (--cosim PATTERN)");
+  collect_blocks();
+  attach_trace();
+  attach_functional();
+  set_limits_and_completion();
+}
 
-  auto wire_producer = [&](const PortRef& ref, const PortTiling& tiling, int device,
-                           Stream** out_slot, const std::function<void(Stream*)>& make_producer,
-                           const std::vector<std::int64_t>* var, int producer_node) {
-    std::int64_t max_beats = tiling.beats;
-    for (const auto b : beats_per_variant(var, tiling)) max_beats = std::max(max_beats, b);
-    // Consumers that read the producer's output from the same device memory (shared
-    // engines) get no stream; with no other consumer the producer has no stream at all.
-    auto all_consumers = g.consumers_of(ref);
-    std::vector<std::pair<int, int>> consumers;
-    for (const auto& c : all_consumers)
-      if (!memory_edge(producer_node, c.first)) consumers.push_back(c);
-    if (consumers.empty() && !all_consumers.empty()) {
-      *out_slot = nullptr;
-      return;
-    }
-    const time_ps period = period_of(device);
-    const std::string pname = ref.node;
-    // Each consumer gets a stream carrying the producer's tiling; adapters convert.
-    std::vector<Stream*> legs;
-    for (const auto& [ni, arg] : consumers) {
-      const std::string cname = ni < 0 ? "host" : g.nodes[static_cast<std::size_t>(ni)].name;
-      const std::size_t d =
-          consumers.size() > 1
-              ? static_cast<std::size_t>(fork_depth > 0 ? fork_depth
-                                                        : std::max<std::int64_t>(max_beats, 1))
-              : depth;
-      // Between two SLRs of one device: registered crossings (slr_crossing_cycles), each
-      // stage a two-entry register slice as PG373's SLR-crossing mode, so the crossing
-      // adds its latency and two entries per stage and keeps the stream's rate.
-      const std::int64_t x_cycles =
-          ni >= 0 && producer_node >= 0 && m.nodes[static_cast<std::size_t>(ni)].device == device
-              ? slr_crossing_cycles(devices[static_cast<std::size_t>(device)].type,
-                                    m.nodes[static_cast<std::size_t>(producer_node)].slr,
-                                    m.nodes[static_cast<std::size_t>(ni)].slr)
-              : 0;
-      Stream* leg =
-          new_stream(pname + "->" + cname + (ni < 0 ? "" : ".data_in_" + std::to_string(arg)),
-                     d + 2 * static_cast<std::size_t>(x_cycles));
-      if (x_cycles > 0) leg->set_latency(static_cast<time_ps>(x_cycles) * period);
-      legs.push_back(leg);
-      if (ni < 0) {
-        sinks.push_back(std::make_unique<SinkBlock>(("sink_" + sc_safe_name(pname)).c_str(), period,
-                                                    leg, tiling.beats, inferences));
-        if (var) sinks.back()->set_variants(beats_per_variant(var, tiling), llm->schedule);
-        sink_output.push_back(arg);
-        leg->set_ends(nullptr, sinks.back().get());
-        continue;
-      }
-      const PortTiling& want =
-          m.nodes[static_cast<std::size_t>(ni)].hw.in[static_cast<std::size_t>(arg)];
-      const int cdev = m.nodes[static_cast<std::size_t>(ni)].device;
-      leg = cross(leg, device, cdev, tiling, g.tensor_of(ref).precision,
-                  pname + "->" + cname + ".data_in_" + std::to_string(arg), var);
-
-      if (want.elems_per_beat != tiling.elems_per_beat) {
-        OpTiming t;
-        t.engine = OpTiming::Engine::Streaming;
-        t.in_beats = {tiling.beats};
-        t.preload_beats = {0};
-        t.out_beats = want.beats;
-        Stream* adapted = new_stream(pname + "->" + cname + ".adapt", depth);
-        adapters.push_back(std::make_unique<NodeBlock>(
-            ("adapt_" + sc_safe_name(pname) + "_" + sc_safe_name(cname)).c_str(), t,
-            period_of(cdev), std::vector<Stream*>{leg}, adapted, inferences));
-        if (var) {
-          const auto& wv =
-              llm->node_in_beats[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)];
-          std::vector<OpTiming> vt;
-          std::vector<int> index;
-          for (std::size_t v = 0; v < var->size(); ++v) {
-            OpTiming tv = t;
-            tv.in_beats = {(*var)[v]};
-            tv.out_beats = wv[v];
-            auto same = std::find(vt.begin(), vt.end(), tv);
-            index.push_back(static_cast<int>(same - vt.begin()));
-            if (same == vt.end()) vt.push_back(tv);
-          }
-          adapters.back()->set_variants(std::move(vt), std::move(index), llm->schedule);
-        }
-        leg->set_ends(leg->producer(), adapters.back().get());
-        adapted->set_ends(adapters.back().get(), nullptr);
-        adapters.back()->mem_socket.bind(dev[static_cast<std::size_t>(cdev)]->memory.socket);
-        leg = adapted;
-      }
-      node_in[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)] = leg;
-    }
-    if (consumers.empty()) {  // an output nobody reads: drain it so the producer never blocks
-      Stream* leg = new_stream(pname + "->drain", depth);
-      sinks.push_back(std::make_unique<SinkBlock>(("drain_" + sc_safe_name(pname)).c_str(), period,
-                                                  leg, tiling.beats, inferences));
-      if (var) sinks.back()->set_variants(beats_per_variant(var, tiling), llm->schedule);
-      sink_output.push_back(-1);
-      leg->set_ends(nullptr, sinks.back().get());
-      legs.push_back(leg);
-    }
-    Stream* head = legs[0];
-    if (legs.size() > 1) {
-      head = new_stream(pname + "->fork", depth);
-      forks.push_back(
-          std::make_unique<ForkBlock>(("fork_" + sc_safe_name(pname)).c_str(), period, head, legs,
-                                      static_cast<std::uint64_t>(total_beats(var, tiling))));
-      head->set_ends(nullptr, forks.back().get());
-      for (Stream* l : legs) l->set_ends(forks.back().get(), l->consumer());
-    }
-    *out_slot = head;
-    make_producer(head);
-  };
-
+/// A source block per graph input, fed by the host into the device of its first consumer;
+/// in LLM mode each step's input waits for the step it depends on (the closed loop).
+void System::Impl::wire_inputs(Wiring& w) {
   for (std::size_t i = 0; i < g.inputs.size(); ++i) {
     Stream* s = nullptr;
     // The host feeds each input over PCIe into the device of its first consumer.
@@ -461,14 +493,12 @@ void System::Impl::build() {
             });
           }
         },
-        llm ? &llm->input_beats[i] : nullptr, -1);
+        llm ? &llm->input_beats[i] : nullptr, -1, w);
   }
-  for (std::size_t i = 0; i < g.nodes.size(); ++i)
-    wire_producer(
-        PortRef{g.nodes[i].name, 0}, m.nodes[i].hw.out, m.nodes[i].device, &node_out[i],
-        [](Stream*) {}, llm ? &llm->node_out_beats[i] : nullptr, static_cast<int>(i));
-  nodes.resize(g.nodes.size());
-  sys.resize(g.nodes.size());
+}
+
+/// Every --cosim pattern names a node on the systolic core or an engine with a GEMM core.
+void System::Impl::check_cosim_patterns() const {
   for (const auto& p : opts.cosim) {
     bool any = false;
     for (const auto& es : spec.engines) {
@@ -495,8 +525,12 @@ void System::Impl::build() {
     }
     if (!any) throw InputError("--cosim " + p + ": matches no node or engine of the system");
   }
+}
+
+/// A block per spatial node (NodeBlock, or SystolicBlock on the cycle model or the RTL),
+/// inside its device module; weights laid out one node after another in its memory.
+void System::Impl::build_spatial_blocks(Wiring& w, bool& vcd_taken) {
   std::uint64_t addr = 0;
-  bool vcd_taken = false;
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     const auto& nm = m.nodes[i];
     auto& dm = *dev[static_cast<std::size_t>(nm.device)];
@@ -523,25 +557,24 @@ void System::Impl::build() {
         engines.push_back(std::make_unique<ModelGemmEngine>(nm.timing.cycles_per_gemm));
       }
       sys[i] = std::make_unique<SystolicBlock>(bname.c_str(), nm.timing, period_of(nm.device),
-                                               node_in[i], node_out[i], inferences,
-                                               engines.back().get());
+                                               w.in[i], w.out[i], inferences, engines.back().get());
       sys[i]->mem_socket.bind(dm.memory.socket);
     } else {
       nodes[i] = std::make_unique<NodeBlock>(bname.c_str(), nm.timing, period_of(nm.device),
-                                             node_in[i], node_out[i], inferences, addr);
+                                             w.in[i], w.out[i], inferences, addr);
       nodes[i]->mem_socket.bind(dm.memory.socket);
       if (llm) nodes[i]->set_variants(llm->node_timing[i], llm->node_timing_of[i], llm->schedule);
       if (nodes[i]->uses_memory()) dm.memory.register_initiator(nodes[i].get());
     }
     sc_core::sc_get_curr_simcontext()->hierarchy_pop();
     addr += static_cast<std::uint64_t>(nm.timing.weight_bytes_per_inference);
-    for (Stream* s : node_in[i]) s->set_ends(s->producer(), block_of(i));
-    node_out[i]->set_ends(block_of(i), node_out[i]->consumer());
+    for (Stream* s : w.in[i]) s->set_ends(s->producer(), block_of(i));
+    w.out[i]->set_ends(block_of(i), w.out[i]->consumer());
   }
-  if (m.engines.any()) build_engines(node_in, node_out, vcd_taken);
-  if (reuse.enabled()) build_layer_reuse();
-  if (!opts.vcd_path.empty() && !vcd_taken)
-    throw InputError("--vcd needs a co-simulated node (--cosim PATTERN)");
+}
+
+/// The list of every block (for the deadlock report) and their per-phase counters.
+void System::Impl::collect_blocks() {
   n_output_sinks = 0;
   for (const auto& s : sinks)
     if (std::string(s->basename()).rfind("sink_", 0) == 0) ++n_output_sinks;
@@ -566,8 +599,11 @@ void System::Impl::build() {
     for (auto& b : sources) b->set_phases(phases);
     for (auto& b : sinks) b->set_phases(phases);
   }
-  attach_trace();
-  attach_functional();
+}
+
+/// The simulated-time limit, the stream granularity, and what completes an inference
+/// (progress callbacks; in LLM mode the release of the sequence's next step).
+void System::Impl::set_limits_and_completion() {
   const auto limit = static_cast<time_ps>(spec.simulation.max_sim_time_ms * 1e9);
   block_time_limit() = limit;
   stream_granularity() =

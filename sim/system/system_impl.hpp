@@ -296,7 +296,23 @@ struct System::Impl {
   void build_engines(std::vector<std::vector<Stream*>>& node_in, std::vector<Stream*>& node_out,
                      bool& vcd_taken);
 
+  /// Streams into each node's ports and out of each node, filled as producers are wired.
+  struct Wiring {
+    std::vector<std::vector<Stream*>> in;
+    std::vector<Stream*> out;
+  };
   void build();
+  void wire_inputs(Wiring& w);
+  void wire_producer(const PortRef& ref, const PortTiling& tiling, int device, Stream** out_slot,
+                     const std::function<void(Stream*)>& make_producer,
+                     const std::vector<std::int64_t>* var, int producer_node, Wiring& w);
+  Stream* adapt(Stream* leg, const PortTiling& tiling, const PortTiling& want,
+                const std::string& pname, const std::string& cname, int cdev, int ni, int arg,
+                const std::vector<std::int64_t>* var);
+  void check_cosim_patterns() const;
+  void build_spatial_blocks(Wiring& w, bool& vcd_taken);
+  void collect_blocks();
+  void set_limits_and_completion();
 };
 
 }  // namespace masesim
