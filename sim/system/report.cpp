@@ -197,11 +197,13 @@ void System::Impl::llm_report(StatsTree& root) const {
   }
 }
 
-RunSummary System::report(StatsTree& root) const {
-  const Impl& I = *impl_;
-  RunSummary r;
+/// Latency, throughput and total time of the run: from the sources' first input beats and
+/// the sinks' last output beats.
+void System::Impl::report_timing(StatsTree& root, ReportState& S) const {
+  const Impl& I = *this;
+  RunSummary& r = S.r;
   r.inferences = I.inferences;
-  const time_ps period0 = I.period_of(0);
+  const time_ps period0 = S.period0;
   r.clock_mhz = I.devices[0].type.clock_mhz;
   std::vector<time_ps> start(static_cast<std::size_t>(I.inferences), kNever),
       done(static_cast<std::size_t>(I.inferences), 0);
@@ -228,214 +230,226 @@ RunSummary System::report(StatsTree& root) const {
   auto& per = root.child("inference_done_cycles");
   for (std::size_t k = 0; k < done.size(); ++k)
     per.set(std::to_string(k), static_cast<std::int64_t>((done[k] + period0) / period0));
+}
 
-  // Nodes.
-  auto& nodes = root.child("nodes");
-  double worst = -1;
-  // Per phase (LLM): the node busiest in that phase, measured like the run's bottleneck.
-  const std::size_t n_phases = I.phases ? I.phases->names.size() : 0;
-  std::vector<double> phase_worst(n_phases, -1);
-  std::vector<std::string> phase_node(n_phases);
-  std::vector<std::uint64_t> phase_busy(n_phases, 0);
-  for (std::size_t i = 0; i < I.g.nodes.size(); ++i) {
-    const Node& n = I.g.nodes[i];
-    const NodeMap& nm = I.m.nodes[i];
-    const time_ps p = I.period_of(nm.device);
-    const BlockStats& st = I.stats_of(i);
-    const Activity act = st.act.total();
-    auto& t = nodes.child(n.name);
-    t.set("op", n.op);
-    t.set("device", I.devices[static_cast<std::size_t>(nm.device)].name);
-    t.set("impl", I.sys[i] ? I.sys[i]->engine().impl() : "tlm");
-    if (I.on_engine(i)) {
-      const auto e = static_cast<std::size_t>(I.m.engines.engine_of[i]);
-      const EngineJob* job = I.job_ptr(i);
-      auto& en = t.child("engine");
-      en.set("name", I.spec.engines[e].name);
-      t.set("impl", I.engine_gemms[e]->impl());
-      if (job && I.job_of[i][2] > 0) {
-        en.set("fused_into", job->name);  // runs on the accumulator tiles of that GEMM
-      } else if (job) {
-        en.set("lowering", job->low.kind == engine::Lowering::Kind::Gemm     ? "gemm"
-                           : job->low.kind == engine::Lowering::Kind::Vector ? "vector"
-                                                                             : "free");
-        if (job->low.kind == engine::Lowering::Kind::Gemm) {
-          const auto& w = job->low.gemm;
-          en.set("gemm", std::to_string(w.groups) + "x" + std::to_string(w.m) + "x" +
-                             std::to_string(w.k) + "x" + std::to_string(w.n));
-          en.set("tile", std::to_string(job->plan.m_t) + "x" + std::to_string(job->plan.k_t) + "x" +
-                             std::to_string(job->plan.n_t));
-        }
-        en.set("tiles", static_cast<std::int64_t>(job->tiles));
-        std::string fused;
-        for (std::size_t f = 1; f < job->nodes.size(); ++f)
-          fused +=
-              (fused.empty() ? "" : "+") + I.g.nodes[static_cast<std::size_t>(job->nodes[f])].name;
-        if (!fused.empty()) en.set("fused", fused);
-      }
+/// A graph node's entry: placement, its engine or systolic array, the block's measured
+/// counters beside the cost model's, weights, KV cache, bound and resources.
+void System::Impl::report_node(std::size_t i, StatsTree& nodes, ReportState& S) const {
+  const Impl& I = *this;
+  const Node& n = I.g.nodes[i];
+  const NodeMap& nm = I.m.nodes[i];
+  const time_ps p = I.period_of(nm.device);
+  const BlockStats& st = I.stats_of(i);
+  const Activity act = st.act.total();
+  auto& t = nodes.child(n.name);
+  t.set("op", n.op);
+  t.set("device", I.devices[static_cast<std::size_t>(nm.device)].name);
+  t.set("impl", I.sys[i] ? I.sys[i]->engine().impl() : "tlm");
+  if (I.on_engine(i)) report_node_engine(i, t);
+  if (I.sys[i]) report_node_systolic(i, t);
+  // Measured by the block; the cost model's figures beside them under their own names.
+  I.write_block_stats(i, t);
+  const auto analytic = I.analytic_of(i);
+  t.set("analytic_busy_cycles", analytic[S.n_phases].busy_cycles);
+  t.set("analytic_macs", analytic[S.n_phases].macs);
+  for (std::size_t k = 0; k < S.n_phases; ++k) {
+    auto& ph = t.child("phases").child(I.phases->names[k]);
+    ph.set("analytic_busy_cycles", analytic[k].busy_cycles);
+    ph.set("analytic_macs", analytic[k].macs);
+    const Activity& pa = st.act.by_phase()[k];
+    const double occ =
+        static_cast<double>(static_cast<time_ps>(pa.busy_cycles) * p + pa.stall_mem_ps);
+    if (occ > S.phase_worst[k]) {
+      S.phase_worst[k] = occ;
+      S.phase_node[k] = n.name;
+      S.phase_busy[k] = pa.busy_cycles;
     }
-    if (I.sys[i]) {
-      auto& sy = t.child("systolic");
-      sy.set("array",
-             std::to_string(nm.hw.systolic_rows) + "x" + std::to_string(nm.hw.systolic_cols));
-      sy.set("dataflow", nm.hw.weight_stationary ? "weight_stationary" : "output_stationary");
-      sy.set("gemm", std::to_string(nm.timing.gemm_m) + "x" + std::to_string(nm.timing.gemm_k) +
-                         "x" + std::to_string(nm.timing.gemm_n));
-      sy.set("gemms", nm.timing.gemm_batch * N);
-      sy.set("model_cycles", nm.timing.cycles_per_gemm * nm.timing.gemm_batch * N);
-      sy.set("utilisation", nm.timing.systolic_utilisation);
-      if (I.sys[i]->engine().impl() == "rtl") {
-        t.set("rtl_cycles", I.sys[i]->engine_cycles());
-        t.set("rtl_mismatches", rtl_mismatches(I.sys[i]->engine()));
-        t.set("rtl_real_operand_gemms", I.sys[i]->real_operand_gemms());
-      }
+  }
+  t.set("macs_per_cycle", nm.timing.macs_per_cycle);
+  t.set("latency_cycles", nm.timing.latency_cycles);
+  t.set("weights", nm.hw.weights_off_chip ? "off_chip" : "on_chip");
+  t.set("weight_bytes_read", st.weight_bytes);
+  if (ops::of(n).cls == OpClass::KvCache) {
+    t.set("kv_cache", nm.hw.kv_off_chip ? "off_chip" : "on_chip");
+    t.set("kv_cache_bytes", nm.hw.kv_capacity_bytes);
+    t.set("kv_read_bytes", st.kv_read_bytes);
+    t.set("kv_write_bytes", st.kv_write_bytes);
+  }
+  const time_ps busy_ps = static_cast<time_ps>(act.busy_cycles) * p;
+  const bool mem_bound = act.stall_mem_ps > busy_ps / 2;
+  t.set("bound", mem_bound ? "memory" : "compute");
+  std::string tile;
+  for (auto x : nm.hw.out.tile) tile += (tile.empty() ? "" : "x") + std::to_string(x);
+  t.set("out_tile", tile);
+  auto& res = t.child("resources");
+  set_amounts(res, nm.resources);
+  res.set("binding", mul_binding_name(nm.hw.binding));
+  res.set_bool("extrapolated", nm.estimate.extrapolated);
+  if (nm.estimate.extrapolated) res.set("extrapolation", nm.estimate.reason);
+  if (!nm.storage_spill.empty()) res.set("storage_spill", nm.storage_spill);
+  const double occupancy = static_cast<double>(busy_ps + act.stall_mem_ps);
+  if (occupancy > S.worst && !I.on_engine(i)) {  // an engine's nodes: the engine, below
+    S.worst = occupancy;
+    S.r.bottleneck = n.name;
+  }
+}
+
+/// A node on a shared engine: its engine, lowering, GEMM shape and tiles, fused nodes.
+void System::Impl::report_node_engine(std::size_t i, StatsTree& t) const {
+  const Impl& I = *this;
+  const auto e = static_cast<std::size_t>(I.m.engines.engine_of[i]);
+  const EngineJob* job = I.job_ptr(i);
+  auto& en = t.child("engine");
+  en.set("name", I.spec.engines[e].name);
+  t.set("impl", I.engine_gemms[e]->impl());
+  if (job && I.job_of[i][2] > 0) {
+    en.set("fused_into", job->name);  // runs on the accumulator tiles of that GEMM
+  } else if (job) {
+    en.set("lowering", job->low.kind == engine::Lowering::Kind::Gemm     ? "gemm"
+                       : job->low.kind == engine::Lowering::Kind::Vector ? "vector"
+                                                                         : "free");
+    if (job->low.kind == engine::Lowering::Kind::Gemm) {
+      const auto& w = job->low.gemm;
+      en.set("gemm", std::to_string(w.groups) + "x" + std::to_string(w.m) + "x" +
+                         std::to_string(w.k) + "x" + std::to_string(w.n));
+      en.set("tile", std::to_string(job->plan.m_t) + "x" + std::to_string(job->plan.k_t) + "x" +
+                         std::to_string(job->plan.n_t));
     }
-    // Measured by the block; the cost model's figures beside them under their own names.
-    I.write_block_stats(i, t);
-    const auto analytic = I.analytic_of(i);
-    t.set("analytic_busy_cycles", analytic[n_phases].busy_cycles);
-    t.set("analytic_macs", analytic[n_phases].macs);
-    for (std::size_t k = 0; k < n_phases; ++k) {
-      auto& ph = t.child("phases").child(I.phases->names[k]);
-      ph.set("analytic_busy_cycles", analytic[k].busy_cycles);
-      ph.set("analytic_macs", analytic[k].macs);
-      const Activity& pa = st.act.by_phase()[k];
-      const double occ =
-          static_cast<double>(static_cast<time_ps>(pa.busy_cycles) * p + pa.stall_mem_ps);
-      if (occ > phase_worst[k]) {
-        phase_worst[k] = occ;
-        phase_node[k] = n.name;
-        phase_busy[k] = pa.busy_cycles;
-      }
-    }
-    t.set("macs_per_cycle", nm.timing.macs_per_cycle);
-    t.set("latency_cycles", nm.timing.latency_cycles);
-    t.set("weights", nm.hw.weights_off_chip ? "off_chip" : "on_chip");
-    t.set("weight_bytes_read", st.weight_bytes);
-    if (ops::of(n).cls == OpClass::KvCache) {
-      t.set("kv_cache", nm.hw.kv_off_chip ? "off_chip" : "on_chip");
-      t.set("kv_cache_bytes", nm.hw.kv_capacity_bytes);
-      t.set("kv_read_bytes", st.kv_read_bytes);
-      t.set("kv_write_bytes", st.kv_write_bytes);
-    }
-    const time_ps busy_ps = static_cast<time_ps>(act.busy_cycles) * p;
-    const bool mem_bound = act.stall_mem_ps > busy_ps / 2;
-    t.set("bound", mem_bound ? "memory" : "compute");
-    std::string tile;
-    for (auto x : nm.hw.out.tile) tile += (tile.empty() ? "" : "x") + std::to_string(x);
-    t.set("out_tile", tile);
+    en.set("tiles", static_cast<std::int64_t>(job->tiles));
+    std::string fused;
+    for (std::size_t f = 1; f < job->nodes.size(); ++f)
+      fused += (fused.empty() ? "" : "+") + I.g.nodes[static_cast<std::size_t>(job->nodes[f])].name;
+    if (!fused.empty()) en.set("fused", fused);
+  }
+}
+
+/// A node on the systolic core: array, dataflow, GEMM shape, model (or RTL) cycles.
+void System::Impl::report_node_systolic(std::size_t i, StatsTree& t) const {
+  const Impl& I = *this;
+  const NodeMap& nm = I.m.nodes[i];
+  const std::int64_t N = inferences;
+  auto& sy = t.child("systolic");
+  sy.set("array", std::to_string(nm.hw.systolic_rows) + "x" + std::to_string(nm.hw.systolic_cols));
+  sy.set("dataflow", nm.hw.weight_stationary ? "weight_stationary" : "output_stationary");
+  sy.set("gemm", std::to_string(nm.timing.gemm_m) + "x" + std::to_string(nm.timing.gemm_k) + "x" +
+                     std::to_string(nm.timing.gemm_n));
+  sy.set("gemms", nm.timing.gemm_batch * N);
+  sy.set("model_cycles", nm.timing.cycles_per_gemm * nm.timing.gemm_batch * N);
+  sy.set("utilisation", nm.timing.systolic_utilisation);
+  if (I.sys[i]->engine().impl() == "rtl") {
+    t.set("rtl_cycles", I.sys[i]->engine_cycles());
+    t.set("rtl_mismatches", rtl_mismatches(I.sys[i]->engine()));
+    t.set("rtl_real_operand_gemms", I.sys[i]->real_operand_gemms());
+  }
+}
+
+/// Shared engines: what each unit did, measured by the engine's timeline. An engine is
+/// occupied while it computes or waits for its loads and stores (not while it waits for
+/// its input to exist); the busiest engine bounds the run if it beats every block.
+void System::Impl::report_engines(StatsTree& root, ReportState& S) const {
+  const Impl& I = *this;
+  if (I.engine_blocks.empty()) return;
+  auto& es = root.child("engines");
+  for (std::size_t e = 0; e < I.engine_blocks.size(); ++e) {
+    const EngineBlock& eb = *I.engine_blocks[e];
+    const EngineSpec& spec = I.spec.engines[e];
+    const engine::CoreCounters& k = eb.counters();
+    const engine::CoreConfig& c = eb.core();
+    const time_ps p = eb.period_ps();
+    auto cyc = [&](time_ps ps) { return static_cast<std::int64_t>(ps / p); };
+    auto& t = es.child(spec.name);
+    t.set("device", I.devices[static_cast<std::size_t>(spec.device)].name);
+    t.set("kind", c.cpu ? "host_cpu" : "core");
+    t.set("memory", I.devices[static_cast<std::size_t>(spec.memory_device >= 0 ? spec.memory_device
+                                                                               : spec.device)]
+                        .name);
+    t.set("impl", c.cpu ? "cost_model" : I.engine_gemms[e]->impl());
+    if (c.cpu) report_host_cpu(c, t, S);
+    if (c.has_gemm())
+      t.set("gemm",
+            std::to_string(c.gemm_rows) + "x" + std::to_string(c.gemm_cols / c.macs_per_pe) +
+                (c.macs_per_pe > 1 ? " x" + std::to_string(c.macs_per_pe) + " MACs/PE" : "") + " " +
+                (c.dot_product         ? "dot_product"
+                 : c.weight_stationary ? "weight_stationary"
+                                       : "output_stationary") +
+                (c.fp16 ? " fp16" : ""));
+    if (c.has_alu()) t.set("alu_lanes", c.alu_lanes);
+    t.set("nodes", static_cast<std::int64_t>(I.m.engines.plans[e].tasks.size()));
+    const std::int64_t total = cyc(S.r.total_ps);
+    const std::int64_t busy = cyc(k.compute_busy_ps), wl = cyc(k.wait_load_ps),
+                       ws = cyc(k.wait_store_ps), wi = cyc(k.wait_input_ps);
+    t.set("busy_cycles", busy);
+    t.set("wait_load_cycles", wl);
+    t.set("wait_store_cycles", ws);
+    t.set("wait_input_cycles", wi);
+    t.set("idle_cycles", std::max<std::int64_t>(0, total - busy - wl - ws));
+    t.set("load_busy_cycles", cyc(k.load_busy_ps));
+    t.set("store_busy_cycles", cyc(k.store_busy_ps));
+    t.set("gemm_tiles", static_cast<std::int64_t>(k.gemm_tiles));
+    t.set("alu_passes", static_cast<std::int64_t>(k.alu_passes));
+    t.set("loads", static_cast<std::int64_t>(k.loads));
+    t.set("stores", static_cast<std::int64_t>(k.stores));
+    t.set("bytes_loaded", static_cast<std::int64_t>(k.bytes_loaded));
+    t.set("bytes_stored", static_cast<std::int64_t>(k.bytes_stored));
+    t.set("macs", static_cast<std::int64_t>(k.macs));
+    const double peak = static_cast<double>(c.gemm_rows * c.gemm_cols) * static_cast<double>(total);
+    if (c.cpu)  // a host CPU: the share of the run it computed
+      t.set("utilisation",
+            total > 0 ? static_cast<double>(busy) / static_cast<double>(total) : 0.0);
+    else
+      t.set("utilisation", peak > 0 ? static_cast<double>(k.macs) / peak : 0.0);
+    auto& bu = t.child("buffers");
+    bu.set("input_bytes", c.input_buffer_bytes);
+    bu.set("weight_bytes", c.weight_buffer_bytes);
+    bu.set("acc_bytes", c.acc_buffer_bytes);
+    bu.set("peak_input_bytes", k.peak_input_bytes);
+    bu.set("peak_weight_bytes", k.peak_weight_bytes);
+    bu.set("peak_acc_bytes", k.peak_acc_bytes);
+    const Resources& er = I.m.engine_resources[e];
     auto& res = t.child("resources");
-    set_amounts(res, nm.resources);
-    res.set("binding", mul_binding_name(nm.hw.binding));
-    res.set_bool("extrapolated", nm.estimate.extrapolated);
-    if (nm.estimate.extrapolated) res.set("extrapolation", nm.estimate.reason);
-    if (!nm.storage_spill.empty()) res.set("storage_spill", nm.storage_spill);
-    const double occupancy = static_cast<double>(busy_ps + act.stall_mem_ps);
-    if (occupancy > worst && !I.on_engine(i)) {  // an engine's nodes: the engine, below
-      worst = occupancy;
-      r.bottleneck = n.name;
+    set_amounts(res, er);
+    if (I.engine_gemms[e]->impl() == "rtl")
+      t.set("rtl_mismatches", rtl_mismatches(*I.engine_gemms[e]));
+    const double occupancy =
+        static_cast<double>(k.compute_busy_ps + k.wait_load_ps + k.wait_store_ps);
+    t.set("bound", k.wait_load_ps + k.wait_store_ps > k.compute_busy_ps ? "memory" : "compute");
+    if (occupancy > S.worst) {
+      S.worst = occupancy;
+      S.r.bottleneck = "engine " + spec.name;
+      S.engine_bound = t.get("bound");
+      S.engine_busy = busy;
+      S.engine_kind = spec.name;
     }
   }
-  // Shared engines: what each unit did, measured by the engine's timeline. An engine is
-  // occupied while it computes or waits for its loads and stores (not while it waits for
-  // its input to exist); the busiest engine bounds the run if it beats every block.
-  std::string engine_bound, engine_kind;
-  std::int64_t engine_busy = 0;
-  if (!I.engine_blocks.empty()) {
-    auto& es = root.child("engines");
-    for (std::size_t e = 0; e < I.engine_blocks.size(); ++e) {
-      const EngineBlock& eb = *I.engine_blocks[e];
-      const EngineSpec& spec = I.spec.engines[e];
-      const engine::CoreCounters& k = eb.counters();
-      const engine::CoreConfig& c = eb.core();
-      const time_ps p = eb.period_ps();
-      auto cyc = [&](time_ps ps) { return static_cast<std::int64_t>(ps / p); };
-      auto& t = es.child(spec.name);
-      t.set("device", I.devices[static_cast<std::size_t>(spec.device)].name);
-      t.set("kind", c.cpu ? "host_cpu" : "core");
-      t.set("memory", I.devices[static_cast<std::size_t>(
-                                    spec.memory_device >= 0 ? spec.memory_device : spec.device)]
-                          .name);
-      t.set("impl", c.cpu ? "cost_model" : I.engine_gemms[e]->impl());
-      if (c.cpu) {
-        // The same host running every node of the graph itself, one after another.
-        time_ps all = 0;
-        std::string why;
-        for (const auto& n : I.g.nodes) {
-          try {
-            all += engine::cpu_node_ps(I.g, n, c.cpu_cost);
-          } catch (const std::invalid_argument& x) {
-            if (why.empty()) why = "node '" + n.name + "': " + x.what();
-          }
-        }
-        if (why.empty()) {
-          t.set("all_on_host_latency_us", static_cast<double>(all) / 1e6);
-          t.set("offload_speedup",
-                r.latency_ps > 0 ? static_cast<double>(all) / static_cast<double>(r.latency_ps)
+}
+
+/// A host CPU engine: the latency of the same host running every node itself.
+void System::Impl::report_host_cpu(const engine::CoreConfig& c, StatsTree& t,
+                                   const ReportState& S) const {
+  const Impl& I = *this;
+  // The same host running every node of the graph itself, one after another.
+  time_ps all = 0;
+  std::string why;
+  for (const auto& n : I.g.nodes) {
+    try {
+      all += engine::cpu_node_ps(I.g, n, c.cpu_cost);
+    } catch (const std::invalid_argument& x) {
+      if (why.empty()) why = "node '" + n.name + "': " + x.what();
+    }
+  }
+  if (why.empty()) {
+    t.set("all_on_host_latency_us", static_cast<double>(all) / 1e6);
+    t.set("offload_speedup", S.r.latency_ps > 0
+                                 ? static_cast<double>(all) / static_cast<double>(S.r.latency_ps)
                                  : 0.0);
-        } else {
-          t.set("all_on_host_latency_us", "n/a (" + why + ")");
-        }
-      }
-      if (c.has_gemm())
-        t.set("gemm",
-              std::to_string(c.gemm_rows) + "x" + std::to_string(c.gemm_cols / c.macs_per_pe) +
-                  (c.macs_per_pe > 1 ? " x" + std::to_string(c.macs_per_pe) + " MACs/PE" : "") +
-                  " " +
-                  (c.dot_product         ? "dot_product"
-                   : c.weight_stationary ? "weight_stationary"
-                                         : "output_stationary") +
-                  (c.fp16 ? " fp16" : ""));
-      if (c.has_alu()) t.set("alu_lanes", c.alu_lanes);
-      t.set("nodes", static_cast<std::int64_t>(I.m.engines.plans[e].tasks.size()));
-      const std::int64_t total = cyc(r.total_ps);
-      const std::int64_t busy = cyc(k.compute_busy_ps), wl = cyc(k.wait_load_ps),
-                         ws = cyc(k.wait_store_ps), wi = cyc(k.wait_input_ps);
-      t.set("busy_cycles", busy);
-      t.set("wait_load_cycles", wl);
-      t.set("wait_store_cycles", ws);
-      t.set("wait_input_cycles", wi);
-      t.set("idle_cycles", std::max<std::int64_t>(0, total - busy - wl - ws));
-      t.set("load_busy_cycles", cyc(k.load_busy_ps));
-      t.set("store_busy_cycles", cyc(k.store_busy_ps));
-      t.set("gemm_tiles", static_cast<std::int64_t>(k.gemm_tiles));
-      t.set("alu_passes", static_cast<std::int64_t>(k.alu_passes));
-      t.set("loads", static_cast<std::int64_t>(k.loads));
-      t.set("stores", static_cast<std::int64_t>(k.stores));
-      t.set("bytes_loaded", static_cast<std::int64_t>(k.bytes_loaded));
-      t.set("bytes_stored", static_cast<std::int64_t>(k.bytes_stored));
-      t.set("macs", static_cast<std::int64_t>(k.macs));
-      const double peak =
-          static_cast<double>(c.gemm_rows * c.gemm_cols) * static_cast<double>(total);
-      if (c.cpu)  // a host CPU: the share of the run it computed
-        t.set("utilisation",
-              total > 0 ? static_cast<double>(busy) / static_cast<double>(total) : 0.0);
-      else
-        t.set("utilisation", peak > 0 ? static_cast<double>(k.macs) / peak : 0.0);
-      auto& bu = t.child("buffers");
-      bu.set("input_bytes", c.input_buffer_bytes);
-      bu.set("weight_bytes", c.weight_buffer_bytes);
-      bu.set("acc_bytes", c.acc_buffer_bytes);
-      bu.set("peak_input_bytes", k.peak_input_bytes);
-      bu.set("peak_weight_bytes", k.peak_weight_bytes);
-      bu.set("peak_acc_bytes", k.peak_acc_bytes);
-      const Resources& er = I.m.engine_resources[e];
-      auto& res = t.child("resources");
-      set_amounts(res, er);
-      if (I.engine_gemms[e]->impl() == "rtl")
-        t.set("rtl_mismatches", rtl_mismatches(*I.engine_gemms[e]));
-      const double occupancy =
-          static_cast<double>(k.compute_busy_ps + k.wait_load_ps + k.wait_store_ps);
-      t.set("bound", k.wait_load_ps + k.wait_store_ps > k.compute_busy_ps ? "memory" : "compute");
-      if (occupancy > worst) {
-        worst = occupancy;
-        r.bottleneck = "engine " + spec.name;
-        engine_bound = t.get("bound");
-        engine_busy = busy;
-        engine_kind = spec.name;
-      }
-    }
+  } else {
+    t.set("all_on_host_latency_us", "n/a (" + why + ")");
   }
+}
+
+/// PCIe links between cards and hosts.
+void System::Impl::report_pcie(StatsTree& root) const {
+  const Impl& I = *this;
   if (!I.pcie.empty()) {
     auto& ps = root.child("pcie");
     for (const auto& [key, link] : I.pcie) {
@@ -454,24 +468,35 @@ RunSummary System::report(StatsTree& root) const {
       t.set("wait_ns", static_cast<double>(st.wait_ps) / 1e3);
     }
   }
+}
+
+/// The bottleneck node or engine, overall and per LLM phase.
+StatsTree& System::Impl::report_bottleneck(StatsTree& root, const StatsTree& nodes,
+                                           const ReportState& S) const {
+  const Impl& I = *this;
   auto& bn = root.child("bottleneck");
-  bn.set("node", r.bottleneck);
-  if (!engine_kind.empty()) {
-    bn.set("engine", engine_kind);
-    bn.set("bound", engine_bound);
-    bn.set("busy_cycles", engine_busy);
-  } else if (!r.bottleneck.empty()) {
-    const auto* t = nodes.find_child(r.bottleneck);
+  bn.set("node", S.r.bottleneck);
+  if (!S.engine_kind.empty()) {
+    bn.set("engine", S.engine_kind);
+    bn.set("bound", S.engine_bound);
+    bn.set("busy_cycles", S.engine_busy);
+  } else if (!S.r.bottleneck.empty()) {
+    const auto* t = nodes.find_child(S.r.bottleneck);
     bn.set("bound", t->get("bound"));
     bn.set("busy_cycles", static_cast<std::int64_t>(std::stoll(t->get("busy_cycles"))));
   }
-  for (std::size_t k = 0; k < n_phases; ++k) {
-    if (phase_node[k].empty()) continue;
+  for (std::size_t k = 0; k < S.n_phases; ++k) {
+    if (S.phase_node[k].empty()) continue;
     auto& ph = bn.child("phases").child(I.phases->names[k]);
-    ph.set("node", phase_node[k]);
-    ph.set("busy_cycles", phase_busy[k]);
+    ph.set("node", S.phase_node[k]);
+    ph.set("busy_cycles", S.phase_busy[k]);
   }
+  return bn;
+}
 
+/// How the graph was mapped: partition, auto steps, estimates, devices used, splits.
+void System::Impl::report_mapping(StatsTree& root, const ReportState& S) const {
+  const Impl& I = *this;
   auto& mp = root.child("mapping");
   mp.set("partition", I.m.partition);
   mp.set_bool("auto", I.m.automatic);
@@ -482,7 +507,7 @@ RunSummary System::report(StatsTree& root) const {
   if (I.m.estimated_bottleneck_ps > 0) {
     mp.set("estimated_bottleneck", I.m.estimated_bottleneck);
     mp.set("estimated_bottleneck_cycles",
-           I.m.estimated_bottleneck_ps / static_cast<double>(period0));
+           I.m.estimated_bottleneck_ps / static_cast<double>(S.period0));
     mp.set("estimated_throughput_inferences_per_s", 1e12 / I.m.estimated_bottleneck_ps);
   }
   std::set<int> used_devices;
@@ -501,8 +526,11 @@ RunSummary System::report(StatsTree& root) const {
   mp.set("extrapolated_nodes", n_extrapolated);
   mp.set("extrapolation_margin", I.spec.mapping.extrapolation_margin);
   mp.set("oversubscribed", static_cast<std::int64_t>(I.m.overflows.size()));
+}
 
-  // Layer reuse: the region's layers, its parameter fetch and what the layer starts waited for.
+/// Layer reuse: the region's layers, its parameter fetch and what the layer starts waited for.
+void System::Impl::report_layer_reuse(StatsTree& root, const ReportState& S) const {
+  const Impl& I = *this;
   if (I.reuse.enabled()) {
     auto& t = root.child("layer_reuse");
     t.set("layers", static_cast<std::int64_t>(I.reuse.layers));
@@ -514,9 +542,10 @@ RunSummary System::report(StatsTree& root) const {
     t.set("weight_fetch_busy_us", static_cast<double>(I.reuse_fetch->busy_ps()) / 1e6);
     t.set("exposed_fetch_us", static_cast<double>(I.reuse_k.exposed_fetch_ps) / 1e6);
     t.set("region_wait_us", static_cast<double>(I.reuse_k.region_wait_ps) / 1e6);
-    t.set("exposed_fetch_share", r.total_ps > 0 ? static_cast<double>(I.reuse_k.exposed_fetch_ps) /
-                                                      static_cast<double>(r.total_ps)
-                                                : 0.0);
+    t.set("exposed_fetch_share",
+          S.r.total_ps > 0
+              ? static_cast<double>(I.reuse_k.exposed_fetch_ps) / static_cast<double>(S.r.total_ps)
+              : 0.0);
     if (I.phases)
       for (std::size_t k = 0; k < I.phases->names.size(); ++k)
         t.set("phases." + I.phases->names[k] + ".exposed_fetch_us",
@@ -524,7 +553,13 @@ RunSummary System::report(StatsTree& root) const {
                   ? static_cast<double>(I.reuse_k.exposed_fetch_phase_ps[k]) / 1e6
                   : 0.0);
   }
-  // Devices.
+}
+
+/// Devices: resources against capacity (per SLR too), off-chip memory use and traffic;
+/// payload each device sends over the network, collective flows (from or to a node of an
+/// all-reduce or all-gather, named <linear>.allreduce.*) separately.
+void System::Impl::report_devices(StatsTree& root, const ReportState& S) const {
+  const Impl& I = *this;
   auto& devs = root.child("devices");
   for (std::size_t d = 0; d < I.devices.size(); ++d) {
     auto& t = devs.child(I.devices[d].name);
@@ -561,13 +596,11 @@ RunSummary System::report(StatsTree& root) const {
     mt.set("bytes_read", mem.bytes());
     mt.set("requests", mem.requests());
     mt.set("busy_ns", static_cast<double>(mem.busy_ps()) / 1e3 / ty.memory.channels);
-    mt.set("bandwidth_utilisation", r.total_ps
-                                        ? static_cast<double>(mem.busy_ps()) /
-                                              (static_cast<double>(r.total_ps) * ty.memory.channels)
-                                        : 0.0);
+    mt.set("bandwidth_utilisation",
+           S.r.total_ps ? static_cast<double>(mem.busy_ps()) /
+                              (static_cast<double>(S.r.total_ps) * ty.memory.channels)
+                        : 0.0);
   }
-  // Payload each device sends over the network; collective flows (from or to a node of an
-  // all-reduce or all-gather, named <linear>.allreduce.*) separately.
   if (!I.txs.empty()) {
     std::vector<std::uint64_t> tx(I.devices.size(), 0), ar(I.devices.size(), 0);
     for (std::size_t k = 0; k < I.txs.size(); ++k) {
@@ -582,6 +615,11 @@ RunSummary System::report(StatsTree& root) const {
       dv.child(I.devices[d].name).set("allreduce_tx_bytes", ar[d]);
     }
   }
+}
+
+/// Links: traffic and utilisation; the system's bottleneck is the block or link busy longest.
+void System::Impl::report_links(StatsTree& root, StatsTree& bn, ReportState& S) const {
+  const Impl& I = *this;
   auto& ls = root.child("links");
   double worst_util = -1;
   std::string worst_link;
@@ -595,7 +633,7 @@ RunSummary System::report(StatsTree& root) const {
     t.set("frames", st.frames);
     t.set("busy_ns", static_cast<double>(st.busy_ps) / 1e3);
     const double util =
-        r.total_ps ? static_cast<double>(st.busy_ps) / static_cast<double>(r.total_ps) : 0.0;
+        S.r.total_ps ? static_cast<double>(st.busy_ps) / static_cast<double>(S.r.total_ps) : 0.0;
     t.set("utilisation", util);
     t.set("max_buffer_bytes", st.max_buffer_bytes);
     t.set("contention_ns", static_cast<double>(st.contention_ps) / 1e3);
@@ -616,16 +654,20 @@ RunSummary System::report(StatsTree& root) const {
   double worst_link_ps = 0;
   for (const auto& [key, l] : I.links)
     worst_link_ps = std::max(worst_link_ps, static_cast<double>(l->stats().busy_ps));
-  if (worst_link_ps > worst) {
+  if (worst_link_ps > S.worst) {
     bn.set("kind", "link");
     bn.set("name", worst_link);
-    r.bottleneck = worst_link;
+    S.r.bottleneck = worst_link;
   } else {
     bn.set("kind", "node");
-    bn.set("name", r.bottleneck);
+    bn.set("name", S.r.bottleneck);
   }
-  // Blocks that are not graph nodes: forks, width adapters, the host's sources and sinks,
-  // the links' TX and RX bridges.
+}
+
+/// Blocks that are not graph nodes (forks, width adapters, the host's sources and sinks,
+/// the links' TX and RX bridges) and every stream.
+void System::Impl::report_blocks(StatsTree& root, const ReportState& S) const {
+  const Impl& I = *this;
   auto& bl = root.child("blocks");
   for (const auto& b : I.forks) b->write_stats(bl.child(b->basename()));
   for (const auto& b : I.adapters) b->write_stats(bl.child(b->basename()));
@@ -638,10 +680,31 @@ RunSummary System::report(StatsTree& root) const {
     auto& t = ss.child(s->name());
     t.set("depth", static_cast<std::int64_t>(s->depth()));
     t.set("beats", s->beats());
-    t.set("full_cycles", static_cast<std::int64_t>(s->full_ps() / period0));
-    t.set("empty_cycles", static_cast<std::int64_t>(s->empty_ps() / period0));
+    t.set("full_cycles", static_cast<std::int64_t>(s->full_ps() / S.period0));
+    t.set("empty_cycles", static_cast<std::int64_t>(s->empty_ps() / S.period0));
   }
+}
+
+RunSummary System::report(StatsTree& root) const {
+  const Impl& I = *impl_;
+  Impl::ReportState S;
+  S.period0 = I.period_of(0);
+  S.n_phases = I.phases ? I.phases->names.size() : 0;
+  S.phase_worst.assign(S.n_phases, -1);
+  S.phase_node.assign(S.n_phases, "");
+  S.phase_busy.assign(S.n_phases, 0);
+  I.report_timing(root, S);
+  auto& nodes = root.child("nodes");
+  for (std::size_t i = 0; i < I.g.nodes.size(); ++i) I.report_node(i, nodes, S);
+  I.report_engines(root, S);
+  I.report_pcie(root);
+  StatsTree& bn = I.report_bottleneck(root, nodes, S);
+  I.report_mapping(root, S);
+  I.report_layer_reuse(root, S);
+  I.report_devices(root, S);
+  I.report_links(root, bn, S);
+  I.report_blocks(root, S);
   if (I.llm) I.llm_report(root);
-  return r;
+  return S.r;
 }
 }  // namespace masesim

@@ -190,6 +190,32 @@ struct System::Impl {
   sc_core::sc_event completion_event;
 
   void llm_report(StatsTree& root) const;
+  /// What System::report carries from one part of the statistics tree to the next: the
+  /// run's summary, the busiest node or engine so far (overall and per LLM phase).
+  struct ReportState {
+    RunSummary r;
+    time_ps period0 = 0;
+    double worst = -1;  ///< the bottleneck's occupancy (busy + memory stalls), ps
+    std::size_t n_phases = 0;
+    std::vector<double> phase_worst;
+    std::vector<std::string> phase_node;
+    std::vector<std::uint64_t> phase_busy;
+    std::string engine_bound, engine_kind;
+    std::int64_t engine_busy = 0;
+  };
+  void report_timing(StatsTree& root, ReportState& S) const;
+  void report_node(std::size_t i, StatsTree& nodes, ReportState& S) const;
+  void report_node_engine(std::size_t i, StatsTree& t) const;
+  void report_node_systolic(std::size_t i, StatsTree& t) const;
+  void report_engines(StatsTree& root, ReportState& S) const;
+  void report_host_cpu(const engine::CoreConfig& c, StatsTree& t, const ReportState& S) const;
+  void report_pcie(StatsTree& root) const;
+  StatsTree& report_bottleneck(StatsTree& root, const StatsTree& nodes, const ReportState& S) const;
+  void report_mapping(StatsTree& root, const ReportState& S) const;
+  void report_layer_reuse(StatsTree& root, const ReportState& S) const;
+  void report_devices(StatsTree& root, const ReportState& S) const;
+  void report_links(StatsTree& root, StatsTree& bn, ReportState& S) const;
+  void report_blocks(StatsTree& root, const ReportState& S) const;
 
   /// Beats of one inference in every variant (LLM) or the tiling's own.
   std::vector<std::int64_t> beats_per_variant(const std::vector<std::int64_t>* v,
