@@ -16,6 +16,138 @@ double mean_of(const std::vector<double>& v) {
 }
 }  // namespace
 
+/// A shared engine runs its nodes one after another: the sum of their never-stalled
+/// compute times bounds its step (the busiest engine's, ps).
+double System::Impl::engine_bound_ps(std::size_t v) const {
+  double eng = 0;
+  for (const auto& eb : engine_blocks) {
+    double sum = 0;
+    for (const auto& j : eb->jobs())
+      sum += static_cast<double>(j.variants.empty() ? j.ideal_cycles : j.variants[v].ideal_cycles);
+    eng = std::max(eng, sum * static_cast<double>(eb->period_ps()));
+  }
+  return eng;
+}
+
+/// A layer-reuse region runs its layers one after another: each layer takes at least
+/// its slowest block's never-stalled cycles and, unless every layer stays resident, its
+/// largest block's parameter fetch over its port.
+void System::Impl::add_layer_reuse_bounds(std::size_t v, double per0,
+                                          std::map<std::string, double>& b) const {
+  double layer = 0, fetch = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    if (reuse.layer_of[i] != 0 || on_engine(i)) continue;
+    const OpTiming& t = llm->node_timing[i][static_cast<std::size_t>(llm->node_timing_of[i][v])];
+    layer = std::max(layer, static_cast<double>(t.ideal_cycles()) * per0);
+    std::int64_t bytes = 0;
+    for (const auto& p : g.nodes[i].params)
+      if (p.shared_with.empty()) bytes += p.tensor.bytes();
+    if (reuse.weight_buffers < reuse.layers)
+      fetch = std::max(fetch, static_cast<double>((bytes + spec.mapping.reuse_port_bytes - 1) /
+                                                  spec.mapping.reuse_port_bytes) *
+                                  per0);
+  }
+  b["layer_reuse"] = static_cast<double>(reuse.layers) * std::max(layer, fetch);
+  b["layer_reuse_compute"] = static_cast<double>(reuse.layers) * layer;
+  b["layer_reuse_fetch"] = static_cast<double>(reuse.layers) * fetch;
+}
+
+/// Analytic bounds (ps) of one sequence-step of LLM variant `v`: compute, on-chip and
+/// off-chip bandwidth, links, shared engines, a layer-reuse region.
+std::map<std::string, double> System::Impl::llm_step_bounds(std::size_t v) const {
+  const LlmPlan& P = *llm;
+  const VariantCost& c = P.cost[v];
+  std::map<std::string, double> b;  // ps
+  double mac_peak = 0, off = 0;
+  for (std::size_t d = 0; d < devices.size(); ++d) {
+    const double per = static_cast<double>(period_of(static_cast<int>(d)));
+    if (P.mac_lanes[d] > 0) mac_peak = std::max(mac_peak, c.macs[d] / P.mac_lanes[d] * per);
+    const auto& mt = devices[d].type.memory;
+    const double bytes_per_ps = mt.channels * mt.gbytes_per_s_per_channel * 1e-3;
+    if (bytes_per_ps > 0) off = std::max(off, c.off_chip_bytes[d] / bytes_per_ps);
+  }
+  const double per0 = static_cast<double>(period_of(0));
+  b["compute"] = std::max(mac_peak, static_cast<double>(c.slowest_mac_cycles) * per0);
+  b["mac_peak"] = mac_peak;
+  b["on_chip"] = static_cast<double>(c.slowest_other_cycles) * per0;
+  b["off_chip"] = std::max(off, c.slowest_fetch_ps);
+  b["off_chip_device"] = off;                // bytes / the memory's bandwidth
+  b["off_chip_block"] = c.slowest_fetch_ps;  // one block's two-deep weight prefetch
+  std::map<std::pair<std::uint32_t, std::uint32_t>, double> link_ps;
+  for (const auto& [fd, bytes] : c.transfer_bytes) {
+    const auto hops = interconnect::route(topo, static_cast<std::uint32_t>(fd.first),
+                                          static_cast<std::uint32_t>(fd.second));
+    for (const auto& h : hops)
+      link_ps[{h.from, h.to}] += static_cast<double>(interconnect::serialization_ps(
+          interconnect::transfer_wire_bytes(bytes, framing), framing.line_rate));
+  }
+  double link = 0;
+  for (const auto& kv : link_ps) link = std::max(link, kv.second);
+  b["link"] = link;
+  // A shared engine runs its nodes one after another: the sum of their never-stalled
+  // compute times bounds its step.
+  if (!engine_blocks.empty()) b["engine"] = engine_bound_ps(v);
+  // A layer-reuse region runs its layers one after another: each layer takes at least
+  // its slowest block's never-stalled cycles and, unless every layer stays resident, its
+  // largest block's parameter fetch over its port.
+  if (reuse.enabled()) add_layer_reuse_bounds(v, per0, b);
+  return b;
+}
+
+/// A layer-reuse region bounds a phase through its parameter fetch when the phase's steps
+/// spent over half their time waiting for parameters (measured), else through its layers
+/// running one after another.
+std::string System::Impl::reuse_bound_label(const std::string& name, double simulated_us) const {
+  std::size_t k = 0, n = 0;
+  while (k < phases->names.size() && phases->names[k] != name) ++k;
+  for (const int p : phases->of) n += static_cast<std::size_t>(p) == k ? 1 : 0;
+  const double exposed_us =
+      k < reuse_k.exposed_fetch_phase_ps.size() && n > 0
+          ? static_cast<double>(reuse_k.exposed_fetch_phase_ps[k]) / 1e6 / static_cast<double>(n)
+          : 0.0;
+  std::ostringstream o;
+  o << (exposed_us > 0.5 * simulated_us ? "layer reuse: parameter fetch"
+                                        : "layer reuse: the layers one after another")
+    << " (" << std::setprecision(3) << (simulated_us > 0 ? 100 * exposed_us / simulated_us : 0.0)
+    << " % of a step waiting for parameters)";
+  return o.str();
+}
+
+/// An LLM phase's entry: its bounds averaged over variants v0..v1 (times `scale`), the
+/// simulated time, the largest bound and what limits the phase.
+void System::Impl::llm_phase_report(StatsTree& L, const std::string& name, std::size_t v0,
+                                    std::size_t v1, double simulated_us, double scale) const {
+  const LlmPlan& P = *llm;
+  std::map<std::string, double> avg;
+  for (std::size_t v = v0; v < v1; ++v)
+    for (const auto& [k, x] : llm_step_bounds(v)) avg[k] += x / static_cast<double>(v1 - v0);
+  auto& ph = L.child("phases").child(name);
+  std::string worst = "compute";
+  for (const char* k : {"compute", "on_chip", "off_chip", "link", "engine", "layer_reuse"})
+    if (avg.count(k) && avg[k] > avg[worst]) worst = k;
+  for (const auto& [k, x] : avg) ph.set(k + "_bound_us", x * scale / 1e6);
+  ph.set("simulated_us", simulated_us);
+  const double bound_us = avg[worst] * scale / 1e6;
+  const std::string label = worst == "on_chip"       ? "on-chip bandwidth"
+                            : worst == "off_chip"    ? "off-chip bandwidth"
+                            : worst == "engine"      ? "shared engine"
+                            : worst == "layer_reuse" ? reuse_bound_label(name, simulated_us)
+                                                     : worst;
+  ph.set("bound_us", bound_us);
+  ph.set("bound", label);
+  ph.set("bound_fraction", simulated_us > 0 ? bound_us / simulated_us : 0);
+  // Reaching half of the largest resource bound, that resource limits the phase; below,
+  // a step's dependency chain does (the dataflow pipeline is not full).
+  ph.set("limited_by", simulated_us <= 2.0 * bound_us
+                           ? label
+                           : std::string("latency (dependency chain of one step; more "
+                                         "sequences in flight fill the pipeline)"));
+  const VariantCost& c = P.cost[v0];
+  ph.set("slowest_mac_node", c.slowest_mac_node);
+  ph.set("slowest_other_node", c.slowest_other_node);
+  if (!c.slowest_fetch_node.empty()) ph.set("slowest_fetch_node", c.slowest_fetch_node);
+}
+
 void System::Impl::llm_report(StatsTree& root) const {
   const LlmPlan& P = *llm;
   const LlmSpec& S = P.spec;
@@ -70,129 +202,14 @@ void System::Impl::llm_report(StatsTree& root) const {
     devs.child(devices[d].name).set("peak_macs_per_cycle", P.mac_lanes[d]);
   }
 
-  // Analytic bounds of one sequence-step per phase, next to the simulated figure.
-  auto bounds = [&](std::size_t v) {
-    const VariantCost& c = P.cost[v];
-    std::map<std::string, double> b;  // ps
-    double mac_peak = 0, off = 0;
-    for (std::size_t d = 0; d < devices.size(); ++d) {
-      const double per = static_cast<double>(period_of(static_cast<int>(d)));
-      if (P.mac_lanes[d] > 0) mac_peak = std::max(mac_peak, c.macs[d] / P.mac_lanes[d] * per);
-      const auto& mt = devices[d].type.memory;
-      const double bytes_per_ps = mt.channels * mt.gbytes_per_s_per_channel * 1e-3;
-      if (bytes_per_ps > 0) off = std::max(off, c.off_chip_bytes[d] / bytes_per_ps);
-    }
-    const double per0 = static_cast<double>(period_of(0));
-    b["compute"] = std::max(mac_peak, static_cast<double>(c.slowest_mac_cycles) * per0);
-    b["mac_peak"] = mac_peak;
-    b["on_chip"] = static_cast<double>(c.slowest_other_cycles) * per0;
-    b["off_chip"] = std::max(off, c.slowest_fetch_ps);
-    b["off_chip_device"] = off;                // bytes / the memory's bandwidth
-    b["off_chip_block"] = c.slowest_fetch_ps;  // one block's two-deep weight prefetch
-    std::map<std::pair<std::uint32_t, std::uint32_t>, double> link_ps;
-    for (const auto& [fd, bytes] : c.transfer_bytes) {
-      const auto hops = interconnect::route(topo, static_cast<std::uint32_t>(fd.first),
-                                            static_cast<std::uint32_t>(fd.second));
-      for (const auto& h : hops)
-        link_ps[{h.from, h.to}] += static_cast<double>(interconnect::serialization_ps(
-            interconnect::transfer_wire_bytes(bytes, framing), framing.line_rate));
-    }
-    double link = 0;
-    for (const auto& kv : link_ps) link = std::max(link, kv.second);
-    b["link"] = link;
-    // A shared engine runs its nodes one after another: the sum of their never-stalled
-    // compute times bounds its step.
-    if (!engine_blocks.empty()) {
-      double eng = 0;
-      for (const auto& eb : engine_blocks) {
-        double sum = 0;
-        for (const auto& j : eb->jobs())
-          sum +=
-              static_cast<double>(j.variants.empty() ? j.ideal_cycles : j.variants[v].ideal_cycles);
-        eng = std::max(eng, sum * static_cast<double>(eb->period_ps()));
-      }
-      b["engine"] = eng;
-    }
-    // A layer-reuse region runs its layers one after another: each layer takes at least
-    // its slowest block's never-stalled cycles and, unless every layer stays resident, its
-    // largest block's parameter fetch over its port.
-    if (reuse.enabled()) {
-      double layer = 0, fetch = 0;
-      for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-        if (reuse.layer_of[i] != 0 || on_engine(i)) continue;
-        const OpTiming& t =
-            llm->node_timing[i][static_cast<std::size_t>(llm->node_timing_of[i][v])];
-        layer = std::max(layer, static_cast<double>(t.ideal_cycles()) * per0);
-        std::int64_t bytes = 0;
-        for (const auto& p : g.nodes[i].params)
-          if (p.shared_with.empty()) bytes += p.tensor.bytes();
-        if (reuse.weight_buffers < reuse.layers)
-          fetch = std::max(fetch, static_cast<double>((bytes + spec.mapping.reuse_port_bytes - 1) /
-                                                      spec.mapping.reuse_port_bytes) *
-                                      per0);
-      }
-      b["layer_reuse"] = static_cast<double>(reuse.layers) * std::max(layer, fetch);
-      b["layer_reuse_compute"] = static_cast<double>(reuse.layers) * layer;
-      b["layer_reuse_fetch"] = static_cast<double>(reuse.layers) * fetch;
-    }
-    return b;
-  };
-  // A layer-reuse region bounds a phase through its parameter fetch when the phase's steps
-  // spent over half their time waiting for parameters (measured), else through its layers
-  // running one after another.
-  auto reuse_label = [&](const std::string& name, double simulated_us) {
-    std::size_t k = 0, n = 0;
-    while (k < phases->names.size() && phases->names[k] != name) ++k;
-    for (const int p : phases->of) n += static_cast<std::size_t>(p) == k ? 1 : 0;
-    const double exposed_us =
-        k < reuse_k.exposed_fetch_phase_ps.size() && n > 0
-            ? static_cast<double>(reuse_k.exposed_fetch_phase_ps[k]) / 1e6 / static_cast<double>(n)
-            : 0.0;
-    std::ostringstream o;
-    o << (exposed_us > 0.5 * simulated_us ? "layer reuse: parameter fetch"
-                                          : "layer reuse: the layers one after another")
-      << " (" << std::setprecision(3) << (simulated_us > 0 ? 100 * exposed_us / simulated_us : 0.0)
-      << " % of a step waiting for parameters)";
-    return o.str();
-  };
-  auto phase = [&](const std::string& name, std::size_t v0, std::size_t v1, double simulated_us,
-                   double scale) {
-    std::map<std::string, double> avg;
-    for (std::size_t v = v0; v < v1; ++v)
-      for (const auto& [k, x] : bounds(v)) avg[k] += x / static_cast<double>(v1 - v0);
-    auto& ph = L.child("phases").child(name);
-    std::string worst = "compute";
-    for (const char* k : {"compute", "on_chip", "off_chip", "link", "engine", "layer_reuse"})
-      if (avg.count(k) && avg[k] > avg[worst]) worst = k;
-    for (const auto& [k, x] : avg) ph.set(k + "_bound_us", x * scale / 1e6);
-    ph.set("simulated_us", simulated_us);
-    const double bound_us = avg[worst] * scale / 1e6;
-    const std::string label = worst == "on_chip"       ? "on-chip bandwidth"
-                              : worst == "off_chip"    ? "off-chip bandwidth"
-                              : worst == "engine"      ? "shared engine"
-                              : worst == "layer_reuse" ? reuse_label(name, simulated_us)
-                                                       : worst;
-    ph.set("bound_us", bound_us);
-    ph.set("bound", label);
-    ph.set("bound_fraction", simulated_us > 0 ? bound_us / simulated_us : 0);
-    // Reaching half of the largest resource bound, that resource limits the phase; below,
-    // a step's dependency chain does (the dataflow pipeline is not full).
-    ph.set("limited_by", simulated_us <= 2.0 * bound_us
-                             ? label
-                             : std::string("latency (dependency chain of one step; more "
-                                           "sequences in flight fill the pipeline)"));
-    const VariantCost& c = P.cost[v0];
-    ph.set("slowest_mac_node", c.slowest_mac_node);
-    ph.set("slowest_other_node", c.slowest_other_node);
-    if (!c.slowest_fetch_node.empty()) ph.set("slowest_fetch_node", c.slowest_fetch_node);
-  };
-  if (S.phase != "decode") phase("prefill", 0, 1, at(0, 0), 1.0);
+  if (S.phase != "decode") llm_phase_report(L, "prefill", 0, 1, at(0, 0), 1.0);
   if (S.phase != "prefill") {
     const std::size_t v0 = S.phase == "generate" ? 1 : 0;
     if (static_cast<std::int64_t>(v0) < steps) {
       std::vector<double> dec(tpot.begin(), tpot.end());
       // A sequence's token interval covers one step of each of the B sequences.
-      phase("decode", v0, static_cast<std::size_t>(steps), mean_of(dec), static_cast<double>(B));
+      llm_phase_report(L, "decode", v0, static_cast<std::size_t>(steps), mean_of(dec),
+                       static_cast<double>(B));
     }
   }
 }

@@ -190,6 +190,12 @@ struct System::Impl {
   sc_core::sc_event completion_event;
 
   void llm_report(StatsTree& root) const;
+  double engine_bound_ps(std::size_t v) const;
+  void add_layer_reuse_bounds(std::size_t v, double per0, std::map<std::string, double>& b) const;
+  std::map<std::string, double> llm_step_bounds(std::size_t v) const;
+  std::string reuse_bound_label(const std::string& name, double simulated_us) const;
+  void llm_phase_report(StatsTree& L, const std::string& name, std::size_t v0, std::size_t v1,
+                        double simulated_us, double scale) const;
   /// What System::report carries from one part of the statistics tree to the next: the
   /// run's summary, the busiest node or engine so far (overall and per LLM phase).
   struct ReportState {
