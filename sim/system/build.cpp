@@ -124,20 +124,25 @@ void System::Impl::build_layer_reuse() {
   }
 }
 
-void System::Impl::build_engines(std::vector<std::vector<Stream*>>& node_in,
-                                 std::vector<Stream*>& node_out, bool& vcd_taken) {
-  const EngineAssignment& EA = m.engines;
-  // LLM mode: the graph at each step's dims, for every job's per-step shapes.
-  std::vector<Graph> step_graphs;
+/// LLM mode: the graph at each step's dims, for every job's per-step shapes.
+void System::Impl::engine_step_graphs() {
+  step_graphs.clear();
   if (llm)
     for (std::size_t v = 0; v < llm->variant_seq.size(); ++v)
       step_graphs.push_back(
           rebind_dims(g, {{"seq", llm->variant_seq[v]}, {"ctx", llm->variant_ctx[v]}}));
-  auto step_what = [&](std::size_t v) {
-    return spec.file + ": step " + std::to_string(v) + " (seq " +
-           std::to_string(llm->variant_seq[v]) + ", ctx " + std::to_string(llm->variant_ctx[v]) +
-           "): ";
-  };
+}
+
+/// Names step `v` in errors about an engine task at that step's shapes.
+std::string System::Impl::step_what(std::size_t v) const {
+  return spec.file + ": step " + std::to_string(v) + " (seq " +
+         std::to_string(llm->variant_seq[v]) + ", ctx " + std::to_string(llm->variant_ctx[v]) +
+         "): ";
+}
+
+/// The tensor each engine job's output is in memory as (a fused chain: its last node's).
+void System::Impl::make_engine_signals() {
+  const EngineAssignment& EA = m.engines;
   node_signal.assign(g.nodes.size(), nullptr);
   egress_of.assign(g.nodes.size(), nullptr);
   job_of.assign(g.nodes.size(), {-1, -1, -1});
@@ -153,13 +158,140 @@ void System::Impl::build_engines(std::vector<std::vector<Stream*>>& node_in,
       for (const int f : t.fused) node_signal[static_cast<std::size_t>(f)] = signals.back().get();
     }
   }
-  // Activations in memory: after the weights (addresses only spread the channels).
-  std::uint64_t act_addr = std::uint64_t{1} << 36;
-  auto next_addr = [&](std::int64_t bytes) {
-    const std::uint64_t a = act_addr;
-    act_addr += (static_cast<std::uint64_t>(bytes) + 4095) / 4096 * 4096;
-    return a;
+}
+
+/// The address of an activation of `bytes` in an engine's memory: after the weights
+/// (addresses only spread the requests over the channels), 4 KiB aligned.
+std::uint64_t System::Impl::next_engine_addr(std::int64_t bytes) {
+  const std::uint64_t a = engine_act_addr;
+  engine_act_addr += (static_cast<std::uint64_t>(bytes) + 4095) / 4096 * 4096;
+  return a;
+}
+
+/// The inputs of engine job `j` (node t.node): a producer's tensor in the same memory, or
+/// an ingress block writing a stream into the engine's memory.
+void System::Impl::engine_job_inputs(std::size_t e, const EngineTask& t, EngineJob& j,
+                                     std::vector<std::vector<Stream*>>& node_in) {
+  const EngineSpec& es = spec.engines[e];
+  const auto ni = static_cast<std::size_t>(t.node);
+  const Node& n = g.nodes[ni];
+  for (std::size_t p = 0; p < n.args.size(); ++p) {
+    const auto it = g.node_index.find(n.args[p].node);
+    const int pi = it == g.node_index.end() ? -1 : static_cast<int>(it->second);
+    if (memory_edge(pi, t.node)) {
+      j.inputs.push_back(node_signal[static_cast<std::size_t>(pi)]);
+      continue;
+    }
+    Stream* in = node_in[ni][p];
+    if (!in) throw std::logic_error("engine node without its input stream: " + n.name);
+    signals.push_back(std::make_unique<TensorSignal>(n.name + ".data_in_" + std::to_string(p)));
+    const std::int64_t bytes = g.tensor_of(n.args[p]).bytes();
+    // A graph input of an engine whose tensors are in a host's memory is written there
+    // by the host itself (no PCIe); any other stream enters through the engine's path.
+    const bool host_side = pi < 0 && es.memory_device >= 0;
+    const int side = host_side ? es.memory_device : es.device;
+    sc_core::sc_get_curr_simcontext()->hierarchy_push(dev[static_cast<std::size_t>(side)].get());
+    ingress.push_back(std::make_unique<IngressBlock>(
+        ("ingress_" + sc_safe_name(n.name) + "_" + std::to_string(p)).c_str(), period_of(side), in,
+        m.nodes[ni].hw.in[p].beats, bytes, inferences, signals.back().get(),
+        next_engine_addr(bytes)));
+    sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+    if (llm) {
+      std::vector<std::int64_t> vbytes;
+      for (const auto& gv : step_graphs)
+        vbytes.push_back(gv.tensor_of(gv.nodes[ni].args[p]).bytes());
+      ingress.back()->set_variants(llm->node_in_beats[ni][p], std::move(vbytes), llm->schedule);
+    }
+    if (host_side)
+      ingress.back()->mem_socket.bind(dev[static_cast<std::size_t>(side)]->memory.socket);
+    else
+      ingress.back()->mem_socket.bind(engine_memory(e));
+    register_engine_initiator(e, ingress.back().get());
+    in->set_ends(in->producer(), ingress.back().get());
+    j.inputs.push_back(signals.back().get());
+  }
+}
+
+/// Egress: an engine node's output that a stream carries on.
+void System::Impl::engine_egress(std::size_t e, const std::vector<EngineTask>& tasks,
+                                 std::vector<Stream*>& node_out) {
+  const EngineSpec& es = spec.engines[e];
+  for (const auto& t : tasks) {
+    const auto ni = static_cast<std::size_t>(t.node);
+    if (!node_out[ni]) continue;
+    const Tensor& out = g.nodes[ni].results[0];
+    // A graph output read by the host from its own memory: no PCIe (as ingress).
+    const bool host_side =
+        es.memory_device >= 0 && dynamic_cast<SinkBlock*>(node_out[ni]->consumer()) != nullptr;
+    const int side = host_side ? es.memory_device : es.device;
+    sc_core::sc_get_curr_simcontext()->hierarchy_push(dev[static_cast<std::size_t>(side)].get());
+    egress.push_back(std::make_unique<EgressBlock>(
+        ("egress_" + sc_safe_name(g.nodes[ni].name)).c_str(), period_of(side), node_signal[ni],
+        node_out[ni], m.nodes[ni].hw.out.beats, out.bytes(), inferences,
+        next_engine_addr(out.bytes())));
+    sc_core::sc_get_curr_simcontext()->hierarchy_pop();
+    if (llm) {
+      std::vector<std::int64_t> vbytes;
+      for (const auto& gv : step_graphs) vbytes.push_back(gv.nodes[ni].results[0].bytes());
+      egress.back()->set_variants(llm->node_out_beats[ni], std::move(vbytes), llm->schedule);
+    }
+    if (host_side)
+      egress.back()->mem_socket.bind(dev[static_cast<std::size_t>(side)]->memory.socket);
+    else
+      egress.back()->mem_socket.bind(engine_memory(e));
+    register_engine_initiator(e, egress.back().get());
+    egress_of[ni] = egress.back().get();
+    node_out[ni]->set_ends(egress.back().get(), node_out[ni]->consumer());
+  }
+}
+
+/// Engine `e`'s GEMM core (the cycle model, or the Verilated RTL for --cosim <engine>) and
+/// its jobs' never-stalled cycles.
+void System::Impl::engine_core(std::size_t e, std::vector<EngineJob>& jobs, bool& vcd_taken) {
+  const EngineSpec& es = spec.engines[e];
+  const time_ps period = period_of(es.device);
+  if (es.core.has_gemm() && cosim_match(es.name)) {
+    RtlEngineOptions ro;
+    ro.rows = es.core.gemm_rows;
+    ro.cols = es.core.gemm_cols;
+    ro.weight_stationary = es.core.weight_stationary;
+    ro.node = es.name;
+    ro.period_ps = period;
+    if (!vcd_taken) ro.vcd_path = opts.vcd_path;
+    vcd_taken = true;
+    engine_gemms.push_back(make_rtl_engine(ro));
+  } else {
+    engine_gemms.push_back(std::make_unique<ShapeGemmEngine>(
+        std::max<std::int64_t>(1, es.core.gemm_rows), std::max<std::int64_t>(1, es.core.gemm_cols),
+        es.core.weight_stationary, es.core.dot_product));
+  }
+  ShapeGemmEngine model(std::max<std::int64_t>(1, es.core.gemm_rows),
+                        std::max<std::int64_t>(1, es.core.gemm_cols), es.core.weight_stationary,
+                        es.core.dot_product);
+  auto ideal = [&](const engine::Lowering& low, const engine::TilePlan& plan, std::int64_t chunk,
+                   std::int64_t fused_ops, time_ps cpu_ps) {
+    if (es.core.cpu) return static_cast<std::int64_t>(cpu_ps / period);
+    if (low.kind == engine::Lowering::Kind::Gemm)
+      return engine::gemm_ideal_cycles(low.gemm, plan, fused_ops, es.core,
+                                       [&](std::int64_t mm, std::int64_t kk, std::int64_t nn) {
+                                         return model.run(mm, kk, nn, 0, nullptr, nullptr);
+                                       });
+    if (low.kind == engine::Lowering::Kind::Vector)
+      return engine::vector_ideal_cycles(low.vec, chunk, es.core);
+    return std::int64_t{0};
   };
+  for (auto& j : jobs) {
+    j.ideal_cycles = ideal(j.low, j.plan, j.chunk, j.fused_ops, j.cpu_ps);
+    for (auto& v : j.variants)
+      v.ideal_cycles = ideal(v.low, v.plan, v.chunk, j.fused_ops, v.cpu_ps);
+  }
+}
+
+void System::Impl::build_engines(std::vector<std::vector<Stream*>>& node_in,
+                                 std::vector<Stream*>& node_out, bool& vcd_taken) {
+  const EngineAssignment& EA = m.engines;
+  engine_step_graphs();
+  make_engine_signals();
   for (std::size_t e = 0; e < EA.plans.size(); ++e) {
     const EngineSpec& es = spec.engines[e];
     auto& dm = *dev[static_cast<std::size_t>(es.device)];
@@ -189,108 +321,11 @@ void System::Impl::build_engines(std::vector<std::vector<Stream*>>& node_in,
       for (std::size_t s = 0; s < j.nodes.size(); ++s)
         job_of[static_cast<std::size_t>(j.nodes[s])] = {
             static_cast<int>(e), static_cast<int>(jobs.size()), static_cast<int>(s)};
-      for (std::size_t p = 0; p < n.args.size(); ++p) {
-        const auto it = g.node_index.find(n.args[p].node);
-        const int pi = it == g.node_index.end() ? -1 : static_cast<int>(it->second);
-        if (memory_edge(pi, t.node)) {
-          j.inputs.push_back(node_signal[static_cast<std::size_t>(pi)]);
-          continue;
-        }
-        Stream* in = node_in[ni][p];
-        if (!in) throw std::logic_error("engine node without its input stream: " + n.name);
-        signals.push_back(std::make_unique<TensorSignal>(n.name + ".data_in_" + std::to_string(p)));
-        const std::int64_t bytes = g.tensor_of(n.args[p]).bytes();
-        // A graph input of an engine whose tensors are in a host's memory is written there
-        // by the host itself (no PCIe); any other stream enters through the engine's path.
-        const bool host_side = pi < 0 && es.memory_device >= 0;
-        const int side = host_side ? es.memory_device : es.device;
-        sc_core::sc_get_curr_simcontext()->hierarchy_push(
-            dev[static_cast<std::size_t>(side)].get());
-        ingress.push_back(std::make_unique<IngressBlock>(
-            ("ingress_" + sc_safe_name(n.name) + "_" + std::to_string(p)).c_str(), period_of(side),
-            in, m.nodes[ni].hw.in[p].beats, bytes, inferences, signals.back().get(),
-            next_addr(bytes)));
-        sc_core::sc_get_curr_simcontext()->hierarchy_pop();
-        if (llm) {
-          std::vector<std::int64_t> vbytes;
-          for (const auto& gv : step_graphs)
-            vbytes.push_back(gv.tensor_of(gv.nodes[ni].args[p]).bytes());
-          ingress.back()->set_variants(llm->node_in_beats[ni][p], std::move(vbytes), llm->schedule);
-        }
-        if (host_side)
-          ingress.back()->mem_socket.bind(dev[static_cast<std::size_t>(side)]->memory.socket);
-        else
-          ingress.back()->mem_socket.bind(engine_memory(e));
-        register_engine_initiator(e, ingress.back().get());
-        in->set_ends(in->producer(), ingress.back().get());
-        j.inputs.push_back(signals.back().get());
-      }
+      engine_job_inputs(e, t, j, node_in);
       jobs.push_back(std::move(j));
     }
-    // Egress: an engine node's output that a stream carries on.
-    for (const auto& t : tasks) {
-      const auto ni = static_cast<std::size_t>(t.node);
-      if (!node_out[ni]) continue;
-      const Tensor& out = g.nodes[ni].results[0];
-      // A graph output read by the host from its own memory: no PCIe (as ingress).
-      const bool host_side =
-          es.memory_device >= 0 && dynamic_cast<SinkBlock*>(node_out[ni]->consumer()) != nullptr;
-      const int side = host_side ? es.memory_device : es.device;
-      sc_core::sc_get_curr_simcontext()->hierarchy_push(dev[static_cast<std::size_t>(side)].get());
-      egress.push_back(std::make_unique<EgressBlock>(
-          ("egress_" + sc_safe_name(g.nodes[ni].name)).c_str(), period_of(side), node_signal[ni],
-          node_out[ni], m.nodes[ni].hw.out.beats, out.bytes(), inferences, next_addr(out.bytes())));
-      sc_core::sc_get_curr_simcontext()->hierarchy_pop();
-      if (llm) {
-        std::vector<std::int64_t> vbytes;
-        for (const auto& gv : step_graphs) vbytes.push_back(gv.nodes[ni].results[0].bytes());
-        egress.back()->set_variants(llm->node_out_beats[ni], std::move(vbytes), llm->schedule);
-      }
-      if (host_side)
-        egress.back()->mem_socket.bind(dev[static_cast<std::size_t>(side)]->memory.socket);
-      else
-        egress.back()->mem_socket.bind(engine_memory(e));
-      register_engine_initiator(e, egress.back().get());
-      egress_of[ni] = egress.back().get();
-      node_out[ni]->set_ends(egress.back().get(), node_out[ni]->consumer());
-    }
-    // The GEMM core: the cycle model, or the Verilated RTL for --cosim <engine>.
-    if (es.core.has_gemm() && cosim_match(es.name)) {
-      RtlEngineOptions ro;
-      ro.rows = es.core.gemm_rows;
-      ro.cols = es.core.gemm_cols;
-      ro.weight_stationary = es.core.weight_stationary;
-      ro.node = es.name;
-      ro.period_ps = period;
-      if (!vcd_taken) ro.vcd_path = opts.vcd_path;
-      vcd_taken = true;
-      engine_gemms.push_back(make_rtl_engine(ro));
-    } else {
-      engine_gemms.push_back(
-          std::make_unique<ShapeGemmEngine>(std::max<std::int64_t>(1, es.core.gemm_rows),
-                                            std::max<std::int64_t>(1, es.core.gemm_cols),
-                                            es.core.weight_stationary, es.core.dot_product));
-    }
-    ShapeGemmEngine model(std::max<std::int64_t>(1, es.core.gemm_rows),
-                          std::max<std::int64_t>(1, es.core.gemm_cols), es.core.weight_stationary,
-                          es.core.dot_product);
-    auto ideal = [&](const engine::Lowering& low, const engine::TilePlan& plan, std::int64_t chunk,
-                     std::int64_t fused_ops, time_ps cpu_ps) {
-      if (es.core.cpu) return static_cast<std::int64_t>(cpu_ps / period);
-      if (low.kind == engine::Lowering::Kind::Gemm)
-        return engine::gemm_ideal_cycles(low.gemm, plan, fused_ops, es.core,
-                                         [&](std::int64_t mm, std::int64_t kk, std::int64_t nn) {
-                                           return model.run(mm, kk, nn, 0, nullptr, nullptr);
-                                         });
-      if (low.kind == engine::Lowering::Kind::Vector)
-        return engine::vector_ideal_cycles(low.vec, chunk, es.core);
-      return std::int64_t{0};
-    };
-    for (auto& j : jobs) {
-      j.ideal_cycles = ideal(j.low, j.plan, j.chunk, j.fused_ops, j.cpu_ps);
-      for (auto& v : j.variants)
-        v.ideal_cycles = ideal(v.low, v.plan, v.chunk, j.fused_ops, v.cpu_ps);
-    }
+    engine_egress(e, tasks, node_out);
+    engine_core(e, jobs, vcd_taken);
     sc_core::sc_get_curr_simcontext()->hierarchy_push(&dm);
     engine_blocks.push_back(
         std::make_unique<EngineBlock>(("engine_" + sc_safe_name(es.name)).c_str(), es.core, period,

@@ -327,6 +327,17 @@ struct System::Impl {
   /// node, egress blocks where an engine node's output leaves as a stream.
   void build_engines(std::vector<std::vector<Stream*>>& node_in, std::vector<Stream*>& node_out,
                      bool& vcd_taken);
+  std::vector<Graph> step_graphs;  ///< LLM mode: the graph at each step's dims (engines)
+  std::uint64_t engine_act_addr = std::uint64_t{1} << 36;  ///< next activation address
+  void engine_step_graphs();
+  std::string step_what(std::size_t v) const;
+  void make_engine_signals();
+  std::uint64_t next_engine_addr(std::int64_t bytes);
+  void engine_job_inputs(std::size_t e, const EngineTask& t, EngineJob& j,
+                         std::vector<std::vector<Stream*>>& node_in);
+  void engine_egress(std::size_t e, const std::vector<EngineTask>& tasks,
+                     std::vector<Stream*>& node_out);
+  void engine_core(std::size_t e, std::vector<EngineJob>& jobs, bool& vcd_taken);
 
   /// Streams into each node's ports and out of each node, filled as producers are wired.
   struct Wiring {
