@@ -1,4 +1,4 @@
-// Unit tests of the kernel-free partitioners (sim/partition.*).
+// Unit tests of the kernel-free partitioners (sim/mapping/partition.*).
 #include "sim/mapping/partition.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Unit tests of the tensor-parallel graph rewrite (sim/tensor_parallel.*).
+// Unit tests of the tensor-parallel graph rewrite (sim/llm/tensor_parallel.*).
 #include "sim/llm/tensor_parallel.hpp"
 
 #include <gtest/gtest.h>
