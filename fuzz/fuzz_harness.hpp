@@ -14,8 +14,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "sim/config.hpp"
-#include "sim/device_types.hpp"
+#include "sim/config/config.hpp"
+#include "sim/config/device_types.hpp"
 #include "workloads/error.hpp"
 #include "workloads/graph.hpp"
 
@@ -90,7 +90,7 @@ inline void run_config_input(const std::string& text, const std::string& base_di
   }
   if (d1 != d2)
     throw FuzzInvariantError("dump(reload(dump)) != dump\n--- first ---\n" + d1 + "--- second ---\n" + d2);
-  // Contract (sim/config.hpp): after load, every declared key has a value of its type.
+  // Contract (sim/config/config.hpp): after load, every declared key has a value of its type.
   try {
     for (const auto& k : config_keys()) {
       if (k.key.back() == '*') continue;

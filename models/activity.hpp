@@ -1,7 +1,7 @@
 // Activity counters of a hardware block, counted by the block as it works.
 // Contract: a block calls begin(i) when it starts on inference i and adds to now() a few
 // integer operations per beat or per row, never per cycle; write() registers the counts
-// into a stats tree (any type with child(name) and set(key, int64), e.g. sim/stats
+// into a stats tree (any type with child(name) and set(key, int64), e.g. sim/system/stats
 // StatsTree; models/ does not depend on sim/).
 #pragma once
 #include <algorithm>

@@ -1,5 +1,5 @@
 // A device type (Alveo U250, U280, ...): resources, clock, off-chip memory, ports.
-// Plain data; sim/device_types.cpp reads it from configs/devices/*.yaml.
+// Plain data; sim/config/device_types.cpp reads it from configs/devices/*.yaml.
 #pragma once
 #include <string>
 #include <vector>

@@ -209,7 +209,7 @@ class EgressBlock : public Block {
   BlockStats st_;
 };
 
-/// A layer-reuse region's parameter fetch (sim/layer_reuse.hpp): for each (inference,
+/// A layer-reuse region's parameter fetch (sim/mapping/layer_reuse.hpp): for each (inference,
 /// layer) pair q = inference x layers + layer in order, once the buffers it fills are free —
 /// done(q - buffers), when the pair that last used them has written its output (0 for the
 /// first `buffers` pairs) — every block with parameters reads its `bytes[b]` of the layer

@@ -51,9 +51,9 @@ double& at(PrimCounts& p, Prim k) {
 Resources cost(const PrimCounts& p, const PrimTable& t) {
   Resources r;
   for (std::size_t k = 0; k < p.size(); ++k) {
-    r.lut += p[k] * t[k][0];
-    r.ff += p[k] * t[k][1];
-    r.dsp += p[k] * t[k][2];
+    r[Res::lut] += p[k] * t[k][0];
+    r[Res::ff] += p[k] * t[k][1];
+    r[Res::dsp] += p[k] * t[k][2];
   }
   return r;
 }
@@ -115,8 +115,8 @@ void arrays(PrimCounts& p, Storage& storage, double count, double depth, double 
   const ArrayGroup grp{count, depth, width};
   const ArrayStorage s = group_storage(grp);
   storage.groups.push_back(grp);
-  storage.r.bram36 += s.bram36;
-  storage.r.uram += s.uram;
+  storage.r[Res::bram36] += s.bram36;
+  storage.r[Res::uram] += s.uram;
   (s.uram > 0 ? storage.uram_as_bram36 : storage.bram36_as_uram) += s.alt;
 }
 
@@ -205,11 +205,11 @@ ResourceEstimate::ResourceEstimate(const HlsBlockEstimate& e, const std::string&
                                    double uram_per_bram36)
     : res(e.res) {
   // Re-bind the block's deep arrays for the device.
-  res.bram36 = 0, res.uram = 0;  // every BRAM/URAM of a block is in its arrays
+  res[Res::bram36] = 0, res[Res::uram] = 0;  // every BRAM/URAM of a block is in its arrays
   for (const ArrayGroup& a : e.arrays) {
     const ArrayStorage s = group_storage(a, uram_per_bram36);
-    res.bram36 += s.bram36;
-    res.uram += s.uram;
+    res[Res::bram36] += s.bram36;
+    res[Res::uram] += s.uram;
     (s.uram > 0 ? uram_as_bram36 : bram36_as_uram) += s.alt;
   }
   if (e.extrapolated) extrapolate(block, e.reason);
@@ -235,8 +235,8 @@ ResourceEstimate flat_buffer(double bits, double uram_per_bram36) {
   ResourceEstimate e;
   if (bits <= 0) return e;
   const ArrayStorage s = group_storage({1, std::ceil(bits / 72), 72}, uram_per_bram36);
-  e.res.bram36 = s.bram36;
-  e.res.uram = s.uram;
+  e.res[Res::bram36] = s.bram36;
+  e.res[Res::uram] = s.uram;
   (s.uram > 0 ? e.uram_as_bram36 : e.bram36_as_uram) = s.alt;
   return e;
 }
@@ -329,9 +329,9 @@ HlsBlockEstimate hls_linear(const HlsLinearParams& q) {
   if (in_dsp && q.binding != MulBinding::HlsDefault) {
     // Packed: two ≤8-bit products sharing an operand per DSP48E2 (WP487): outputs of
     // the O-tile pair up, ⌈O/2⌉ DSPs per reduction lane; wider products tile (UG579).
-    r.dsp = std::max(a, b) <= 8 ? K * std::ceil(O / 2.0) : P * dsp_tiles(a, b);
+    r[Res::dsp] = std::max(a, b) <= 8 ? K * std::ceil(O / 2.0) : P * dsp_tiles(a, b);
   } else if (in_dsp) {
-    r.dsp *= dsp_tiles(a, b);
+    r[Res::dsp] *= dsp_tiles(a, b);
   }
 
   // Number-format logic beyond the mantissa datapath (MASE bfp_linear2d), shared table.
@@ -415,7 +415,7 @@ HlsBlockEstimate hls_activation(HlsActivation kind, std::int64_t lanes, const Pr
   for (std::size_t k = 0; k < p.size(); ++k) p[k] += conv[k];
   v.e.res = hls_prim_cost_shared(p);
   // DSPs of a lane multiplier: one per product (no shared operand); not fitted.
-  v.e.res.dsp = at(p, Prim::DspMul) > 0 ? lane_dsps(at(p, Prim::DspMul), a, a) : 0;
+  v.e.res[Res::dsp] = at(p, Prim::DspMul) > 0 ? lane_dsps(at(p, Prim::DspMul), a, a) : 0;
   return v.e;
 }
 
@@ -443,7 +443,7 @@ HlsBlockEstimate hls_binary(HlsBinary op, std::int64_t lanes, const Precision& x
                                                            : false;
     multipliers(p, L, a, b, in_dsp);
     r = hls_prim_cost(p, HlsFamily::Mult);
-    r.dsp = in_dsp ? lane_dsps(L, a, b) : 0;
+    r[Res::dsp] = in_dsp ? lane_dsps(L, a, b) : 0;
     if (se > 0) {
       // MASE bfp_block_multiplier per element: exponent add, normalise (increment and a
       // 1-bit shift of the a+b-bit product), running max exponent (compare, select),
@@ -526,9 +526,9 @@ HlsBlockEstimate hls_norm(HlsNorm kind, const HlsRowTile& t, const Precision& x,
   }
   Resources r = hls_prim_cost(p, ln ? HlsFamily::LayerNorm : HlsFamily::RmsNorm);
   if (in_dsp && binding != MulBinding::HlsDefault)
-    r.dsp = lane_dsps(n_mul, a, a);
+    r[Res::dsp] = lane_dsps(n_mul, a, a);
   else if (in_dsp)
-    r.dsp *= dsp_tiles(a, a);
+    r[Res::dsp] *= dsp_tiles(a, a);
   r += hls_prim_cost_shared(format_conversion(L, x, a));
   storage.add_to(r, v.e);
   v.e.res = r;
@@ -581,9 +581,9 @@ HlsBlockEstimate hls_rope(const HlsRowTile& t, const Precision& x, MulBinding bi
   at(p, Prim::AddBits) = L * 2.0 * a;
   Resources r = hls_prim_cost(p, HlsFamily::Rope);
   if (in_dsp && binding != MulBinding::HlsDefault)
-    r.dsp = lane_dsps(2 * L, a, a);
+    r[Res::dsp] = lane_dsps(2 * L, a, a);
   else if (in_dsp)
-    r.dsp *= dsp_tiles(a, a);
+    r[Res::dsp] *= dsp_tiles(a, a);
   r += hls_prim_cost_shared(format_conversion(L, x, a));
   storage.add_to(r, v.e);
   v.e.res = r;

@@ -268,15 +268,6 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
 }
 
 // ---------------------------------------------------------------------------------------
-Resources& Resources::operator+=(const Resources& o) {
-  lut += o.lut;
-  ff += o.ff;
-  dsp += o.dsp;
-  bram36 += o.bram36;
-  uram += o.uram;
-  return *this;
-}
-
 double bram36_for_bits(double bits) {
   return bits <= 0 ? 0 : std::ceil(bits / 36864.0);
 }

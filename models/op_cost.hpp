@@ -1,12 +1,13 @@
 // Cost models of the MASE op kinds: beats, cycles, MACs, weight traffic, resources.
 // Pure functions of the graph node and its resolved hardware parameters; the SystemC
-// blocks (models/node_block.cpp) and the mapper (sim/mapping.cpp) both call them.
+// blocks (models/node_block.cpp) and the mapper (sim/mapping/mapping.cpp) both call them.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "models/resources.hpp"
 #include "workloads/graph.hpp"
 #include "workloads/op_schema.hpp"
 
@@ -151,22 +152,6 @@ std::int64_t mase_fixed_linear_latency(std::int64_t in, std::int64_t in_par, std
 
 std::int64_t ceil_log2(std::int64_t x);
 std::int64_t ceil_div(std::int64_t a, std::int64_t b);
-
-struct Resources {
-  double lut = 0, ff = 0, dsp = 0, bram36 = 0, uram = 0;
-  Resources& operator+=(const Resources& o);
-};
-
-/// The resource kinds by name, in report order (one list for reports and fit checks).
-struct ResourceKind {
-  const char* name;
-  double Resources::*member;
-};
-inline constexpr ResourceKind kResourceKinds[] = {{"lut", &Resources::lut},
-                                                  {"ff", &Resources::ff},
-                                                  {"dsp", &Resources::dsp},
-                                                  {"bram36", &Resources::bram36},
-                                                  {"uram", &Resources::uram}};
 
 /// DSP48E2 slices for one multiplier of a×b bits; int8×int8 packs two MACs per DSP
 /// when one operand is shared (UG579 / WP487), so it returns 0.5.

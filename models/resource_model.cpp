@@ -108,8 +108,8 @@ int elem_bits(const Precision& p) {
 Resources float_add_lane(int p, int e) {
   Resources r;
   const double w = p + 3;  // guard, round, sticky
-  r.lut = 2 * shifter_luts(w, clog2(w)) + w + 2.0 * (e + 1);
-  r.ff = w + e;
+  r[Res::lut] = 2 * shifter_luts(w, clog2(w)) + w + 2.0 * (e + 1);
+  r[Res::ff] = w + e;
   return r;
 }
 
@@ -150,15 +150,15 @@ Resources buffer_resources(double bits) {
   Resources r;
   if (bits <= 0) return r;
   if (bits > kUramThresholdBits)
-    r.uram = uram_for_bits(bits);
+    r[Res::uram] = uram_for_bits(bits);
   else
-    r.bram36 = bram36_for_bits(bits);
+    r[Res::bram36] = bram36_for_bits(bits);
   return r;
 }
 
 double lut_equivalent(const Resources& r) {
-  return r.lut + 0.5 * r.ff + r.dsp * (kU250Lut / kU250Dsp) + r.bram36 * (kU250Lut / kU250Bram) +
-         r.uram * (kU250Lut / kU250Uram);
+  return r[Res::lut] + 0.5 * r[Res::ff] + r[Res::dsp] * (kU250Lut / kU250Dsp) +
+         r[Res::bram36] * (kU250Lut / kU250Bram) + r[Res::uram] * (kU250Lut / kU250Uram);
 }
 
 double linear_dsp(const LinearShape& s, DspMapping m) {
@@ -190,18 +190,18 @@ Resources format_overhead(const Precision& x, const Precision& w, std::int64_t r
     if (is_float) {
       // IEEE float: a floating-point adder per MAC (align, add, normalise, round).
       const Resources add = float_add_lane(static_cast<int>(p), ee);
-      r.lut += K * O * add.lut;
-      r.ff += K * O * add.ff;
+      r[Res::lut] += K * O * add[Res::lut];
+      r[Res::ff] += K * O * add[Res::ff];
     } else {
       // minifloat / MX-FP elements: per MAC an exponent adder and a shift of the product
       // into a fixed-point window of p + 2^(e+1) bits (exact accumulation, Kulisch-style).
       const double window = p + std::pow(2.0, ee + 1);
-      r.lut += K * O * ((ee + 1) + shifter_luts(window, ee + 1));
-      r.ff += K * O * window;
+      r[Res::lut] += K * O * ((ee + 1) + shifter_luts(window, ee + 1));
+      r[Res::ff] += K * O * window;
       acc = window + clog2(K);
       // Per output: leading-zero count + normalising shift back to the element format.
-      r.lut += O * (acc + shifter_luts(acc, clog2(acc)));
-      r.ff += O * acc;
+      r[Res::lut] += O * (acc + shifter_luts(acc, clog2(acc)));
+      r[Res::ff] += O * acc;
     }
   }
   const int se = std::max(shared_exp_bits(x), shared_exp_bits(w));
@@ -212,16 +212,16 @@ Resources format_overhead(const Precision& x, const Precision& w, std::int64_t r
     const double groups = std::ceil(K / bs);
     // Per output: add the two shared exponents; if a beat spans several blocks, align
     // each block's partial sum (shifter of its width + exponent compare) before the tree.
-    r.lut += O * (se + 1);
-    r.ff += O * (se + 1);
+    r[Res::lut] += O * (se + 1);
+    r[Res::ff] += O * (se + 1);
     if (groups > 1) {
       const double ps = p + clog2(std::min<double>(bs, K));
-      r.lut += O * groups * (shifter_luts(ps, clog2(ps)) + (se + 1));
-      r.ff += O * groups * ps;
+      r[Res::lut] += O * groups * (shifter_luts(ps, clog2(ps)) + (se + 1));
+      r[Res::ff] += O * groups * ps;
     }
     // Per output accumulator: align the running sum to the new block exponent.
-    r.lut += O * (shifter_luts(acc, clog2(acc)) + (se + 1));
-    r.ff += O * acc;
+    r[Res::lut] += O * (shifter_luts(acc, clog2(acc)) + (se + 1));
+    r[Res::ff] += O * acc;
   }
   return r;
 }
@@ -234,26 +234,26 @@ Resources linear_resources(const LinearShape& s, const ResourceOptions& o) {
   const double acc =
       a + b + clog2(static_cast<double>(s.k_par * std::max<std::int64_t>(1, s.k_depth)));
   const bool dsp = o.dsp == DspMapping::HlsDefault ? hls_uses_dsp(a, b) : dsp_per_mac(a, b) > 0;
-  r.dsp = linear_dsp(s, o.dsp);
-  r.lut = kLinLut0 + kLinLutPerMacBit * P * (a + b) + kLinLutPerAccBit * O * acc;
-  r.ff = kLinFf0 + kLinFfPerMacBit * P * (a + b) + kLinFfPerAccBit * O * acc +
-         kLinFfPerInBit * (static_cast<double>(s.k_par * s.row_par) * elem_bits(s.x) +
-                           static_cast<double>(s.k_par * s.n_par) * elem_bits(s.w));
+  r[Res::dsp] = linear_dsp(s, o.dsp);
+  r[Res::lut] = kLinLut0 + kLinLutPerMacBit * P * (a + b) + kLinLutPerAccBit * O * acc;
+  r[Res::ff] = kLinFf0 + kLinFfPerMacBit * P * (a + b) + kLinFfPerAccBit * O * acc +
+               kLinFfPerInBit * (static_cast<double>(s.k_par * s.row_par) * elem_bits(s.x) +
+                                 static_cast<double>(s.k_par * s.n_par) * elem_bits(s.w));
   if (dsp) {
-    r.lut += kLinLutDsp + kLinLutDspPerMac * P;
-    r.ff += kLinFfDsp + kLinFfDspPerMac * P;
+    r[Res::lut] += kLinLutDsp + kLinLutDspPerMac * P;
+    r[Res::ff] += kLinFfDsp + kLinFfDspPerMac * P;
   } else {
     // HLS mapping: the fitted term as is (the data's LUT multipliers: 1×b and 2×2).
     // Packed mapping also puts 3- and 4-bit products in LUTs: beyond a·b = 4 each extra
     // partial-product bit costs kLutPerPartialProductBit (extrapolation, first principles).
     const double ab = static_cast<double>(a) * b;
     const double fitted_ab = o.dsp == DspMapping::HlsDefault ? ab : std::min(ab, 4.0);
-    r.lut += P * (kLinLutLmulPerMac + kLinLutLmulPerBit2 * fitted_ab +
-                  kLutPerPartialProductBit * std::max(0.0, ab - fitted_ab));
+    r[Res::lut] += P * (kLinLutLmulPerMac + kLinLutLmulPerBit2 * fitted_ab +
+                        kLutPerPartialProductBit * std::max(0.0, ab - fitted_ab));
   }
   const Resources f = format_overhead(s.x, s.w, s.k_par, s.n_par * s.row_par);
-  r.lut += f.lut;
-  r.ff += f.ff;
+  r[Res::lut] += f[Res::lut];
+  r[Res::ff] += f[Res::ff];
   return r;
 }
 
@@ -266,19 +266,20 @@ Resources elementwise_resources(EltwiseKind kind, std::int64_t lanes, const Prec
   const int ee = std::max(float_exp_bits(x), float_exp_bits(y));
   const int se = std::max(shared_exp_bits(x), shared_exp_bits(y));
   auto add_like = [&](int w) {
-    r.lut += kAddLut0 + kAddLutPerLane * L + kAddLutPerBit * L * w;
-    r.ff += kAddFf0 + kAddFfPerLane * L + kAddFfPerBit * L * w;
+    r[Res::lut] += kAddLut0 + kAddLutPerLane * L + kAddLutPerBit * L * w;
+    r[Res::ff] += kAddFf0 + kAddFfPerLane * L + kAddFfPerBit * L * w;
   };
   auto mul_like = [&](int ma, int mb) {
     const bool in_dsp = std::max(ma, mb) > 8;  // HLS: ≤8-bit element-wise products in LUTs
-    r.lut +=
+    r[Res::lut] +=
         kMulLut0 + (in_dsp ? 0.0 : kMulLutPerBit2 * L * ma * mb) + kMulLutPerBit * L * (ma + mb);
-    r.ff += kMulFf0 + (in_dsp ? 0.0 : kMulFfPerBit2 * L * ma * mb) + kMulFfPerBit * L * (ma + mb);
-    if (in_dsp) r.dsp += L * dsp_tiles(ma, mb);  // no shared operand: no packing
+    r[Res::ff] +=
+        kMulFf0 + (in_dsp ? 0.0 : kMulFfPerBit2 * L * ma * mb) + kMulFfPerBit * L * (ma + mb);
+    if (in_dsp) r[Res::dsp] += L * dsp_tiles(ma, mb);  // no shared operand: no packing
   };
   auto relu_like = [&](int w) {
-    r.lut += kReluLut0 + kReluLutPerBit * L * (w - 1);
-    r.ff += kReluFf0 + kReluFfPerBit * L * (w - 1);
+    r[Res::lut] += kReluLut0 + kReluLutPerBit * L * (w - 1);
+    r[Res::ff] += kReluFf0 + kReluFfPerBit * L * (w - 1);
   };
   if (kind == EltwiseKind::SignTest) {
     relu_like(ax);
@@ -288,10 +289,10 @@ Resources elementwise_resources(EltwiseKind kind, std::int64_t lanes, const Prec
     add_like(std::max(a, b));
     if (ee > 0) {  // float / minifloat / mxfp: align + normalise per lane
       const Resources f = float_add_lane(std::max(a, b), ee);
-      r.lut += L * f.lut;
-      r.ff += L * f.ff;
+      r[Res::lut] += L * f[Res::lut];
+      r[Res::ff] += L * f[Res::ff];
     } else if (se > 0) {  // block formats: align the two blocks (one shifter per lane)
-      r.lut += L * shifter_luts(std::max(a, b) + 1, clog2(std::max(a, b) + 1)) + (se + 1);
+      r[Res::lut] += L * shifter_luts(std::max(a, b) + 1, clog2(std::max(a, b) + 1)) + (se + 1);
     }
     return r;
   }
@@ -299,15 +300,15 @@ Resources elementwise_resources(EltwiseKind kind, std::int64_t lanes, const Prec
     mul_like(a, b);
     if (ee > 0 || se > 0) {  // exponent add (per lane or per block) + renormalise
       const int e = std::max(ee, se);
-      r.lut += L * ((e + 1) + shifter_luts(a + b, clog2(a + b)));
-      r.ff += L * (e + 1);
+      r[Res::lut] += L * ((e + 1) + shifter_luts(a + b, clog2(a + b)));
+      r[Res::ff] += L * (e + 1);
     }
     return r;
   }
   if (kind == EltwiseKind::Div) {
     // Pipelined non-restoring array divider: a stages of an (a+1)-bit add/subtract.
-    r.lut += kAddLut0 + L * a * (a + 1.0);
-    r.ff += kAddFf0 + L * a * (a + 1.0);
+    r[Res::lut] += kAddLut0 + L * a * (a + 1.0);
+    r[Res::ff] += kAddFf0 + L * a * (a + 1.0);
     return r;
   }
   if (kind == EltwiseKind::Affine) {  // per-channel scale and shift
@@ -320,11 +321,11 @@ Resources elementwise_resources(EltwiseKind kind, std::int64_t lanes, const Prec
   // 16-entry coefficient ROM, segment compare).
   relu_like(ax);
   if (a <= 10) {
-    r.lut += L * a * std::ceil(std::pow(2.0, a) / 64.0);
+    r[Res::lut] += L * a * std::ceil(std::pow(2.0, a) / 64.0);
   } else {
-    r.dsp += L * dsp_tiles(a, a);
-    r.lut += L * (4.0 * a + 2.0 * a);
-    r.ff += L * 3.0 * a;
+    r[Res::dsp] += L * dsp_tiles(a, a);
+    r[Res::lut] += L * (4.0 * a + 2.0 * a);
+    r[Res::ff] += L * 3.0 * a;
   }
   return r;
 }
@@ -334,16 +335,16 @@ Resources layernorm_resources(const TileShape& t, const Precision& x) {
   const double L = static_cast<double>(t.lanes()), R = static_cast<double>(t.col);
   const double a = x.mac_operand_bits();
   const bool dsp = a >= 4;
-  r.dsp = dsp ? kLnDspPerLane * L * dsp_tiles(static_cast<int>(a), static_cast<int>(a)) : 0;
-  r.lut = kLnLut0 + kLnLutPerRow * R + kLnLutPerRowBit * R * a + kLnLutPerLaneBit * L * a +
-          (dsp ? 0.0 : kLnLutLmulPerLaneBit2 * L * a * a);
-  r.ff = kLnFf0 + kLnFfPerRow * R + kLnFfPerRowBit * R * a + kLnFfPerLaneBit * L * a +
-         (dsp ? kLnFfDspPerLaneBit * L * a : 0.0);
+  r[Res::dsp] = dsp ? kLnDspPerLane * L * dsp_tiles(static_cast<int>(a), static_cast<int>(a)) : 0;
+  r[Res::lut] = kLnLut0 + kLnLutPerRow * R + kLnLutPerRowBit * R * a + kLnLutPerLaneBit * L * a +
+                (dsp ? 0.0 : kLnLutLmulPerLaneBit2 * L * a * a);
+  r[Res::ff] = kLnFf0 + kLnFfPerRow * R + kLnFfPerRowBit * R * a + kLnFfPerLaneBit * L * a +
+               (dsp ? kLnFfDspPerLaneBit * L * a : 0.0);
   const int ee = std::max(float_exp_bits(x), shared_exp_bits(x));
   if (ee > 0) {  // convert in/out of the format per lane (align / normalise)
     const Resources f = float_add_lane(static_cast<int>(a), ee);
-    r.lut += L * f.lut;
-    r.ff += L * f.ff;
+    r[Res::lut] += L * f[Res::lut];
+    r[Res::ff] += L * f[Res::ff];
   }
   return r;
 }
@@ -352,13 +353,13 @@ Resources softmax_resources(const TileShape& t, const Precision& x) {
   Resources r;
   const double L = static_cast<double>(t.lanes()), R = static_cast<double>(t.col);
   const double a = x.mac_operand_bits();
-  r.lut = kSmLut0 + kSmLutPerLaneBit * L * a + kSmLutPerRowBit * R * a;
-  r.ff = kSmFf0 + kSmFfPerLaneBit * L * a + kSmFfPerRowBit * R * a;
+  r[Res::lut] = kSmLut0 + kSmLutPerLaneBit * L * a + kSmLutPerRowBit * R * a;
+  r[Res::ff] = kSmFf0 + kSmFfPerLaneBit * L * a + kSmFfPerRowBit * R * a;
   const int ee = std::max(float_exp_bits(x), shared_exp_bits(x));
   if (ee > 0) {
     const Resources f = float_add_lane(static_cast<int>(a), ee);
-    r.lut += L * f.lut;
-    r.ff += L * f.ff;
+    r[Res::lut] += L * f[Res::lut];
+    r[Res::ff] += L * f[Res::ff];
   }
   return r;
 }
@@ -367,16 +368,16 @@ Resources transpose_resources(const TileShape& t, const Precision& x) {
   Resources r;
   const double L = static_cast<double>(t.lanes());
   const double a = elem_bits(x);
-  r.lut = kTrLut0 + kTrLutPerLane * L + kTrLutPerBit * L * a;
-  r.ff = kTrFf0 + kTrFfPerLane * L + kTrFfPerBit * L * a;
+  r[Res::lut] = kTrLut0 + kTrLutPerLane * L + kTrLutPerBit * L * a;
+  r[Res::ff] = kTrFf0 + kTrFfPerLane * L + kTrFfPerBit * L * a;
   r += buffer_resources(2.0 * static_cast<double>(t.elems()) * x.bits_per_element());
   return r;
 }
 
 Resources fork_resources(std::int64_t fork_num, double buffer_bits) {
   Resources r;
-  r.lut = kForkLut0 + kForkLutPerOut * static_cast<double>(fork_num);
-  r.ff = kForkFf;
+  r[Res::lut] = kForkLut0 + kForkLutPerOut * static_cast<double>(fork_num);
+  r[Res::ff] = kForkFf;
   r += buffer_resources(buffer_bits);
   return r;
 }
@@ -399,8 +400,8 @@ double tensor_bits(const Tensor& t) {
 
 Resources handshake_resources(std::int64_t lanes, double bits) {
   Resources r;
-  r.lut = kForkLut0 + static_cast<double>(lanes);
-  r.ff = kForkFf + static_cast<double>(lanes) * bits;
+  r[Res::lut] = kForkLut0 + static_cast<double>(lanes);
+  r[Res::ff] = kForkFf + static_cast<double>(lanes) * bits;
   return r;
 }
 

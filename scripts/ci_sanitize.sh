@@ -15,7 +15,7 @@ mkdir -p "$build"
 log="$build/configure.log"  # inside the (git-ignored) build dir
 
 # -O1 -g1: ASan's recommended optimisation, line tables for the reports; compiles ~2x
-# faster than the default RelWithDebInfo -O2 -g (93 s -> 42 s for sim/system.cpp).
+# faster than the default RelWithDebInfo -O2 -g (93 s -> 42 s for sim/system/system.cpp).
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
   -DMASESIM_SANITIZE=ON -DMASESIM_RTL=OFF \
   > "$log" 2>&1 || { cat "$log"; exit 1; }

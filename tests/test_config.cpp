@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "sim/config.hpp"
-#include "sim/device_types.hpp"
+#include "sim/config/config.hpp"
+#include "sim/config/device_types.hpp"
 #include "workloads/error.hpp"
 
 using namespace masesim;
@@ -53,14 +53,14 @@ TEST(Config, UnknownKeysAndBadValues) {
 TEST(Config, DeviceTypesCarryDataSheetFigures) {
   const DeviceType u250 =
       load_device_type(std::string(MASESIM_SOURCE_DIR) + "/configs/devices/u250.yaml");
-  EXPECT_EQ(u250.capacity.dsp, 12288);
-  EXPECT_EQ(u250.capacity.bram36, 2688);
-  EXPECT_EQ(u250.capacity.uram, 1280);
+  EXPECT_EQ(u250.capacity[Res::dsp], 12288);
+  EXPECT_EQ(u250.capacity[Res::bram36], 2688);
+  EXPECT_EQ(u250.capacity[Res::uram], 1280);
   EXPECT_EQ(u250.memory.channels, 4);
   EXPECT_DOUBLE_EQ(u250.memory.gbytes_per_s_per_channel * 4, 77.0);
   const DeviceType u280 =
       load_device_type(std::string(MASESIM_SOURCE_DIR) + "/configs/devices/u280.yaml");
-  EXPECT_EQ(u280.capacity.dsp, 9024);
+  EXPECT_EQ(u280.capacity[Res::dsp], 9024);
   EXPECT_DOUBLE_EQ(u280.memory.gbytes_per_s_per_channel * u280.memory.channels, 460.0);
   Config c = Config::from_text("system: {devices: [{count: 3, type: u280}]}\n", "c.yaml", ".");
   const auto devs = load_system_devices(c);

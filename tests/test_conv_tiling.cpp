@@ -169,11 +169,11 @@ TEST(ConvTiling, ConvResourcesCountChannelLanes) {
     const NodeHw hw = channel_hw(g, p_in, p_out);
     const Resources r = estimate_resources(g, g.nodes[0], hw, op_timing(g, g.nodes[0], hw));
     const Resources want = block(p_in, p_out, kd, nd);
-    EXPECT_EQ(r.dsp, want.dsp) << p_in << "x" << p_out;
-    EXPECT_EQ(r.lut, want.lut) << p_in << "x" << p_out;
-    EXPECT_GT(want.dsp, 0) << p_in << "x" << p_out;
+    EXPECT_EQ(r[Res::dsp], want[Res::dsp]) << p_in << "x" << p_out;
+    EXPECT_EQ(r[Res::lut], want[Res::lut]) << p_in << "x" << p_out;
+    EXPECT_GT(want[Res::dsp], 0) << p_in << "x" << p_out;
   }
-  EXPECT_GT(block(16, 32, 9, 1).dsp, 8 * block(4, 8, 36, 4).dsp);  // 16x the lanes
+  EXPECT_GT(block(16, 32, 9, 1)[Res::dsp], 8 * block(4, 8, 36, 4)[Res::dsp]);  // 16x the lanes
 }
 
 // One conv (x [1, 4, 8, 8], 8 outputs, 3x3, padding 1; 18,432 MACs) with the default

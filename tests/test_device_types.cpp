@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "sim/device_types.hpp"
+#include "sim/config/device_types.hpp"
 #include "workloads/error.hpp"
 
 using namespace masesim;
@@ -56,13 +56,13 @@ TEST(DeviceTypes, U250HasFourEqualSlrsAndTheirCrossingCost) {
   for (int i = 0; i < 4; ++i) {
     const Slr& s = d.slr_list[static_cast<std::size_t>(i)];
     EXPECT_EQ(s.name, "SLR" + std::to_string(i));
-    EXPECT_EQ(s.capacity.lut, 432000);
-    EXPECT_EQ(s.capacity.ff, 864000);
-    EXPECT_EQ(s.capacity.dsp, 3072);
-    EXPECT_EQ(s.capacity.bram36, 672);
-    EXPECT_EQ(s.capacity.uram, 320);
+    EXPECT_EQ(s.capacity[Res::lut], 432000);
+    EXPECT_EQ(s.capacity[Res::ff], 864000);
+    EXPECT_EQ(s.capacity[Res::dsp], 3072);
+    EXPECT_EQ(s.capacity[Res::bram36], 672);
+    EXPECT_EQ(s.capacity[Res::uram], 320);
   }
-  EXPECT_EQ(d.capacity.lut, 1728000);
+  EXPECT_EQ(d.capacity[Res::lut], 1728000);
   EXPECT_EQ(d.slr_crossing.latency_cycles, 3);
   EXPECT_EQ(d.slr_crossing.sll_bits_per_cycle, 23040);
 }
@@ -72,18 +72,18 @@ TEST(DeviceTypes, U280HasThreeSlrsSummingToTheDie) {
   ASSERT_EQ(d.slrs, 3);
   Resources sum;
   for (const Slr& s : d.slr_list) {
-    EXPECT_EQ(s.capacity.lut, 434560);
-    EXPECT_EQ(s.capacity.dsp, 3008);
+    EXPECT_EQ(s.capacity[Res::lut], 434560);
+    EXPECT_EQ(s.capacity[Res::dsp], 3008);
     sum += s.capacity;
   }
   // 162,960 CLBs x 8 LUTs / x 16 FFs (DS890, XCVU37P)
-  EXPECT_EQ(d.capacity.lut, 1303680);
-  EXPECT_EQ(d.capacity.ff, 2607360);
-  EXPECT_EQ(sum.lut, d.capacity.lut);
-  EXPECT_EQ(sum.ff, d.capacity.ff);
-  EXPECT_EQ(sum.dsp, 9024);
-  EXPECT_EQ(sum.bram36, 2016);
-  EXPECT_EQ(sum.uram, 960);
+  EXPECT_EQ(d.capacity[Res::lut], 1303680);
+  EXPECT_EQ(d.capacity[Res::ff], 2607360);
+  EXPECT_EQ(sum[Res::lut], d.capacity[Res::lut]);
+  EXPECT_EQ(sum[Res::ff], d.capacity[Res::ff]);
+  EXPECT_EQ(sum[Res::dsp], 9024);
+  EXPECT_EQ(sum[Res::bram36], 2016);
+  EXPECT_EQ(sum[Res::uram], 960);
   EXPECT_EQ(d.slr_crossing.latency_cycles, 3);
   EXPECT_EQ(d.slr_crossing.sll_bits_per_cycle, 23040);
   EXPECT_EQ(d.memory_kind, "hbm2");
@@ -92,15 +92,15 @@ TEST(DeviceTypes, U280HasThreeSlrsSummingToTheDie) {
 TEST(DeviceTypes, PynqZ1IsOneSlrWithDdr3AndNoPorts) {
   const DeviceType d = load_device_type(kDevices + "pynq_z1.yaml");
   EXPECT_EQ(d.name, "pynq_z1");
-  EXPECT_EQ(d.capacity.lut, 53200);
-  EXPECT_EQ(d.capacity.ff, 106400);
-  EXPECT_EQ(d.capacity.dsp, 220);
-  EXPECT_EQ(d.capacity.bram36, 140);
-  EXPECT_EQ(d.capacity.uram, 0);
+  EXPECT_EQ(d.capacity[Res::lut], 53200);
+  EXPECT_EQ(d.capacity[Res::ff], 106400);
+  EXPECT_EQ(d.capacity[Res::dsp], 220);
+  EXPECT_EQ(d.capacity[Res::bram36], 140);
+  EXPECT_EQ(d.capacity[Res::uram], 0);
   ASSERT_EQ(d.slrs, 1);
   EXPECT_EQ(d.slr_list[0].name, "SLR0");
-  EXPECT_EQ(d.slr_list[0].capacity.lut, 53200);
-  EXPECT_EQ(d.slr_list[0].capacity.bram36, 140);
+  EXPECT_EQ(d.slr_list[0].capacity[Res::lut], 53200);
+  EXPECT_EQ(d.slr_list[0].capacity[Res::bram36], 140);
   EXPECT_EQ(d.slr_crossing.latency_cycles, 0);
   EXPECT_EQ(d.slr_crossing.sll_bits_per_cycle, 0);
   EXPECT_EQ(d.clock_mhz, 100);
@@ -117,16 +117,16 @@ TEST(DeviceTypes, ListedSlrsAndACountBothLoad) {
   const DeviceType d = load_device_type(write_file(device_text(kTwoSlrs, kCrossing)));
   ASSERT_EQ(d.slrs, 2);
   EXPECT_EQ(d.slr_list[1].name, "SLR1");
-  EXPECT_EQ(d.slr_list[1].capacity.lut, 400);
-  EXPECT_EQ(d.slr_list[1].capacity.uram, 0);
+  EXPECT_EQ(d.slr_list[1].capacity[Res::lut], 400);
+  EXPECT_EQ(d.slr_list[1].capacity[Res::uram], 0);
   EXPECT_EQ(d.slr_crossing.latency_cycles, 2);
   EXPECT_EQ(d.slr_crossing.sll_bits_per_cycle, 64);
   // slrs: N -> N equal SLRs, each 1/N of the totals
   const DeviceType e = load_device_type(write_file(device_text("slrs: 2\n", kCrossing)));
   ASSERT_EQ(e.slrs, 2);
   EXPECT_EQ(e.slr_list[0].name, "SLR0");
-  EXPECT_EQ(e.slr_list[1].capacity.lut, 500);
-  EXPECT_EQ(e.slr_list[1].capacity.uram, 1);
+  EXPECT_EQ(e.slr_list[1].capacity[Res::lut], 500);
+  EXPECT_EQ(e.slr_list[1].capacity[Res::uram], 1);
 }
 
 TEST(DeviceTypes, BadSlrDataNamesTheFileAndKey) {
@@ -171,7 +171,7 @@ TEST(DeviceTypes, UnknownMemoryKindNamesTheNearest) {
 
 TEST(DeviceTypes, FindSlrGivesTheNearestName) {
   const DeviceType d = load_device_type(kDevices + "u280.yaml");
-  EXPECT_EQ(find_slr(d, "SLR2", "c.yaml").capacity.dsp, 3008);
+  EXPECT_EQ(find_slr(d, "SLR2", "c.yaml").capacity[Res::dsp], 3008);
   try {
     find_slr(d, "SLR3", "c.yaml:4: mapping.slr");
     FAIL() << "no error";

@@ -1,4 +1,4 @@
-// Layer reuse through the simulator (sim/layer_reuse.hpp, docs/published-designs.md "Layer
+// Layer reuse through the simulator (sim/mapping/layer_reuse.hpp, docs/published-designs.md "Layer
 // reuse"): one set of blocks runs every layer in turn, each layer's input read from memory
 // and its output written back, the next layer's parameters fetched while the current one
 // computes (two buffers) or after it (one buffer).

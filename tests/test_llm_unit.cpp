@@ -16,7 +16,7 @@
 #include "models/memory_timing.hpp"
 #include "models/op_cost.hpp"
 #include "models/ops/registry.hpp"
-#include "sim/llm.hpp"
+#include "sim/llm/llm.hpp"
 #include "workloads/error.hpp"
 #include "workloads/graph.hpp"
 #include "workloads/yaml_util.hpp"

@@ -89,11 +89,11 @@ TEST(OpCost, ResourcesFollowTheBinding) {
     hw.binding = q.binding = b;
     const ResourceEstimate e = estimate_node(g, g.nodes[0], hw, t);
     const HlsBlockEstimate h = hls_linear(q);
-    EXPECT_DOUBLE_EQ(e.res.lut, h.res.lut) << mul_binding_name(b);
-    EXPECT_DOUBLE_EQ(e.res.ff, h.res.ff) << mul_binding_name(b);
-    EXPECT_DOUBLE_EQ(e.res.dsp, h.res.dsp) << mul_binding_name(b);
+    EXPECT_DOUBLE_EQ(e.res[Res::lut], h.res[Res::lut]) << mul_binding_name(b);
+    EXPECT_DOUBLE_EQ(e.res[Res::ff], h.res[Res::ff]) << mul_binding_name(b);
+    EXPECT_DOUBLE_EQ(e.res[Res::dsp], h.res[Res::dsp]) << mul_binding_name(b);
     // 32 weight arrays of 8 x 8 entries: LUTRAM, as in the synthesis data.
-    EXPECT_DOUBLE_EQ(e.res.bram36, 0);
+    EXPECT_DOUBLE_EQ(e.res[Res::bram36], 0);
     // No bias (int_matmul's loop: no data), and only hls_default is in the data.
     EXPECT_TRUE(e.extrapolated);
     EXPECT_EQ(e.reason.find("binding") != std::string::npos, b != MulBinding::HlsDefault)
@@ -101,13 +101,13 @@ TEST(OpCost, ResourcesFollowTheBinding) {
     by[b] = e.res;
   }
   // hls_default: 0.6872 per multiplier (32) + 0.2483 per output (4), fitted.
-  EXPECT_DOUBLE_EQ(by[MulBinding::HlsDefault].dsp, 0.6872 * 32 + 0.2483 * 4);
+  EXPECT_DOUBLE_EQ(by[MulBinding::HlsDefault][Res::dsp], 0.6872 * 32 + 0.2483 * 4);
   // dsp_packed: two int8 products sharing an operand per DSP48E2: k_par x ceil(O / 2).
-  EXPECT_DOUBLE_EQ(by[MulBinding::DspPacked].dsp, 8 * 2);
-  EXPECT_DOUBLE_EQ(by[MulBinding::Lut].dsp, 0);
-  EXPECT_GT(by[MulBinding::Lut].lut, by[MulBinding::HlsDefault].lut);
+  EXPECT_DOUBLE_EQ(by[MulBinding::DspPacked][Res::dsp], 8 * 2);
+  EXPECT_DOUBLE_EQ(by[MulBinding::Lut][Res::dsp], 0);
+  EXPECT_GT(by[MulBinding::Lut][Res::lut], by[MulBinding::HlsDefault][Res::lut]);
   // dsp_packed keeps hls_default's glue per DSP multiplier (docs/resource-model.md).
-  EXPECT_DOUBLE_EQ(by[MulBinding::DspPacked].lut, by[MulBinding::HlsDefault].lut);
+  EXPECT_DOUBLE_EQ(by[MulBinding::DspPacked][Res::lut], by[MulBinding::HlsDefault][Res::lut]);
 }
 
 TEST(OpCost, RowReduceNeedsDividingParallelism) {
@@ -131,7 +131,7 @@ outputs: [s]
   EXPECT_EQ(largest_divisor_at_most(13, 8), 1);
 }
 
-#include "sim/auto_map.hpp"
+#include "sim/mapping/auto_map.hpp"
 
 TEST(AutoMap, NextDivisorSteps) {
   EXPECT_EQ(masesim::next_divisor(768, 8), 16);

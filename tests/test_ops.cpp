@@ -139,8 +139,8 @@ TEST(Ops, ExpIsAStreamingActivation) {
   const Resources r = estimate_resources(g, g.nodes[0], hw, t);
   const Precision q = g.inputs[0].tensor.precision;
   const Resources act = hls_activation(HlsActivation::Exp, 2, q).res;  // int_softmax's exp
-  EXPECT_DOUBLE_EQ(r.lut, act.lut);
-  EXPECT_DOUBLE_EQ(r.dsp, act.dsp);
+  EXPECT_DOUBLE_EQ(r[Res::lut], act[Res::lut]);
+  EXPECT_DOUBLE_EQ(r[Res::dsp], act[Res::dsp]);
   EXPECT_EQ(ops::find("exp")->tp, ops::TpShard::Pointwise);
 }
 
@@ -327,9 +327,10 @@ TEST(Ops, RopeTimingAndResourcesFromIntRope) {
   want += flat_buffer(64 * 16, uram);
   want += flat_buffer(64 * 16, uram);
   const ResourceEstimate r = estimate_node(g, g.nodes[0], hw, t);
-  EXPECT_DOUBLE_EQ(r.res.lut, want.res.lut);
-  EXPECT_DOUBLE_EQ(r.res.dsp, want.res.dsp);
-  EXPECT_DOUBLE_EQ(r.res.bram36 + r.res.uram, want.res.bram36 + want.res.uram);
+  EXPECT_DOUBLE_EQ(r.res[Res::lut], want.res[Res::lut]);
+  EXPECT_DOUBLE_EQ(r.res[Res::dsp], want.res[Res::dsp]);
+  EXPECT_DOUBLE_EQ(r.res[Res::bram36] + r.res[Res::uram],
+                   want.res[Res::bram36] + want.res[Res::uram]);
   EXPECT_TRUE(r.extrapolated);  // 16-bit operands: int_rope data has widths 1..8
 }
 

@@ -1,5 +1,5 @@
-// Unit tests of the kernel-free partitioners (sim/partition.*).
-#include "sim/partition.hpp"
+// Unit tests of the kernel-free partitioners (sim/mapping/partition.*).
+#include "sim/mapping/partition.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,7 +20,7 @@ namespace {
 
 Resources res(double lut, double bram = 0, double uram = 0, double ff = 0, double dsp = 0) {
   Resources r;
-  r.lut = lut, r.ff = ff, r.dsp = dsp, r.bram36 = bram, r.uram = uram;
+  r[Res::lut] = lut, r[Res::ff] = ff, r[Res::dsp] = dsp, r[Res::bram36] = bram, r[Res::uram] = uram;
   return r;
 }
 
@@ -310,9 +310,9 @@ Case random_chain(Rng& rng, int n, double lut_lo, double lut_hi) {
     if (rng.below(2) == 0) {
       nd.has_weights = true;
       nd.weight_bytes = std::round(rng.uniform(1e4, 1e5));
-      nd.res_on.bram36 = std::round(rng.uniform(5, 60));
-      nd.res_off.lut += 20;   // the fetch logic
-      nd.res_off.bram36 = 2;  // the double-buffered tile
+      nd.res_on[Res::bram36] = std::round(rng.uniform(5, 60));
+      nd.res_off[Res::lut] += 20;   // the fetch logic
+      nd.res_off[Res::bram36] = 2;  // the double-buffered tile
     }
     c.nodes.push_back(nd);
     if (i > 0) c.edges.push_back({i - 1, i, std::round(rng.uniform(100, 5000))});

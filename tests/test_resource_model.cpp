@@ -73,7 +73,7 @@ TEST(ResourceModel, Int8LinearPacksTwoMacsPerDsp) {
   // 16 reduction lanes × 16 output lanes = 256 int8 MACs, the x operand shared by pairs
   // of outputs: 128 DSP48E2 (WP487).
   EXPECT_DOUBLE_EQ(linear_dsp(lin(16, 16, 1, fx(8), fx(8))), 128.0);
-  EXPECT_DOUBLE_EQ(linear_resources(lin(16, 16, 1, fx(8), fx(8))).dsp, 128.0);
+  EXPECT_DOUBLE_EQ(linear_resources(lin(16, 16, 1, fx(8), fx(8)))[Res::dsp], 128.0);
   // One output: nothing to share, one DSP per MAC.
   EXPECT_DOUBLE_EQ(linear_dsp(lin(16, 1, 1, fx(8), fx(8))), 16.0);
   // Odd output tile: ceil(3/2) = 2 DSPs per reduction lane.
@@ -92,21 +92,22 @@ TEST(ResourceModel, HandComputedFormulas) {
   ResourceOptions hls;
   hls.dsp = DspMapping::HlsDefault;
   const Resources l = linear_resources(lin(4, 4, 4, fx(8), fx(8)), hls);
-  EXPECT_NEAR(l.dsp, 0.6872 * 64 + 0.2483 * 16, 1e-9);
-  EXPECT_NEAR(l.lut, 344.7 + 0.5914 + 15.89 * 64 + 2.611 * 64 * 16 + 1.62 * 16 * 21, 1e-9);
-  EXPECT_NEAR(l.ff, 40.47 + 125.4 + 17.3 * 64 + 0.4691 * 64 * 16 + 0.5852 * 16 * 21 + 1.601 * 256,
-              1e-9);
+  EXPECT_NEAR(l[Res::dsp], 0.6872 * 64 + 0.2483 * 16, 1e-9);
+  EXPECT_NEAR(l[Res::lut], 344.7 + 0.5914 + 15.89 * 64 + 2.611 * 64 * 16 + 1.62 * 16 * 21, 1e-9);
+  EXPECT_NEAR(l[Res::ff],
+              40.47 + 125.4 + 17.3 * 64 + 0.4691 * 64 * 16 + 0.5852 * 16 * 21 + 1.601 * 256, 1e-9);
   // Fork: 82 + 9·n LUT, 10 FF (exact on all 5120 rows).
   const Resources f = fork_resources(4);
-  EXPECT_DOUBLE_EQ(f.lut, 118);
-  EXPECT_DOUBLE_EQ(f.ff, 10);
+  EXPECT_DOUBLE_EQ(f[Res::lut], 118);
+  EXPECT_DOUBLE_EQ(f[Res::ff], 10);
   // int_add: FF = 12 + L·(1 + max(a, b)) (exact).
-  EXPECT_DOUBLE_EQ(elementwise_resources(EltwiseKind::AddSub, 16, fx(8), fx(6)).ff, 12 + 16 * 9);
+  EXPECT_DOUBLE_EQ(elementwise_resources(EltwiseKind::AddSub, 16, fx(8), fx(6))[Res::ff],
+                   12 + 16 * 9);
   // Storage: 64 KiB in BRAM36 (15 blocks of 36 Kb), one bit more → URAM (2 × 288 Kb).
-  EXPECT_DOUBLE_EQ(buffer_resources(8.0 * 64 * 1024).bram36, 15);
-  EXPECT_DOUBLE_EQ(buffer_resources(8.0 * 64 * 1024).uram, 0);
-  EXPECT_DOUBLE_EQ(buffer_resources(8.0 * 64 * 1024 + 1).uram, 2);
-  EXPECT_DOUBLE_EQ(buffer_resources(8.0 * 64 * 1024 + 1).bram36, 0);
+  EXPECT_DOUBLE_EQ(buffer_resources(8.0 * 64 * 1024)[Res::bram36], 15);
+  EXPECT_DOUBLE_EQ(buffer_resources(8.0 * 64 * 1024)[Res::uram], 0);
+  EXPECT_DOUBLE_EQ(buffer_resources(8.0 * 64 * 1024 + 1)[Res::uram], 2);
+  EXPECT_DOUBLE_EQ(buffer_resources(8.0 * 64 * 1024 + 1)[Res::bram36], 0);
 }
 
 TEST(ResourceModel, MoreLanesNeverCheaper) {
@@ -120,12 +121,12 @@ TEST(ResourceModel, MoreLanesNeverCheaper) {
           const Resources r = linear_resources(lin(k, n, 1, fx(w), fx(w)), o);
           const Resources rk = linear_resources(lin(k * 2, n, 1, fx(w), fx(w)), o);
           const Resources rn = linear_resources(lin(k, n + 1, 1, fx(w), fx(w)), o);
-          EXPECT_GE(rk.lut, r.lut);
-          EXPECT_GE(rk.ff, r.ff);
-          EXPECT_GE(rk.dsp, r.dsp);
-          EXPECT_GE(rn.lut, r.lut);
-          EXPECT_GE(rn.ff, r.ff);
-          EXPECT_GE(rn.dsp, r.dsp);
+          EXPECT_GE(rk[Res::lut], r[Res::lut]);
+          EXPECT_GE(rk[Res::ff], r[Res::ff]);
+          EXPECT_GE(rk[Res::dsp], r[Res::dsp]);
+          EXPECT_GE(rn[Res::lut], r[Res::lut]);
+          EXPECT_GE(rn[Res::ff], r[Res::ff]);
+          EXPECT_GE(rn[Res::dsp], r[Res::dsp]);
         }
       }
       (void)prev;
@@ -136,17 +137,17 @@ TEST(ResourceModel, MoreLanesNeverCheaper) {
     for (std::int64_t l = 1; l < 64; l *= 2) {
       const Resources a = elementwise_resources(op, l, fx(8), fx(8));
       const Resources b = elementwise_resources(op, l * 2, fx(8), fx(8));
-      EXPECT_GE(b.lut, a.lut) << static_cast<int>(op);
-      EXPECT_GE(b.ff, a.ff) << static_cast<int>(op);
-      EXPECT_GE(b.dsp, a.dsp) << static_cast<int>(op);
+      EXPECT_GE(b[Res::lut], a[Res::lut]) << static_cast<int>(op);
+      EXPECT_GE(b[Res::ff], a[Res::ff]) << static_cast<int>(op);
+      EXPECT_GE(b[Res::dsp], a[Res::dsp]) << static_cast<int>(op);
     }
   for (std::int64_t r = 1; r <= 8; ++r)
     for (std::int64_t c = 1; c <= 8; ++c) {
       const TileShape t{r, c, 8, 8}, tr{r + 1, c, 8, 8}, tc{r, c + 1, 8, 8};
       for (auto fn : {&layernorm_resources, &softmax_resources, &transpose_resources}) {
-        EXPECT_GE(fn(tr, fx(8)).lut, fn(t, fx(8)).lut);
-        EXPECT_GE(fn(tc, fx(8)).lut, fn(t, fx(8)).lut);
-        EXPECT_GE(fn(tr, fx(8)).dsp, fn(t, fx(8)).dsp);
+        EXPECT_GE(fn(tr, fx(8))[Res::lut], fn(t, fx(8))[Res::lut]);
+        EXPECT_GE(fn(tc, fx(8))[Res::lut], fn(t, fx(8))[Res::lut]);
+        EXPECT_GE(fn(tr, fx(8))[Res::dsp], fn(t, fx(8))[Res::dsp]);
       }
     }
 }
@@ -156,7 +157,7 @@ TEST(ResourceModel, WiderElementsNeverCheaper) {
     const Resources a = linear_resources(lin(8, 8, 1, fx(w), fx(w)));
     const Resources b = linear_resources(lin(8, 8, 1, fx(w + 1), fx(w + 1)));
     EXPECT_GE(lut_equivalent(b), lut_equivalent(a)) << w;
-    EXPECT_GE(b.dsp, a.dsp) << w;
+    EXPECT_GE(b[Res::dsp], a[Res::dsp]) << w;
   }
 }
 
@@ -185,8 +186,8 @@ TEST(ResourceModel, BlockFormatsCheaperPerMacThanInt8) {
       lut_equivalent(linear_resources(lin(16, 16, 1, minifloat(8, 4), minifloat(8, 4))));
   EXPECT_LT(bfp6, mf8);
   // Blocks smaller than the reduction tile need partial-sum alignment: more logic.
-  EXPECT_GT(linear_resources(lin(16, 16, 1, block_fp(6, 8, 4), block_fp(6, 8, 4))).lut,
-            linear_resources(lin(16, 16, 1, block_fp(6, 8, 16), block_fp(6, 8, 16))).lut);
+  EXPECT_GT(linear_resources(lin(16, 16, 1, block_fp(6, 8, 4), block_fp(6, 8, 4)))[Res::lut],
+            linear_resources(lin(16, 16, 1, block_fp(6, 8, 16), block_fp(6, 8, 16)))[Res::lut]);
 }
 
 TEST(ResourceModel, NodeEntryPointMatchesBlockFunctions) {
@@ -211,24 +212,24 @@ TEST(ResourceModel, NodeEntryPointMatchesBlockFunctions) {
   HlsLinearParams q;
   q.k_par = 16, q.n_par = 16, q.row_par = 1, q.k_depth = 4, q.n_depth = 2, q.bias = false;
   const Resources logic = hls_linear(q).res;
-  EXPECT_DOUBLE_EQ(r.dsp, logic.dsp);
-  EXPECT_DOUBLE_EQ(r.lut, logic.lut);
-  EXPECT_DOUBLE_EQ(r.bram36, 0);  // 256 weight arrays of 8 entries: LUTRAM
-  EXPECT_DOUBLE_EQ(r.uram, 0);
+  EXPECT_DOUBLE_EQ(r[Res::dsp], logic[Res::dsp]);
+  EXPECT_DOUBLE_EQ(r[Res::lut], logic[Res::lut]);
+  EXPECT_DOUBLE_EQ(r[Res::bram36], 0);  // 256 weight arrays of 8 entries: LUTRAM
+  EXPECT_DOUBLE_EQ(r[Res::uram], 0);
 
   NodeHw hr;
   hr.in.push_back(tile_port(g.nodes[0].results[0].shape, {16}));
   hr.out = hr.in[0];
   const Resources rr = node_resources(g, g.nodes[1], hr, op_timing(g, g.nodes[1], hr));
-  EXPECT_DOUBLE_EQ(rr.lut, hls_activation(HlsActivation::Relu, 16, fx(8)).res.lut);
+  EXPECT_DOUBLE_EQ(rr[Res::lut], hls_activation(HlsActivation::Relu, 16, fx(8)).res[Res::lut]);
 
   NodeHw ht;
   ht.in.push_back(tile_port(g.nodes[1].results[0].shape, {16}));
   ht.out = tile_port(g.nodes[2].results[0].shape, {4});
   const Resources rt = node_resources(g, g.nodes[2], ht, op_timing(g, g.nodes[2], ht));
   // MASE's buffer: 16 lanes × 8 tiles of the 32 × 4 tensor (LUTRAM).
-  EXPECT_DOUBLE_EQ(rt.lut, hls_buffer(16, 8, fx(8)).res.lut);
-  EXPECT_DOUBLE_EQ(rt.bram36, 0);
+  EXPECT_DOUBLE_EQ(rt[Res::lut], hls_buffer(16, 8, fx(8)).res[Res::lut]);
+  EXPECT_DOUBLE_EQ(rt[Res::bram36], 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -295,7 +296,9 @@ void check_csv(const std::string& file, const std::function<Resources(const Row&
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const Resources r = model(rows[i]);
       const std::string k = b.res;
-      const double pred = k == "lut" ? r.lut : k == "ff" ? r.ff : r.dsp;
+      Res kind = Res::lut;
+      ASSERT_TRUE(resource_kind_by_name(k, kind)) << k;
+      const double pred = r[kind];
       (i % 5 == 4 ? held : fit).add(pred, rows[i][k]);
     }
     std::printf(

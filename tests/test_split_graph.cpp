@@ -1,6 +1,6 @@
-// Unit tests of the node-split rewrite (sim/split.*): the pieces' shapes, weights and
+// Unit tests of the node-split rewrite (sim/mapping/split.*): the pieces' shapes, weights and
 // names, the gather, nested splits, and the errors naming the rule and the node.
-#include "sim/split.hpp"
+#include "sim/mapping/split.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
-// Unit tests of the tensor-parallel graph rewrite (sim/tensor_parallel.*).
-#include "sim/tensor_parallel.hpp"
+// Unit tests of the tensor-parallel graph rewrite (sim/llm/tensor_parallel.*).
+#include "sim/llm/tensor_parallel.hpp"
 
 #include <gtest/gtest.h>
 

@@ -14,7 +14,7 @@
 
 #include "json_lite.hpp"
 #include "models/trace.hpp"
-#include "sim/sha256.hpp"
+#include "sim/cli/sha256.hpp"
 #include "sim_harness.hpp"
 
 using masesim::TraceRecorder;

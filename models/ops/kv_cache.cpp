@@ -1,4 +1,4 @@
-// KV cache (LLM mode, sim/llm.cpp): appends the step's keys or values to a cache and
+// KV cache (LLM mode, sim/llm/llm.cpp): appends the step's keys or values to a cache and
 // streams the whole context.
 #include <cmath>
 

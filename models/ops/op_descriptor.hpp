@@ -19,7 +19,7 @@
 namespace masesim::ops {
 
 /// How a node's output follows a sharded input in a tensor-parallel region
-/// (sim/tensor_parallel.cpp).
+/// (sim/llm/tensor_parallel.cpp).
 enum class TpShard {
   None,           ///< not allowed inside a tensor-parallel region
   Pointwise,      ///< element-wise: the output is sharded like its operands

@@ -270,7 +270,7 @@ void register_shape_ops(std::vector<OpDescriptor>& v) {
   v.push_back(
       wire("dropout", "identity at inference", same_shape, {"p", "inplace"}, TpShard::Identity));
   v.push_back(wire("contiguous", "identity (layout only)", same_shape, {}, TpShard::Identity));
-  // Inserted by mapping.layer_reuse (sim/layer_reuse.hpp), never written in a graph file by
+  // Inserted by mapping.layer_reuse (sim/mapping/layer_reuse.hpp), never written in a graph file by
   // hand: runs on the region's memory port (an engine), so the tensor is written to the
   // device memory and read back; as a spatial block it would be a wire.
   v.push_back(wire("layer_io",

@@ -1,0 +1,569 @@
+#include "sim/cli/simulate.hpp"
+
+#include "models/ops/registry.hpp"
+
+#include <systemc>
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "sim/mapping/auto_map.hpp"
+#include "sim/config/config.hpp"
+#include "sim/config/device_types.hpp"
+#include "sim/mapping/layer_reuse.hpp"
+#include "sim/llm/llm.hpp"
+#include "sim/mapping/mapping.hpp"
+#include "sim/cli/sha256.hpp"
+#include "sim/mapping/split.hpp"
+#include "sim/system/stats.hpp"
+#include "sim/system/system.hpp"
+#include "workloads/error.hpp"
+#include "workloads/graph.hpp"
+#include "workloads/yaml_util.hpp"
+
+namespace po = boost::program_options;
+
+namespace masesim {
+
+namespace {
+
+std::string absolute(const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  char buf[4096];
+  if (!getcwd(buf, sizeof buf)) return p;
+  return std::string(buf) + "/" + p;
+}
+
+void workload_stats(StatsTree& root, const Graph& g, const std::vector<DeviceInstance>& devices) {
+  const WorkloadSummary w = summarize(g);
+  auto& t = root.child("workload");
+  t.set("name", g.name);
+  t.set("graph", g.file);
+  t.set("nodes", w.nodes);
+  t.set("parameters", w.parameters);
+  t.set("macs", w.macs);
+  t.set("weight_bytes", w.weight_bytes);
+  auto& d = t.child("dims");
+  for (const auto& [k, v] : g.dims) d.set(k, v);
+  root.child("system").set("devices", static_cast<std::int64_t>(devices.size()));
+}
+
+// Warnings of one kind (e.g. the idle links of a long chain) print as one line with a
+// count; --quiet prints only how many there were.
+class Warnings {
+ public:
+  /// `kind` groups warnings; `alone` is printed when it is the only one of its kind, else
+  /// "<count> <plural> <items...><tail>".
+  void add(const std::string& kind, std::string alone, std::string item, std::string plural,
+           std::string tail) {
+    auto& g = groups_[kind];
+    if (g.items.empty()) {
+      order_.push_back(kind);
+      g.alone = std::move(alone);
+      g.plural = std::move(plural);
+      g.tail = std::move(tail);
+    }
+    g.items.push_back(std::move(item));
+    ++count_;
+  }
+  void print(std::ostream& err, bool quiet) const {
+    if (count_ == 0) return;
+    if (quiet) {
+      err << "simulate: " << count_ << " warning" << (count_ == 1 ? "" : "s")
+          << " (run without --quiet to see them)\n";
+      return;
+    }
+    for (const auto& kind : order_) {
+      const Group& g = groups_.at(kind);
+      if (g.items.size() == 1) {
+        err << "simulate: warning: " << g.alone << "\n";
+        continue;
+      }
+      err << "simulate: warning: " << g.items.size() << " " << g.plural << " ";
+      const std::size_t shown = std::min<std::size_t>(g.items.size(), 3);
+      for (std::size_t i = 0; i < shown; ++i) err << (i ? ", " : "") << g.items[i];
+      if (shown < g.items.size()) err << ", ... (" << g.items.size() - shown << " more)";
+      err << g.tail << "\n";
+    }
+  }
+
+ private:
+  struct Group {
+    std::string alone, plural, tail;
+    std::vector<std::string> items;
+  };
+  std::map<std::string, Group> groups_;
+  std::vector<std::string> order_;
+  std::size_t count_ = 0;
+};
+
+// Fails (InputError naming the option) unless `path` can be created as a regular file; the
+// probe leaves nothing behind.
+void check_writable_file(const std::string& option, const std::string& path) {
+  struct stat st {};
+  if (path.empty()) throw InputError(option + ": empty path");
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw InputError(option + " " + path + ": is a directory (expected a file name)");
+  const std::string probe = path + ".probe";
+  std::ofstream f(probe);
+  const bool ok = static_cast<bool>(f);
+  f.close();
+  std::remove(probe.c_str());
+  if (!ok)
+    throw InputError(option + " " + path + ": cannot create the file (" +
+                     "missing directory or no permission)");
+}
+
+// Three significant digits, for the progress line.
+std::string sig3(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, v >= 999.5 ? "%.0f" : "%.3g", v);
+  return b;
+}
+std::string duration_text(double s) {
+  if (s < 60) return sig3(s) + " s";
+  const auto t = static_cast<long long>(s + 0.5);
+  char b[48];
+  if (t < 3600)
+    std::snprintf(b, sizeof b, "%lldm%02llds", t / 60, t % 60);
+  else
+    std::snprintf(b, sizeof b, "%lldh%02lldm", t / 3600, (t / 60) % 60);
+  return b;
+}
+
+#ifndef MASESIM_VERSION
+#define MASESIM_VERSION "unknown"
+#define MASESIM_GIT_COMMIT "unknown"
+#define MASESIM_GIT_DIRTY "unknown"
+#endif
+
+// What produced the results: the simulator's version and commit (at configure time) and
+// the hashes of the files the run read.
+void provenance_stats(StatsTree& root, const Config& cfg, const std::string& config_path,
+                      const std::string& graph_path) {
+  auto& p = root.child("provenance");
+  p.set("simulator_version", MASESIM_VERSION);
+  p.set("git_commit", MASESIM_GIT_COMMIT);
+  p.set("git_dirty", MASESIM_GIT_DIRTY);
+  p.set("config", absolute(config_path));
+  p.set("config_sha256", sha256_file(config_path));
+  p.set("graph", graph_path);
+  p.set("graph_sha256", sha256_file(graph_path));
+  auto& d = p.child("device_types");
+  const YAML::Node list = cfg.get_node("system.devices");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string type = list[i]["type"].as<std::string>();
+    std::string key = type;
+    for (char& c : key)
+      if (c == '.' || c == '/') c = '_';
+    if (d.find_child(key)) continue;
+    const std::string file = absolute(find_device_type_file(cfg, type));
+    auto& t = d.child(key);
+    t.set("file", file);
+    t.set("sha256", sha256_file(file));
+  }
+}
+
+}  // namespace
+
+int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  po::options_description desc(
+      "simulate: SystemC/TLM-2.0 simulation of a MASE graph on FPGA devices\n\n"
+      "Usage: simulate --config FILE [--set KEY=VALUE ...] [--out DIR]\n\n"
+      "Exit codes: 0 ok, 1 bad input, 2 simulation failure (deadlock, resources, time limit), 3 "
+      "internal error.\n\n"
+      "Options");
+  std::vector<std::string> sets;
+  SimOptions sim_opts;
+  desc.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
+                                                 "system configuration (YAML)")(
+      "set,s", po::value<std::vector<std::string>>(&sets)->composing(),
+      "override a config key: KEY=VALUE (repeatable)")(
+      "out,o", po::value<std::string>(),
+      "write DIR/stats.json, DIR/stats.csv and DIR/config.yaml (whole or not at all)")(
+      "dump-config", "print the effective configuration and exit")(
+      "summary", "print the workload summary without simulating")(
+      "list-keys", "list every configuration key with its default and description")(
+      "list-device-keys", "list every key of a device type file (configs/devices/*.yaml)")(
+      "list-ops", po::value<std::string>()->implicit_value("text"),
+      "list every op kind with its ports, params, attributes and models (text|json)")(
+      "quiet,q", "print no summary, no progress, and instead of warnings only their count")(
+      "cosim", po::value<std::vector<std::string>>(&sim_opts.cosim)->composing(),
+      "run the systolic nodes matching this glob on the Verilated RTL core (repeatable)")(
+      "vcd", po::value<std::string>(&sim_opts.vcd_path),
+      "write a VCD waveform of the first co-simulated GEMM (1 ps resolution, the device's "
+      "clock period, times from the GEMM's simulated start; cores built with tracing only)")(
+      "trace", po::value<std::string>(),
+      "write a Chrome/Perfetto trace-event timeline (JSON) of the run")(
+      "trace-window", po::value<std::string>(),
+      "only record the timeline in BEGIN_US:END_US of simulated time")(
+      "trace-max-events", po::value<std::uint64_t>(&sim_opts.trace_max_events),
+      "most timeline events written, counter samples included (default 350000, about 45 MB); "
+      "beyond it the latest-starting events are dropped with a warning")(
+      "log-level", po::value<std::vector<std::string>>()->composing(),
+      "error|warn|info|debug, or MODULE=LEVEL for mapping, system (repeatable; default warn)")(
+      "check-reference",
+      "functional mode: compare every node's output with the reference data; exit 2 above the "
+      "tolerance")("progress", "show progress on stderr even when it is not a terminal")(
+      "no-progress", "never show progress");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    err << "simulate: " << e.what() << " (see --help)\n";
+    return 1;
+  }
+  if (vm.count("help")) {
+    out << desc << "\n";
+    return 0;
+  }
+  if (vm.count("list-ops")) {
+    const std::string fmt = vm["list-ops"].as<std::string>();
+    if (fmt != "text" && fmt != "json") {
+      err << "simulate: --list-ops: unknown format '" << fmt << "' (expected text or json)\n";
+      return 1;
+    }
+    out << (fmt == "json" ? ops::list_json() : ops::list_text());
+    return 0;
+  }
+  if (vm.count("list-device-keys")) {
+    for (const auto& k : device_type_keys())
+      out << k.key << (k.unit.empty() ? "" : " (" + k.unit + ")") << "\n    " << k.description
+          << "\n";
+    return 0;
+  }
+  if (vm.count("list-keys")) {
+    for (const auto& k : config_keys()) {
+      out << k.key << " (" << (k.unit.empty() ? "" : k.unit + ", ") << "default "
+          << (k.default_yaml.empty() ? "none" : k.default_yaml) << ")";
+      if (!k.choices.empty()) {
+        out << " one of:";
+        for (const auto& c : k.choices) out << " " << c;
+      }
+      out << "\n    " << k.description << "\n";
+    }
+    return 0;
+  }
+  if (!vm.count("config")) {
+    err << "simulate: --config FILE is required (see --help)\n";
+    return 1;
+  }
+  // Logging: a global level and per-module overrides.
+  std::map<std::string, int> level{{"*", 1}};
+  const std::vector<std::string> names = {"error", "warn", "info", "debug"};
+  if (vm.count("log-level"))
+    for (const auto& spec : vm["log-level"].as<std::vector<std::string>>()) {
+      const auto eq = spec.find('=');
+      const std::string mod = eq == std::string::npos ? "*" : spec.substr(0, eq);
+      const std::string lv = eq == std::string::npos ? spec : spec.substr(eq + 1);
+      const auto it = std::find(names.begin(), names.end(), lv);
+      if (it == names.end() || (mod != "*" && mod != "mapping" && mod != "system")) {
+        err << "simulate: --log-level " << spec
+            << ": expected error|warn|info|debug or mapping=LEVEL, system=LEVEL\n";
+        return 1;
+      }
+      level[mod] = static_cast<int>(it - names.begin());
+    }
+  auto logs = [&](const std::string& mod, int lv) {
+    auto it = level.find(mod);
+    return (it != level.end() ? it->second : level["*"]) >= lv;
+  };
+  if (vm.count("trace")) {
+    sim_opts.trace = true;
+    if (vm.count("trace-window")) {
+      const std::string w = vm["trace-window"].as<std::string>();
+      const auto colon = w.find(':');
+      char* e1 = nullptr;
+      char* e2 = nullptr;
+      const std::string a = colon == std::string::npos ? "" : w.substr(0, colon);
+      const std::string b = colon == std::string::npos ? "" : w.substr(colon + 1);
+      if (colon != std::string::npos) {
+        sim_opts.trace_begin_us = std::strtod(a.c_str(), &e1);
+        sim_opts.trace_end_us = std::strtod(b.c_str(), &e2);
+      }
+      if (colon == std::string::npos || a.empty() || b.empty() || *e1 || *e2 ||
+          !(sim_opts.trace_begin_us >= 0) || !(sim_opts.trace_end_us > sim_opts.trace_begin_us)) {
+        err << "simulate: --trace-window " << w
+            << ": expected BEGIN_US:END_US with 0 <= BEGIN < END\n";
+        return 1;
+      }
+    }
+  }
+  const bool progress =
+      !vm.count("quiet") && !vm.count("no-progress") && (vm.count("progress") || isatty(2));
+  // Progress: simulated work done (node-inferences weighted by their ideal time, prefill
+  // included), inferences finished, rate and ETA; at most 4 lines a second.
+  auto wall0 = std::chrono::steady_clock::now();
+  auto last_print = wall0 - std::chrono::seconds(1);
+  std::int64_t inf_done = 0, inf_total = 0;
+  double work_fraction = 0;
+  std::size_t line_width = 0;
+  bool progress_done = false;
+  auto show = [&](bool final_line) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!final_line && now - last_print < std::chrono::milliseconds(250)) return;
+    last_print = now;
+    const double wall = std::chrono::duration<double>(now - wall0).count();
+    std::string line = "[simulate] " + sig3(100 * work_fraction) + " %, " +
+                       std::to_string(inf_done) + "/" + std::to_string(inf_total) +
+                       " inferences, " + duration_text(wall) + " elapsed";
+    if (inf_done > 0) line += ", " + sig3(inf_done / std::max(wall, 1e-9)) + " inferences/s";
+    if (!final_line && work_fraction > 0.001 && wall > 0.5)
+      line += ", ETA " + duration_text(wall * (1 - work_fraction) / work_fraction);
+    const std::size_t w = line.size();
+    if (w < line_width) line += std::string(line_width - w, ' ');
+    line_width = w;
+    err << "\r" << line << (final_line ? "\n" : "") << std::flush;
+    progress_done = final_line;
+  };
+  if (progress) {
+    sim_opts.on_inference = [&](std::int64_t i, std::int64_t n, time_ps) {
+      (void)i;
+      ++inf_done;
+      inf_total = n;
+      show(false);
+    };
+    sim_opts.on_progress = [&](double done, double total, time_ps) {
+      work_fraction = total > 0 ? std::min(1.0, done / total) : 0;
+      show(false);
+    };
+  }
+  Warnings warnings;
+  try {
+    Config cfg = Config::from_file(vm["config"].as<std::string>());
+    for (const auto& s : sets) cfg.set(s);
+    if (!cfg.has("workload.graph") || cfg.get_string("workload.graph").empty())
+      throw InputError(cfg.file() + ": missing required key 'workload.graph'");
+    if (vm.count("dump-config")) {
+      out << cfg.dump_effective();
+      return 0;
+    }
+    // Run-affecting options go into the configuration, so that config.yaml re-runs the
+    // same simulation: --cosim adds to simulation.cosim, --check-reference sets its key.
+    {
+      const YAML::Node listed = cfg.get_node("simulation.cosim");
+      if (!listed.IsSequence())
+        throw InputError(cfg.file() + ": simulation.cosim: expected a list of node-name globs");
+      std::vector<std::string> globs;
+      for (const auto& n : listed)
+        globs.push_back(yaml::scalar_string(cfg.file(), n, "simulation.cosim"));
+      for (const auto& c : sim_opts.cosim)
+        if (std::find(globs.begin(), globs.end(), c) == globs.end()) globs.push_back(c);
+      sim_opts.cosim = globs;
+      YAML::Node seq(YAML::NodeType::Sequence);
+      for (const auto& c : globs) seq.push_back(c);
+      YAML::Emitter em;
+      em << YAML::Flow << seq;
+      cfg.set("simulation.cosim=" + std::string(em.c_str()));
+      if (vm.count("check-reference")) cfg.set("simulation.check_reference=true");
+    }
+    const bool check_reference = cfg.get_bool("simulation.check_reference");
+    const SystemSpec spec = load_system_spec(cfg);  // the last read of the configuration
+    const LlmSpec& llm = spec.llm;
+    const auto& devices = spec.devices;
+    // Node splits: mapping.split as given, or chosen by mapping.auto (auto_splits).
+    AutoSplitReport auto_split;
+    const bool search_splits = !llm.enabled() && spec.mapping.automatic &&
+                               spec.mapping.auto_split && spec.mapping.split.empty() &&
+                               spec.mapping.place.empty() && spec.devices.size() > 1 &&
+                               spec.engines.empty() && !spec.simulation.functional;
+    if (search_splits) auto_split = auto_splits(spec);
+    const std::vector<SplitRule>& split_rules =
+        search_splits ? auto_split.rules : spec.mapping.split;
+    SplitReport split_report;
+    const Graph g = insert_layer_io(
+        llm.enabled() ? load_llm_graph(spec) : load_split_graph(spec, split_rules, &split_report),
+        spec);
+    StatsTree stats;
+    stats.set("schema_version", kStatsSchemaVersion);
+    provenance_stats(stats, cfg, vm["config"].as<std::string>(), spec.workload.graph_path);
+    workload_stats(stats, g, devices);
+    if (vm.count("summary")) {
+      const auto w = summarize(g);
+      out << "workload " << g.name << " (" << g.file << ")\n"
+          << "  nodes         " << w.nodes << "\n  parameters    " << w.parameters
+          << "\n  macs          " << w.macs << "\n  weight_bytes  " << w.weight_bytes << "\n";
+      // The mapping's resource estimates: which are extrapolated (outside their block
+      // model's synthesis data), and whether the mapping fits.
+      try {
+        Mapping mp = map_graph(g, spec);
+        if (llm.enabled()) plan_llm(g, spec, mp);
+        std::size_t n_ext = 0;
+        for (const auto& nm : mp.nodes) n_ext += nm.estimate.extrapolated ? 1 : 0;
+        out << "  resources     " << n_ext << " of " << mp.nodes.size()
+            << " node estimates extrapolated (fit margin "
+            << spec.mapping.extrapolation_margin * 100 << " %)\n";
+        for (std::size_t i = 0; i < mp.nodes.size(); ++i)
+          if (mp.nodes[i].estimate.extrapolated)
+            out << "    extrapolated  " << g.nodes[i].name << ": " << mp.nodes[i].estimate.reason
+                << "\n";
+        for (const auto& o : mp.overflows) out << "  oversubscribed " << o << "\n";
+      } catch (const SimulationError& e) {
+        out << "  mapping       does not fit: " << e.what() << "\n";
+      }
+      return 0;
+    }
+    // Fail before simulating when an output could not be written (no partial output).
+    if (vm.count("out")) {
+      const std::string dir = vm["out"].as<std::string>();
+      write_files_atomically(dir, {{".probe", ""}});
+      std::remove((dir + "/.probe").c_str());
+    }
+    if (vm.count("trace")) check_writable_file("--trace", vm["trace"].as<std::string>());
+    if (!sim_opts.vcd_path.empty()) check_writable_file("--vcd", sim_opts.vcd_path);
+    Mapping mapping = map_graph(g, spec);
+    for (const auto& sp : split_report.splits)
+      mapping.splits.push_back(sp.node + ": " + std::to_string(sp.ways) + " ways by " +
+                               to_string(sp.by));
+    for (const auto& note : split_report.notes) mapping.notes.push_back("split: " + note);
+    check_split_routes(g, spec, mapping, split_report);
+    if (search_splits) {
+      mapping.scale_bound = auto_split.bound;
+      for (const auto& step : auto_split.steps) mapping.notes.push_back("auto split: " + step);
+    }
+    std::unique_ptr<LlmPlan> plan;
+    if (llm.enabled()) {
+      plan = std::make_unique<LlmPlan>(plan_llm(g, spec, mapping));
+      sim_opts.llm = plan.get();
+    }
+    if (logs("mapping", 2)) {
+      err << "simulate: info: mapping: partition " << mapping.partition
+          << (mapping.automatic ? ", auto parallelism (" + std::to_string(mapping.auto_steps) +
+                                      " steps: " + mapping.auto_stop + ")"
+                                : "")
+          << "\n";
+      for (const auto& note : mapping.notes) err << "simulate: info: mapping: " << note << "\n";
+    }
+    if (logs("mapping", 3))
+      for (std::size_t i = 0; i < g.nodes.size(); ++i)
+        err << "simulate: debug: mapping: " << g.nodes[i].name << " -> "
+            << devices[static_cast<std::size_t>(mapping.nodes[i].device)].name << ", "
+            << mapping.nodes[i].timing.ideal_cycles() << " cycles/inference, weights "
+            << (mapping.nodes[i].hw.weights_off_chip ? "off" : "on") << " chip\n";
+    System system(g, mapping, spec, sim_opts);
+    wall0 = std::chrono::steady_clock::now();
+    inf_total = llm.enabled() ? plan->inferences : spec.workload.inferences;
+    system.run();
+    if (progress) {
+      work_fraction = 1;
+      show(true);
+    }
+    system.report(stats);
+    if (logs("system", 1)) {
+      // Odd but legal: resources nearly full, links on the pipeline that are almost idle.
+      if (const StatsTree* devs = stats.find_child("devices"))
+        for (const auto& d : devices)
+          for (const char* r : {"lut", "ff", "dsp", "bram36", "uram"}) {
+            const std::string u = devs->get(d.name + ".resources." + r + ".utilisation");
+            if (!u.empty() && std::stod(u) > 0.9) {
+              const std::string pct = sig3(100 * std::stod(u)) + " %";
+              warnings.add(std::string("resource ") + r,
+                           "device '" + d.name + "' uses " + pct + " of its " + r +
+                               " (routing congestion and timing closure get hard above ~80-90 %)",
+                           d.name + " " + pct,
+                           std::string("devices use over 90 % of their ") + r + ":",
+                           " (routing congestion and timing closure get hard above ~80-90 %)");
+            }
+          }
+      if (const StatsTree* ls = stats.find_child("links");
+          ls && !(llm.enabled() && llm.parallelism != "pipeline"))
+        for (std::size_t a = 0; a + 1 < devices.size(); ++a) {
+          const std::string u =
+              ls->get(devices[a].name + "->" + devices[a + 1].name + ".utilisation");
+          if (!u.empty() && std::stod(u) < 0.05) {
+            const std::string link = devices[a].name + "->" + devices[a + 1].name;
+            const std::string pct = sig3(100 * std::stod(u)) + " %";
+            warnings.add("idle link",
+                         "link " + link + " between pipeline stages is " + pct +
+                             " utilised: the cut could move or the stages merge",
+                         link + " " + pct, "links between pipeline stages are under 5 % utilised:",
+                         ": the cuts could move or the stages merge");
+          }
+        }
+    }
+    std::int64_t failing = 0;
+    if (check_reference) failing = system.check_reference(stats, spec.simulation.check_tolerance);
+    // Write every output; a failure to write one does not discard the others.
+    std::vector<std::string> write_errors;
+    std::string trace_text;
+    if (const TraceRecorder* rec = system.trace()) {
+      std::ostringstream tr;
+      rec->write(tr);
+      trace_text = tr.str();
+      stats.child("trace").set("events", rec->kept());
+      stats.child("trace").set("dropped_events", rec->dropped());
+      stats.child("trace").set("merged_slices", rec->merged());
+      stats.child("trace").set("bytes", static_cast<std::uint64_t>(trace_text.size()));
+      if (rec->dropped() > 0)
+        warnings.add("trace",
+                     "--trace: dropped " + rec->drop_summary() +
+                         " to stay within --trace-max-events " +
+                         std::to_string(sim_opts.trace_max_events) +
+                         "; choose a part of the run with --trace-window BEGIN_US:END_US",
+                     "", "", "");
+    }
+    if (vm.count("trace")) {
+      const std::string path = vm["trace"].as<std::string>();
+      const std::string tmp = path + ".tmp";
+      std::ofstream f(tmp);
+      f << trace_text;
+      f.close();
+      if (!f || std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        write_errors.push_back("--trace " + path + ": cannot write the file");
+      }
+    }
+    if (vm.count("out")) {
+      try {
+        std::ostringstream js, csv;
+        stats.write_json(js);
+        js << "\n";
+        stats.write_csv(csv);
+        system.write_outputs(vm["out"].as<std::string>());
+        write_files_atomically(vm["out"].as<std::string>(),
+                               {{"stats.json", js.str()},
+                                {"stats.csv", csv.str()},
+                                {"config.yaml", cfg.dump_effective()}});
+      } catch (const InputError& e) {
+        write_errors.push_back(e.what());
+      }
+    }
+    warnings.print(err, vm.count("quiet") > 0);
+    if (!vm.count("quiet")) out << format_summary(stats);
+    if (!write_errors.empty()) {
+      for (const auto& e : write_errors) err << "simulate: error: " << e << "\n";
+      return 1;
+    }
+    if (failing > 0) {
+      err << "simulate: reference check failed: " << failing << " node(s) beyond tolerance "
+          << format_double(spec.simulation.check_tolerance)
+          << "; first: " << stats.get("reference_check.first_failure") << "\n";
+      return 2;
+    }
+    return 0;
+  } catch (const InputError& e) {
+    if (line_width > 0 && !progress_done) err << "\n";  // end the progress line
+    err << "simulate: error: " << e.what() << "\n";
+    return 1;
+  } catch (const SimulationError& e) {
+    if (line_width > 0 && !progress_done) err << "\n";  // end the progress line
+    err << "simulate: simulation failed: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    if (line_width > 0 && !progress_done) err << "\n";  // end the progress line
+    err << "simulate: internal error: " << e.what() << "\n";
+    return 3;
+  }
+}
+
+}  // namespace masesim
