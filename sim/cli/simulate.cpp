@@ -1,6 +1,7 @@
 #include "sim/cli/simulate.hpp"
 
 #include "models/ops/registry.hpp"
+#include "models/resources.hpp"
 
 #include <systemc>
 
@@ -14,13 +15,13 @@
 #include <map>
 #include <sstream>
 
-#include "sim/mapping/auto_map.hpp"
+#include "sim/cli/sha256.hpp"
 #include "sim/config/config.hpp"
 #include "sim/config/device_types.hpp"
-#include "sim/mapping/layer_reuse.hpp"
 #include "sim/llm/llm.hpp"
+#include "sim/mapping/auto_map.hpp"
+#include "sim/mapping/layer_reuse.hpp"
 #include "sim/mapping/mapping.hpp"
-#include "sim/cli/sha256.hpp"
 #include "sim/mapping/split.hpp"
 #include "sim/system/stats.hpp"
 #include "sim/system/system.hpp"
@@ -173,17 +174,15 @@ void provenance_stats(StatsTree& root, const Config& cfg, const std::string& con
 
 }  // namespace
 
-int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) {
-  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
-  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+namespace {
+
+po::options_description cli_options(std::vector<std::string>& sets, SimOptions& sim_opts) {
   po::options_description desc(
       "simulate: SystemC/TLM-2.0 simulation of a MASE graph on FPGA devices\n\n"
       "Usage: simulate --config FILE [--set KEY=VALUE ...] [--out DIR]\n\n"
       "Exit codes: 0 ok, 1 bad input, 2 simulation failure (deadlock, resources, time limit), 3 "
       "internal error.\n\n"
       "Options");
-  std::vector<std::string> sets;
-  SimOptions sim_opts;
   desc.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
                                                  "system configuration (YAML)")(
       "set,s", po::value<std::vector<std::string>>(&sets)->composing(),
@@ -215,18 +214,12 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
       "functional mode: compare every node's output with the reference data; exit 2 above the "
       "tolerance")("progress", "show progress on stderr even when it is not a terminal")(
       "no-progress", "never show progress");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    err << "simulate: " << e.what() << " (see --help)\n";
-    return 1;
-  }
-  if (vm.count("help")) {
-    out << desc << "\n";
-    return 0;
-  }
+  return desc;
+}
+
+// The listing options (--list-ops, --list-device-keys, --list-keys): the exit code when one
+// was given, else -1.
+int print_listing(const po::variables_map& vm, std::ostream& out, std::ostream& err) {
   if (vm.count("list-ops")) {
     const std::string fmt = vm["list-ops"].as<std::string>();
     if (fmt != "text" && fmt != "json") {
@@ -254,313 +247,430 @@ int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) 
     }
     return 0;
   }
-  if (!vm.count("config")) {
-    err << "simulate: --config FILE is required (see --help)\n";
-    return 1;
-  }
-  // Logging: a global level and per-module overrides.
-  std::map<std::string, int> level{{"*", 1}};
-  const std::vector<std::string> names = {"error", "warn", "info", "debug"};
-  if (vm.count("log-level"))
+  return -1;
+}
+
+// --log-level: a global level and per-module overrides (mapping, system).
+class LogLevels {
+ public:
+  /// Empty on success, else the option's error message.
+  std::string parse(const po::variables_map& vm) {
+    if (!vm.count("log-level")) return "";
+    const std::vector<std::string> names = {"error", "warn", "info", "debug"};
     for (const auto& spec : vm["log-level"].as<std::vector<std::string>>()) {
       const auto eq = spec.find('=');
       const std::string mod = eq == std::string::npos ? "*" : spec.substr(0, eq);
       const std::string lv = eq == std::string::npos ? spec : spec.substr(eq + 1);
       const auto it = std::find(names.begin(), names.end(), lv);
-      if (it == names.end() || (mod != "*" && mod != "mapping" && mod != "system")) {
-        err << "simulate: --log-level " << spec
-            << ": expected error|warn|info|debug or mapping=LEVEL, system=LEVEL\n";
-        return 1;
-      }
-      level[mod] = static_cast<int>(it - names.begin());
+      if (it == names.end() || (mod != "*" && mod != "mapping" && mod != "system"))
+        return "--log-level " + spec +
+               ": expected error|warn|info|debug or mapping=LEVEL, system=LEVEL";
+      level_[mod] = static_cast<int>(it - names.begin());
     }
-  auto logs = [&](const std::string& mod, int lv) {
-    auto it = level.find(mod);
-    return (it != level.end() ? it->second : level["*"]) >= lv;
-  };
-  if (vm.count("trace")) {
-    sim_opts.trace = true;
-    if (vm.count("trace-window")) {
-      const std::string w = vm["trace-window"].as<std::string>();
-      const auto colon = w.find(':');
-      char* e1 = nullptr;
-      char* e2 = nullptr;
-      const std::string a = colon == std::string::npos ? "" : w.substr(0, colon);
-      const std::string b = colon == std::string::npos ? "" : w.substr(colon + 1);
-      if (colon != std::string::npos) {
-        sim_opts.trace_begin_us = std::strtod(a.c_str(), &e1);
-        sim_opts.trace_end_us = std::strtod(b.c_str(), &e2);
-      }
-      if (colon == std::string::npos || a.empty() || b.empty() || *e1 || *e2 ||
-          !(sim_opts.trace_begin_us >= 0) || !(sim_opts.trace_end_us > sim_opts.trace_begin_us)) {
-        err << "simulate: --trace-window " << w
-            << ": expected BEGIN_US:END_US with 0 <= BEGIN < END\n";
-        return 1;
-      }
-    }
+    return "";
   }
-  const bool progress =
-      !vm.count("quiet") && !vm.count("no-progress") && (vm.count("progress") || isatty(2));
-  // Progress: simulated work done (node-inferences weighted by their ideal time, prefill
-  // included), inferences finished, rate and ETA; at most 4 lines a second.
-  auto wall0 = std::chrono::steady_clock::now();
-  auto last_print = wall0 - std::chrono::seconds(1);
-  std::int64_t inf_done = 0, inf_total = 0;
-  double work_fraction = 0;
-  std::size_t line_width = 0;
-  bool progress_done = false;
-  auto show = [&](bool final_line) {
+  /// Whether module `mod` logs at level `lv` (0 error ... 3 debug).
+  bool logs(const std::string& mod, int lv) const {
+    const auto it = level_.find(mod);
+    return (it != level_.end() ? it->second : level_.at("*")) >= lv;
+  }
+
+ private:
+  std::map<std::string, int> level_{{"*", 1}};
+};
+
+// --trace and --trace-window into the simulation options; false on a malformed window.
+bool parse_trace_options(const po::variables_map& vm, SimOptions& sim_opts, std::ostream& err) {
+  if (!vm.count("trace")) return true;
+  sim_opts.trace = true;
+  if (!vm.count("trace-window")) return true;
+  const std::string w = vm["trace-window"].as<std::string>();
+  const auto colon = w.find(':');
+  char* e1 = nullptr;
+  char* e2 = nullptr;
+  const std::string a = colon == std::string::npos ? "" : w.substr(0, colon);
+  const std::string b = colon == std::string::npos ? "" : w.substr(colon + 1);
+  if (colon != std::string::npos) {
+    sim_opts.trace_begin_us = std::strtod(a.c_str(), &e1);
+    sim_opts.trace_end_us = std::strtod(b.c_str(), &e2);
+  }
+  if (colon == std::string::npos || a.empty() || b.empty() || *e1 || *e2 ||
+      !(sim_opts.trace_begin_us >= 0) || !(sim_opts.trace_end_us > sim_opts.trace_begin_us)) {
+    err << "simulate: --trace-window " << w << ": expected BEGIN_US:END_US with 0 <= BEGIN < END\n";
+    return false;
+  }
+  return true;
+}
+
+// The progress line: simulated work done (node-inferences weighted by their ideal time,
+// prefill included), inferences finished, rate and ETA; at most 4 lines a second.
+class Progress {
+ public:
+  explicit Progress(std::ostream& err) : err_(err) {}
+  /// Hooks the line into the simulation's callbacks.
+  void attach(SimOptions& sim_opts) {
+    sim_opts.on_inference = [this](std::int64_t, std::int64_t n, time_ps) {
+      ++inf_done_;
+      inf_total_ = n;
+      show(false);
+    };
+    sim_opts.on_progress = [this](double done, double total, time_ps) {
+      work_fraction_ = total > 0 ? std::min(1.0, done / total) : 0;
+      show(false);
+    };
+  }
+  /// The run starts now, with `inferences` to do.
+  void start(std::int64_t inferences) {
+    wall0_ = std::chrono::steady_clock::now();
+    inf_total_ = inferences;
+  }
+  void finish() {
+    work_fraction_ = 1;
+    show(true);
+  }
+  /// Ends a progress line left open (before an error message).
+  void end_line() {
+    if (line_width_ > 0 && !done_) err_ << "\n";
+  }
+
+ private:
+  void show(bool final_line) {
     const auto now = std::chrono::steady_clock::now();
-    if (!final_line && now - last_print < std::chrono::milliseconds(250)) return;
-    last_print = now;
-    const double wall = std::chrono::duration<double>(now - wall0).count();
-    std::string line = "[simulate] " + sig3(100 * work_fraction) + " %, " +
-                       std::to_string(inf_done) + "/" + std::to_string(inf_total) +
+    if (!final_line && now - last_print_ < std::chrono::milliseconds(250)) return;
+    last_print_ = now;
+    const double wall = std::chrono::duration<double>(now - wall0_).count();
+    std::string line = "[simulate] " + sig3(100 * work_fraction_) + " %, " +
+                       std::to_string(inf_done_) + "/" + std::to_string(inf_total_) +
                        " inferences, " + duration_text(wall) + " elapsed";
-    if (inf_done > 0) line += ", " + sig3(inf_done / std::max(wall, 1e-9)) + " inferences/s";
-    if (!final_line && work_fraction > 0.001 && wall > 0.5)
-      line += ", ETA " + duration_text(wall * (1 - work_fraction) / work_fraction);
+    if (inf_done_ > 0) line += ", " + sig3(inf_done_ / std::max(wall, 1e-9)) + " inferences/s";
+    if (!final_line && work_fraction_ > 0.001 && wall > 0.5)
+      line += ", ETA " + duration_text(wall * (1 - work_fraction_) / work_fraction_);
     const std::size_t w = line.size();
-    if (w < line_width) line += std::string(line_width - w, ' ');
-    line_width = w;
-    err << "\r" << line << (final_line ? "\n" : "") << std::flush;
-    progress_done = final_line;
-  };
-  if (progress) {
-    sim_opts.on_inference = [&](std::int64_t i, std::int64_t n, time_ps) {
-      (void)i;
-      ++inf_done;
-      inf_total = n;
-      show(false);
-    };
-    sim_opts.on_progress = [&](double done, double total, time_ps) {
-      work_fraction = total > 0 ? std::min(1.0, done / total) : 0;
-      show(false);
-    };
+    if (w < line_width_) line += std::string(line_width_ - w, ' ');
+    line_width_ = w;
+    err_ << "\r" << line << (final_line ? "\n" : "") << std::flush;
+    done_ = final_line;
   }
-  Warnings warnings;
+
+  std::ostream& err_;
+  std::chrono::steady_clock::time_point wall0_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_print_ = wall0_ - std::chrono::seconds(1);
+  std::int64_t inf_done_ = 0, inf_total_ = 0;
+  double work_fraction_ = 0;
+  std::size_t line_width_ = 0;
+  bool done_ = false;
+};
+
+// Run-affecting options go into the configuration, so that config.yaml re-runs the same
+// simulation: --cosim adds to simulation.cosim, --check-reference sets its key.
+void record_cli_in_config(Config& cfg, SimOptions& sim_opts, bool check_reference) {
+  const YAML::Node listed = cfg.get_node("simulation.cosim");
+  if (!listed.IsSequence())
+    throw InputError(cfg.file() + ": simulation.cosim: expected a list of node-name globs");
+  std::vector<std::string> globs;
+  for (const auto& n : listed)
+    globs.push_back(yaml::scalar_string(cfg.file(), n, "simulation.cosim"));
+  for (const auto& c : sim_opts.cosim)
+    if (std::find(globs.begin(), globs.end(), c) == globs.end()) globs.push_back(c);
+  sim_opts.cosim = globs;
+  YAML::Node seq(YAML::NodeType::Sequence);
+  for (const auto& c : globs) seq.push_back(c);
+  YAML::Emitter em;
+  em << YAML::Flow << seq;
+  cfg.set("simulation.cosim=" + std::string(em.c_str()));
+  if (check_reference) cfg.set("simulation.check_reference=true");
+}
+
+// The graph to simulate: the LLM steps' graph, or the workload graph with mapping.split's
+// splits (given, or chosen by mapping.auto's split search), with the layer-reuse I/O.
+struct Workload {
+  Graph graph;
+  bool searched_splits = false;
+  AutoSplitReport auto_split;
+  SplitReport split_report;
+};
+
+Workload load_workload(const SystemSpec& spec) {
+  Workload w;
+  const LlmSpec& llm = spec.llm;
+  w.searched_splits = !llm.enabled() && spec.mapping.automatic && spec.mapping.auto_split &&
+                      spec.mapping.split.empty() && spec.mapping.place.empty() &&
+                      spec.devices.size() > 1 && spec.engines.empty() &&
+                      !spec.simulation.functional;
+  if (w.searched_splits) w.auto_split = auto_splits(spec);
+  const std::vector<SplitRule>& split_rules =
+      w.searched_splits ? w.auto_split.rules : spec.mapping.split;
+  w.graph = insert_layer_io(
+      llm.enabled() ? load_llm_graph(spec) : load_split_graph(spec, split_rules, &w.split_report),
+      spec);
+  return w;
+}
+
+// --summary: the workload's totals and the mapping's resource estimates (which are
+// extrapolated outside their block model's synthesis data, and whether the mapping fits).
+void print_workload_summary(std::ostream& out, const Graph& g, const SystemSpec& spec) {
+  const auto w = summarize(g);
+  out << "workload " << g.name << " (" << g.file << ")\n"
+      << "  nodes         " << w.nodes << "\n  parameters    " << w.parameters
+      << "\n  macs          " << w.macs << "\n  weight_bytes  " << w.weight_bytes << "\n";
   try {
-    Config cfg = Config::from_file(vm["config"].as<std::string>());
-    for (const auto& s : sets) cfg.set(s);
-    if (!cfg.has("workload.graph") || cfg.get_string("workload.graph").empty())
-      throw InputError(cfg.file() + ": missing required key 'workload.graph'");
-    if (vm.count("dump-config")) {
-      out << cfg.dump_effective();
-      return 0;
-    }
-    // Run-affecting options go into the configuration, so that config.yaml re-runs the
-    // same simulation: --cosim adds to simulation.cosim, --check-reference sets its key.
-    {
-      const YAML::Node listed = cfg.get_node("simulation.cosim");
-      if (!listed.IsSequence())
-        throw InputError(cfg.file() + ": simulation.cosim: expected a list of node-name globs");
-      std::vector<std::string> globs;
-      for (const auto& n : listed)
-        globs.push_back(yaml::scalar_string(cfg.file(), n, "simulation.cosim"));
-      for (const auto& c : sim_opts.cosim)
-        if (std::find(globs.begin(), globs.end(), c) == globs.end()) globs.push_back(c);
-      sim_opts.cosim = globs;
-      YAML::Node seq(YAML::NodeType::Sequence);
-      for (const auto& c : globs) seq.push_back(c);
-      YAML::Emitter em;
-      em << YAML::Flow << seq;
-      cfg.set("simulation.cosim=" + std::string(em.c_str()));
-      if (vm.count("check-reference")) cfg.set("simulation.check_reference=true");
-    }
-    const bool check_reference = cfg.get_bool("simulation.check_reference");
-    const SystemSpec spec = load_system_spec(cfg);  // the last read of the configuration
-    const LlmSpec& llm = spec.llm;
-    const auto& devices = spec.devices;
-    // Node splits: mapping.split as given, or chosen by mapping.auto (auto_splits).
-    AutoSplitReport auto_split;
-    const bool search_splits = !llm.enabled() && spec.mapping.automatic &&
-                               spec.mapping.auto_split && spec.mapping.split.empty() &&
-                               spec.mapping.place.empty() && spec.devices.size() > 1 &&
-                               spec.engines.empty() && !spec.simulation.functional;
-    if (search_splits) auto_split = auto_splits(spec);
-    const std::vector<SplitRule>& split_rules =
-        search_splits ? auto_split.rules : spec.mapping.split;
-    SplitReport split_report;
-    const Graph g = insert_layer_io(
-        llm.enabled() ? load_llm_graph(spec) : load_split_graph(spec, split_rules, &split_report),
-        spec);
-    StatsTree stats;
-    stats.set("schema_version", kStatsSchemaVersion);
-    provenance_stats(stats, cfg, vm["config"].as<std::string>(), spec.workload.graph_path);
-    workload_stats(stats, g, devices);
-    if (vm.count("summary")) {
-      const auto w = summarize(g);
-      out << "workload " << g.name << " (" << g.file << ")\n"
-          << "  nodes         " << w.nodes << "\n  parameters    " << w.parameters
-          << "\n  macs          " << w.macs << "\n  weight_bytes  " << w.weight_bytes << "\n";
-      // The mapping's resource estimates: which are extrapolated (outside their block
-      // model's synthesis data), and whether the mapping fits.
-      try {
-        Mapping mp = map_graph(g, spec);
-        if (llm.enabled()) plan_llm(g, spec, mp);
-        std::size_t n_ext = 0;
-        for (const auto& nm : mp.nodes) n_ext += nm.estimate.extrapolated ? 1 : 0;
-        out << "  resources     " << n_ext << " of " << mp.nodes.size()
-            << " node estimates extrapolated (fit margin "
-            << spec.mapping.extrapolation_margin * 100 << " %)\n";
-        for (std::size_t i = 0; i < mp.nodes.size(); ++i)
-          if (mp.nodes[i].estimate.extrapolated)
-            out << "    extrapolated  " << g.nodes[i].name << ": " << mp.nodes[i].estimate.reason
-                << "\n";
-        for (const auto& o : mp.overflows) out << "  oversubscribed " << o << "\n";
-      } catch (const SimulationError& e) {
-        out << "  mapping       does not fit: " << e.what() << "\n";
-      }
-      return 0;
-    }
-    // Fail before simulating when an output could not be written (no partial output).
-    if (vm.count("out")) {
-      const std::string dir = vm["out"].as<std::string>();
-      write_files_atomically(dir, {{".probe", ""}});
-      std::remove((dir + "/.probe").c_str());
-    }
-    if (vm.count("trace")) check_writable_file("--trace", vm["trace"].as<std::string>());
-    if (!sim_opts.vcd_path.empty()) check_writable_file("--vcd", sim_opts.vcd_path);
-    Mapping mapping = map_graph(g, spec);
-    for (const auto& sp : split_report.splits)
-      mapping.splits.push_back(sp.node + ": " + std::to_string(sp.ways) + " ways by " +
-                               to_string(sp.by));
-    for (const auto& note : split_report.notes) mapping.notes.push_back("split: " + note);
-    check_split_routes(g, spec, mapping, split_report);
-    if (search_splits) {
-      mapping.scale_bound = auto_split.bound;
-      for (const auto& step : auto_split.steps) mapping.notes.push_back("auto split: " + step);
-    }
-    std::unique_ptr<LlmPlan> plan;
-    if (llm.enabled()) {
-      plan = std::make_unique<LlmPlan>(plan_llm(g, spec, mapping));
-      sim_opts.llm = plan.get();
-    }
-    if (logs("mapping", 2)) {
-      err << "simulate: info: mapping: partition " << mapping.partition
-          << (mapping.automatic ? ", auto parallelism (" + std::to_string(mapping.auto_steps) +
-                                      " steps: " + mapping.auto_stop + ")"
-                                : "")
-          << "\n";
-      for (const auto& note : mapping.notes) err << "simulate: info: mapping: " << note << "\n";
-    }
-    if (logs("mapping", 3))
-      for (std::size_t i = 0; i < g.nodes.size(); ++i)
-        err << "simulate: debug: mapping: " << g.nodes[i].name << " -> "
-            << devices[static_cast<std::size_t>(mapping.nodes[i].device)].name << ", "
-            << mapping.nodes[i].timing.ideal_cycles() << " cycles/inference, weights "
-            << (mapping.nodes[i].hw.weights_off_chip ? "off" : "on") << " chip\n";
-    System system(g, mapping, spec, sim_opts);
-    wall0 = std::chrono::steady_clock::now();
-    inf_total = llm.enabled() ? plan->inferences : spec.workload.inferences;
-    system.run();
-    if (progress) {
-      work_fraction = 1;
-      show(true);
-    }
-    system.report(stats);
-    if (logs("system", 1)) {
-      // Odd but legal: resources nearly full, links on the pipeline that are almost idle.
-      if (const StatsTree* devs = stats.find_child("devices"))
-        for (const auto& d : devices)
-          for (const char* r : {"lut", "ff", "dsp", "bram36", "uram"}) {
-            const std::string u = devs->get(d.name + ".resources." + r + ".utilisation");
-            if (!u.empty() && std::stod(u) > 0.9) {
-              const std::string pct = sig3(100 * std::stod(u)) + " %";
-              warnings.add(std::string("resource ") + r,
-                           "device '" + d.name + "' uses " + pct + " of its " + r +
-                               " (routing congestion and timing closure get hard above ~80-90 %)",
-                           d.name + " " + pct,
-                           std::string("devices use over 90 % of their ") + r + ":",
-                           " (routing congestion and timing closure get hard above ~80-90 %)");
-            }
-          }
-      if (const StatsTree* ls = stats.find_child("links");
-          ls && !(llm.enabled() && llm.parallelism != "pipeline"))
-        for (std::size_t a = 0; a + 1 < devices.size(); ++a) {
-          const std::string u =
-              ls->get(devices[a].name + "->" + devices[a + 1].name + ".utilisation");
-          if (!u.empty() && std::stod(u) < 0.05) {
-            const std::string link = devices[a].name + "->" + devices[a + 1].name;
-            const std::string pct = sig3(100 * std::stod(u)) + " %";
-            warnings.add("idle link",
-                         "link " + link + " between pipeline stages is " + pct +
-                             " utilised: the cut could move or the stages merge",
-                         link + " " + pct, "links between pipeline stages are under 5 % utilised:",
-                         ": the cuts could move or the stages merge");
-          }
+    Mapping mp = map_graph(g, spec);
+    if (spec.llm.enabled()) plan_llm(g, spec, mp);
+    std::size_t n_ext = 0;
+    for (const auto& nm : mp.nodes) n_ext += nm.estimate.extrapolated ? 1 : 0;
+    out << "  resources     " << n_ext << " of " << mp.nodes.size()
+        << " node estimates extrapolated (fit margin " << spec.mapping.extrapolation_margin * 100
+        << " %)\n";
+    for (std::size_t i = 0; i < mp.nodes.size(); ++i)
+      if (mp.nodes[i].estimate.extrapolated)
+        out << "    extrapolated  " << g.nodes[i].name << ": " << mp.nodes[i].estimate.reason
+            << "\n";
+    for (const auto& o : mp.overflows) out << "  oversubscribed " << o << "\n";
+  } catch (const SimulationError& e) {
+    out << "  mapping       does not fit: " << e.what() << "\n";
+  }
+}
+
+// The mapping with the splits' notes and the split search's bound.
+Mapping map_workload(const Workload& w, const SystemSpec& spec) {
+  Mapping mapping = map_graph(w.graph, spec);
+  for (const auto& sp : w.split_report.splits)
+    mapping.splits.push_back(sp.node + ": " + std::to_string(sp.ways) + " ways by " +
+                             to_string(sp.by));
+  for (const auto& note : w.split_report.notes) mapping.notes.push_back("split: " + note);
+  check_split_routes(w.graph, spec, mapping, w.split_report);
+  if (w.searched_splits) {
+    mapping.scale_bound = w.auto_split.bound;
+    for (const auto& step : w.auto_split.steps) mapping.notes.push_back("auto split: " + step);
+  }
+  return mapping;
+}
+
+void log_mapping(std::ostream& err, const LogLevels& log, const Graph& g, const Mapping& mapping,
+                 const std::vector<DeviceInstance>& devices) {
+  if (log.logs("mapping", 2)) {
+    err << "simulate: info: mapping: partition " << mapping.partition
+        << (mapping.automatic ? ", auto parallelism (" + std::to_string(mapping.auto_steps) +
+                                    " steps: " + mapping.auto_stop + ")"
+                              : "")
+        << "\n";
+    for (const auto& note : mapping.notes) err << "simulate: info: mapping: " << note << "\n";
+  }
+  if (log.logs("mapping", 3))
+    for (std::size_t i = 0; i < g.nodes.size(); ++i)
+      err << "simulate: debug: mapping: " << g.nodes[i].name << " -> "
+          << devices[static_cast<std::size_t>(mapping.nodes[i].device)].name << ", "
+          << mapping.nodes[i].timing.ideal_cycles() << " cycles/inference, weights "
+          << (mapping.nodes[i].hw.weights_off_chip ? "off" : "on") << " chip\n";
+}
+
+// Odd but legal: resources nearly full, links on the pipeline that are almost idle.
+void design_warnings(Warnings& warnings, const StatsTree& stats, const SystemSpec& spec) {
+  const auto& devices = spec.devices;
+  if (const StatsTree* devs = stats.find_child("devices"))
+    for (const auto& d : devices)
+      for (const auto& kind : kResourceKinds) {
+        const std::string r = kind.name;
+        const std::string u = devs->get(d.name + ".resources." + r + ".utilisation");
+        if (!u.empty() && std::stod(u) > 0.9) {
+          const std::string pct = sig3(100 * std::stod(u)) + " %";
+          warnings.add("resource " + r,
+                       "device '" + d.name + "' uses " + pct + " of its " + r +
+                           " (routing congestion and timing closure get hard above ~80-90 %)",
+                       d.name + " " + pct, "devices use over 90 % of their " + r + ":",
+                       " (routing congestion and timing closure get hard above ~80-90 %)");
         }
-    }
-    std::int64_t failing = 0;
-    if (check_reference) failing = system.check_reference(stats, spec.simulation.check_tolerance);
-    // Write every output; a failure to write one does not discard the others.
-    std::vector<std::string> write_errors;
-    std::string trace_text;
-    if (const TraceRecorder* rec = system.trace()) {
-      std::ostringstream tr;
-      rec->write(tr);
-      trace_text = tr.str();
-      stats.child("trace").set("events", rec->kept());
-      stats.child("trace").set("dropped_events", rec->dropped());
-      stats.child("trace").set("merged_slices", rec->merged());
-      stats.child("trace").set("bytes", static_cast<std::uint64_t>(trace_text.size()));
-      if (rec->dropped() > 0)
-        warnings.add("trace",
-                     "--trace: dropped " + rec->drop_summary() +
-                         " to stay within --trace-max-events " +
-                         std::to_string(sim_opts.trace_max_events) +
-                         "; choose a part of the run with --trace-window BEGIN_US:END_US",
-                     "", "", "");
-    }
-    if (vm.count("trace")) {
-      const std::string path = vm["trace"].as<std::string>();
-      const std::string tmp = path + ".tmp";
-      std::ofstream f(tmp);
-      f << trace_text;
-      f.close();
-      if (!f || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        write_errors.push_back("--trace " + path + ": cannot write the file");
       }
+  const StatsTree* ls = stats.find_child("links");
+  if (!ls || (spec.llm.enabled() && spec.llm.parallelism != "pipeline")) return;
+  for (std::size_t a = 0; a + 1 < devices.size(); ++a) {
+    const std::string u = ls->get(devices[a].name + "->" + devices[a + 1].name + ".utilisation");
+    if (!u.empty() && std::stod(u) < 0.05) {
+      const std::string link = devices[a].name + "->" + devices[a + 1].name;
+      const std::string pct = sig3(100 * std::stod(u)) + " %";
+      warnings.add("idle link",
+                   "link " + link + " between pipeline stages is " + pct +
+                       " utilised: the cut could move or the stages merge",
+                   link + " " + pct, "links between pipeline stages are under 5 % utilised:",
+                   ": the cuts could move or the stages merge");
     }
-    if (vm.count("out")) {
-      try {
-        std::ostringstream js, csv;
-        stats.write_json(js);
-        js << "\n";
-        stats.write_csv(csv);
-        system.write_outputs(vm["out"].as<std::string>());
-        write_files_atomically(vm["out"].as<std::string>(),
-                               {{"stats.json", js.str()},
-                                {"stats.csv", csv.str()},
-                                {"config.yaml", cfg.dump_effective()}});
-      } catch (const InputError& e) {
-        write_errors.push_back(e.what());
-      }
+  }
+}
+
+// The trace's text, with its counts in the statistics and a warning when events were
+// dropped; empty without --trace.
+std::string trace_text(const System& system, StatsTree& stats, Warnings& warnings,
+                       const SimOptions& sim_opts) {
+  const TraceRecorder* rec = system.trace();
+  if (!rec) return "";
+  std::ostringstream tr;
+  rec->write(tr);
+  std::string text = tr.str();
+  stats.child("trace").set("events", rec->kept());
+  stats.child("trace").set("dropped_events", rec->dropped());
+  stats.child("trace").set("merged_slices", rec->merged());
+  stats.child("trace").set("bytes", static_cast<std::uint64_t>(text.size()));
+  if (rec->dropped() > 0)
+    warnings.add("trace",
+                 "--trace: dropped " + rec->drop_summary() + " to stay within --trace-max-events " +
+                     std::to_string(sim_opts.trace_max_events) +
+                     "; choose a part of the run with --trace-window BEGIN_US:END_US",
+                 "", "", "");
+  return text;
+}
+
+// Writes every output asked for; a failure to write one does not discard the others.
+// Returns the write errors.
+std::vector<std::string> write_run_outputs(const po::variables_map& vm, const System& system,
+                                           const StatsTree& stats, const Config& cfg,
+                                           const std::string& trace) {
+  std::vector<std::string> write_errors;
+  if (vm.count("trace")) {
+    const std::string path = vm["trace"].as<std::string>();
+    const std::string tmp = path + ".tmp";
+    std::ofstream f(tmp);
+    f << trace;
+    f.close();
+    if (!f || std::rename(tmp.c_str(), path.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      write_errors.push_back("--trace " + path + ": cannot write the file");
     }
-    warnings.print(err, vm.count("quiet") > 0);
-    if (!vm.count("quiet")) out << format_summary(stats);
-    if (!write_errors.empty()) {
-      for (const auto& e : write_errors) err << "simulate: error: " << e << "\n";
-      return 1;
+  }
+  if (vm.count("out")) {
+    try {
+      std::ostringstream js, csv;
+      stats.write_json(js);
+      js << "\n";
+      stats.write_csv(csv);
+      system.write_outputs(vm["out"].as<std::string>());
+      write_files_atomically(vm["out"].as<std::string>(), {{"stats.json", js.str()},
+                                                           {"stats.csv", csv.str()},
+                                                           {"config.yaml", cfg.dump_effective()}});
+    } catch (const InputError& e) {
+      write_errors.push_back(e.what());
     }
-    if (failing > 0) {
-      err << "simulate: reference check failed: " << failing << " node(s) beyond tolerance "
-          << format_double(spec.simulation.check_tolerance)
-          << "; first: " << stats.get("reference_check.first_failure") << "\n";
-      return 2;
-    }
+  }
+  return write_errors;
+}
+
+// Fails before simulating when an output could not be written (no partial output).
+void check_outputs_writable(const po::variables_map& vm, const SimOptions& sim_opts) {
+  if (vm.count("out")) {
+    const std::string dir = vm["out"].as<std::string>();
+    write_files_atomically(dir, {{".probe", ""}});
+    std::remove((dir + "/.probe").c_str());
+  }
+  if (vm.count("trace")) check_writable_file("--trace", vm["trace"].as<std::string>());
+  if (!sim_opts.vcd_path.empty()) check_writable_file("--vcd", sim_opts.vcd_path);
+}
+
+// Loads, maps, simulates and reports one configuration; throws InputError or
+// SimulationError.
+int simulate_config(const po::variables_map& vm, const std::vector<std::string>& sets,
+                    SimOptions& sim_opts, const LogLevels& log, Progress* progress,
+                    std::ostream& out, std::ostream& err) {
+  Config cfg = Config::from_file(vm["config"].as<std::string>());
+  for (const auto& s : sets) cfg.set(s);
+  if (!cfg.has("workload.graph") || cfg.get_string("workload.graph").empty())
+    throw InputError(cfg.file() + ": missing required key 'workload.graph'");
+  if (vm.count("dump-config")) {
+    out << cfg.dump_effective();
     return 0;
+  }
+  record_cli_in_config(cfg, sim_opts, vm.count("check-reference") > 0);
+  const bool check_reference = cfg.get_bool("simulation.check_reference");
+  const SystemSpec spec = load_system_spec(cfg);  // the last read of the configuration
+  const Workload w = load_workload(spec);
+  const Graph& g = w.graph;
+  StatsTree stats;
+  stats.set("schema_version", kStatsSchemaVersion);
+  provenance_stats(stats, cfg, vm["config"].as<std::string>(), spec.workload.graph_path);
+  workload_stats(stats, g, spec.devices);
+  if (vm.count("summary")) {
+    print_workload_summary(out, g, spec);
+    return 0;
+  }
+  check_outputs_writable(vm, sim_opts);
+  Mapping mapping = map_workload(w, spec);
+  std::unique_ptr<LlmPlan> plan;
+  if (spec.llm.enabled()) {
+    plan = std::make_unique<LlmPlan>(plan_llm(g, spec, mapping));
+    sim_opts.llm = plan.get();
+  }
+  log_mapping(err, log, g, mapping, spec.devices);
+  System system(g, mapping, spec, sim_opts);
+  if (progress) progress->start(spec.llm.enabled() ? plan->inferences : spec.workload.inferences);
+  system.run();
+  if (progress) progress->finish();
+  system.report(stats);
+  Warnings warnings;
+  if (log.logs("system", 1)) design_warnings(warnings, stats, spec);
+  std::int64_t failing = 0;
+  if (check_reference) failing = system.check_reference(stats, spec.simulation.check_tolerance);
+  const std::string trace = trace_text(system, stats, warnings, sim_opts);
+  const std::vector<std::string> write_errors = write_run_outputs(vm, system, stats, cfg, trace);
+  warnings.print(err, vm.count("quiet") > 0);
+  if (!vm.count("quiet")) out << format_summary(stats);
+  if (!write_errors.empty()) {
+    for (const auto& e : write_errors) err << "simulate: error: " << e << "\n";
+    return 1;
+  }
+  if (failing > 0) {
+    err << "simulate: reference check failed: " << failing << " node(s) beyond tolerance "
+        << format_double(spec.simulation.check_tolerance)
+        << "; first: " << stats.get("reference_check.first_failure") << "\n";
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int simulate_main(int argc, char* argv[], std::ostream& out, std::ostream& err) {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  std::vector<std::string> sets;
+  SimOptions sim_opts;
+  const po::options_description desc = cli_options(sets, sim_opts);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    err << "simulate: " << e.what() << " (see --help)\n";
+    return 1;
+  }
+  if (vm.count("help")) {
+    out << desc << "\n";
+    return 0;
+  }
+  if (const int rc = print_listing(vm, out, err); rc >= 0) return rc;
+  if (!vm.count("config")) {
+    err << "simulate: --config FILE is required (see --help)\n";
+    return 1;
+  }
+  LogLevels log;
+  if (const std::string e = log.parse(vm); !e.empty()) {
+    err << "simulate: " << e << "\n";
+    return 1;
+  }
+  if (!parse_trace_options(vm, sim_opts, err)) return 1;
+  const bool show_progress =
+      !vm.count("quiet") && !vm.count("no-progress") && (vm.count("progress") || isatty(2));
+  Progress progress(err);
+  if (show_progress) progress.attach(sim_opts);
+  try {
+    return simulate_config(vm, sets, sim_opts, log, show_progress ? &progress : nullptr, out, err);
   } catch (const InputError& e) {
-    if (line_width > 0 && !progress_done) err << "\n";  // end the progress line
+    progress.end_line();
     err << "simulate: error: " << e.what() << "\n";
     return 1;
   } catch (const SimulationError& e) {
-    if (line_width > 0 && !progress_done) err << "\n";  // end the progress line
+    progress.end_line();
     err << "simulate: simulation failed: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {
-    if (line_width > 0 && !progress_done) err << "\n";  // end the progress line
+    progress.end_line();
     err << "simulate: internal error: " << e.what() << "\n";
     return 3;
   }
