@@ -307,6 +307,9 @@ bool parse_trace_options(const po::variables_map& vm, SimOptions& sim_opts, std:
 class Progress {
  public:
   explicit Progress(std::ostream& err) : err_(err) {}
+  // attach() hands `this` to the simulation's callbacks: not copyable or movable.
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
   /// Hooks the line into the simulation's callbacks.
   void attach(SimOptions& sim_opts) {
     sim_opts.on_inference = [this](std::int64_t, std::int64_t n, time_ps) {
