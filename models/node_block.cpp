@@ -510,9 +510,19 @@ void ForkBlock::run() {
     ++act.beats_in;
     ++act.busy_cycles;  // one beat per cycle
     time_ps accepted = t;
-    for (Stream* o : out_) accepted = std::max(accepted, o->push(t, this, v));
+    if (dispatch_.empty()) {
+      for (Stream* o : out_) accepted = std::max(accepted, o->push(t, this, v));
+      act.beats_out += out_.size();
+    } else {
+      const auto inf =
+          static_cast<std::int64_t>(b) / std::max<std::int64_t>(1, beats_per_inference_);
+      for (std::size_t l = 0; l < out_.size(); ++l) {
+        if (inf % dispatch_[l].first != dispatch_[l].second) continue;
+        accepted = std::max(accepted, out_[l]->push(t, this, v));
+        ++act.beats_out;
+      }
+    }
     act.stall_out_ps += accepted - t;  // the beat waits for its slowest leg
-    act.beats_out += out_.size();
     t = accepted + period_;
   }
   set_finished();

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/activity.hpp"
@@ -192,6 +193,12 @@ class ForkBlock : public Block {
   void write_stats(Tree& t) const {
     st_.act.write(t, period_);
   }
+  /// Round-robin dispatch (mapping.replicate): output l takes inference t (of
+  /// `beats_per_inference` beats) only when t % legs[l].first == legs[l].second.
+  void set_dispatch(std::vector<std::pair<int, int>> legs, std::int64_t beats_per_inference) {
+    dispatch_ = std::move(legs);
+    beats_per_inference_ = beats_per_inference;
+  }
 
  private:
   void run();
@@ -199,6 +206,8 @@ class ForkBlock : public Block {
   Stream* in_;
   std::vector<Stream*> out_;
   std::uint64_t beats_total_;
+  std::vector<std::pair<int, int>> dispatch_;
+  std::int64_t beats_per_inference_ = 0;
   BlockStats st_;
 };
 

@@ -74,7 +74,8 @@ TEST_P(BurstEqualsBeat, OnShippedConfig) {
 
 INSTANTIATE_TEST_SUITE_P(
     Configs, BurstEqualsBeat,
-    testing::Values(Case{"mnist_cnn_u250", kSmall}, Case{"gemm_offload_mnist", kSmall},
+    testing::Values(Case{"mnist_cnn_u250", kSmall}, Case{"mnist_cnn_4xu250_replicated", ""},
+                    Case{"gemm_offload_mnist", kSmall},
                     Case{"link_bound_2xu250", kSmall}, Case{"vta_resnet18", kSmall},
                     Case{"bert_base_u280", kSeq16}, Case{"opt125m_u250", kSeq16},
                     Case{"opt125m_4xu250_ring", kSeq16}, Case{"gpt2_dfx_1xu280", kGenTiny},

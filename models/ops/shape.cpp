@@ -140,6 +140,17 @@ std::vector<Shape> cat_shape(const Node& n, const std::vector<Shape>& in) {
   return {out};
 }
 
+/// collect (mapping.replicate): every input has the output's shape.
+std::vector<Shape> collect_shape(const Node&, const std::vector<Shape>& in) {
+  if (in.size() < 2) fail_rule("collect needs one input per replica (at least two)");
+  for (std::size_t k = 1; k < in.size(); ++k)
+    if (in[k] != in[0])
+      fail_rule("data_in_" + std::to_string(k) + " " + shape_to_string(in[k]) +
+                " differs from data_in_0 " + shape_to_string(in[0]) +
+                " (the replicas of one node)");
+  return {in[0]};
+}
+
 /// Elements before dim `d` (outer) and from dim `d + 1` on (inner) of shape `s`.
 std::pair<std::int64_t, std::int64_t> outer_inner(const Shape& s, std::size_t d) {
   std::int64_t outer = 1, inner = 1;
@@ -296,6 +307,25 @@ void register_shape_ops(std::vector<OpDescriptor>& v) {
   };
   cat.kernel = cat_kernel;
   v.push_back(cat);
+
+  // The end of a replicated stage (sim/mapping/replicate.hpp): inference i is read from
+  // data_in_(i mod K), K = the replicas, so the outputs leave in inference order. Each
+  // input is a FIFO of one whole tensor (the replicas finish out of step; one that is
+  // done waits there, not in its pipeline), so the block holds K tensors in BRAM/URAM.
+  // The per-inference port selection is set by the system (sim/system/build.cpp); the
+  // descriptor's timing is that of a pass-through stream.
+  OpDescriptor col =
+      wire("collect", "replicas' outputs back in inference order (mapping.replicate)",
+           collect_shape, {}, TpShard::None);
+  col.max_inputs = 64;
+  col.min_inputs = 2;
+  col.resources = [](const Graph&, const Node& n, const NodeHw& hw, const OpTiming&) {
+    return flat_buffer(static_cast<double>(n.args.size()) * tensor_bits(n.results[0]),
+                       hw.uram_per_bram36);
+  };
+  col.kernel = unsupported_kernel("mapping.replicate runs in timing mode");
+  col.has_functional_model = false;
+  v.push_back(col);
 
   OpDescriptor perm = reorder("permute", "dims reordered (reorder buffer of the whole tensor)",
                               permute_shape, {"dims"}, TpShard::Permute);

@@ -22,6 +22,7 @@
 #include "sim/mapping/auto_map.hpp"
 #include "sim/mapping/layer_reuse.hpp"
 #include "sim/mapping/mapping.hpp"
+#include "sim/mapping/replicate.hpp"
 #include "sim/mapping/split.hpp"
 #include "sim/system/stats.hpp"
 #include "sim/system/system.hpp"
@@ -391,6 +392,7 @@ struct Workload {
   bool searched_splits = false;
   AutoSplitReport auto_split;
   SplitReport split_report;
+  ReplicateReport replicate_report;
 };
 
 Workload load_workload(const SystemSpec& spec) {
@@ -403,9 +405,25 @@ Workload load_workload(const SystemSpec& spec) {
   if (w.searched_splits) w.auto_split = auto_splits(spec);
   const std::vector<SplitRule>& split_rules =
       w.searched_splits ? w.auto_split.rules : spec.mapping.split;
-  w.graph = insert_layer_io(
-      llm.enabled() ? load_llm_graph(spec) : load_split_graph(spec, split_rules, &w.split_report),
-      spec);
+  if (llm.enabled()) {
+    w.graph = insert_layer_io(load_llm_graph(spec), spec);
+    return w;
+  }
+  if (spec.mapping.replicate.empty()) {
+    w.graph = insert_layer_io(load_split_graph(spec, split_rules, &w.split_report), spec);
+    return w;
+  }
+  // mapping.replicate (after the splits, so a rule may replicate split pieces).
+  const std::string what = spec.file + ": mapping.replicate";
+  if (spec.simulation.functional)
+    throw InputError(what +
+                     ": functional mode runs every inference on one graph of node data; "
+                     "run the replicas in timing mode");
+  YAML::Node tree;
+  const Graph split = load_split_graph(spec, split_rules, &w.split_report, &tree);
+  w.graph = load_graph_yaml(
+      replicate_graph(tree, split, spec.mapping.replicate, what, &w.replicate_report),
+      spec.workload.graph_path, spec.workload.dims);
   return w;
 }
 
@@ -442,6 +460,14 @@ Mapping map_workload(const Workload& w, const SystemSpec& spec) {
                              to_string(sp.by));
   for (const auto& note : w.split_report.notes) mapping.notes.push_back("split: " + note);
   check_split_routes(w.graph, spec, mapping, w.split_report);
+  apply_replicas(w.graph, spec, w.replicate_report, mapping);
+  for (const auto& grp : w.replicate_report.groups) {
+    std::string exits;
+    for (const auto& e : grp.exits) exits += (exits.empty() ? "" : ", ") + e;
+    mapping.replicas.push_back(grp.glob + ": " + std::to_string(grp.ways) + " replicas of " +
+                               std::to_string(grp.members.size()) + " node(s), collected at " +
+                               exits);
+  }
   if (w.searched_splits) {
     mapping.scale_bound = w.auto_split.bound;
     for (const auto& step : w.auto_split.steps) mapping.notes.push_back("auto split: " + step);

@@ -208,6 +208,14 @@ const std::vector<KeyDecl>& config_keys() {
        "piece)}; linear, matmul, bmm and conv2d nodes and the element-wise nodes that follow "
        "them alone (docs/partitioning.md)",
        {}},
+      {"mapping.replicate",
+       KeyType::Any,
+       "[]",
+       "",
+       "stage replication (data parallel): list of {nodes: GLOB, ways: K (2..64), devices: [one "
+       "device per replica]}; inferences round-robin over the replicas, a collect node per "
+       "stage output restores their order (docs/partitioning.md)",
+       {}},
       {"mapping.auto_split",
        KeyType::Bool,
        "true",

@@ -217,6 +217,65 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
   return m;
 }
 
+/// mapping.replicate: [{nodes: GLOB, ways: K, devices: [NAME, ...]}] (sim/mapping/replicate.hpp).
+std::vector<ReplicateRule> replicate_rules(const Config& cfg, const SystemSpec& s) {
+  const std::string& f = cfg.file();
+  const YAML::Node list = cfg.get_node("mapping.replicate");
+  const char* form =
+      ": mapping.replicate: expected a list of {nodes: GLOB, ways: K, devices: "
+      "[DEVICE, ...]}";
+  if (!list.IsSequence() && !(list.IsMap() && list.size() == 0)) throw InputError(f + form);
+  std::vector<ReplicateRule> rules;
+  for (std::size_t k = 0; list.IsSequence() && k < list.size(); ++k) {
+    const std::string at = "mapping.replicate[" + std::to_string(k) + "]";
+    const YAML::Node r = list[k];
+    if (!r.IsMap()) throw InputError(f + ": " + at + ": expected {nodes: GLOB, ways: K, ...}");
+    yaml::check_keys(f, r, at, {"nodes", "ways", "devices"});
+    ReplicateRule rule;
+    rule.glob = yaml::as_string(f, yaml::require(f, r, at, "nodes"), at + ".nodes");
+    const std::int64_t ways = yaml::as_int(f, yaml::require(f, r, at, "ways"), at + ".ways");
+    if (ways < 2 || ways > 64)
+      throw InputError(f + ": " + at + ".ways: " + std::to_string(ways) + " (nodes '" + rule.glob +
+                       "'): expected 2..64 (a collect takes at most 64 inputs)");
+    rule.ways = static_cast<int>(ways);
+    if (const YAML::Node d = r["devices"]) {
+      if (!d.IsSequence() || d.size() != static_cast<std::size_t>(ways))
+        throw InputError(f + ": " + at + ".devices: expected a list of " + std::to_string(ways) +
+                         " device names (one per replica)");
+      for (std::size_t j = 0; j < d.size(); ++j) {
+        const std::string name =
+            yaml::scalar_string(f, d[j], at + ".devices[" + std::to_string(j) + "]");
+        const int idx = device_index(s, name);
+        if (idx < 0)
+          throw InputError(f + ": " + at + ".devices[" + std::to_string(j) + "]: device '" + name +
+                           "' is not in system.devices");
+        rule.devices.push_back(idx);
+        rule.device_names.push_back(name);
+      }
+    }
+    rules.push_back(rule);
+  }
+  if (rules.empty()) return rules;
+  const MappingSpec& m = s.mapping;
+  if (s.llm.enabled())
+    throw InputError(f +
+                     ": mapping.replicate: replication round-robins independent inferences; an "
+                     "LLM run's steps depend on each other (use mapping.parallelism, docs/llm.md)");
+  if (m.automatic)
+    throw InputError(f +
+                     ": mapping.replicate with mapping.auto: auto does not choose or keep "
+                     "replicas yet; place the replicas (devices:, mapping.place) and turn "
+                     "mapping.auto off");
+  if (m.partition != "manual")
+    throw InputError(f + ": mapping.replicate needs mapping.partition: manual (the " + m.partition +
+                     " partitioner would place the replicas as if each ran every inference)");
+  if (!m.reuse_layers.empty())
+    throw InputError(f +
+                     ": mapping.replicate with mapping.layer_reuse: a layer-reuse region "
+                     "cannot be replicated");
+  return rules;
+}
+
 }  // namespace
 
 SystemSpec load_system_spec(const Config& cfg) {
@@ -233,8 +292,14 @@ SystemSpec load_system_spec(const Config& cfg) {
   s.link = link_spec(cfg, s.devices.size());
   s.mapping = mapping_spec(cfg, s);
   s.engines = load_engine_specs(cfg, s.devices);
+  s.mapping.replicate = replicate_rules(cfg, s);
+  if (!s.mapping.replicate.empty() && !s.engines.empty())
+    throw InputError(s.file +
+                     ": mapping.replicate with system.engines: nodes on shared engines "
+                     "cannot be replicated (replicate a spatial design)");
   if (!s.mapping.reuse_layers.empty()) {
-    // The layer-reuse region's off-chip port (sim/mapping/layer_reuse.hpp): runs the layer_io nodes.
+    // The layer-reuse region's off-chip port (sim/mapping/layer_reuse.hpp): runs the layer_io
+    // nodes.
     for (const auto& e : s.engines)
       if (e.name == kLayerIoEngine)
         throw InputError(s.file + ": system.engines: the name '" + e.name +

@@ -93,6 +93,16 @@ struct SplitRule {
   SplitBy by = SplitBy::Columns;
 };
 
+/// mapping.replicate: the nodes matching `glob` (a pipeline stage) become `ways` replicas,
+/// inferences round-robin over them (sim/mapping/replicate.hpp); replica j on
+/// `devices[j]` (indices into SystemSpec::devices; empty: where mapping.place puts it).
+struct ReplicateRule {
+  std::string glob;
+  int ways = 2;
+  std::vector<int> devices;
+  std::vector<std::string> device_names;  ///< as given, for the replicas' hw.device
+};
+
 struct MappingSpec {
   std::string partition = "manual";  ///< manual | balanced | greedy (the effective choice)
   bool automatic = false;            ///< mapping.auto
@@ -116,6 +126,7 @@ struct MappingSpec {
   std::int64_t reuse_port_bytes = 64;
   std::vector<SplitRule> split;  ///< mapping.split, in the order given; the first match wins
   bool auto_split = true;        ///< mapping.auto_split (with mapping.auto)
+  std::vector<ReplicateRule> replicate;  ///< mapping.replicate, in the order given
 };
 
 struct SystolicSpec {

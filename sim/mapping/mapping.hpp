@@ -11,8 +11,8 @@
 #include "models/hls_blocks.hpp"
 #include "models/op_cost.hpp"
 #include "sim/config/device_types.hpp"
-#include "sim/mapping/engines.hpp"
 #include "sim/config/system_spec.hpp"
+#include "sim/mapping/engines.hpp"
 #include "workloads/graph.hpp"
 
 namespace masesim {
@@ -36,6 +36,10 @@ struct NodeMap {
   /// Its layer in a layer-reuse region (sim/mapping/layer_reuse.hpp), -1 none: the weights stay on
   /// chip (fetched per layer by the region), and only layer 0's blocks are hardware.
   int reuse_layer = -1;
+  /// mapping.replicate (sim/mapping/replicate.hpp): the node runs the inferences i with
+  /// i % replica_ways == replica_index (1, 0: every inference).
+  int replica_ways = 1;
+  int replica_index = 0;
 };
 
 /// Sets a node's estimate and resources (no spill).
@@ -71,8 +75,10 @@ struct Mapping {
   std::vector<std::string> notes;
   std::string idle_reason;          ///< the balanced partitioner's, when it leaves devices idle
   std::vector<std::string> splits;  ///< "node: K ways by columns|rows" (mapping.split / auto)
-  std::string scale_bound;          ///< mapping.auto's split search: what stopped it
-  bool automatic = false;           ///< mapping.auto chose the tilings
+  /// "GLOB: K replicas (N nodes, collected at a, b)" (mapping.replicate)
+  std::vector<std::string> replicas;
+  std::string scale_bound;  ///< mapping.auto's split search: what stopped it
+  bool automatic = false;   ///< mapping.auto chose the tilings
   int auto_steps = 0;
   std::string auto_stop;
   /// Shared engines: which nodes run on which engine, in which order, with which tiles.

@@ -317,11 +317,11 @@ YAML::Node split_graph(const YAML::Node& root, const Graph& g, const std::vector
 }
 
 Graph load_split_graph(const SystemSpec& s, const std::vector<SplitRule>& rules,
-                       SplitReport* report) {
+                       SplitReport* report, YAML::Node* tree_out) {
   if (report) *report = SplitReport{};
-  if (rules.empty()) return load_graph(s.workload.graph_path, s.workload.dims);
+  if (rules.empty() && !tree_out) return load_graph(s.workload.graph_path, s.workload.dims);
   const std::string what = s.file + ": mapping.split";
-  if (s.simulation.functional)
+  if (!rules.empty() && s.simulation.functional)
     throw InputError(what +
                      ": functional mode reads data per node; split nodes have none "
                      "(run the split in timing mode)");
@@ -332,6 +332,7 @@ Graph load_split_graph(const SystemSpec& s, const std::vector<SplitRule>& rules,
     tree = split_graph(tree, g, {rules[k]}, what, report, static_cast<int>(k));
     g = load_graph_yaml(tree, s.workload.graph_path, s.workload.dims);
   }
+  if (tree_out) *tree_out = tree;
   return g;
 }
 

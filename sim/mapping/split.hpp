@@ -47,9 +47,10 @@ YAML::Node split_graph(const YAML::Node& root, const Graph& g, const std::vector
 /// The workload graph of a non-LLM run with `rules` applied one after the other (none: the
 /// file as it is), so that a later rule may split an earlier one's pieces (`node@s*`).
 /// InputError in functional mode (its data are per node); LLM runs with splits are
-/// rejected when the configuration is read (sim/config/system_spec.cpp).
+/// rejected when the configuration is read (sim/config/system_spec.cpp). With `tree`, also
+/// the mase-graph tree the result was loaded from (for a later rewrite: mapping.replicate).
 Graph load_split_graph(const SystemSpec& s, const std::vector<SplitRule>& rules,
-                       SplitReport* report = nullptr);
+                       SplitReport* report = nullptr, YAML::Node* tree = nullptr);
 
 struct Mapping;
 /// After mapping: every edge into, between and out of the pieces of each split in `rep`

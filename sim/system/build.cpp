@@ -14,7 +14,7 @@ Qsfp28Link* System::Impl::link(const interconnect::Hop& h) {
 
 Stream* System::Impl::cross(Stream* leg, int pdev, int cdev, const PortTiling& tiling,
                             const Precision& prec, const std::string& what,
-                            const std::vector<std::int64_t>* var) {
+                            std::int64_t leg_inferences, const std::vector<std::int64_t>* var) {
   if (pdev == cdev) return leg;
   std::vector<interconnect::Hop> hops;
   try {
@@ -29,7 +29,7 @@ Stream* System::Impl::cross(Stream* leg, int pdev, int cdev, const PortTiling& t
   shape.beats = tiling.beats;
   shape.beat_bits = static_cast<std::int64_t>(
       std::ceil(static_cast<double>(tiling.elems_per_beat) * prec.bits_per_element()));
-  shape.inferences = inferences;
+  shape.inferences = leg_inferences;
   shape.framing = framing;
   if (var) {
     shape.variant_beats = beats_per_variant(var, tiling);
@@ -341,7 +341,8 @@ void System::Impl::build_engines(std::vector<std::vector<Stream*>>& node_in,
 /// An adapter block re-tiling a stream from the producer's beats to the consumer's port.
 Stream* System::Impl::adapt(Stream* leg, const PortTiling& tiling, const PortTiling& want,
                             const std::string& pname, const std::string& cname, int cdev, int ni,
-                            int arg, const std::vector<std::int64_t>* var) {
+                            int arg, std::int64_t leg_inferences,
+                            const std::vector<std::int64_t>* var) {
   const std::size_t depth = spec.simulation.stream_depth;
   OpTiming t;
   t.engine = OpTiming::Engine::Streaming;
@@ -351,7 +352,7 @@ Stream* System::Impl::adapt(Stream* leg, const PortTiling& tiling, const PortTil
   Stream* adapted = new_stream(pname + "->" + cname + ".adapt", depth);
   adapters.push_back(std::make_unique<NodeBlock>(
       ("adapt_" + sc_safe_name(pname) + "_" + sc_safe_name(cname)).c_str(), t, period_of(cdev),
-      std::vector<Stream*>{leg}, adapted, inferences));
+      std::vector<Stream*>{leg}, adapted, leg_inferences));
   if (var) {
     const auto& wv =
         llm->node_in_beats[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)];
@@ -397,15 +398,31 @@ void System::Impl::wire_producer(const PortRef& ref, const PortTiling& tiling, i
   }
   const time_ps period = period_of(device);
   const std::string pname = ref.node;
+  // mapping.replicate: a replica's inferences are its share; a stream from outside a
+  // replicated stage into replica j carries only the inferences i % K == j (the fork
+  // dispatches them round-robin), one from a replica carries all of the replica's.
+  const std::int64_t p_inf =
+      producer_node >= 0 ? node_inferences(static_cast<std::size_t>(producer_node)) : inferences;
+  auto leg_phase = [&](int ni) -> std::pair<int, int> {
+    if (is_replica(producer_node) || !is_replica(ni)) return {1, 0};
+    const NodeMap& c = m.nodes[static_cast<std::size_t>(ni)];
+    return {c.replica_ways, c.replica_index};
+  };
   // Each consumer gets a stream carrying the producer's tiling; adapters convert.
   std::vector<Stream*> legs;
+  std::vector<std::pair<int, int>> phases;
   for (const auto& [ni, arg] : consumers) {
     const std::string cname = ni < 0 ? "host" : g.nodes[static_cast<std::size_t>(ni)].name;
+    const std::pair<int, int> phase = leg_phase(ni);
+    const std::int64_t leg_inf = replica_inferences(p_inf, phase.first, phase.second);
+    phases.push_back(phase);
+    // A collect's inputs hold a whole tensor each (the replicas finish out of step).
     const std::size_t d =
         consumers.size() > 1
             ? static_cast<std::size_t>(fork_depth > 0 ? fork_depth
                                                       : std::max<std::int64_t>(max_beats, 1))
-            : depth;
+        : is_collect(ni) ? static_cast<std::size_t>(std::max<std::int64_t>(max_beats, 1))
+                         : depth;
     // Between two SLRs of one device: registered crossings (slr_crossing_cycles), each
     // stage a two-entry register slice as PG373's SLR-crossing mode, so the crossing
     // adds its latency and two entries per stage and keeps the stream's rate.
@@ -422,7 +439,7 @@ void System::Impl::wire_producer(const PortRef& ref, const PortTiling& tiling, i
     legs.push_back(leg);
     if (ni < 0) {
       sinks.push_back(std::make_unique<SinkBlock>(("sink_" + sc_safe_name(pname)).c_str(), period,
-                                                  leg, tiling.beats, inferences));
+                                                  leg, tiling.beats, leg_inf));
       if (var) sinks.back()->set_variants(beats_per_variant(var, tiling), llm->schedule);
       sink_output.push_back(arg);
       leg->set_ends(nullptr, sinks.back().get());
@@ -432,27 +449,30 @@ void System::Impl::wire_producer(const PortRef& ref, const PortTiling& tiling, i
         m.nodes[static_cast<std::size_t>(ni)].hw.in[static_cast<std::size_t>(arg)];
     const int cdev = m.nodes[static_cast<std::size_t>(ni)].device;
     leg = cross(leg, device, cdev, tiling, g.tensor_of(ref).precision,
-                pname + "->" + cname + ".data_in_" + std::to_string(arg), var);
+                pname + "->" + cname + ".data_in_" + std::to_string(arg), leg_inf, var);
 
     if (want.elems_per_beat != tiling.elems_per_beat)
-      leg = adapt(leg, tiling, want, pname, cname, cdev, ni, arg, var);
+      leg = adapt(leg, tiling, want, pname, cname, cdev, ni, arg, leg_inf, var);
     w.in[static_cast<std::size_t>(ni)][static_cast<std::size_t>(arg)] = leg;
   }
   if (consumers.empty()) {  // an output nobody reads: drain it so the producer never blocks
     Stream* leg = new_stream(pname + "->drain", depth);
     sinks.push_back(std::make_unique<SinkBlock>(("drain_" + sc_safe_name(pname)).c_str(), period,
-                                                leg, tiling.beats, inferences));
+                                                leg, tiling.beats, p_inf));
     if (var) sinks.back()->set_variants(beats_per_variant(var, tiling), llm->schedule);
     sink_output.push_back(-1);
     leg->set_ends(nullptr, sinks.back().get());
     legs.push_back(leg);
+    phases.emplace_back(1, 0);
   }
   Stream* head = legs[0];
   if (legs.size() > 1) {
     head = new_stream(pname + "->fork", depth);
-    forks.push_back(
-        std::make_unique<ForkBlock>(("fork_" + sc_safe_name(pname)).c_str(), period, head, legs,
-                                    static_cast<std::uint64_t>(total_beats(var, tiling))));
+    const std::int64_t total = var ? total_beats(var, tiling) : tiling.beats * p_inf;
+    forks.push_back(std::make_unique<ForkBlock>(("fork_" + sc_safe_name(pname)).c_str(), period,
+                                                head, legs, static_cast<std::uint64_t>(total)));
+    if (std::any_of(phases.begin(), phases.end(), [](const auto& ph) { return ph.first > 1; }))
+      forks.back()->set_dispatch(phases, tiling.beats);
     head->set_ends(nullptr, forks.back().get());
     for (Stream* l : legs) l->set_ends(forks.back().get(), l->consumer());
   }
@@ -591,14 +611,16 @@ void System::Impl::build_spatial_blocks(Wiring& w, bool& vcd_taken) {
       } else {
         engines.push_back(std::make_unique<ModelGemmEngine>(nm.timing.cycles_per_gemm));
       }
-      sys[i] = std::make_unique<SystolicBlock>(bname.c_str(), nm.timing, period_of(nm.device),
-                                               w.in[i], w.out[i], inferences, engines.back().get());
+      sys[i] =
+          std::make_unique<SystolicBlock>(bname.c_str(), nm.timing, period_of(nm.device), w.in[i],
+                                          w.out[i], node_inferences(i), engines.back().get());
       sys[i]->mem_socket.bind(dm.memory.socket);
     } else {
       nodes[i] = std::make_unique<NodeBlock>(bname.c_str(), nm.timing, period_of(nm.device),
-                                             w.in[i], w.out[i], inferences, addr);
+                                             w.in[i], w.out[i], node_inferences(i), addr);
       nodes[i]->mem_socket.bind(dm.memory.socket);
       if (llm) nodes[i]->set_variants(llm->node_timing[i], llm->node_timing_of[i], llm->schedule);
+      if (is_collect(static_cast<int>(i))) set_collect_ports(i);
       if (nodes[i]->uses_memory()) dm.memory.register_initiator(nodes[i].get());
     }
     sc_core::sc_get_curr_simcontext()->hierarchy_pop();
@@ -606,6 +628,33 @@ void System::Impl::build_spatial_blocks(Wiring& w, bool& vcd_taken) {
     for (Stream* s : w.in[i]) s->set_ends(s->producer(), block_of(i));
     w.out[i]->set_ends(block_of(i), w.out[i]->consumer());
   }
+}
+
+/// A collect (mapping.replicate) reads inference i from data_in_(i mod K) only: K variants of
+/// its timing, variant p with beats on port p alone, chosen per inference.
+void System::Impl::set_collect_ports(std::size_t i) {
+  const Node& n = g.nodes[i];
+  const std::size_t K = n.args.size();
+  for (std::size_t p = 0; p < K; ++p) {
+    const auto it = g.node_index.find(n.args[p].node);
+    if (it == g.node_index.end() || m.nodes[it->second].replica_ways != static_cast<int>(K) ||
+        m.nodes[it->second].replica_index != static_cast<int>(p))
+      throw std::logic_error("collect '" + n.name + "': data_in_" + std::to_string(p) +
+                             " is not replica " + std::to_string(p));
+  }
+  std::vector<OpTiming> vt;
+  std::vector<int> index;
+  for (std::size_t p = 0; p < K; ++p) {
+    OpTiming t = m.nodes[i].timing;
+    for (std::size_t q = 0; q < K; ++q)
+      if (q != p) t.in_beats[q] = t.preload_beats[q] = 0;
+    vt.push_back(t);
+    index.push_back(static_cast<int>(p));
+  }
+  auto sched = std::make_shared<Schedule>();
+  for (std::int64_t k = 0; k < inferences; ++k)
+    sched->variant.push_back(static_cast<int>(k % static_cast<std::int64_t>(K)));
+  nodes[i]->set_variants(std::move(vt), std::move(index), std::move(sched));
 }
 
 /// The list of every block (for the deadlock report) and their per-phase counters.

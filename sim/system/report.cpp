@@ -262,6 +262,10 @@ void System::Impl::report_node(std::size_t i, StatsTree& nodes, ReportState& S) 
   t.set("op", n.op);
   t.set("device", I.devices[static_cast<std::size_t>(nm.device)].name);
   t.set("impl", I.sys[i] ? I.sys[i]->engine().impl() : "tlm");
+  if (nm.replica_ways > 1) {  // mapping.replicate: the share of the inferences it ran
+    t.set("replica", std::to_string(nm.replica_index) + " of " + std::to_string(nm.replica_ways));
+    t.set("inferences", node_inferences(i));
+  }
   if (I.on_engine(i)) report_node_engine(i, t);
   if (I.sys[i]) report_node_systolic(i, t);
   // Measured by the block; the cost model's figures beside them under their own names.
@@ -344,7 +348,7 @@ void System::Impl::report_node_engine(std::size_t i, StatsTree& t) const {
 void System::Impl::report_node_systolic(std::size_t i, StatsTree& t) const {
   const Impl& I = *this;
   const NodeMap& nm = I.m.nodes[i];
-  const std::int64_t N = inferences;
+  const std::int64_t N = node_inferences(i);
   auto& sy = t.child("systolic");
   sy.set("array", std::to_string(nm.hw.systolic_rows) + "x" + std::to_string(nm.hw.systolic_cols));
   sy.set("dataflow", nm.hw.weight_stationary ? "weight_stationary" : "output_stationary");
@@ -536,6 +540,12 @@ void System::Impl::report_mapping(StatsTree& root, const ReportState& S) const {
     std::string list;
     for (const auto& sp : I.m.splits) list += (list.empty() ? "" : "; ") + sp;
     mp.set("splits", list);
+  }
+  mp.set("replicated_stages", static_cast<std::int64_t>(I.m.replicas.size()));
+  if (!I.m.replicas.empty()) {
+    std::string list;
+    for (const auto& r : I.m.replicas) list += (list.empty() ? "" : "; ") + r;
+    mp.set("replicas", list);
   }
   if (!I.m.scale_bound.empty()) mp.set("scale_bound", I.m.scale_bound);
   std::int64_t n_extrapolated = 0;

@@ -26,6 +26,8 @@ std::string format_summary(const StatsTree& s) {
     o << "  bottleneck   " << s.get("bottleneck.node") << " (" << s.get("bottleneck.bound")
       << "-bound, " << s.get("bottleneck.busy_cycles") << " busy cycles)\n";
   if (!s.get("mapping.splits").empty()) o << "  splits       " << s.get("mapping.splits") << "\n";
+  if (!s.get("mapping.replicas").empty())
+    o << "  replicas     " << s.get("mapping.replicas") << "\n";
   if (!s.get("mapping.scale_bound").empty())
     o << "  scaling      bound: " << s.get("mapping.scale_bound") << "\n";
   if (!s.get("mapping.idle_devices_reason").empty())

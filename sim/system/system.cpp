@@ -222,7 +222,7 @@ void System::Impl::attach_progress() {
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     const double per = static_cast<double>(period_of(m.nodes[i].device));
     auto& w = (*work)[i];
-    for (std::int64_t inf = 0; inf < inferences; ++inf) {
+    for (std::int64_t inf = 0; inf < node_inferences(i); ++inf) {
       const OpTiming& t =
           llm ? llm->node_timing[i][static_cast<std::size_t>(
                     llm->node_timing_of[i][static_cast<std::size_t>(llm->schedule->of(inf))])]

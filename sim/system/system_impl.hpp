@@ -27,6 +27,7 @@
 #include "models/ops/registry.hpp"
 #include "sim/llm/llm.hpp"
 #include "sim/mapping/layer_reuse.hpp"
+#include "sim/mapping/replicate.hpp"
 #include "sim/system/rtl_engine.hpp"
 #include "workloads/error.hpp"
 #include "workloads/yaml_util.hpp"
@@ -272,7 +273,7 @@ struct System::Impl {
       }
       return a;
     }
-    for (std::int64_t inf = 0; inf < inferences; ++inf) {
+    for (std::int64_t inf = 0; inf < node_inferences(i); ++inf) {
       const OpTiming& t = nodes[i] ? nodes[i]->timing_of(inf) : m.nodes[i].timing;
       a[np].busy_cycles += t.ideal_cycles();
       a[np].macs += t.macs;
@@ -310,10 +311,12 @@ struct System::Impl {
   /// an elaboration error, so unused channels get no module).
   Qsfp28Link* link(const interconnect::Hop& h);
 
-  /// Carries a producer-side stream to device `cdev` (TX bridge, links, RX bridge);
-  /// returns the stream on the consumer's side (the same stream when on one device).
+  /// Carries a producer-side stream of `leg_inferences` inferences to device `cdev` (TX
+  /// bridge, links, RX bridge); returns the stream on the consumer's side (the same stream
+  /// when on one device).
   Stream* cross(Stream* leg, int pdev, int cdev, const PortTiling& tiling, const Precision& prec,
-                const std::string& what, const std::vector<std::int64_t>* var = nullptr);
+                const std::string& what, std::int64_t leg_inferences,
+                const std::vector<std::int64_t>* var = nullptr);
 
   /// Layer reuse (sim/mapping/layer_reuse.hpp): pair q = inference x layers + layer; done(q) is
   /// when pair q's outputs are in memory (the layer_io nodes that carry its layer's output), the
@@ -351,7 +354,19 @@ struct System::Impl {
                      const std::vector<std::int64_t>* var, int producer_node, Wiring& w);
   Stream* adapt(Stream* leg, const PortTiling& tiling, const PortTiling& want,
                 const std::string& pname, const std::string& cname, int cdev, int ni, int arg,
-                const std::vector<std::int64_t>* var);
+                std::int64_t leg_inferences, const std::vector<std::int64_t>* var);
+  /// Inferences graph node `i` runs: all, or a replica's share (mapping.replicate).
+  std::int64_t node_inferences(std::size_t i) const {
+    return replica_inferences(inferences, m.nodes[i].replica_ways, m.nodes[i].replica_index);
+  }
+  bool is_replica(int i) const {
+    return i >= 0 && m.nodes[static_cast<std::size_t>(i)].replica_ways > 1;
+  }
+  bool is_collect(int i) const {
+    return i >= 0 && g.nodes[static_cast<std::size_t>(i)].op == "collect";
+  }
+  /// A collect's block reads inference i from data_in_(i mod K) only.
+  void set_collect_ports(std::size_t i);
   void check_cosim_patterns() const;
   void build_spatial_blocks(Wiring& w, bool& vcd_taken);
   void collect_blocks();
