@@ -219,6 +219,7 @@ class SourceBlock : public Block {
               std::int64_t beats_per_inference, std::int64_t inferences);
   const std::vector<time_ps>& first_in() const { return first_in_; }
   const BlockStats& stats() const { return st_; }
+  time_ps period_ps() const { return period_; }
   void set_phases(PhaseMapPtr p) { st_.act.set_phases(std::move(p)); }
   template <typename Tree>
   void write_stats(Tree& t) const {

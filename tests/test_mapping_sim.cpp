@@ -136,9 +136,12 @@ TEST(MappingSim, NodeWeightsOffChipIsKeptByMappingWeightsAuto) {
 
 // The split search keeps the explicit placement: fc becomes two pieces of 16 output
 // features, one per device, each reading its 16 x 64 = 1024 weight bytes per inference
-// from its own device's memory; the gather keeps the name fc.
+// from its own device's memory; the gather keeps the name fc. The input goes in as one
+// 64-lane beat: at the default 8 lanes its 8 beats per inference would be the bound (the
+// host injects one beat per cycle, 32 ns, above fc's 26.6 ns), which no split lowers.
 TEST(MappingSim, AutoSplitKeepsTheOffChipPlacementInEveryPiece) {
-  const SimRun r = run_linear("off_chip", "--set mapping.auto=true");
+  const SimRun r =
+      run_linear("off_chip", "--set mapping.auto=true --set mapping.default_parallelism=64");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   EXPECT_EQ(r.str("mapping.splits"), "fc: 2 ways by columns");
   EXPECT_EQ(r.str("nodes.fc.op"), "cat");

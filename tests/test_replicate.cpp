@@ -136,6 +136,22 @@ TEST(Replicate, AStageOfSeveralNodesKeepsItsEdgesInsideEachReplica) {
   EXPECT_EQ(r.num("links.fpga1->switch.bytes"), 4 * 1024);
 }
 
+// The balanced partitioner counts a replica's share: each of fc's two replicas runs one
+// inference in two, 1024 / 2 = 512 cycles per inference of the system, which is its
+// estimate of the bottleneck; the replicas (both fit one U250) run side by side, so the
+// simulated throughput is that estimate exactly (9 inferences, as above).
+TEST(Replicate, BalancedPartitionCountsEachReplicasShare) {
+  const SimRun r = run_simulate(
+      {{"g.yaml", kGraph},
+       {"c.yaml", config(9, "  partition: balanced\n  replicate: [{nodes: fc, ways: 2}]\n")}},
+      "c.yaml");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.num("mapping.estimated_bottleneck_cycles"), 512);
+  EXPECT_DOUBLE_EQ(r.num("throughput_inferences_per_s"), 250e6 / 512);
+  EXPECT_EQ(r.num("nodes.fc@r0.busy_cycles"), 5 * 1024);
+  EXPECT_EQ(r.num("nodes.fc@r1.busy_cycles"), 4 * 1024);
+}
+
 TEST(Replicate, RulesThatCannotHoldAreErrorsNamingTheKeyAndNode) {
   struct Case {
     std::string mapping, extra, message;
@@ -158,10 +174,12 @@ TEST(Replicate, RulesThatCannotHoldAreErrorsNamingTheKeyAndNode) {
        "",
        "mapping.replicate[0].devices: replica 'fc@r1' belongs on 'fpga1', but mapping.place "
        "puts it on 'fpga2'"},
-      {"  replicate: [{nodes: fc, ways: 2}]\n  auto: true\n", "",
-       "mapping.replicate with mapping.auto: auto does not choose or keep replicas yet"},
-      {"  replicate: [{nodes: fc, ways: 2}]\n  partition: balanced\n", "",
-       "mapping.replicate needs mapping.partition: manual"},
+      {"  replicate: [{nodes: fc, ways: 2, devices: [fpga0, fpga1]}]\n  auto: true\n", "",
+       "mapping.replicate[].devices places the replicas, but mapping.auto places every node "
+       "itself"},
+      {"  replicate: [{nodes: fc, ways: 2, devices: [fpga0, fpga1]}]\n  partition: balanced\n", "",
+       "mapping.replicate[].devices places the replicas, but mapping.partition: balanced places "
+       "every node itself"},
       {"  replicate: [{nodes: fc, ways: 2}]\n", "simulation: {mode: functional}\n",
        "mapping.replicate: functional mode runs every inference on one graph of node data"},
       {"  replicate: {nodes: fc}\n", "", "mapping.replicate: expected a list of {nodes: GLOB"},
@@ -211,7 +229,29 @@ TEST(Replicate, AGraphCannotUseCollectItself) {
       "outputs: [c]\n";
   const SimRun r = run_simulate({{"g.yaml", g}, {"c.yaml", config(4, "")}}, "c.yaml");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.stderr_text.find("node 'c': op 'collect' is made by mapping.replicate"),
+  EXPECT_NE(r.stderr_text.find("node 'c': op 'collect' reads data_in_0 from 'a' (every "
+                               "inference), not replica 0 of 2 (collects are made by "
+                               "mapping.replicate"),
+            std::string::npos)
+      << r.stderr_text;
+}
+
+// Replicas written by hand (hw.replica) are checked like the rewrite's: a node that runs
+// every inference cannot read a replica, which delivers only its share.
+TEST(Replicate, AReplicaReadByANodeOfAnotherShareIsAnError) {
+  const std::string g =
+      "format: mase-graph\nversion: 1\n"
+      "inputs: [{name: x, shape: [4, 16], precision: {type: fixed, width: 8}}]\n"
+      "nodes:\n"
+      "  - {name: a, op: relu, args: {data_in_0: x}, hw: {replica: {index: 1, ways: 2}},\n"
+      "     results: {data_out_0: {shape: [4, 16], precision: {type: fixed, width: 8}}}}\n"
+      "  - {name: b, op: relu, args: {data_in_0: a},\n"
+      "     results: {data_out_0: {shape: [4, 16], precision: {type: fixed, width: 8}}}}\n"
+      "outputs: [b]\n";
+  const SimRun r = run_simulate({{"g.yaml", g}, {"c.yaml", config(4, "")}}, "c.yaml");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.stderr_text.find("node 'b' (every inference) reads 'a' (replica 1 of 2): a "
+                               "replica's output goes to the same replica's nodes or to a collect"),
             std::string::npos)
       << r.stderr_text;
 }
@@ -243,4 +283,78 @@ TEST(Replicate, ShippedReplicatedMnistIsFourTimesOneBoard) {
   EXPECT_EQ(r.num("links.fpga0->fpga1.bytes"), 8 * 784);
   EXPECT_EQ(r.num("links.fpga1->fpga2.bytes"), 4 * 784);
   EXPECT_EQ(r.num("links.fpga0->fpga3.bytes"), 4 * 784);
+}
+
+namespace {
+
+// Four U250s on a switch under mapping.auto; `graph` as g.yaml.
+SimRun run_auto(const std::string& graph, int lanes, const std::string& sets = "") {
+  const std::string cfg =
+      "workload: {graph: g.yaml, inferences: 9}\nsystem:\n  devices: [{count: "
+      "4, type: u250}]\n  topology: fully_connected\n  allow_switch: true\n"
+      "mapping:\n  auto: true\n  default_parallelism: " +
+      std::to_string(lanes) + "\n";
+  return run_simulate({{"g.yaml", graph}, {"c.yaml", cfg}}, "c.yaml", sets);
+}
+
+std::string one_linear(int rows, int in, int out) {
+  const std::string x = "[" + std::to_string(rows) + ", " + std::to_string(in) + "]";
+  return "format: mase-graph\nversion: 1\n"
+         "inputs: [{name: x, shape: " +
+         x +
+         ", precision: {type: fixed, width: 8}}]\n"
+         "nodes:\n"
+         "  - {name: fc, op: linear, args: {data_in_0: x},\n"
+         "     params: {weight: {shape: [" +
+         std::to_string(out) + ", " + std::to_string(in) +
+         "], precision: {type: fixed, width: 8}}},\n"
+         "     results: {data_out_0: {shape: [" +
+         std::to_string(rows) + ", " + std::to_string(out) +
+         "], precision: {type: fixed, width: 8}}}}\n"
+         "outputs: [fc]\n";
+}
+
+}  // namespace
+
+// A linear of one row and 4,099 (a prime) output features does not split within four
+// ways, so mapping.auto replicates it. Its tiles grow to the whole 4,096-element row in and
+// one output feature per cycle out (4,099 has no other divisor below itself), so one
+// inference is 1 x (4096/4096) x (4099/1) = 4,099 cycles, and each of four replicas runs one
+// inference in four: 4,099 / 4 = 1,024.75
+// cycles per inference of the system — the partitioner's estimate and the simulated
+// interval (inferences 0 and 8 both on replica 0, two of its inferences apart).
+TEST(Replicate, AutoReplicatesANodeThatDoesNotSplit) {
+  const SimRun one = run_auto(one_linear(1, 4096, 4099), 64, "--set mapping.auto_split=false");
+  ASSERT_EQ(one.exit_code, 0) << one.stderr_text;
+  const double cycles = one.num("nodes.fc.busy_cycles") / 9;
+  EXPECT_EQ(cycles, 4099);
+  const SimRun r = run_auto(one_linear(1, 4096, 4099), 64);
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("mapping.replicas"), "fc: 4 replicas of 1 node(s), collected at fc");
+  EXPECT_DOUBLE_EQ(r.num("mapping.estimated_bottleneck_cycles"), cycles / 4);
+  EXPECT_EQ(done(r, 8) - done(r, 0), 2 * cycles);
+  EXPECT_EQ(r.num("nodes.fc@r0.busy_cycles"), 3 * cycles);
+  EXPECT_EQ(r.num("mapping.devices_used"), 4);
+  EXPECT_NE(
+      r.str("mapping.scale_bound").find("does not split or replicate (further) within 4 ways"),
+      std::string::npos)
+      << r.str("mapping.scale_bound");
+}
+
+// The host injects an input one beat per cycle: 5 x 4,096 int8 elements at 8 lanes are
+// 2,560 beats per inference, more than the linear needs once mapping.auto has grown its
+// tiles. The partitioner's estimate, the scaling bound and the report's bottleneck all name
+// the host input, and the simulated interval is those 2,560 cycles.
+TEST(Replicate, TheHostInputIsANamedBound) {
+  const SimRun r = run_auto(one_linear(5, 4096, 7), 8);
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("bottleneck.kind"), "host_input");
+  EXPECT_EQ(r.str("bottleneck.name"), "x");
+  EXPECT_EQ(r.num("mapping.estimated_bottleneck_cycles"), 2560);
+  EXPECT_EQ(r.str("mapping.estimated_bottleneck"),
+            "host input 'x' (2560 beats per inference, one per cycle)");
+  EXPECT_EQ(r.str("mapping.scale_bound").rfind("host input 'x'", 0), 0u)
+      << r.str("mapping.scale_bound");
+  for (int i = 1; i < 9; ++i) EXPECT_EQ(done(r, i) - done(r, i - 1), 2560) << i;
+  EXPECT_EQ(r.num("mapping.replicated_stages"), 0);  // no replica lowers an input bound
 }

@@ -297,7 +297,7 @@ struct Loader {
 
   HwInfo hw(const YAML::Node& n, const std::string& ctx) const {
     HwInfo h;
-    check_keys(file, n, ctx, {"device", "parallelism", "weights", "impl"});
+    check_keys(file, n, ctx, {"device", "parallelism", "weights", "impl", "replica"});
     if (n["device"]) h.device = as_string(file, n["device"], ctx + ".device");
     if (const YAML::Node p = n["parallelism"]) {
       if (!p.IsMap()) fail(p, ctx + ".parallelism: expected a mapping port -> list");
@@ -333,6 +333,21 @@ struct Loader {
       if (h.impl != "dataflow" && h.impl != "systolic")
         fail(i, ctx + ".impl: expected dataflow or systolic, got '" + h.impl + "'");
     }
+    if (const YAML::Node r = n["replica"]) {
+      const std::string rctx = ctx + ".replica";
+      if (!r.IsMap()) fail(r, rctx + ": expected {index: J, ways: K}");
+      check_keys(file, r, rctx, {"index", "ways"});
+      if (!r["index"] || !r["ways"]) fail(r, rctx + ": expected {index: J, ways: K}");
+      const std::int64_t ways = as_int(file, r["ways"], rctx + ".ways");
+      const std::int64_t index = as_int(file, r["index"], rctx + ".index");
+      if (ways < 2 || ways > 64)
+        fail(r, rctx + ".ways: " + std::to_string(ways) + ": expected 2..64");
+      if (index < 0 || index >= ways)
+        fail(r, rctx + ".index: " + std::to_string(index) + ": expected 0.." +
+                    std::to_string(ways - 1));
+      h.replica_ways = static_cast<int>(ways);
+      h.replica_index = static_cast<int>(index);
+    }
     return h;
   }
 
@@ -357,6 +372,45 @@ struct Loader {
     for (std::size_t i = 0; i < count; ++i) f(i, m[prefix + std::to_string(i)]);
   }
 };
+
+/// Replicas (hw.replica) are read only by the same replica's nodes and by a collect at the
+/// port of their index; a collect reads replica p of K at data_in_p.
+void check_replicas(const Graph& g) {
+  auto phase = [](const Node& n) {
+    return n.hw.replica_ways > 1 ? "replica " + std::to_string(n.hw.replica_index) + " of " +
+                                       std::to_string(n.hw.replica_ways)
+                                 : std::string("every inference");
+  };
+  for (const Node& c : g.nodes) {
+    const std::string at = g.file + ":" + std::to_string(c.line) + ": node '" + c.name + "'";
+    const bool collect = c.op == "collect";
+    if (collect && c.hw.replica_ways > 1)
+      throw InputError(at + ": a collect cannot be a replica itself (hw.replica)");
+    for (std::size_t a = 0; a < c.args.size(); ++a) {
+      const Node* p = g.find_node(c.args[a].node);
+      const int kp = p ? p->hw.replica_ways : 1, jp = p ? p->hw.replica_index : 0;
+      if (collect) {
+        if (kp != static_cast<int>(c.args.size()) || jp != static_cast<int>(a))
+          throw InputError(at + ": op 'collect' reads data_in_" + std::to_string(a) + " from '" +
+                           c.args[a].node + "' (" + (p ? phase(*p) : "a graph input") +
+                           "), not replica " + std::to_string(a) + " of " +
+                           std::to_string(c.args.size()) +
+                           " (collects are made by mapping.replicate, docs/partitioning.md)");
+        continue;
+      }
+      if (kp > 1 && (c.hw.replica_ways != kp || c.hw.replica_index != jp))
+        throw InputError(at + " (" + phase(c) + ") reads '" + p->name + "' (" + phase(*p) +
+                         "): a replica's output goes to the same replica's nodes or to a "
+                         "collect");
+    }
+  }
+  for (const PortRef& o : g.outputs) {
+    const Node* p = g.find_node(o.node);
+    if (p && p->hw.replica_ways > 1)
+      throw InputError(g.file + ": output '" + o.node + "' is " + phase(*p) +
+                       ": a graph output is read through a collect");
+  }
+}
 
 }  // namespace
 
@@ -584,6 +638,7 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
     g.outputs.push_back(r);
   }
   g.build_index();
+  check_replicas(g);
 
   // Shape rules.
   for (const auto& n : g.nodes) {

@@ -69,6 +69,10 @@ struct HwInfo {
   WeightPlace weights = WeightPlace::OnChip;
   bool weights_given = false;
   std::string impl = "dataflow";  ///< dataflow | systolic
+  /// hw.replica {index: j, ways: K}: a replica of a replicated stage (mapping.replicate,
+  /// sim/mapping/replicate.hpp) runs the inferences i with i % K == j; K = 1: all.
+  int replica_index = 0;
+  int replica_ways = 1;
 };
 
 struct Node {

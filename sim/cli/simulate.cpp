@@ -400,8 +400,8 @@ Workload load_workload(const SystemSpec& spec) {
   const LlmSpec& llm = spec.llm;
   w.searched_splits = !llm.enabled() && spec.mapping.automatic && spec.mapping.auto_split &&
                       spec.mapping.split.empty() && spec.mapping.place.empty() &&
-                      spec.devices.size() > 1 && spec.engines.empty() &&
-                      !spec.simulation.functional;
+                      spec.mapping.replicate.empty() && spec.devices.size() > 1 &&
+                      spec.engines.empty() && !spec.simulation.functional;
   if (w.searched_splits) w.auto_split = auto_splits(spec);
   const std::vector<SplitRule>& split_rules =
       w.searched_splits ? w.auto_split.rules : spec.mapping.split;
@@ -409,21 +409,11 @@ Workload load_workload(const SystemSpec& spec) {
     w.graph = insert_layer_io(load_llm_graph(spec), spec);
     return w;
   }
-  if (spec.mapping.replicate.empty()) {
-    w.graph = insert_layer_io(load_split_graph(spec, split_rules, &w.split_report), spec);
-    return w;
-  }
-  // mapping.replicate (after the splits, so a rule may replicate split pieces).
-  const std::string what = spec.file + ": mapping.replicate";
-  if (spec.simulation.functional)
-    throw InputError(what +
-                     ": functional mode runs every inference on one graph of node data; "
-                     "run the replicas in timing mode");
-  YAML::Node tree;
-  const Graph split = load_split_graph(spec, split_rules, &w.split_report, &tree);
-  w.graph = load_graph_yaml(
-      replicate_graph(tree, split, spec.mapping.replicate, what, &w.replicate_report),
-      spec.workload.graph_path, spec.workload.dims);
+  const std::vector<ReplicateRule>& replicate_rules =
+      w.searched_splits ? w.auto_split.replicas : spec.mapping.replicate;
+  w.graph = insert_layer_io(load_replicated_graph(spec, split_rules, replicate_rules,
+                                                  &w.split_report, &w.replicate_report),
+                            spec);
   return w;
 }
 
@@ -460,7 +450,7 @@ Mapping map_workload(const Workload& w, const SystemSpec& spec) {
                              to_string(sp.by));
   for (const auto& note : w.split_report.notes) mapping.notes.push_back("split: " + note);
   check_split_routes(w.graph, spec, mapping, w.split_report);
-  apply_replicas(w.graph, spec, w.replicate_report, mapping);
+  check_replica_devices(w.graph, spec, w.replicate_report, mapping);
   for (const auto& grp : w.replicate_report.groups) {
     std::string exits;
     for (const auto& e : grp.exits) exits += (exits.empty() ? "" : ", ") + e;

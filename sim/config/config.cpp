@@ -212,7 +212,8 @@ const std::vector<KeyDecl>& config_keys() {
        KeyType::Any,
        "[]",
        "",
-       "stage replication (data parallel): list of {nodes: GLOB, ways: K (2..64), devices: [one "
+       "stage replication (data parallel): list of {nodes: GLOB or [GLOB, ...], ways: K (2..64), "
+       "devices: [one "
        "device per replica]}; inferences round-robin over the replicas, a collect node per "
        "stage output restores their order (docs/partitioning.md)",
        {}},

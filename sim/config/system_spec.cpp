@@ -222,7 +222,7 @@ std::vector<ReplicateRule> replicate_rules(const Config& cfg, const SystemSpec& 
   const std::string& f = cfg.file();
   const YAML::Node list = cfg.get_node("mapping.replicate");
   const char* form =
-      ": mapping.replicate: expected a list of {nodes: GLOB, ways: K, devices: "
+      ": mapping.replicate: expected a list of {nodes: GLOB or [GLOB, ...], ways: K, devices: "
       "[DEVICE, ...]}";
   if (!list.IsSequence() && !(list.IsMap() && list.size() == 0)) throw InputError(f + form);
   std::vector<ReplicateRule> rules;
@@ -232,7 +232,16 @@ std::vector<ReplicateRule> replicate_rules(const Config& cfg, const SystemSpec& 
     if (!r.IsMap()) throw InputError(f + ": " + at + ": expected {nodes: GLOB, ways: K, ...}");
     yaml::check_keys(f, r, at, {"nodes", "ways", "devices"});
     ReplicateRule rule;
-    rule.glob = yaml::as_string(f, yaml::require(f, r, at, "nodes"), at + ".nodes");
+    const YAML::Node nodes = yaml::require(f, r, at, "nodes");
+    if (nodes.IsSequence()) {
+      if (nodes.size() == 0) throw InputError(f + ": " + at + ".nodes: an empty list");
+      for (std::size_t j = 0; j < nodes.size(); ++j)
+        rule.globs.push_back(
+            yaml::as_string(f, nodes[j], at + ".nodes[" + std::to_string(j) + "]"));
+    } else {
+      rule.globs.push_back(yaml::as_string(f, nodes, at + ".nodes"));
+    }
+    for (const auto& gl : rule.globs) rule.glob += (rule.glob.empty() ? "" : ", ") + gl;
     const std::int64_t ways = yaml::as_int(f, yaml::require(f, r, at, "ways"), at + ".ways");
     if (ways < 2 || ways > 64)
       throw InputError(f + ": " + at + ".ways: " + std::to_string(ways) + " (nodes '" + rule.glob +
@@ -261,14 +270,14 @@ std::vector<ReplicateRule> replicate_rules(const Config& cfg, const SystemSpec& 
     throw InputError(f +
                      ": mapping.replicate: replication round-robins independent inferences; an "
                      "LLM run's steps depend on each other (use mapping.parallelism, docs/llm.md)");
-  if (m.automatic)
-    throw InputError(f +
-                     ": mapping.replicate with mapping.auto: auto does not choose or keep "
-                     "replicas yet; place the replicas (devices:, mapping.place) and turn "
-                     "mapping.auto off");
-  if (m.partition != "manual")
-    throw InputError(f + ": mapping.replicate needs mapping.partition: manual (the " + m.partition +
-                     " partitioner would place the replicas as if each ran every inference)");
+  const bool placed = std::any_of(rules.begin(), rules.end(),
+                                  [](const ReplicateRule& r) { return !r.devices.empty(); });
+  if (placed && (m.automatic || m.partition != "manual"))
+    throw InputError(
+        f + ": mapping.replicate[].devices places the replicas, but " +
+        (m.automatic ? std::string("mapping.auto") : "mapping.partition: " + m.partition) +
+        " places every node itself (drop devices:, or use mapping.partition: "
+        "manual)");
   if (!m.reuse_layers.empty())
     throw InputError(f +
                      ": mapping.replicate with mapping.layer_reuse: a layer-reuse region "

@@ -93,11 +93,12 @@ struct SplitRule {
   SplitBy by = SplitBy::Columns;
 };
 
-/// mapping.replicate: the nodes matching `glob` (a pipeline stage) become `ways` replicas,
+/// mapping.replicate: the nodes matching `globs` (a pipeline stage) become `ways` replicas,
 /// inferences round-robin over them (sim/mapping/replicate.hpp); replica j on
 /// `devices[j]` (indices into SystemSpec::devices; empty: where mapping.place puts it).
 struct ReplicateRule {
-  std::string glob;
+  std::string glob;                ///< as given (a list: its globs joined by ", ")
+  std::vector<std::string> globs;  ///< the node-name globs; a node matching any is in the stage
   int ways = 2;
   std::vector<int> devices;
   std::vector<std::string> device_names;  ///< as given, for the replicas' hw.device

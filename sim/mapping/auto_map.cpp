@@ -11,6 +11,7 @@
 
 #include "models/ops/registry.hpp"
 #include "sim/mapping/mapping.hpp"
+#include "sim/mapping/replicate.hpp"
 #include "sim/mapping/split.hpp"
 #include "workloads/error.hpp"
 
@@ -86,7 +87,8 @@ Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, 
   try {
     nm.hw.weights_off_chip = false;
     const OpTiming t = op_timing(g, n, nm.hw);
-    e.cycles = static_cast<double>(t.ideal_cycles());
+    // A replica (hw.replica) runs one inference in K: its share of the cycles.
+    e.cycles = static_cast<double>(t.ideal_cycles()) / n.hw.replica_ways;
     // The fit check's view: extrapolated estimates carry mapping.extrapolation_margin.
     const double margin = ms.extrapolation_margin;
     const ResourceEstimate est = estimate_node(g, n, nm.hw, t);
@@ -280,6 +282,61 @@ std::string split_origin(const std::string& name) {
   return base;
 }
 
+/// The rule of `reps` whose stage holds replica `b` (its name without "@r<j>"), else -1.
+int replica_rule_of(const std::vector<ReplicateRule>& reps, const Node& b) {
+  if (b.hw.replica_ways <= 1 && b.op != "collect") return -1;
+  std::string origin = b.name;
+  const auto at = origin.rfind("@r");
+  if (b.hw.replica_ways > 1 && at != std::string::npos) origin = origin.substr(0, at);
+  for (std::size_t k = 0; k < reps.size(); ++k)
+    for (const auto& gl : reps[k].globs)
+      if (fnmatch(gl.c_str(), origin.c_str(), 0) == 0) return static_cast<int>(k);
+  return -1;
+}
+
+/// mapping.auto's replication step for bottleneck `b`: one more replica of the stage that
+/// holds it (a replica or a collect), or a new 2-way stage of `b` alone or, when `b` is a
+/// piece, slice or gather of a split, of that whole split (its nodes by name). Empty when
+/// the ways would exceed `max_ways`.
+std::vector<ReplicateRule> replica_candidate(const Graph& g, const SplitReport& splits,
+                                             const Node& b, const std::vector<ReplicateRule>& reps,
+                                             int max_ways) {
+  std::vector<ReplicateRule> more = reps;
+  if (b.hw.replica_ways > 1 || b.op == "collect") {
+    const int k = replica_rule_of(reps, b);
+    if (k < 0 || more[static_cast<std::size_t>(k)].ways + 1 > max_ways) return {};
+    ++more[static_cast<std::size_t>(k)].ways;
+    return more;
+  }
+  ReplicateRule r;
+  r.ways = 2;
+  if (r.ways > max_ways) return {};
+  auto in_split = [](const SplitInfo& sp, const std::string& n) {
+    auto piece_of = [&](const std::string& base) {
+      for (const char* tag : {"@s", ".rows@s", ".cols@s"})
+        if (n.rfind(base + tag, 0) == 0) return true;
+      return false;
+    };
+    if (n == sp.gather || piece_of(sp.node)) return true;
+    for (const auto& f : sp.absorbed)
+      if (n.rfind(f + "@s", 0) == 0) return true;
+    return false;
+  };
+  for (const SplitInfo& sp : splits.splits) {  // the outermost split holding b
+    if (!in_split(sp, b.name)) continue;
+    for (const Node& n : g.nodes)
+      if (in_split(sp, n.name)) r.globs.push_back(n.name);
+    r.glob = sp.node + " (split, " + std::to_string(r.globs.size()) + " nodes)";
+    break;
+  }
+  if (r.globs.empty()) {
+    r.globs.push_back(b.name);
+    r.glob = b.name;
+  }
+  more.push_back(r);
+  return more;
+}
+
 std::string ps_text(double ps) {
   char b[64];
   std::snprintf(b, sizeof b, "%.4g us per inference", ps * 1e-6);
@@ -296,12 +353,13 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
     std::string bottleneck;  ///< "node 'x' (op)" or "link a->b"
     std::string node;        ///< the bottleneck node's name ("" for a link)
     std::string tiles;       ///< why the tile growth stopped
-    Graph g;                 ///< the split graph
+    Graph g;                 ///< the split (and replicated) graph
+    SplitReport splits;
   };
-  auto evaluate = [&](const std::vector<SplitRule>& rules) {
+  auto evaluate = [&](const std::vector<SplitRule>& rules, const std::vector<ReplicateRule>& reps) {
     Outcome o;
     try {
-      o.g = load_split_graph(s, rules);
+      o.g = load_replicated_graph(s, rules, reps, &o.splits, nullptr);
       const Mapping m = map_graph(o.g, s);
       o.ps = m.estimated_bottleneck_ps;
       o.bottleneck = m.estimated_bottleneck;
@@ -312,8 +370,11 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
         o.bottleneck = "node '" + b.name + "' (" + b.op + ")";
       }
     } catch (const SimulationError& e) {
-      if (rules.empty()) throw;
+      if (rules.empty() && reps.empty()) throw;
       o.bottleneck = std::string("does not fit: ") + e.what();
+    } catch (const InputError& e) {
+      if (reps.empty()) throw;  // a stage that cannot be replicated (not contiguous)
+      o.bottleneck = std::string("cannot replicate: ") + e.what();
     }
     return o;
   };
@@ -328,13 +389,16 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
     return os.back();
   };
   std::vector<SplitRule> rules;
-  Outcome best = evaluate(rules);
+  std::vector<ReplicateRule> reps;
+  Outcome best = evaluate(rules, reps);
   for (int iter = 0; iter < 64; ++iter) {
     if (best.node.empty()) {
       rep.bound = best.bottleneck + " (" + ps_text(best.ps) + ")";
       break;
     }
     const Node* b = best.g.find_node(best.node);
+    // A replica or a collect: only more replicas (c) can help.
+    const bool replicated = b->hw.replica_ways > 1 || b->op == "collect";
     struct Cand {
       std::vector<SplitRule> rules;
       std::size_t changed = 0;  ///< the rule this candidate adds or grows
@@ -345,7 +409,7 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
     // holds it (outer splits of nested ones); for each name the last rule matching it
     // (rules apply in order).
     std::set<std::size_t> grown;
-    for (std::string from = b->op == "cat" ? b->name : split_origin(b->name);;) {
+    for (std::string from = b->op == "cat" ? b->name : split_origin(b->name); !replicated;) {
       for (std::size_t r = rules.size(); r-- > 0;) {
         if (fnmatch(rules[r].glob.c_str(), from.c_str(), 0) != 0) continue;
         const Node* p0 = best.g.find_node(from + "@s0");
@@ -366,7 +430,7 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
     }
     // (b) Split the bottleneck node (with the pieces beside it: every "@s<j>" of its name
     // generalised) two or more ways, by columns or by rows.
-    if (splittable(b)) {
+    if (splittable(b) && !replicated) {
       std::string glob;
       for (std::size_t i = 0; i < b->name.size(); ++i) {
         glob += b->name[i];
@@ -390,7 +454,7 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
     Outcome chosen;
     std::vector<SplitRule> chosen_rules;
     auto try_cand = [&](const Cand& c) {
-      Outcome o = evaluate(c.rules);
+      Outcome o = evaluate(c.rules, reps);
       std::string desc;
       for (const auto& r : c.rules)
         desc += (desc.empty() ? "" : ", ") + r.glob + " " + std::to_string(r.ways) + " " +
@@ -409,10 +473,28 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
         try_cand(c);
       }
     if (cands.empty() || !(chosen.ps < best.ps)) {
-      rep.bound = best.bottleneck + " (" + ps_text(best.ps) + "; tiles: " + best.tiles + "); " +
-                  (cands.empty()
-                       ? "it does not split (further) within " + std::to_string(max_ways) + " ways"
-                       : "splitting it further does not help");
+      // (c) No split helps: replicate the bottleneck's stage (the node, or the whole split it
+      // is a piece or the gather of), or give its stage one more replica.
+      std::vector<ReplicateRule> more = replica_candidate(best.g, best.splits, *b, reps, max_ways);
+      if (!more.empty()) {
+        Outcome o = evaluate(rules, more);
+        const ReplicateRule& r = more.size() > reps.size()
+                                     ? more.back()
+                                     : more[static_cast<std::size_t>(replica_rule_of(reps, *b))];
+        rep.steps.push_back("replicate [" + r.glob + "] " + std::to_string(r.ways) +
+                            " ways: " + ps_text(o.ps) + ", bottleneck " + o.bottleneck);
+        if (o.ps < best.ps) {
+          best = std::move(o);
+          reps = std::move(more);
+          rep.replicas = reps;
+          continue;
+        }
+      }
+      rep.bound =
+          best.bottleneck + " (" + ps_text(best.ps) + "; tiles: " + best.tiles + "); " +
+          (cands.empty() && more.empty() ? "it does not split or replicate (further) within " +
+                                               std::to_string(max_ways) + " ways"
+                                         : "splitting or replicating it further does not help");
       break;
     }
     best = std::move(chosen);

@@ -29,6 +29,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
 
 struct AutoSplitReport {
   std::vector<SplitRule> rules;    ///< the splits chosen (empty: none helps)
+  std::vector<ReplicateRule> replicas;  ///< the stages replicated (after the splits)
   std::string bound;               ///< what bounds the throughput, in words
   std::vector<std::string> steps;  ///< one line per split tried
 };

@@ -85,7 +85,11 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
     const ResourceEstimate e_on = estimate_node(g, n, on.hw, on.timing);
     pn[i].res_on = fit_resources(e_on.res, e_on.extrapolated, margin);
     pn[i].alt_on = storage_alt(e_on, margin);
-    pn[i].time_on_ps = static_cast<double>(on.timing.ideal_cycles()) * static_cast<double>(period);
+    // A replica (hw.replica) runs one inference in K: time, weight reads and the bytes on its
+    // edges per inference of the system are its share.
+    const double share = 1.0 / n.hw.replica_ways;
+    pn[i].time_on_ps =
+        static_cast<double>(on.timing.ideal_cycles()) * static_cast<double>(period) * share;
     pn[i].name = n.name;
     // mapping.weights: on_chip pins every weight on chip, and weights fixed off chip stay
     // there; otherwise the partitioner may stream a node's weights from off-chip memory
@@ -100,7 +104,7 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
       const ResourceEstimate e_off = estimate_node(g, n, off.hw, off.timing);
       pn[i].res_off = fit_resources(e_off.res, e_off.extrapolated, margin);
       pn[i].alt_off = storage_alt(e_off, margin);
-      pn[i].weight_bytes = static_cast<double>(off.timing.weight_bytes_per_inference);
+      pn[i].weight_bytes = static_cast<double>(off.timing.weight_bytes_per_inference) * share;
     } else {
       pn[i].res_off = pn[i].res_on;
       pn[i].alt_off = pn[i].alt_on;
@@ -109,7 +113,8 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
       const Node* p = g.find_node(a.node);
       if (!p) continue;
       const int from = static_cast<int>(p - g.nodes.data());
-      pe.push_back({from, static_cast<int>(i), static_cast<double>(g.tensor_of(a).bytes())});
+      const int ways = std::max(p->hw.replica_ways, n.hw.replica_ways);
+      pe.push_back({from, static_cast<int>(i), static_cast<double>(g.tensor_of(a).bytes()) / ways});
     }
   }
   std::vector<PartDevice> pd;
@@ -145,6 +150,17 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
   }
   m.estimated_bottleneck_ps = r.bottleneck_ps;
   m.estimated_bottleneck = r.bottleneck;
+  // The host injects each graph input one beat per cycle (SourceBlock): a bound no stage
+  // or split lowers.
+  for (std::size_t k = 0; k < g.inputs.size(); ++k) {
+    const double ps = static_cast<double>(m.inputs[k].beats) * static_cast<double>(period);
+    if (ps > m.estimated_bottleneck_ps) {
+      m.estimated_bottleneck_ps = ps;
+      m.estimated_bottleneck = "host input '" + g.inputs[k].name + "' (" +
+                               std::to_string(m.inputs[k].beats) +
+                               " beats per inference, one per cycle)";
+    }
+  }
   m.notes = r.notes;
   m.idle_reason = r.idle_reason;
 }
@@ -549,8 +565,8 @@ std::vector<std::string> slr_overflows(const std::vector<DeviceInstance>& device
 
 namespace {
 
-/// Layer reuse (sim/mapping/layer_reuse.hpp): the region's blocks are layer 0's; every other layer's
-/// blocks are the same hardware (no resources of their own), except the KV caches, which
+/// Layer reuse (sim/mapping/layer_reuse.hpp): the region's blocks are layer 0's; every other
+/// layer's blocks are the same hardware (no resources of their own), except the KV caches, which
 /// are per layer. Layer 0's blocks hold resident_layers() layers of their parameters. The
 /// parameters stay on chip (the region fetches them per layer), and the region lives on the
 /// device of its off-chip port.
@@ -627,6 +643,8 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
 
   for (const auto& n : g.nodes) {
     NodeMap nm;
+    nm.replica_ways = n.hw.replica_ways;
+    nm.replica_index = n.hw.replica_index;
     const std::string at = g.file + ":" + std::to_string(n.line) + ": node '" + n.name + "'";
     if (!n.hw.device.empty()) {
       nm.device = -1;

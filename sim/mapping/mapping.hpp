@@ -36,7 +36,7 @@ struct NodeMap {
   /// Its layer in a layer-reuse region (sim/mapping/layer_reuse.hpp), -1 none: the weights stay on
   /// chip (fetched per layer by the region), and only layer 0's blocks are hardware.
   int reuse_layer = -1;
-  /// mapping.replicate (sim/mapping/replicate.hpp): the node runs the inferences i with
+  /// Its hw.replica (sim/mapping/replicate.hpp): the node runs the inferences i with
   /// i % replica_ways == replica_index (1, 0: every inference).
   int replica_ways = 1;
   int replica_index = 0;

@@ -8,6 +8,7 @@
 
 #include "sim/mapping/graph_rewrite.hpp"
 #include "sim/mapping/mapping.hpp"
+#include "sim/mapping/split.hpp"
 #include "workloads/error.hpp"
 
 namespace masesim {
@@ -34,16 +35,20 @@ std::vector<int> group_of_nodes(const Graph& g, const std::vector<ReplicateRule>
   std::vector<int> group(g.nodes.size(), -1);
   for (std::size_t k = 0; k < rules.size(); ++k) {
     const std::string at = what + "[" + std::to_string(k) + "]";
-    bool any = false;
-    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-      if (fnmatch(rules[k].glob.c_str(), g.nodes[i].name.c_str(), 0) != 0) continue;
-      if (group[i] >= 0)
-        throw InputError(at + ".nodes: node '" + g.nodes[i].name + "' is already replicated by " +
-                         "mapping.replicate[" + std::to_string(group[i]) + "]");
-      group[i] = static_cast<int>(k);
-      any = true;
+    for (const std::string& glob : rules[k].globs) {
+      bool any = false;
+      for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+        if (fnmatch(glob.c_str(), g.nodes[i].name.c_str(), 0) != 0) continue;
+        any = true;
+        if (group[i] == static_cast<int>(k)) continue;  // two of the rule's globs
+        if (group[i] >= 0)
+          throw InputError(at + ".nodes: node '" + g.nodes[i].name +
+                           "' is already replicated by mapping.replicate[" +
+                           std::to_string(group[i]) + "]");
+        group[i] = static_cast<int>(k);
+      }
+      if (!any) throw InputError(at + ".nodes: '" + glob + "' matches no node");
     }
-    if (!any) throw InputError(at + ".nodes: '" + rules[k].glob + "' matches no node");
   }
   return group;
 }
@@ -101,6 +106,8 @@ YAML::Node replicate_graph(const YAML::Node& root, const Graph& g,
     ReplicaGroup& grp = groups[static_cast<std::size_t>(k)];
     grp.glob = rule.glob;
     grp.ways = rule.ways;
+    grp.devices = rule.devices;
+    grp.rule = k;
     grp.members.push_back(n.name);
     std::vector<std::string> pieces;
     for (int j = 0; j < rule.ways; ++j) {
@@ -116,14 +123,15 @@ YAML::Node replicate_graph(const YAML::Node& root, const Graph& g,
             ref_text(ref, inside ? replica_name(ref.node, j) : ref.node);
       }
       r["args"] = args;
-      if (!rule.devices.empty()) {
-        YAML::Node hw = r["hw"] ? r["hw"] : YAML::Node(YAML::NodeType::Map);
-        hw["device"] = rule.device_names[static_cast<std::size_t>(j)];
-        r["hw"] = hw;
-      }
+      YAML::Node hw = r["hw"] ? r["hw"] : YAML::Node(YAML::NodeType::Map);
+      if (!rule.devices.empty()) hw["device"] = rule.device_names[static_cast<std::size_t>(j)];
+      YAML::Node phase(YAML::NodeType::Map);
+      phase["index"] = j;
+      phase["ways"] = rule.ways;
+      hw["replica"] = phase;
+      r["hw"] = hw;
       nodes.push_back(r);
       pieces.push_back(name);
-      if (report) report->phase[name] = {rule.ways, j};
     }
     // An output that leaves the stage (or that nobody reads: the collect's drain) is
     // collected back into inference order under the node's own name.
@@ -146,38 +154,33 @@ YAML::Node replicate_graph(const YAML::Node& root, const Graph& g,
   return out;
 }
 
-void apply_replicas(const Graph& g, const SystemSpec& s, const ReplicateReport& rep, Mapping& m) {
+Graph load_replicated_graph(const SystemSpec& s, const std::vector<SplitRule>& splits,
+                            const std::vector<ReplicateRule>& reps, SplitReport* split_report,
+                            ReplicateReport* rep_report) {
+  if (reps.empty()) return load_split_graph(s, splits, split_report);
   const std::string what = s.file + ": mapping.replicate";
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& n = g.nodes[i];
-    NodeMap& nm = m.nodes[i];
-    const auto it = rep.phase.find(n.name);
-    if (it != rep.phase.end()) {
-      nm.replica_ways = it->second.first;
-      nm.replica_index = it->second.second;
-    }
-    if (n.op != "collect") continue;
-    // A collect reads port j from replica j of one node: only the rewrite makes them.
-    for (std::size_t a = 0; a < n.args.size(); ++a) {
-      const auto ph = rep.phase.find(n.args[a].node);
-      if (ph == rep.phase.end() || ph->second.second != static_cast<int>(a) ||
-          ph->second.first != static_cast<int>(n.args.size()))
-        throw InputError(g.file + ": node '" + n.name +
-                         "': op 'collect' is made by mapping.replicate (its data_in_" +
-                         std::to_string(a) + " must be replica " + std::to_string(a) + " of " +
-                         std::to_string(n.args.size()) + "); a graph cannot use it directly");
-    }
-  }
-  for (std::size_t k = 0; k < rep.groups.size(); ++k) {
-    const ReplicateRule& rule = s.mapping.replicate[k];
-    if (rule.devices.empty()) continue;
-    for (const auto& member : rep.groups[k].members)
-      for (int j = 0; j < rule.ways; ++j) {
+  if (s.simulation.functional)
+    throw InputError(what +
+                     ": functional mode runs every inference on one graph of node data; "
+                     "run the replicas in timing mode");
+  YAML::Node tree;
+  const Graph split = load_split_graph(s, splits, split_report, &tree);
+  return load_graph_yaml(replicate_graph(tree, split, reps, what, rep_report),
+                         s.workload.graph_path, s.workload.dims);
+}
+
+void check_replica_devices(const Graph& g, const SystemSpec& s, const ReplicateReport& rep,
+                           const Mapping& m) {
+  const std::string what = s.file + ": mapping.replicate";
+  for (const ReplicaGroup& grp : rep.groups) {
+    if (grp.devices.empty()) continue;
+    for (const auto& member : grp.members)
+      for (int j = 0; j < grp.ways; ++j) {
         const std::string name = replica_name(member, j);
-        const int want = rule.devices[static_cast<std::size_t>(j)];
+        const int want = grp.devices[static_cast<std::size_t>(j)];
         const int got = m.nodes[g.node_index.at(name)].device;
         if (got != want)
-          throw InputError(what + "[" + std::to_string(k) + "].devices: replica '" + name +
+          throw InputError(what + "[" + std::to_string(grp.rule) + "].devices: replica '" + name +
                            "' belongs on '" + s.devices[static_cast<std::size_t>(want)].name +
                            "', but mapping.place puts it on '" +
                            s.devices[static_cast<std::size_t>(got)].name +

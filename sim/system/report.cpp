@@ -681,7 +681,20 @@ void System::Impl::report_links(StatsTree& root, StatsTree& bn, ReportState& S) 
   double worst_link_ps = 0;
   for (const auto& [key, l] : I.links)
     worst_link_ps = std::max(worst_link_ps, static_cast<double>(l->stats().busy_ps));
-  if (worst_link_ps > S.worst) {
+  // The host's injection: a source puts one beat per cycle of its device on the stream.
+  double worst_source_ps = 0;
+  std::string worst_source;
+  for (std::size_t k = 0; k < I.sources.size(); ++k) {
+    const auto& in = I.g.inputs[I.source_input[k]];
+    const double ps = static_cast<double>(I.sources[k]->stats().act.total().busy_cycles) *
+                      static_cast<double>(I.sources[k]->period_ps());
+    if (ps > worst_source_ps) worst_source_ps = ps, worst_source = in.name;
+  }
+  if (worst_source_ps > S.worst && worst_source_ps > worst_link_ps) {
+    bn.set("kind", "host_input");
+    bn.set("name", worst_source);
+    S.r.bottleneck = "host input " + worst_source;
+  } else if (worst_link_ps > S.worst) {
     bn.set("kind", "link");
     bn.set("name", worst_link);
     S.r.bottleneck = worst_link;

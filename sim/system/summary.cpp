@@ -18,7 +18,11 @@ std::string format_summary(const StatsTree& s) {
     o << "  resources    " << s.get("mapping.extrapolated_nodes") << " of "
       << s.get("workload.nodes") << " node estimates extrapolated (fit margin "
       << s.get("mapping.extrapolation_margin") << "; stats: nodes.*.resources.extrapolation)\n";
-  if (s.get("bottleneck.kind") == "link")
+  if (s.get("bottleneck.kind") == "host_input")
+    o << "  bottleneck   host input " << s.get("bottleneck.name")
+      << " (the host injects one beat per cycle; slowest block " << s.get("bottleneck.node")
+      << ")\n";
+  else if (s.get("bottleneck.kind") == "link")
     o << "  bottleneck   link " << s.get("bottleneck.name") << " (link-bound, utilisation "
       << s.get("bottleneck.busiest_link_utilisation") << "); slowest block "
       << s.get("bottleneck.node") << "\n";
