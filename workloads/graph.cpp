@@ -432,6 +432,201 @@ static void check_shape_rule(const Graph& g, const Node& n, const std::string& a
                        " does not match the op rule, which gives " + shape_to_string(out[k]));
 }
 
+/// One entry of `nodes:` (its names checked against `names`, which it extends).
+Node load_node(const Loader& L, const YAML::Node& y, std::size_t i, std::set<std::string>& names) {
+  const std::string& file = L.file;
+  std::string ctx = "nodes[" + std::to_string(i) + "]";
+  if (!y.IsMap()) L.fail(y, ctx + ": expected a mapping");
+  Node n;
+  n.line = y.Mark().line + 1;
+  n.name = as_string(file, require(file, y, ctx, "name"), ctx + ".name");
+  if (n.name.empty()) L.fail(y, ctx + ": empty node name");
+  ctx = "node '" + n.name + "'";
+  check_keys(file, y, ctx, {"name", "op", "args", "params", "attrs", "results", "hw", "implicit"});
+  if (!names.insert(n.name).second) L.fail(y, ctx + ": duplicate name '" + n.name + "'");
+  n.op = as_string(file, require(file, y, ctx, "op"), ctx + ".op");
+  const OpSchema* rule = find_op_schema(n.op);
+  if (!rule) L.fail(y["op"], ctx + ": unknown op '" + n.op + "'" + did_you_mean(n.op, op_names()));
+  L.indexed_ports(require(file, y, ctx, "args"), ctx + ".args", "data_in_",
+                  [&](std::size_t k, const YAML::Node& v) {
+                    n.args.push_back(L.ref(v, ctx + ".args.data_in_" + std::to_string(k)));
+                  });
+  if (static_cast<int>(n.args.size()) < rule->min_inputs ||
+      static_cast<int>(n.args.size()) > rule->max_inputs)
+    L.fail(
+        y["args"],
+        ctx + ": op '" + n.op + "' takes " + std::to_string(rule->min_inputs) +
+            (rule->max_inputs != rule->min_inputs ? ".." + std::to_string(rule->max_inputs) : "") +
+            " inputs, got " + std::to_string(n.args.size()));
+  if (const YAML::Node ps = y["params"]) {
+    if (!ps.IsMap()) L.fail(ps, ctx + ".params: expected a mapping");
+    for (const auto& kv : ps) {
+      const std::string pn = yaml::key_string(file, kv.first, ctx + ".params");
+      if (std::find(rule->params_allowed.begin(), rule->params_allowed.end(), pn) ==
+          rule->params_allowed.end())
+        L.fail(kv.first, ctx + ": op '" + n.op + "' has no parameter '" + pn + "'" +
+                             did_you_mean(pn, rule->params_allowed));
+      Param p;
+      p.name = pn;
+      p.tensor = L.tensor(kv.second, ctx + ".params." + pn);
+      if (kv.second["shared_with"])
+        p.shared_with =
+            as_string(file, kv.second["shared_with"], ctx + ".params." + pn + ".shared_with");
+      n.params.push_back(p);
+    }
+  }
+  for (const auto& req : rule->params_required)
+    if (!n.param(req)) L.fail(y, ctx + ": op '" + n.op + "' requires parameter '" + req + "'");
+  if (const YAML::Node as = y["attrs"]) {
+    if (!as.IsMap()) L.fail(as, ctx + ".attrs: expected a mapping");
+    for (const auto& kv : as) {
+      const std::string an = yaml::key_string(file, kv.first, ctx + ".attrs");
+      if (std::find(rule->attrs_allowed.begin(), rule->attrs_allowed.end(), an) ==
+          rule->attrs_allowed.end())
+        L.fail(kv.first, ctx + ": op '" + n.op + "' has no attribute '" + an + "'" +
+                             did_you_mean(an, rule->attrs_allowed));
+      n.attrs[an] = L.attr(kv.second, ctx + ".attrs." + an);
+    }
+  }
+  L.indexed_ports(
+      require(file, y, ctx, "results"), ctx + ".results", "data_out_",
+      [&](std::size_t k, const YAML::Node& v) {
+        n.results.push_back(L.tensor(v, ctx + ".results.data_out_" + std::to_string(k)));
+      });
+  if (n.results.size() != 1)
+    L.fail(y["results"], ctx + ": op '" + n.op + "' has exactly one result data_out_0");
+  if (const YAML::Node h = y["hw"]) n.hw = L.hw(h, ctx + ".hw");
+  if (const YAML::Node im = y["implicit"]) yaml::as_bool(file, im, ctx + ".implicit");
+  return n;
+}
+
+/// A reference to a graph input or to a node's result; InputError naming `ctx` otherwise.
+/// `index` maps node names to their entry in the file, `result_count` gives its results.
+void check_ref(const Graph& g, const std::vector<std::size_t>& result_count,
+               const std::unordered_map<std::string, std::size_t>& index,
+               const std::vector<std::string>& all_names, const PortRef& r, const std::string& ctx,
+               int line) {
+  const std::string at = g.file + (line ? ":" + std::to_string(line) : "");
+  if (g.find_input(r.node)) {
+    if (r.index != 0)
+      throw InputError(at + ": " + ctx + ": graph input '" + r.node + "' has only data_out_0");
+    return;
+  }
+  auto it = index.find(r.node);
+  if (it == index.end())
+    throw InputError(at + ": " + ctx + ": reference to unknown node '" + r.node + "'" +
+                     did_you_mean(r.node, all_names));
+  if (r.index >= static_cast<int>(result_count[it->second]))
+    throw InputError(at + ": " + ctx + ": node '" + r.node + "' has no data_out_" +
+                     std::to_string(r.index));
+}
+
+/// The nodes of `raw` into g.nodes in topological order (Kahn, stable by file order);
+/// InputError for a dangling reference or a cycle (naming it).
+void sort_nodes(Graph& g, std::vector<Node>& raw,
+                const std::unordered_map<std::string, std::size_t>& index,
+                const std::vector<std::size_t>& result_count,
+                const std::vector<std::string>& all_names) {
+  const std::string& file = g.file;
+  std::vector<int> indeg(raw.size(), 0);
+  std::vector<std::vector<std::size_t>> succ(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i)
+    for (std::size_t a = 0; a < raw[i].args.size(); ++a) {
+      check_ref(g, result_count, index, all_names, raw[i].args[a],
+                "node '" + raw[i].name + "' data_in_" + std::to_string(a), raw[i].line);
+      auto it = index.find(raw[i].args[a].node);
+      if (it != index.end()) {
+        ++indeg[i];
+        succ[it->second].push_back(i);
+      }
+    }
+  std::vector<std::size_t> order;
+  std::vector<bool> done(raw.size(), false);
+  for (bool progress = true; progress && order.size() < raw.size();) {
+    progress = false;
+    for (std::size_t i = 0; i < raw.size(); ++i)
+      if (!done[i] && indeg[i] == 0) {
+        done[i] = true;
+        order.push_back(i);
+        for (auto s : succ[i]) --indeg[s];
+        progress = true;
+      }
+  }
+  if (order.size() < raw.size()) {
+    // Walk predecessors from a node left over until one repeats: that is a cycle.
+    std::size_t cur = 0;
+    while (done[cur]) ++cur;
+    std::vector<std::size_t> path;
+    std::vector<int> pos(raw.size(), -1);
+    while (pos[cur] < 0) {
+      pos[cur] = static_cast<int>(path.size());
+      path.push_back(cur);
+      for (const auto& a : raw[cur].args) {
+        auto it = index.find(a.node);
+        if (it != index.end() && !done[it->second]) {
+          cur = it->second;
+          break;
+        }
+      }
+    }
+    std::string cyc;
+    for (std::size_t k = static_cast<std::size_t>(pos[cur]); k < path.size(); ++k)
+      cyc = "'" + raw[path[k]].name + "'" + (cyc.empty() ? "" : " -> ") + cyc;
+    throw InputError(file + ": the graph has a cycle: " + cyc + " -> '" + raw[path.back()].name +
+                     "'");
+  }
+  for (auto i : order) g.nodes.push_back(std::move(raw[i]));
+  g.build_index();
+}
+
+/// hw.parallelism of node `n`: a known port, a rank and entries that divide its dims.
+void check_parallelism(const Graph& g, const Node& n, const std::string& at) {
+  for (const auto& [port, par] : n.hw.parallelism) {
+    const Tensor* t = nullptr;
+    if (port.rfind("data_in_", 0) == 0 && port.size() > 8 &&
+        port.find_first_not_of("0123456789", 8) == std::string::npos &&
+        std::stoul(port.substr(8)) < n.args.size())
+      t = &g.tensor_of(n.args[std::stoul(port.substr(8))]);
+    else if (port == "data_out_0")
+      t = &n.results[0];
+    else if (port == "weight" && n.param("weight"))
+      t = &n.param("weight")->tensor;
+    else
+      throw InputError(at + ": hw.parallelism has unknown port '" + port + "'");
+    if (par.size() > t->shape.size())
+      throw InputError(at + ": hw.parallelism." + port + " has " + std::to_string(par.size()) +
+                       " entries for a tensor of rank " + std::to_string(t->shape.size()));
+    for (std::size_t k = 0; k < par.size(); ++k) {
+      const std::int64_t d = t->shape[t->shape.size() - par.size() + k];
+      if (par[k] > d)
+        throw InputError(at + ": hw.parallelism." + port + "[" + std::to_string(k) +
+                         "] = " + std::to_string(par[k]) + " exceeds the tensor dim " +
+                         std::to_string(d) + " of " + shape_to_string(t->shape));
+      if (d % par[k] != 0)
+        throw InputError(at + ": hw.parallelism." + port + "[" + std::to_string(k) +
+                         "] = " + std::to_string(par[k]) + " does not divide the tensor dim " +
+                         std::to_string(d) + " of " + shape_to_string(t->shape));
+    }
+  }
+}
+
+/// Every shared_with names a parameter of the same shape.
+void check_shared_params(const Graph& g) {
+  const std::string& file = g.file;
+  for (const auto& n : g.nodes)
+    for (const auto& p : n.params)
+      if (!p.shared_with.empty()) {
+        const auto dot = p.shared_with.rfind('.');
+        const Node* o =
+            dot == std::string::npos ? nullptr : g.find_node(p.shared_with.substr(0, dot));
+        const Param* op = o ? o->param(p.shared_with.substr(dot + 1)) : nullptr;
+        if (!op || op->tensor.shape != p.tensor.shape)
+          throw InputError(file + ":" + std::to_string(n.line) + ": node '" + n.name + "' param '" +
+                           p.name + "': shared_with '" + p.shared_with +
+                           "' names no parameter of the same shape");
+      }
+}
+
 static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
                             const std::map<std::string, std::int64_t>& dim_overrides) {
   Loader L{file, {}};
@@ -488,153 +683,24 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
   const YAML::Node nodes = require(file, root, "graph", "nodes");
   if (!nodes.IsSequence() || nodes.size() == 0) L.fail(nodes, "nodes: expected a non-empty list");
   std::vector<Node> raw;
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    const YAML::Node& y = nodes[i];
-    std::string ctx = "nodes[" + std::to_string(i) + "]";
-    if (!y.IsMap()) L.fail(y, ctx + ": expected a mapping");
-    Node n;
-    n.line = y.Mark().line + 1;
-    n.name = as_string(file, require(file, y, ctx, "name"), ctx + ".name");
-    if (n.name.empty()) L.fail(y, ctx + ": empty node name");
-    ctx = "node '" + n.name + "'";
-    check_keys(file, y, ctx,
-               {"name", "op", "args", "params", "attrs", "results", "hw", "implicit"});
-    if (!names.insert(n.name).second) L.fail(y, ctx + ": duplicate name '" + n.name + "'");
-    n.op = as_string(file, require(file, y, ctx, "op"), ctx + ".op");
-    const OpSchema* rule = find_op_schema(n.op);
-    if (!rule)
-      L.fail(y["op"], ctx + ": unknown op '" + n.op + "'" + did_you_mean(n.op, op_names()));
-    L.indexed_ports(require(file, y, ctx, "args"), ctx + ".args", "data_in_",
-                    [&](std::size_t k, const YAML::Node& v) {
-                      n.args.push_back(L.ref(v, ctx + ".args.data_in_" + std::to_string(k)));
-                    });
-    if (static_cast<int>(n.args.size()) < rule->min_inputs ||
-        static_cast<int>(n.args.size()) > rule->max_inputs)
-      L.fail(y["args"],
-             ctx + ": op '" + n.op + "' takes " + std::to_string(rule->min_inputs) +
-                 (rule->max_inputs != rule->min_inputs ? ".." + std::to_string(rule->max_inputs)
-                                                       : "") +
-                 " inputs, got " + std::to_string(n.args.size()));
-    if (const YAML::Node ps = y["params"]) {
-      if (!ps.IsMap()) L.fail(ps, ctx + ".params: expected a mapping");
-      for (const auto& kv : ps) {
-        const std::string pn = yaml::key_string(file, kv.first, ctx + ".params");
-        if (std::find(rule->params_allowed.begin(), rule->params_allowed.end(), pn) ==
-            rule->params_allowed.end())
-          L.fail(kv.first, ctx + ": op '" + n.op + "' has no parameter '" + pn + "'" +
-                               did_you_mean(pn, rule->params_allowed));
-        Param p;
-        p.name = pn;
-        p.tensor = L.tensor(kv.second, ctx + ".params." + pn);
-        if (kv.second["shared_with"])
-          p.shared_with =
-              as_string(file, kv.second["shared_with"], ctx + ".params." + pn + ".shared_with");
-        n.params.push_back(p);
-      }
-    }
-    for (const auto& req : rule->params_required)
-      if (!n.param(req)) L.fail(y, ctx + ": op '" + n.op + "' requires parameter '" + req + "'");
-    if (const YAML::Node as = y["attrs"]) {
-      if (!as.IsMap()) L.fail(as, ctx + ".attrs: expected a mapping");
-      for (const auto& kv : as) {
-        const std::string an = yaml::key_string(file, kv.first, ctx + ".attrs");
-        if (std::find(rule->attrs_allowed.begin(), rule->attrs_allowed.end(), an) ==
-            rule->attrs_allowed.end())
-          L.fail(kv.first, ctx + ": op '" + n.op + "' has no attribute '" + an + "'" +
-                               did_you_mean(an, rule->attrs_allowed));
-        n.attrs[an] = L.attr(kv.second, ctx + ".attrs." + an);
-      }
-    }
-    L.indexed_ports(
-        require(file, y, ctx, "results"), ctx + ".results", "data_out_",
-        [&](std::size_t k, const YAML::Node& v) {
-          n.results.push_back(L.tensor(v, ctx + ".results.data_out_" + std::to_string(k)));
-        });
-    if (n.results.size() != 1)
-      L.fail(y["results"], ctx + ": op '" + n.op + "' has exactly one result data_out_0");
-    if (const YAML::Node h = y["hw"]) n.hw = L.hw(h, ctx + ".hw");
-    if (const YAML::Node im = y["implicit"]) yaml::as_bool(file, im, ctx + ".implicit");
-    raw.push_back(std::move(n));
-  }
+  for (std::size_t i = 0; i < nodes.size(); ++i) raw.push_back(load_node(L, nodes[i], i, names));
 
-  // Resolve references and sort topologically (Kahn, stable by file order).
+  // Resolve references and sort topologically.
   std::unordered_map<std::string, std::size_t> index;
   std::vector<std::size_t> result_count(raw.size());
   for (std::size_t i = 0; i < raw.size(); ++i) {
     index[raw[i].name] = i;
     result_count[i] = raw[i].results.size();
   }
-  std::vector<std::string> all_names(names.begin(), names.end());
-  auto check_ref = [&](const PortRef& r, const std::string& ctx, int line) {
-    const std::string at = file + (line ? ":" + std::to_string(line) : "");
-    if (g.find_input(r.node)) {
-      if (r.index != 0)
-        throw InputError(at + ": " + ctx + ": graph input '" + r.node + "' has only data_out_0");
-      return;
-    }
-    auto it = index.find(r.node);
-    if (it == index.end())
-      throw InputError(at + ": " + ctx + ": reference to unknown node '" + r.node + "'" +
-                       did_you_mean(r.node, all_names));
-    if (r.index >= static_cast<int>(result_count[it->second]))
-      throw InputError(at + ": " + ctx + ": node '" + r.node + "' has no data_out_" +
-                       std::to_string(r.index));
-  };
-  std::vector<int> indeg(raw.size(), 0);
-  std::vector<std::vector<std::size_t>> succ(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i)
-    for (std::size_t a = 0; a < raw[i].args.size(); ++a) {
-      check_ref(raw[i].args[a], "node '" + raw[i].name + "' data_in_" + std::to_string(a),
-                raw[i].line);
-      auto it = index.find(raw[i].args[a].node);
-      if (it != index.end()) {
-        ++indeg[i];
-        succ[it->second].push_back(i);
-      }
-    }
-  std::vector<std::size_t> order;
-  std::vector<bool> done(raw.size(), false);
-  for (bool progress = true; progress && order.size() < raw.size();) {
-    progress = false;
-    for (std::size_t i = 0; i < raw.size(); ++i)
-      if (!done[i] && indeg[i] == 0) {
-        done[i] = true;
-        order.push_back(i);
-        for (auto s : succ[i]) --indeg[s];
-        progress = true;
-      }
-  }
-  if (order.size() < raw.size()) {
-    // Walk predecessors from a node left over until one repeats: that is a cycle.
-    std::size_t cur = 0;
-    while (done[cur]) ++cur;
-    std::vector<std::size_t> path;
-    std::vector<int> pos(raw.size(), -1);
-    while (pos[cur] < 0) {
-      pos[cur] = static_cast<int>(path.size());
-      path.push_back(cur);
-      for (const auto& a : raw[cur].args) {
-        auto it = index.find(a.node);
-        if (it != index.end() && !done[it->second]) {
-          cur = it->second;
-          break;
-        }
-      }
-    }
-    std::string cyc;
-    for (std::size_t k = static_cast<std::size_t>(pos[cur]); k < path.size(); ++k)
-      cyc = "'" + raw[path[k]].name + "'" + (cyc.empty() ? "" : " -> ") + cyc;
-    throw InputError(file + ": the graph has a cycle: " + cyc + " -> '" + raw[path.back()].name +
-                     "'");
-  }
-  for (auto i : order) g.nodes.push_back(std::move(raw[i]));
-  g.build_index();
+  const std::vector<std::string> all_names(names.begin(), names.end());
+  sort_nodes(g, raw, index, result_count, all_names);
 
   const YAML::Node outs = require(file, root, "graph", "outputs");
   if (!outs.IsSequence() || outs.size() == 0) L.fail(outs, "outputs: expected a non-empty list");
   for (std::size_t i = 0; i < outs.size(); ++i) {
     PortRef r = L.ref(outs[i], "outputs[" + std::to_string(i) + "]");
-    check_ref(r, "outputs[" + std::to_string(i) + "]", outs[i].Mark().line + 1);
+    check_ref(g, result_count, index, all_names, r, "outputs[" + std::to_string(i) + "]",
+              outs[i].Mark().line + 1);
     g.outputs.push_back(r);
   }
   g.build_index();
@@ -645,46 +711,9 @@ static Graph load_from_yaml(const YAML::Node& root, const std::string& file,
     const std::string at =
         file + ":" + std::to_string(n.line) + ": node '" + n.name + "' (" + n.op + ")";
     check_shape_rule(g, n, at, "");
-    for (const auto& [port, par] : n.hw.parallelism) {
-      const Tensor* t = nullptr;
-      if (port.rfind("data_in_", 0) == 0 && port.size() > 8 &&
-          port.find_first_not_of("0123456789", 8) == std::string::npos &&
-          std::stoul(port.substr(8)) < n.args.size())
-        t = &g.tensor_of(n.args[std::stoul(port.substr(8))]);
-      else if (port == "data_out_0")
-        t = &n.results[0];
-      else if (port == "weight" && n.param("weight"))
-        t = &n.param("weight")->tensor;
-      else
-        throw InputError(at + ": hw.parallelism has unknown port '" + port + "'");
-      if (par.size() > t->shape.size())
-        throw InputError(at + ": hw.parallelism." + port + " has " + std::to_string(par.size()) +
-                         " entries for a tensor of rank " + std::to_string(t->shape.size()));
-      for (std::size_t k = 0; k < par.size(); ++k) {
-        const std::int64_t d = t->shape[t->shape.size() - par.size() + k];
-        if (par[k] > d)
-          throw InputError(at + ": hw.parallelism." + port + "[" + std::to_string(k) +
-                           "] = " + std::to_string(par[k]) + " exceeds the tensor dim " +
-                           std::to_string(d) + " of " + shape_to_string(t->shape));
-        if (d % par[k] != 0)
-          throw InputError(at + ": hw.parallelism." + port + "[" + std::to_string(k) +
-                           "] = " + std::to_string(par[k]) + " does not divide the tensor dim " +
-                           std::to_string(d) + " of " + shape_to_string(t->shape));
-      }
-    }
+    check_parallelism(g, n, at);
   }
-  for (const auto& n : g.nodes)
-    for (const auto& p : n.params)
-      if (!p.shared_with.empty()) {
-        const auto dot = p.shared_with.rfind('.');
-        const Node* o =
-            dot == std::string::npos ? nullptr : g.find_node(p.shared_with.substr(0, dot));
-        const Param* op = o ? o->param(p.shared_with.substr(dot + 1)) : nullptr;
-        if (!op || op->tensor.shape != p.tensor.shape)
-          throw InputError(file + ":" + std::to_string(n.line) + ": node '" + n.name + "' param '" +
-                           p.name + "': shared_with '" + p.shared_with +
-                           "' names no parameter of the same shape");
-      }
+  check_shared_params(g);
   return g;
 }
 

@@ -92,12 +92,9 @@ LinkSpec link_spec(const Config& cfg, std::size_t n_devices) {
   return l;
 }
 
-MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
-  MappingSpec m;
+/// mapping.place, mapping.slr and mapping.lanes: {node-name glob: ...} rules, in order.
+void placement_rules(const Config& cfg, const SystemSpec& s, MappingSpec& m) {
   const std::string& f = cfg.file();
-  m.partition = cfg.get_string("mapping.partition");
-  m.automatic = cfg.get_bool("mapping.auto");
-  m.utilisation_cap = cfg.get_double("mapping.utilisation_cap");
   const YAML::Node place = cfg.get_node("mapping.place");
   if (!place.IsMap() && !(place.IsSequence() && place.size() == 0))
     throw InputError(f + ": mapping.place: expected a mapping {node-name glob: device}");
@@ -146,35 +143,12 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
     }
     m.lanes.push_back(r);
   }
-  const YAML::Node globs = cfg.get_node("mapping.systolic");
-  for (std::size_t k = 0; globs.IsSequence() && k < globs.size(); ++k)
-    m.systolic.push_back(yaml::scalar_string(f, globs[k], "mapping.systolic"));
-  m.default_parallelism = cfg.get_int("mapping.default_parallelism");
-  const std::string w = cfg.get_string("mapping.weights");
-  m.weights = w == "on_chip"    ? WeightPolicy::OnChip
-              : w == "off_chip" ? WeightPolicy::OffChip
-              : w == "auto"     ? WeightPolicy::Auto
-                                : WeightPolicy::Graph;
-  m.kv_port_bytes = cfg.get_int("mapping.kv_port_bytes");
-  m.weight_block_rows = cfg.get_int("mapping.weight_block_rows");
-  m.oversubscribe = cfg.get_bool("mapping.oversubscribe");
-  m.binding = parse_mul_binding(cfg.get_string("system.binding"), f + ": system.binding");
-  const YAML::Node binding = cfg.get_node("mapping.binding");
-  if (!binding.IsMap() && !(binding.IsSequence() && binding.size() == 0))
-    throw InputError(f + ": mapping.binding: expected a mapping {node-name glob: binding}");
-  for (const auto& kv : binding) {
-    const std::string glob = yaml::key_string(f, kv.first, "mapping.binding");
-    const std::string where = "mapping.binding." + glob;
-    m.binding_rules.emplace_back(
-        glob, parse_mul_binding(yaml::scalar_string(f, kv.second, where), f + ": " + where));
-  }
-  m.extrapolation_margin = cfg.get_double("mapping.extrapolation_margin");
-  m.reuse_layers = cfg.get_string("mapping.layer_reuse.layers");
-  m.reuse_weight_buffers = cfg.get_int("mapping.layer_reuse.weight_buffers");
-  m.reuse_port_bytes = cfg.get_int("mapping.layer_reuse.port_bytes_per_cycle");
-  if (!m.reuse_layers.empty() && m.reuse_layers.find("{i}") == std::string::npos)
-    throw InputError(f + ": mapping.layer_reuse.layers: '" + m.reuse_layers +
-                     "' has no {i} (the place of the layer index in the node names)");
+}
+
+/// mapping.split: [{node: GLOB, ways: K, by: columns|rows}] (sim/mapping/split.hpp).
+std::vector<SplitRule> split_rules(const Config& cfg, const SystemSpec& s) {
+  const std::string& f = cfg.file();
+  MappingSpec m;
   const YAML::Node split = cfg.get_node("mapping.split");
   if (!split.IsSequence() && !(split.IsMap() && split.size() == 0))
     throw InputError(f +
@@ -208,6 +182,46 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
                      ": mapping.split: node splitting is for graphs run as inferences; an "
                      "LLM run (workload.phase) splits its layers with mapping.parallelism: "
                      "tensor (docs/llm.md)");
+  return m.split;
+}
+
+MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
+  MappingSpec m;
+  const std::string& f = cfg.file();
+  m.partition = cfg.get_string("mapping.partition");
+  m.automatic = cfg.get_bool("mapping.auto");
+  m.utilisation_cap = cfg.get_double("mapping.utilisation_cap");
+  placement_rules(cfg, s, m);
+  const YAML::Node globs = cfg.get_node("mapping.systolic");
+  for (std::size_t k = 0; globs.IsSequence() && k < globs.size(); ++k)
+    m.systolic.push_back(yaml::scalar_string(f, globs[k], "mapping.systolic"));
+  m.default_parallelism = cfg.get_int("mapping.default_parallelism");
+  const std::string w = cfg.get_string("mapping.weights");
+  m.weights = w == "on_chip"    ? WeightPolicy::OnChip
+              : w == "off_chip" ? WeightPolicy::OffChip
+              : w == "auto"     ? WeightPolicy::Auto
+                                : WeightPolicy::Graph;
+  m.kv_port_bytes = cfg.get_int("mapping.kv_port_bytes");
+  m.weight_block_rows = cfg.get_int("mapping.weight_block_rows");
+  m.oversubscribe = cfg.get_bool("mapping.oversubscribe");
+  m.binding = parse_mul_binding(cfg.get_string("system.binding"), f + ": system.binding");
+  const YAML::Node binding = cfg.get_node("mapping.binding");
+  if (!binding.IsMap() && !(binding.IsSequence() && binding.size() == 0))
+    throw InputError(f + ": mapping.binding: expected a mapping {node-name glob: binding}");
+  for (const auto& kv : binding) {
+    const std::string glob = yaml::key_string(f, kv.first, "mapping.binding");
+    const std::string where = "mapping.binding." + glob;
+    m.binding_rules.emplace_back(
+        glob, parse_mul_binding(yaml::scalar_string(f, kv.second, where), f + ": " + where));
+  }
+  m.extrapolation_margin = cfg.get_double("mapping.extrapolation_margin");
+  m.reuse_layers = cfg.get_string("mapping.layer_reuse.layers");
+  m.reuse_weight_buffers = cfg.get_int("mapping.layer_reuse.weight_buffers");
+  m.reuse_port_bytes = cfg.get_int("mapping.layer_reuse.port_bytes_per_cycle");
+  if (!m.reuse_layers.empty() && m.reuse_layers.find("{i}") == std::string::npos)
+    throw InputError(f + ": mapping.layer_reuse.layers: '" + m.reuse_layers +
+                     "' has no {i} (the place of the layer index in the node names)");
+  m.split = split_rules(cfg, s);
   m.auto_split = cfg.get_bool("mapping.auto_split");
   // An LLM pipeline over several devices without a placement is partitioned into
   // contiguous layers (docs/llm.md).
