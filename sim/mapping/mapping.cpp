@@ -613,179 +613,194 @@ void apply_layer_reuse(const Graph& g, const SystemSpec& sys, Mapping& m) {
 
 }  // namespace
 
-Mapping map_graph(const Graph& g, const SystemSpec& sys) {
-  Mapping m;
+using ProducerTiling = std::function<const PortTiling&(const PortRef&)>;
+
+/// The device of node `n` from its hw.device and mapping.place (device_given); InputError
+/// naming the node for a device that is not in system.devices.
+void place_node(const Graph& g, const SystemSpec& sys, const Node& n, NodeMap& nm) {
   const auto& devices = sys.devices;
   const MappingSpec& ms = sys.mapping;
+  const std::string at = g.file + ":" + std::to_string(n.line) + ": node '" + n.name + "'";
+  if (!n.hw.device.empty()) {
+    nm.device = -1;
+    for (std::size_t d = 0; d < devices.size(); ++d)
+      if (devices[d].name == n.hw.device) nm.device = static_cast<int>(d);
+    if (nm.device < 0) {
+      std::vector<std::string> names;
+      for (const auto& d : devices) names.push_back(d.name);
+      throw InputError(at + ": hw.device '" + n.hw.device + "' is not in system.devices" +
+                       did_you_mean(n.hw.device, names));
+    }
+    nm.device_given = true;
+  }
+  for (const auto& rule : ms.place) {
+    if (fnmatch(rule.glob.c_str(), n.name.c_str(), 0) != 0) continue;
+    nm.device = rule.device;
+    nm.device_given = true;
+    break;
+  }
+}
+
+/// The node's per-port lanes: mapping.lanes (first matching rule) over its hw.parallelism;
+/// `from_config` gets the ports a rule set.
+std::map<std::string, std::vector<std::int64_t>> node_lanes(const Graph& g, const SystemSpec& sys,
+                                                            const Node& n,
+                                                            std::set<std::string>& from_config) {
+  const MappingSpec& ms = sys.mapping;
+  const ops::OpDescriptor* rule = &ops::of(n);
+  std::map<std::string, std::vector<std::int64_t>> par = n.hw.parallelism;
+  for (const auto& lr : ms.lanes) {
+    if (fnmatch(lr.glob.c_str(), n.name.c_str(), 0) != 0) continue;
+    auto set = [&](const std::string& port, std::int64_t lanes) {
+      const auto all = lr.ports.find("");
+      const auto one = lr.ports.find(port);
+      if (one != lr.ports.end())
+        lanes = one->second;
+      else if (all != lr.ports.end())
+        lanes = all->second;
+      else
+        return;
+      // Channel-tiled ops (conv, pool) take the lanes over their channels (dim 1).
+      const Shape& ps = port == "data_out_0"
+                            ? n.results[0].shape
+                            : g.tensor_of(n.args.at(std::stoul(port.substr(8)))).shape;
+      if (rule->channel_lanes && ps.size() >= 2) {
+        if (ps[1] % lanes != 0)
+          throw InputError(sys.file + ": mapping.lanes: node '" + n.name + "' " + port + ": " +
+                           std::to_string(lanes) + " lanes do not divide its " +
+                           std::to_string(ps[1]) + " channels");
+        par[port] = channel_tile(ps, lanes);
+        return;
+      }
+      par[port] = {1, lanes};
+      from_config.insert(port);
+    };
+    for (std::size_t p = 0; p < n.args.size(); ++p) set("data_in_" + std::to_string(p), 0);
+    set("data_out_0", 0);
+    for (const auto& [port, lanes] : lr.ports)
+      if (!port.empty() && port != "data_out_0" && std::stoul(port.substr(8)) >= n.args.size())
+        throw InputError(sys.file + ": mapping.lanes." + lr.glob + "." + port + ": node '" +
+                         n.name + "' has " + std::to_string(n.args.size()) + " data inputs");
+    break;
+  }
+  // A width the config gives must divide a fixed last dim (a dim like seq or ctx pads).
+  for (const auto& port : from_config) {
+    const auto& tile = par.at(port);
+    const Tensor& t =
+        port == "data_out_0" ? n.results[0] : g.tensor_of(n.args.at(std::stoul(port.substr(8))));
+    const bool symbolic = !t.shape_expr.empty() && !t.shape_expr.back().name.empty();
+    // A GEMM's output columns may leave the last beat partly filled (an array of n
+    // columns runs ceil(N / n) column blocks), as the LM head over a 50,257-token vocabulary.
+    const bool padded_gemm_out = port == "data_out_0" && rule->cls == OpClass::Gemm;
+    if (!symbolic && !padded_gemm_out && !t.shape.empty() && t.shape.back() % tile.back() != 0)
+      throw InputError(sys.file + ": mapping.lanes: node '" + n.name + "' " + port + ": " +
+                       std::to_string(tile.back()) + " lanes do not divide its last dim " +
+                       std::to_string(t.shape.back()));
+  }
+  return par;
+}
+
+/// The tiling of the node's input ports (its producers' unless a lane rule or a channel
+/// adapter says otherwise) and of its output.
+void tile_ports(const Graph& g, const SystemSpec& sys, const Node& n,
+                const std::map<std::string, std::vector<std::int64_t>>& par,
+                const std::set<std::string>& from_config, const ProducerTiling& producer_tiling,
+                NodeMap& nm) {
+  const MappingSpec& ms = sys.mapping;
   const std::int64_t cap = ms.default_parallelism;
-  const WeightPolicy weights = ms.weights;
-  m.used.assign(devices.size(), Resources{});
-  // A graph input read by a conv or pooling node streams channel-parallel beats.
-  auto channel_input = [&](const std::string& name) {
-    for (const auto& n : g.nodes)
-      if (!n.args.empty() && n.args[0].node == name && ops::of(n).channel_lanes) return true;
-    return false;
-  };
-  for (const auto& in : g.inputs) {
-    const Shape& s = in.tensor.shape;
-    m.inputs.push_back(tile_port(s, s.size() >= 3 && channel_input(in.name)
-                                        ? default_channel_tile(s, cap)
-                                        : default_tile(s, cap)));
-  }
-
-  auto producer_tiling = [&](const PortRef& r) -> const PortTiling& {
-    for (std::size_t i = 0; i < g.inputs.size(); ++i)
-      if (g.inputs[i].name == r.node) return m.inputs[i];
-    for (std::size_t i = 0; i < m.nodes.size(); ++i)
-      if (g.nodes[i].name == r.node) return m.nodes[i].hw.out;
-    throw std::logic_error("producer not mapped: " + r.node);
-  };
-
-  for (const auto& n : g.nodes) {
-    NodeMap nm;
-    nm.replica_ways = n.hw.replica_ways;
-    nm.replica_index = n.hw.replica_index;
-    const std::string at = g.file + ":" + std::to_string(n.line) + ": node '" + n.name + "'";
-    if (!n.hw.device.empty()) {
-      nm.device = -1;
-      for (std::size_t d = 0; d < devices.size(); ++d)
-        if (devices[d].name == n.hw.device) nm.device = static_cast<int>(d);
-      if (nm.device < 0) {
-        std::vector<std::string> names;
-        for (const auto& d : devices) names.push_back(d.name);
-        throw InputError(at + ": hw.device '" + n.hw.device + "' is not in system.devices" +
-                         did_you_mean(n.hw.device, names));
-      }
-      nm.device_given = true;
-    }
-    for (const auto& rule : ms.place) {
-      if (fnmatch(rule.glob.c_str(), n.name.c_str(), 0) != 0) continue;
-      nm.device = rule.device;
-      nm.device_given = true;
-      break;
-    }
-    const ops::OpDescriptor* rule = &ops::of(n);
-    // mapping.lanes (first matching rule) over the graph's hw.parallelism.
-    std::map<std::string, std::vector<std::int64_t>> par = n.hw.parallelism;
-    std::set<std::string> from_config;
-    for (const auto& lr : ms.lanes) {
-      if (fnmatch(lr.glob.c_str(), n.name.c_str(), 0) != 0) continue;
-      auto set = [&](const std::string& port, std::int64_t lanes) {
-        const auto all = lr.ports.find("");
-        const auto one = lr.ports.find(port);
-        if (one != lr.ports.end())
-          lanes = one->second;
-        else if (all != lr.ports.end())
-          lanes = all->second;
-        else
-          return;
-        // Channel-tiled ops (conv, pool) take the lanes over their channels (dim 1).
-        const Shape& ps = port == "data_out_0"
-                              ? n.results[0].shape
-                              : g.tensor_of(n.args.at(std::stoul(port.substr(8)))).shape;
-        if (rule->channel_lanes && ps.size() >= 2) {
-          if (ps[1] % lanes != 0)
-            throw InputError(sys.file + ": mapping.lanes: node '" + n.name + "' " + port + ": " +
-                             std::to_string(lanes) + " lanes do not divide its " +
-                             std::to_string(ps[1]) + " channels");
-          par[port] = channel_tile(ps, lanes);
-          return;
-        }
-        par[port] = {1, lanes};
-        from_config.insert(port);
-      };
-      for (std::size_t p = 0; p < n.args.size(); ++p) set("data_in_" + std::to_string(p), 0);
-      set("data_out_0", 0);
-      for (const auto& [port, lanes] : lr.ports)
-        if (!port.empty() && port != "data_out_0" && std::stoul(port.substr(8)) >= n.args.size())
-          throw InputError(sys.file + ": mapping.lanes." + lr.glob + "." + port + ": node '" +
-                           n.name + "' has " + std::to_string(n.args.size()) + " data inputs");
-      break;
-    }
-    // A width the config gives must divide a fixed last dim (a dim like seq or ctx pads).
-    for (const auto& port : from_config) {
-      const auto& tile = par.at(port);
-      const Tensor& t =
-          port == "data_out_0" ? n.results[0] : g.tensor_of(n.args.at(std::stoul(port.substr(8))));
-      const bool symbolic = !t.shape_expr.empty() && !t.shape_expr.back().name.empty();
-      // A GEMM's output columns may leave the last beat partly filled (an array of n
-      // columns runs ceil(N / n) column blocks), as the LM head over a 50,257-token vocabulary.
-      const bool padded_gemm_out = port == "data_out_0" && rule->cls == OpClass::Gemm;
-      if (!symbolic && !padded_gemm_out && !t.shape.empty() && t.shape.back() % tile.back() != 0)
-        throw InputError(sys.file + ": mapping.lanes: node '" + n.name + "' " + port + ": " +
-                         std::to_string(tile.back()) + " lanes do not divide its last dim " +
-                         std::to_string(t.shape.back()));
-    }
-    for (std::size_t p = 0; p < n.args.size(); ++p) {
-      const Shape& s = g.tensor_of(n.args[p]).shape;
-      auto it = par.find("data_in_" + std::to_string(p));
-      if (it != par.end()) {
-        nm.hw.in.push_back(tile_port(s, it->second));
-      } else if (p == 0 && rule->channel_lanes &&
-                 !is_channel_tile(s, producer_tiling(n.args[p]).tile)) {
-        nm.hw.in.push_back(tile_port(s, default_channel_tile(s, cap)));  // width adapter
-      } else {
-        nm.hw.in.push_back(producer_tiling(n.args[p]));
-      }
-    }
-    const Shape& os = n.results[0].shape;
-    auto it = par.find("data_out_0");
+  const ops::OpDescriptor* rule = &ops::of(n);
+  for (std::size_t p = 0; p < n.args.size(); ++p) {
+    const Shape& s = g.tensor_of(n.args[p]).shape;
+    auto it = par.find("data_in_" + std::to_string(p));
     if (it != par.end()) {
-      nm.hw.out = from_config.count("data_out_0") ? tile_port_padded(os, it->second)
-                                                  : tile_port(os, it->second);
-    } else if ((rule->cls == OpClass::Elementwise || rule->cls == OpClass::RowReduce ||
-                rule->cls == OpClass::Wire) &&
-               g.tensor_of(n.args[0]).shape == os) {
-      nm.hw.out = tile_port(os, nm.hw.in[0].tile);
-    } else if (rule->channel_lanes) {
-      nm.hw.out = tile_port(os, default_channel_tile(os, cap));
-    } else if (rule->cls == OpClass::KvCache) {
-      nm.hw.out = tile_port(os, default_tile(os, kv_port_lanes(ms, n.results[0])));
+      nm.hw.in.push_back(tile_port(s, it->second));
+    } else if (p == 0 && rule->channel_lanes &&
+               !is_channel_tile(s, producer_tiling(n.args[p]).tile)) {
+      nm.hw.in.push_back(tile_port(s, default_channel_tile(s, cap)));  // width adapter
     } else {
-      nm.hw.out = tile_port(os, default_tile(os, cap));
+      nm.hw.in.push_back(producer_tiling(n.args[p]));
     }
-    // An explicit off-chip placement (hw.weights or mapping.weights: off_chip) is kept by
-    // every partitioner and by mapping.auto; mapping.weights: on_chip cannot keep it.
-    bool off = n.hw.weights == WeightPlace::OffChip;
-    if (n.hw.weights == WeightPlace::OffChip && !rule->weights_can_stream)
-      throw InputError(at + ": hw.weights: off_chip, but op '" + n.op +
-                       "' cannot stream weights from off-chip memory (only linear, conv and "
-                       "embedding blocks can)");
-    if (off && weights == WeightPolicy::OnChip && n.param("weight"))
-      throw InputError(at + ": hw.weights: off_chip conflicts with mapping.weights: on_chip in " +
-                       sys.file + " (use mapping.weights: graph, auto or off_chip, or drop the " +
-                       "node's hw.weights)");
-    if (weights == WeightPolicy::OffChip) off = true;
-    nm.hw.weights_off_chip = off && streams_weights(n);
-    nm.weights_fixed_off = nm.hw.weights_off_chip;
-    nm.hw.weight_block_rows = ms.weight_block_rows;
-    nm.hw.systolic = n.hw.impl == "systolic";
-    for (const auto& glob : ms.systolic)
-      if (fnmatch(glob.c_str(), n.name.c_str(), 0) == 0)
-        nm.hw.systolic = rule->cls == OpClass::Gemm
-                             ? true
-                             : throw InputError(sys.file + ": mapping.systolic: node '" + n.name +
-                                                "' (" + n.op + ") is not a linear, matmul or bmm");
-    nm.hw.binding = ms.binding;
-    for (const auto& [glob, b] : ms.binding_rules) {
-      if (fnmatch(glob.c_str(), n.name.c_str(), 0) != 0) continue;
-      nm.hw.binding = b;
-      nm.binding_given = true;
-      break;
-    }
-    nm.hw.uram_per_bram36 = uram_per_bram36(devices[static_cast<std::size_t>(nm.device)].type);
-    nm.hw.systolic_rows = sys.systolic.rows;
-    nm.hw.systolic_cols = sys.systolic.cols;
-    nm.hw.weight_stationary = sys.systolic.weight_stationary;
-    try {
-      nm.timing = op_timing(g, n, nm.hw);
-    } catch (const InputError& e) {
-      throw InputError(g.file + ":" + std::to_string(n.line) + ": " + e.what());
-    }
-    set_estimate(nm, estimate_node(g, n, nm.hw, nm.timing));
-    m.nodes.push_back(nm);
   }
+  const Shape& os = n.results[0].shape;
+  auto it = par.find("data_out_0");
+  if (it != par.end()) {
+    nm.hw.out = from_config.count("data_out_0") ? tile_port_padded(os, it->second)
+                                                : tile_port(os, it->second);
+  } else if ((rule->cls == OpClass::Elementwise || rule->cls == OpClass::RowReduce ||
+              rule->cls == OpClass::Wire) &&
+             g.tensor_of(n.args[0]).shape == os) {
+    nm.hw.out = tile_port(os, nm.hw.in[0].tile);
+  } else if (rule->channel_lanes) {
+    nm.hw.out = tile_port(os, default_channel_tile(os, cap));
+  } else if (rule->cls == OpClass::KvCache) {
+    nm.hw.out = tile_port(os, default_tile(os, kv_port_lanes(ms, n.results[0])));
+  } else {
+    nm.hw.out = tile_port(os, default_tile(os, cap));
+  }
+}
 
+/// Node `n`'s default mapping: device, tiles, weight placement, systolic choice, binding,
+/// timing and resource estimate.
+NodeMap map_node(const Graph& g, const SystemSpec& sys, const Node& n,
+                 const ProducerTiling& producer_tiling) {
+  const auto& devices = sys.devices;
+  const MappingSpec& ms = sys.mapping;
+  const WeightPolicy weights = ms.weights;
+  NodeMap nm;
+  nm.replica_ways = n.hw.replica_ways;
+  nm.replica_index = n.hw.replica_index;
+  const std::string at = g.file + ":" + std::to_string(n.line) + ": node '" + n.name + "'";
+  place_node(g, sys, n, nm);
+  const ops::OpDescriptor* rule = &ops::of(n);
+  std::set<std::string> from_config;
+  const auto par = node_lanes(g, sys, n, from_config);
+  tile_ports(g, sys, n, par, from_config, producer_tiling, nm);
+  // An explicit off-chip placement (hw.weights or mapping.weights: off_chip) is kept by
+  // every partitioner and by mapping.auto; mapping.weights: on_chip cannot keep it.
+  bool off = n.hw.weights == WeightPlace::OffChip;
+  if (n.hw.weights == WeightPlace::OffChip && !rule->weights_can_stream)
+    throw InputError(at + ": hw.weights: off_chip, but op '" + n.op +
+                     "' cannot stream weights from off-chip memory (only linear, conv and "
+                     "embedding blocks can)");
+  if (off && weights == WeightPolicy::OnChip && n.param("weight"))
+    throw InputError(at + ": hw.weights: off_chip conflicts with mapping.weights: on_chip in " +
+                     sys.file + " (use mapping.weights: graph, auto or off_chip, or drop the " +
+                     "node's hw.weights)");
+  if (weights == WeightPolicy::OffChip) off = true;
+  nm.hw.weights_off_chip = off && streams_weights(n);
+  nm.weights_fixed_off = nm.hw.weights_off_chip;
+  nm.hw.weight_block_rows = ms.weight_block_rows;
+  nm.hw.systolic = n.hw.impl == "systolic";
+  for (const auto& glob : ms.systolic)
+    if (fnmatch(glob.c_str(), n.name.c_str(), 0) == 0)
+      nm.hw.systolic = rule->cls == OpClass::Gemm
+                           ? true
+                           : throw InputError(sys.file + ": mapping.systolic: node '" + n.name +
+                                              "' (" + n.op + ") is not a linear, matmul or bmm");
+  nm.hw.binding = ms.binding;
+  for (const auto& [glob, b] : ms.binding_rules) {
+    if (fnmatch(glob.c_str(), n.name.c_str(), 0) != 0) continue;
+    nm.hw.binding = b;
+    nm.binding_given = true;
+    break;
+  }
+  nm.hw.uram_per_bram36 = uram_per_bram36(devices[static_cast<std::size_t>(nm.device)].type);
+  nm.hw.systolic_rows = sys.systolic.rows;
+  nm.hw.systolic_cols = sys.systolic.cols;
+  nm.hw.weight_stationary = sys.systolic.weight_stationary;
+  try {
+    nm.timing = op_timing(g, n, nm.hw);
+  } catch (const InputError& e) {
+    throw InputError(g.file + ":" + std::to_string(n.line) + ": " + e.what());
+  }
+  set_estimate(nm, estimate_node(g, n, nm.hw, nm.timing));
+  return nm;
+}
+
+/// Shared engines: their nodes live on the engine's device and use the engine's resources.
+void map_engines(const Graph& g, const SystemSpec& sys, Mapping& m) {
+  const auto& devices = sys.devices;
+  const MappingSpec& ms = sys.mapping;
   // Shared engines: their nodes live on the engine's device and use the engine's resources.
   // Nodes that no mapping.engines glob takes and that are placed on a host run on its CPU.
   std::vector<int> default_engine(g.nodes.size(), -1);
@@ -819,7 +834,11 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
           engine_resources(es, devices[static_cast<std::size_t>(es.device)].type));
     }
   }
-  apply_layer_reuse(g, sys, m);
+}
+
+/// mapping.auto's tiles and the partition (manual, balanced or greedy) of every node.
+void partition_nodes(const Graph& g, const SystemSpec& sys, Mapping& m) {
+  const MappingSpec& ms = sys.mapping;
   std::string partition = ms.partition;
   if (ms.automatic) {
     // Every node placed (hw.device, e.g. by the tensor-parallel rewrite, or
@@ -854,6 +873,42 @@ Mapping map_graph(const Graph& g, const SystemSpec& sys) {
                      " places every node itself");
   m.partition = partition;
   if (partition != "manual") automatic_partition(g, sys, m, partition);
+}
+
+Mapping map_graph(const Graph& g, const SystemSpec& sys) {
+  Mapping m;
+  const auto& devices = sys.devices;
+  const MappingSpec& ms = sys.mapping;
+  const std::int64_t cap = ms.default_parallelism;
+  const WeightPolicy weights = ms.weights;
+  m.used.assign(devices.size(), Resources{});
+  // A graph input read by a conv or pooling node streams channel-parallel beats.
+  auto channel_input = [&](const std::string& name) {
+    for (const auto& n : g.nodes)
+      if (!n.args.empty() && n.args[0].node == name && ops::of(n).channel_lanes) return true;
+    return false;
+  };
+  for (const auto& in : g.inputs) {
+    const Shape& s = in.tensor.shape;
+    m.inputs.push_back(tile_port(s, s.size() >= 3 && channel_input(in.name)
+                                        ? default_channel_tile(s, cap)
+                                        : default_tile(s, cap)));
+  }
+
+  // Nodes are mapped in topological order, so a node's producers are mapped before it.
+  const ProducerTiling producer_tiling = [&](const PortRef& r) -> const PortTiling& {
+    for (std::size_t i = 0; i < g.inputs.size(); ++i)
+      if (g.inputs[i].name == r.node) return m.inputs[i];
+    const auto it = g.node_index.find(r.node);
+    if (it != g.node_index.end() && it->second < m.nodes.size()) return m.nodes[it->second].hw.out;
+    throw std::logic_error("producer not mapped: " + r.node);
+  };
+
+  for (const auto& n : g.nodes) m.nodes.push_back(map_node(g, sys, n, producer_tiling));
+
+  map_engines(g, sys, m);
+  apply_layer_reuse(g, sys, m);
+  partition_nodes(g, sys, m);
   refresh_usage(sys, m);
   if (ms.automatic) choose_bindings(g, sys, m);
   for (std::size_t d = 0; d < devices.size(); ++d) spill_storage(sys, m, static_cast<int>(d));
