@@ -111,6 +111,99 @@ Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, 
   return e;
 }
 
+/// Channel lanes: conv and pooling, and the element-wise ops that follow them (the nodes
+/// are in topological order).
+std::vector<bool> channel_nodes(const Graph& g) {
+  const std::size_t n = g.nodes.size();
+  std::vector<bool> channels(n, false);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Node& nd = g.nodes[i];
+    const auto p = g.node_index.find(nd.args[0].node);
+    channels[i] =
+        ops::of(nd).channel_lanes || (coupled(g, nd) && g.tensor_of(nd.args[0]).shape.size() >= 3 &&
+                                      p != g.node_index.end() && channels[p->second]);
+  }
+  return channels;
+}
+
+/// The default lanes (mapping.default_parallelism) as each node's first knobs, so that
+/// nodes that never become the bottleneck do not stream one element per beat.
+std::vector<Knobs> start_knobs(const Graph& g, const MappingSpec& ms,
+                               const std::vector<bool>& channels) {
+  const std::size_t n = g.nodes.size();
+  const std::int64_t start_lanes = ms.default_parallelism;
+  std::vector<Knobs> knobs(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Node& nd = g.nodes[i];
+    const std::int64_t in_dim = lane_extent(g.tensor_of(nd.args[0]).shape, channels[i]);
+    const std::int64_t out_dim = lane_extent(nd.results[0].shape, channels[i]);
+    knobs[i].out = largest_divisor_at_most(out_dim, ops::of(nd).cls == OpClass::KvCache
+                                                        ? kv_port_lanes(ms, nd.results[0])
+                                                        : start_lanes);
+    knobs[i].in = coupled(g, nd) ? knobs[i].out : largest_divisor_at_most(in_dim, start_lanes);
+    if (coupled(g, nd) && (in_dim % knobs[i].in != 0 && in_dim != 1)) knobs[i] = Knobs{};
+  }
+  return knobs;
+}
+
+/// One growth step of node `nd` from `k`: the next divisor of its input or output lanes
+/// (both together for coupled ops).
+std::vector<Knobs> growth_candidates(const Graph& g, const Node& nd, std::int64_t in_dim,
+                                     std::int64_t out_dim, const Knobs& k) {
+  std::vector<Knobs> cand;
+  if (coupled(g, nd)) {
+    const std::int64_t p =
+        next_divisor(std::min(in_dim, out_dim) == in_dim ? in_dim : out_dim, k.out);
+    if (p) cand.push_back({p, p});
+  } else {
+    if (const std::int64_t p = next_divisor(in_dim, k.in)) cand.push_back({p, k.out});
+    if (const std::int64_t p = next_divisor(out_dim, k.out)) cand.push_back({k.in, p});
+  }
+  return cand;
+}
+
+/// Applies `knobs` with the last steps of `history` undone, as many as the partitioner
+/// needs to place the graph (binary search; none with fixed devices).
+void undo_until_placed(const Graph& g, const SystemSpec& sys, Mapping& m, bool fixed_devices,
+                       const std::vector<bool>& channels, const std::vector<Knobs>& knobs,
+                       const std::vector<std::pair<std::size_t, Knobs>>& history,
+                       AutoMapReport& rep) {
+  const MappingSpec& ms = sys.mapping;
+  const std::size_t n = g.nodes.size();
+  // Apply the knobs, then find the longest history prefix the partitioner can place.
+  auto set_all = [&](const std::vector<Knobs>& ks) {
+    for (std::size_t i = 0; i < n; ++i) {
+      NodeMap& nm = m.nodes[i];
+      apply(ms, g, g.nodes[i], ks[i], channels[i], nm.hw);
+      nm.hw.weights_off_chip = nm.weights_fixed_off;
+      nm.timing = op_timing(g, g.nodes[i], nm.hw);
+      set_estimate(nm, estimate_node(g, g.nodes[i], nm.hw, nm.timing));
+    }
+  };
+  auto knobs_at = [&](std::size_t steps) {
+    std::vector<Knobs> ks = knobs;
+    for (std::size_t s = history.size(); s-- > steps;) ks[history[s].first] = history[s].second;
+    return ks;
+  };
+  std::size_t lo = 0, hi = history.size();  // lo: known to place (or 0), hi: candidate
+  set_all(knobs_at(hi));
+  rep.steps = static_cast<int>(hi);
+  if (fixed_devices || partition_fits(g, sys, m)) return;
+  while (hi - lo > 1) {
+    const std::size_t mid = (lo + hi) / 2;
+    set_all(knobs_at(mid));
+    if (partition_fits(g, sys, m))
+      lo = mid;
+    else
+      hi = mid;
+  }
+  set_all(knobs_at(lo));
+  rep.steps = static_cast<int>(lo);
+  rep.steps_undone = static_cast<int>(history.size() - lo);
+  rep.stop_reason +=
+      "; " + std::to_string(rep.steps_undone) + " steps undone so that the partition fits";
+}
+
 }  // namespace
 
 AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m,
@@ -126,35 +219,14 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     budget += d.type.capacity * cap;
   }
   const std::size_t n = g.nodes.size();
-  // Start from the default lanes (mapping.default_parallelism), so that nodes that never
-  // become the bottleneck do not stream one element per beat.
-  const std::int64_t start_lanes = ms.default_parallelism;
-  std::vector<Knobs> knobs(n);
-  // Channel lanes: conv and pooling, and the element-wise ops that follow them (the
-  // nodes are in topological order).
-  std::vector<bool> channels(n, false);
-  for (std::size_t i = 0; i < n; ++i) {
-    const Node& nd = g.nodes[i];
-    const auto p = g.node_index.find(nd.args[0].node);
-    channels[i] =
-        ops::of(nd).channel_lanes || (coupled(g, nd) && g.tensor_of(nd.args[0]).shape.size() >= 3 &&
-                                      p != g.node_index.end() && channels[p->second]);
-  }
+  const std::vector<bool> channels = channel_nodes(g);
   auto in_extent = [&](std::size_t i) {
     return lane_extent(g.tensor_of(g.nodes[i].args[0]).shape, channels[i]);
   };
   auto out_extent = [&](std::size_t i) {
     return lane_extent(g.nodes[i].results[0].shape, channels[i]);
   };
-  for (std::size_t i = 0; i < n; ++i) {
-    const Node& nd = g.nodes[i];
-    const std::int64_t in_dim = in_extent(i), out_dim = out_extent(i);
-    knobs[i].out = largest_divisor_at_most(out_dim, ops::of(nd).cls == OpClass::KvCache
-                                                        ? kv_port_lanes(ms, nd.results[0])
-                                                        : start_lanes);
-    knobs[i].in = coupled(g, nd) ? knobs[i].out : largest_divisor_at_most(in_dim, start_lanes);
-    if (coupled(g, nd) && (in_dim % knobs[i].in != 0 && in_dim != 1)) knobs[i] = Knobs{};
-  }
+  std::vector<Knobs> knobs = start_knobs(g, ms, channels);
   std::vector<Eval> ev(n);
   Resources used;
   // Fixed placement: each device's own budget (weights may stream, as below).
@@ -182,18 +254,8 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
       break;
     }
     const Node& nd = g.nodes[worst];
-    std::vector<Knobs> cand;
     const std::int64_t in_dim = in_extent(worst), out_dim = out_extent(worst);
-    if (coupled(g, nd)) {
-      const std::int64_t p =
-          next_divisor(std::min(in_dim, out_dim) == in_dim ? in_dim : out_dim, knobs[worst].out);
-      if (p) cand.push_back({p, p});
-    } else {
-      if (const std::int64_t p = next_divisor(in_dim, knobs[worst].in))
-        cand.push_back({p, knobs[worst].out});
-      if (const std::int64_t p = next_divisor(out_dim, knobs[worst].out))
-        cand.push_back({knobs[worst].in, p});
-    }
+    const std::vector<Knobs> cand = growth_candidates(g, nd, in_dim, out_dim, knobs[worst]);
     Eval best;
     Knobs best_k;
     for (const auto& k : cand) {
@@ -226,38 +288,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     ev[worst] = best;
   }
 
-  // Apply the knobs, then find the longest history prefix the partitioner can place.
-  auto set_all = [&](const std::vector<Knobs>& ks) {
-    for (std::size_t i = 0; i < n; ++i) {
-      NodeMap& nm = m.nodes[i];
-      apply(ms, g, g.nodes[i], ks[i], channels[i], nm.hw);
-      nm.hw.weights_off_chip = nm.weights_fixed_off;
-      nm.timing = op_timing(g, g.nodes[i], nm.hw);
-      set_estimate(nm, estimate_node(g, g.nodes[i], nm.hw, nm.timing));
-    }
-  };
-  auto knobs_at = [&](std::size_t steps) {
-    std::vector<Knobs> ks = knobs;
-    for (std::size_t s = history.size(); s-- > steps;) ks[history[s].first] = history[s].second;
-    return ks;
-  };
-  std::size_t lo = 0, hi = history.size();  // lo: known to place (or 0), hi: candidate
-  set_all(knobs_at(hi));
-  rep.steps = static_cast<int>(hi);
-  if (fixed_devices || partition_fits(g, sys, m)) return rep;
-  while (hi - lo > 1) {
-    const std::size_t mid = (lo + hi) / 2;
-    set_all(knobs_at(mid));
-    if (partition_fits(g, sys, m))
-      lo = mid;
-    else
-      hi = mid;
-  }
-  set_all(knobs_at(lo));
-  rep.steps = static_cast<int>(lo);
-  rep.steps_undone = static_cast<int>(history.size() - lo);
-  rep.stop_reason +=
-      "; " + std::to_string(rep.steps_undone) + " steps undone so that the partition fits";
+  undo_until_placed(g, sys, m, fixed_devices, channels, knobs, history, rep);
   return rep;
 }
 
@@ -343,54 +374,120 @@ std::string ps_text(double ps) {
   return b;
 }
 
+struct Outcome {
+  double ps = std::numeric_limits<double>::infinity();
+  std::string bottleneck;  ///< "node 'x' (op)" or "link a->b"
+  std::string node;        ///< the bottleneck node's name ("" for a link)
+  std::string tiles;       ///< why the tile growth stopped
+  Graph g;                 ///< the split (and replicated) graph
+  SplitReport splits;
+};
+
+/// The graph with `rules` and `reps` applied, mapped: the partitioner's time per inference
+/// and its bottleneck. A candidate that does not fit (or cannot be replicated) gets an
+/// infinite time and says why; the graph as it is must map.
+Outcome evaluate_splits(const SystemSpec& s, const std::vector<SplitRule>& rules,
+                        const std::vector<ReplicateRule>& reps) {
+  Outcome o;
+  try {
+    o.g = load_replicated_graph(s, rules, reps, &o.splits, nullptr);
+    const Mapping m = map_graph(o.g, s);
+    o.ps = m.estimated_bottleneck_ps;
+    o.bottleneck = m.estimated_bottleneck;
+    o.tiles = m.auto_stop;
+    if (o.bottleneck.rfind("node ", 0) == 0) {
+      const Node& b = o.g.nodes[static_cast<std::size_t>(std::stoi(o.bottleneck.substr(5)))];
+      o.node = b.name;
+      o.bottleneck = "node '" + b.name + "' (" + b.op + ")";
+    }
+  } catch (const SimulationError& e) {
+    if (rules.empty() && reps.empty()) throw;
+    o.bottleneck = std::string("does not fit: ") + e.what();
+  } catch (const InputError& e) {
+    if (reps.empty()) throw;  // a stage that cannot be replicated (not contiguous)
+    o.bottleneck = std::string("cannot replicate: ") + e.what();
+  }
+  return o;
+}
+
+bool splittable(const Node* n) {
+  return n && (n->op == "linear" || n->op == "matmul" || n->op == "bmm" || n->op == "conv2d");
+}
+
+/// The output dim a rule `by` divides on node `n`.
+std::int64_t split_dim(const Node& n, SplitBy by) {
+  const Shape& os = n.results[0].shape;
+  if (n.op == "conv2d") return by == SplitBy::Columns ? os[1] : 0;
+  if (by == SplitBy::Rows) return os.size() >= 2 ? os[os.size() - 2] : 0;
+  return os.back();
+}
+
+struct Cand {
+  std::vector<SplitRule> rules;
+  std::size_t changed = 0;  ///< the rule this candidate adds or grows
+  std::int64_t dim = 0;     ///< the dimension it divides
+};
+
+/// (a) More ways for a rule whose piece or gather the bottleneck `b` is, or whose piece
+/// holds it (outer splits of nested ones); for each name the last rule matching it (rules
+/// apply in order).
+void grow_candidates(const Graph& g, const Node& b, const std::vector<SplitRule>& rules,
+                     int max_ways, std::vector<Cand>& cands) {
+  std::set<std::size_t> grown;
+  for (std::string from = b.op == "cat" ? b.name : split_origin(b.name);;) {
+    for (std::size_t r = rules.size(); r-- > 0;) {
+      if (fnmatch(rules[r].glob.c_str(), from.c_str(), 0) != 0) continue;
+      const Node* p0 = g.find_node(from + "@s0");
+      if (!p0 || !grown.insert(r).second) break;
+      // The piece's own dim (a nested split's gather keeps the piece's shape).
+      const std::int64_t dim = split_dim(*p0, rules[r].by) * rules[r].ways;
+      const std::int64_t d = next_divisor(dim, rules[r].ways);
+      if (d > 0 && d <= max_ways) {
+        std::vector<SplitRule> t = rules;
+        t[r].ways = static_cast<int>(d);
+        cands.push_back({t, r, dim});
+      }
+      break;
+    }
+    const std::string up = split_origin(from);
+    if (up == from) break;
+    from = up;
+  }
+}
+
+/// (b) Split the bottleneck node `b` (with the pieces beside it: every "@s<j>" of its name
+/// generalised) two or more ways, by columns or by rows.
+void new_split_candidates(const Node& b, const std::vector<SplitRule>& rules, int max_ways,
+                          std::vector<Cand>& cands) {
+  if (!splittable(&b)) return;
+  std::string glob;
+  for (std::size_t i = 0; i < b.name.size(); ++i) {
+    glob += b.name[i];
+    if (b.name.compare(i, 2, "@s") == 0 && i + 2 < b.name.size() &&
+        std::isdigit(static_cast<unsigned char>(b.name[i + 2]))) {
+      glob += "s*";
+      i += 2;
+      while (i + 1 < b.name.size() && std::isdigit(static_cast<unsigned char>(b.name[i + 1]))) ++i;
+    }
+  }
+  for (const SplitBy by : {SplitBy::Columns, SplitBy::Rows}) {
+    const std::int64_t dim = split_dim(b, by), d = next_divisor(dim, 1);
+    if (d > 0 && d <= max_ways) {
+      std::vector<SplitRule> t = rules;
+      t.push_back(SplitRule{glob, static_cast<int>(d), by});
+      cands.push_back({t, rules.size(), dim});
+    }
+  }
+}
+
 }  // namespace
 
 AutoSplitReport auto_splits(const SystemSpec& s) {
   AutoSplitReport rep;
   const int max_ways = static_cast<int>(std::min<std::size_t>(64, s.devices.size()));
-  struct Outcome {
-    double ps = std::numeric_limits<double>::infinity();
-    std::string bottleneck;  ///< "node 'x' (op)" or "link a->b"
-    std::string node;        ///< the bottleneck node's name ("" for a link)
-    std::string tiles;       ///< why the tile growth stopped
-    Graph g;                 ///< the split (and replicated) graph
-    SplitReport splits;
-  };
-  auto evaluate = [&](const std::vector<SplitRule>& rules, const std::vector<ReplicateRule>& reps) {
-    Outcome o;
-    try {
-      o.g = load_replicated_graph(s, rules, reps, &o.splits, nullptr);
-      const Mapping m = map_graph(o.g, s);
-      o.ps = m.estimated_bottleneck_ps;
-      o.bottleneck = m.estimated_bottleneck;
-      o.tiles = m.auto_stop;
-      if (o.bottleneck.rfind("node ", 0) == 0) {
-        const Node& b = o.g.nodes[static_cast<std::size_t>(std::stoi(o.bottleneck.substr(5)))];
-        o.node = b.name;
-        o.bottleneck = "node '" + b.name + "' (" + b.op + ")";
-      }
-    } catch (const SimulationError& e) {
-      if (rules.empty() && reps.empty()) throw;
-      o.bottleneck = std::string("does not fit: ") + e.what();
-    } catch (const InputError& e) {
-      if (reps.empty()) throw;  // a stage that cannot be replicated (not contiguous)
-      o.bottleneck = std::string("cannot replicate: ") + e.what();
-    }
-    return o;
-  };
-  auto splittable = [](const Node* n) {
-    return n && (n->op == "linear" || n->op == "matmul" || n->op == "bmm" || n->op == "conv2d");
-  };
-  // The output dim a rule `by` divides on node `n`.
-  auto split_dim = [](const Node& n, SplitBy by) -> std::int64_t {
-    const Shape& os = n.results[0].shape;
-    if (n.op == "conv2d") return by == SplitBy::Columns ? os[1] : 0;
-    if (by == SplitBy::Rows) return os.size() >= 2 ? os[os.size() - 2] : 0;
-    return os.back();
-  };
   std::vector<SplitRule> rules;
   std::vector<ReplicateRule> reps;
-  Outcome best = evaluate(rules, reps);
+  Outcome best = evaluate_splits(s, rules, reps);
   for (int iter = 0; iter < 64; ++iter) {
     if (best.node.empty()) {
       rep.bound = best.bottleneck + " (" + ps_text(best.ps) + ")";
@@ -399,62 +496,13 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
     const Node* b = best.g.find_node(best.node);
     // A replica or a collect: only more replicas (c) can help.
     const bool replicated = b->hw.replica_ways > 1 || b->op == "collect";
-    struct Cand {
-      std::vector<SplitRule> rules;
-      std::size_t changed = 0;  ///< the rule this candidate adds or grows
-      std::int64_t dim = 0;     ///< the dimension it divides
-    };
     std::vector<Cand> cands;
-    // (a) More ways for a rule whose piece or gather the bottleneck is, or whose piece
-    // holds it (outer splits of nested ones); for each name the last rule matching it
-    // (rules apply in order).
-    std::set<std::size_t> grown;
-    for (std::string from = b->op == "cat" ? b->name : split_origin(b->name); !replicated;) {
-      for (std::size_t r = rules.size(); r-- > 0;) {
-        if (fnmatch(rules[r].glob.c_str(), from.c_str(), 0) != 0) continue;
-        const Node* p0 = best.g.find_node(from + "@s0");
-        if (!p0 || !grown.insert(r).second) break;
-        // The piece's own dim (a nested split's gather keeps the piece's shape).
-        const std::int64_t dim = split_dim(*p0, rules[r].by) * rules[r].ways;
-        const std::int64_t d = next_divisor(dim, rules[r].ways);
-        if (d > 0 && d <= max_ways) {
-          std::vector<SplitRule> t = rules;
-          t[r].ways = static_cast<int>(d);
-          cands.push_back({t, r, dim});
-        }
-        break;
-      }
-      const std::string up = split_origin(from);
-      if (up == from) break;
-      from = up;
-    }
-    // (b) Split the bottleneck node (with the pieces beside it: every "@s<j>" of its name
-    // generalised) two or more ways, by columns or by rows.
-    if (splittable(b) && !replicated) {
-      std::string glob;
-      for (std::size_t i = 0; i < b->name.size(); ++i) {
-        glob += b->name[i];
-        if (b->name.compare(i, 2, "@s") == 0 && i + 2 < b->name.size() &&
-            std::isdigit(static_cast<unsigned char>(b->name[i + 2]))) {
-          glob += "s*";
-          i += 2;
-          while (i + 1 < b->name.size() && std::isdigit(static_cast<unsigned char>(b->name[i + 1])))
-            ++i;
-        }
-      }
-      for (const SplitBy by : {SplitBy::Columns, SplitBy::Rows}) {
-        const std::int64_t dim = split_dim(*b, by), d = next_divisor(dim, 1);
-        if (d > 0 && d <= max_ways) {
-          std::vector<SplitRule> t = rules;
-          t.push_back(SplitRule{glob, static_cast<int>(d), by});
-          cands.push_back({t, rules.size(), dim});
-        }
-      }
-    }
+    if (!replicated) grow_candidates(best.g, *b, rules, max_ways, cands);
+    if (!replicated) new_split_candidates(*b, rules, max_ways, cands);
     Outcome chosen;
     std::vector<SplitRule> chosen_rules;
     auto try_cand = [&](const Cand& c) {
-      Outcome o = evaluate(c.rules, reps);
+      Outcome o = evaluate_splits(s, c.rules, reps);
       std::string desc;
       for (const auto& r : c.rules)
         desc += (desc.empty() ? "" : ", ") + r.glob + " " + std::to_string(r.ways) + " " +
@@ -477,7 +525,7 @@ AutoSplitReport auto_splits(const SystemSpec& s) {
       // is a piece or the gather of), or give its stage one more replica.
       std::vector<ReplicateRule> more = replica_candidate(best.g, best.splits, *b, reps, max_ways);
       if (!more.empty()) {
-        Outcome o = evaluate(rules, more);
+        Outcome o = evaluate_splits(s, rules, more);
         const ReplicateRule& r = more.size() > reps.size()
                                      ? more.back()
                                      : more[static_cast<std::size_t>(replica_rule_of(reps, *b))];

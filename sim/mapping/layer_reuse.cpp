@@ -52,6 +52,45 @@ std::string tensor_text(const Tensor& t) {
   return shape_to_string(t.shape) + " " + t.precision.to_string();
 }
 
+/// Node `b` of a later layer against node `a` in its place in layer 0: the same op, output,
+/// parameters, attributes and input shapes; InputError `at` + what differs otherwise.
+void check_same_node(const Graph& g, const std::string& pattern, const std::string& at,
+                     const Node& a, const Node& b) {
+  const std::string both = "node '" + b.name + "' (" + b.op + ") ";
+  const std::string where = " where '" + a.name + "' (" + a.op + ") has ";
+  if (suffix_of(pattern, a.name) != suffix_of(pattern, b.name) || a.op != b.op)
+    throw InputError(at + both + "is in the place of '" + a.name + "' (" + a.op + ")");
+  if (a.results.size() != b.results.size() ||
+      (!a.results.empty() && (a.results[0].shape != b.results[0].shape ||
+                              !(a.results[0].precision == b.results[0].precision))))
+    throw InputError(at + both + "has output " + tensor_text(b.results.at(0)) + where +
+                     tensor_text(a.results.at(0)));
+  if (a.params.size() != b.params.size())
+    throw InputError(at + both + "has " + std::to_string(b.params.size()) + " parameters" + where +
+                     std::to_string(a.params.size()));
+  for (std::size_t k = 0; k < a.params.size(); ++k)
+    if (a.params[k].name != b.params[k].name ||
+        a.params[k].tensor.shape != b.params[k].tensor.shape ||
+        !(a.params[k].tensor.precision == b.params[k].tensor.precision))
+      throw InputError(at + both + "has parameter '" + b.params[k].name + "' " +
+                       tensor_text(b.params[k].tensor) + where + "'" + a.params[k].name + "' " +
+                       tensor_text(a.params[k].tensor));
+  if (a.attrs.size() != b.attrs.size()) throw InputError(at + both + "has other attributes");
+  for (const auto& [name, v] : a.attrs) {
+    const auto it = b.attrs.find(name);
+    if (it == b.attrs.end() || !same_attr(v, it->second))
+      throw InputError(at + both + "has another attribute '" + name + "'");
+  }
+  if (a.args.size() != b.args.size())
+    throw InputError(at + both + "has " + std::to_string(b.args.size()) + " inputs" + where +
+                     std::to_string(a.args.size()));
+  for (std::size_t k = 0; k < a.args.size(); ++k)
+    if (g.tensor_of(a.args[k]).shape != g.tensor_of(b.args[k]).shape)
+      throw InputError(at + both + "has input " + std::to_string(k) + " " +
+                       shape_to_string(g.tensor_of(b.args[k]).shape) + where +
+                       shape_to_string(g.tensor_of(a.args[k]).shape));
+}
+
 }  // namespace
 
 Graph insert_layer_io(const Graph& g, const SystemSpec& s) {
@@ -95,41 +134,7 @@ Graph insert_layer_io(const Graph& g, const SystemSpec& s) {
       throw InputError(at + "it has " + std::to_string(mem.size()) + " nodes, layer 0 has " +
                        std::to_string(ref.size()));
     for (std::size_t p = 0; p < mem.size(); ++p) {
-      const Node& a = g.nodes[ref[p]];
-      const Node& b = g.nodes[mem[p]];
-      const std::string both = "node '" + b.name + "' (" + b.op + ") ";
-      const std::string where = " where '" + a.name + "' (" + a.op + ") has ";
-      if (suffix_of(pattern, a.name) != suffix_of(pattern, b.name) || a.op != b.op)
-        throw InputError(at + both + "is in the place of '" + a.name + "' (" + a.op + ")");
-      if (a.results.size() != b.results.size() ||
-          (!a.results.empty() && (a.results[0].shape != b.results[0].shape ||
-                                  !(a.results[0].precision == b.results[0].precision))))
-        throw InputError(at + both + "has output " + tensor_text(b.results.at(0)) + where +
-                         tensor_text(a.results.at(0)));
-      if (a.params.size() != b.params.size())
-        throw InputError(at + both + "has " + std::to_string(b.params.size()) + " parameters" +
-                         where + std::to_string(a.params.size()));
-      for (std::size_t k = 0; k < a.params.size(); ++k)
-        if (a.params[k].name != b.params[k].name ||
-            a.params[k].tensor.shape != b.params[k].tensor.shape ||
-            !(a.params[k].tensor.precision == b.params[k].tensor.precision))
-          throw InputError(at + both + "has parameter '" + b.params[k].name + "' " +
-                           tensor_text(b.params[k].tensor) + where + "'" + a.params[k].name + "' " +
-                           tensor_text(a.params[k].tensor));
-      if (a.attrs.size() != b.attrs.size()) throw InputError(at + both + "has other attributes");
-      for (const auto& [name, v] : a.attrs) {
-        const auto it = b.attrs.find(name);
-        if (it == b.attrs.end() || !same_attr(v, it->second))
-          throw InputError(at + both + "has another attribute '" + name + "'");
-      }
-      if (a.args.size() != b.args.size())
-        throw InputError(at + both + "has " + std::to_string(b.args.size()) + " inputs" + where +
-                         std::to_string(a.args.size()));
-      for (std::size_t k = 0; k < a.args.size(); ++k)
-        if (g.tensor_of(a.args[k]).shape != g.tensor_of(b.args[k]).shape)
-          throw InputError(at + both + "has input " + std::to_string(k) + " " +
-                           shape_to_string(g.tensor_of(b.args[k]).shape) + where +
-                           shape_to_string(g.tensor_of(a.args[k]).shape));
+      check_same_node(g, pattern, at, g.nodes[ref[p]], g.nodes[mem[p]]);
     }
   }
   // Edges: a layer reads itself, the previous layer or what comes before the region; the
