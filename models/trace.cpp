@@ -249,23 +249,11 @@ bool primary(const std::string& kind) {
 }
 }  // namespace
 
-void TraceRecorder::write(std::ostream& os) const {
-  std::vector<Event> all(heap_.begin(), heap_.end());
-  for (const auto& [key, e] : open_) all.push_back(e);
-  std::sort(all.begin(), all.end(), [](const Event& a, const Event& b) {
-    if (a.track != b.track) return a.track < b.track;
-    if (a.begin != b.begin) return a.begin < b.begin;
-    if (a.end != b.end) return a.end < b.end;
-    return a.name < b.name;
-  });
-  // Viewer threads: per track, per kind of slice, per slot of overlapping slices.
-  struct Thread {
-    int pid, tid;
-    std::string name;
-  };
-  std::vector<Thread> threads;
+std::vector<TraceRecorder::ThreadName> TraceRecorder::assign_threads(
+    const std::vector<Event>& all, std::vector<int>& tid_of) const {
+  std::vector<ThreadName> threads;
   std::vector<int> next_tid(groups_.size(), 0);
-  std::vector<int> tid_of(all.size(), -1);
+  tid_of.assign(all.size(), -1);
   std::size_t i = 0;
   for (std::size_t tr = 0; tr < tracks_.size(); ++tr) {
     const Track& t = tracks_[tr];
@@ -313,6 +301,48 @@ void TraceRecorder::write(std::ostream& os) const {
     for (std::size_t k = lo; k < i; ++k)
       if (all[k].n == 0) tid_of[k] = base;  // instants on the track's first thread
   }
+  return threads;
+}
+
+void TraceRecorder::write_counters(std::ostream& os, const std::function<void()>& sep) const {
+  if (cap_ < 2) return;
+  const time_ps limit = std::min({cut_, end_, sim_end_});
+  for (const auto& c : counters_) {
+    double prev = -1;
+    const std::string head = "{\"ph\": \"C\", \"name\": \"" + esc(c.name) +
+                             "\", \"pid\": " + std::to_string(c.pid) + ", \"ts\": ";
+    for (std::size_t k = 0; k < c.bucket.size(); ++k) {
+      const time_ps lo = begin_ + static_cast<time_ps>(k) * bucket_ps_;
+      if (lo >= limit) break;
+      const time_ps hi = std::min<time_ps>(limit, lo + bucket_ps_);
+      if (c.bucket[k] == prev) continue;
+      prev = c.bucket[k];
+      char v[48];
+      std::snprintf(v, sizeof v, "%.4g", c.bucket[k] * c.scale / static_cast<double>(hi - lo));
+      sep();
+      os << head << us(lo) << ", \"args\": {\"value\": " << v << "}}";
+    }
+    if (prev > 0) {
+      const time_ps hi =
+          std::min<time_ps>(limit, begin_ + static_cast<time_ps>(c.bucket.size()) * bucket_ps_);
+      sep();
+      os << head << us(hi) << ", \"args\": {\"value\": 0}}";
+    }
+  }
+}
+
+void TraceRecorder::write(std::ostream& os) const {
+  std::vector<Event> all(heap_.begin(), heap_.end());
+  for (const auto& [key, e] : open_) all.push_back(e);
+  std::sort(all.begin(), all.end(), [](const Event& a, const Event& b) {
+    if (a.track != b.track) return a.track < b.track;
+    if (a.begin != b.begin) return a.begin < b.begin;
+    if (a.end != b.end) return a.end < b.end;
+    return a.name < b.name;
+  });
+  // Viewer threads: per track, per kind of slice, per slot of overlapping slices.
+  std::vector<int> tid_of;
+  const std::vector<ThreadName> threads = assign_threads(all, tid_of);
   os << "{\"displayTimeUnit\": \"ns\", \"otherData\": {\"dropped_events\": " << dropped_total_
      << ", \"merged_slices\": " << merged_;
   if (dropped_total_ > 0) os << ", \"dropped\": \"" << esc(drop_summary()) << "\"";
@@ -357,31 +387,7 @@ void TraceRecorder::write(std::ostream& os) const {
     }
     os << "}";
   }
-  if (cap_ >= 2) {
-    const time_ps limit = std::min({cut_, end_, sim_end_});
-    for (const auto& c : counters_) {
-      double prev = -1;
-      const std::string head = "{\"ph\": \"C\", \"name\": \"" + esc(c.name) +
-                               "\", \"pid\": " + std::to_string(c.pid) + ", \"ts\": ";
-      for (std::size_t k = 0; k < c.bucket.size(); ++k) {
-        const time_ps lo = begin_ + static_cast<time_ps>(k) * bucket_ps_;
-        if (lo >= limit) break;
-        const time_ps hi = std::min<time_ps>(limit, lo + bucket_ps_);
-        if (c.bucket[k] == prev) continue;
-        prev = c.bucket[k];
-        char v[48];
-        std::snprintf(v, sizeof v, "%.4g", c.bucket[k] * c.scale / static_cast<double>(hi - lo));
-        sep();
-        os << head << us(lo) << ", \"args\": {\"value\": " << v << "}}";
-      }
-      if (prev > 0) {
-        const time_ps hi =
-            std::min<time_ps>(limit, begin_ + static_cast<time_ps>(c.bucket.size()) * bucket_ps_);
-        sep();
-        os << head << us(hi) << ", \"args\": {\"value\": 0}}";
-      }
-    }
-  }
+  write_counters(os, sep);
   os << "\n]}\n";
 }
 

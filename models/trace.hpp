@@ -94,7 +94,18 @@ class TraceRecorder {
     double scale;
     std::vector<double> bucket;
   };
+  /// A viewer thread: its process, id and name.
+  struct ThreadName {
+    int pid, tid;
+    std::string name;
+  };
   static bool by_begin(const Event& a, const Event& b);
+  /// Viewer threads for the sorted events `all`: per track, per kind of slice, per slot of
+  /// overlapping slices; `tid_of[k]` gets event k's thread.
+  std::vector<ThreadName> assign_threads(const std::vector<Event>& all,
+                                         std::vector<int>& tid_of) const;
+  /// The counters' samples (one per bucket whose value changed), each after `sep()`.
+  void write_counters(std::ostream& os, const std::function<void()>& sep) const;
   std::uint32_t intern(const std::string& s);
   int pid_of(const std::string& group);
   void insert(const Event& e);
