@@ -358,31 +358,9 @@ class Rewriter {
     return static_cast<int>(d < 0 ? d + r : d);
   }
 
-  void find_block(int ln) {
-    std::vector<int> cols;
-    for (const Use& u : nd(ln).uses) {
-      Node& c = nd(u.node);
-      if (c.tp == ops::TpShard::Linear && c.role == Role::Replicated && c.block < 0 &&
-          u.port == 0 && std::find(cols.begin(), cols.end(), u.node) == cols.end())
-        cols.push_back(u.node);
-    }
-    if (cols.empty()) return;
-    std::sort(cols.begin(), cols.end(), [&](int a, int b) { return nd(a).topo < nd(b).topo; });
-
-    // LM head: a single linear whose output leaves the graph and feeds nothing else.
-    if (cols.size() == 1 && nd(cols[0]).uses.empty() && nd(cols[0]).output_uses > 0) {
-      Node& h = nd(cols[0]);
-      if (h.outs.size() != 1) fail(cols[0], "a linear must have one result");
-      h.role = Role::Head;
-      h.axis = static_cast<int>(h.outs[0].size()) - 1;
-      heads_.push_back(cols[0]);
-      return;
-    }
-
-    const int b = static_cast<int>(blocks_.size());
-    blocks_.emplace_back();
-    Block blk;
-    blk.column = cols;
+  /// The columns of block `b` and everything they reach up to the row-parallel linears
+  /// (breadth first): the region's nodes and its rows.
+  void grow_region(int b, Block& blk, const std::vector<int>& cols) {
     std::queue<int> q;
     for (int c : cols) {
       nd(c).role = Role::Column;
@@ -411,6 +389,67 @@ class Rewriter {
         }
       }
     }
+  }
+
+  /// From row-parallel linear `r` of block `b` (through dropout/contiguous) to its residual
+  /// add, which sets the block's order; `origin` ends the messages.
+  void follow_row_to_residual(int r, int b, Block& blk, const std::string& origin) {
+    const Node& n = nd(r);
+    int cur = r;
+    for (;;) {
+      const Node& c = nd(cur);
+      if (c.uses.size() != 1 || c.output_uses > 0)
+        fail(cur, "the output of row-parallel linear '" + n.name +
+                      "' must go (possibly through dropout) into exactly one residual add" +
+                      origin);
+      const Use u = c.uses[0];
+      Node& nx = nd(u.node);
+      if (nx.role != Role::Replicated || nx.block >= 0)
+        fail(u.node, "belongs to two transformer blocks");
+      nx.block = b;
+      blk.tail.push_back(u.node);
+      if (nx.tp == ops::TpShard::Identity && nx.args.size() == 1) {
+        cur = u.node;
+        continue;
+      }
+      if (nx.tp == ops::TpShard::ResidualAdd && nx.args.size() == 2) {
+        const Ref& other = nx.args[static_cast<std::size_t>(1 - u.arg)];
+        if (other.node >= 0 && nd(other.node).block == b && nd(other.node).role != Role::Replicated)
+          fail(u.node, "residual add takes both operands from the tensor-parallel region");
+        blk.order = std::max(blk.order, nx.topo);
+        break;
+      }
+      fail(u.node, "expected the residual add after row-parallel linear '" + n.name +
+                       "' (through dropout/contiguous), found op '" + nx.op + "'" + origin);
+    }
+  }
+
+  void find_block(int ln) {
+    std::vector<int> cols;
+    for (const Use& u : nd(ln).uses) {
+      Node& c = nd(u.node);
+      if (c.tp == ops::TpShard::Linear && c.role == Role::Replicated && c.block < 0 &&
+          u.port == 0 && std::find(cols.begin(), cols.end(), u.node) == cols.end())
+        cols.push_back(u.node);
+    }
+    if (cols.empty()) return;
+    std::sort(cols.begin(), cols.end(), [&](int a, int b) { return nd(a).topo < nd(b).topo; });
+
+    // LM head: a single linear whose output leaves the graph and feeds nothing else.
+    if (cols.size() == 1 && nd(cols[0]).uses.empty() && nd(cols[0]).output_uses > 0) {
+      Node& h = nd(cols[0]);
+      if (h.outs.size() != 1) fail(cols[0], "a linear must have one result");
+      h.role = Role::Head;
+      h.axis = static_cast<int>(h.outs[0].size()) - 1;
+      heads_.push_back(cols[0]);
+      return;
+    }
+
+    const int b = static_cast<int>(blocks_.size());
+    blocks_.emplace_back();
+    Block blk;
+    blk.column = cols;
+    grow_region(b, blk, cols);
     if (blk.row.empty())
       fail(cols[0],
            "the region fed by this linear (which consumes layer norm '" + nd(ln).name +
@@ -438,35 +477,7 @@ class Rewriter {
         fail(r, "row-parallel linear: its input '" + p.name + "' is sharded on dim " +
                     std::to_string(p.axis) + ", not on the input features");
       if (n.outs.size() != 1) fail(r, "a linear must have one result");
-      // Through dropout/contiguous to the residual add.
-      int cur = r;
-      for (;;) {
-        const Node& c = nd(cur);
-        if (c.uses.size() != 1 || c.output_uses > 0)
-          fail(cur, "the output of row-parallel linear '" + n.name +
-                        "' must go (possibly through dropout) into exactly one residual add" +
-                        origin);
-        const Use u = c.uses[0];
-        Node& nx = nd(u.node);
-        if (nx.role != Role::Replicated || nx.block >= 0)
-          fail(u.node, "belongs to two transformer blocks");
-        nx.block = b;
-        blk.tail.push_back(u.node);
-        if (nx.tp == ops::TpShard::Identity && nx.args.size() == 1) {
-          cur = u.node;
-          continue;
-        }
-        if (nx.tp == ops::TpShard::ResidualAdd && nx.args.size() == 2) {
-          const Ref& other = nx.args[static_cast<std::size_t>(1 - u.arg)];
-          if (other.node >= 0 && nd(other.node).block == b &&
-              nd(other.node).role != Role::Replicated)
-            fail(u.node, "residual add takes both operands from the tensor-parallel region");
-          blk.order = std::max(blk.order, nx.topo);
-          break;
-        }
-        fail(u.node, "expected the residual add after row-parallel linear '" + n.name +
-                         "' (through dropout/contiguous), found op '" + nx.op + "'" + origin);
-      }
+      follow_row_to_residual(r, b, blk, origin);
     }
     // Pre-LN: the layer norm belongs to the block when only the block consumes it.
     bool own = nd(ln).block < 0 && nd(ln).output_uses == 0;
