@@ -329,3 +329,68 @@ TEST(MappingSim, WeightsAutoMovesOnlyWeightsThatCanStream) {
   EXPECT_EQ(r.num("nodes.fc.weight_bytes_read"), 4096 * kInferences);
   EXPECT_EQ(r.num("devices.fpga0.memory.bytes_read"), 4096 * kInferences);
 }
+
+namespace {
+
+// One moe_experts node: 8 tokens of hidden 4, 4 experts of ffn 8 with w3 (SwiGLU), top-2,
+// one datapath per expert; 2 lanes per port.
+const char* const kMoeGraph =
+    "format: mase-graph\nversion: 1\n"
+    "inputs: [{name: x, shape: [8, 4], precision: {type: fixed, width: 8}},\n"
+    "         {name: g, shape: [8, 4], precision: {type: fixed, width: 8}}]\n"
+    "nodes:\n"
+    "  - name: moe\n    op: moe_experts\n    args: {data_in_0: x, data_in_1: g}\n"
+    "    attrs: {top_k: 2, expert_parallel: 4}\n"
+    "    params: {w1: {shape: [4, 8, 4], precision: {type: fixed, width: 8}},\n"
+    "             w2: {shape: [4, 4, 8], precision: {type: fixed, width: 8}},\n"
+    "             w3: {shape: [4, 8, 4], precision: {type: fixed, width: 8}}}\n"
+    "    results: {data_out_0: {shape: [8, 4], precision: {type: fixed, width: 8}}}\n"
+    "outputs: [moe]\n";
+
+SimRun run_moe(const std::string& routing) {
+  const std::string cfg = "workload: {graph: g.yaml, inferences: 2" +
+                          (routing.empty() ? "" : ", moe_routing: " + routing) +
+                          "}\nsystem:\n  devices: [{name: fpga0, type: u250}]\n"
+                          "mapping: {default_parallelism: 2}\n";
+  return run_simulate({{"g.yaml", kMoeGraph}, {"c.yaml", cfg}}, "c.yaml");
+}
+
+}  // namespace
+
+// workload.moe_routing sets the routed token counts from the configuration. One token slot
+// costs w1 and w3 ceil(4/2)·ceil(8/2) = 8 cycles each and w2 8: 24 cycles. 8 tokens × top-2
+// = 16 slots; balanced (the graph's default) gives each of the 4 datapaths 4 slots: 96
+// cycles per inference; expert_load 3:1:1:1 gives 8, 3, 3, 2 (largest remainders), so the
+// busiest datapath takes 8 × 24 = 192. Two inferences each; the MACs do not change.
+TEST(MappingSim, MoeRoutingFromTheConfigSetsTheExpertLoad) {
+  const SimRun bal = run_moe("");
+  ASSERT_EQ(bal.exit_code, 0) << bal.stderr_text;
+  EXPECT_EQ(bal.num("nodes.moe.busy_cycles"), 2 * 96);
+  const SimRun load = run_moe("{moe: {expert_load: [3, 1, 1, 1]}}");
+  ASSERT_EQ(load.exit_code, 0) << load.stderr_text;
+  EXPECT_EQ(load.num("nodes.moe.busy_cycles"), 2 * 192);
+  EXPECT_EQ(load.num("nodes.moe.macs"), bal.num("nodes.moe.macs"));
+  // seeded: the same counts on every run, at most all 8 tokens on one datapath
+  const SimRun s1 = run_moe("{\"m*\": {routing_seed: 7}}");
+  const SimRun s2 = run_moe("{\"m*\": {routing: seeded, routing_seed: 7}}");
+  ASSERT_EQ(s1.exit_code, 0) << s1.stderr_text;
+  EXPECT_EQ(s1.num("nodes.moe.busy_cycles"), s2.num("nodes.moe.busy_cycles"));
+  EXPECT_GE(s1.num("nodes.moe.busy_cycles"), 2 * 96);
+  EXPECT_LE(s1.num("nodes.moe.busy_cycles"), 2 * 8 * 24);
+  const std::pair<std::string, std::string> bad[] = {
+      {"{moe: {expert_load: [3, 1, 1]}}",
+       "workload.moe_routing.moe.expert_load: 3 weights for node 'moe', which has 4 experts"},
+      {"{\"lm*\": {routing: balanced}}", "workload.moe_routing.lm*: matches no moe_experts node"},
+      {"{moe: {routing: sedded}}",
+       "workload.moe_routing.moe.routing: 'sedded' is not one of balanced, load, seeded (did you "
+       "mean 'seeded'?)"},
+      {"{moe: {routing: load}}", "workload.moe_routing.moe: routing: load needs expert_load"},
+      {"{moe: {expert_lod: [1]}}", "unknown key 'expert_lod'"},
+  };
+  for (const auto& [routing, message] : bad) {
+    const SimRun r = run_moe(routing);
+    EXPECT_EQ(r.exit_code, 1) << routing;
+    EXPECT_NE(r.stderr_text.find(message), std::string::npos)
+        << routing << "\nexpected: " << message << "\ngot: " << r.stderr_text;
+  }
+}

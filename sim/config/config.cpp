@@ -30,6 +30,14 @@ void add_workload_keys(std::vector<KeyDecl>& k) {
                 {},
                 1,
                 1e12},
+               {"workload.moe_routing",
+                KeyType::Any,
+                "{}",
+                "",
+                "routing of moe_experts nodes, replacing the graph's: {node-name glob: {routing: "
+                "balanced | load | seeded, expert_load: [one weight per expert], routing_seed: N}} "
+                "(expert_load alone means load, routing_seed alone seeded; docs/workloads.md)",
+                {}},
                {"workload.inferences",
                 KeyType::Int,
                 "4",

@@ -1,4 +1,5 @@
 #include "sim/config/system_spec.hpp"
+#include <algorithm>
 
 #include "sim/mapping/layer_reuse.hpp"
 
@@ -299,6 +300,68 @@ std::vector<ReplicateRule> replicate_rules(const Config& cfg, const SystemSpec& 
   return rules;
 }
 
+/// workload.moe_routing: {glob: {routing, expert_load, routing_seed}}.
+std::vector<MoeRoutingRule> moe_routing_rules(const Config& cfg) {
+  const std::string& f = cfg.file();
+  const YAML::Node m = cfg.get_node("workload.moe_routing");
+  if (!m.IsMap() && !(m.IsSequence() && m.size() == 0))
+    throw InputError(f +
+                     ": workload.moe_routing: expected a mapping {node-name glob: {routing: "
+                     "..., expert_load: [...], routing_seed: N}}");
+  std::vector<MoeRoutingRule> rules;
+  for (const auto& kv : m) {
+    MoeRoutingRule r;
+    r.glob = yaml::key_string(f, kv.first, "workload.moe_routing");
+    const std::string at = "workload.moe_routing." + r.glob;
+    const YAML::Node v = kv.second;
+    if (!v.IsMap())
+      throw InputError(f + ": " + at +
+                       ": expected {routing: ..., expert_load: [...], "
+                       "routing_seed: N}");
+    yaml::check_keys(f, v, at, {"routing", "expert_load", "routing_seed"});
+    if (v["expert_load"]) {
+      const YAML::Node l = v["expert_load"];
+      if (!l.IsSequence() || l.size() == 0)
+        throw InputError(f + ": " + at +
+                         ".expert_load: expected a list of weights, one per expert");
+      for (std::size_t k = 0; k < l.size(); ++k) {
+        const std::int64_t w =
+            yaml::as_int(f, l[k], at + ".expert_load[" + std::to_string(k) + "]");
+        if (w < 0)
+          throw InputError(f + ": " + at + ".expert_load[" + std::to_string(k) +
+                           "]: " + std::to_string(w) + " is negative");
+        r.expert_load.push_back(w);
+      }
+    }
+    if (v["routing_seed"]) {
+      r.routing_seed = yaml::as_int(f, v["routing_seed"], at + ".routing_seed");
+      if (r.routing_seed < 0)
+        throw InputError(f + ": " + at + ".routing_seed: " + std::to_string(r.routing_seed) +
+                         " is negative");
+    }
+    r.routing = v["routing"]        ? yaml::as_string(f, v["routing"], at + ".routing")
+                : v["expert_load"]  ? "load"
+                : v["routing_seed"] ? "seeded"
+                                    : "";
+    const std::vector<std::string> kinds = {"balanced", "load", "seeded"};
+    if (r.routing.empty())
+      throw InputError(f + ": " + at +
+                       ": give routing (balanced, load or seeded), expert_load or "
+                       "routing_seed");
+    if (std::find(kinds.begin(), kinds.end(), r.routing) == kinds.end())
+      throw InputError(f + ": " + at + ".routing: '" + r.routing +
+                       "' is not one of balanced, load, seeded" + did_you_mean(r.routing, kinds));
+    if (r.routing == "load" && r.expert_load.empty())
+      throw InputError(f + ": " + at + ": routing: load needs expert_load");
+    if ((r.routing != "load" && v["expert_load"]) || (r.routing != "seeded" && v["routing_seed"]))
+      throw InputError(f + ": " + at +
+                       ": expert_load goes with routing: load, routing_seed with "
+                       "routing: seeded");
+    rules.push_back(r);
+  }
+  return rules;
+}
+
 }  // namespace
 
 SystemSpec load_system_spec(const Config& cfg) {
@@ -309,6 +372,7 @@ SystemSpec load_system_spec(const Config& cfg) {
   s.workload.graph_path = cfg.absolute_path(cfg.get_string("workload.graph"));
   s.workload.dims = cfg.int_family("workload.dims.");
   s.workload.inferences = cfg.get_int("workload.inferences");
+  s.workload.moe_routing = moe_routing_rules(cfg);
   s.llm = llm_spec(cfg);
   s.devices = load_system_devices(cfg);
   s.topology = topology_spec(cfg, s);

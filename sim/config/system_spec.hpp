@@ -43,10 +43,21 @@ struct LlmSpec {
   std::int64_t max_context() const { return prompt_len + gen_tokens; }
 };
 
+/// workload.moe_routing: the routing of the moe_experts nodes matching `glob` (the graph's
+/// routing attributes replaced): "balanced", "load" with `expert_load` (one weight per
+/// expert), or "seeded" with `routing_seed` (models/ops/moe.hpp).
+struct MoeRoutingRule {
+  std::string glob;
+  std::string routing;
+  std::vector<std::int64_t> expert_load;
+  std::int64_t routing_seed = 0;
+};
+
 struct WorkloadSpec {
   std::string graph_path;                    ///< absolute
   std::map<std::string, std::int64_t> dims;  ///< workload.dims.*
   std::int64_t inferences = 4;               ///< workload.inferences (LLM runs: from the plan)
+  std::vector<MoeRoutingRule> moe_routing;   ///< in the order given; the first match wins
 };
 
 struct TopologySpec {

@@ -1,5 +1,7 @@
 #include "sim/llm/llm.hpp"
 
+#include "sim/mapping/graph_rewrite.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -272,7 +274,7 @@ Graph load_llm_graph(const SystemSpec& sys) {
     throw InputError(sys.file +
                      ": workload.dims.seq/ctx are set by workload.phase (use "
                      "workload.prompt_len and workload.gen_tokens)");
-  YAML::Node tree = yaml::load_file(path);
+  YAML::Node tree = rewrite::workload_tree(sys);
   if (spec.parallelism != "pipeline") {
     const auto n = static_cast<std::int64_t>(devices.size());
     const std::int64_t t =

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/config/system_spec.hpp"
+
 namespace masesim::rewrite {
 
 /// A node `{name, op, args: {data_in_k: args[k]}, attrs, results: {data_out_0: {shape,
@@ -15,6 +17,16 @@ YAML::Node make_node(const std::string& name, const std::string& op,
                      const std::vector<std::string>& args, const YAML::Node& attrs,
                      const YAML::Node& shape, const YAML::Node& precision,
                      const std::string& device);
+
+/// workload.moe_routing: the routing attributes (routing, expert_load, routing_seed) of every
+/// moe_experts node of `tree` whose name matches a rule (the first) replaced by the rule's;
+/// returns the names of the nodes changed. InputError `what` + the glob for a rule that
+/// matches no moe_experts node.
+std::vector<std::string> set_moe_routing(YAML::Node tree, const std::vector<MoeRoutingRule>& rules,
+                                         const std::string& what);
+
+/// The workload's graph file as a tree, with workload.moe_routing applied.
+YAML::Node workload_tree(const SystemSpec& s);
 
 /// Sets entry k of a shape list to `value` (as text: yaml-cpp encodes an integer through
 /// a temporary node, several times slower than setting the text).

@@ -319,14 +319,15 @@ YAML::Node split_graph(const YAML::Node& root, const Graph& g, const std::vector
 Graph load_split_graph(const SystemSpec& s, const std::vector<SplitRule>& rules,
                        SplitReport* report, YAML::Node* tree_out) {
   if (report) *report = SplitReport{};
-  if (rules.empty() && !tree_out) return load_graph(s.workload.graph_path, s.workload.dims);
+  if (rules.empty() && !tree_out && s.workload.moe_routing.empty())
+    return load_graph(s.workload.graph_path, s.workload.dims);
   const std::string what = s.file + ": mapping.split";
   if (!rules.empty() && s.simulation.functional)
     throw InputError(what +
                      ": functional mode reads data per node; split nodes have none "
                      "(run the split in timing mode)");
   // One pass per rule, in order: a later rule may split the pieces of an earlier one.
-  YAML::Node tree = yaml::load_file(s.workload.graph_path);
+  YAML::Node tree = rewrite::workload_tree(s);
   Graph g = load_graph_yaml(tree, s.workload.graph_path, s.workload.dims);
   for (std::size_t k = 0; k < rules.size(); ++k) {
     tree = split_graph(tree, g, {rules[k]}, what, report, static_cast<int>(k));
