@@ -199,12 +199,18 @@ void window_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t,
     const std::int64_t window = shape_numel(w) / (w[0] * w[1]);
     const std::int64_t p_in = std::min(hw.in[0].elems_per_beat, cg);
     const std::int64_t p_out = hw.out.elems_per_beat;
-    const std::int64_t acc_cycles = window * ceil_div(cg, p_in);
+    // Kernel unroll U: U window positions' dot products side by side (an adder tree of
+    // U·P_in products), so a window takes window/U accumulation steps.
+    const std::int64_t u = hw.kernel_unroll;
+    if (u < 1 || window % u != 0)
+      fail(n, "kernel_unroll " + std::to_string(u) + " does not divide the " +
+                  std::to_string(window) + "-position kernel window");
+    const std::int64_t acc_cycles = window / u * ceil_div(cg, p_in);
     const std::int64_t pixel_cycles = acc_cycles * ceil_div(y[1], p_out);
     const std::int64_t row_pixels = y.size() > 3 ? y[3] : 1;
-    t.macs_per_cycle = p_in * p_out;
+    t.macs_per_cycle = p_in * p_out * u;
     t.row_cycles = std::max({row_pixels * pixel_cycles, in_per_row, out_per_row});
-    t.latency_cycles = ceil_log2(p_in) + 3;
+    t.latency_cycles = ceil_log2(p_in * u) + 3;
   } else {
     t.row_cycles = std::max(in_per_row, out_per_row);
     t.latency_cycles = 2;

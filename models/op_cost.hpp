@@ -52,6 +52,9 @@ struct NodeHw {
   PortTiling out;              ///< data_out_0
   bool weights_off_chip = false;
   std::int64_t weight_block_rows = 64;  ///< rows sharing one off-chip weight pass
+  /// conv2d: kernel-window positions computed side by side (MASE's UNROLL_KERNEL_OUT over
+  /// the kh·kw window; a divisor of it), each with the P_in × P_out lanes (1: none).
+  std::int64_t kernel_unroll = 1;
   // hw.impl: systolic — the node runs on the systolic GEMM core (models/systolic).
   bool systolic = false;
   std::int64_t systolic_rows = 16;

@@ -425,11 +425,12 @@ HlsLinearParams linear_params(const Graph& g, const Node& n, const NodeHw& hw, c
     q.row_par = std::max<std::int64_t>(1, lanes_out / q.n_par);
     q.k_depth = std::max<std::int64_t>(1, tin.shape.back() / q.k_par);
   } else {
-    // Channel-parallel MAC array (op_cost.cpp window_timing): P_in × P_out lanes, a
-    // group's dot product using at most C_in/groups of the input beat's channels; weights
-    // kh·kw·(C_in/groups)/P_in deep per lane pair, C_out/P_out output groups.
+    // Channel-parallel MAC array (op_cost.cpp window_timing): U·P_in × P_out lanes (U
+    // kernel positions of P_in channels, a group's dot product using at most C_in/groups of
+    // the input beat's channels); weights kh·kw·(C_in/groups)/(U·P_in) deep per lane pair,
+    // C_out/P_out output groups.
     const std::int64_t cg = w ? w->tensor.shape[1] : hw.in[0].elems_per_beat;
-    q.k_par = std::min(hw.in[0].elems_per_beat, cg);
+    q.k_par = std::min(hw.in[0].elems_per_beat, cg) * hw.kernel_unroll;  // U window positions
     q.n_par = lanes_out;
     q.row_par = 1;
     const std::int64_t outs = std::max<std::int64_t>(1, n.results[0].numel());

@@ -246,21 +246,28 @@ TEST(ConvTiling, ConvStackScalesWithPixels) {
 
 // The shipped spatial ResNet-18 (224², int8, one U250, mapping.auto). The stem conv1
 // (3 -> 64 channels, 7x7, stride 2, output 112²) can use at most 3 input lanes, so
-// mapping.auto grows its output lanes to all 64: 7·7·⌈3/3⌉ = 49 cycles per output beat,
-// one beat a pixel, 112·112·49 = 614,656 cycles an inference, and it stays the slowest
-// node (auto stops there). 3 inferences; steady state 250 MHz / 614,656.
+// mapping.auto unrolls its kernel window (mapping.kernel_unroll's knob): all 49 positions
+// side by side with 8 output lanes, (49/49)·⌈3/3⌉·⌈64/8⌉ = 8 cycles an output pixel,
+// 112·112·8 = 100,352 an inference. The slowest node is then layer1.1.conv2 (64 -> 64,
+// 3x3, output 56²) at 9 positions × 8 input × 8 output lanes: (9/9)·⌈64/8⌉·⌈64/8⌉ = 64
+// cycles a pixel, 56·56·64 = 200,704 an inference, and growing it further does not fit
+// (auto stops there). 3 inferences; steady state 250 MHz / 200,704.
 TEST(ConvTiling, Resnet18OnOneU250) {
   const auto r =
       run_simulate({{"c.yaml", read_file(kSrc + "/configs/resnet18_u250.yaml")}}, "c.yaml",
                    "--set workload.graph=" + kSrc + "/workloads/graphs/resnet18_int8.json");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
-  EXPECT_EQ(r.str("nodes.conv1.out_tile"), "64x1x1");
-  EXPECT_EQ(r.num("nodes.conv1.analytic_busy_cycles"), 3 * 112 * 112 * 49);
-  EXPECT_EQ(r.num("nodes.conv1.busy_cycles"), 3 * 112 * 112 * 49);
-  EXPECT_EQ(r.str("bottleneck.node"), "conv1");
+  EXPECT_EQ(r.num("nodes.conv1.kernel_unroll"), 49);
+  EXPECT_EQ(r.str("nodes.conv1.out_tile"), "8x1x1");
+  EXPECT_EQ(r.num("nodes.conv1.analytic_busy_cycles"), 3 * 112 * 112 * 8);
+  EXPECT_EQ(r.num("nodes.conv1.busy_cycles"), 3 * 112 * 112 * 8);
+  EXPECT_EQ(r.num("nodes.layer1.1.conv2.kernel_unroll"), 9);
+  EXPECT_EQ(r.num("nodes.layer1.1.conv2.macs_per_cycle"), 9 * 8 * 8);
+  EXPECT_EQ(r.num("nodes.layer1.1.conv2.busy_cycles"), 3 * 56 * 56 * 64);
+  EXPECT_EQ(r.str("bottleneck.node"), "layer1.1.conv2");
   EXPECT_EQ(r.str("mapping.auto_stop"),
-            "slowest node 'conv1' cannot grow further (its lanes span its dims)");
-  EXPECT_NEAR(r.num("throughput_inferences_per_s"), 250e6 / 614656.0, 250e6 / 614656.0 * 1e-6);
+            "slowest node 'layer1.1.conv2' cannot grow within the resources");
+  EXPECT_NEAR(r.num("throughput_inferences_per_s"), 250e6 / 200704.0, 250e6 / 200704.0 * 1e-6);
   EXPECT_EQ(r.num("workload.macs"), 1814073344);
   // The last stage (7x7 pixels) is no slower per MAC than the first: layer4.1.conv2
   // (512 -> 512, 3x3) does 7·7·512·512·9 MACs per inference at its lanes' rate.
@@ -281,4 +288,41 @@ TEST(ConvTiling, MnistDefaultSystem) {
   EXPECT_EQ(r.num("nodes.pool.beats_out"), 16 * 14 * 14);
   EXPECT_EQ(r.num("nodes.flatten.beats_out"), 16 * 6272 / 32);
   EXPECT_EQ(r.str("bottleneck.node"), "conv1");
+}
+
+// mapping.kernel_unroll: the same conv (x [1, 4, 8, 8], 3x3, 8 outputs; 4 input and 8
+// output lanes) with U = 3 window positions side by side: (9/3)·⌈4/4⌉·⌈8/8⌉ = 3 cycles a
+// pixel, 192 an inference (= 18,432 MACs / (3·4·8) lanes), against 576 without; U = 9: 1
+// cycle a pixel, but the block then waits on its input (one 4-channel beat a pixel, one a
+// cycle): 64 busy cycles. The MAC array grows with U (the resource model's k_par = U·P_in).
+TEST(ConvTiling, KernelUnrollDividesTheWindowSteps) {
+  auto run = [](const std::string& unroll) {
+    return run_simulate({{"g.yaml", conv_graph(4, 8, 8, 3, 1)},
+                         {"c.yaml", config(1, "mapping:\n  kernel_unroll: " + unroll + "\n")}},
+                        "c.yaml");
+  };
+  const auto one = run("{}");
+  const auto three = run("{a: 3}");
+  const auto nine = run("{\"*\": 9}");
+  ASSERT_EQ(three.exit_code, 0) << three.stderr_text;
+  ASSERT_EQ(nine.exit_code, 0) << nine.stderr_text;
+  EXPECT_EQ(one.num("nodes.a.busy_cycles"), 576);
+  EXPECT_EQ(one.num("nodes.a.kernel_unroll"), 1);
+  EXPECT_EQ(three.num("nodes.a.busy_cycles"), 192);
+  EXPECT_EQ(three.num("nodes.a.kernel_unroll"), 3);
+  EXPECT_EQ(three.num("nodes.a.macs_per_cycle"), 3 * 4 * 8);
+  EXPECT_EQ(three.num("nodes.a.macs"), 18432);
+  EXPECT_EQ(nine.num("nodes.a.busy_cycles"), 64);
+  EXPECT_GT(three.num("nodes.a.resources.lut") + 100 * three.num("nodes.a.resources.dsp"),
+            one.num("nodes.a.resources.lut") + 100 * one.num("nodes.a.resources.dsp"));
+  const std::pair<std::string, std::string> bad[] = {
+      {"{a: 2}", "mapping.kernel_unroll.a: 2 does not divide node 'a''s 9-position kernel window"},
+      {"[3]", "mapping.kernel_unroll: expected a mapping {conv node-name glob: U}"},
+      {"{a: 0}", "mapping.kernel_unroll.a: 0 is outside 1..1024"},
+  };
+  for (const auto& [u, message] : bad) {
+    const auto r = run(u);
+    EXPECT_EQ(r.exit_code, 1) << u;
+    EXPECT_NE(r.stderr_text.find(message), std::string::npos) << u << ": " << r.stderr_text;
+  }
 }

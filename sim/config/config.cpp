@@ -280,6 +280,14 @@ void add_mapping_placement_keys(std::vector<KeyDecl>& k) {
            "fit check count the placed nodes, streams between SLRs pay the crossing latency "
            "(docs/devices.md)",
            {}},
+          {"mapping.kernel_unroll",
+           KeyType::Any,
+           "{}",
+           "",
+           "conv2d kernel-window unroll: {node-name glob: U} (U window positions computed side by "
+           "side, a divisor of kh·kw; MASE's UNROLL_KERNEL_OUT); mapping.auto grows it where the "
+           "input lanes cannot (docs/architecture.md)",
+           {}},
           {"mapping.lanes",
            KeyType::Any,
            "{}",

@@ -215,6 +215,17 @@ MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
     m.binding_rules.emplace_back(
         glob, parse_mul_binding(yaml::scalar_string(f, kv.second, where), f + ": " + where));
   }
+  const YAML::Node unroll = cfg.get_node("mapping.kernel_unroll");
+  if (!unroll.IsMap() && !(unroll.IsSequence() && unroll.size() == 0))
+    throw InputError(f + ": mapping.kernel_unroll: expected a mapping {conv node-name glob: U}");
+  for (const auto& kv : unroll) {
+    const std::string glob = yaml::key_string(f, kv.first, "mapping.kernel_unroll");
+    const std::int64_t u = yaml::as_int(f, kv.second, "mapping.kernel_unroll." + glob);
+    if (u < 1 || u > 1024)
+      throw InputError(f + ": mapping.kernel_unroll." + glob + ": " + std::to_string(u) +
+                       " is outside 1..1024");
+    m.kernel_unroll.emplace_back(glob, u);
+  }
   m.extrapolation_margin = cfg.get_double("mapping.extrapolation_margin");
   m.reuse_layers = cfg.get_string("mapping.layer_reuse.layers");
   m.reuse_weight_buffers = cfg.get_int("mapping.layer_reuse.weight_buffers");

@@ -130,6 +130,8 @@ struct MappingSpec {
   bool oversubscribe = false;
   MulBinding binding = MulBinding::HlsDefault;                    ///< system.binding
   std::vector<std::pair<std::string, MulBinding>> binding_rules;  ///< mapping.binding
+  /// mapping.kernel_unroll: {conv node-name glob: U}, the first match wins (NodeHw::kernel_unroll)
+  std::vector<std::pair<std::string, std::int64_t>> kernel_unroll;
   double extrapolation_margin = 0.15;                             ///< mapping.extrapolation_margin
   /// mapping.layer_reuse (sim/mapping/layer_reuse.hpp): the layers' node-name pattern ("" none),
   /// layers of parameters held on chip, the parameter port's bytes per cycle.

@@ -30,8 +30,9 @@ std::int64_t next_divisor(std::int64_t dim, std::int64_t p) {
 namespace {
 
 struct Knobs {
-  std::int64_t in = 1;   ///< lanes of every data input (along its lane dim)
-  std::int64_t out = 1;  ///< lanes of the output
+  std::int64_t in = 1;      ///< lanes of every data input (along its lane dim)
+  std::int64_t out = 1;     ///< lanes of the output
+  std::int64_t unroll = 1;  ///< conv2d: kernel-window positions side by side
 };
 
 /// The extent of a port's lane dim: the channels (dim 1) of an activation streamed
@@ -71,7 +72,16 @@ bool apply(const MappingSpec& ms, const Graph& g, const Node& n, const Knobs& k,
   const Shape& os = n.results[0].shape;
   if (lane_extent(os, channels) % k.out != 0) return false;
   hw.out = tile_port(os, lane_tile(os, channels, k.out));
+  hw.kernel_unroll = k.unroll;
   return true;
+}
+
+/// The kernel window (kh·kw positions) of a conv2d whose unroll mapping.auto may grow (not
+/// given by mapping.kernel_unroll); 0 otherwise.
+std::int64_t unrollable_window(const Node& n, const NodeMap& nm) {
+  const Param* w = n.op == "conv2d" ? n.param("weight") : nullptr;
+  if (!w || nm.kernel_unroll_given || w->tensor.shape.size() != 4) return 0;
+  return w->tensor.shape[2] * w->tensor.shape[3];
 }
 
 struct Eval {
@@ -149,15 +159,17 @@ std::vector<Knobs> start_knobs(const Graph& g, const MappingSpec& ms,
 /// One growth step of node `nd` from `k`: the next divisor of its input or output lanes
 /// (both together for coupled ops).
 std::vector<Knobs> growth_candidates(const Graph& g, const Node& nd, std::int64_t in_dim,
-                                     std::int64_t out_dim, const Knobs& k) {
+                                     std::int64_t out_dim, std::int64_t window, const Knobs& k) {
   std::vector<Knobs> cand;
+  if (window > 0)
+    if (const std::int64_t u = next_divisor(window, k.unroll)) cand.push_back({k.in, k.out, u});
   if (coupled(g, nd)) {
     const std::int64_t p =
         next_divisor(std::min(in_dim, out_dim) == in_dim ? in_dim : out_dim, k.out);
-    if (p) cand.push_back({p, p});
+    if (p) cand.push_back({p, p, k.unroll});
   } else {
-    if (const std::int64_t p = next_divisor(in_dim, k.in)) cand.push_back({p, k.out});
-    if (const std::int64_t p = next_divisor(out_dim, k.out)) cand.push_back({k.in, p});
+    if (const std::int64_t p = next_divisor(in_dim, k.in)) cand.push_back({p, k.out, k.unroll});
+    if (const std::int64_t p = next_divisor(out_dim, k.out)) cand.push_back({k.in, p, k.unroll});
   }
   return cand;
 }
@@ -227,6 +239,7 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     return lane_extent(g.nodes[i].results[0].shape, channels[i]);
   };
   std::vector<Knobs> knobs = start_knobs(g, ms, channels);
+  for (std::size_t i = 0; i < n; ++i) knobs[i].unroll = m.nodes[i].hw.kernel_unroll;
   std::vector<Eval> ev(n);
   Resources used;
   // Fixed placement: each device's own budget (weights may stream, as below).
@@ -255,7 +268,8 @@ AutoMapReport auto_parallelism(const Graph& g, const SystemSpec& sys, Mapping& m
     }
     const Node& nd = g.nodes[worst];
     const std::int64_t in_dim = in_extent(worst), out_dim = out_extent(worst);
-    const std::vector<Knobs> cand = growth_candidates(g, nd, in_dim, out_dim, knobs[worst]);
+    const std::vector<Knobs> cand = growth_candidates(
+        g, nd, in_dim, out_dim, unrollable_window(nd, m.nodes[worst]), knobs[worst]);
     Eval best;
     Knobs best_k;
     for (const auto& k : cand) {

@@ -777,6 +777,22 @@ NodeMap map_node(const Graph& g, const SystemSpec& sys, const Node& n,
                            ? true
                            : throw InputError(sys.file + ": mapping.systolic: node '" + n.name +
                                               "' (" + n.op + ") is not a linear, matmul or bmm");
+  for (const auto& [glob, u] : ms.kernel_unroll) {
+    if (fnmatch(glob.c_str(), n.name.c_str(), 0) != 0) continue;
+    if (n.op != "conv2d")
+      throw InputError(sys.file + ": mapping.kernel_unroll." + glob + ": node '" + n.name + "' (" +
+                       n.op + ") is not a conv2d");
+    const Param* w = n.param("weight");
+    const std::int64_t window =
+        w && w->tensor.shape.size() == 4 ? w->tensor.shape[2] * w->tensor.shape[3] : 1;
+    if (window % u != 0)
+      throw InputError(sys.file + ": mapping.kernel_unroll." + glob + ": " + std::to_string(u) +
+                       " does not divide node '" + n.name + "''s " + std::to_string(window) +
+                       "-position kernel window");
+    nm.hw.kernel_unroll = u;
+    nm.kernel_unroll_given = true;
+    break;
+  }
   nm.hw.binding = ms.binding;
   for (const auto& [glob, b] : ms.binding_rules) {
     if (fnmatch(glob.c_str(), n.name.c_str(), 0) != 0) continue;

@@ -24,6 +24,7 @@ struct NodeMap {
   /// off_chip); no partitioner, mapping.auto or mapping.weights: auto moves them.
   bool weights_fixed_off = false;
   bool binding_given = false;  ///< hw.binding from mapping.binding (mapping.auto keeps it)
+  bool kernel_unroll_given = false;  ///< from mapping.kernel_unroll (mapping.auto keeps it)
   NodeHw hw;
   OpTiming timing;
   /// The block models' estimate with its preferred storage binding (set_estimate).

@@ -287,6 +287,7 @@ void System::Impl::report_node(std::size_t i, StatsTree& nodes, ReportState& S) 
     }
   }
   t.set("macs_per_cycle", nm.timing.macs_per_cycle);
+  if (n.op == "conv2d") t.set("kernel_unroll", nm.hw.kernel_unroll);
   t.set("latency_cycles", nm.timing.latency_cycles);
   t.set("weights", nm.hw.weights_off_chip ? "off_chip" : "on_chip");
   t.set("weight_bytes_read", st.weight_bytes);
