@@ -475,11 +475,13 @@ PartResult partition_balanced(const std::vector<PartNode>& nodes,
                            num(r.bottleneck_ps) + ")");
   if (best_k < num_dev) {
     // More stages cannot lower a bottleneck that is one node (a stage of one node at
-    // least) or the traffic of one cut; say which, so the user can split it.
+    // least) or the traffic of one cut; say which, so the user can split or replicate it.
     std::string what = r.bottleneck;
     if (r.bottleneck.rfind("node ", 0) == 0) {
       const int v = std::stoi(r.bottleneck.substr(5));
-      what = node_label(nodes, v) + ", one node that one device runs (split it: mapping.split)";
+      what = node_label(nodes, v) +
+             ", one node that one device runs (split it: mapping.split, or replicate it: "
+             "mapping.replicate)";
     } else {
       what += " (the bytes crossing that cut)";
     }
