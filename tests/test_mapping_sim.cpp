@@ -386,6 +386,9 @@ TEST(MappingSim, MoeRoutingFromTheConfigSetsTheExpertLoad) {
        "mean 'seeded'?)"},
       {"{moe: {routing: load}}", "workload.moe_routing.moe: routing: load needs expert_load"},
       {"{moe: {expert_lod: [1]}}", "unknown key 'expert_lod'"},
+      {"{moe: {expert_load: [8, 0, 0, 0]}}",
+       "expert_load gives expert 0 16 token slots, more than the 8 tokens (each token picks "
+       "top_k distinct experts) (the routing is set by "},
   };
   for (const auto& [routing, message] : bad) {
     const SimRun r = run_moe(routing);

@@ -296,7 +296,7 @@ Graph load_llm_graph(const SystemSpec& sys) {
   tree = llm_graph(tree, path);
   dims["seq"] = spec.phase == "prefill" ? spec.prompt_len : 1;
   dims["ctx"] = spec.prompt_len;
-  return load_graph_yaml(tree, path, dims);
+  return rewrite::load_workload_yaml(tree, sys, dims);
 }
 
 // ---------------------------------------------------------------------------------------

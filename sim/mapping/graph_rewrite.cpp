@@ -84,6 +84,19 @@ YAML::Node workload_tree(const SystemSpec& s) {
   return tree;
 }
 
+Graph load_workload_yaml(const YAML::Node& tree, const SystemSpec& s,
+                         const std::map<std::string, std::int64_t>& dims) {
+  try {
+    return load_graph_yaml(tree, s.workload.graph_path, dims);
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    if (s.workload.moe_routing.empty() ||
+        (m.find("expert_load") == std::string::npos && m.find("routing") == std::string::npos))
+      throw;
+    throw InputError(m + " (the routing is set by " + s.file + ": workload.moe_routing)");
+  }
+}
+
 void set_dim(YAML::Node seq, std::size_t k, std::int64_t value) {
   YAML::Node e = seq[k];
   e = std::to_string(value);

@@ -3,10 +3,12 @@
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "sim/config/system_spec.hpp"
+#include "workloads/graph.hpp"
 
 namespace masesim::rewrite {
 
@@ -27,6 +29,11 @@ std::vector<std::string> set_moe_routing(YAML::Node tree, const std::vector<MoeR
 
 /// The workload's graph file as a tree, with workload.moe_routing applied.
 YAML::Node workload_tree(const SystemSpec& s);
+
+/// load_graph_yaml of a tree from workload_tree: an InputError about a routing attribute
+/// (expert_load, routing) says that workload.moe_routing set it, when it did.
+Graph load_workload_yaml(const YAML::Node& tree, const SystemSpec& s,
+                         const std::map<std::string, std::int64_t>& dims);
 
 /// Sets entry k of a shape list to `value` (as text: yaml-cpp encodes an integer through
 /// a temporary node, several times slower than setting the text).

@@ -328,7 +328,7 @@ Graph load_split_graph(const SystemSpec& s, const std::vector<SplitRule>& rules,
                      "(run the split in timing mode)");
   // One pass per rule, in order: a later rule may split the pieces of an earlier one.
   YAML::Node tree = rewrite::workload_tree(s);
-  Graph g = load_graph_yaml(tree, s.workload.graph_path, s.workload.dims);
+  Graph g = rewrite::load_workload_yaml(tree, s, s.workload.dims);
   for (std::size_t k = 0; k < rules.size(); ++k) {
     tree = split_graph(tree, g, {rules[k]}, what, report, static_cast<int>(k));
     g = load_graph_yaml(tree, s.workload.graph_path, s.workload.dims);
