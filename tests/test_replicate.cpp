@@ -275,6 +275,10 @@ TEST(Replicate, ShippedReplicatedMnistIsFourTimesOneBoard) {
   // stats.csv prints 10 significant digits.
   EXPECT_NEAR(r.num("throughput_inferences_per_s"), 4 * 250e6 / 7056, 1e-3);
   EXPECT_EQ(r.num("mapping.devices_used"), 4);
+  // The model is the single board's: its parameters (replicas share replica 0's) and MACs
+  // per inference (each inference runs on one replica).
+  EXPECT_EQ(r.num("workload.parameters"), 6438602);
+  EXPECT_EQ(r.num("workload.macs"), 10158336);
   EXPECT_EQ(r.num("nodes.conv1@r0.inferences"), 5);
   for (int j = 1; j < 4; ++j) {
     EXPECT_EQ(r.str("nodes.conv1@r" + std::to_string(j) + ".device"), "fpga" + std::to_string(j));

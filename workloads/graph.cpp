@@ -131,7 +131,8 @@ WorkloadSummary summarize(const Graph& g) {
   WorkloadSummary s;
   s.nodes = static_cast<std::int64_t>(g.nodes.size());
   for (const auto& n : g.nodes) {
-    s.macs = checked_add(s.macs, node_macs(g, n), "workload MACs");
+    // An inference runs on one replica of a replicated node (hw.replica): count replica 0.
+    if (n.hw.replica_index == 0) s.macs = checked_add(s.macs, node_macs(g, n), "workload MACs");
     const OpSchema* op = find_op_schema(n.op);
     for (const auto& p : n.params) {
       if (!p.shared_with.empty()) continue;

@@ -144,7 +144,7 @@ std::int64_t node_macs(const Graph& g, const Node& n);
 
 struct WorkloadSummary {
   std::int64_t parameters = 0;  ///< elements of learned params (tied once; no buffers)
-  std::int64_t macs = 0;        ///< per inference
+  std::int64_t macs = 0;        ///< per inference (a replicated node once)
   std::int64_t nodes = 0;
   std::int64_t weight_bytes = 0;  ///< params at their precision, tied counted once
 };

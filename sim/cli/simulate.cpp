@@ -501,7 +501,10 @@ void design_warnings(Warnings& warnings, const StatsTree& stats, const SystemSpe
         }
       }
   const StatsTree* ls = stats.find_child("links");
-  if (!ls || (spec.llm.enabled() && spec.llm.parallelism != "pipeline")) return;
+  // Not pipeline cuts: tensor-parallel ranks, and replicas taking one inference in K.
+  if (!ls || (spec.llm.enabled() && spec.llm.parallelism != "pipeline") ||
+      stats.get("mapping.replicated_stages") != "0")
+    return;
   for (std::size_t a = 0; a + 1 < devices.size(); ++a) {
     const std::string u = ls->get(devices[a].name + "->" + devices[a + 1].name + ".utilisation");
     if (!u.empty() && std::stod(u) < 0.05) {

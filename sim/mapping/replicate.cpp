@@ -77,6 +77,26 @@ void check_contiguous(const Graph& g, const std::vector<int>& group, int k, cons
   }
 }
 
+/// Replica j's parameters are copies: counted once in the model's parameters (replica 0's,
+/// through shared_with), once per replica in its device's resources. A tie the node already
+/// had follows the replica when its target is in the stage.
+void share_params(YAML::Node r, const Node& n, const Graph& g, const std::vector<int>& group, int k,
+                  int j) {
+  YAML::Node ps = r["params"];
+  if (!ps || !ps.IsMap()) return;
+  for (const Param& p : n.params) {
+    YAML::Node y = ps[p.name];
+    if (!p.shared_with.empty()) {
+      const std::string owner = p.shared_with.substr(0, p.shared_with.rfind('.'));
+      const auto it = g.node_index.find(owner);
+      if (it != g.node_index.end() && group[it->second] == k)
+        y["shared_with"] = replica_name(owner, j) + p.shared_with.substr(owner.size());
+    } else if (j > 0) {
+      y["shared_with"] = replica_name(n.name, 0) + "." + p.name;
+    }
+  }
+}
+
 }  // namespace
 
 YAML::Node replicate_graph(const YAML::Node& root, const Graph& g,
@@ -123,6 +143,7 @@ YAML::Node replicate_graph(const YAML::Node& root, const Graph& g,
             ref_text(ref, inside ? replica_name(ref.node, j) : ref.node);
       }
       r["args"] = args;
+      share_params(r, n, g, group, k, j);
       YAML::Node hw = r["hw"] ? r["hw"] : YAML::Node(YAML::NodeType::Map);
       if (!rule.devices.empty()) hw["device"] = rule.device_names[static_cast<std::size_t>(j)];
       YAML::Node phase(YAML::NodeType::Map);
