@@ -501,6 +501,7 @@ ForkBlock::ForkBlock(const sc_core::sc_module_name& name, time_ps period_ps, Str
 
 void ForkBlock::run() {
   time_ps t = 0;
+  std::int64_t inf = 0, beat_of_inf = 0;  // dispatch: the inference of the current beat
   for (std::uint64_t b = 0; b < beats_total_; ++b) {
     const time_ps want = t;
     BeatValue v;
@@ -514,13 +515,12 @@ void ForkBlock::run() {
       for (Stream* o : out_) accepted = std::max(accepted, o->push(t, this, v));
       act.beats_out += out_.size();
     } else {
-      const auto inf =
-          static_cast<std::int64_t>(b) / std::max<std::int64_t>(1, beats_per_inference_);
       for (std::size_t l = 0; l < out_.size(); ++l) {
         if (inf % dispatch_[l].first != dispatch_[l].second) continue;
         accepted = std::max(accepted, out_[l]->push(t, this, v));
         ++act.beats_out;
       }
+      if (++beat_of_inf == beats_per_inference_) beat_of_inf = 0, ++inf;
     }
     act.stall_out_ps += accepted - t;  // the beat waits for its slowest leg
     t = accepted + period_;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "sim_harness.hpp"
 
@@ -51,6 +52,20 @@ SimRun run_replicated(int k, int inferences, const std::string& glob = "fc") {
 
 double done(const SimRun& r, int i) {
   return r.num("inference_done_cycles." + std::to_string(i));
+}
+
+// A graph on x [4, 16] int8 whose nodes (name, op, args, extra keys) all give [4, 16] int8.
+struct SmallNode {
+  std::string name, op, args, extra;
+};
+std::string small_graph(const std::vector<SmallNode>& nodes, const std::string& output) {
+  std::string g =
+      "format: mase-graph\nversion: 1\n"
+      "inputs: [{name: x, shape: [4, 16], precision: {type: fixed, width: 8}}]\nnodes:\n";
+  for (const auto& n : nodes)
+    g += "  - {name: " + n.name + ", op: " + n.op + ", args: {" + n.args + "}" + n.extra +
+         ",\n     results: {data_out_0: {shape: [4, 16], precision: {type: fixed, width: 8}}}}\n";
+  return g + "outputs: [" + output + "]\n";
 }
 
 SimRun run_bad(const std::string& mapping, const std::string& extra = "") {
@@ -195,17 +210,10 @@ TEST(Replicate, RulesThatCannotHoldAreErrorsNamingTheKeyAndNode) {
 // a -> b -> c and a -> c: replicating a and c but not b would leave the stage through b and
 // come back, so the replicas could not run inferences independently.
 TEST(Replicate, AStageThatIsNotContiguousIsAnError) {
-  const std::string g =
-      "format: mase-graph\nversion: 1\n"
-      "inputs: [{name: x, shape: [4, 16], precision: {type: fixed, width: 8}}]\n"
-      "nodes:\n"
-      "  - {name: a, op: relu, args: {data_in_0: x},\n"
-      "     results: {data_out_0: {shape: [4, 16], precision: {type: fixed, width: 8}}}}\n"
-      "  - {name: b, op: relu, args: {data_in_0: a},\n"
-      "     results: {data_out_0: {shape: [4, 16], precision: {type: fixed, width: 8}}}}\n"
-      "  - {name: c, op: add, args: {data_in_0: a, data_in_1: b},\n"
-      "     results: {data_out_0: {shape: [4, 16], precision: {type: fixed, width: 8}}}}\n"
-      "outputs: [c]\n";
+  const std::string g = small_graph({{"a", "relu", "data_in_0: x", ""},
+                                     {"b", "relu", "data_in_0: a", ""},
+                                     {"c", "add", "data_in_0: a, data_in_1: b", ""}},
+                                    "c");
   const SimRun r = run_simulate(
       {{"g.yaml", g}, {"c.yaml", config(4, "  replicate: [{nodes: \"[ac]\", ways: 2}]\n")}},
       "c.yaml");
@@ -218,15 +226,8 @@ TEST(Replicate, AStageThatIsNotContiguousIsAnError) {
 
 // The collect op exists for the rewrite; a graph that uses it itself is rejected.
 TEST(Replicate, AGraphCannotUseCollectItself) {
-  const std::string g =
-      "format: mase-graph\nversion: 1\n"
-      "inputs: [{name: x, shape: [4, 16], precision: {type: fixed, width: 8}}]\n"
-      "nodes:\n"
-      "  - {name: a, op: relu, args: {data_in_0: x},\n"
-      "     results: {data_out_0: {shape: [4, 16], precision: {type: fixed, width: 8}}}}\n"
-      "  - {name: c, op: collect, args: {data_in_0: a, data_in_1: x},\n"
-      "     results: {data_out_0: {shape: [4, 16], precision: {type: fixed, width: 8}}}}\n"
-      "outputs: [c]\n";
+  const std::string g = small_graph(
+      {{"a", "relu", "data_in_0: x", ""}, {"c", "collect", "data_in_0: a, data_in_1: x", ""}}, "c");
   const SimRun r = run_simulate({{"g.yaml", g}, {"c.yaml", config(4, "")}}, "c.yaml");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.stderr_text.find("node 'c': op 'collect' reads data_in_0 from 'a' (every "
@@ -240,14 +241,9 @@ TEST(Replicate, AGraphCannotUseCollectItself) {
 // every inference cannot read a replica, which delivers only its share.
 TEST(Replicate, AReplicaReadByANodeOfAnotherShareIsAnError) {
   const std::string g =
-      "format: mase-graph\nversion: 1\n"
-      "inputs: [{name: x, shape: [4, 16], precision: {type: fixed, width: 8}}]\n"
-      "nodes:\n"
-      "  - {name: a, op: relu, args: {data_in_0: x}, hw: {replica: {index: 1, ways: 2}},\n"
-      "     results: {data_out_0: {shape: [4, 16], precision: {type: fixed, width: 8}}}}\n"
-      "  - {name: b, op: relu, args: {data_in_0: a},\n"
-      "     results: {data_out_0: {shape: [4, 16], precision: {type: fixed, width: 8}}}}\n"
-      "outputs: [b]\n";
+      small_graph({{"a", "relu", "data_in_0: x", ", hw: {replica: {index: 1, ways: 2}}"},
+                   {"b", "relu", "data_in_0: a", ""}},
+                  "b");
   const SimRun r = run_simulate({{"g.yaml", g}, {"c.yaml", config(4, "")}}, "c.yaml");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.stderr_text.find("node 'b' (every inference) reads 'a' (replica 1 of 2): a "

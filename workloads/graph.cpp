@@ -459,14 +459,18 @@ Node load_node(const Loader& L, const YAML::Node& y, std::size_t i, std::set<std
         ctx + ": op '" + n.op + "' takes " + std::to_string(rule->min_inputs) +
             (rule->max_inputs != rule->min_inputs ? ".." + std::to_string(rule->max_inputs) : "") +
             " inputs, got " + std::to_string(n.args.size()));
+  // A parameter or attribute name the op declares; else an error naming the nearest one.
+  auto check_allowed = [&](const YAML::Node& at, const std::string& name,
+                           const std::vector<std::string>& allowed, const char* what) {
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+      L.fail(at, ctx + ": op '" + n.op + "' has no " + what + " '" + name + "'" +
+                     did_you_mean(name, allowed));
+  };
   if (const YAML::Node ps = y["params"]) {
     if (!ps.IsMap()) L.fail(ps, ctx + ".params: expected a mapping");
     for (const auto& kv : ps) {
       const std::string pn = yaml::key_string(file, kv.first, ctx + ".params");
-      if (std::find(rule->params_allowed.begin(), rule->params_allowed.end(), pn) ==
-          rule->params_allowed.end())
-        L.fail(kv.first, ctx + ": op '" + n.op + "' has no parameter '" + pn + "'" +
-                             did_you_mean(pn, rule->params_allowed));
+      check_allowed(kv.first, pn, rule->params_allowed, "parameter");
       Param p;
       p.name = pn;
       p.tensor = L.tensor(kv.second, ctx + ".params." + pn);
@@ -482,10 +486,7 @@ Node load_node(const Loader& L, const YAML::Node& y, std::size_t i, std::set<std
     if (!as.IsMap()) L.fail(as, ctx + ".attrs: expected a mapping");
     for (const auto& kv : as) {
       const std::string an = yaml::key_string(file, kv.first, ctx + ".attrs");
-      if (std::find(rule->attrs_allowed.begin(), rule->attrs_allowed.end(), an) ==
-          rule->attrs_allowed.end())
-        L.fail(kv.first, ctx + ": op '" + n.op + "' has no attribute '" + an + "'" +
-                             did_you_mean(an, rule->attrs_allowed));
+      check_allowed(kv.first, an, rule->attrs_allowed, "attribute");
       n.attrs[an] = L.attr(kv.second, ctx + ".attrs." + an);
     }
   }

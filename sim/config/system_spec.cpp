@@ -149,7 +149,7 @@ void placement_rules(const Config& cfg, const SystemSpec& s, MappingSpec& m) {
 /// mapping.split: [{node: GLOB, ways: K, by: columns|rows}] (sim/mapping/split.hpp).
 std::vector<SplitRule> split_rules(const Config& cfg, const SystemSpec& s) {
   const std::string& f = cfg.file();
-  MappingSpec m;
+  std::vector<SplitRule> rules;
   const YAML::Node split = cfg.get_node("mapping.split");
   if (!split.IsSequence() && !(split.IsMap() && split.size() == 0))
     throw InputError(f +
@@ -176,14 +176,14 @@ std::vector<SplitRule> split_rules(const Config& cfg, const SystemSpec& s) {
       throw InputError(f + ": " + at + ".by: '" + by + "' (node '" + rule.glob +
                        "'): expected columns or rows" + did_you_mean(by, {"columns", "rows"}));
     rule.by = by == "rows" ? SplitBy::Rows : SplitBy::Columns;
-    m.split.push_back(rule);
+    rules.push_back(rule);
   }
-  if (!m.split.empty() && s.llm.enabled())
+  if (!rules.empty() && s.llm.enabled())
     throw InputError(f +
                      ": mapping.split: node splitting is for graphs run as inferences; an "
                      "LLM run (workload.phase) splits its layers with mapping.parallelism: "
                      "tensor (docs/llm.md)");
-  return m.split;
+  return rules;
 }
 
 MappingSpec mapping_spec(const Config& cfg, const SystemSpec& s) {
