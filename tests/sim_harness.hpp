@@ -109,4 +109,18 @@ inline SimRun run_simulate(const std::map<std::string, std::string>& files,
   return r;
 }
 
+/// x [16, 64] int8 -> fc (linear 64 -> 64, no bias) -> r (relu) -> host: the node-split
+/// and replication tests' graph (fc's cycle model: 16 · (64/8) · (64/8) = 1024 cycles at 8
+/// lanes).
+inline constexpr const char* kLinearReluGraph =
+    "format: mase-graph\nversion: 1\n"
+    "inputs: [{name: x, shape: [16, 64], precision: {type: fixed, width: 8}}]\n"
+    "nodes:\n"
+    "  - {name: fc, op: linear, args: {data_in_0: x},\n"
+    "     params: {weight: {shape: [64, 64], precision: {type: fixed, width: 8}}},\n"
+    "     results: {data_out_0: {shape: [16, 64], precision: {type: fixed, width: 8}}}}\n"
+    "  - {name: r, op: relu, args: {data_in_0: fc},\n"
+    "     results: {data_out_0: {shape: [16, 64], precision: {type: fixed, width: 8}}}}\n"
+    "outputs: [r]\n";
+
 }  // namespace masesim::test

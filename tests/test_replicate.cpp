@@ -15,16 +15,7 @@ using masesim::test::SimRun;
 namespace {
 
 // x [16, 64] int8 -> fc (linear 64 -> 64, no bias) -> r (relu) -> host.
-const char* const kGraph =
-    "format: mase-graph\nversion: 1\n"
-    "inputs: [{name: x, shape: [16, 64], precision: {type: fixed, width: 8}}]\n"
-    "nodes:\n"
-    "  - {name: fc, op: linear, args: {data_in_0: x},\n"
-    "     params: {weight: {shape: [64, 64], precision: {type: fixed, width: 8}}},\n"
-    "     results: {data_out_0: {shape: [16, 64], precision: {type: fixed, width: 8}}}}\n"
-    "  - {name: r, op: relu, args: {data_in_0: fc},\n"
-    "     results: {data_out_0: {shape: [16, 64], precision: {type: fixed, width: 8}}}}\n"
-    "outputs: [r]\n";
+const char* const kGraph = masesim::test::kLinearReluGraph;
 
 // Four U250s (250 MHz) on a switch, 8 lanes per port; `inferences` injected back to back.
 std::string config(int inferences, const std::string& mapping) {
