@@ -419,9 +419,11 @@ void NodeBlock::run_rows() {
       // counted as stalls); MACs: the rows' share of the inference's.
       {
         Activity& a = st_.act.now();
-        a.busy_cycles += static_cast<std::uint64_t>(
-            t_.weight_tiles == 0 ? t_.row_cycles * nrows
-                                 : t_.weight_tile_cycles_per_row * nrows * t_.weight_tiles);
+        a.busy_cycles += static_cast<std::uint64_t>(t_.weight_tiles == 0 ? t_.row_cycles * nrows
+                                                    : !t_.weight_schedule.empty()
+                                                        ? t_.schedule_busy_cycles()
+                                                        : t_.weight_tile_cycles_per_row * nrows *
+                                                              t_.weight_tiles);
         a.macs +=
             static_cast<std::uint64_t>(t_.macs * (r0 + nrows) / t_.rows - t_.macs * r0 / t_.rows);
       }
@@ -441,6 +443,12 @@ void NodeBlock::run_rows() {
         }
         free_at = std::max(start + static_cast<time_ps>(t_.row_cycles * nrows) * period_ + shift,
                            issue + interval - static_cast<time_ps>(t_.first_out_cycles) * period_);
+      } else if (!t_.weight_schedule.empty()) {
+        // Off-chip weights with a schedule (one block: the whole inference).
+        const time_ps done =
+            run_weight_schedule(t_, std::max(start, last + period_), fetch_slot, fetch_addr);
+        if (nout > 0) inf_last = std::max(inf_last, write_run(nout, done + lat, period_).last);
+        free_at = done;
       } else {
         // Off-chip weights: tile i of the block computes when its fetch completed.
         const time_ps tile_ps =
@@ -486,6 +494,20 @@ void NodeBlock::run_rows() {
     if (inf_first != kNever) trace("inference", inf_first, inf_last, inf);
     ++done_;
   }
+}
+
+time_ps NodeBlock::run_weight_schedule(const OpTiming& t, time_ps ready, time_ps& fetch_slot,
+                                       std::uint64_t& fetch_addr) {
+  const WeightScheduleTimes w = weight_schedule_times(
+      t.weight_schedule, ready, fetch_slot, period_, [&](time_ps issue, std::int64_t bytes) {
+        const time_ps at = fetch(issue, static_cast<std::uint64_t>(bytes), fetch_addr);
+        fetch_addr += static_cast<std::uint64_t>(bytes);
+        return at;
+      });
+  for (const auto& [from, to] : w.waits) trace("wait weights", from, to);
+  st_.act.now().stall_mem_ps += w.stall_ps;
+  fetch_slot = w.last_begin;
+  return w.done;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@
 // Off-chip weights (Rows): rows are processed in blocks of block_rows; per block every
 // weight tile is fetched through the TLM-2.0 initiator socket (double-buffered: the
 // fetch of tile i+1 overlaps the compute of tile i) and tile i's compute for the block
-// starts only when its fetch completed.
+// starts only when its fetch completed. With an explicit schedule (moe_experts'
+// experts, OpTiming::weight_schedule) the block is the whole inference, the tiles run on
+// their datapaths and every output is ready after the last.
 // Preloaded ports are read whole before the first row of every inference.
 // Statistics: every block counts its own activity (Activity, per phase when split) as it
 // works, a few integer operations per beat or row; see docs/architecture.md.
@@ -124,6 +126,10 @@ class NodeBlock : public Block, private RunListener {
   void run();
   void run_streaming();
   void run_rows();
+  /// One inference's off-chip weight schedule (OpTiming::weight_schedule) from `ready`:
+  /// returns when the last tile has computed; updates the prefetch slot and address.
+  time_ps run_weight_schedule(const OpTiming& t, time_ps ready, time_ps& fetch_slot,
+                              std::uint64_t& fetch_addr);
   time_ps read(std::size_t port, time_ps t);
   time_ps write(time_ps offered);
   /// `n` reads of `port`, the first not before `t`, then one per cycle (Stream::pop_run).

@@ -73,6 +73,45 @@ std::int64_t OpTiming::ideal_cycles() const {
   return c;
 }
 
+std::int64_t OpTiming::schedule_busy_cycles() const {
+  std::vector<std::int64_t> busy;
+  for (const auto& w : weight_schedule) {
+    if (w.datapath >= static_cast<std::int64_t>(busy.size()))
+      busy.resize(static_cast<std::size_t>(w.datapath) + 1, 0);
+    busy[static_cast<std::size_t>(w.datapath)] += w.cycles;
+  }
+  return busy.empty() ? 0 : *std::max_element(busy.begin(), busy.end());
+}
+
+WeightScheduleTimes weight_schedule_times(
+    const std::vector<OpTiming::WeightTile>& schedule, time_ps ready, time_ps fetch_slot,
+    time_ps period_ps, const std::function<time_ps(time_ps, std::int64_t)>& fetch) {
+  std::size_t paths = 1;
+  for (const auto& w : schedule) paths = std::max(paths, static_cast<std::size_t>(w.datapath) + 1);
+  std::vector<time_ps> free_at(paths, ready);           // datapath's compute free
+  std::vector<time_ps> buffer_free(paths, fetch_slot);  // its other tile buffer free
+  std::vector<std::int64_t> busy(paths, 0);
+  WeightScheduleTimes r;
+  time_ps issue = fetch_slot;
+  r.last_begin = fetch_slot;
+  for (const auto& w : schedule) {
+    const auto p = static_cast<std::size_t>(w.datapath);
+    issue = std::max(issue, buffer_free[p]);
+    const time_ps arrived = fetch(issue, w.bytes);
+    const time_ps begin = std::max(free_at[p], arrived);
+    if (p == 0 && begin > free_at[p]) r.waits.emplace_back(free_at[p], begin);
+    buffer_free[p] = begin;
+    r.last_begin = std::max(r.last_begin, begin);
+    free_at[p] = begin + static_cast<time_ps>(w.cycles) * period_ps;
+    busy[p] += w.cycles;
+  }
+  r.done = *std::max_element(free_at.begin(), free_at.end());
+  const time_ps ideal =
+      ready + static_cast<time_ps>(*std::max_element(busy.begin(), busy.end())) * period_ps;
+  r.stall_ps = r.done - std::min(r.done, ideal);
+  return r;
+}
+
 std::int64_t mase_fixed_linear_latency(std::int64_t in, std::int64_t in_par, std::int64_t out,
                                        std::int64_t out_par) {
   return (in / in_par) * (out / out_par) + ceil_log2(in_par) + 3;
@@ -265,11 +304,20 @@ OpTiming op_timing(const Graph& g, const Node& n, const NodeHw& hw) {
   if (hw.weights_off_chip && !d.weights_can_stream)
     fail(n, "op '" + n.op + "' cannot stream weights from off-chip memory");
   d.timing(g, n, hw, t);
-  if (t.weight_tiles > 0)
+  if (!t.weight_schedule.empty()) {
+    t.weight_tiles = static_cast<std::int64_t>(t.weight_schedule.size());
+    t.block_rows = t.rows;
+    t.weight_tile_bytes = 0;
+    for (const auto& w : t.weight_schedule) {
+      t.weight_tile_bytes = std::max(t.weight_tile_bytes, w.bytes);
+      t.weight_bytes_per_inference += w.bytes;
+    }
+  } else if (t.weight_tiles > 0) {
     t.weight_bytes_per_inference =
         t.engine == OpTiming::Engine::Systolic
             ? t.weight_tile_bytes
             : ceil_div(t.rows, t.block_rows) * t.weight_tiles * t.weight_tile_bytes;
+  }
   return t;
 }
 

@@ -3,11 +3,14 @@
 // blocks (models/node_block.cpp) and the mapper (sim/mapping/mapping.cpp) both call them.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "models/resources.hpp"
+#include "models/time.hpp"
 #include "workloads/graph.hpp"
 #include "workloads/op_schema.hpp"
 
@@ -92,6 +95,23 @@ struct OpTiming {
   std::int64_t block_rows = 1;
   std::int64_t weight_bytes_per_inference = 0;
   bool weight_address_from_input = false;  ///< embedding: the row to fetch is the input token
+  /// Off-chip weights with an explicit schedule (moe_experts): one pass per inference
+  /// (block_rows = rows) over these tiles in fetch order. A tile's fetch is issued when the
+  /// previous fetch was and its datapath's previous tile has begun (a double buffer per
+  /// datapath); it computes on its datapath once it has arrived; every output is ready
+  /// after the last tile. Empty: the uniform weight_tiles schedule above. When set,
+  /// weight_tiles is its size and weight_tile_bytes its largest tile.
+  struct WeightTile {
+    std::int64_t bytes = 0;
+    std::int64_t cycles = 0;    ///< compute cycles of the tile for the whole inference
+    std::int64_t datapath = 0;  ///< 0 .. datapaths-1
+    bool operator==(const WeightTile& o) const {
+      return bytes == o.bytes && cycles == o.cycles && datapath == o.datapath;
+    }
+  };
+  std::vector<WeightTile> weight_schedule;
+  /// Compute cycles of the schedule's busiest datapath (0 without a schedule).
+  std::int64_t schedule_busy_cycles() const;
   // KV cache (Streaming engine): the first `cached_out_beats` output beats are the context
   // read back from the cache and need no input; off-chip, they arrive in `mem_read_chunks`
   // TLM reads of mem_read_bytes in total, issued back to back when the block starts the
@@ -115,13 +135,29 @@ struct OpTiming {
                       t.first_out_cycles, t.out_interval_cycles, t.latency_cycles, t.macs,
                       t.macs_per_cycle, t.weight_tiles, t.weight_tile_bytes,
                       t.weight_tile_cycles_per_row, t.block_rows, t.weight_bytes_per_inference,
-                      t.weight_address_from_input, t.cached_out_beats, t.mem_read_bytes,
-                      t.mem_read_chunks, t.mem_write_bytes, t.kv_bytes_on_chip, t.gemm_batch,
-                      t.gemm_m, t.gemm_k, t.gemm_n, t.cycles_per_gemm, t.systolic_utilisation);
+                      t.weight_address_from_input, t.weight_schedule, t.cached_out_beats,
+                      t.mem_read_bytes, t.mem_read_chunks, t.mem_write_bytes, t.kv_bytes_on_chip,
+                      t.gemm_batch, t.gemm_m, t.gemm_k, t.gemm_n, t.cycles_per_gemm,
+                      t.systolic_utilisation);
     };
     return key(*this) == key(o);
   }
 };
+
+/// When the tiles of a weight schedule (OpTiming::weight_schedule) compute, given when the
+/// inference's inputs are ready, the earliest issue of its first fetch (the prefetch slot
+/// the previous inference left), the clock period and the memory (`fetch(issue, bytes)`:
+/// the arrival time of a fetch; fetches are issued in the schedule's order at
+/// non-decreasing times). Pure: NodeBlock runs it with its TLM memory.
+struct WeightScheduleTimes {
+  time_ps done = 0;        ///< the last datapath's compute end
+  time_ps last_begin = 0;  ///< latest tile start: the next inference's prefetch slot
+  time_ps stall_ps = 0;    ///< done − (ready + the busiest datapath's cycles)
+  std::vector<std::pair<time_ps, time_ps>> waits;  ///< datapath 0's waits for weights
+};
+WeightScheduleTimes weight_schedule_times(
+    const std::vector<OpTiming::WeightTile>& schedule, time_ps ready, time_ps fetch_slot,
+    time_ps period_ps, const std::function<time_ps(time_ps, std::int64_t)>& fetch);
 
 /// The cost model of a node: the common beat counts, then its op descriptor's timing
 /// (models/ops). Throws InputError for shapes the op cannot map.

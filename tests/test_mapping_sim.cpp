@@ -347,15 +347,42 @@ const char* const kMoeGraph =
     "    results: {data_out_0: {shape: [8, 4], precision: {type: fixed, width: 8}}}\n"
     "outputs: [moe]\n";
 
-SimRun run_moe(const std::string& routing) {
+SimRun run_moe(const std::string& routing, const std::string& sets = "") {
   const std::string cfg = "workload: {graph: g.yaml, inferences: 2" +
                           (routing.empty() ? "" : ", moe_routing: " + routing) +
                           "}\nsystem:\n  devices: [{name: fpga0, type: u250}]\n"
                           "mapping: {default_parallelism: 2}\n";
-  return run_simulate({{"g.yaml", kMoeGraph}, {"c.yaml", cfg}}, "c.yaml");
+  return run_simulate({{"g.yaml", kMoeGraph}, {"c.yaml", cfg}}, "c.yaml", sets);
 }
 
 }  // namespace
+
+// Experts off chip (mapping.weights: off_chip): every inference streams the weights of
+// the experts it routes to, once. expert_load 1:1:0:0 routes the 16 slots to experts 0 and
+// 1 (8 each): w1 + w3 in 4 tiles of 2 × 4 × 2 bytes and w2 in 2 tiles of 2 × 8 bytes per
+// expert, 96 bytes each, 192 per inference against the 384 of all four; experts 2 and 3
+// are never read. Datapaths 0 and 1 each run 8 slots × 24 cycles = 192 busy cycles per
+// inference, as on chip; balanced routing reads all four experts (384 bytes).
+TEST(MappingSim, MoeExpertsStreamTheRoutedExpertsFromOffChip) {
+  const SimRun r = run_moe("{moe: {expert_load: [1, 1, 0, 0]}}", "--set mapping.weights=off_chip");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(r.str("nodes.moe.weights"), "off_chip");
+  EXPECT_EQ(r.num("nodes.moe.weight_bytes_read"), 2 * 192);
+  EXPECT_EQ(r.num("devices.fpga0.memory.bytes_read"), 2 * 192);
+  EXPECT_EQ(r.num("devices.fpga0.memory.requests"), 2 * 12);  // one per tile
+  EXPECT_EQ(r.num("nodes.moe.busy_cycles"), 2 * 192);
+  const SimRun on = run_moe("{moe: {expert_load: [1, 1, 0, 0]}}");
+  ASSERT_EQ(on.exit_code, 0) << on.stderr_text;
+  EXPECT_EQ(on.str("nodes.moe.weights"), "on_chip");
+  EXPECT_EQ(on.num("nodes.moe.busy_cycles"), 2 * 192);
+  EXPECT_EQ(on.num("devices.fpga0.memory.bytes_read"), 0);
+  // off chip the weights wait for the memory (≥ one access latency per inference)
+  EXPECT_GT(r.num("nodes.moe.stall_mem_cycles"), 0);
+  EXPECT_GT(r.num("total_cycles"), on.num("total_cycles"));
+  const SimRun bal = run_moe("", "--set mapping.weights=off_chip");
+  ASSERT_EQ(bal.exit_code, 0) << bal.stderr_text;
+  EXPECT_EQ(bal.num("nodes.moe.weight_bytes_read"), 2 * 384);
+}
 
 // workload.moe_routing sets the routed token counts from the configuration. One token slot
 // costs w1 and w3 ceil(4/2)·ceil(8/2) = 8 cycles each and w2 8: 24 cycles. 8 tokens × top-2

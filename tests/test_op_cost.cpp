@@ -66,6 +66,36 @@ TEST(OpCost, OffChipWeightTraffic) {
   EXPECT_EQ(t.weight_bytes_per_inference, 2 * 256 * 128);  // two passes (100 rows / 64)
 }
 
+// The weight schedule's timing with a memory of a fixed 100 ps per fetch, period 10 ps.
+// One datapath, tiles of 5 cycles (50 ps): fetch 0 issues at the prefetch slot 0 and
+// arrives at 100; tile 0 computes 100..150 (its inputs were ready at 20); fetch 1 issues
+// when tile 0 begins (100) and arrives at 200: tile 1 200..250; tile 2 300..350. The
+// busiest datapath's 15 cycles from 20 would end at 170: 180 ps of stalls.
+TEST(OpCost, WeightScheduleTimes) {
+  auto mem = [](time_ps issue, std::int64_t) { return issue + 100; };
+  std::vector<OpTiming::WeightTile> s(3, OpTiming::WeightTile{64, 5, 0});
+  WeightScheduleTimes w = weight_schedule_times(s, 20, 0, 10, mem);
+  EXPECT_EQ(w.done, 350);
+  EXPECT_EQ(w.last_begin, 300);
+  EXPECT_EQ(w.stall_ps, 180);
+  ASSERT_EQ(w.waits.size(), 3u);
+  EXPECT_EQ(w.waits[0], (std::pair<time_ps, time_ps>{20, 100}));
+  EXPECT_EQ(w.waits[2], (std::pair<time_ps, time_ps>{250, 300}));
+  // Compute-bound tiles (20 cycles = 200 ps): only the first fetch is waited for.
+  s.assign(3, OpTiming::WeightTile{64, 20, 0});
+  w = weight_schedule_times(s, 0, 0, 10, mem);
+  EXPECT_EQ(w.done, 100 + 3 * 200);
+  EXPECT_EQ(w.stall_ps, 100);
+  // Two datapaths, tiles alternating 0, 1, 0, 1 of 5 cycles: fetches issue at 0, 0
+  // (datapath 1's buffers are free), then at datapath 0's tile start 100 and datapath 1's
+  // 100: all four arrive at 100 or 200, each datapath computes 100..150 and 200..250.
+  s = {{64, 5, 0}, {64, 5, 1}, {64, 5, 0}, {64, 5, 1}};
+  w = weight_schedule_times(s, 0, 0, 10, mem);
+  EXPECT_EQ(w.done, 250);
+  EXPECT_EQ(w.stall_ps, 250 - 100);
+  EXPECT_EQ(w.waits.size(), 2u);  // datapath 0 only
+}
+
 TEST(OpCost, ResourcesDspPacking) {
   EXPECT_DOUBLE_EQ(dsp_per_mac(8, 8), 0.5);
   EXPECT_DOUBLE_EQ(dsp_per_mac(4, 4), 0.0);

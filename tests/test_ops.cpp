@@ -436,6 +436,51 @@ TEST(Ops, MoeTimingFollowsTheBusiestExpert) {
   EXPECT_EQ(timing(", expert_parallel: 4").macs_per_cycle, 2 * 2 * 4);
 }
 
+// Off-chip experts (hw weights off chip): the same 8 tokens × top-2, 2 lanes in and out,
+// experts stream tile by tile. expert_load 1:1:0:0 gives experts 0 and 1 eight slots each
+// and experts 2 and 3 none, which are not fetched. Per routed expert: w1 with w3 in
+// ceil(8/2) = 4 tiles of 2 FFN rows × 4 (16-bit weights: 2 · 8 · 2 = 32 bytes), each
+// applied to the 8 slots in 2·ceil(4/2) = 4 cycles a slot (32); then w2 in ceil(4/2) = 2
+// tiles of 2 hidden rows × 8 (32 bytes), 8 slots × ceil(8/2) = 32 cycles. 12 tiles, 384
+// of the 768 weight bytes; 2 × (4 + 2) × 32 = 384 compute cycles, the 16 slots × 24 of
+// the on-chip model.
+TEST(Ops, MoeOffChipWeightsStreamOnlyTheRoutedExperts) {
+  auto timing = [](const std::string& attrs) {
+    const Graph g = multi_input("moe_experts", {{"x", "[8, 4]"}, {"g", "[8, 4]"}}, "[8, 4]",
+                                "    attrs: {top_k: 2" + attrs + "}\n" + moe_params(4, 4, 8, true));
+    NodeHw hw;
+    hw.in.push_back(tile_port({8, 4}, {2}));
+    hw.in.push_back(tile_port({8, 4}, {2}));
+    hw.out = tile_port({8, 4}, {2});
+    hw.weights_off_chip = true;
+    return op_timing(g, g.nodes[0], hw);
+  };
+  const OpTiming t = timing(", expert_load: [1, 1, 0, 0]");
+  ASSERT_EQ(t.weight_schedule.size(), 12u);
+  for (std::size_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(t.weight_schedule[i].bytes, 32) << i;
+    EXPECT_EQ(t.weight_schedule[i].cycles, 32) << i;
+    EXPECT_EQ(t.weight_schedule[i].datapath, 0) << i;
+  }
+  EXPECT_EQ(t.weight_tiles, 12);
+  EXPECT_EQ(t.weight_tile_bytes, 32);
+  EXPECT_EQ(t.block_rows, 8);  // one pass per inference
+  EXPECT_EQ(t.weight_bytes_per_inference, 384);
+  EXPECT_EQ(t.schedule_busy_cycles(), 384);
+  EXPECT_EQ(t.schedule_busy_cycles(), t.ideal_cycles());
+  // Balanced over two datapaths (4 slots per expert): a round fetches tile j of expert 0
+  // (datapath 0), then of expert 1 (datapath 1); 4 routed experts, 24 tiles of 32 bytes,
+  // each expert 4 × 16 + 2 × 16 = 96 cycles, two per datapath: 192 busy cycles.
+  const OpTiming b = timing(", expert_parallel: 2");
+  ASSERT_EQ(b.weight_schedule.size(), 24u);
+  EXPECT_EQ(b.weight_schedule[0].datapath, 0);
+  EXPECT_EQ(b.weight_schedule[1].datapath, 1);
+  EXPECT_EQ(b.weight_schedule[0].cycles, 16);
+  EXPECT_EQ(b.weight_schedule[8].cycles, 16);  // w2 tiles: 4 slots × ceil(8/2)
+  EXPECT_EQ(b.weight_bytes_per_inference, 768);
+  EXPECT_EQ(b.schedule_busy_cycles(), 192);
+}
+
 TEST(Ops, SelectiveScanRecurrence) {
   // 1 sequence of 2 steps, 1 channel, state 1; A_log 0 (A = −1), D = 0.5.
   const std::string prm = std::string("    params: {A_log: {shape: [1, 1], precision: ") + kPrec +

@@ -8,6 +8,7 @@
 //                (models/ops/moe.hpp), the busiest datapath sets the time.
 #include "models/ops/moe.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -124,6 +125,51 @@ std::int64_t moe_cycles_per_token(const MoeDims& d, std::int64_t kp, std::int64_
   return (d.gated ? 2 : 1) * gemv_cycles(d.D, d.F, kp, np) + gemv_cycles(d.F, d.D, kp, np);
 }
 
+/// Off-chip experts: the inference's token slots are gathered per expert and every routed
+/// expert's weights stream through once, one tile of n_par output rows at a time — w1 with
+/// w3 (n_par of the F rows × D, applied to each of the expert's slots in ceil(D/k_par)
+/// cycles per GEMV), then w2 (n_par of the D rows × F, ceil(F/k_par) cycles a slot).
+/// Experts e, e+P, … share datapath e mod P; a round of P experts fetches tile j of each
+/// in turn. Unrouted experts are not fetched.
+std::vector<OpTiming::WeightTile> moe_weight_schedule(const Graph& g, const Node& n,
+                                                      std::int64_t kp, std::int64_t np) {
+  const MoeDims d = moe_dims(g, n);
+  const std::int64_t P = n.attr_int("expert_parallel", 1);
+  const std::vector<std::int64_t> slots = moe_expert_tokens(n, d.E, d.k, d.tokens);
+  auto bytes = [](std::int64_t elems, const Precision& p) {
+    return static_cast<std::int64_t>(
+        std::ceil(static_cast<double>(elems) * p.bits_per_element() / 8.0));
+  };
+  const Precision& p1 = n.param("w1")->tensor.precision;
+  const Precision& p2 = n.param("w2")->tensor.precision;
+  const Param* w3 = n.param("w3");
+  std::vector<OpTiming::WeightTile> s;
+  for (std::int64_t r0 = 0; r0 < d.E; r0 += P) {
+    for (int phase = 0; phase < 2; ++phase) {  // 0: w1 (+ w3), D → F; 1: w2, F → D
+      const std::int64_t rows = phase == 0 ? d.F : d.D, cols = phase == 0 ? d.D : d.F;
+      for (std::int64_t j = 0; j * np < rows; ++j) {
+        const std::int64_t tile_rows = std::min(np, rows - j * np);
+        for (std::int64_t e = r0; e < std::min(d.E, r0 + P); ++e) {
+          const std::int64_t c = slots[static_cast<std::size_t>(e)];
+          if (c == 0) continue;
+          OpTiming::WeightTile w;
+          w.datapath = e % P;
+          if (phase == 0) {
+            w.bytes = bytes(tile_rows * cols, p1);
+            if (w3) w.bytes += bytes(tile_rows * cols, w3->tensor.precision);
+            w.cycles = c * (w3 ? 2 : 1) * ceil_div(cols, kp);
+          } else {
+            w.bytes = bytes(tile_rows * cols, p2);
+            w.cycles = c * ceil_div(cols, kp);
+          }
+          s.push_back(w);
+        }
+      }
+    }
+  }
+  return s;
+}
+
 void moe_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
   const MoeDims d = moe_dims(g, n);
   const std::int64_t kp = hw.in[0].tile.empty() ? 1 : hw.in[0].tile.back();
@@ -141,9 +187,10 @@ void moe_timing(const Graph& g, const Node& n, const NodeHw& hw, OpTiming& t) {
   t.macs_per_cycle = kp * np * P;
   // MAC tree + activation (4) + gate multiply (2) + combine add (1)
   t.latency_cycles = ceil_log2(kp) + 3 + 4 + 2 + 1;
+  if (hw.weights_off_chip) t.weight_schedule = moe_weight_schedule(g, n, kp, np);
 }
 
-ResourceEstimate moe_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming&) {
+ResourceEstimate moe_resources(const Graph& g, const Node& n, const NodeHw& hw, const OpTiming& t) {
   const MoeDims d = moe_dims(g, n);
   const Precision& px = g.tensor_of(n.args[0]).precision;
   const Precision& pw = n.param("w1")->tensor.precision;
@@ -166,9 +213,22 @@ ResourceEstimate moe_resources(const Graph& g, const Node& n, const NodeHw& hw, 
                         hw.uram_per_bram36);
   r += ResourceEstimate(hls_binary(HlsBinary::Add, np, px, px), "combine int_add",
                         hw.uram_per_bram36);
-  double bits = 0;  // every expert's weights on chip
-  for (const auto& prm : n.params) bits += tensor_bits(prm.tensor);
-  r += flat_buffer(bits, hw.uram_per_bram36);
+  if (!hw.weights_off_chip) {
+    double bits = 0;  // every expert's weights on chip
+    for (const auto& prm : n.params) bits += tensor_bits(prm.tensor);
+    r += flat_buffer(bits, hw.uram_per_bram36);
+  } else {
+    // Off chip: a double-buffered weight tile per datapath, and the inference's tokens
+    // gathered per expert: x and the output accumulators of every token, the hidden
+    // activations of the busiest expert's slots per datapath.
+    std::int64_t max_slots = 0;
+    for (auto c : moe_expert_tokens(n, d.E, d.k, d.tokens)) max_slots = std::max(max_slots, c);
+    const double px_bits = px.bits_per_element();
+    r += flat_buffer(2.0 * static_cast<double>(P) * static_cast<double>(t.weight_tile_bytes) * 8.0,
+                     hw.uram_per_bram36);
+    r += flat_buffer(2.0 * static_cast<double>(d.tokens * d.D) * px_bits, hw.uram_per_bram36);
+    r += flat_buffer(static_cast<double>(P * max_slots * d.F) * px_bits, hw.uram_per_bram36);
+  }
   r.extrapolate("moe_experts", "composed of int_linear2d, int_silu, int_mult and int_add blocks");
   return r;
 }
@@ -319,6 +379,8 @@ void register_moe_ops(std::vector<OpDescriptor>& v) {
   m.timing = moe_timing;
   m.resources = moe_resources;
   m.kernel = moe_kernel;
+  m.weights_can_stream = true;
+  m.streamed_params = {"w1", "w2", "w3"};
   v.push_back(m);
 }
 

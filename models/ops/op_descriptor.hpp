@@ -56,9 +56,11 @@ struct OpDescriptor : OpSchema {
   /// Value-level evaluation with the hardware's arithmetic (functional mode).
   std::function<void(const KernelCall&)> kernel;
   bool has_functional_model = true;  ///< false: `kernel` throws naming the op
-  /// The node's `weight` parameter may live off chip and stream through the block
-  /// (linear, conv, embedding); otherwise weights are on-chip constants.
+  /// The node's weight parameters (`streamed_params`) may live off chip and stream through
+  /// the block (linear, conv, embedding, moe_experts); otherwise weights are on-chip
+  /// constants.
   bool weights_can_stream = false;
+  std::vector<std::string> streamed_params{"weight"};
   /// data_in_0 and data_out_0 are [N, C, ...] activations streamed channel-parallel: a beat
   /// is `c` channels of one pixel, pixels in raster order (MASE's convolution template:
   /// data_in_0[UNROLL_IN_C], sliding_window's row-then-channel order). The mapper tiles

@@ -103,6 +103,23 @@ const std::vector<OpDescriptor>& all() {
   return table();
 }
 
+bool streams_weights(const Node& n) {
+  const OpDescriptor& d = of(n);
+  if (!d.weights_can_stream) return false;
+  for (const auto& p : d.streamed_params)
+    if (n.param(p)) return true;
+  return false;
+}
+
+std::int64_t streamed_weight_bytes(const Node& n) {
+  const OpDescriptor& d = of(n);
+  if (!d.weights_can_stream) return 0;
+  std::int64_t b = 0;
+  for (const auto& p : d.streamed_params)
+    if (const Param* w = n.param(p)) b += w->tensor.bytes();
+  return b;
+}
+
 std::string list_text() {
   std::ostringstream os;
   for (const auto& d : table()) {

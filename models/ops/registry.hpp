@@ -15,6 +15,10 @@ const OpDescriptor* find(const std::string& name);
 /// The node's descriptor; InputError "node 'x': unknown op 'y' (did you mean ...)".
 const OpDescriptor& of(const Node& n);
 const std::vector<OpDescriptor>& all();
+/// True when the node's op streams weights and the node has one of its streamed params.
+bool streams_weights(const Node& n);
+/// Bytes of the node's streamed weight params (0 when it streams none).
+std::int64_t streamed_weight_bytes(const Node& n);
 /// `simulate --list-ops`: one block per op (ports, params, attributes, models).
 std::string list_text();
 /// The same as JSON (a list of objects), for the exporters' op-table tests.

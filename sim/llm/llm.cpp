@@ -403,14 +403,20 @@ void count_weight_fetch(const OpTiming& t, const MemoryTiming& mt, const std::st
                         VariantCost& vc) {
   const std::int64_t passes =
       t.engine == OpTiming::Engine::Rows ? ceil_div(t.rows, t.block_rows) : 1;
-  const double tile_ps =
-      static_cast<double>(mt.latency_ps) +
-      static_cast<double>(transfer_ps(static_cast<std::uint64_t>(t.weight_tile_bytes),
-                                      mt.channels * mt.gbytes_per_s_per_channel));
+  const double gbps = mt.channels * mt.gbytes_per_s_per_channel;
+  auto one_fetch_ps = [&](std::int64_t bytes) {
+    return static_cast<double>(mt.latency_ps) +
+           static_cast<double>(transfer_ps(static_cast<std::uint64_t>(bytes), gbps));
+  };
   // Tile i+1's fetch is issued when tile i starts computing, so consecutive tiles
   // start at least one fetch apart (the first may have been prefetched).
-  const double fetch_ps =
-      static_cast<double>(std::max<std::int64_t>(0, passes * t.weight_tiles - 1)) * tile_ps;
+  double fetch_ps = static_cast<double>(std::max<std::int64_t>(0, passes * t.weight_tiles - 1)) *
+                    one_fetch_ps(t.weight_tile_bytes);
+  if (!t.weight_schedule.empty()) {  // one pass of tiles of their own sizes
+    fetch_ps = 0;
+    for (std::size_t j = 1; j < t.weight_schedule.size(); ++j)
+      fetch_ps += one_fetch_ps(t.weight_schedule[j].bytes);
+  }
   if (fetch_ps > vc.slowest_fetch_ps) vc.slowest_fetch_ps = fetch_ps, vc.slowest_fetch_node = node;
 }
 

@@ -103,7 +103,7 @@ Eval evaluate(const MappingSpec& ms, const Graph& g, const Node& n, NodeMap nm, 
     const double margin = ms.extrapolation_margin;
     const ResourceEstimate est = estimate_node(g, n, nm.hw, t);
     e.res = fit_resources(est.res, est.extrapolated, margin);
-    if (n.param("weight") && ops::of(n).weights_can_stream) {
+    if (ops::streams_weights(n)) {
       // Weights may go off chip: count only the non-weight storage against the budget.
       NodeHw off = nm.hw;
       off.weights_off_chip = true;

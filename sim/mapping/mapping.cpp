@@ -63,11 +63,6 @@ StorageAlt storage_alt(const ResourceEstimate& e, double margin) {
   return a;
 }
 
-/// True when a node's weights can stream from off-chip memory.
-bool streams_weights(const Node& n) {
-  return n.param("weight") != nullptr && ops::of(n).weights_can_stream;
-}
-
 /// Fills node devices (and off-chip weights) with the balanced or greedy partitioner.
 /// Weights fixed off chip stay there; the partitioner places the others.
 void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
@@ -95,7 +90,7 @@ void automatic_partition(const Graph& g, const SystemSpec& sys, Mapping& m,
     // there; otherwise the partitioner may stream a node's weights from off-chip memory
     // to make a stage fit.
     pn[i].weights_fixed_off = m.nodes[i].weights_fixed_off;
-    pn[i].has_weights = streams_weights(n) && sys.mapping.weights != WeightPolicy::OnChip &&
+    pn[i].has_weights = ops::streams_weights(n) && sys.mapping.weights != WeightPolicy::OnChip &&
                         !pn[i].weights_fixed_off;
     if (pn[i].has_weights || pn[i].weights_fixed_off) {
       NodeMap off = m.nodes[i];
@@ -364,9 +359,10 @@ std::vector<OffChipUse> offchip_usage(const Graph& g, const SystemSpec& sys, con
     const NodeMap& nm = m.nodes[i];
     auto& d = u[static_cast<std::size_t>(nm.device)];
     const bool on_engine = m.engines.engine_of.size() > i && m.engines.engine_of[i] >= 0;
-    if (const Param* w = n.param("weight"))
-      if (nm.hw.weights_off_chip || on_engine)
-        d.weight_bytes += static_cast<double>(w->tensor.bytes());
+    if (nm.hw.weights_off_chip)
+      d.weight_bytes += static_cast<double>(ops::streamed_weight_bytes(n));
+    else if (const Param* w = n.param("weight"); w && on_engine)
+      d.weight_bytes += static_cast<double>(w->tensor.bytes());
     if (nm.hw.kv_off_chip) d.kv_cache_bytes += static_cast<double>(nm.hw.kv_capacity_bytes);
   }
   for (std::size_t e = 0; e < m.engines.plans.size(); ++e) {
@@ -398,11 +394,11 @@ void move_weights_off_chip(const Graph& g, const SystemSpec& sys, Mapping& m, in
     std::size_t best = g.nodes.size();
     for (std::size_t j = 0; j < g.nodes.size(); ++j) {
       const auto& o = m.nodes[j];
-      if (o.device != device || o.hw.weights_off_chip || !streams_weights(g.nodes[j]) ||
+      if (o.device != device || o.hw.weights_off_chip || !ops::streams_weights(g.nodes[j]) ||
           m.engines.engine_of[j] >= 0 || o.reuse_layer >= 0)
         continue;
-      if (best == g.nodes.size() || g.nodes[j].param("weight")->tensor.bytes() >
-                                        g.nodes[best].param("weight")->tensor.bytes())
+      if (best == g.nodes.size() ||
+          ops::streamed_weight_bytes(g.nodes[j]) > ops::streamed_weight_bytes(g.nodes[best]))
         best = j;
     }
     if (best == g.nodes.size()) return;
@@ -760,14 +756,14 @@ NodeMap map_node(const Graph& g, const SystemSpec& sys, const Node& n,
   bool off = n.hw.weights == WeightPlace::OffChip;
   if (n.hw.weights == WeightPlace::OffChip && !rule->weights_can_stream)
     throw InputError(at + ": hw.weights: off_chip, but op '" + n.op +
-                     "' cannot stream weights from off-chip memory (only linear, conv and "
-                     "embedding blocks can)");
-  if (off && weights == WeightPolicy::OnChip && n.param("weight"))
+                     "' cannot stream weights from off-chip memory (only linear, conv, "
+                     "embedding and moe_experts blocks can)");
+  if (off && weights == WeightPolicy::OnChip && ops::streams_weights(n))
     throw InputError(at + ": hw.weights: off_chip conflicts with mapping.weights: on_chip in " +
                      sys.file + " (use mapping.weights: graph, auto or off_chip, or drop the " +
                      "node's hw.weights)");
   if (weights == WeightPolicy::OffChip) off = true;
-  nm.hw.weights_off_chip = off && streams_weights(n);
+  nm.hw.weights_off_chip = off && ops::streams_weights(n);
   nm.weights_fixed_off = nm.hw.weights_off_chip;
   nm.hw.weight_block_rows = ms.weight_block_rows;
   nm.hw.systolic = n.hw.impl == "systolic";

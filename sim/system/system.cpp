@@ -163,9 +163,9 @@ void System::Impl::attach_trace() {
     // Weight waits one tile's compute apart are one stall on the weight stream.
     time_ps tile_ps = 0;
     auto widest = [&](const OpTiming& t) {
-      tile_ps = std::max(tile_ps, static_cast<time_ps>(t.weight_tile_cycles_per_row *
-                                                       std::max<std::int64_t>(1, t.block_rows)) *
-                                      period_of(d));
+      std::int64_t cyc = t.weight_tile_cycles_per_row * std::max<std::int64_t>(1, t.block_rows);
+      for (const auto& w : t.weight_schedule) cyc = std::max(cyc, w.cycles);
+      tile_ps = std::max(tile_ps, static_cast<time_ps>(cyc) * period_of(d));
     };
     widest(m.nodes[i].timing);
     if (llm)
