@@ -1293,6 +1293,9 @@ class Converter:
             raise GraphError(f"{where}: k {k} is not in 1..{experts} (the experts)")
         gates = self.emit_mid(n, "topk_gate", router, router.shape, {"top_k": k}, ".gate")
         if router.shape[:-1] != x.shape[:-1]:       # [tokens, E] gates of [b, s, D] input
+            if int(np.prod(router.shape[:-1])) != int(np.prod(x.shape[:-1])):
+                raise GraphError(f"{where}: router_probs {router.shape} has not one row per "
+                                 f"token of the input {x.shape}")
             gates = self.emit_mid(n, "reshape", gates, x.shape[:-1] + [experts],
                                   {"shape": self.sym(x.shape[:-1] + [experts], where)},
                                   ".gate.reshape")

@@ -702,6 +702,37 @@ class OrtMoe(unittest.TestCase):
         self.assertEqual((sorted(moe["params"]), moe["attrs"]["activation"]), (["w1", "w2"], "gelu"))
         self.assertEqual(graph_stats.stats(g)["macs"], 6 * 8 * 4 + 6 * 2 * 2 * 8 * 12)
 
+    def test_3d_input_and_masesim_topk_gate(self):
+        """A [batch, seq, D] input with [tokens, E] router_probs: the gates are reshaped to
+        the input's token dims; a masesim::TopKGate node is a topk_gate."""
+        rng = np.random.default_rng(4)
+        w = lambda *s: numpy_helper.from_array(rng.standard_normal(s).astype(np.float32))  # noqa
+        inits = [numpy_helper.from_array(np.array([-1, 8], np.int64), "shape")]
+        for name, shape in (("rw", (8, 4)), ("fc1", (4, 12, 8)), ("fc2", (4, 8, 12))):
+            t = w(*shape)
+            t.name = name
+            inits.append(t)
+        nodes = [helper.make_node("Reshape", ["x", "shape"], ["x2"], name="/flat"),
+                 helper.make_node("MatMul", ["x2", "rw"], ["logits"], name="/gate/MatMul"),
+                 helper.make_node("MoE", ["x", "logits", "fc1", "", "fc2"], ["y"], name="/moe/MoE",
+                                  domain="com.microsoft", k=1, normalize_routing_weights=1),
+                 helper.make_node("TopKGate", ["logits"], ["g"], name="/router/TopKGate",
+                                  domain="masesim", top_k=2)]
+        g = helper.make_graph(nodes, "m3", [helper.make_tensor_value_info(
+            "x", TensorProto.FLOAT, [2, 3, 8])], [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 8]),
+            helper.make_tensor_value_info("g", TensorProto.FLOAT, [6, 4])], inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                                helper.make_opsetid("com.microsoft", 1),
+                                                helper.make_opsetid("masesim", 1)])
+        out = onnx_to_graph.convert_model(m, None, {}, inputs=[("x", [2, 3, 8], "float32")])
+        self.assertEqual([(n["name"], n["op"], n.get("attrs"), n["results"]["data_out_0"]["shape"])
+                          for n in out["nodes"] if not n.get("implicit")], [
+            ("gate", "linear", None, [6, 4]), ("moe.MoE.gate", "topk_gate", {"top_k": 1}, [6, 4]),
+            ("moe", "moe_experts", {"top_k": 1, "activation": "relu"}, [2, 3, 8]),
+            ("router", "topk_gate", {"top_k": 2}, [6, 4])])
+        self.assertEqual(out["nodes"][4]["args"]["data_in_1"], "moe.MoE.gate.reshape")
+
     def test_moe_errors(self):
         where = "ONNX node '/moe/MoE' (com.microsoft::MoE): "
         for kw, msg in (
