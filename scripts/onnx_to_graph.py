@@ -1245,7 +1245,8 @@ class Converter:
         fc3_experts_bias?): a topk_gate over router_probs (ORT's softmax -> top-k,
         renormalised with normalize_routing_weights 1) and a moe_experts node. Weights
         are [E, F, D] / [E, D, F] / [E, F, D] (the current spec) or, as older ORT versions
-        wrote them, [E, D, F] / [E, F, D] / [E, D, F] (transposed here)."""
+        wrote them, [E, D, F] / [E, F, D] / [E, D, F] (transposed here). SwiGLU (alpha 1,
+        beta 0, no limit: silu(g)·l) is silu with w3 = l, split from a fused FC1."""
         where = f"ONNX node '{n.name or n.output[0]}' (com.microsoft::MoE)"
         if not 5 <= len(n.input) <= 8 or any(not n.input[i] for i in (0, 1, 2, 4)):
             raise GraphError(f"{where}: {len(n.input)} inputs; it takes 5..8 (input, "
@@ -1259,10 +1260,21 @@ class Converter:
                 raise GraphError(f"{where}: unknown attribute '{a.name}'")
         act = self.attr(n, "activation_type", b"relu")
         act = act.decode() if isinstance(act, bytes) else str(act)
-        if act not in ("relu", "gelu", "silu"):
+        if act not in ("relu", "gelu", "silu", "swiglu"):
             raise GraphError(f"{where}: activation_type '{act}' is unsupported (nearest "
-                             f"supported: relu, gelu, silu; SwiGLU experts as silu with "
-                             f"fc3_experts_weights)")
+                             f"supported: relu, gelu, silu; swiglu)")
+        fusion = int(self.attr(n, "swiglu_fusion", 0))
+        if act == "swiglu":             # G·sigmoid(alpha G)·(L + beta), G and L clamped
+            alpha = float(self.attr(n, "activation_alpha", 1.0))
+            beta = float(self.attr(n, "activation_beta", 0.0))
+            limit = float(self.attr(n, "swiglu_limit", float("inf")))
+            if alpha != 1.0 or beta != 0.0 or limit != float("inf"):
+                raise GraphError(f"{where}: activation_type 'swiglu' with activation_alpha "
+                                 f"{alpha:g}, activation_beta {beta:g}, swiglu_limit {limit:g} "
+                                 f"is not silu(g)·l (nearest supported: swiglu with alpha 1, "
+                                 f"beta 0 and no limit, or silu with fc3_experts_weights)")
+            if fusion not in (0, 1, 2):
+                raise GraphError(f"{where}: swiglu_fusion {fusion} is not 0, 1 or 2")
         if self.attr(n, "use_sparse_mixer", 0):
             raise GraphError(f"{where}: use_sparse_mixer 1 is unsupported (nearest supported: "
                              f"top-k routing, use_sparse_mixer 0)")
@@ -1287,7 +1299,26 @@ class Converter:
             fc = {k: None if c is None else Const(np.swapaxes(c.value, 1, 2), c.origin,
                                                   c.precision, not c.transposed)
                   for k, c in fc.items()}
-        k = int(self.attr(n, "k", 1))
+        if act == "swiglu":             # silu(g) * l: w1 = g, w3 = l
+            if fusion == 0 and fc["w3"] is None:
+                raise GraphError(f"{where}: activation_type 'swiglu' with swiglu_fusion 0 "
+                                 f"needs fc3_experts_weights")
+            if fusion and fc["w3"] is not None:
+                raise GraphError(f"{where}: swiglu_fusion {fusion} fuses fc3 into fc1, but "
+                                 f"fc3_experts_weights is given")
+            if fusion:                  # FC1 [E, 2F, D]: g, l interleaved (1) or halves (2)
+                w, rows = fc["w1"], fc["w1"].value.shape[1]
+                if rows % 2:
+                    raise GraphError(f"{where}: a fused fc1_experts_weights has an odd "
+                                     f"{rows} rows")
+                g, l = ((w.value[:, 0::2], w.value[:, 1::2]) if fusion == 1 else
+                        (w.value[:, :rows // 2], w.value[:, rows // 2:]))
+                fc["w1"], fc["w3"] = (Const(np.ascontiguousarray(a), None, w.precision)
+                                      for a in (g, l))
+            act = "silu"
+        if self.attr(n, "k") is None:
+            raise GraphError(f"{where}: attribute 'k' is required")
+        k = int(self.attr(n, "k"))
         experts = router.shape[-1]
         if not 1 <= k <= experts:
             raise GraphError(f"{where}: k {k} is not in 1..{experts} (the experts)")

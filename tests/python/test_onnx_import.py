@@ -645,13 +645,13 @@ class MoeScanOnnx(unittest.TestCase):
         self.assertEqual(int((gates > 0).sum(-1).max()), 2)
 
 
-def ort_moe_model(layout="current", attrs=None, biases=None, fc3=True):
+def ort_moe_model(layout="current", attrs=None, biases=None, fc3=True, fused=False):
     """A router MatMul and com.microsoft MoE over 6 tokens of hidden 8: 4 experts of ffn
-    12, top-2, SwiGLU-style experts (silu with fc3)."""
+    12, top-2, SwiGLU-style experts (silu with fc3; fused: fc1 holds 2 × 12 rows)."""
     rng = np.random.default_rng(3)
     e, f, d = 4, 12, 8
     w = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
-    fc1, fc2, fc3w = w(e, f, d), w(e, d, f), w(e, f, d)
+    fc1, fc2, fc3w = w(e, 2 * f if fused else f, d), w(e, d, f), w(e, f, d)
     if layout == "old":                 # ORT before the [E, F, D] / [E, D, F] layout
         fc1, fc2, fc3w = (np.swapaxes(a, 1, 2).copy() for a in (fc1, fc2, fc3w))
     inits = [numpy_helper.from_array(w(d, e), "router_w"),
@@ -697,6 +697,13 @@ class OrtMoe(unittest.TestCase):
             self.assertEqual(st["params"], 8 * 4 + 3 * 4 * 12 * 8)
             # 6 tokens: router 6·8·4; 6 × top-2 slots × 3 GEMVs of 8 × 12
             self.assertEqual(st["macs"], 6 * 8 * 4 + 6 * 2 * 3 * 8 * 12)
+        for fusion in (0, 1, 2):        # SwiGLU: silu(g)·l, g and l fused in FC1 or not
+            m = ort_moe_model(attrs={"activation_type": "swiglu", "swiglu_fusion": fusion},
+                              fc3=fusion == 0, fused=fusion != 0)
+            moe = self.convert(m)["nodes"][-1]
+            self.assertEqual(({k: p["shape"] for k, p in moe["params"].items()}, moe["attrs"]),
+                             ({"w1": [4, 12, 8], "w2": [4, 8, 12], "w3": [4, 12, 8]},
+                              {"top_k": 2, "activation": "silu"}))
         g = self.convert(ort_moe_model(fc3=False, attrs={"activation_type": "gelu"}))
         moe = g["nodes"][-1]
         self.assertEqual((sorted(moe["params"]), moe["attrs"]["activation"]), (["w1", "w2"], "gelu"))
@@ -741,9 +748,15 @@ class OrtMoe(unittest.TestCase):
                  "(nearest supported: normalize_routing_weights 1)"),
                 (dict(attrs={"use_sparse_mixer": 1}), "use_sparse_mixer 1 is unsupported "
                  "(nearest supported: top-k routing, use_sparse_mixer 0)"),
-                (dict(attrs={"activation_type": "swiglu"}), "activation_type 'swiglu' is "
-                 "unsupported (nearest supported: relu, gelu, silu; SwiGLU experts as silu "
-                 "with fc3_experts_weights)"),
+                (dict(attrs={"activation_type": "identity"}), "activation_type 'identity' is "
+                 "unsupported (nearest supported: relu, gelu, silu; swiglu)"),
+                (dict(attrs={"activation_type": "swiglu", "activation_alpha": 1.702,
+                             "activation_beta": 1.0, "swiglu_limit": 7.0}),
+                 "activation_type 'swiglu' with activation_alpha 1.702, activation_beta 1, "
+                 "swiglu_limit 7 is not silu(g)·l (nearest supported: swiglu with alpha 1, beta "
+                 "0 and no limit, or silu with fc3_experts_weights)"),
+                (dict(attrs={"activation_type": "swiglu"}, fc3=False), "activation_type "
+                 "'swiglu' with swiglu_fusion 0 needs fc3_experts_weights"),
                 (dict(biases={5: np.ones((4, 8), np.float32)}), "fc2_experts_bias is non-zero; "
                  "expert biases are not supported (moe_experts has no bias parameters)")):
             with self.assertRaises(GraphError) as cm:
