@@ -480,10 +480,76 @@ def tinyllama(device="meta", **override):
 
 
 # ------------------------------------------------------ mixture of experts (Mixtral)
+# ONNX export: MoeExperts and SelectiveScan export as one node each in the project's
+# operator domain "masesim" (version 1; torch.onnx.export(..., custom_opsets=
+# MASESIM_OPSET)), which scripts/onnx_to_graph.py converts to moe_experts /
+# selective_scan. TopKGate exports as ordinary ops (TopK -> Softmax -> ScatterElements),
+# a pattern the importer recognises as topk_gate.
+MASESIM_DOMAIN = "masesim"
+MASESIM_OPSET = {MASESIM_DOMAIN: 1}
+
+
+def _moe_dense(x, gates, w1, w2, w3, activation):
+    act = {"silu": F.silu, "gelu": F.gelu, "relu": F.relu}[activation]
+    y = torch.zeros_like(x)
+    for e in range(w1.shape[0]):
+        h = act(x @ w1[e].t())
+        if w3 is not None:
+            h = h * (x @ w3[e].t())
+        y = y + gates[..., e:e + 1] * (h @ w2[e].t())
+    return y
+
+
+class _MoeExpertsOnnx(torch.autograd.Function):
+    """MoeExperts as the ONNX node masesim::MoeExperts(x, gates, w1, w2, w3) (used only
+    while torch.onnx.export runs)."""
+
+    @staticmethod
+    def forward(ctx, x, gates, w1, w2, w3, top_k, activation, routing):
+        return _moe_dense(x, gates, w1, w2, w3, activation)
+
+    @staticmethod
+    def symbolic(g, x, gates, w1, w2, w3, top_k, activation, routing):
+        attrs = {"top_k_i": top_k, "activation_s": activation}
+        for k, v in routing.items():
+            attrs[k + {"routing": "_s", "expert_load": "_i", "routing_seed": "_i",
+                       "expert_parallel": "_i"}.get(k, "_s")] = v
+        out = g.op(MASESIM_DOMAIN + "::MoeExperts", x, gates, w1, w2, w3, **attrs)
+        out.setType(x.type())
+        return out
+
+
+def _selective_scan(u, delta, B, C, A_log, D):
+    A = -torch.exp(A_log)
+    dA = torch.exp(delta.unsqueeze(-1) * A)                   # [b, l, d, n]
+    dBu = (delta * u).unsqueeze(-1) * B.unsqueeze(2)          # [b, l, d, n]
+    h = torch.zeros(u.shape[0], u.shape[2], A.shape[1], device=u.device, dtype=u.dtype)
+    ys = []
+    for t in range(u.shape[1]):
+        h = dA[:, t] * h + dBu[:, t]
+        ys.append((h * C[:, t].unsqueeze(1)).sum(-1))
+    return torch.stack(ys, dim=1) + u * D
+
+
+class _SelectiveScanOnnx(torch.autograd.Function):
+    """SelectiveScan as the ONNX node masesim::SelectiveScan(u, delta, B, C, A_log, D)."""
+
+    @staticmethod
+    def forward(ctx, u, delta, B, C, A_log, D):
+        return _selective_scan(u, delta, B, C, A_log, D)
+
+    @staticmethod
+    def symbolic(g, u, delta, B, C, A_log, D):
+        out = g.op(MASESIM_DOMAIN + "::SelectiveScan", u, delta, B, C, A_log, D)
+        out.setType(u.type())
+        return out
+
+
 class TopKGate(nn.Module):
     """Mixtral's routing: softmax over all experts, top-k, renormalised over the k (the
     same as a softmax over the k largest logits); returns [..., experts] gates, zero for
-    the experts a token is not routed to. Exported as one `topk_gate` node."""
+    the experts a token is not routed to. Exported as one `topk_gate` node (fx), and to ONNX
+    as TopK -> Softmax -> ScatterElements, which onnx_to_graph.py imports as topk_gate."""
     mase_op = "topk_gate"
 
     def __init__(self, top_k):
@@ -504,7 +570,8 @@ class MoeExperts(nn.Module):
     for unrouted experts); exported as one `moe_experts` node whose cost follows the
     tokens routed to each expert. `routing`: the node's routing attributes (docs/
     graph-format.md: routing balanced / load / seeded, expert_load, routing_seed,
-    expert_parallel)."""
+    expert_parallel). ONNX: one masesim::MoeExperts node (attributes top_k, activation and
+    the routing attributes)."""
     mase_op = "moe_experts"
 
     def __init__(self, experts, hidden, ffn, top_k, routing=None, device=None):
@@ -519,11 +586,10 @@ class MoeExperts(nn.Module):
                 nn.init.normal_(w, std=0.02)
 
     def forward(self, x, gates):
-        y = torch.zeros_like(x)
-        for e in range(self.w1.shape[0]):
-            h = F.silu(x @ self.w1[e].t()) * (x @ self.w3[e].t())
-            y = y + gates[..., e:e + 1] * (h @ self.w2[e].t())
-        return y
+        if torch.onnx.is_in_onnx_export():
+            return _MoeExpertsOnnx.apply(x, gates, self.w1, self.w2, self.w3, self.top_k,
+                                         "silu", self.routing)
+        return _moe_dense(x, gates, self.w1, self.w2, self.w3, "silu")
 
     def mase_node(self):
         return ({"w1": self.w1, "w2": self.w2, "w3": self.w3},
@@ -583,7 +649,7 @@ class SelectiveScan(nn.Module):
     """Mamba's selective scan (Gu & Dao 2023, Algorithm 2) over u, delta [batch, seq, d]
     and B, C [batch, seq, n]: h_t = exp(delta_t A) h_{t-1} + delta_t u_t B_t,
     y_t = C_t h_t + D u_t with A = -exp(A_log). A sequential loop here; exported as one
-    `selective_scan` node."""
+    `selective_scan` node (ONNX: one masesim::SelectiveScan node)."""
     mase_op = "selective_scan"
 
     def __init__(self, d_inner, d_state, device=None):
@@ -593,15 +659,9 @@ class SelectiveScan(nn.Module):
         self.D = nn.Parameter(torch.ones(d_inner, device=device))
 
     def forward(self, u, delta, B, C):
-        A = -torch.exp(self.A_log)
-        dA = torch.exp(delta.unsqueeze(-1) * A)                   # [b, l, d, n]
-        dBu = (delta * u).unsqueeze(-1) * B.unsqueeze(2)          # [b, l, d, n]
-        h = torch.zeros(u.shape[0], u.shape[2], A.shape[1], device=u.device, dtype=u.dtype)
-        ys = []
-        for t in range(u.shape[1]):
-            h = dA[:, t] * h + dBu[:, t]
-            ys.append((h * C[:, t].unsqueeze(1)).sum(-1))
-        return torch.stack(ys, dim=1) + u * self.D
+        if torch.onnx.is_in_onnx_export():
+            return _SelectiveScanOnnx.apply(u, delta, B, C, self.A_log, self.D)
+        return _selective_scan(u, delta, B, C, self.A_log, self.D)
 
     def mase_node(self):
         return {"A_log": self.A_log, "D": self.D}, {}

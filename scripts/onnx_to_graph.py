@@ -10,9 +10,11 @@ sample sizes of pass A and pass B, shape arithmetic is folded with numpy and sha
 are inferred with onnx.shape_inference until a fixpoint, and the two converted graphs
 must agree entry by entry (docs/workloads.md, "ONNX path"). A static export's sizes
 are pass A; --second FILE (the same model exported at other sizes) is pass B, else
-entries equal to a sample size are named by value with a note. Only the default ONNX
-domain at a known opset is accepted. The historical --sample batch=5,seq=37 (a static
-export at those sizes) still works.
+entries equal to a sample size are named by value with a note. The default ONNX domain
+at a known opset is accepted, and besides it only the project's domain `masesim`
+(version 1: MoeExperts, SelectiveScan, TopKGate, as scripts/masesim_models.py exports
+them with custom_opsets={"masesim": 1}) and ONNX Runtime's com.microsoft MoE. The
+historical --sample batch=5,seq=37 (a static export at those sizes) still works.
 
 Ops: MatMul (+ following bias Add) / Gemm -> linear when the right operand is a
 constant, else matmul; Conv (1-D -> conv1d); Relu/Gelu/Tanh/Sigmoid/Erf/Sqrt/Exp/
@@ -23,6 +25,11 @@ Add/Sub/Mul/Div (constant scalars become attr `scalar`, constant tensors param
 MaxPool/AveragePool; Flatten; Reshape; Squeeze/Unsqueeze; Transpose (a two-axis swap
 -> transpose, else permute). Identity, Dropout, Cast and shape arithmetic are folded;
 RMSNorm, Erf-GELU and x*sigmoid(x) patterns are fused (mase_graph_common).
+Mixture of experts and scans: TopK -> Softmax -> ScatterElements into zeros (or
+Mixtral's Softmax -> TopK -> Div by ReduceSum -> ScatterElements) -> topk_gate;
+masesim::TopKGate / MoeExperts / SelectiveScan -> topk_gate / moe_experts /
+selective_scan; com.microsoft::MoE -> topk_gate + moe_experts. Loop/Scan/If (control
+flow) are errors naming the node.
 
 Quantization: QuantizeLinear/DequantizeLinear pairs are precision annotations:
 the tensor (or initializer) they wrap gets `fixed` with the zero point's width
@@ -97,10 +104,20 @@ class Tensor:
 
 # ------------------------------------------------------------ opsets and domains
 MIN_OPSET = 7
+# Besides the default domain: the project's own ops (masesim_models.MASESIM_OPSET) and
+# ONNX Runtime's contrib MoE. {domain: (versions, ops)}
+EXTRA_DOMAINS = {"masesim": ({1}, ("MoeExperts", "SelectiveScan", "TopKGate")),
+                 "com.microsoft": ({1}, ("MoE",))}
+CONTROL_FLOW = ("Loop", "Scan", "If")
+
+
+def _node_label(n):
+    return n.name or (n.output[0] if n.output else n.op_type)
 
 
 def check_opsets(model, label):
-    """The default domain at a known opset only; anything else says so."""
+    """The default domain at a known opset, masesim version 1 and com.microsoft's MoE;
+    anything else says so. Control flow (Loop/Scan/If) is an error naming the node."""
     newest = onnx.defs.onnx_opset_version()
     for o in model.opset_import:
         if o.domain in ("", "ai.onnx"):
@@ -108,13 +125,34 @@ def check_opsets(model, label):
                 raise GraphError(f"{label}: opset {o.version} of the default domain is not "
                                  f"supported (this onnx {onnx.__version__} knows opsets "
                                  f"{MIN_OPSET}..{newest})")
+        elif o.domain in EXTRA_DOMAINS:
+            versions = EXTRA_DOMAINS[o.domain][0]
+            if o.version not in versions and any(n.domain == o.domain for n in model.graph.node):
+                raise GraphError(f"{label}: operator domain '{o.domain}' version {o.version} is "
+                                 f"not supported (only version "
+                                 f"{', '.join(str(v) for v in sorted(versions))})")
         elif any(n.domain == o.domain for n in model.graph.node):
             raise GraphError(f"{label}: operator domain '{o.domain}' (version {o.version}) is not "
                              f"supported; only the default ONNX domain (ai.onnx) is")
     for n in model.graph.node:
-        if n.domain not in ("", "ai.onnx"):
-            raise GraphError(f"{label}: ONNX node '{n.name or n.output[0]}' ({n.op_type}) is in "
-                             f"domain '{n.domain}'; only the default ONNX domain is supported")
+        if n.domain in ("", "ai.onnx"):
+            if n.op_type in CONTROL_FLOW:
+                raise GraphError(
+                    f"{label}: ONNX node '{_node_label(n)}' ({n.op_type}) is control flow, which "
+                    f"is not imported (nearest supported: for a selective scan the project's "
+                    f"SelectiveScan module, exported as masesim::SelectiveScan with "
+                    f"custom_opsets={{'masesim': 1}}; for a recurrent cell an LSTM or GRU op; a "
+                    f"Python loop that torch unrolls imports as ordinary ops)")
+            continue
+        if n.domain in EXTRA_DOMAINS:
+            ops = EXTRA_DOMAINS[n.domain][1]
+            if n.op_type not in ops:
+                raise GraphError(f"{label}: ONNX node '{_node_label(n)}' ({n.op_type}) is not "
+                                 f"supported in domain '{n.domain}' (supported: "
+                                 f"{', '.join(ops)})")
+            continue
+        raise GraphError(f"{label}: ONNX node '{_node_label(n)}' ({n.op_type}) is in "
+                         f"domain '{n.domain}'; only the default ONNX domain is supported")
 
 
 # ----------------------------------------------------------- constant folding
@@ -244,6 +282,15 @@ def prepare(model, fixed, label):
     for o in g.output:
         o.type.tensor_type.ClearField("shape")
     params = {i.name for i in g.initializer if _is_param_like(i)}
+    # the masesim / com.microsoft ops have no ONNX schema: shape inference sees an
+    # Identity of their first input (each one's result has its shape) in their place
+    custom = {}
+    for k, n in enumerate(g.node):
+        if n.domain not in ("", "ai.onnx") and n.input and n.input[0]:
+            custom[n.output[0]] = onnx.NodeProto()
+            custom[n.output[0]].CopyFrom(n)
+            g.node[k].CopyFrom(helper.make_node("Identity", [n.input[0]], [n.output[0]],
+                                                name=n.name))
     for _ in range(16):
         try:
             m = shape_inference.infer_shapes(m, strict_mode=True, data_prop=True)
@@ -267,6 +314,7 @@ def prepare(model, fixed, label):
                     start, end = _attr(n, "start", 0), _attr(n, "end", len(s))
                     vals = [np.array(s[start:end], dtype=np.int64)]
                 elif n.op_type in NP_FOLD and n.op_type not in NO_FOLD and \
+                        n.output[0] not in custom and \
                         all(i == "" or i in known for i in n.input) and \
                         not any(i in params for i in n.input):
                     vals = [NP_FOLD[n.op_type](n, [known[i] if i else None for i in n.input])]
@@ -285,6 +333,9 @@ def prepare(model, fixed, label):
         g.node.extend(keep)
         g.initializer.extend(folded)
         del g.value_info[:]
+    for n in m.graph.node:
+        if n.op_type == "Identity" and n.output[0] in custom:
+            n.CopyFrom(custom[n.output[0]])
     return m
 
 
@@ -298,8 +349,11 @@ SUPPORTED_ONNX = sorted({
     "Reshape", "Transpose", "Identity", "Dropout", "Cast", "Constant", "Shape",
     "QuantizeLinear", "DequantizeLinear", "LSTM", "GRU"})
 ONNX_HINTS = {
-    "TopK": " (nearest supported: Softmax over all experts (dense gating); top-k routing is "
-            "not a mase op)",
+    "TopK": " (nearest supported: topk_gate, from TopK(logits) -> Softmax -> ScatterElements "
+            "into zeros along the last axis, or Mixtral's Softmax -> TopK -> Div by ReduceSum -> "
+            "ScatterElements; or Softmax over all experts (dense gating))",
+    "ScatterElements": " (nearest supported: topk_gate, a top-k gate's weights scattered into "
+                       "zeros; scatter is not a mase op)",
     "RNN": " (nearest supported: LSTM or GRU, or MatMul + Tanh, an unrolled cell)",
     "CumSum": " (nearest supported: Add; scans are not mase ops)",
     "ScatterND": " (nearest supported: none; scatter is not a mase op)",
@@ -343,6 +397,7 @@ class Converter:
         self.param_prec = {}        # (node, param) -> precision from DequantizeLinear
         self.pads = {}              # output of a zero Pad -> (input Tensor, pads) (merged)
         self.producer = {}          # mase node name -> node dict
+        self.gates = {}             # ScatterElements output -> (logits, k) (topk_gate)
 
     # ---------------------------------------------------------------- helpers
     def sym(self, shape, what):
@@ -472,6 +527,7 @@ class Converter:
                 self.integer.add(name)
             self.inputs.append({"name": name, "shape": self.sym(shape, f"input '{inp.name}'")})
             self.values[inp.name] = Tensor(name, shape, integer=integer)
+        self.find_gates()
         for n in g.node:
             if n.output[0] in self.fused:
                 continue
@@ -650,6 +706,14 @@ class Converter:
 
     def convert(self, n):
         op = n.op_type
+        if n.domain == "masesim":
+            return self.masesim_op(n)
+        if n.domain == "com.microsoft":
+            return self.ort_moe(n)
+        if op == "ScatterElements" and n.output[0] in self.gates:
+            logits, k = self.gates[n.output[0]]
+            return self.emit(n, "topk_gate", [self.tensor(logits, n)], n.output[0],
+                             attrs={"top_k": k}, name=self.scope_name(n))
         ins = [self.values.get(i) if i else None for i in n.input]
         if op in ("Constant", "Shape") or (ins and all(isinstance(v, Const) or v is None for v in ins)
                                             and op not in ("QuantizeLinear", "DequantizeLinear")):
@@ -980,6 +1044,294 @@ class Converter:
         raise GraphError(f"unsupported ONNX op '{op}' at {self.where(n)}"
                          f"{ONNX_HINTS.get(op) or nearest(op, SUPPORTED_ONNX)}")
 
+    # ------------------------------------------------------- mixture of experts
+    def find_gates(self):
+        """Top-k gating as torch exports it from ordinary code, one topk_gate each:
+        ScatterElements(zeros of the logits' shape, TopK(t).indices, w) along the last
+        axis, with t = logits and w = Softmax(TopK(t).values), or (Mixtral) t =
+        Softmax(logits) and w = TopK(t).values / ReduceSum(TopK(t).values, -1). The TopK,
+        Softmax, ReduceSum and Div are absorbed; any other TopK stays unsupported."""
+        g = self.model.graph
+        prod = {o: n for n in g.node for o in n.output}
+        for n in g.node:
+            if n.op_type == "ScatterElements":
+                found = self._gate(n, prod)
+                if found is not None:
+                    logits, k, absorbed = found
+                    self.gates[n.output[0]] = (logits, k)
+                    self.fused.update(q.output[0] for q in absorbed)
+
+    def _gate(self, n, prod):
+        def only(name, node):           # `node` is the only consumer of `name`
+            return [c.output[0] for c in self.consumers.get(name, [])] == [node.output[0]] and \
+                name not in {o.name for o in self.model.graph.output}
+
+        def last_axis(axis, rank):
+            return axis is not None and rank and int(axis) % rank == rank - 1
+
+        opset = next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")),
+                     13)
+        softmax_axis = -1 if opset >= 13 else 1     # Softmax's default axis
+
+        if len(n.input) != 3 or self.attr(n, "reduction", b"none") not in (b"none", "none"):
+            return None
+        data, idx, upd = n.input
+        topk = prod.get(idx)
+        if topk is None or topk.op_type != "TopK" or topk.output[1] != idx or \
+                not only(idx, n) or self.attr(topk, "largest", 1) != 1:
+            return None
+        rank = len(self.shapes.get(topk.input[0]) or [])
+        if not last_axis(self.attr(topk, "axis", -1), rank) or \
+                not last_axis(self.attr(n, "axis", 0), rank):
+            return None
+        kc = self.values.get(topk.input[1]) if len(topk.input) > 1 else None
+        k = (int(kc.value.reshape(-1)[0]) if isinstance(kc, Const) and kc.value.size == 1
+             else self.attr(topk, "k"))
+        if k is None:
+            return None
+        vals = topk.output[0]
+        u = prod.get(upd)
+        if u is None:
+            return None
+        if u.op_type == "Softmax" and u.input[0] == vals and only(vals, u) and only(upd, n) and \
+                last_axis(self.attr(u, "axis", softmax_axis), rank):
+            logits, absorbed = topk.input[0], [topk, u]
+        elif u.op_type == "Div" and u.input[0] == vals and only(upd, n):
+            rs = prod.get(u.input[1])
+            sm = prod.get(topk.input[0])
+            if rs is None or rs.op_type != "ReduceSum" or rs.input[0] != vals or \
+                    not only(u.input[1], u) or not self.attr(rs, "keepdims", 1) or \
+                    sorted(c.output[0] for c in self.consumers.get(vals, [])) != \
+                    sorted([u.output[0], rs.output[0]]):
+                return None
+            axes = self.attr(rs, "axes")
+            if axes is None and len(rs.input) > 1 and isinstance(self.values.get(rs.input[1]),
+                                                                  Const):
+                axes = self.values[rs.input[1]].value.reshape(-1).tolist()
+            if axes is None or len(axes) != 1 or not last_axis(axes[0], rank):
+                return None
+            if sm is None or sm.op_type != "Softmax" or not only(topk.input[0], topk) or \
+                    not last_axis(self.attr(sm, "axis", softmax_axis), rank):
+                return None
+            logits, absorbed = sm.input[0], [sm, topk, rs, u]
+        else:
+            return None
+        zeros = self.values.get(data)
+        shape = self.shapes.get(logits)
+        if not isinstance(zeros, Const) or np.any(zeros.value) or shape is None or \
+                list(zeros.value.shape) != list(shape) or not 1 <= k <= shape[-1]:
+            return None
+        return logits, k, absorbed
+
+    def const_input(self, n, i, what):
+        c = self.get(n.input[i], n) if len(n.input) > i and n.input[i] else None
+        if c is not None and not isinstance(c, Const):
+            raise GraphError(f"{self.where(n)}: {what} (input {i}) must be a constant "
+                             f"(an initializer)")
+        return c
+
+    def masesim_op(self, n):
+        """The project's ops (scripts/masesim_models.py, domain masesim version 1):
+        TopKGate(logits) top_k; MoeExperts(x, gates, w1, w2[, w3]) top_k, activation,
+        routing, expert_load, routing_seed, expert_parallel; SelectiveScan(u, delta, B, C,
+        A_log[, D]). The same nodes as the fx path."""
+        where = f"ONNX node '{n.name or n.output[0]}' (masesim::{n.op_type})"
+        ints, string, int_list = onnx.AttributeProto.INT, onnx.AttributeProto.STRING, \
+            onnx.AttributeProto.INTS
+        spec = {"TopKGate": (["logits"], [], {"top_k": ints}),
+                "MoeExperts": (["x", "gates", "w1", "w2"], ["w3"],
+                               {"top_k": ints, "activation": string, "routing": string,
+                                "expert_load": int_list, "routing_seed": ints,
+                                "expert_parallel": ints}),
+                "SelectiveScan": (["u", "delta", "B", "C", "A_log"], ["D"], {})}[n.op_type]
+        need, optional, allowed = spec
+        names = need + [o + "?" for o in optional]
+        if not len(need) <= len(n.input) <= len(need) + len(optional) or \
+                any(not i for i in n.input[:len(need)]):
+            raise GraphError(f"{where}: {len(n.input)} inputs; it takes {len(need)}"
+                             f"{'..' + str(len(need) + len(optional)) if optional else ''} "
+                             f"({', '.join(names)})")
+        attrs = {}
+        for a in n.attribute:
+            if a.name not in allowed:
+                raise GraphError(f"{where}: unknown attribute '{a.name}' (its attributes: "
+                                 f"{', '.join(allowed) or 'none'})")
+            if a.type != allowed[a.name]:
+                kind = {ints: "an int", string: "a string", int_list: "a list of ints"}
+                raise GraphError(f"{where}: attribute '{a.name}' must be "
+                                 f"{kind[allowed[a.name]]}")
+            v = helper.get_attribute_value(a)
+            attrs[a.name] = v.decode() if isinstance(v, bytes) else (
+                [int(x) for x in v] if a.type == int_list else int(v))
+        if "top_k" in allowed and "top_k" not in attrs:
+            raise GraphError(f"{where}: attribute 'top_k' is required")
+        if n.op_type == "TopKGate":
+            x = self.tensor(n.input[0], n)
+            if not 1 <= attrs["top_k"] <= x.shape[-1]:
+                raise GraphError(f"{where}: top_k {attrs['top_k']} is not in 1..{x.shape[-1]} "
+                                 f"(the experts)")
+            return self.emit(n, "topk_gate", [x], n.output[0], attrs=attrs,
+                             name=self.scope_name(n))
+        if n.op_type == "MoeExperts":
+            x, gates = self.tensor(n.input[0], n), self.tensor(n.input[1], n)
+            w = {k: self.const_input(n, i, k) for i, k in enumerate(("w1", "w2", "w3"), 2)}
+            attrs = dict({"top_k": attrs["top_k"], "activation": attrs.get("activation", "silu")},
+                         **{k: attrs[k] for k in ("routing", "expert_load", "routing_seed",
+                                                  "expert_parallel") if k in attrs})
+            return self.moe(n, where, x, gates, w, attrs)
+        u, delta, b, c = (self.tensor(i, n) for i in n.input[:4])
+        a_log, d = self.const_input(n, 4, "A_log"), self.const_input(n, 5, "D")
+        ch, state = u.shape[-1], b.shape[-1]
+        if list(a_log.value.shape) != [ch, state] or (d is not None and
+                                                       list(d.value.shape) != [ch]):
+            raise GraphError(f"{where}: A_log {list(a_log.value.shape)} / D "
+                             f"{None if d is None else list(d.value.shape)} do not fit u's "
+                             f"{ch} channels and B's {state} states (A_log [{ch}, {state}], "
+                             f"D [{ch}])")
+        if delta.shape != u.shape or c.shape != b.shape:
+            raise GraphError(f"{where}: delta must have u's shape and C B's")
+
+        def params(nm):
+            p = {"A_log": self.param(nm, "A_log", a_log)}
+            if d is not None:
+                p["D"] = self.param(nm, "D", d)
+            return p
+        return self.emit(n, "selective_scan", [u, delta, b, c], n.output[0], params,
+                         name=self.scope_name(n))
+
+    def moe(self, n, where, x, gates, w, attrs, gates_name=None):
+        """A moe_experts node: w {"w1": Const [E, F, D], "w2": [E, D, F], "w3": [E, F, D]
+        or None}; attrs as docs/graph-format.md."""
+        w1, w2, w3 = w["w1"], w["w2"], w["w3"]
+        if w1.value.ndim != 3:
+            raise GraphError(f"{where}: w1 must be [experts, ffn, hidden], got "
+                             f"{list(w1.value.shape)}")
+        e, f, d = w1.value.shape
+        if d != x.shape[-1] or list(w2.value.shape) != [e, d, f] or \
+                (w3 is not None and list(w3.value.shape) != [e, f, d]):
+            raise GraphError(f"{where}: expert weights w1 {list(w1.value.shape)}, w2 "
+                             f"{list(w2.value.shape)}"
+                             f"{'' if w3 is None else ', w3 ' + str(list(w3.value.shape))} do "
+                             f"not fit hidden size {x.shape[-1]} (w1/w3 [E, F, D], w2 [E, D, F])")
+        if gates.shape[-1] != e:
+            raise GraphError(f"{where}: the gates have {gates.shape[-1]} experts, the weights "
+                             f"{e}")
+        if attrs["activation"] not in ("silu", "gelu", "relu"):
+            raise GraphError(f"{where}: activation '{attrs['activation']}' is not silu, gelu "
+                             f"or relu")
+        if not 1 <= attrs["top_k"] <= e:
+            raise GraphError(f"{where}: top_k {attrs['top_k']} is not in 1..{e} (the experts)")
+        if attrs.get("routing", "balanced") not in ("balanced", "load", "seeded"):
+            raise GraphError(f"{where}: routing '{attrs['routing']}' is not balanced, load or "
+                             f"seeded")
+        if "expert_load" in attrs and (len(attrs["expert_load"]) != e or
+                                       min(attrs["expert_load"]) < 0):
+            raise GraphError(f"{where}: expert_load must be {e} non-negative ints")
+        if not 1 <= attrs.get("expert_parallel", 1) <= e:
+            raise GraphError(f"{where}: expert_parallel {attrs['expert_parallel']} is not in "
+                             f"1..{e}")
+
+        def params(nm):
+            p = {"w1": self.param(nm, "w1", w1), "w2": self.param(nm, "w2", w2)}
+            if w3 is not None:
+                p["w3"] = self.param(nm, "w3", w3)
+            return p
+        return self.emit(n, "moe_experts", [x, gates], n.output[0], params, attrs,
+                         name=self.scope_name(n))
+
+    def ort_moe(self, n):
+        """ONNX Runtime's com.microsoft MoE (input, router_probs, fc1_experts_weights,
+        fc1_experts_bias?, fc2_experts_weights, fc2_experts_bias?, fc3_experts_weights?,
+        fc3_experts_bias?): a topk_gate over router_probs (ORT's softmax -> top-k,
+        renormalised with normalize_routing_weights 1) and a moe_experts node. Weights
+        are [E, F, D] / [E, D, F] / [E, F, D] (the current spec) or, as older ORT versions
+        wrote them, [E, D, F] / [E, F, D] / [E, D, F] (transposed here). SwiGLU (alpha 1,
+        beta 0, no limit: silu(g)·l) is silu with w3 = l, split from a fused FC1."""
+        where = f"ONNX node '{n.name or n.output[0]}' (com.microsoft::MoE)"
+        if not 5 <= len(n.input) <= 8 or any(not n.input[i] for i in (0, 1, 2, 4)):
+            raise GraphError(f"{where}: {len(n.input)} inputs; it takes 5..8 (input, "
+                             f"router_probs, fc1_experts_weights, fc1_experts_bias?, "
+                             f"fc2_experts_weights, fc2_experts_bias?, fc3_experts_weights?, "
+                             f"fc3_experts_bias?)")
+        known = {"activation_type", "k", "normalize_routing_weights", "use_sparse_mixer",
+                 "swiglu_fusion", "activation_alpha", "activation_beta", "swiglu_limit"}
+        for a in n.attribute:
+            if a.name not in known:
+                raise GraphError(f"{where}: unknown attribute '{a.name}'")
+        act = self.attr(n, "activation_type", b"relu")
+        act = act.decode() if isinstance(act, bytes) else str(act)
+        if act not in ("relu", "gelu", "silu", "swiglu"):
+            raise GraphError(f"{where}: activation_type '{act}' is unsupported (nearest "
+                             f"supported: relu, gelu, silu; swiglu)")
+        fusion = int(self.attr(n, "swiglu_fusion", 0))
+        if act == "swiglu":             # G·sigmoid(alpha G)·(L + beta), G and L clamped
+            alpha = float(self.attr(n, "activation_alpha", 1.0))
+            beta = float(self.attr(n, "activation_beta", 0.0))
+            limit = float(self.attr(n, "swiglu_limit", float("inf")))
+            if alpha != 1.0 or beta != 0.0 or limit != float("inf"):
+                raise GraphError(f"{where}: activation_type 'swiglu' with activation_alpha "
+                                 f"{alpha:g}, activation_beta {beta:g}, swiglu_limit {limit:g} "
+                                 f"is not silu(g)·l (nearest supported: swiglu with alpha 1, "
+                                 f"beta 0 and no limit, or silu with fc3_experts_weights)")
+            if fusion not in (0, 1, 2):
+                raise GraphError(f"{where}: swiglu_fusion {fusion} is not 0, 1 or 2")
+        if self.attr(n, "use_sparse_mixer", 0):
+            raise GraphError(f"{where}: use_sparse_mixer 1 is unsupported (nearest supported: "
+                             f"top-k routing, use_sparse_mixer 0)")
+        if self.attr(n, "normalize_routing_weights", 0) != 1:
+            raise GraphError(f"{where}: normalize_routing_weights 0 is unsupported: masesim's "
+                             f"topk_gate renormalises over the k selected experts (nearest "
+                             f"supported: normalize_routing_weights 1)")
+        x, router = self.tensor(n.input[0], n), self.tensor(n.input[1], n)
+        fc = {k: self.const_input(n, i, name) for k, i, name in
+              (("w1", 2, "fc1_experts_weights"), ("w2", 4, "fc2_experts_weights"),
+               ("w3", 6, "fc3_experts_weights"))}
+        for i, name in ((3, "fc1_experts_bias"), (5, "fc2_experts_bias"),
+                        (7, "fc3_experts_bias")):
+            b = self.const_input(n, i, name)
+            if b is not None and np.any(b.value):
+                raise GraphError(f"{where}: {name} is non-zero; expert biases are not "
+                                 f"supported (moe_experts has no bias parameters)")
+        if fc["w1"].value.ndim != 3 or fc["w2"].value.ndim != 3:
+            raise GraphError(f"{where}: fc1/fc2_experts_weights must be 3-D")
+        hidden = x.shape[-1]
+        if fc["w1"].value.shape[2] != hidden and fc["w1"].value.shape[1] == hidden:
+            fc = {k: None if c is None else Const(np.swapaxes(c.value, 1, 2), c.origin,
+                                                  c.precision, not c.transposed)
+                  for k, c in fc.items()}
+        if act == "swiglu":             # silu(g) * l: w1 = g, w3 = l
+            if fusion == 0 and fc["w3"] is None:
+                raise GraphError(f"{where}: activation_type 'swiglu' with swiglu_fusion 0 "
+                                 f"needs fc3_experts_weights")
+            if fusion and fc["w3"] is not None:
+                raise GraphError(f"{where}: swiglu_fusion {fusion} fuses fc3 into fc1, but "
+                                 f"fc3_experts_weights is given")
+            if fusion:                  # FC1 [E, 2F, D]: g, l interleaved (1) or halves (2)
+                w, rows = fc["w1"], fc["w1"].value.shape[1]
+                if rows % 2:
+                    raise GraphError(f"{where}: a fused fc1_experts_weights has an odd "
+                                     f"{rows} rows")
+                g, l = ((w.value[:, 0::2], w.value[:, 1::2]) if fusion == 1 else
+                        (w.value[:, :rows // 2], w.value[:, rows // 2:]))
+                fc["w1"], fc["w3"] = (Const(np.ascontiguousarray(a), None, w.precision)
+                                      for a in (g, l))
+            act = "silu"
+        if self.attr(n, "k") is None:
+            raise GraphError(f"{where}: attribute 'k' is required")
+        k = int(self.attr(n, "k"))
+        experts = router.shape[-1]
+        if not 1 <= k <= experts:
+            raise GraphError(f"{where}: k {k} is not in 1..{experts} (the experts)")
+        gates = self.emit_mid(n, "topk_gate", router, router.shape, {"top_k": k}, ".gate")
+        if router.shape[:-1] != x.shape[:-1]:       # [tokens, E] gates of [b, s, D] input
+            if int(np.prod(router.shape[:-1])) != int(np.prod(x.shape[:-1])):
+                raise GraphError(f"{where}: router_probs {router.shape} has not one row per "
+                                 f"token of the input {x.shape}")
+            gates = self.emit_mid(n, "reshape", gates, x.shape[:-1] + [experts],
+                                  {"shape": self.sym(x.shape[:-1] + [experts], where)},
+                                  ".gate.reshape")
+        return self.moe(n, where, x, gates, fc, {"top_k": k, "activation": act})
+
     def rnn(self, n):
         """ONNX LSTM / GRU (one direction, zero initial state, layout 0) as an lstm / gru
         node with PyTorch's gate order (LSTM i,o,f,c -> i,f,g,o; GRU z,r,h -> r,z,n), then a
@@ -1097,8 +1449,13 @@ def _dims_of_inputs(model, inputs, label):
 
 
 def _one_pass(model, fixed, sample, name):
+    """One conversion at the sizes `fixed`, patterns fused (before the two samples are
+    merged, as in the fx path: a Conv with padding d_conv - 1 is seq + 3 long until its
+    slice is fused into causal_conv1d)."""
     conv = Converter(prepare(model, fixed, name), sample, name)
-    return conv.run(), conv
+    g = conv.run()
+    fuse_patterns(g["nodes"], g["outputs"], {i["name"]: i["shape"] for i in g["inputs"]})
+    return g, conv
 
 
 def convert_model(model, sample=None, dims=None, quant=None, name=None, inputs=None,
@@ -1179,7 +1536,6 @@ def convert_model(model, sample=None, dims=None, quant=None, name=None, inputs=N
         g, conv = _one_pass(model, {i: [sa.get(w) if isinstance(w, str) else None
                                         for w, _ in axes] for i, axes in spec.items()}, sa, name)
         used = [d for d in sa if any(d in t["shape"] for t in g["inputs"])]
-    fuse_patterns(g["nodes"], g["outputs"], {i["name"]: i["shape"] for i in g["inputs"]})
     graph = {"format": "mase-graph", "version": 1, "name": name,
              "dims": {d: dims.get(d, 1) for d in used},
              "inputs": g["inputs"], "nodes": g["nodes"], "outputs": g["outputs"],

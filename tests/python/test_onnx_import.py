@@ -52,11 +52,20 @@ def randomize(model):
     return model.eval()
 
 
+def custom_opsets(model):
+    """The project's operator domain (masesim_models.MASESIM_OPSET) for a model with its
+    MoeExperts / SelectiveScan modules (masesim::MoeExperts / SelectiveScan nodes); None
+    otherwise (torch warns about an unused domain)."""
+    return zoo.MASESIM_OPSET if any(isinstance(m, (zoo.MoeExperts, zoo.SelectiveScan))
+                                    for m in model.modules()) else None
+
+
 def to_onnx(model, dim_names):
     inputs = type(model).example_inputs(SAMPLE["batch"], SAMPLE.get("seq", 1), device="cpu")
     buf = io.BytesIO()
     torch.onnx.export(model, tuple(inputs.values()), buf, input_names=list(inputs),
-                      opset_version=17, do_constant_folding=True)
+                      opset_version=17, do_constant_folding=True,
+                      custom_opsets=custom_opsets(model))
     return onnx.load_from_string(buf.getvalue())
 
 
@@ -252,12 +261,14 @@ if __name__ == "__main__":
 
 # ----------------------------------------------------------------- issue 14 behaviour
 def export_onnx(model, inputs, dynamic=None, opset=17):
+    """torch.onnx.export, with the project's operator domain when the model needs it."""
     import warnings
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")         # TracerWarnings of torch's own asserts
         torch.onnx.export(model, tuple(inputs.values()), buf, input_names=list(inputs),
-                          opset_version=opset, do_constant_folding=True, dynamic_axes=dynamic)
+                          opset_version=opset, do_constant_folding=True, dynamic_axes=dynamic,
+                          custom_opsets=custom_opsets(model))
     return onnx.load_from_string(buf.getvalue())
 
 
@@ -439,9 +450,9 @@ class BadOnnx(unittest.TestCase):
 
     def test_unknown_domain_and_opset(self):
         with self.assertRaises(GraphError) as cm:
-            onnx_to_graph.convert_model(self._model(13, "com.microsoft"), {"batch": 5}, {})
-        self.assertEqual(str(cm.exception), "r: operator domain 'com.microsoft' (version 1) is "
-                         "not supported; only the default ONNX domain (ai.onnx) is")
+            onnx_to_graph.convert_model(self._model(13, "org.pytorch.aten"), {"batch": 5}, {})
+        self.assertEqual(str(cm.exception), "r: operator domain 'org.pytorch.aten' (version 1) "
+                         "is not supported; only the default ONNX domain (ai.onnx) is")
         with self.assertRaises(GraphError) as cm:
             onnx_to_graph.convert_model(self._model(99), {"batch": 5}, {})
         self.assertEqual(str(cm.exception), f"r: opset 99 of the default domain is not supported "
@@ -510,5 +521,301 @@ class UnsupportedOnnx(unittest.TestCase):
         with self.assertRaises(GraphError) as cm:
             onnx_to_graph.convert_model(m, None, {}, inputs=[("x", ["batch", 16], "float32")])
         self.assertEqual(str(cm.exception), "unsupported ONNX op 'TopK' at ONNX node "
-                         "'/router/TopK' (TopK) (nearest supported: Softmax over all experts "
-                         "(dense gating); top-k routing is not a mase op)")
+                         "'/router/TopK' (TopK) (nearest supported: topk_gate, from TopK(logits) "
+                         "-> Softmax -> ScatterElements into zeros along the last axis, or "
+                         "Mixtral's Softmax -> TopK -> Div by ReduceSum -> ScatterElements; or "
+                         "Softmax over all experts (dense gating))")
+
+
+# ------------------------------------------- MoE routing, selective scans, control flow
+class PlainGate(nn.Module):
+    """A user's router written with plain torch ops: top-k, softmax over the k, scattered
+    into zeros (or, mixtral=True, softmax, top-k, renormalised by the sum of the k)."""
+
+    def __init__(self, top_k, mixtral=False):
+        super().__init__()
+        self.top_k, self.mixtral = top_k, mixtral
+        self.router = nn.Linear(16, 8, bias=False)
+
+    def forward(self, x):
+        logits = self.router(x)
+        if self.mixtral:
+            w, idx = torch.topk(torch.softmax(logits, dim=-1), self.top_k, dim=-1)
+            w = w / w.sum(dim=-1, keepdim=True)
+        else:
+            w, idx = torch.topk(logits, self.top_k, dim=-1)
+            w = torch.softmax(w, dim=-1)
+        return torch.zeros_like(logits).scatter(-1, idx, w)
+
+
+class ProjectGate(nn.Module):
+    def __init__(self, router, top_k):
+        super().__init__()
+        self.router, self.gate = router, zoo.TopKGate(top_k)
+
+    def forward(self, x):
+        return self.gate(self.router(x))
+
+
+def seq_inputs(width):
+    return lambda s: {"x": torch.zeros(s["batch"], s["seq"], width)}  # noqa: E731
+
+
+class MoeScanOnnx(unittest.TestCase):
+    """The project's MoE and Mamba modules through both paths: the ONNX export (TopK
+    gate pattern, masesim::MoeExperts / SelectiveScan) imports as the fx export does."""
+
+    def check(self, model, make, specs):
+        m = randomize(model)
+        dyn = {name: {i: d for i, d in enumerate(shape) if isinstance(d, str)}
+               for name, shape, _ in specs}
+        om = export_onnx(m, make({"batch": 3, "seq": 11}), dyn)
+        self.assertEqual({(o.domain, o.version) for o in om.opset_import},
+                         {("", 17), ("masesim", 1)})
+        og = onnx_to_graph.convert_model(om, None, {"batch": 1, "seq": 16},
+                                         QuantConfig.load(preset="int8"), inputs=specs)
+        fg = export_graph.export_module(m, "m", ("batch", "seq"), make,
+                                        QuantConfig.load(preset="int8"), {"batch": 1, "seq": 16})
+        self.assertEqual(compute_profile(og), compute_profile(fg))
+        so, sf = graph_stats.stats(og), graph_stats.stats(fg)
+        for k in ("macs", "params", "weight_bytes"):
+            self.assertEqual(so[k], sf[k], k)
+        self.assertEqual(so["params"], zoo.count_params(m))
+        self.assertEqual(og["dims"], fg["dims"])
+        special = lambda g: [(n["op"], n.get("attrs") or {}, {k: p["shape"] for k, p in  # noqa
+                              n.get("params", {}).items()}) for n in g["nodes"]
+                             if n["op"] in ("topk_gate", "moe_experts", "selective_scan")]
+        self.assertEqual(special(og), special(fg))
+        return og, so
+
+    def test_sparse_moe_block(self):
+        og, st = self.check(zoo.SparseMoeBlock(32, 48, 4, 2, routing={
+            "routing": "load", "expert_load": [3, 1, 1, 1]}), seq_inputs(32),
+            [("x", ["batch", "seq", 32], "float32")])
+        self.assertEqual([(n["name"], n["op"]) for n in og["nodes"]],
+                         [("gate", "linear"), ("router", "topk_gate"), ("experts", "moe_experts")])
+        self.assertEqual(og["nodes"][2]["attrs"], {"top_k": 2, "activation": "silu",
+                                                   "routing": "load", "expert_load": [3, 1, 1, 1]})
+        # 16 tokens: router 16·32·4; experts 16·top-2 slots × 3 GEMVs of 32 × 48
+        self.assertEqual(st["macs"], 16 * 32 * 4 + 16 * 2 * 3 * 32 * 48)
+        self.assertEqual(st["params"], 32 * 4 + 3 * 4 * 48 * 32)
+
+    def test_mixtral_decoder_layer(self):
+        m = zoo.MixtralDecoderLayer(32, 4, 2, 48, 4, 2)
+        self.check(m, lambda s: m.example_inputs(s["batch"], s["seq"]),
+                   [("x", ["batch", "seq", 32], "float32"), ("cos", ["seq", 8], "float32"),
+                    ("sin", ["seq", 8], "float32")])
+
+    def test_mamba_block(self):
+        og, st = self.check(zoo.MambaBlock(16, d_state=4), seq_inputs(16),
+                            [("x", ["batch", "seq", 16], "float32")])
+        scan = [n for n in og["nodes"] if n["op"] == "selective_scan"][0]
+        self.assertEqual(scan["name"], "mixer.scan")
+        self.assertEqual(scan["results"]["data_out_0"]["shape"], ["batch", "seq", 32])
+        self.assertIn("causal_conv1d", [n["op"] for n in og["nodes"]])
+
+    def test_plain_torch_gates(self):
+        for mixtral in (False, True):
+            m = randomize(PlainGate(3, mixtral))
+            make = seq_inputs(16)
+            om = export_onnx(m, make({"batch": 3, "seq": 11}), {"x": {0: "batch", 1: "seq"}})
+            self.assertIn("ScatterElements", [n.op_type for n in om.graph.node])
+            og = onnx_to_graph.convert_model(om, None, {}, inputs=[("x", ["batch", "seq", 16],
+                                                                     "float32")])
+            self.assertEqual([(n["op"], n.get("attrs"), n["results"]["data_out_0"]["shape"])
+                              for n in og["nodes"]],
+                             [("linear", None, ["batch", "seq", 8]),
+                              ("topk_gate", {"top_k": 3}, ["batch", "seq", 8])])
+            self.assertEqual(compute_profile(og),
+                             compute_profile(fx_export(ProjectGate(m.router, 3),
+                                                       ("batch", "seq"), make)))
+
+    def test_eager_forward_unchanged_by_export(self):
+        m = randomize(zoo.SparseMoeBlock(8, 12, 4, 2))
+        x = torch.randn(2, 3, 8, generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            before = m(x)
+            export_onnx(m, {"x": x})
+            gates = m.router(m.gate(x))
+            want = sum(gates[..., e:e + 1] * ((torch.nn.functional.silu(x @ m.experts.w1[e].t())
+                                              * (x @ m.experts.w3[e].t())) @ m.experts.w2[e].t())
+                       for e in range(4))
+        self.assertTrue(torch.allclose(before, m(x)))
+        self.assertTrue(torch.allclose(before, want, atol=1e-6))
+        self.assertEqual(int((gates > 0).sum(-1).max()), 2)
+
+
+def ort_moe_model(layout="current", attrs=None, biases=None, fc3=True, fused=False):
+    """A router MatMul and com.microsoft MoE over 6 tokens of hidden 8: 4 experts of ffn
+    12, top-2, SwiGLU-style experts (silu with fc3; fused: fc1 holds 2 × 12 rows)."""
+    rng = np.random.default_rng(3)
+    e, f, d = 4, 12, 8
+    w = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    fc1, fc2, fc3w = w(e, 2 * f if fused else f, d), w(e, d, f), w(e, f, d)
+    if layout == "old":                 # ORT before the [E, F, D] / [E, D, F] layout
+        fc1, fc2, fc3w = (np.swapaxes(a, 1, 2).copy() for a in (fc1, fc2, fc3w))
+    inits = [numpy_helper.from_array(w(d, e), "router_w"),
+             numpy_helper.from_array(fc1, "fc1"), numpy_helper.from_array(fc2, "fc2")]
+    ins = ["x", "logits", "fc1", "", "fc2", ""]
+    if fc3:
+        inits.append(numpy_helper.from_array(fc3w, "fc3"))
+        ins.append("fc3")
+    for i, b in (biases or {}).items():
+        inits.append(numpy_helper.from_array(b, f"bias{i}"))
+        while len(ins) <= i:
+            ins.append("")
+        ins[i] = f"bias{i}"
+    kw = dict(activation_type="silu", k=2, normalize_routing_weights=1)
+    kw.update(attrs or {})
+    nodes = [helper.make_node("MatMul", ["x", "router_w"], ["logits"], name="/moe/gate/MatMul"),
+             helper.make_node("MoE", ins, ["y"], name="/moe/MoE", domain="com.microsoft", **kw)]
+    g = helper.make_graph(nodes, "ort_moe",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [6, d])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [6, d])], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                               helper.make_opsetid("com.microsoft", 1)])
+
+
+class OrtMoe(unittest.TestCase):
+    SPEC = [("x", ["tokens", 8], "float32")]
+
+    def convert(self, m):
+        return onnx_to_graph.convert_model(m, None, {"tokens": 6}, inputs=self.SPEC)
+
+    def test_moe_is_topk_gate_and_moe_experts(self):
+        for layout in ("current", "old"):
+            g = self.convert(ort_moe_model(layout, biases={3: np.zeros((4, 12), np.float32)}))
+            self.assertEqual([(n["name"], n["op"], n.get("attrs")) for n in g["nodes"]], [
+                ("moe.gate", "linear", None), ("moe.MoE.gate", "topk_gate", {"top_k": 2}),
+                ("moe", "moe_experts", {"top_k": 2, "activation": "silu"})])
+            moe = g["nodes"][2]
+            self.assertEqual({k: p["shape"] for k, p in moe["params"].items()},
+                             {"w1": [4, 12, 8], "w2": [4, 8, 12], "w3": [4, 12, 8]})
+            self.assertEqual(moe["args"], {"data_in_0": "x", "data_in_1": "moe.MoE.gate"})
+            self.assertEqual(moe["results"]["data_out_0"]["shape"], ["tokens", 8])
+            st = graph_stats.stats(g)
+            self.assertEqual(st["params"], 8 * 4 + 3 * 4 * 12 * 8)
+            # 6 tokens: router 6·8·4; 6 × top-2 slots × 3 GEMVs of 8 × 12
+            self.assertEqual(st["macs"], 6 * 8 * 4 + 6 * 2 * 3 * 8 * 12)
+        for fusion in (0, 1, 2):        # SwiGLU: silu(g)·l, g and l fused in FC1 or not
+            m = ort_moe_model(attrs={"activation_type": "swiglu", "swiglu_fusion": fusion},
+                              fc3=fusion == 0, fused=fusion != 0)
+            moe = self.convert(m)["nodes"][-1]
+            self.assertEqual(({k: p["shape"] for k, p in moe["params"].items()}, moe["attrs"]),
+                             ({"w1": [4, 12, 8], "w2": [4, 8, 12], "w3": [4, 12, 8]},
+                              {"top_k": 2, "activation": "silu"}))
+        g = self.convert(ort_moe_model(fc3=False, attrs={"activation_type": "gelu"}))
+        moe = g["nodes"][-1]
+        self.assertEqual((sorted(moe["params"]), moe["attrs"]["activation"]), (["w1", "w2"], "gelu"))
+        self.assertEqual(graph_stats.stats(g)["macs"], 6 * 8 * 4 + 6 * 2 * 2 * 8 * 12)
+
+    def test_3d_input_and_masesim_topk_gate(self):
+        """A [batch, seq, D] input with [tokens, E] router_probs: the gates are reshaped to
+        the input's token dims; a masesim::TopKGate node is a topk_gate."""
+        rng = np.random.default_rng(4)
+        w = lambda *s: numpy_helper.from_array(rng.standard_normal(s).astype(np.float32))  # noqa
+        inits = [numpy_helper.from_array(np.array([-1, 8], np.int64), "shape")]
+        for name, shape in (("rw", (8, 4)), ("fc1", (4, 12, 8)), ("fc2", (4, 8, 12))):
+            t = w(*shape)
+            t.name = name
+            inits.append(t)
+        nodes = [helper.make_node("Reshape", ["x", "shape"], ["x2"], name="/flat"),
+                 helper.make_node("MatMul", ["x2", "rw"], ["logits"], name="/gate/MatMul"),
+                 helper.make_node("MoE", ["x", "logits", "fc1", "", "fc2"], ["y"], name="/moe/MoE",
+                                  domain="com.microsoft", k=1, normalize_routing_weights=1),
+                 helper.make_node("TopKGate", ["logits"], ["g"], name="/router/TopKGate",
+                                  domain="masesim", top_k=2)]
+        g = helper.make_graph(nodes, "m3", [helper.make_tensor_value_info(
+            "x", TensorProto.FLOAT, [2, 3, 8])], [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 8]),
+            helper.make_tensor_value_info("g", TensorProto.FLOAT, [6, 4])], inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                                helper.make_opsetid("com.microsoft", 1),
+                                                helper.make_opsetid("masesim", 1)])
+        out = onnx_to_graph.convert_model(m, None, {}, inputs=[("x", [2, 3, 8], "float32")])
+        self.assertEqual([(n["name"], n["op"], n.get("attrs"), n["results"]["data_out_0"]["shape"])
+                          for n in out["nodes"] if not n.get("implicit")], [
+            ("gate", "linear", None, [6, 4]), ("moe.MoE.gate", "topk_gate", {"top_k": 1}, [6, 4]),
+            ("moe", "moe_experts", {"top_k": 1, "activation": "relu"}, [2, 3, 8]),
+            ("router", "topk_gate", {"top_k": 2}, [6, 4])])
+        self.assertEqual(out["nodes"][4]["args"]["data_in_1"], "moe.MoE.gate.reshape")
+
+    def test_moe_errors(self):
+        where = "ONNX node '/moe/MoE' (com.microsoft::MoE): "
+        for kw, msg in (
+                (dict(attrs={"normalize_routing_weights": 0}), "normalize_routing_weights 0 is "
+                 "unsupported: masesim's topk_gate renormalises over the k selected experts "
+                 "(nearest supported: normalize_routing_weights 1)"),
+                (dict(attrs={"use_sparse_mixer": 1}), "use_sparse_mixer 1 is unsupported "
+                 "(nearest supported: top-k routing, use_sparse_mixer 0)"),
+                (dict(attrs={"activation_type": "identity"}), "activation_type 'identity' is "
+                 "unsupported (nearest supported: relu, gelu, silu; swiglu)"),
+                (dict(attrs={"activation_type": "swiglu", "activation_alpha": 1.702,
+                             "activation_beta": 1.0, "swiglu_limit": 7.0}),
+                 "activation_type 'swiglu' with activation_alpha 1.702, activation_beta 1, "
+                 "swiglu_limit 7 is not silu(g)·l (nearest supported: swiglu with alpha 1, beta "
+                 "0 and no limit, or silu with fc3_experts_weights)"),
+                (dict(attrs={"activation_type": "swiglu"}, fc3=False), "activation_type "
+                 "'swiglu' with swiglu_fusion 0 needs fc3_experts_weights"),
+                (dict(biases={5: np.ones((4, 8), np.float32)}), "fc2_experts_bias is non-zero; "
+                 "expert biases are not supported (moe_experts has no bias parameters)")):
+            with self.assertRaises(GraphError) as cm:
+                self.convert(ort_moe_model(**kw))
+            self.assertEqual(str(cm.exception), where + msg)
+
+    def test_cli_errors_exit_1(self):
+        import tempfile
+        from helpers import run_main
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 16])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 16])
+
+        def model(nodes, domain=None, inits=()):
+            ops = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)]
+                                                   if domain else [])
+            return helper.make_model(helper.make_graph(nodes, "e", [x], [y], list(inits)),
+                                     opset_imports=ops)
+        body = helper.make_graph(
+            [helper.make_node("Identity", ["c_in"], ["c_out"]),
+             helper.make_node("Relu", ["s_in"], ["s_out"])], "body",
+            [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+             helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+             helper.make_tensor_value_info("s_in", TensorProto.FLOAT, [5, 16])],
+            [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+             helper.make_tensor_value_info("s_out", TensorProto.FLOAT, [5, 16])])
+        trip = [numpy_helper.from_array(np.array(3, np.int64), "n"),
+                numpy_helper.from_array(np.array(True), "c")]
+        w = [numpy_helper.from_array(np.zeros((4, 12, 16), np.float32), "w1"),
+             numpy_helper.from_array(np.zeros((4, 16, 12), np.float32), "w2")]
+        cases = [
+            (model([helper.make_node("Router", ["x"], ["y"], name="/moe/Router",
+                                     domain="masesim")], "masesim"),
+             "e: ONNX node '/moe/Router' (Router) is not supported in domain 'masesim' "
+             "(supported: MoeExperts, SelectiveScan, TopKGate)"),
+            (model([helper.make_node("Attention", ["x"], ["y"], name="/attn",
+                                     domain="com.microsoft")], "com.microsoft"),
+             "e: ONNX node '/attn' (Attention) is not supported in domain 'com.microsoft' "
+             "(supported: MoE)"),
+            (model([helper.make_node("Loop", ["n", "c", "x"], ["y"], name="/scan/Loop",
+                                     body=body)], inits=trip),
+             "e: ONNX node '/scan/Loop' (Loop) is control flow, which is not imported (nearest "
+             "supported: for a selective scan the project's SelectiveScan module, exported as "
+             "masesim::SelectiveScan with custom_opsets={'masesim': 1}; for a recurrent cell an "
+             "LSTM or GRU op; a Python loop that torch unrolls imports as ordinary ops)"),
+            (model([helper.make_node("MoeExperts", ["x", "x", "w1", "w2"], ["y"], name="/moe",
+                                     domain="masesim", top_k=2, experts=4)], "masesim", w),
+             "ONNX node '/moe' (masesim::MoeExperts): unknown attribute 'experts' (its "
+             "attributes: top_k, activation, routing, expert_load, routing_seed, "
+             "expert_parallel)"),
+            (model([helper.make_node("SelectiveScan", ["x", "x", "x"], ["y"], name="/scan",
+                                     domain="masesim")], "masesim"),
+             "ONNX node '/scan' (masesim::SelectiveScan): 3 inputs; it takes 5..6 (u, delta, "
+             "B, C, A_log, D?)"),
+        ]
+        with tempfile.TemporaryDirectory() as tmp:
+            path, out = os.path.join(tmp, "m.onnx"), os.path.join(tmp, "g.json")
+            for m, msg in cases:
+                onnx.save(m, path)
+                rc, err = run_main(onnx_to_graph.main, [path, "--out", out, "--input",
+                                                        "x:batch,16"])
+                self.assertEqual((rc, err), (1, f"onnx_to_graph: error: {msg}\n"))
+            self.assertFalse(os.path.exists(out))
