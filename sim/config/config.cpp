@@ -534,14 +534,13 @@ void add_simulation_keys(std::vector<KeyDecl>& k) {
            1e9},
           {"simulation.granularity",
            KeyType::Enum,
-           "beat",
+           "burst",
            "",
-           "how streams move beats: beat (one push and pop per beat, the reference) or burst (runs "
-           "of "
-           "beats that follow one law move as one transaction, their times solved in closed form: "
-           "the same cycle counts, except where several blocks' requests overlap on one off-chip "
-           "memory, whose arbitration follows execution order; docs/architecture.md); functional "
-           "mode always runs beat by beat",
+           "how streams move beats: burst (runs of beats that follow one law move as one "
+           "transaction, their times solved in closed form) or beat (one push and pop per beat, "
+           "the reference of the stream algebra): the same cycle counts, except where several "
+           "blocks' requests overlap on one off-chip memory or link, whose arbitration follows "
+           "execution order (docs/architecture.md); functional mode always runs beat by beat",
            {"beat", "burst"}},
           {"simulation.cosim",
            KeyType::Any,
