@@ -20,8 +20,9 @@ How it works (docs/workloads.md has the long version):
    concrete graphs are merged entry by entry: equal entries are constants, entries
    that follow the samples are dims, anything else (a dim inside a product such as
    batch*heads) is an error naming the entry.
-4. Decomposed RMSNorm / GELU / SiLU patterns are fused; a MASE-style quantization
-   config sets every tensor's precision.
+4. Decomposed RMSNorm / GELU / SiLU patterns are fused (a top-k gate written with
+   plain torch ops is one topk_gate); a MASE-style quantization config sets every
+   tensor's precision.
 """
 import argparse
 import dis
