@@ -925,10 +925,11 @@ class _Builder:
                     arg(sm, 2, "keepdim", False) is not True:
                 return None
             logits = softmax_input(t)
-            # t is read by the topk only (and for its shape: t.shape, zeros_like(t))
+            # t is read by the topk only (and for its shape etc.: t.shape, t.size(), t.dtype,
+            # t.device, zeros_like(t))
+            meta = (torch.Size, int, torch.dtype, torch.device)
             if logits is None or any(u is not topk and u is not zeros and
-                                     isinstance(self.values.get(u), torch.Tensor)
-                                     for u in t.users):
+                                     not isinstance(self.values.get(u), meta) for u in t.users):
                 return None
             absorbed = [t, topk, vals, idx, sm, src]
         else:

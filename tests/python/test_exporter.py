@@ -504,6 +504,17 @@ class PlainRouter(nn.Module):
             w, idx = p.topk(2)
             w /= w.sum(-1, keepdim=True)
             return torch.scatter(torch.zeros_like(p), -1, idx, w)
+        if form == "mixtral_zeros":         # the probabilities' shape, dtype and device read
+            p = torch.softmax(logits, dim=2)
+            w, idx = torch.topk(p, 2)
+            w = torch.div(w, torch.sum(w, dim=[-1], keepdim=True))
+            zeros = torch.zeros(p.shape, dtype=p.dtype, device=p.device)
+            return zeros.scatter_(dim=-1, index=idx, src=w)
+        if form == "bad_probs_reused":      # the probabilities also used elsewhere
+            p = torch.softmax(logits, dim=-1)
+            w, idx = torch.topk(p, 2, dim=-1)  # bad_probs_reused
+            w = w / w.sum(dim=-1, keepdim=True)
+            return torch.zeros_like(logits).scatter(-1, idx, w) + p
         if form == "bad_indices":   # the indices also used elsewhere
             w, idx = torch.topk(logits, 2, dim=-1)  # bad_indices
             gates = torch.zeros_like(logits).scatter(-1, idx, torch.softmax(w, dim=-1))
@@ -535,7 +546,7 @@ class PlainMoe(nn.Module):
         return self.experts(x, self.router(x))
 
 
-GATE_FORMS = ("softmax", "mixtral", "in_place", "mixtral_in_place")
+GATE_FORMS = ("softmax", "mixtral", "in_place", "mixtral_in_place", "mixtral_zeros")
 
 
 def seq_make(s):
@@ -572,14 +583,16 @@ class PlainTorchGates(unittest.TestCase):
                 self.assertEqual(graph_stats.stats(got)["macs"], graph_stats.stats(want)["macs"])
 
     def test_partial_patterns_stay_errors(self):
-        for form in ("bad_indices", "bad_ones", "bad_unnormalised", "bad_read_before"):
+        for form in ("bad_indices", "bad_ones", "bad_unnormalised", "bad_read_before",
+                     "bad_probs_reused"):
             with self.subTest(form=form):
                 with self.assertRaises(GraphError) as cm:
                     export(PlainMoe(form), ("batch", "seq"), seq_make)
                 self.assertEqual(str(cm.exception),
                                  f"unsupported PyTorch op 'topk' (call_function topk) in module "
                                  f"'router' at {_line_of('# ' + form)}: w, idx = "
-                                 f"torch.topk(logits, 2, dim=-1)  # {form} of test (nearest "
+                                 f"torch.topk({'p' if 'probs' in form else 'logits'}, 2, "
+                                 f"dim=-1)  # {form} of test (nearest "
                                  f"supported: topk_gate, a TopKGate module "
                                  f"(scripts/masesim_models.py): softmax over each row's top-k "
                                  f"logits, zero elsewhere)")
