@@ -20,8 +20,9 @@ How it works (docs/workloads.md has the long version):
    concrete graphs are merged entry by entry: equal entries are constants, entries
    that follow the samples are dims, anything else (a dim inside a product such as
    batch*heads) is an error naming the entry.
-4. Decomposed RMSNorm / GELU / SiLU patterns are fused; a MASE-style quantization
-   config sets every tensor's precision.
+4. Decomposed RMSNorm / GELU / SiLU patterns are fused (a top-k gate written with
+   plain torch ops is one topk_gate); a MASE-style quantization config sets every
+   tensor's precision.
 """
 import argparse
 import dis
@@ -100,7 +101,10 @@ UNSUPPORTED_HINTS = {
               "scripts/masesim_models.py); cumsum is not a mase op",
     "gather": "nearest supported: embedding (rows of a parameter) or slice",
     "index_select": "nearest supported: embedding (rows of a parameter) or slice",
-    "scatter": "nearest supported: none; scatter is not a mase op",
+    "scatter": "nearest supported: topk_gate, a top-k gate's softmax weights scattered into "
+               "zeros along the last dim (docs/workloads.md); scatter is not a mase op",
+    "scatter_": "nearest supported: topk_gate, a top-k gate's softmax weights scattered into "
+                "zeros along the last dim (docs/workloads.md); scatter is not a mase op",
     "RNN": "nearest supported: nn.GRU or nn.LSTM (ops gru, lstm), or linear + tanh (an "
            "unrolled cell)",
     "expand": "nearest supported: broadcasting add/sub/mul/div",
@@ -336,8 +340,19 @@ def trace(model, model_name, sample_inputs=None):
                          f"{f' in module {scope!r}' if scope else ''}"
                          f"{f' at {where}' if where else ''}: {type(e).__name__}: {e}") from None
     gm = fx.GraphModule(tracer.root, graph)
-    gm.graph.eliminate_dead_code()      # unused results (r0 of r0, r1 = x.unbind(1))
+    _eliminate_dead_code(gm.graph)      # unused results (r0 of r0, r1 = x.unbind(1))
     return gm, tracer.scope, tracer.lines
+
+
+def _eliminate_dead_code(graph):
+    """fx's dead-code elimination, keeping in-place scatters (`gates.scatter_(-1, idx, w)`
+    as a statement: its result is unused, its effect is on `gates`), so that a top-k gate
+    written so is seen (_Builder.find_gates) or is an error, never silently zeros."""
+    graph.lint()
+    for node in reversed(graph.nodes):
+        if not node.users and not node.is_impure() and \
+                not (node.op == "call_method" and node.target == "scatter_"):
+            graph.erase_node(node)
 
 
 class _Recorder(fx.Interpreter):
@@ -391,6 +406,8 @@ class _Builder:
         self.inputs = []
         self.integer = set()
         self.param_owner = {}   # id(Parameter) -> "node.param" of first use
+        self.gates = {}         # fx scatter node -> (logits node, k, zeros node): topk_gate
+        self.absorbed = set()   # fx nodes of those gates' patterns (no mase node)
 
     # --- helpers -----------------------------------------------------------
     def where(self, n):
@@ -513,6 +530,7 @@ class _Builder:
     # --- per fx node -------------------------------------------------------
     def build(self):
         outputs = []
+        self.find_gates()
         for n in self.gm.graph.nodes:
             if n.op == "placeholder":
                 v = self.values[n]
@@ -540,6 +558,10 @@ class _Builder:
                             f"(item 0) is exported (nearest supported: `out, _ = rnn(x)`)")
                     if isinstance(self.values.get(o), torch.Tensor):
                         outputs.append(self.tensor_arg(n, o))
+            elif n in self.absorbed:
+                continue
+            elif n in self.gates:
+                self.topk_gate(n)
             elif self.const_node(n):
                 continue
             elif n.op == "call_function" and n.target is operator.getitem and \
@@ -815,6 +837,121 @@ class _Builder:
             ref = node["name"]
             if last:
                 self.rnn_out[n] = ref
+
+    # --- top-k gates written with plain torch ops ----------------------------
+    def find_gates(self):
+        """Top-k gating written with plain torch ops, one topk_gate each (as
+        onnx_to_graph.py imports it from ONNX): a scatter along the last dim, indices
+        from `w, idx = torch.topk(t, k, dim=-1)`, into zeros of the logits' shape
+        (torch.zeros_like, Tensor.new_zeros, torch.zeros; Tensor.scatter, scatter_ or
+        torch.scatter), of w = softmax(w, -1) with t = logits, or (Mixtral) of
+        w = w / w.sum(-1, keepdim=True) with t = softmax(logits, -1). Every
+        intermediate is used by the pattern only (the zeros of an in-place scatter_ also
+        after it); the pattern's nodes are absorbed. Any other topk is not matched and
+        stays unsupported (its error names the op, module and line)."""
+        for n in self.gm.graph.nodes:
+            found = self._gate(n)
+            if found is not None:
+                logits, k, zeros, absorbed = found
+                self.gates[n] = (logits, k, zeros)
+                self.absorbed.update(absorbed)
+
+    def _gate(self, s):
+        """(logits, k, zeros, absorbed nodes) when s is the scatter of a gate, else None."""
+        def calls(n, funcs, methods=()):
+            return isinstance(n, fx.Node) and (
+                n.op == "call_function" and n.target in funcs or
+                n.op == "call_method" and n.target in methods)
+
+        def arg(n, i, key, default=None):
+            return self.concrete(n.args[i] if len(n.args) > i else n.kwargs.get(key, default))
+
+        def last_dim(d, ref):        # d (an int or a one-item list) is ref's last dim
+            if isinstance(d, (list, tuple)) and len(d) == 1:
+                d = d[0]
+            r = self.values[ref].dim()
+            return isinstance(d, int) and not isinstance(d, bool) and r > 0 and \
+                -r <= d < r and d % r == r - 1
+
+        def softmax_input(n):        # x of softmax(x) over the last dim, else None
+            if calls(n, (torch.softmax, F.softmax), ("softmax",)):
+                if len(n.args) > 2 or set(n.kwargs) - {"dim", "dtype", "_stacklevel"}:
+                    return None
+                x, d = n.args[0], arg(n, 1, "dim")
+            elif n.op == "call_module" and isinstance(self.modules.get(n.target), nn.Softmax) \
+                    and len(n.args) == 1 and not n.kwargs:
+                x, d = n.args[0], self.modules[n.target].dim
+            else:
+                return None
+            return x if isinstance(x, fx.Node) and d is not None and last_dim(d, x) else None
+
+        if not calls(s, (torch.scatter,), ("scatter", "scatter_")) or len(s.args) > 4 or \
+                set(s.kwargs) - {"dim", "index", "src"} or not s.args:
+            return None
+        zeros, idx, src = s.args[0], arg(s, 2, "index"), arg(s, 3, "src")
+        if not all(isinstance(a, fx.Node) for a in (zeros, idx, src)) or \
+                not last_dim(arg(s, 1, "dim"), zeros):
+            return None
+        # idx = topk(t, k, dim=-1, largest=True)[1], used by this scatter only
+        if not calls(idx, (operator.getitem,)) or idx.args[1] != 1 or list(idx.users) != [s]:
+            return None
+        topk = idx.args[0]
+        if not calls(topk, (torch.topk,), ("topk",)) or len(topk.args) > 5 or \
+                set(topk.kwargs) - {"k", "dim", "largest", "sorted"}:
+            return None
+        t, k = topk.args[0], arg(topk, 1, "k")
+        if not isinstance(t, fx.Node) or not last_dim(arg(topk, 2, "dim", -1), t) or \
+                arg(topk, 3, "largest", True) is not True or \
+                isinstance(k, bool) or not isinstance(k, int) or \
+                not 1 <= k <= self.values[t].shape[-1]:
+            return None
+        items = list(topk.users)
+        vals = [u for u in items if calls(u, (operator.getitem,)) and u.args[1] == 0]
+        if len(vals) != 1 or len(items) != 2 or idx not in items:
+            return None
+        vals = vals[0]
+        if softmax_input(src) is vals and list(vals.users) == [src] and \
+                list(src.users) == [s]:
+            logits, absorbed = t, [topk, vals, idx, src]
+        elif calls(src, (operator.truediv, operator.itruediv, torch.div),
+                   ("div", "__truediv__")) and not src.kwargs and len(src.args) == 2 and \
+                src.args[0] is vals and list(src.users) == [s]:
+            # Mixtral: w / w.sum(-1, keepdim=True) of the top-k of softmax(logits, -1)
+            sm = src.args[1]
+            if not calls(sm, (torch.sum,), ("sum",)) or sm.args[0] is not vals or \
+                    len(sm.args) > 3 or set(sm.kwargs) - {"dim", "keepdim", "dtype"} or \
+                    list(sm.users) != [src] or set(vals.users) != {sm, src} or \
+                    not last_dim(arg(sm, 1, "dim"), vals) or \
+                    arg(sm, 2, "keepdim", False) is not True:
+                return None
+            logits = softmax_input(t)
+            # t is read by the topk only (and for its shape etc.: t.shape, t.size(), t.dtype,
+            # t.device, zeros_like(t))
+            meta = (torch.Size, int, torch.dtype, torch.device)
+            if logits is None or any(u is not topk and u is not zeros and
+                                     not isinstance(self.values.get(u), meta) for u in t.users):
+                return None
+            absorbed = [t, topk, vals, idx, sm, src]
+        else:
+            return None
+        # zeros of the logits' shape, used by this scatter only (an in-place scatter_:
+        # its other users come after it and read the gate)
+        if not (calls(zeros, (torch.zeros_like, torch.zeros), ("new_zeros",))) or \
+                list(self.values[zeros].shape) != list(self.values[logits].shape):
+            return None
+        if s.target == "scatter_":
+            order = {n: i for i, n in enumerate(self.gm.graph.nodes)}
+            if any(order[u] < order[s] for u in zeros.users):
+                return None
+        elif list(zeros.users) != [s]:
+            return None
+        return logits, k, zeros, absorbed + [zeros]
+
+    def topk_gate(self, n):
+        logits, k, zeros = self.gates[n]
+        node = self.emit(n, "topk_gate", [self.tensor_arg(n, logits)], attrs={"top_k": k})
+        if n.target == "scatter_":          # the zeros now hold the gate
+            self.ref[zeros] = node["name"]
 
     def _project_op(self, n, m):
         """A module that declares itself one mase op (class attribute `mase_op`, method

@@ -474,6 +474,130 @@ class Capture(unittest.TestCase):
                       "control flow", msg)
 
 
+class PlainRouter(nn.Module):
+    """A router linear 16 -> 4 and a top-2 gate written with plain torch ops, in one of
+    the forms export_graph.py recognises as topk_gate, or (form bad_*) a partial one."""
+
+    def __init__(self, form, device="meta"):
+        super().__init__()
+        self.form = form
+        self.gate = nn.Linear(16, 4, bias=False, device=device)
+
+    def forward(self, x):
+        logits = self.gate(x)
+        form = self.form
+        if form == "softmax":       # softmax over the k largest logits, scattered into zeros
+            w, idx = torch.topk(logits, 2, dim=-1)
+            return torch.zeros_like(logits).scatter(-1, idx, torch.softmax(w, dim=-1))
+        if form == "mixtral":       # softmax, top-k, renormalised over the k
+            p = F.softmax(logits, dim=-1)
+            w, idx = torch.topk(p, 2, dim=-1)
+            w = w / w.sum(dim=-1, keepdim=True)
+            return logits.new_zeros(logits.shape).scatter(-1, idx, w)
+        if form == "in_place":      # methods, the last dim by number, scatter_ as a statement
+            w, idx = logits.topk(2, 2)
+            gates = torch.zeros(logits.shape, dtype=logits.dtype, device=logits.device)
+            gates.scatter_(2, idx, w.softmax(2))
+            return gates
+        if form == "mixtral_in_place":
+            p = logits.softmax(-1)
+            w, idx = p.topk(2)
+            w /= w.sum(-1, keepdim=True)
+            return torch.scatter(torch.zeros_like(p), -1, idx, w)
+        if form == "mixtral_zeros":         # the probabilities' shape, dtype and device read
+            p = torch.softmax(logits, dim=2)
+            w, idx = torch.topk(p, 2)
+            w = torch.div(w, torch.sum(w, dim=[-1], keepdim=True))
+            zeros = torch.zeros(p.shape, dtype=p.dtype, device=p.device)
+            return zeros.scatter_(dim=-1, index=idx, src=w)
+        if form == "bad_probs_reused":      # the probabilities also used elsewhere
+            p = torch.softmax(logits, dim=-1)
+            w, idx = torch.topk(p, 2, dim=-1)  # bad_probs_reused
+            w = w / w.sum(dim=-1, keepdim=True)
+            return torch.zeros_like(logits).scatter(-1, idx, w) + p
+        if form == "bad_indices":   # the indices also used elsewhere
+            w, idx = torch.topk(logits, 2, dim=-1)  # bad_indices
+            gates = torch.zeros_like(logits).scatter(-1, idx, torch.softmax(w, dim=-1))
+            return gates + idx.float().mean(-1, keepdim=True)
+        if form == "bad_ones":      # scattered into something non-zero
+            w, idx = torch.topk(logits, 2, dim=-1)  # bad_ones
+            return torch.ones_like(logits).scatter(-1, idx, torch.softmax(w, dim=-1))
+        if form == "bad_unnormalised":      # the k values themselves
+            w, idx = torch.topk(logits, 2, dim=-1)  # bad_unnormalised
+            return torch.zeros_like(logits).scatter(-1, idx, w)
+        if form == "bad_read_before":       # the zeros read before the in-place scatter
+            w, idx = torch.topk(logits, 2, dim=-1)  # bad_read_before
+            gates = logits.new_zeros(logits.shape)
+            before = gates + 1
+            gates.scatter_(-1, idx, torch.softmax(w, dim=-1))
+            return gates * before
+        raise AssertionError(form)
+
+
+class PlainMoe(nn.Module):
+    """PlainRouter's gates weighting the project's MoeExperts (4 experts, 16 -> 24)."""
+
+    def __init__(self, form, device="meta"):
+        super().__init__()
+        self.router = PlainRouter(form, device)
+        self.experts = zoo.MoeExperts(4, 16, 24, 2, device=device)
+
+    def forward(self, x):
+        return self.experts(x, self.router(x))
+
+
+GATE_FORMS = ("softmax", "mixtral", "in_place", "mixtral_in_place", "mixtral_zeros")
+
+
+def seq_make(s):
+    return {"x": torch.zeros(s["batch"], s["seq"], 16, device="meta")}
+
+
+class PlainTorchGates(unittest.TestCase):
+    def test_each_form_is_one_topk_gate(self):
+        for form in GATE_FORMS:
+            with self.subTest(form=form):
+                g = export(PlainRouter(form), ("batch", "seq"), seq_make)
+                self.assertEqual([(n["name"], n["op"], n["args"]) for n in g["nodes"]],
+                                 [("gate", "linear", {"data_in_0": "x"}),
+                                  ("topk_gate", "topk_gate", {"data_in_0": "gate"})])
+                self.assertEqual(ops_of(g)[1], ("topk_gate", {"top_k": 2}, ["batch", "seq", 4]))
+                self.assertEqual(g["outputs"], ["topk_gate"])
+                g = export(PlainMoe(form), ("batch", "seq"), seq_make)
+                self.assertEqual(ops_of(g), [
+                    ("linear", None, ["batch", "seq", 4]),
+                    ("topk_gate", {"top_k": 2}, ["batch", "seq", 4]),
+                    ("moe_experts", {"top_k": 2, "activation": "silu"}, ["batch", "seq", 16])])
+                self.assertEqual(g["nodes"][2]["args"], {"data_in_0": "x",
+                                                         "data_in_1": "router.topk_gate"})
+
+    def test_same_nodes_as_the_project_gate(self):
+        want = export(zoo.SparseMoeBlock(16, 24, 4, 2, device="meta"), ("batch", "seq"),
+                      seq_make)
+        strip = lambda g: [(n["op"], n.get("attrs"), n["results"], {  # noqa: E731
+            k: p["shape"] for k, p in n.get("params", {}).items()}) for n in g["nodes"]]
+        for form in GATE_FORMS:
+            with self.subTest(form=form):
+                got = export(PlainMoe(form), ("batch", "seq"), seq_make)
+                self.assertEqual(strip(got), strip(want))
+                self.assertEqual(graph_stats.stats(got)["macs"], graph_stats.stats(want)["macs"])
+
+    def test_partial_patterns_stay_errors(self):
+        for form in ("bad_indices", "bad_ones", "bad_unnormalised", "bad_read_before",
+                     "bad_probs_reused"):
+            with self.subTest(form=form):
+                with self.assertRaises(GraphError) as cm:
+                    export(PlainMoe(form), ("batch", "seq"), seq_make)
+                self.assertEqual(str(cm.exception),
+                                 f"unsupported PyTorch op 'topk' (call_function topk) in module "
+                                 f"'router' at {_line_of('# ' + form)}: w, idx = "
+                                 f"torch.topk({'p' if 'probs' in form else 'logits'}, 2, "
+                                 f"dim=-1)  # {form} of test (nearest "
+                                 f"supported: topk_gate, a TopKGate module "
+                                 f"(scripts/masesim_models.py): softmax over each row's top-k "
+                                 f"logits, zero elsewhere)")
+
+
 class Convs(nn.Module):
     def __init__(self, device="meta"):
         super().__init__()
@@ -746,6 +870,15 @@ class Semantics(unittest.TestCase):
                        {"batch": 2, "seq": 3})
         self.assertEqual(sum(n["op"] in ("topk_gate", "moe_experts", "rope") for n in g["nodes"]),
                          4)
+
+    def test_plain_torch_gates(self):
+        for form in GATE_FORMS:
+            with self.subTest(form=form):
+                g = self.check(PlainMoe(form, "cpu"), ("batch", "seq"),
+                               lambda s: {"x": torch.zeros(s["batch"], s["seq"], 16)},
+                               {"batch": 2, "seq": 3})
+                self.assertEqual([n["op"] for n in g["nodes"]],
+                                 ["linear", "topk_gate", "moe_experts"])
 
     def test_lstm_gru(self):
         self.check(Recurrent(device="cpu"), ("batch", "seq"),

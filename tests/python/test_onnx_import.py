@@ -557,6 +557,18 @@ class ProjectGate(nn.Module):
         return self.gate(self.router(x))
 
 
+class PlainGateMoe(nn.Module):
+    """A user's MoE block: PlainGate's gates (8 experts, top-3) weighting MoeExperts."""
+
+    def __init__(self, mixtral=False):
+        super().__init__()
+        self.router = PlainGate(3, mixtral)
+        self.experts = zoo.MoeExperts(8, 16, 24, 3)
+
+    def forward(self, x):
+        return self.experts(x, self.router(x))
+
+
 def seq_inputs(width):
     return lambda s: {"x": torch.zeros(s["batch"], s["seq"], width)}  # noqa: E731
 
@@ -629,6 +641,21 @@ class MoeScanOnnx(unittest.TestCase):
             self.assertEqual(compute_profile(og),
                              compute_profile(fx_export(ProjectGate(m.router, 3),
                                                        ("batch", "seq"), make)))
+            fg = fx_export(m, ("batch", "seq"), make)       # the same gate through fx
+            self.assertEqual([(n["op"], n.get("attrs"), n["results"]["data_out_0"]["shape"])
+                              for n in fg["nodes"]],
+                             [(n["op"], n.get("attrs"), n["results"]["data_out_0"]["shape"])
+                              for n in og["nodes"]])
+
+    def test_plain_torch_gate_moe_block_through_both_paths(self):
+        for mixtral in (False, True):
+            with self.subTest(mixtral=mixtral):
+                og, st = self.check(PlainGateMoe(mixtral), seq_inputs(16),
+                                    [("x", ["batch", "seq", 16], "float32")])
+                self.assertEqual([n["op"] for n in og["nodes"]],
+                                 ["linear", "topk_gate", "moe_experts"])
+                # 16 tokens: router 16·16·8; experts 16·top-3 slots × 3 GEMVs of 16 × 24
+                self.assertEqual(st["macs"], 16 * 16 * 8 + 16 * 3 * 3 * 16 * 24)
 
     def test_eager_forward_unchanged_by_export(self):
         m = randomize(zoo.SparseMoeBlock(8, 12, 4, 2))
