@@ -312,6 +312,7 @@ std::int64_t NodeBlock::streaming_burst(const OpTiming& t, std::int64_t j, std::
   const RunResult r = write_run(m, issue + lat, ii, burst_ready_.data());
   last_out = r.last;
   issue = r.last - lat + ii;
+  release_burst_buffers();
   return m;
 }
 
@@ -487,6 +488,7 @@ void NodeBlock::run_rows() {
           const RunResult r = write_run(nout, ready[0], period_, ready.data());
           inf_last = std::max(inf_last, r.last);
         }
+        release_burst_buffers();
         // The outputs drain from a double-buffered reorder buffer while the next block computes.
         free_at = compute;
       }

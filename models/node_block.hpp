@@ -181,6 +181,13 @@ class NodeBlock : public Block, private RunListener {
   std::int64_t done_ = 0;
   std::vector<time_ps> t_read_;                     ///< per port: earliest next read
   std::vector<time_ps> burst_ready_, burst_times_;  ///< streaming_burst's buffers
+  /// The run is over (push_run returns when every beat was taken): large buffers are
+  /// freed so that thousands of idle blocks do not each keep one (peak memory).
+  void release_burst_buffers() {
+    constexpr std::size_t kKeep = 4096;
+    if (burst_ready_.capacity() > kKeep) std::vector<time_ps>().swap(burst_ready_);
+    if (burst_times_.capacity() > kKeep) std::vector<time_ps>().swap(burst_times_);
+  }
   time_ps last_write_ = 0;
   bool functional_ = false;
   FunctionalNode fn_;
