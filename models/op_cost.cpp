@@ -73,14 +73,18 @@ std::int64_t OpTiming::ideal_cycles() const {
   return c;
 }
 
-std::int64_t OpTiming::schedule_busy_cycles() const {
+std::int64_t schedule_busy_cycles(const std::vector<OpTiming::WeightTile>& schedule) {
   std::vector<std::int64_t> busy;
-  for (const auto& w : weight_schedule) {
+  for (const auto& w : schedule) {
     if (w.datapath >= static_cast<std::int64_t>(busy.size()))
       busy.resize(static_cast<std::size_t>(w.datapath) + 1, 0);
     busy[static_cast<std::size_t>(w.datapath)] += w.cycles;
   }
   return busy.empty() ? 0 : *std::max_element(busy.begin(), busy.end());
+}
+
+std::int64_t OpTiming::schedule_busy_cycles() const {
+  return masesim::schedule_busy_cycles(weight_schedule);
 }
 
 WeightScheduleTimes weight_schedule_times(
@@ -90,7 +94,6 @@ WeightScheduleTimes weight_schedule_times(
   for (const auto& w : schedule) paths = std::max(paths, static_cast<std::size_t>(w.datapath) + 1);
   std::vector<time_ps> free_at(paths, ready);           // datapath's compute free
   std::vector<time_ps> buffer_free(paths, fetch_slot);  // its other tile buffer free
-  std::vector<std::int64_t> busy(paths, 0);
   WeightScheduleTimes r;
   time_ps issue = fetch_slot;
   r.last_begin = fetch_slot;
@@ -103,11 +106,9 @@ WeightScheduleTimes weight_schedule_times(
     buffer_free[p] = begin;
     r.last_begin = std::max(r.last_begin, begin);
     free_at[p] = begin + static_cast<time_ps>(w.cycles) * period_ps;
-    busy[p] += w.cycles;
   }
   r.done = *std::max_element(free_at.begin(), free_at.end());
-  const time_ps ideal =
-      ready + static_cast<time_ps>(*std::max_element(busy.begin(), busy.end())) * period_ps;
+  const time_ps ideal = ready + static_cast<time_ps>(schedule_busy_cycles(schedule)) * period_ps;
   r.stall_ps = r.done - std::min(r.done, ideal);
   return r;
 }

@@ -155,6 +155,8 @@ struct WeightScheduleTimes {
   time_ps stall_ps = 0;    ///< done − (ready + the busiest datapath's cycles)
   std::vector<std::pair<time_ps, time_ps>> waits;  ///< datapath 0's waits for weights
 };
+/// Compute cycles of a weight schedule's busiest datapath (0 for an empty schedule).
+std::int64_t schedule_busy_cycles(const std::vector<OpTiming::WeightTile>& schedule);
 WeightScheduleTimes weight_schedule_times(
     const std::vector<OpTiming::WeightTile>& schedule, time_ps ready, time_ps fetch_slot,
     time_ps period_ps, const std::function<time_ps(time_ps, std::int64_t)>& fetch);

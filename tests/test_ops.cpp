@@ -415,18 +415,25 @@ TEST(Ops, MoeRoutingCounts) {
       InputError);
 }
 
+namespace {
+/// 8 tokens, hidden 4, ffn 8, 4 SwiGLU experts, top-2, 2 lanes in and out; `attrs` adds
+/// to the node's attributes.
+OpTiming moe_8x4_timing(const std::string& attrs, bool weights_off_chip = false) {
+  const Graph g = multi_input("moe_experts", {{"x", "[8, 4]"}, {"g", "[8, 4]"}}, "[8, 4]",
+                              "    attrs: {top_k: 2" + attrs + "}\n" + moe_params(4, 4, 8, true));
+  NodeHw hw;
+  hw.in.push_back(tile_port({8, 4}, {2}));
+  hw.in.push_back(tile_port({8, 4}, {2}));
+  hw.out = tile_port({8, 4}, {2});
+  hw.weights_off_chip = weights_off_chip;
+  return op_timing(g, g.nodes[0], hw);
+}
+}  // namespace
+
 TEST(Ops, MoeTimingFollowsTheBusiestExpert) {
-  // 8 tokens, hidden 4, ffn 8, 4 experts, top-2; 2 lanes in and out. One token slot:
-  // w1 and w3 ceil(4/2)·ceil(8/2) = 8 cycles each, w2 ceil(8/2)·ceil(4/2) = 8: 24 cycles.
-  auto timing = [](const std::string& attrs) {
-    const Graph g = multi_input("moe_experts", {{"x", "[8, 4]"}, {"g", "[8, 4]"}}, "[8, 4]",
-                                "    attrs: {top_k: 2" + attrs + "}\n" + moe_params(4, 4, 8, true));
-    NodeHw hw;
-    hw.in.push_back(tile_port({8, 4}, {2}));
-    hw.in.push_back(tile_port({8, 4}, {2}));
-    hw.out = tile_port({8, 4}, {2});
-    return op_timing(g, g.nodes[0], hw);
-  };
+  // One token slot: w1 and w3 ceil(4/2)·ceil(8/2) = 8 cycles each, w2 ceil(8/2)·ceil(4/2)
+  // = 8: 24 cycles.
+  auto timing = [](const std::string& attrs) { return moe_8x4_timing(attrs); };
   // one datapath: all 16 slots, 384 cycles over 8 rows
   EXPECT_EQ(timing("").row_cycles, 16 * 24 / 8);
   EXPECT_EQ(timing("").macs, 8 * 2 * 3 * 4 * 8);
@@ -445,16 +452,7 @@ TEST(Ops, MoeTimingFollowsTheBusiestExpert) {
 // of the 768 weight bytes; 2 × (4 + 2) × 32 = 384 compute cycles, the 16 slots × 24 of
 // the on-chip model.
 TEST(Ops, MoeOffChipWeightsStreamOnlyTheRoutedExperts) {
-  auto timing = [](const std::string& attrs) {
-    const Graph g = multi_input("moe_experts", {{"x", "[8, 4]"}, {"g", "[8, 4]"}}, "[8, 4]",
-                                "    attrs: {top_k: 2" + attrs + "}\n" + moe_params(4, 4, 8, true));
-    NodeHw hw;
-    hw.in.push_back(tile_port({8, 4}, {2}));
-    hw.in.push_back(tile_port({8, 4}, {2}));
-    hw.out = tile_port({8, 4}, {2});
-    hw.weights_off_chip = true;
-    return op_timing(g, g.nodes[0], hw);
-  };
+  auto timing = [](const std::string& attrs) { return moe_8x4_timing(attrs, true); };
   const OpTiming t = timing(", expert_load: [1, 1, 0, 0]");
   ASSERT_EQ(t.weight_schedule.size(), 12u);
   for (std::size_t i = 0; i < 12; ++i) {

@@ -104,11 +104,7 @@ const std::vector<OpDescriptor>& all() {
 }
 
 bool streams_weights(const Node& n) {
-  const OpDescriptor& d = of(n);
-  if (!d.weights_can_stream) return false;
-  for (const auto& p : d.streamed_params)
-    if (n.param(p)) return true;
-  return false;
+  return streamed_weight_bytes(n) > 0;
 }
 
 std::int64_t streamed_weight_bytes(const Node& n) {
